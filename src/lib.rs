@@ -1,0 +1,1 @@
+//! matchkey: Amazon Ads match keys, normalized and hashed exactly as Amazon expects.

@@ -1,0 +1,1 @@
+//! The matchkey Cloudflare Worker (work in progress).
