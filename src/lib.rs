@@ -1,1 +1,39 @@
-//! matchkey: Amazon Ads match keys, normalized and hashed exactly as Amazon expects.
+//! matchkey: Amazon Ads match keys (email, phone, name, address, …) normalized exactly as
+//! Amazon expects and SHA-256 hashed, for every country, in one pure crate that runs
+//! natively, in the browser (wasm) and in a Cloudflare Worker.
+//!
+//! The rules are those of `spec/normalization.md` (rule ids such as `EMAIL-1` appear in
+//! the docs of each function); the golden vectors in `tests/vectors/` are the executable
+//! spec.
+//!
+//! ```
+//! use matchkey::{Country, Field, match_key, normalize};
+//!
+//! let country = Country::parse("en-GB").unwrap();
+//! let phone = normalize(Field::Phone, "+44 (0)20 7946 0958", country).unwrap();
+//! assert_eq!(phone.value(), "442079460958");
+//!
+//! let key = match_key(Field::Email, "abc@example.com", country).unwrap();
+//! assert_eq!(key.value(), "9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21");
+//!
+//! let reject = normalize(Field::Email, "not-an-email", country).unwrap_err();
+//! assert_eq!(reject.code(), "invalid_email");
+//! ```
+//!
+//! Architecture invariant: no I/O, no clock, no randomness here; errors never contain
+//! the input.
+
+mod country;
+mod field;
+mod hash;
+mod match_key;
+mod normalize;
+mod reject;
+mod text;
+
+pub use country::Country;
+pub use field::Field;
+pub use hash::{Sha256Hex, is_lower_sha256_hex, is_sha256_hex, sha256_hex};
+pub use match_key::{MatchKey, hash_batch, match_key};
+pub use normalize::{Normalized, Normalizer, Output, hash_normalized, normalize};
+pub use reject::{Reason, Reject};

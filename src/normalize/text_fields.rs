@@ -1,0 +1,118 @@
+//! The fields whose rule is "lowercase and keep a small ASCII alphabet": EMAIL (EMAIL-1,
+//! EMAIL-2), FIRST_NAME and LAST_NAME (NAME-1) and CITY (CITY-1).
+
+use crate::reject::Reason;
+use crate::text::nfc;
+
+/// EMAIL-1: lowercase (full Unicode), keep only `[a-z0-9.@-]`. EMAIL-2: exactly one `@`
+/// with something on both sides. No Gmail dot or plus-tag rules: those are Google's.
+pub(super) fn email(input: &str, out: &mut String) -> Result<(), Reason> {
+    let keep = |c: char| matches!(c, 'a'..='z' | '0'..='9' | '.' | '@' | '-');
+    lower_keep(input, out, keep, |_| None);
+    if out.is_empty() {
+        return Err(Reason::EmptyAfterNormalization);
+    }
+    let mut parts = out.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty() => Ok(()),
+        _ => Err(Reason::InvalidEmail),
+    }
+}
+
+/// NAME-1: lowercase, transliterate `ß ä ö ü ø æ`, keep `[a-z0-9]`. Every other accented
+/// or non-Latin letter is dropped, not folded (`José` → `jos`), as Amazon's uploader does.
+pub(super) fn name(input: &str, out: &mut String) -> Result<(), Reason> {
+    lower_keep(input, out, is_lower_alnum, |c| match c {
+        'ß' => Some("ss"),
+        'ä' => Some("ae"),
+        'ö' => Some("oe"),
+        'ü' => Some("ue"),
+        'ø' => Some("o"),
+        'æ' => Some("ae"),
+        _ => None,
+    });
+    non_empty(out)
+}
+
+/// CITY-1: lowercase, keep `[a-z0-9]`, no transliteration (`München` → `mnchen`).
+pub(super) fn city(input: &str, out: &mut String) -> Result<(), Reason> {
+    lower_keep(input, out, is_lower_alnum, |_| None);
+    non_empty(out)
+}
+
+fn is_lower_alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+fn non_empty(out: &str) -> Result<(), Reason> {
+    if out.is_empty() {
+        Err(Reason::EmptyAfterNormalization)
+    } else {
+        Ok(())
+    }
+}
+
+/// Lowercases `input` (NFC first, COMMON-4), then appends each character that `keep`
+/// accepts, or the replacement `substitute` gives for it. ASCII input takes a byte loop
+/// without Unicode tables.
+fn lower_keep(
+    input: &str,
+    out: &mut String,
+    keep: impl Fn(char) -> bool,
+    substitute: impl Fn(char) -> Option<&'static str>,
+) {
+    if input.is_ascii() {
+        out.extend(
+            input
+                .bytes()
+                .map(|b| char::from(b.to_ascii_lowercase()))
+                .filter(|&c| keep(c)),
+        );
+        return;
+    }
+    for c in nfc(input).to_lowercase().chars() {
+        if keep(c) {
+            out.push(c);
+        } else if let Some(s) = substitute(c) {
+            out.push_str(s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(f: fn(&str, &mut String) -> Result<(), Reason>, input: &str) -> Result<String, Reason> {
+        let mut out = String::new();
+        f(input, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn email_rules() {
+        assert_eq!(
+            run(email, "John_Doe+x@Bücher.de").as_deref(),
+            Ok("johndoex@bcher.de")
+        );
+        // Kelvin sign lowercases to an ASCII k; dotted capital I to i + combining dot.
+        assert_eq!(run(email, "\u{212A}@\u{130}.de").as_deref(), Ok("k@i.de"));
+        assert_eq!(run(email, "@example.com"), Err(Reason::InvalidEmail));
+        assert_eq!(run(email, "a@"), Err(Reason::InvalidEmail));
+        assert_eq!(run(email, "!!!"), Err(Reason::EmptyAfterNormalization));
+    }
+
+    #[test]
+    fn names_transliterate_and_compose() {
+        assert_eq!(run(name, "STRAẞE Ærø").as_deref(), Ok("strasseaero"));
+        // Decomposed input behaves like composed input (COMMON-4).
+        assert_eq!(run(name, "Mu\u{308}ller").as_deref(), Ok("mueller"));
+        assert_eq!(run(name, "Jose\u{301}").as_deref(), Ok("jos"));
+        assert_eq!(run(name, "山田"), Err(Reason::EmptyAfterNormalization));
+    }
+
+    #[test]
+    fn city_drops_without_transliterating() {
+        assert_eq!(run(city, "Saint-Étienne").as_deref(), Ok("sainttienne"));
+        assert_eq!(run(city, "Mu\u{308}nchen").as_deref(), Ok("mnchen"));
+    }
+}
