@@ -1,0 +1,106 @@
+//! The `matchkey` binary, run as users and release checks run it: every golden vector
+//! through `matchkey hash`, and a CSV through `matchkey hash-csv`.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+fn run(args: &[&str], stdin: &str) -> (String, String, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_matchkey"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("matchkey starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+#[test]
+fn hash_answers_every_vector_line_for_line() {
+    let vectors: Vec<Value> =
+        serde_json::from_str(include_str!("vectors/normalization.json")).unwrap();
+    let input: String = vectors
+        .iter()
+        .map(|v| {
+            json!({"field": v["field"], "country": v["country"], "input": v["input"]}).to_string()
+                + "\n"
+        })
+        .collect();
+    let (stdout, _, ok) = run(&["hash"], &input);
+    assert!(ok);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), vectors.len());
+    for (v, line) in vectors.iter().zip(&lines) {
+        let expected = match v.get("reason") {
+            Some(reason) => json!({"error": reason}),
+            None => json!({"normalized": v["normalized"], "sha256": v["sha256"]}),
+        };
+        assert_eq!(line, &expected, "vector {}", v["input"]);
+    }
+}
+
+#[test]
+fn hash_csv_writes_amc_form_and_reports_without_values() {
+    let input = "customer_id,email,phone,country\n\
+                 7,Jane.Doe@Example.com,(416) 555-0199,CA\n\
+                 8,jane@,0,CA\n\
+                 9,only-two-fields\n";
+    let (stdout, stderr, ok) = run(
+        &[
+            "hash-csv",
+            "--map",
+            "email=EMAIL,phone=PHONE",
+            "--country-column",
+            "country",
+            "--keep",
+            "customer_id",
+        ],
+        input,
+    );
+    assert!(ok, "{stderr}");
+    let email = matchkey::sha256_hex("jane.doe@example.com");
+    let phone = matchkey::sha256_hex("14165550199");
+    assert_eq!(
+        stdout,
+        format!("customer_id,email,phone,country\n7,{email},{phone},CA\n8,,,CA\n")
+    );
+    assert!(
+        stderr.contains("line 4: skipped: 2 fields where the header has 4"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("EMAIL: 1 rejected (invalid_email 1)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("PHONE: 1 rejected (unparseable_phone 1)"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("jane"),
+        "the summary must not contain input values"
+    );
+}
+
+#[test]
+fn hash_csv_without_country_is_a_usage_error() {
+    let (_, stderr, ok) = run(&["hash-csv", "--map", "email=EMAIL"], "email\n");
+    assert!(!ok);
+    assert!(stderr.contains("--country"), "{stderr}");
+}
