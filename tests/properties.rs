@@ -25,13 +25,15 @@ fn pii_like() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Fields whose normalized output, normalized again, is unchanged.
-const IDEMPOTENT: [Field; 8] = [
+/// Fields whose normalized output, normalized again, is unchanged. Not STATE: STATE-1
+/// truncates to two letters only inputs longer than two characters, so a two-character
+/// input that folds to three letters (`üa` → `uea`) changes when normalized again; not
+/// ADDRESS and PHONE, whose rules read their own output differently (`#`, calling codes).
+const IDEMPOTENT: [Field; 7] = [
     Field::Email,
     Field::FirstName,
     Field::LastName,
     Field::City,
-    Field::State,
     Field::Postal,
     Field::Maid,
     Field::RampId,
