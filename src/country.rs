@@ -146,7 +146,10 @@ impl Country {
 
     /// The first country (in code order) that uses `calling_code`.
     pub(crate) fn for_calling_code(calling_code: u16) -> Option<Country> {
-        Country::all().find(|c| c.calling_code() == calling_code)
+        COUNTRIES
+            .iter()
+            .find(|(_, cc)| *cc == calling_code)
+            .map(|(code, _)| Country::from_bytes([code.as_bytes()[0], code.as_bytes()[1]]))
     }
 
     fn entry(self) -> Option<(&'static str, u16)> {

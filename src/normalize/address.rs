@@ -14,79 +14,102 @@ const TABLES_TSV: &str = include_str!("../data/address-tables.tsv");
 
 type Table = HashMap<&'static str, &'static str>;
 
-fn tables() -> &'static HashMap<&'static str, Table> {
-    static TABLES: OnceLock<HashMap<&'static str, Table>> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let mut tables: HashMap<&'static str, Table> = HashMap::new();
-        for line in TABLES_TSV.lines() {
-            let mut cols = line.split('\t');
-            if let (Some(table), Some(from), Some(to)) = (cols.next(), cols.next(), cols.next()) {
-                tables.entry(table).or_default().insert(from, to);
-            }
-        }
-        // ADDRESS-2 [departure]: the reference tables hold the corrupted key `BOULED`, so
-        // `BOULEVARD` is never abbreviated; Amazon's AMC tool turns it into `BLVD`.
-        for (table, to) in [
-            ("DefaultStreetSuffixes", "BLVD"),
-            ("USStreetSuffixes", "BLVD"),
-            ("FRStreetDesignator", "BOULEVARD"),
-        ] {
-            tables.entry(table).or_default().insert("BOULEVARD", to);
-        }
-        tables
-    })
-}
-
 /// The tables a country's word map is built from, in insertion order: a later table
 /// overrides an earlier one ("last match wins"). Countries without their own list use
 /// the default suffixes (ADDRESS-1 [departure]: the uploader refuses them).
-fn table_names(country: Country) -> &'static [&'static str] {
+const WORD_LISTS: [&[&str]; 6] = [
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "DefaultStreetSuffixes",
+    ],
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "USStreetSuffixes",
+        "USSubBuildingDesignator",
+    ],
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "UKOrganizationSuffixes",
+        "UKStreetSuffixes",
+        "UKSubBuildingDesignator",
+    ],
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "FRStreetDesignator",
+        "DefaultStreetSuffixes",
+    ],
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "DefaultStreetSuffixes",
+        "ESStreetPrefixes",
+    ],
+    &[
+        "NumberIndicators",
+        "DirectionalWords",
+        "DefaultStreetSuffixes",
+        "ITStreetPrefixes",
+    ],
+];
+
+fn word_list(country: Country) -> usize {
     match country.as_str() {
-        "US" => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "USStreetSuffixes",
-            "USSubBuildingDesignator",
-        ],
-        "GB" => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "UKOrganizationSuffixes",
-            "UKStreetSuffixes",
-            "UKSubBuildingDesignator",
-        ],
-        "FR" => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "FRStreetDesignator",
-            "DefaultStreetSuffixes",
-        ],
-        "ES" => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "DefaultStreetSuffixes",
-            "ESStreetPrefixes",
-        ],
-        "IT" => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "DefaultStreetSuffixes",
-            "ITStreetPrefixes",
-        ],
-        _ => &[
-            "NumberIndicators",
-            "DirectionalWords",
-            "DefaultStreetSuffixes",
-        ],
+        "US" => 1,
+        "GB" => 2,
+        "FR" => 3,
+        "ES" => 4,
+        "IT" => 5,
+        _ => 0,
     }
 }
 
+/// The named tables of the TSV, with the ADDRESS-2 additions.
+fn named_tables() -> HashMap<&'static str, Table> {
+    let mut tables: HashMap<&'static str, Table> = HashMap::new();
+    for line in TABLES_TSV.lines() {
+        let mut cols = line.split('\t');
+        if let (Some(table), Some(from), Some(to)) = (cols.next(), cols.next(), cols.next()) {
+            tables.entry(table).or_default().insert(from, to);
+        }
+    }
+    // ADDRESS-2 [departure]: the reference tables hold the corrupted key `BOULED`, so
+    // `BOULEVARD` is never abbreviated; Amazon's AMC tool turns it into `BLVD`.
+    for (table, to) in [
+        ("DefaultStreetSuffixes", "BLVD"),
+        ("USStreetSuffixes", "BLVD"),
+        ("FRStreetDesignator", "BOULEVARD"),
+    ] {
+        tables.entry(table).or_default().insert("BOULEVARD", to);
+    }
+    tables
+}
+
+/// One merged word map per entry of [`WORD_LISTS`], built once.
+fn word_maps() -> &'static [Table] {
+    static MAPS: OnceLock<Vec<Table>> = OnceLock::new();
+    MAPS.get_or_init(|| {
+        let named = named_tables();
+        WORD_LISTS
+            .iter()
+            .map(|list| {
+                let mut merged = Table::new();
+                for name in *list {
+                    if let Some(table) = named.get(name) {
+                        merged.extend(table.iter().map(|(k, v)| (*k, *v)));
+                    }
+                }
+                merged
+            })
+            .collect()
+    })
+}
+
 fn map_word(word: &str, country: Country) -> Option<&'static str> {
-    let tables = tables();
-    table_names(country)
-        .iter()
-        .rev()
-        .find_map(|name| tables.get(name)?.get(word).copied())
+    word_maps()[word_list(country)].get(word).copied()
 }
 
 /// ADDRESS-1: uppercase, split on delimiters, the dash, pound and word-map rules, join,
@@ -188,6 +211,9 @@ fn dash_rule(tokens: &mut Vec<String>) {
 fn pound_rule(tokens: &mut Vec<String>) {
     let n = tokens.len();
     for start in 0..n {
+        if !tokens[start].contains('#') {
+            continue;
+        }
         let word: Vec<char> = tokens[start].chars().collect();
         let mut i = start;
         let mut from = 0;

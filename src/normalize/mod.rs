@@ -104,7 +104,10 @@ pub struct Output<'a> {
 #[derive(Debug, Default)]
 pub struct Normalizer {
     value: String,
+    /// Scratch space of the phone and address rules.
     tokens: Vec<String>,
+    chars: Vec<char>,
+    digits: String,
 }
 
 impl Normalizer {
@@ -130,6 +133,20 @@ impl Normalizer {
         })
     }
 
+    /// Normalizes one value without hashing it; the result borrows the normalizer.
+    ///
+    /// # Errors
+    /// As [`normalize`].
+    pub fn normalize(
+        &mut self,
+        field: Field,
+        input: &str,
+        country: Country,
+    ) -> Result<&str, Reject> {
+        self.normalize_into(field, input, country)?;
+        Ok(&self.value)
+    }
+
     /// Fills `self.value`; returns whether the input was an existing digest.
     fn normalize_into(
         &mut self,
@@ -151,7 +168,7 @@ impl Normalizer {
         let out = &mut self.value;
         let res = match field {
             Field::Email => text_fields::email(input, out),
-            Field::Phone => phone::phone(input, country, out),
+            Field::Phone => phone::phone(input, country, out, &mut self.chars, &mut self.digits),
             Field::FirstName | Field::LastName => text_fields::name(input, out),
             Field::Address => address::address(input, country, out, &mut self.tokens),
             Field::City => text_fields::city(input, out),

@@ -97,7 +97,7 @@ const fn code(c: [u8; 2]) -> Country {
 /// Generic numbering facts for a country outside Appendix C.
 fn generic_meta(country: Country) -> Meta {
     let calling_code = country.calling_code();
-    let cc_digits = calling_code.to_string().len() as u32;
+    let cc_digits = number_digits(calling_code).1 as u32;
     let c = country.as_str();
     let (national_prefix, idd): (&'static str, &'static [&'static str]) = if calling_code == 1 {
         ("1", &["011"])
@@ -143,24 +143,33 @@ fn is_calling_code(cc: u16) -> bool {
     NON_GEOGRAPHIC.contains(&cc) || Country::for_calling_code(cc).is_some()
 }
 
-/// Normalizes `input` (already trimmed, not empty) into `out`.
-pub(super) fn phone(input: &str, country: Country, out: &mut String) -> Result<(), Reason> {
-    let chars: Vec<char> = extract_possible_number(input).chars().collect();
-    let main = strip_extension(&chars);
+/// Normalizes `input` (already trimmed, not empty) into `out`. `chars` and `digits` are
+/// scratch space reused across calls.
+pub(super) fn phone(
+    input: &str,
+    country: Country,
+    out: &mut String,
+    chars: &mut Vec<char>,
+    digits: &mut String,
+) -> Result<(), Reason> {
+    chars.clear();
+    chars.extend(extract_possible_number(input).chars());
+    let main = strip_extension(chars);
     if !is_viable(main) {
         return Err(Reason::UnparseablePhone);
     }
-    let (international, digits) = normalize_digits(main);
+    let international = normalize_digits(main, digits);
+    let digits = digits.as_str();
     let region = meta_for_country(country);
 
     let (calling_code, national) = if international {
-        split_calling_code(&digits).ok_or(Reason::UnparseablePhone)?
-    } else if let Some(rest) = strip_idd(&digits, region.idd) {
+        split_calling_code(digits).ok_or(Reason::UnparseablePhone)?
+    } else if let Some(rest) = strip_idd(digits, region.idd) {
         split_calling_code(rest).ok_or(Reason::UnparseablePhone)?
     } else {
         (
             region.calling_code,
-            calling_code_without_plus(&digits, &region),
+            calling_code_without_plus(digits, &region),
         )
     };
     let meta = match meta_for_calling_code(calling_code) {
@@ -172,13 +181,35 @@ pub(super) fn phone(input: &str, country: Country, out: &mut String) -> Result<(
     if nsn.len() < MIN_NSN || nsn.len() > MAX_NSN || !is_possible(nsn.len(), meta.possible) {
         return Err(Reason::ImpossiblePhoneLength);
     }
-    out.push_str(&calling_code.to_string());
+    push_number(out, calling_code);
     out.push_str(nsn);
     Ok(())
 }
 
+/// Appends the decimal digits of `n` without allocating.
+fn push_number(out: &mut String, n: u16) {
+    let (digits, len) = number_digits(n);
+    out.extend(digits[..len].iter().map(|&d| char::from(d)));
+}
+
+/// The decimal digits of `n` (at most five) and how many there are.
+fn number_digits(mut n: u16) -> ([u8; 5], usize) {
+    let mut digits = [0u8; 5];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[..len].reverse();
+    (digits, len)
+}
+
 fn generic_nongeographic(calling_code: u16) -> Meta {
-    let cc_digits = calling_code.to_string().len() as u32;
+    let cc_digits = number_digits(calling_code).1 as u32;
     let possible = lengths(4, 15 - cc_digits);
     Meta {
         calling_code,
@@ -250,6 +281,11 @@ fn strip_extension(chars: &[char]) -> &[char] {
     if marker_end > 0 && matches!(chars[marker_end - 1], ':' | '.' | '．') {
         marker_end -= 1;
     }
+    // Every marker ends in a letter or a symbol: digits here mean there is none.
+    let no_marker = marker_end == 0 || decimal_digit(chars[marker_end - 1]).is_some();
+    if no_marker && !(had_hash && sep < digits_start) {
+        return chars;
+    }
     const WORDS: &[&str] = &[
         "extension",
         "extensión",
@@ -263,14 +299,16 @@ fn strip_extension(chars: &[char]) -> &[char] {
         "доб",
     ];
     const SHORT: &[&str] = &["int", "ｉｎｔ", "x", "ｘ", "#", "＃", "~", "～"];
+    // The start of `marker` when it ends right at `marker_end` (case-insensitive).
     let ends_with = |marker: &str| -> Option<usize> {
-        let m: Vec<char> = marker.chars().collect();
-        let start = marker_end.checked_sub(m.len())?;
-        let matches = chars[start..marker_end]
-            .iter()
-            .zip(&m)
-            .all(|(a, b)| a.to_lowercase().eq(b.to_lowercase()));
-        matches.then_some(start)
+        let mut start = marker_end;
+        for m in marker.chars().rev() {
+            start = start.checked_sub(1)?;
+            if !chars[start].to_lowercase().eq(m.to_lowercase()) {
+                return None;
+            }
+        }
+        Some(start)
     };
     let marker_start = if n_digits <= 20 && sep == digits_start {
         ends_with(";ext=")
@@ -335,21 +373,19 @@ fn is_viable(chars: &[char]) -> bool {
         .all(|c| c.is_ascii_alphabetic() || is_digit(c))
 }
 
-/// Whether the number was written with a leading `+`, and its digits. Vanity letters
-/// become keypad digits when there are at least three of them; otherwise letters and
-/// punctuation are dropped.
-fn normalize_digits(chars: &[char]) -> (bool, String) {
+/// Writes the number's digits into `digits`; returns whether it was written with a
+/// leading `+`. Vanity letters become keypad digits when there are at least three of
+/// them; otherwise letters and punctuation are dropped.
+fn normalize_digits(chars: &[char], digits: &mut String) -> bool {
     let international = chars.first().is_some_and(|c| is_plus(*c));
     let letters = chars.iter().filter(|c| c.is_ascii_alphabetic()).count();
-    let digits = chars
-        .iter()
-        .filter_map(|&c| match decimal_digit(c) {
-            Some(d) => Some(char::from(b'0' + d)),
-            None if letters >= 3 && c.is_ascii_alphabetic() => Some(keypad(c)),
-            None => None,
-        })
-        .collect();
-    (international, digits)
+    digits.clear();
+    digits.extend(chars.iter().filter_map(|&c| match decimal_digit(c) {
+        Some(d) => Some(char::from(b'0' + d)),
+        None if letters >= 3 && c.is_ascii_alphabetic() => Some(keypad(c)),
+        None => None,
+    }));
+    international
 }
 
 fn keypad(c: char) -> char {
@@ -395,8 +431,12 @@ fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
 /// GB) is taken as written with it when the whole is too long, or when only the rest
 /// looks like a number of the region (libphonenumber's `maybeExtractCountryCode`).
 fn calling_code_without_plus<'a>(digits: &'a str, region: &Meta) -> &'a str {
-    let cc = region.calling_code.to_string();
-    let Some(rest) = digits.strip_prefix(cc.as_str()) else {
+    let (cc, cc_len) = number_digits(region.calling_code);
+    let Some(rest) = digits
+        .as_bytes()
+        .strip_prefix(&cc[..cc_len])
+        .map(|_| &digits[cc_len..])
+    else {
         return digits;
     };
     let full = strip_national_prefix(digits, region).len();
@@ -435,7 +475,15 @@ mod tests {
 
     fn norm(input: &str, country: &str) -> Result<String, Reason> {
         let mut out = String::new();
-        phone(input, Country::parse(country).unwrap(), &mut out).map(|()| out)
+        let country = Country::parse(country).unwrap();
+        phone(
+            input,
+            country,
+            &mut out,
+            &mut Vec::new(),
+            &mut String::new(),
+        )
+        .map(|()| out)
     }
 
     #[test]

@@ -8,21 +8,23 @@ use crate::text::nfc;
 /// with something on both sides. No Gmail dot or plus-tag rules: those are Google's.
 pub(super) fn email(input: &str, out: &mut String) -> Result<(), Reason> {
     let keep = |c: char| matches!(c, 'a'..='z' | '0'..='9' | '.' | '@' | '-');
-    lower_keep(input, out, keep, |_| None);
+    lower_keep(input, out, &EMAIL_BYTES, keep, |_| None);
     if out.is_empty() {
         return Err(Reason::EmptyAfterNormalization);
     }
-    let mut parts = out.split('@');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty() => Ok(()),
-        _ => Err(Reason::InvalidEmail),
+    let bytes = out.as_bytes();
+    let one_at = bytes.iter().filter(|&&b| b == b'@').count() == 1;
+    if one_at && bytes[0] != b'@' && bytes[bytes.len() - 1] != b'@' {
+        Ok(())
+    } else {
+        Err(Reason::InvalidEmail)
     }
 }
 
 /// NAME-1: lowercase, transliterate `ß ä ö ü ø æ`, keep `[a-z0-9]`. Every other accented
 /// or non-Latin letter is dropped, not folded (`José` → `jos`), as Amazon's uploader does.
 pub(super) fn name(input: &str, out: &mut String) -> Result<(), Reason> {
-    lower_keep(input, out, is_lower_alnum, |c| match c {
+    lower_keep(input, out, &ALNUM_BYTES, is_lower_alnum, |c| match c {
         'ß' => Some("ss"),
         'ä' => Some("ae"),
         'ö' => Some("oe"),
@@ -36,7 +38,7 @@ pub(super) fn name(input: &str, out: &mut String) -> Result<(), Reason> {
 
 /// CITY-1: lowercase, keep `[a-z0-9]`, no transliteration (`München` → `mnchen`).
 pub(super) fn city(input: &str, out: &mut String) -> Result<(), Reason> {
-    lower_keep(input, out, is_lower_alnum, |_| None);
+    lower_keep(input, out, &ALNUM_BYTES, is_lower_alnum, |_| None);
     non_empty(out)
 }
 
@@ -52,22 +54,56 @@ fn non_empty(out: &str) -> Result<(), Reason> {
     }
 }
 
+/// For each ASCII byte: its lowercase form when the rule keeps it, else 0.
+type ByteRule = [u8; 128];
+
+const fn byte_rule(extra: &[u8]) -> ByteRule {
+    let mut table = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let lower = (b as u8).to_ascii_lowercase();
+        if lower.is_ascii_lowercase() || lower.is_ascii_digit() {
+            table[b] = lower;
+        }
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = extra[i];
+        i += 1;
+    }
+    table
+}
+
+/// EMAIL-1's alphabet, `[a-z0-9.@-]` after lowercasing.
+const EMAIL_BYTES: ByteRule = byte_rule(b".@-");
+/// NAME-1 and CITY-1's alphabet, `[a-z0-9]` after lowercasing.
+const ALNUM_BYTES: ByteRule = byte_rule(b"");
+
 /// Lowercases `input` (NFC first, COMMON-4), then appends each character that `keep`
-/// accepts, or the replacement `substitute` gives for it. ASCII input takes a byte loop
-/// without Unicode tables.
+/// accepts, or the replacement `substitute` gives for it. ASCII input takes a
+/// branch-free table loop (`ascii`, which must agree with `keep`) without Unicode tables.
 fn lower_keep(
     input: &str,
     out: &mut String,
+    ascii: &ByteRule,
     keep: impl Fn(char) -> bool,
     substitute: impl Fn(char) -> Option<&'static str>,
 ) {
     if input.is_ascii() {
-        out.extend(
-            input
-                .bytes()
-                .map(|b| char::from(b.to_ascii_lowercase()))
-                .filter(|&c| keep(c)),
-        );
+        let mut bytes = std::mem::take(out).into_bytes();
+        let start = bytes.len();
+        bytes.resize(start + input.len(), 0);
+        let buf = &mut bytes[start..];
+        let mut len = 0;
+        for &b in input.as_bytes() {
+            let kept = ascii[usize::from(b & 0x7f)];
+            buf[len] = kept;
+            len += usize::from(kept != 0);
+        }
+        bytes.truncate(start + len);
+        // Only ASCII bytes were added, so this never fails.
+        *out = String::from_utf8(bytes).unwrap_or_default();
         return;
     }
     for c in nfc(input).to_lowercase().chars() {
@@ -86,6 +122,20 @@ mod tests {
     fn run(f: fn(&str, &mut String) -> Result<(), Reason>, input: &str) -> Result<String, Reason> {
         let mut out = String::new();
         f(input, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn byte_rules_agree_with_the_char_rules() {
+        for b in 0u8..128 {
+            let lower = char::from(b.to_ascii_lowercase());
+            let email = matches!(lower, 'a'..='z' | '0'..='9' | '.' | '@' | '-');
+            assert_eq!(EMAIL_BYTES[usize::from(b)] != 0, email, "{b}");
+            assert_eq!(
+                ALNUM_BYTES[usize::from(b)] != 0,
+                is_lower_alnum(lower),
+                "{b}"
+            );
+        }
     }
 
     #[test]

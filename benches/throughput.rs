@@ -1,0 +1,243 @@
+//! `cargo bench`: values per second for normalize+hash against hash-only on the same
+//! inputs, per field, and `matchkey hash-csv` MB/s on a generated 1,000,000-row CSV.
+//!
+//! Prints numbers (median of several runs); it asserts nothing, so a busy machine gives
+//! slower figures, never a failure. `BENCH_ROWS` sets the CSV size.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use matchkey::{Country, Field, Normalizer, sha256_hex};
+
+const N: usize = 200_000;
+const RUNS: usize = 7;
+
+/// A small deterministic generator (no dependency, same data every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() as usize) % items.len()]
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Jane",
+    "John",
+    "María",
+    "Jürgen",
+    "Zoë",
+    "Li",
+    "O'Neil",
+    "Anne-Marie",
+];
+const LAST: &[&str] = &[
+    "Doe",
+    "Müller",
+    "García",
+    "Smith",
+    "Nguyen",
+    "O'Day",
+    "van der Berg",
+];
+const ASCII_FIRST: &[&str] = &[
+    "Jane",
+    "John",
+    "Maria",
+    "Juergen",
+    "Zoe",
+    "Li",
+    "ONeil",
+    "Anne-Marie",
+];
+const ASCII_LAST: &[&str] = &[
+    "Doe",
+    "Mueller",
+    "Garcia",
+    "Smith",
+    "Nguyen",
+    "ODay",
+    "vanderBerg",
+];
+const STREET: &[&str] = &[
+    "Main Street",
+    "North Oak Avenue",
+    "Elm St.",
+    "Sunset Blvd",
+    "W 45th Street",
+];
+const CITY: &[&str] = &["New York", "San Francisco", "Austin", "St. Louis", "Boise"];
+const STATE: &[&str] = &["Texas", "CA", "New York", "washington", "N.Y."];
+
+fn input(field: Field, rng: &mut Lcg, i: usize) -> String {
+    match field {
+        // E-mail addresses are ASCII in practice; mixed case and stray white space are not.
+        Field::Email => format!(
+            " {}.{}{}@Example.COM",
+            rng.pick(ASCII_FIRST),
+            rng.pick(ASCII_LAST),
+            i % 1000
+        ),
+        Field::Phone => format!(
+            "({:03}) 555-{:04}",
+            200 + rng.next() % 700,
+            rng.next() % 10_000
+        ),
+        Field::FirstName => rng.pick(FIRST).to_owned(),
+        Field::LastName => rng.pick(LAST).to_owned(),
+        Field::Address => format!(
+            "{} {}, Apt #{}",
+            rng.next() % 9999,
+            rng.pick(STREET),
+            i % 40
+        ),
+        Field::City => rng.pick(CITY).to_owned(),
+        Field::State => rng.pick(STATE).to_owned(),
+        Field::Postal => format!("{:05}-{:04}", rng.next() % 100_000, rng.next() % 10_000),
+        Field::Maid => format!(
+            "{:08X}-8246-4BA4-AE5B-{:012X}",
+            rng.next() as u32,
+            rng.next() & 0xFFFF_FFFF_FFFF
+        ),
+        Field::RampId => format!("XY{:020}", rng.next()),
+        Field::MatchId => format!("customer-{i}"),
+    }
+}
+
+/// Median wall time of `RUNS` runs of `f`.
+fn median(mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[RUNS / 2]
+}
+
+fn per_sec(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn fields() {
+    println!("normalize+hash vs hash-only, {N} values each, median of {RUNS} runs (US rules)");
+    println!(
+        "{:<11} {:>16} {:>16} {:>16} {:>7}",
+        "field", "normalize-only/s", "normalize+hash/s", "hash-only/s", "ratio"
+    );
+    for field in Field::ALL {
+        let mut rng = Lcg(42);
+        let inputs: Vec<String> = (0..N).map(|i| input(field, &mut rng, i)).collect();
+        let mut normalizer = Normalizer::new();
+        let full = median(|| {
+            for s in &inputs {
+                let _ = black_box(
+                    normalizer
+                        .process(field, black_box(s), Country::US)
+                        .map(|o| o.sha256),
+                );
+            }
+        });
+        let normalize_only = median(|| {
+            for s in &inputs {
+                let _ = black_box(
+                    normalizer
+                        .normalize(field, black_box(s), Country::US)
+                        .map(str::len),
+                );
+            }
+        });
+        let hash_only = median(|| {
+            for s in &inputs {
+                black_box(sha256_hex(black_box(s)));
+            }
+        });
+        println!(
+            "{:<11} {:>16.0} {:>16.0} {:>16.0} {:>7.2}",
+            field.as_str(),
+            per_sec(N, normalize_only),
+            per_sec(N, full),
+            per_sec(N, hash_only),
+            hash_only.as_secs_f64() / full.as_secs_f64()
+        );
+    }
+}
+
+fn hash_csv() {
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let path = std::env::temp_dir().join(format!("matchkey-bench-{rows}.csv"));
+    let mut rng = Lcg(7);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("temp file"));
+    writeln!(file, "id,email,phone,first_name,zip").unwrap();
+    for i in 0..rows {
+        writeln!(
+            file,
+            "{i},{},{},{},{}",
+            input(Field::Email, &mut rng, i),
+            input(Field::Phone, &mut rng, i),
+            input(Field::FirstName, &mut rng, i),
+            input(Field::Postal, &mut rng, i)
+        )
+        .unwrap();
+    }
+    file.into_inner().unwrap().sync_all().unwrap();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    let run = || {
+        let status = Command::new(env!("CARGO_BIN_EXE_matchkey"))
+            .args([
+                "hash-csv",
+                "--map",
+                "email=EMAIL,phone=PHONE,first_name=FIRST_NAME,zip=POSTAL",
+            ])
+            .args(["--country", "US", "--keep", "id", "--no-progress"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("matchkey runs");
+        assert!(status.success());
+    };
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    let t = times[1];
+    println!();
+    println!(
+        "hash-csv: {rows} rows, {:.1} MB, 4 mapped columns: {:.2} s, {:.1} MB/s, {:.0} rows/s (median of 3)",
+        bytes as f64 / 1e6,
+        t.as_secs_f64(),
+        bytes as f64 / 1e6 / t.as_secs_f64(),
+        per_sec(rows, t)
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with `--test`-like flags; only measure
+    // under `cargo bench`.
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    fields();
+    hash_csv();
+}
