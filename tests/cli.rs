@@ -104,3 +104,50 @@ fn hash_csv_without_country_is_a_usage_error() {
     assert!(!ok);
     assert!(stderr.contains("--country"), "{stderr}");
 }
+
+#[test]
+fn amc_prepare_writes_upload_file_and_dataset_definition() {
+    let dir = std::env::temp_dir().join(format!("matchkey-amc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("Crm Export.csv");
+    std::fs::write(
+        &file,
+        "id,email,zip,country\n1,abc@example.com,12345,UK\n2,x,1,usa\n",
+    )
+    .unwrap();
+    let (_, stderr, ok) = run(
+        &[
+            "amc",
+            "prepare",
+            "--file",
+            file.to_str().unwrap(),
+            "--map",
+            "email=EMAIL,zip=POSTAL",
+            "--country-column",
+            "country",
+            "--keep",
+            "id",
+        ],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    let csv = std::fs::read_to_string(dir.join("Crm Export.amc.csv")).unwrap();
+    let email = matchkey::sha256_hex("abc@example.com");
+    // The GB postcode rule rejects a US ZIP; `usa` is not a country, so its row's cells are empty.
+    assert_eq!(csv, format!("id,email,zip,country\n1,{email},,GB\n2,,,\n"));
+    let def: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("Crm Export.amc.dataset.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(def["dataSet"]["dataSetId"], "crm_export");
+    assert_eq!(
+        def["dataSet"]["columns"][2]["externalUserIdType"]["hashedPii"],
+        "ZIP"
+    );
+    assert_eq!(def["dataSet"]["columns"][3]["isCountryCode"], true);
+    assert!(
+        stderr.contains("EMAIL: 1 rejected (invalid_country 1)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

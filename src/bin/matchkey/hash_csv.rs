@@ -14,7 +14,8 @@ pub(crate) const EXAMPLES: &str = "\
 Reads CSV (UTF-8, header row) on stdin and writes CSV on stdout: each mapped column holds
 the SHA-256 of its normalized value (MAID, RAMP_ID and MATCH_ID: the normalized value),
 an empty cell where the value was rejected; other columns are dropped unless kept. The
-country column given with --country-column is always kept. A summary (rows, rejects per
+country column given with --country-column is always kept, written as ISO 3166-1
+alpha-2 codes (UK → GB, en-US → US; empty where not a country). A summary (rows, rejects per
 field and reason, bad rows with their line numbers) goes to stderr, with a progress bar
 when stderr is a terminal.
 
@@ -36,7 +37,7 @@ pub(crate) struct Args {
         conflicts_with = "country_column",
         required_unless_present = "country_column"
     )]
-    country: Option<String>,
+    pub(crate) country: Option<String>,
     /// The column that holds each row's country.
     #[arg(long)]
     country_column: Option<String>,
@@ -62,37 +63,59 @@ fn parse_mapping(s: &str) -> Result<(String, Field), String> {
 enum Source {
     Copy(usize),
     Hash(usize, Field),
+    /// The row's country, written as its ISO 3166-1 alpha-2 code (empty when invalid).
+    Country(usize),
 }
 
-/// Counts for the summary.
+/// One output column, for callers that describe the file (the AMC dataset definition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Column {
+    /// Copied through unchanged.
+    Kept(String),
+    /// Holds the match-key value of a field.
+    MatchKey(String, Field),
+    /// Holds each row's ISO country code.
+    Country(String),
+}
+
+/// Counts for the summary, and the columns written.
 #[derive(Debug, Default)]
-struct Summary {
-    rows: u64,
-    bad_rows: u64,
-    rejects: BTreeMap<(Field, &'static str), u64>,
+pub(crate) struct Summary {
+    pub(crate) rows: u64,
+    pub(crate) bad_rows: u64,
+    pub(crate) rejects: BTreeMap<(Field, &'static str), u64>,
+    pub(crate) columns: Vec<Column>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
-    // The input size, when stdin is a file, for a progress bar with an end.
-    let total = File::from(stdin.as_fd().try_clone_to_owned()?)
+    // The input itself, when stdin is a file, sizes the progress bar.
+    let input = File::from(stdin.as_fd().try_clone_to_owned()?);
+    run_with(args, &input, stdin.lock(), std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// Runs the conversion with a progress bar sized by `file` (when it is a regular file
+/// and stderr a terminal), then prints the summary to stderr.
+pub(crate) fn run_with(
+    args: &Args,
+    file: &File,
+    input: impl Read,
+    output: impl Write,
+) -> anyhow::Result<Summary> {
+    let total = file
         .metadata()
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len());
     let progress =
         (!args.no_progress && std::io::stderr().is_terminal()).then(|| progress_bar(total));
-    let summary = hash_csv(
-        args,
-        stdin.lock(),
-        std::io::stdout().lock(),
-        progress.as_ref(),
-    )?;
+    let summary = hash_csv(args, input, output, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     report(&summary, &mut std::io::stderr().lock())?;
-    Ok(())
+    Ok(summary)
 }
 
 fn progress_bar(total: Option<u64>) -> ProgressBar {
@@ -138,7 +161,9 @@ fn hash_csv(
     for (index, name) in headers.iter().enumerate() {
         if let Some((_, field)) = args.map.iter().find(|(col, _)| col == name) {
             sources.push(Source::Hash(index, *field));
-        } else if args.keep.iter().any(|k| k == name) || country_column == Some(index) {
+        } else if country_column == Some(index) {
+            sources.push(Source::Country(index));
+        } else if args.keep.iter().any(|k| k == name) {
             sources.push(Source::Copy(index));
         }
     }
@@ -148,15 +173,22 @@ fn hash_csv(
     if sources.is_empty() {
         bail!("nothing to write: no mapped or kept column");
     }
-    let out_headers: Vec<&str> = sources
+    let columns: Vec<Column> = sources
         .iter()
-        .map(|s| match s {
-            Source::Copy(i) | Source::Hash(i, _) => &headers[*i],
+        .map(|s| match *s {
+            Source::Copy(i) => Column::Kept(headers[i].to_owned()),
+            Source::Hash(i, field) => Column::MatchKey(headers[i].to_owned(), field),
+            Source::Country(i) => Column::Country(headers[i].to_owned()),
         })
         .collect();
-    writer.write_record(&out_headers)?;
+    writer.write_record(columns.iter().map(|c| match c {
+        Column::Kept(name) | Column::MatchKey(name, _) | Column::Country(name) => name,
+    }))?;
 
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        columns,
+        ..Summary::default()
+    };
     let mut normalizer = Normalizer::new();
     let mut record = csv::StringRecord::new();
     let mut out = csv::ByteRecord::new();
@@ -185,6 +217,10 @@ fn hash_csv(
         for source in &sources {
             match *source {
                 Source::Copy(i) => out.push_field(record.get(i).unwrap_or_default().as_bytes()),
+                Source::Country(_) => match country {
+                    Ok(c) => out.push_field(c.as_str().as_bytes()),
+                    Err(_) => out.push_field(b""),
+                },
                 Source::Hash(i, field) => {
                     let cell = record.get(i).unwrap_or_default();
                     let res = country
@@ -233,7 +269,7 @@ fn describe(err: &csv::Error) -> String {
 fn report(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "matchkey hash-csv: {} rows written, {} bad rows skipped",
+        "matchkey: {} rows written, {} bad rows skipped",
         summary.rows, summary.bad_rows
     )?;
     let mut by_field: BTreeMap<Field, Vec<(&str, u64)>> = BTreeMap::new();

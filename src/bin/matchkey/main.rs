@@ -3,6 +3,7 @@
 //! Nothing here talks to the network; the commands read stdin and write stdout, and
 //! summaries, progress and errors go to stderr without any input value.
 
+mod amc;
 mod hash;
 mod hash_csv;
 
@@ -26,6 +27,16 @@ enum Command {
     /// Hash the mapped columns of a CSV file (AMC advertiser-data-upload form).
     #[command(name = "hash-csv", after_help = hash_csv::EXAMPLES)]
     HashCsv(hash_csv::Args),
+    /// Amazon Marketing Cloud advertiser data uploads.
+    #[command(subcommand)]
+    Amc(AmcCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AmcCommand {
+    /// Write the hashed upload file and its dataset definition.
+    #[command(after_help = amc::EXAMPLES)]
+    Prepare(amc::PrepareArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +44,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Hash => hash::run(std::io::stdin().lock(), std::io::stdout().lock()),
         Command::HashCsv(args) => hash_csv::run(&args),
+        Command::Amc(AmcCommand::Prepare(args)) => amc::prepare(&args),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
