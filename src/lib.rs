@@ -25,6 +25,7 @@
 
 mod country;
 mod field;
+mod fold_table;
 mod hash;
 mod match_key;
 mod normalize;
@@ -37,3 +38,4 @@ pub use hash::{Sha256Hex, is_lower_sha256_hex, is_sha256_hex, sha256_hex};
 pub use match_key::{MatchKey, hash_batch, match_key};
 pub use normalize::{Normalized, Normalizer, Output, hash_normalized, normalize};
 pub use reject::{Reason, Reject};
+pub use text::{UnicodeForm, input_form};

@@ -1,9 +1,43 @@
-//! Text helpers shared by the field rules: Python-compatible trimming and the Unicode
-//! normalization forms of COMMON-4, each with an ASCII fast path.
+//! Text helpers shared by the field rules: Python-compatible trimming, the Unicode
+//! normalization forms of COMMON-4 (each with an ASCII fast path), and STATE-1's folding.
+//!
+//! The NFC/NFKC tables cost about 64 KB of gzipped wasm, so they sit behind the
+//! `unicode-tables` feature (on by default). Without it the caller passes input already in
+//! the form [`input_form`] names for the field; the browser build does that with the JS
+//! engine's `String.prototype.normalize`, which is exact and free.
 
 use std::borrow::Cow;
 
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick, is_nfkc_quick};
+use crate::field::Field;
+use crate::fold_table::FOLD_UPPER;
+
+/// A Unicode normalization form an input is expected in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnicodeForm {
+    /// Canonical composition (COMMON-4), for every field but POSTAL.
+    Nfc,
+    /// Compatibility composition (POSTAL-1: full-width digits become ASCII).
+    Nfkc,
+}
+
+impl UnicodeForm {
+    /// The form's name as `String.prototype.normalize` takes it (`"NFC"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UnicodeForm::Nfc => "NFC",
+            UnicodeForm::Nfkc => "NFKC",
+        }
+    }
+}
+
+/// The form the rules put `field`'s input in first. Builds without the `unicode-tables`
+/// feature expect their callers to have done it.
+pub const fn input_form(field: Field) -> UnicodeForm {
+    match field {
+        Field::Postal => UnicodeForm::Nfkc,
+        _ => UnicodeForm::Nfc,
+    }
+}
 
 /// Whether `c` is white space for Python's `str.strip()` and `\s` (Unicode White_Space
 /// plus the four information separators U+001C–U+001F), which the reference
@@ -18,7 +52,9 @@ pub(crate) fn trim(s: &str) -> &str {
 }
 
 /// The input in NFC (COMMON-4), borrowed when it already is (always for ASCII).
+#[cfg(feature = "unicode-tables")]
 pub(crate) fn nfc(s: &str) -> Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
     if s.is_ascii() || is_nfc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
@@ -27,7 +63,9 @@ pub(crate) fn nfc(s: &str) -> Cow<'_, str> {
 }
 
 /// The input in NFKC (POSTAL-1: full-width digits become ASCII).
+#[cfg(feature = "unicode-tables")]
 pub(crate) fn nfkc(s: &str) -> Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
     if s.is_ascii() || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         Cow::Borrowed(s)
     } else {
@@ -35,10 +73,24 @@ pub(crate) fn nfkc(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// The compatibility decomposition (NFKD) of `s`, as characters (STATE-1 drops the
-/// combining marks it leaves, `É` → `E`).
-pub(crate) fn nfkd(s: &str) -> impl Iterator<Item = char> + '_ {
-    s.nfkd()
+/// Without tables the caller has already put the input in NFC ([`input_form`]).
+#[cfg(not(feature = "unicode-tables"))]
+pub(crate) fn nfc(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
+}
+
+/// Without tables the caller has already put the input in NFKC ([`input_form`]).
+#[cfg(not(feature = "unicode-tables"))]
+pub(crate) fn nfkc(s: &str) -> Cow<'_, str> {
+    Cow::Borrowed(s)
+}
+
+/// The ASCII capital letters of `c`'s compatibility decomposition (STATE-1 folding:
+/// NFKD, then only `[A-Z]` is kept, so `É` → `E`); empty when there are none.
+pub(crate) fn fold_upper(c: char) -> &'static str {
+    FOLD_UPPER
+        .binary_search_by_key(&u32::from(c), |&(cp, _)| cp)
+        .map_or("", |i| FOLD_UPPER[i].1)
 }
 
 /// A decimal digit of any script that libphonenumber reads (ASCII, full-width,
@@ -65,12 +117,71 @@ mod tests {
         assert_eq!(trim("\u{1f} a b\u{3000}\n"), "a b");
     }
 
+    #[cfg(feature = "unicode-tables")]
     #[test]
     fn composes_and_keeps_ascii_borrowed() {
         assert!(matches!(nfc("plain"), Cow::Borrowed(_)));
         assert_eq!(nfc("Jose\u{301}"), "José");
         assert_eq!(nfkc("１００－０００１"), "100-0001");
-        assert_eq!(nfkd("É").collect::<String>(), "E\u{301}");
+    }
+
+    /// Every code point's NFKD, filtered to `[A-Z]`, against the generated table; with
+    /// `MATCHKEY_REGENERATE_TABLES=1` it rewrites `src/fold_table.rs` instead.
+    #[cfg(feature = "unicode-tables")]
+    #[test]
+    fn fold_table_matches_nfkd() {
+        use unicode_normalization::UnicodeNormalization;
+        let expected: Vec<(u32, String)> = (0x80..0x11_0000u32)
+            .filter_map(char::from_u32)
+            .map(|c| {
+                (
+                    u32::from(c),
+                    c.to_string()
+                        .nfkd()
+                        .filter(char::is_ascii_uppercase)
+                        .collect::<String>(),
+                )
+            })
+            .filter(|(_, letters)| !letters.is_empty())
+            .collect();
+        if std::env::var_os("MATCHKEY_REGENERATE_TABLES").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/fold_table.rs");
+            let text = std::fs::read_to_string(path).unwrap();
+            let head = &text[..text.find("pub(crate) const FOLD_UPPER").unwrap()];
+            let mut rows = String::new();
+            let mut row = String::new();
+            for (cp, letters) in &expected {
+                let item = format!("(0x{cp:X}, \"{letters}\"),");
+                if row.len() + item.len() + 1 > 96 {
+                    rows += &format!("    {}\n", row.trim_end());
+                    row.clear();
+                }
+                row += &item;
+                row.push(' ');
+            }
+            rows += &format!("    {}\n", row.trim_end());
+            let body =
+                format!("{head}pub(crate) const FOLD_UPPER: &[(u32, &str)] = &[\n{rows}];\n");
+            std::fs::write(path, body).unwrap();
+            return;
+        }
+        let table: Vec<(u32, String)> = FOLD_UPPER
+            .iter()
+            .map(|&(cp, s)| (cp, s.to_owned()))
+            .collect();
+        assert_eq!(
+            table, expected,
+            "regenerate with MATCHKEY_REGENERATE_TABLES=1 cargo test fold_table"
+        );
+    }
+
+    #[test]
+    fn folds_accents_and_compatibility_forms() {
+        assert_eq!(fold_upper('É'), "E");
+        assert_eq!(fold_upper('Ａ'), "A");
+        assert_eq!(fold_upper('Ǆ'), "DZ");
+        assert_eq!(fold_upper('é'), "");
+        assert_eq!(fold_upper('Ø'), "");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::country::Country;
 use crate::reject::Reason;
-use crate::text::{nfc, nfkc, nfkd};
+use crate::text::{fold_upper, nfc, nfkc};
 
 /// STATE-1: uppercase, transliterate `Ä Ö Ü Ø Æ`, fold accents (NFKD), keep `[A-Z]`; then
 /// the country's table (Appendix A), else the first two letters when the input was longer
@@ -20,7 +20,7 @@ pub(super) fn state(input: &str, country: Country, out: &mut String) -> Result<(
             'Ø' => key.push('O'),
             'Æ' => key.push_str("AE"),
             c if c.is_ascii() => key.extend(Some(c).filter(char::is_ascii_uppercase)),
-            c => key.extend(nfkd(c.encode_utf8(&mut [0; 4])).filter(char::is_ascii_uppercase)),
+            c => key.push_str(fold_upper(c)),
         }
     }
     let code = match state_table(country).iter().find(|(name, _)| *name == key) {
