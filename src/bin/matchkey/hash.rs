@@ -45,18 +45,19 @@ enum Response<'a> {
 pub(crate) fn run(mut input: impl BufRead, output: impl Write) -> anyhow::Result<()> {
     let mut output = std::io::BufWriter::new(output);
     let mut normalizer = Normalizer::new();
-    let mut line = String::new();
+    // Bytes, not a String: a line that is not UTF-8 is a bad request, not the end of input.
+    let mut line = Vec::new();
     let mut line_no = 0u64;
     loop {
         line.clear();
         line_no += 1;
         let n = input
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .with_context(|| format!("reading stdin at line {line_no}"))?;
         if n == 0 {
             break;
         }
-        let response = answer(&mut normalizer, line.trim_end_matches(['\n', '\r']));
+        let response = answer(&mut normalizer, line.trim_ascii_end());
         serde_json::to_writer(&mut output, &response)?;
         output.write_all(b"\n")?;
     }
@@ -64,8 +65,8 @@ pub(crate) fn run(mut input: impl BufRead, output: impl Write) -> anyhow::Result
     Ok(())
 }
 
-fn answer<'n>(normalizer: &'n mut Normalizer, line: &str) -> Response<'n> {
-    let Ok(request) = serde_json::from_str::<Request<'_>>(line) else {
+fn answer<'n>(normalizer: &'n mut Normalizer, line: &[u8]) -> Response<'n> {
+    let Ok(request) = serde_json::from_slice::<Request<'_>>(line) else {
         return Response::Err {
             error: "bad_request",
         };
@@ -119,6 +120,19 @@ mod tests {
                 r#"{"normalized":"6d92078a-8246-4ba4-ae5b-76104861e7dc","sha256":null}"#,
             ]
         );
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_a_bad_request_and_reading_goes_on() {
+        let mut input =
+            b"{\"field\":\"EMAIL\",\"country\":\"US\",\"input\":\"a\xff@b.c\"}\n".to_vec();
+        input.extend_from_slice(b"{\"field\":\"CITY\",\"country\":\"US\",\"input\":\"Rome\"}\n");
+        let mut out = Vec::new();
+        run(&input[..], &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<_> = out.lines().collect();
+        assert_eq!(lines[0], r#"{"error":"bad_request"}"#);
+        assert!(lines[1].starts_with(r#"{"normalized":"rome""#), "{out}");
     }
 
     #[test]
