@@ -115,11 +115,6 @@ impl Country {
         }
     }
 
-    /// A code known to be in the table (for constants).
-    pub(crate) const fn from_bytes(code: [u8; 2]) -> Country {
-        Country(code)
-    }
-
     /// The code as `&str` (`"US"`).
     pub fn as_str(&self) -> &str {
         // Only ever built from ASCII letters.
@@ -142,14 +137,6 @@ impl Country {
             let b = code.as_bytes();
             Country([b[0], b[1]])
         })
-    }
-
-    /// The first country (in code order) that uses `calling_code`.
-    pub(crate) fn for_calling_code(calling_code: u16) -> Option<Country> {
-        COUNTRIES
-            .iter()
-            .find(|(_, cc)| *cc == calling_code)
-            .map(|(code, _)| Country::from_bytes([code.as_bytes()[0], code.as_bytes()[1]]))
     }
 
     fn entry(self) -> Option<(&'static str, u16)> {
@@ -239,6 +226,5 @@ mod tests {
     fn calling_codes() {
         assert_eq!(Country::US.calling_code(), 1);
         assert_eq!(Country::IT.calling_code(), 39);
-        assert_eq!(Country::for_calling_code(44), Some(Country::GB));
     }
 }

@@ -7,6 +7,7 @@
 mod address;
 mod ids;
 mod phone;
+mod phone_meta;
 mod region;
 mod text_fields;
 

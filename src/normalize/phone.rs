@@ -8,26 +8,43 @@
 //! regions of Appendix C; every other country gets its calling code from
 //! [`crate::Country`] and generic prefixes and lengths.
 
+use super::phone_meta::{MAIN_REGION, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::decimal_digit;
 
-/// Per-region numbering facts (Appendix C, from libphonenumber's metadata).
+/// Per-region numbering facts (libphonenumber's metadata, generated into `phone_meta.rs`).
 #[derive(Clone, Copy)]
-struct Meta {
-    calling_code: u16,
-    /// Trunk prefix dialled before national numbers, removed when parsing ("" = none;
-    /// Italy's leading 0 belongs to the number).
-    national_prefix: &'static str,
+pub(super) struct Meta {
+    pub(super) calling_code: u16,
+    /// Trunk prefixes dialled before national numbers and removed when parsing, longest
+    /// first (empty: none; Italy's leading 0 belongs to the number).
+    pub(super) trunk: &'static [&'static str],
     /// International (IDD) prefixes; `.` stands for any digit.
-    idd: &'static [&'static str],
+    pub(super) idd: &'static [&'static str],
     /// Possible national significant number lengths, as a bit set (bit n = length n).
-    /// Local-only lengths (7-digit North American numbers) are left out on purpose.
-    possible: u32,
-    /// The lengths most numbers have; stands in for libphonenumber's general number
+    pub(super) possible: u32,
+    /// Lengths only dialable locally (7-digit North American numbers): not possible here.
+    pub(super) local_only: u32,
+    /// The lengths of fixed-line and mobile numbers; stands in for libphonenumber's number
     /// pattern when deciding whether digits start with a calling code typed without `+`.
-    usual: u32,
+    pub(super) usual: u32,
+    /// The digits a national number can start with (bit d = digit d).
+    pub(super) lead: u16,
 }
+
+/// Curated [`Meta::usual`] lengths for the regions of Appendix C, where the lengths of
+/// all fixed-line and mobile numbers are wider than the numbers people write (an Italian
+/// number is 6 to 11 digits, so `39` + 10 digits is a calling code, not a number).
+#[rustfmt::skip]
+const USUAL: &[([u8; 2], u32)] = &[
+    (*b"AE", lengths(8, 9)), (*b"AU", len(9)), (*b"BE", lengths(8, 9)), (*b"BR", lengths(10, 11)),
+    (*b"CA", len(10)), (*b"DE", lengths(6, 11)), (*b"EG", lengths(8, 10)), (*b"ES", len(9)),
+    (*b"FR", len(9)), (*b"GB", lengths(9, 10)), (*b"IE", lengths(7, 9)), (*b"IN", len(10)),
+    (*b"IT", lengths(6, 11)), (*b"JP", lengths(9, 10)), (*b"MX", len(10)), (*b"NL", len(9)),
+    (*b"PL", len(9)), (*b"SA", len(9)), (*b"SE", lengths(7, 9)), (*b"SG", len(8)),
+    (*b"TR", len(10)), (*b"US", len(10)), (*b"ZA", len(9)),
+];
 
 const fn lengths(from: u32, to: u32) -> u32 {
     // Bits from..=to.
@@ -37,47 +54,6 @@ const fn lengths(from: u32, to: u32) -> u32 {
 const fn len(n: u32) -> u32 {
     1 << n
 }
-
-/// Appendix C. The first region of a calling code is the one whose metadata numbers
-/// written with that code use (US for +1).
-#[rustfmt::skip]
-const REGIONS: &[(Country, Meta)] = &[
-    (Country::US, Meta { calling_code: 1, national_prefix: "1", idd: &["011"], possible: len(10), usual: len(10) }),
-    (Country::CA, Meta { calling_code: 1, national_prefix: "1", idd: &["011"], possible: len(10), usual: len(10) }),
-    (Country::GB, Meta { calling_code: 44, national_prefix: "0", idd: &["00"], possible: len(7) | lengths(9, 10), usual: lengths(9, 10) }),
-    (Country::DE, Meta { calling_code: 49, national_prefix: "0", idd: &["00"], possible: lengths(4, 15), usual: lengths(6, 11) }),
-    (Country::FR, Meta { calling_code: 33, national_prefix: "0", idd: &["00"], possible: len(9), usual: len(9) }),
-    (Country::IT, Meta { calling_code: 39, national_prefix: "", idd: &["00"], possible: lengths(6, 12), usual: lengths(6, 11) }),
-    (Country::ES, Meta { calling_code: 34, national_prefix: "", idd: &["00"], possible: len(9), usual: len(9) }),
-    (Country::JP, Meta { calling_code: 81, national_prefix: "0", idd: &["010"], possible: lengths(8, 17), usual: lengths(9, 10) }),
-    (Country::IN, Meta { calling_code: 91, national_prefix: "0", idd: &["00"], possible: lengths(8, 13), usual: len(10) }),
-    (code(*b"AU"), Meta { calling_code: 61, national_prefix: "0", idd: &["0011", "0014", "0015", "0016", "0018", "0019"], possible: lengths(5, 10) | len(12), usual: len(9) }),
-    (code(*b"MX"), Meta { calling_code: 52, national_prefix: "", idd: &["00", "09"], possible: len(10), usual: len(10) }),
-    (code(*b"BR"), Meta { calling_code: 55, national_prefix: "0", idd: &["0012", "0014", "0015", "0021", "0022", "0023", "0025", "0031", "0041", "0043", "0055", "0065", "0099"], possible: lengths(8, 11), usual: lengths(10, 11) }),
-    (code(*b"NL"), Meta { calling_code: 31, national_prefix: "0", idd: &["00"], possible: lengths(5, 11), usual: len(9) }),
-    (code(*b"SE"), Meta { calling_code: 46, national_prefix: "0", idd: &["00"], possible: lengths(6, 10) | len(12), usual: lengths(7, 9) }),
-    (code(*b"PL"), Meta { calling_code: 48, national_prefix: "", idd: &["00"], possible: lengths(6, 10), usual: len(9) }),
-    (code(*b"TR"), Meta { calling_code: 90, national_prefix: "0", idd: &["00"], possible: len(7) | len(10) | lengths(12, 13), usual: len(10) }),
-    (code(*b"AE"), Meta { calling_code: 971, national_prefix: "0", idd: &["00"], possible: lengths(5, 12), usual: lengths(8, 9) }),
-    (code(*b"SA"), Meta { calling_code: 966, national_prefix: "0", idd: &["00"], possible: lengths(9, 10), usual: len(9) }),
-    (code(*b"SG"), Meta { calling_code: 65, national_prefix: "", idd: &["00.", "01.", "02.", "03."], possible: len(8) | lengths(10, 11), usual: len(8) }),
-    (code(*b"BE"), Meta { calling_code: 32, national_prefix: "0", idd: &["00"], possible: lengths(8, 9), usual: lengths(8, 9) }),
-    (code(*b"EG"), Meta { calling_code: 20, national_prefix: "0", idd: &["00"], possible: lengths(8, 10), usual: lengths(8, 10) }),
-    (code(*b"ZA"), Meta { calling_code: 27, national_prefix: "0", idd: &["00"], possible: lengths(5, 10), usual: len(9) }),
-    (code(*b"IE"), Meta { calling_code: 353, national_prefix: "0", idd: &["00"], possible: lengths(7, 10), usual: lengths(7, 9) }),
-];
-
-/// Countries (outside Appendix C) whose numbers have no trunk prefix, so a leading 0 is
-/// part of the number or absent.
-#[rustfmt::skip]
-const NO_TRUNK_PREFIX: &[&str] = &[
-    "AD", "BH", "BZ", "CI", "CR", "CY", "CZ", "DK", "EE", "FO", "GL", "GR", "GT", "HK", "HN",
-    "IS", "KW", "LU", "LV", "MC", "MO", "MT", "NI", "NO", "OM", "PA", "PT", "QA", "SC", "SM",
-    "SV", "VA",
-];
-
-/// Countries whose trunk prefix is 8 (and international prefix 810).
-const TRUNK_EIGHT: &[&str] = &["BY", "KZ", "LT", "RU", "TJ", "TM"];
 
 /// Brazilian carrier selection codes, dialled after the trunk 0 (libphonenumber's BR
 /// national prefix for parsing).
@@ -90,57 +66,79 @@ const MAX_NSN: usize = 17;
 /// Shortest national significant number libphonenumber parses.
 const MIN_NSN: usize = 2;
 
-const fn code(c: [u8; 2]) -> Country {
-    Country::from_bytes(c)
+fn region_meta(code: [u8; 2]) -> Option<Meta> {
+    let i = REGIONS.binary_search_by_key(&code, |(c, _)| *c).ok()?;
+    let mut meta = REGIONS[i].1;
+    if let Some((_, usual)) = USUAL.iter().find(|(c, _)| *c == code) {
+        meta.usual = *usual;
+    }
+    Some(meta)
 }
 
-/// Generic numbering facts for a country outside Appendix C.
-fn generic_meta(country: Country) -> Meta {
-    let calling_code = country.calling_code();
-    let cc_digits = number_digits(calling_code).1 as u32;
-    let c = country.as_str();
-    let (national_prefix, idd): (&'static str, &'static [&'static str]) = if calling_code == 1 {
-        ("1", &["011"])
-    } else if TRUNK_EIGHT.contains(&c) {
-        ("8", &["810", "00"])
-    } else if c == "HU" {
-        ("06", &["00"])
-    } else if NO_TRUNK_PREFIX.contains(&c) {
-        ("", &["00"])
-    } else {
-        ("0", &["00"])
-    };
-    // E.164 allows at most 15 digits including the calling code.
-    let possible = lengths(4, 15 - cc_digits);
-    Meta {
-        calling_code,
-        national_prefix,
-        idd,
-        possible,
-        usual: possible,
-    }
-}
-
-fn meta_for_country(country: Country) -> Meta {
-    match REGIONS.iter().find(|(c, _)| *c == country) {
-        Some((_, m)) => *m,
-        None => generic_meta(country),
-    }
+/// The record country's metadata; territories libphonenumber has none for (AQ, BV, …)
+/// use their calling code's.
+fn meta_for_country(country: Country) -> Option<Meta> {
+    let code = country.as_str().as_bytes();
+    region_meta([code[0], code[1]]).or_else(|| meta_for_calling_code(country.calling_code()))
 }
 
 fn meta_for_calling_code(calling_code: u16) -> Option<Meta> {
-    match REGIONS.iter().find(|(_, m)| m.calling_code == calling_code) {
-        Some((_, m)) => Some(*m),
-        None => Country::for_calling_code(calling_code).map(generic_meta),
+    if let Ok(i) = MAIN_REGION.binary_search_by_key(&calling_code, |(cc, _)| *cc) {
+        return region_meta(MAIN_REGION[i].1);
+    }
+    NON_GEOGRAPHIC
+        .iter()
+        .find(|(cc, _)| *cc == calling_code)
+        .map(|&(calling_code, possible)| Meta {
+            calling_code,
+            trunk: &[],
+            idd: &[],
+            possible,
+            local_only: 0,
+            usual: possible,
+            lead: 0x3ff,
+        })
+}
+
+impl Meta {
+    /// Stands in for libphonenumber's "matches the region's number pattern": a usual
+    /// length, and a first digit the pattern allows.
+    fn looks_national(&self, digits: &str) -> bool {
+        let first = digits.bytes().next().map_or(10, |b| b.wrapping_sub(b'0'));
+        digits.len() < 32
+            && self.usual & (1 << digits.len()) != 0
+            && first < 10
+            && self.lead & (1 << first) != 0
     }
 }
 
-/// Calling codes that belong to no country: international freephone, satellite and
-/// global services. Numbers with them are accepted with generic lengths.
-const NON_GEOGRAPHIC: &[u16] = &[800, 808, 870, 878, 881, 882, 883, 888, 979];
-
 fn is_calling_code(cc: u16) -> bool {
-    NON_GEOGRAPHIC.contains(&cc) || Country::for_calling_code(cc).is_some()
+    meta_for_calling_code(cc).is_some()
+}
+
+/// libphonenumber's `testNumberLength`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    Possible,
+    LocalOnly,
+    TooShort,
+    TooLong,
+    Invalid,
+}
+
+fn test_length(n: usize, meta: &Meta) -> Length {
+    let has = |set: u32| n < 32 && set & (1 << n) != 0;
+    if has(meta.local_only) {
+        Length::LocalOnly
+    } else if has(meta.possible) {
+        Length::Possible
+    } else if n < meta.possible.trailing_zeros() as usize {
+        Length::TooShort
+    } else if n > 31 - meta.possible.leading_zeros() as usize {
+        Length::TooLong
+    } else {
+        Length::Invalid
+    }
 }
 
 /// Normalizes `input` (already trimmed, not empty) into `out`. `chars` and `digits` are
@@ -160,25 +158,34 @@ pub(super) fn phone(
     }
     let international = normalize_digits(main, digits);
     let digits = digits.as_str();
-    let region = meta_for_country(country);
+    let region = meta_for_country(country).ok_or(Reason::UnparseablePhone)?;
 
     let (calling_code, national) = if international {
-        split_calling_code(digits).ok_or(Reason::UnparseablePhone)?
+        match split_after_prefix(digits) {
+            Ok(split) => split,
+            // Like libphonenumber: a `+` before an unknown calling code is read again
+            // without it, as an international number only ("+00 44 …").
+            Err(Reason::UnparseablePhone) => match strip_idd(digits, region.idd) {
+                Some(rest) => split_after_prefix(rest)?,
+                None => return Err(Reason::UnparseablePhone),
+            },
+            Err(reason) => return Err(reason),
+        }
     } else if let Some(rest) = strip_idd(digits, region.idd) {
-        split_calling_code(rest).ok_or(Reason::UnparseablePhone)?
+        split_after_prefix(rest)?
     } else {
         (
             region.calling_code,
             calling_code_without_plus(digits, &region),
         )
     };
-    let meta = match meta_for_calling_code(calling_code) {
-        Some(meta) => meta,
-        None => generic_nongeographic(calling_code),
-    };
-    let nsn = strip_national_prefix(national, &meta);
+    let meta = meta_for_calling_code(calling_code).ok_or(Reason::UnparseablePhone)?;
+    let nsn = strip_national_prefix(national, &meta, true);
 
-    if nsn.len() < MIN_NSN || nsn.len() > MAX_NSN || !is_possible(nsn.len(), meta.possible) {
+    if nsn.len() < MIN_NSN
+        || nsn.len() > MAX_NSN
+        || test_length(nsn.len(), &meta) != Length::Possible
+    {
         return Err(Reason::ImpossiblePhoneLength);
     }
     push_number(out, calling_code);
@@ -206,22 +213,6 @@ fn number_digits(mut n: u16) -> ([u8; 5], usize) {
     }
     digits[..len].reverse();
     (digits, len)
-}
-
-fn generic_nongeographic(calling_code: u16) -> Meta {
-    let cc_digits = number_digits(calling_code).1 as u32;
-    let possible = lengths(4, 15 - cc_digits);
-    Meta {
-        calling_code,
-        national_prefix: "",
-        idd: &[],
-        possible,
-        usual: possible,
-    }
-}
-
-fn is_possible(n: usize, set: u32) -> bool {
-    n < 32 && set & (1 << n) != 0
 }
 
 /// libphonenumber's `extractPossibleNumber`: from the first `+` or digit, without
@@ -415,6 +406,15 @@ fn strip_idd<'a>(digits: &'a str, idd: &[&str]) -> Option<&'a str> {
     })
 }
 
+/// The calling code and national number of digits written after `+` or an IDD.
+fn split_after_prefix(digits: &str) -> Result<(u16, &str), Reason> {
+    // libphonenumber's TOO_SHORT_AFTER_IDD.
+    if digits.len() <= MIN_NSN {
+        return Err(Reason::ImpossiblePhoneLength);
+    }
+    split_calling_code(digits).ok_or(Reason::UnparseablePhone)
+}
+
 /// Splits digits written after `+` (or an IDD) into a calling code (1 to 3 digits, the
 /// first that exists) and the rest.
 fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
@@ -432,41 +432,46 @@ fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
 /// looks like a number of the region (libphonenumber's `maybeExtractCountryCode`).
 fn calling_code_without_plus<'a>(digits: &'a str, region: &Meta) -> &'a str {
     let (cc, cc_len) = number_digits(region.calling_code);
-    let Some(rest) = digits
-        .as_bytes()
-        .strip_prefix(&cc[..cc_len])
-        .map(|_| &digits[cc_len..])
+    if !digits.as_bytes().starts_with(&cc[..cc_len]) {
+        return digits;
+    }
+    let looks_national = |s: &str| region.looks_national(s);
+    // As in libphonenumber, the rest loses its trunk prefix here without the length
+    // check the parser makes later.
+    let rest = strip_national_prefix(&digits[cc_len..], region, false);
+    let better = !looks_national(digits) && looks_national(rest);
+    if better || test_length(digits.len(), region) == Length::TooLong {
+        rest
+    } else {
+        digits
+    }
+}
+
+/// Removes the trunk prefix (`0` in GB, `1` in the US) when the number starts with it
+/// and something is left; Brazil's carrier codes after the 0 go with it. With `undo`, as
+/// libphonenumber's parser does, a removal that leaves a too-short number is not made
+/// (a US `187 709 5605` keeps its 1).
+fn strip_national_prefix<'a>(digits: &'a str, meta: &Meta, undo: bool) -> &'a str {
+    let Some(rest) = meta
+        .trunk
+        .iter()
+        .find_map(|t| digits.strip_prefix(t).filter(|rest| !rest.is_empty()))
     else {
         return digits;
     };
-    let full = strip_national_prefix(digits, region).len();
-    let stripped = strip_national_prefix(rest, region).len();
-    let too_long = full > 0 && full > max_length(region.possible);
-    let better = !is_possible(full, region.usual) && is_possible(stripped, region.usual);
-    if too_long || better { rest } else { digits }
-}
-
-fn max_length(set: u32) -> usize {
-    31 - set.leading_zeros() as usize
-}
-
-/// Removes the trunk prefix (`0` in GB, `1` in the US) when the number starts with it and
-/// something is left; Brazil's carrier codes after the 0 go with it.
-fn strip_national_prefix<'a>(digits: &'a str, meta: &Meta) -> &'a str {
-    if meta.national_prefix.is_empty() {
-        return digits;
-    }
-    let Some(rest) = digits.strip_prefix(meta.national_prefix) else {
-        return digits;
-    };
-    if rest.is_empty() {
-        return digits;
-    }
-    if meta.calling_code == 55 && matches!(rest.len(), 12 | 13) && BR_CARRIERS.contains(&&rest[..2])
+    let rest = if meta.calling_code == 55
+        && matches!(rest.len(), 12 | 13)
+        && BR_CARRIERS.contains(&&rest[..2])
     {
-        return &rest[2..];
-    }
-    rest
+        &rest[2..]
+    } else {
+        rest
+    };
+    let kept = matches!(
+        test_length(rest.len(), meta),
+        Length::Possible | Length::TooLong
+    );
+    if undo && !kept { digits } else { rest }
 }
 
 #[cfg(test)]
@@ -487,12 +492,50 @@ mod tests {
     }
 
     #[test]
-    fn length_sets() {
-        assert!(is_possible(10, len(10)));
-        assert!(!is_possible(9, len(10)));
-        assert!(is_possible(4, lengths(4, 15)) && is_possible(15, lengths(4, 15)));
-        assert!(!is_possible(16, lengths(4, 15)) && !is_possible(3, lengths(4, 15)));
-        assert_eq!(max_length(lengths(4, 15)), 15);
+    fn length_tests() {
+        let us = region_meta(*b"US").unwrap();
+        assert_eq!(test_length(10, &us), Length::Possible);
+        assert_eq!(test_length(7, &us), Length::LocalOnly);
+        assert_eq!(test_length(9, &us), Length::TooShort);
+        assert_eq!(test_length(11, &us), Length::TooLong);
+        let gb = region_meta(*b"GB").unwrap();
+        assert_eq!(test_length(8, &gb), Length::LocalOnly);
+        assert_eq!(lengths(4, 15).count_ones(), 12);
+    }
+
+    /// Answers of libphonenumber (python `phonenumbers` 9.0.43) that need the generated
+    /// metadata: lengths of countries outside Appendix C, Brazil's `90`, IDD edge cases.
+    #[test]
+    fn agrees_with_libphonenumber_on_metadata_cases() {
+        for (input, country, expected) in [
+            (
+                "+251 (252) 660-0303",
+                "US",
+                Err(Reason::ImpossiblePhoneLength),
+            ),
+            ("+251 91 123 4567", "US", Ok("251911234567")),
+            ("0 21 3456 7890", "BR", Ok("552134567890")),
+            ("0080", "GB", Err(Reason::ImpossiblePhoneLength)),
+            ("+00 44 20 7946 0958", "FR", Ok("442079460958")),
+            ("1(193)502-1635", "US", Err(Reason::ImpossiblePhoneLength)),
+            ("(0)6 12 34 56 78", "FR", Ok("33612345678")),
+            ("8 (912) 345-67-89", "RU", Ok("79123456789")),
+        ] {
+            assert_eq!(
+                norm(input, country).as_deref(),
+                expected.as_deref(),
+                "{input} {country}"
+            );
+        }
+    }
+
+    #[test]
+    fn trunk_prefix_kept_when_removing_it_leaves_too_little() {
+        assert_eq!(norm("187 709 5605", "US").as_deref(), Ok("11877095605"));
+        assert_eq!(
+            norm("+251 (252) 660-0303", "US"),
+            Err(Reason::ImpossiblePhoneLength)
+        );
     }
 
     #[test]
