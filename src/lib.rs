@@ -23,6 +23,8 @@
 //! Architecture invariant: no I/O, no clock, no randomness here; errors never contain
 //! the input.
 
+#[cfg(feature = "browser")]
+pub mod browser;
 mod country;
 mod field;
 mod fold_table;

@@ -1,0 +1,41 @@
+/** Amazon match-key types. */
+export type Field =
+  | 'EMAIL' | 'PHONE' | 'FIRST_NAME' | 'LAST_NAME' | 'ADDRESS' | 'CITY' | 'STATE' | 'POSTAL'
+  | 'MAID' | 'RAMP_ID' | 'MATCH_ID';
+
+/** Stable reason codes of a rejected value. */
+export type ReasonCode =
+  | 'empty' | 'empty_after_normalization' | 'invalid_email' | 'unparseable_phone'
+  | 'impossible_phone_length' | 'invalid_postal_for_country' | 'zeroed_maid'
+  | 'maid_must_not_be_hashed' | 'invalid_maid' | 'invalid_ramp_id' | 'invalid_country'
+  | 'unknown_field';
+
+/** The Error thrown for a rejected value; its message never contains the input. */
+export interface MatchkeyError extends Error {
+  code: ReasonCode;
+  field?: Field;
+}
+
+export interface Normalized {
+  normalized: string;
+  /** 64 lowercase hex; null for MAID, RAMP_ID and MATCH_ID (sent unhashed). */
+  sha256: string | null;
+}
+
+export interface Identity {
+  email?: string; phone?: string; firstName?: string; lastName?: string; address?: string;
+  city?: string; state?: string; postal?: string; maid?: string; rampId?: string; matchId?: string;
+}
+
+export interface MatchKey { type: Field; values: [string]; }
+
+export type MatchKeys = MatchKey[] & { rejected: Array<{ field: Field; code: ReasonCode }> };
+
+/** Loads the wasm once; pass the .wasm bytes (or a Module/Response/URL) outside browsers. */
+export function init(source?: BufferSource | WebAssembly.Module | Response | URL | string): Promise<void>;
+export default init;
+export function normalize(field: Field | string, input: string, country: string): Normalized;
+export function matchKeys(record: Identity, country: string): MatchKeys;
+export function hashBatch(
+  records: Array<{ field: Field | string; input: string; country: string }>,
+): Array<Normalized | { error: ReasonCode }>;

@@ -1,0 +1,81 @@
+// matchkey: Amazon Ads match keys normalized and SHA-256 hashed in the page (wasm).
+// This module wraps the wasm-bindgen output (matchkey_wasm.js) with the package API.
+import initWasm, { normalize as normalizeWasm, matchKeys as matchKeysWasm, hashBatchPacked } from './matchkey_wasm.js';
+
+const RS = '\u001e';
+const US = '\u001f';
+const SEPS = /[\u001e\u001f]/;
+
+let ready = null;
+
+/**
+ * Loads the wasm module once. In browsers and Web Workers with no argument (the .wasm is
+ * fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or a
+ * compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
+ * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
+ * @returns {Promise<void>}
+ */
+export function init(source) {
+  if (!ready) {
+    ready = initWasm(source === undefined ? undefined : { module_or_path: source }).then(() => undefined);
+  }
+  return ready;
+}
+
+/**
+ * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`.
+ * @param {string} field EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID
+ * @param {string} input
+ * @param {string} country ISO 3166-1 alpha-2, a locale such as en-GB, or UK
+ * @returns {{normalized: string, sha256: string | null}}
+ */
+export function normalize(field, input, country) {
+  return normalizeWasm(String(field), String(input), String(country));
+}
+
+/**
+ * The Amazon match keys of one person: `[{type, values: [hash]}]`. Rejected fields are
+ * skipped and listed in the array's `rejected` property as `{field, code}`.
+ * @param {object} record any of email, phone, firstName, lastName, address, city, state, postal, maid, rampId, matchId
+ * @param {string} country
+ */
+export function matchKeys(record, country) {
+  return matchKeysWasm(record, String(country));
+}
+
+/**
+ * Normalizes and hashes many values with one crossing into wasm each way.
+ * @param {Array<{field: string, input: string, country: string}>} records
+ * @returns {Array<{normalized: string, sha256: string | null} | {error: string}>}
+ */
+export function hashBatch(records) {
+  if (records.length === 0) return [];
+  const packed = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    // The separators are white space to the rules; a value holding one goes alone.
+    const input = String(r.input);
+    packed[i] = input.includes(RS) || input.includes(US) ? null : `${r.field}${US}${r.country}${US}${input}`;
+  }
+  const direct = packed.some((p) => p === null);
+  // One split over both separators: [normalized0, sha0, normalized1, sha1, …]; an empty
+  // normalized value means the second part is a reject code.
+  const flat = hashBatchPacked(packed.map((p) => (p === null ? `EMAIL${US}US${US}` : p)).join(RS)).split(SEPS);
+  const out = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    if (direct && packed[i] === null) {
+      try {
+        out[i] = normalize(records[i].field, records[i].input, records[i].country);
+      } catch (e) {
+        out[i] = { error: e.code };
+      }
+      continue;
+    }
+    const normalized = flat[2 * i];
+    const second = flat[2 * i + 1];
+    out[i] = normalized === '' ? { error: second } : { normalized, sha256: second === '' ? null : second };
+  }
+  return out;
+}
+
+export default init;

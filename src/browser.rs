@@ -1,0 +1,190 @@
+//! The browser binding (feature `browser`): the core's normalization and hashing as
+//! JavaScript functions, built into the npm package `matchkey` by `scripts/build-pkg.sh`.
+//!
+//! The only module that names wasm-bindgen or js-sys. The browser build leaves the
+//! core's `unicode-tables` feature off (64 KB gzipped less); instead the page's own
+//! `String.prototype.normalize` puts non-ASCII input in the form the rules start from
+//! ([`crate::input_form`]), which is exact and costs nothing to ship.
+//!
+//! Errors are real JavaScript `Error`s with a `code` property (the core's reason code)
+//! and a `field` property; their message never contains the input.
+
+use std::borrow::Cow;
+
+use js_sys::{Array, JsString, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::{Country, Field, Normalizer, Reject, input_form};
+
+/// The record keys `matchKeys` reads, in the order it writes match keys.
+const RECORD_KEYS: [(&str, Field); 11] = [
+    ("email", Field::Email),
+    ("phone", Field::Phone),
+    ("firstName", Field::FirstName),
+    ("lastName", Field::LastName),
+    ("address", Field::Address),
+    ("city", Field::City),
+    ("state", Field::State),
+    ("postal", Field::Postal),
+    ("maid", Field::Maid),
+    ("rampId", Field::RampId),
+    ("matchId", Field::MatchId),
+];
+
+/// A record's field and country, parsed (or why not).
+type Parsed = Result<(Field, Country), Reject>;
+
+/// Separates records in `hashBatchPacked` input and output.
+const RECORD_SEP: char = '\u{1e}';
+/// Separates the parts of one record.
+const UNIT_SEP: char = '\u{1f}';
+
+/// A JS `Error` for a reject: message without the input, `code` and `field` properties.
+fn reject_error(reject: Reject) -> JsValue {
+    let error: JsValue = JsError::new(&reject.to_string()).into();
+    set(&error, "code", &reject.code().into());
+    if let Some(field) = reject.field {
+        set(&error, "field", &field.as_str().into());
+    }
+    error
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    // Setting a property on a plain object or Error cannot fail.
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+/// `input` in the Unicode form the field's rules start from, by the JS engine.
+fn in_form(field: Field, input: &str) -> Cow<'_, str> {
+    if input.is_ascii() {
+        Cow::Borrowed(input)
+    } else {
+        let normalized: String = JsString::from(input)
+            .normalize(input_form(field).as_str())
+            .into();
+        Cow::Owned(normalized)
+    }
+}
+
+fn parse_field(field: &str) -> Result<Field, JsValue> {
+    field.parse().map_err(reject_error)
+}
+
+fn parse_country(country: &str) -> Result<Country, JsValue> {
+    Country::parse(country).map_err(reject_error)
+}
+
+/// Normalizes and hashes one value: `{normalized, sha256}` (`sha256` is `null` for
+/// MAID, RAMP_ID and MATCH_ID, which Amazon takes unhashed).
+///
+/// # Errors
+/// An `Error` whose `code` is the reason (`invalid_email`, `empty`, `unknown_field`,
+/// `invalid_country`, …).
+#[wasm_bindgen(js_name = normalize)]
+pub fn normalize_js(field: &str, input: &str, country: &str) -> Result<JsValue, JsValue> {
+    let field = parse_field(field)?;
+    let country = parse_country(country)?;
+    let mut normalizer = Normalizer::new();
+    let out = normalizer
+        .process(field, &in_form(field, input), country)
+        .map_err(reject_error)?;
+    let result: JsValue = Object::new().into();
+    set(&result, "normalized", &out.normalized.into());
+    let sha256 = out.sha256.map_or(JsValue::NULL, |h| h.as_str().into());
+    set(&result, "sha256", &sha256);
+    Ok(result)
+}
+
+/// The Amazon match keys of one person, `[{type, values: [value]}]`, from an object with
+/// any of `email, phone, firstName, lastName, address, city, state, postal, maid, rampId,
+/// matchId`. Absent and empty fields are skipped; rejected ones are skipped too and
+/// listed in the array's `rejected` property as `{field, code}`.
+///
+/// # Errors
+/// Only for the whole call: `invalid_country`, or a record that is not an object.
+#[wasm_bindgen(js_name = matchKeys)]
+pub fn match_keys_js(record: JsValue, country: &str) -> Result<Array, JsValue> {
+    let country = parse_country(country)?;
+    if !record.is_object() {
+        return Err(JsError::new("matchKeys takes an object of identity fields").into());
+    }
+    let keys = Array::new();
+    let rejected = Array::new();
+    let mut normalizer = Normalizer::new();
+    for (name, field) in RECORD_KEYS {
+        let Some(input) = Reflect::get(&record, &name.into())
+            .ok()
+            .and_then(|v| v.as_string())
+        else {
+            continue;
+        };
+        match normalizer.match_key(field, &in_form(field, &input), country) {
+            Ok(key) => {
+                let item: JsValue = Object::new().into();
+                set(&item, "type", &field.as_str().into());
+                set(&item, "values", &Array::of1(&key.value().into()).into());
+                keys.push(&item);
+            }
+            // An absent value is not a reject worth reporting.
+            Err(reject) if reject.code() == "empty" => {}
+            Err(reject) => {
+                let item: JsValue = Object::new().into();
+                set(&item, "field", &field.as_str().into());
+                set(&item, "code", &reject.code().into());
+                rejected.push(&item);
+            }
+        }
+    }
+    set(&keys, "rejected", &rejected);
+    Ok(keys)
+}
+
+/// Many values in one call: `packed` holds records separated by U+001E, each
+/// `FIELD U+001F COUNTRY U+001F INPUT`; the answer holds one record per input in the
+/// same order, `normalized U+001F sha256` (sha256 empty when unhashed) or
+/// `U+001F code` for a reject (an empty normalized value). The `hashBatch` function of the package packs and
+/// unpacks; one string each way is what makes a batch cheap to cross.
+#[wasm_bindgen(js_name = hashBatchPacked)]
+pub fn hash_batch_packed(packed: &str) -> String {
+    let mut normalizer = Normalizer::new();
+    let mut out = String::with_capacity(packed.len() * 2);
+    // Batches usually repeat one field and country: parse each distinct pair once.
+    let mut last: Option<(&str, &str, Parsed)> = None;
+    for (i, record) in packed.split(RECORD_SEP).enumerate() {
+        if i > 0 {
+            out.push(RECORD_SEP);
+        }
+        let mut parts = record.splitn(3, UNIT_SEP);
+        let (field, country) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let input = parts.next().unwrap_or_default();
+        let parsed = match &last {
+            Some((f, c, parsed)) if *f == field && *c == country => *parsed,
+            _ => {
+                let parsed = field
+                    .parse::<Field>()
+                    .and_then(|f| Ok((f, Country::parse(country)?)));
+                last = Some((field, country, parsed));
+                parsed
+            }
+        };
+        let res = parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c));
+        match res {
+            Ok(o) => {
+                out.push_str(o.normalized);
+                out.push(UNIT_SEP);
+                if let Some(h) = o.sha256 {
+                    out.push_str(h.as_str());
+                }
+            }
+            // A normalized value is never empty, so an empty one marks a reject.
+            Err(reject) => {
+                out.push(UNIT_SEP);
+                out.push_str(reject.code());
+            }
+        }
+    }
+    out
+}

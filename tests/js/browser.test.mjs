@@ -1,0 +1,163 @@
+// The wasm package and the site tag in real Chromium: every golden vector, a Web Worker,
+// the demo shop with every network request captured (no raw value may leave the page),
+// consent, the snippet's queue and double inclusion, storage, and the outbox.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { root, staticServer, recorder, launch, until } from './harness.mjs';
+
+const vectors = JSON.parse(readFileSync(`${root}tests/vectors/normalization.json`, 'utf8'));
+let site, ingest, browser;
+
+before(async () => {
+  site = await staticServer();
+  ingest = await recorder();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await ingest?.close();
+});
+
+/** Expected hashes from the native CLI (the same core, compiled natively). */
+function nativeHashes(items) {
+  const input = items.map(([field, value, country]) => JSON.stringify({ field, country, input: value })).join('\n') + '\n';
+  const out = execFileSync(`${root}target/debug/matchkey`, ['hash'], { input }).toString().trim().split('\n');
+  return out.map((l) => JSON.parse(l).sha256);
+}
+
+/** Opens `path` on the static site in a fresh context; records every request it makes. */
+async function open(path) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), headers: r.headers(), body: r.postData() || '' }));
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(site.url + path);
+  return { context, page, requests, errors };
+}
+
+test('every golden vector through the wasm build in Chromium matches the native result', async () => {
+  const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
+  const failures = await page.evaluate(async (vectors) => {
+    const m = await import('/pkg/matchkey.js');
+    const { checkVector, answerOf } = await import('/tests/js/check-vector.mjs');
+    await m.default();
+    const single = vectors.map((v) => checkVector(v, answerOf(m.normalize, v)));
+    const batch = m.hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
+    return single.concat(vectors.map((v, i) => checkVector(v, batch[i]))).filter(Boolean);
+  }, vectors);
+  assert.deepEqual(failures, []);
+  await context.close();
+});
+
+test('the package initializes in a module Web Worker', async () => {
+  const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
+  const result = await page.evaluate(() => new Promise((resolve, reject) => {
+    const w = new Worker('/tests/js/fixtures/worker.mjs', { type: 'module' });
+    w.onmessage = (e) => resolve(e.data);
+    w.onerror = (e) => reject(new Error(e.message));
+  }));
+  assert.equal(result.normalized, 'worker@example.com');
+  assert.equal(result.sha256, nativeHashes([['EMAIL', 'worker@example.com', 'US']])[0]);
+  await context.close();
+});
+
+const RAW = {
+  email: 'Jane.Doe+shop@Example.com', phone: '+44 7911 123456', firstName: 'Jane', lastName: 'Doe', postal: 'SW1A 1AA',
+};
+
+/** Every spelling of a raw value that must never leave the page. */
+function forms(value) {
+  const t = value.trim();
+  return [value, t, t.toLowerCase(), encodeURIComponent(t), t.replace(/\s+/g, ''), t.toLowerCase().replace(/\s+/g, '')];
+}
+
+test('demo shop: a purchase sends only the expected hashes, never a raw value', async () => {
+  ingest.seen.length = 0;
+  const { context, page, requests, errors } = await open(`/www/index.html?endpoint=${ingest.url}&country=GB`);
+  await page.click('#consent-yes');
+  await page.click('#buy');
+  await until(() => ingest.seen.some((r) => r.body.includes('"purchase"')));
+  const everything = requests.map((r) => `${r.url}\n${JSON.stringify(r.headers)}\n${r.body}`).join('\n');
+  for (const value of Object.values(RAW)) {
+    for (const form of forms(value)) {
+      assert.ok(!everything.includes(form) && !ingest.seen.some((r) => r.body.includes(form)), `raw value leaked: ${form}`);
+    }
+  }
+  const purchase = ingest.seen.map((r) => JSON.parse(r.body)).flatMap((b) => b.events).find((e) => e.name === 'purchase');
+  const [email, phone, first, last, postal] = nativeHashes([
+    ['EMAIL', RAW.email, 'GB'], ['PHONE', RAW.phone, 'GB'], ['FIRST_NAME', RAW.firstName, 'GB'],
+    ['LAST_NAME', RAW.lastName, 'GB'], ['POSTAL', RAW.postal, 'GB'],
+  ]);
+  assert.deepEqual(purchase.matchKeys, { EMAIL: email, PHONE: phone, FIRST_NAME: first, LAST_NAME: last, POSTAL: postal });
+  assert.equal(purchase.conversionType, 'OFF_AMAZON_PURCHASES');
+  assert.equal(purchase.country, 'GB');
+  assert.deepEqual(purchase.consent, { amazonConsent: { amznUserData: 'GRANTED', amznAdStorage: 'GRANTED' } });
+  assert.match(purchase.eventId, /^[0-9a-f-]{32,36}$/);
+  assert.equal(ingest.seen.find((r) => r.body.includes('"purchase"')).headers['content-type'], 'text/plain');
+  assert.match(await page.textContent('#sent'), /OFF_AMAZON_PURCHASES/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('demo shop: with consent declined in the UK nothing is sent at all', async () => {
+  ingest.seen.length = 0;
+  const { context, page, requests } = await open(`/www/index.html?endpoint=${ingest.url}&country=GB`);
+  await page.click('#consent-no');
+  await page.click('#buy');
+  await page.waitForTimeout(500);
+  assert.equal(ingest.seen.length, 0);
+  assert.equal(requests.filter((r) => r.url.startsWith(ingest.url)).length, 0);
+  await context.close();
+});
+
+test('snippet: calls before load are replayed, double inclusion is harmless', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open(`/tests/js/fixtures/snippet.html?endpoint=${ingest.url}&identify=1`);
+  await until(() => ingest.seen.length >= 1);
+  await page.waitForTimeout(200);
+  assert.equal(await page.evaluate(() => window.queuedBeforeLoad), true);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('script[src="/www/tag.js"]').length), 1);
+  assert.equal(ingest.seen.length, 1, 'one event, not two');
+  const event = JSON.parse(ingest.seen[0].body).events[0];
+  assert.equal(event.conversionType, 'ADD_TO_SHOPPING_CART');
+  assert.deepEqual(Object.keys(event.matchKeys).sort(), ['EMAIL', 'PHONE']);
+  await context.close();
+});
+
+test('cookie-sync identity: hashes persist across pages, reset clears them', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open(`/tests/js/fixtures/snippet.html?endpoint=${ingest.url}&identify=1`);
+  await until(() => ingest.seen.length >= 1);
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('matchkey_id')));
+  assert.deepEqual(Object.keys(stored.keys).sort(), ['EMAIL', 'PHONE']);
+  assert.ok(!JSON.stringify(stored).includes('Example'), 'only hashes are stored');
+  // A later page view, without identify, still carries the match keys.
+  await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=${ingest.url}&event=page_view`);
+  await until(() => ingest.seen.length >= 2);
+  const later = JSON.parse(ingest.seen[1].body).events[0];
+  assert.equal(later.conversionType, 'PAGE_VIEW');
+  assert.deepEqual(later.matchKeys, stored.keys);
+  await page.evaluate(() => matchkey('reset'));
+  assert.equal(await page.evaluate(() => localStorage.getItem('matchkey_id')), null);
+  await context.close();
+});
+
+test('failed sends wait in a bounded outbox and go out on the next page', async () => {
+  ingest.seen.length = 0;
+  ingest.setStatus(503);
+  const { context, page } = await open(`/tests/js/fixtures/snippet.html?endpoint=${ingest.url}`);
+  await until(() => ingest.seen.length >= 1);
+  await until(() => page.evaluate(() => (JSON.parse(localStorage.getItem('matchkey_outbox')) || []).length === 1));
+  ingest.setStatus(202);
+  await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=${ingest.url}&event=search`);
+  await until(() => ingest.seen.length >= 3);
+  const names = ingest.seen.slice(1).map((r) => JSON.parse(r.body).events.map((e) => e.name)).flat().sort();
+  assert.deepEqual(names, ['add_to_cart', 'search']);
+  assert.equal(await page.evaluate(() => localStorage.getItem('matchkey_outbox')), null);
+  await context.close();
+});

@@ -1,0 +1,71 @@
+// The npm package in Node: initialization with the wasm bytes, every golden vector
+// through normalize and hashBatch, errors, matchKeys.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import init, { normalize, matchKeys, hashBatch } from '../../pkg/matchkey.js';
+import { checkVector, answerOf } from './check-vector.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const vectors = JSON.parse(readFileSync(`${root}tests/vectors/normalization.json`, 'utf8'));
+await init(readFileSync(`${root}pkg/matchkey_wasm_bg.wasm`));
+
+test('every golden vector through normalize', () => {
+  const failures = vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean);
+  assert.deepEqual(failures, []);
+});
+
+test('every golden vector through hashBatch, in one call', () => {
+  const answers = hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
+  assert.equal(answers.length, vectors.length);
+  const failures = vectors.map((v, i) => checkVector(v, answers[i])).filter(Boolean);
+  assert.deepEqual(failures, []);
+});
+
+test('decomposed Unicode is normalized by the engine first (NFC, NFKC for postal codes)', () => {
+  assert.equal(normalize('LAST_NAME', 'Mu\u0308ller', 'DE').normalized, 'mueller');
+  assert.equal(normalize('STATE', 'Que\u0301bec', 'CA').normalized, 'qc');
+  assert.equal(normalize('POSTAL', '\uff11\uff10\uff10-0001', 'JP').normalized, '1000001');
+  assert.equal(hashBatch([{ field: 'CITY', input: 'Mu\u0308nchen', country: 'DE' }])[0].normalized, 'mnchen');
+});
+
+test('rejects throw real Errors with code and field, never the value', () => {
+  for (const [field, input, country, code] of [
+    ['EMAIL', 'jane.doe@@example.com', 'US', 'invalid_email'],
+    ['NICKNAME', 'x', 'US', 'unknown_field'],
+    ['EMAIL', 'jane@example.com', 'USA', 'invalid_country'],
+    ['PHONE', '555-0100', 'US', 'impossible_phone_length'],
+  ]) {
+    assert.throws(() => normalize(field, input, country), (e) => {
+      assert.ok(e instanceof Error);
+      assert.equal(e.code, code);
+      assert.ok(!e.message.includes(input), e.message);
+      return true;
+    });
+  }
+});
+
+test('matchKeys gives the Amazon array and lists rejected fields apart', () => {
+  const keys = matchKeys({ email: ' Jane.Doe@Example.com ', phone: '(416) 555-0199', firstName: '!!!', maid: '', city: 'Toronto' }, 'CA');
+  assert.deepEqual(keys.map((k) => k.type), ['EMAIL', 'PHONE', 'CITY']);
+  assert.equal(keys[0].values.length, 1);
+  assert.equal(keys[0].values[0], normalize('EMAIL', 'jane.doe@example.com', 'CA').sha256);
+  assert.deepEqual(keys.rejected, [{ field: 'FIRST_NAME', code: 'empty_after_normalization' }]);
+  assert.equal(JSON.stringify(keys).includes('rejected'), false, 'the wire form is the plain array');
+  assert.throws(() => matchKeys({ email: 'a@b.c' }, 'XX'), (e) => e.code === 'invalid_country');
+});
+
+test('hashBatch keeps order, reports rejects per value, and handles separator characters', () => {
+  const out = hashBatch([
+    { field: 'EMAIL', input: 'a@b.co', country: 'US' },
+    { field: 'EMAIL', input: 'nope', country: 'US' },
+    { field: 'MAID', input: '6D92078A-8246-4BA4-AE5B-76104861E7DC', country: 'US' },
+    { field: 'CITY', input: 'New\u001eYork', country: 'US' },
+  ]);
+  assert.equal(out[0].normalized, 'a@b.co');
+  assert.deepEqual(out[1], { error: 'invalid_email' });
+  assert.deepEqual(out[2], { normalized: '6d92078a-8246-4ba4-ae5b-76104861e7dc', sha256: null });
+  assert.equal(out[3].normalized, 'newyork');
+  assert.deepEqual(hashBatch([]), []);
+});
