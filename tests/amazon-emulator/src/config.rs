@@ -1,125 +1,402 @@
-//! What the emulator knows: LwA clients, refresh tokens, authorization codes and
-//! advertisers. A built-in default serves the demo with zero setup; a JSON file replaces it.
+//! The emulator's configuration: LwA clients, refresh tokens, advertisers and limits.
+//!
+//! Read once at start from a JSON or TOML file (camelCase keys, unknown keys rejected), or
+//! taken from [`Config::demo`] when no file is given. See the crate README for the format.
+
+use std::fmt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// The emulator's configuration (`--config file.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+use crate::check;
+
+/// Client id of the built-in demo configuration.
+pub const DEMO_CLIENT_ID: &str = "amzn1.application-oa2-client.matchkey-demo";
+/// Client secret of the built-in demo configuration.
+pub const DEMO_CLIENT_SECRET: &str = "matchkey-demo-secret";
+/// Refresh token of the built-in demo configuration.
+pub const DEMO_REFRESH_TOKEN: &str = "Atzr|matchkey-demo-refresh";
+/// Advertiser (account) id of the built-in demo configuration.
+pub const DEMO_ACCOUNT_ID: &str = "ENTITY1MATCHKEYDEMO";
+/// Profile id of the demo advertiser.
+pub const DEMO_PROFILE_ID: u64 = 1_234_567_890;
+/// Numeric DSP advertiser id of the demo advertiser (AMC `targetResource.advertiserId`).
+pub const DEMO_NUMERIC_ID: u64 = 583_000_000_000_001;
+
+/// Everything the emulator knows before the first request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
-    /// LwA applications.
-    pub clients: Vec<Client>,
-    /// Refresh tokens and the client each was granted to.
-    pub refresh_tokens: Vec<RefreshToken>,
-    /// Authorization codes (the connect flow), each usable once.
-    #[serde(default)]
-    pub auth_codes: Vec<AuthCode>,
-    /// Advertisers (DSP advertiser ids) the tokens may act for.
-    pub advertisers: Vec<Advertiser>,
-    /// Access-token lifetime in seconds.
-    #[serde(default = "default_ttl")]
+    /// Lifetime of issued access tokens, in seconds (Amazon: 3600).
+    #[serde(default = "default_token_ttl")]
     pub token_ttl_secs: u64,
+    /// A fixed "now" (RFC 3339) instead of the system clock, for deterministic windows.
+    #[serde(default)]
+    pub now: Option<String>,
+    /// How far in the future an event time may lie, in seconds.
+    #[serde(default = "default_future_skew")]
+    pub future_skew_secs: u64,
+    /// Largest body the Ads API endpoints accept before answering 413, in bytes. Amazon
+    /// does not publish the Events API limit; 1 MiB is Tealium's safe cap.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// LwA applications allowed to get tokens.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Refresh tokens that exist (each granted to one client).
+    #[serde(default)]
+    pub refresh_tokens: Vec<RefreshToken>,
+    /// Advertisers (DSP advertiser accounts) the grants can reach.
+    #[serde(default)]
+    pub advertisers: Vec<Advertiser>,
 }
 
-/// An LwA application.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A Login with Amazon application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Client {
-    /// `amzn1.application-oa2-client.…`
-    pub id: String,
-    /// The client secret.
-    pub secret: String,
+    /// `client_id`, such as `amzn1.application-oa2-client.…`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: String,
 }
 
-/// A refresh token granted to a client.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A refresh token granted by a user to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshToken {
-    /// `Atzr|…`
+    /// The token (`Atzr|…`).
     pub token: String,
-    /// The client it belongs to.
+    /// The client it was granted to; other clients get `invalid_grant`.
     pub client_id: String,
+    /// Account ids this grant may act for; all advertisers when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertisers: Option<Vec<String>>,
 }
 
-/// An authorization code that exchanges for a refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AuthCode {
-    /// The code.
-    pub code: String,
-    /// The client it was issued to.
-    pub client_id: String,
-    /// The refresh token it exchanges for.
-    pub refresh_token: String,
+/// The Ads API region an advertiser lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Region {
+    /// North America (`advertising-api.amazon.com`).
+    #[serde(rename = "NA")]
+    Na,
+    /// Europe (`advertising-api-eu.amazon.com`).
+    #[serde(rename = "EU")]
+    Eu,
+    /// Far East (`advertising-api-fe.amazon.com`).
+    #[serde(rename = "FE")]
+    Fe,
 }
 
-/// An advertiser: its DSP advertiser id (the Events API's `Amazon-Ads-AccountId` and the
-/// legacy API's path id), region, profile and name.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One advertiser: a DSP advertiser account with its profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Advertiser {
-    /// DSP advertiser id.
-    pub id: String,
-    /// `NA`, `EU` or `FE`.
-    pub region: String,
-    /// Advertising profile id (the `Amazon-Advertising-API-Scope` header).
-    pub profile_id: String,
-    /// Marketplace country.
-    pub country_code: String,
+    /// The id sent as `Amazon-Ads-AccountId` and in `/accounts/{accountId}/dsp/…` (the DSP
+    /// advertiser id; `alternateIds[].dspAdvertiserId` in the account lookup).
+    pub account_id: String,
+    /// Region whose host serves this advertiser.
+    pub region: Region,
+    /// Profile id (`/v2/profiles`, `Amazon-Advertising-API-Scope`).
+    pub profile_id: u64,
+    /// Numeric DSP advertiser id for AMC `targetResource.advertiserId`; defaults to
+    /// `accountId` when that is numeric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric_id: Option<u64>,
+    /// AMC connection id that targets this advertiser, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amc_connection_id: Option<String>,
     /// Display name.
+    #[serde(default = "default_name")]
     pub name: String,
+    /// Marketplace country of the profile.
+    #[serde(default = "default_country")]
+    pub country_code: String,
+    /// Currency of the profile.
+    #[serde(default = "default_currency")]
+    pub currency_code: String,
+    /// Time zone of the profile.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Entity id shown in profiles and the account lookup; defaults to `accountId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
 }
 
-fn default_ttl() -> u64 {
-    3600
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// Demo LwA client id.
-pub const DEMO_CLIENT_ID: &str = "amzn1.application-oa2-client.matchkey-demo";
-/// Demo LwA client secret.
-pub const DEMO_CLIENT_SECRET: &str = "matchkey-demo-secret";
-/// Demo refresh token.
-pub const DEMO_REFRESH_TOKEN: &str = "Atzr|matchkey-demo-refresh";
-/// Demo authorization code.
-pub const DEMO_AUTH_CODE: &str = "matchkey-demo-code";
+impl std::error::Error for ConfigError {}
 
-impl Default for Config {
-    fn default() -> Self {
-        let advertiser = |id: &str, region: &str, profile: &str, country: &str| Advertiser {
-            id: id.into(),
-            region: region.into(),
-            profile_id: profile.into(),
-            country_code: country.into(),
-            name: format!("matchkey demo {region}"),
-        };
-        Config {
-            clients: vec![Client {
-                id: DEMO_CLIENT_ID.into(),
-                secret: DEMO_CLIENT_SECRET.into(),
-            }],
-            refresh_tokens: vec![RefreshToken {
-                token: DEMO_REFRESH_TOKEN.into(),
-                client_id: DEMO_CLIENT_ID.into(),
-            }],
-            auth_codes: vec![AuthCode {
-                code: DEMO_AUTH_CODE.into(),
-                client_id: DEMO_CLIENT_ID.into(),
-                refresh_token: DEMO_REFRESH_TOKEN.into(),
-            }],
-            advertisers: vec![
-                advertiser("583000000000001", "NA", "3333333333", "US"),
-                advertiser("583000000000002", "EU", "4444444444", "DE"),
-                // Kept for configurations written before the numeric ids.
-                advertiser("ENTITY1MATCHKEYDEMO", "NA", "5555555555", "US"),
-            ],
-            token_ttl_secs: default_ttl(),
-        }
+impl Advertiser {
+    /// The numeric id AMC uses for this advertiser, if it has one.
+    pub fn amc_id(&self) -> Option<u64> {
+        self.numeric_id.or_else(|| self.account_id.parse().ok())
+    }
+
+    /// The entity id shown for this advertiser.
+    pub fn entity(&self) -> &str {
+        self.entity_id.as_deref().unwrap_or(&self.account_id)
     }
 }
 
 impl Config {
-    /// The advertiser with DSP advertiser id `id`.
-    pub fn advertiser(&self, id: &str) -> Option<&Advertiser> {
-        self.advertisers.iter().find(|a| a.id == id)
+    /// The built-in configuration: one demo client, refresh token and NA advertiser.
+    pub fn demo() -> Self {
+        Self {
+            token_ttl_secs: default_token_ttl(),
+            now: None,
+            future_skew_secs: default_future_skew(),
+            max_body_bytes: default_max_body(),
+            clients: vec![Client {
+                client_id: DEMO_CLIENT_ID.to_owned(),
+                client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            }],
+            refresh_tokens: vec![RefreshToken {
+                token: DEMO_REFRESH_TOKEN.to_owned(),
+                client_id: DEMO_CLIENT_ID.to_owned(),
+                advertisers: None,
+            }],
+            advertisers: vec![Advertiser {
+                account_id: DEMO_ACCOUNT_ID.to_owned(),
+                region: Region::Na,
+                profile_id: DEMO_PROFILE_ID,
+                numeric_id: Some(DEMO_NUMERIC_ID),
+                amc_connection_id: None,
+                name: default_name(),
+                country_code: default_country(),
+                currency_code: default_currency(),
+                timezone: default_timezone(),
+                entity_id: None,
+            }],
+        }
+    }
+
+    /// Reads a configuration file: TOML when the name ends in `.toml`, JSON otherwise.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read or parsed, or fails [`Config::check`].
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
+        let is_toml = path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"));
+        let config: Self = if is_toml {
+            // toml's Display quotes the offending line, which may hold a secret: report the
+            // message and the line number only.
+            toml::from_str(&text).map_err(|error| {
+                let line = error
+                    .span()
+                    .map_or(0, |span| text[..span.start].lines().count().max(1));
+                ConfigError(format!(
+                    "{} line {line}: {}",
+                    path.display(),
+                    error.message().trim_end()
+                ))
+            })?
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|error| ConfigError(format!("{}: {error}", path.display())))?
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks cross-references: unique ids, tokens of known clients, valid `now`.
+    ///
+    /// # Errors
+    ///
+    /// On the first inconsistency found.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError(message));
+        if let Some(now) = &self.now
+            && check::parse_rfc3339(now).is_none()
+        {
+            return fail("now must be an RFC 3339 date-time".to_owned());
+        }
+        if self.token_ttl_secs == 0 {
+            return fail("tokenTtlSecs must be at least 1".to_owned());
+        }
+        for (position, client) in self.clients.iter().enumerate() {
+            if self.clients[..position]
+                .iter()
+                .any(|c| c.client_id == client.client_id)
+            {
+                return fail(format!("client {} is listed twice", client.client_id));
+            }
+        }
+        for (position, advertiser) in self.advertisers.iter().enumerate() {
+            let earlier = &self.advertisers[..position];
+            if earlier
+                .iter()
+                .any(|a| a.account_id == advertiser.account_id)
+            {
+                return fail(format!(
+                    "advertiser {} is listed twice",
+                    advertiser.account_id
+                ));
+            }
+            if earlier
+                .iter()
+                .any(|a| a.profile_id == advertiser.profile_id)
+            {
+                return fail(format!(
+                    "profile id {} is listed twice",
+                    advertiser.profile_id
+                ));
+            }
+        }
+        for (position, token) in self.refresh_tokens.iter().enumerate() {
+            // Never print a token, not even a configured one: say which entry it is.
+            if self.refresh_tokens[..position]
+                .iter()
+                .any(|t| t.token == token.token)
+            {
+                return fail(format!(
+                    "refreshTokens[{position}] repeats an earlier token"
+                ));
+            }
+            if !self.clients.iter().any(|c| c.client_id == token.client_id) {
+                return fail(format!("refreshTokens[{position}] names an unknown client"));
+            }
+            for account in token.advertisers.iter().flatten() {
+                if self.advertiser(account).is_none() {
+                    return fail(format!(
+                        "refreshTokens[{position}] names unknown advertiser {account}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The advertiser with this account id.
+    pub fn advertiser(&self, account_id: &str) -> Option<&Advertiser> {
+        self.advertisers.iter().find(|a| a.account_id == account_id)
+    }
+
+    /// The client with this id.
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+}
+
+impl Region {
+    /// The region's code as Amazon writes it (`NA`, `EU`, `FE`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Na => "NA",
+            Self::Eu => "EU",
+            Self::Fe => "FE",
+        }
+    }
+}
+
+fn default_token_ttl() -> u64 {
+    3600
+}
+
+fn default_future_skew() -> u64 {
+    300
+}
+
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+
+fn default_name() -> String {
+    "matchkey demo advertiser".to_owned()
+}
+
+fn default_country() -> String {
+    "US".to_owned()
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
+}
+
+fn default_timezone() -> String {
+    "America/Los_Angeles".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_consistent() {
+        assert_eq!(Config::demo().check(), Ok(()));
+        assert_eq!(
+            Config::demo().advertisers[0].amc_id(),
+            Some(DEMO_NUMERIC_ID)
+        );
+    }
+
+    #[test]
+    fn toml_and_json_read_the_same_shape() {
+        let toml_text = r#"
+            tokenTtlSecs = 60
+            [[clients]]
+            clientId = "c"
+            clientSecret = "s"
+            [[refreshTokens]]
+            token = "Atzr|t"
+            clientId = "c"
+            advertisers = ["583000000000001"]
+            [[advertisers]]
+            accountId = "583000000000001"
+            region = "EU"
+            profileId = 3333333333
+            countryCode = "DE"
+        "#;
+        let from_toml: Config = toml::from_str(toml_text).unwrap();
+        let from_json: Config = serde_json::from_str(
+            r#"{"tokenTtlSecs": 60,
+                "clients": [{"clientId": "c", "clientSecret": "s"}],
+                "refreshTokens": [{"token": "Atzr|t", "clientId": "c", "advertisers": ["583000000000001"]}],
+                "advertisers": [{"accountId": "583000000000001", "region": "EU", "profileId": 3333333333, "countryCode": "DE"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(from_toml, from_json);
+        assert_eq!(from_toml.check(), Ok(()));
+        assert_eq!(from_toml.advertisers[0].amc_id(), Some(583_000_000_000_001));
+    }
+
+    #[test]
+    fn toml_errors_do_not_quote_the_file() {
+        let path = std::env::temp_dir().join(format!(
+            "amazon-emulator-config-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            "[[clients]]\nclientId = \"c\"\nclientSecret = \"hunter2\" oops\n",
+        )
+        .unwrap();
+        let error = Config::from_file(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(error.contains("line 3"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_and_dangling_references_are_refused() {
+        assert!(serde_json::from_str::<Config>(r#"{"tokenTTL": 5}"#).is_err());
+        let mut config = Config::demo();
+        config.refresh_tokens[0].client_id = "nobody".to_owned();
+        assert!(config.check().is_err());
+        let mut config = Config::demo();
+        config.now = Some("tomorrow".to_owned());
+        assert!(config.check().is_err());
     }
 }

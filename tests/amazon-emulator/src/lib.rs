@@ -1,14 +1,54 @@
-//! amazon-emulator: a strict local stand-in for the Amazon Ads APIs matchkey uses (Login
-//! with Amazon, profiles and advertiser accounts, the Events API, the legacy DSP
-//! conversions API, AMC audiences and the Data Provider API), with controls for tests:
-//! fault injection, a log of everything received, revocation and reset.
+//! A strict local emulator of the Amazon Ads endpoints matchkey talks to.
 //!
-//! It exists so that tests and the demo exercise the real HTTP conversation without ever
-//! calling Amazon. A request it accepts should be one Amazon accepts; see `validate`.
+//! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
+//! Login with Amazon tokens, profiles and advertiser accounts, the Events API, the legacy
+//! DSP conversion import, AMC audiences and Data Provider records. It validates requests
+//! field by field, so that a request it accepts is one Amazon would accept, records what
+//! it received, and injects faults on demand. See `README.md` next to this crate.
+//!
+//! In a test, spawn it on a free local port and talk HTTP to it:
+//!
+//! ```no_run
+//! # async fn example() -> std::io::Result<()> {
+//! use amazon_emulator::{Config, Emulator};
+//!
+//! let emulator = Emulator::new(Config::demo()).expect("the demo configuration is valid");
+//! let running = emulator.quiet().spawn().await?;
+//! // POST {base_url}/auth/o2/token, then {base_url}/adsApi/v1/create/events, …
+//! println!("{}", running.base_url);
+//! // Dropping `running` stops the server.
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Or serve a listener of your own with [`Emulator::serve`].
 
-pub mod config;
+mod api;
+mod audience;
+mod check;
+mod codes;
+mod config;
+mod control;
+mod dsp;
+mod events;
+mod fault;
+mod lwa;
+mod reply;
 mod server;
-pub mod validate;
+mod state;
 
-pub use config::Config;
-pub use server::{Emulator, Fault, serve};
+pub use crate::check::FieldError;
+pub use crate::config::{
+    Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+    DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
+};
+pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec};
+pub use crate::server::{Emulator, Running, serve};
+pub use crate::state::{AcceptedEvent, Exchange, Outcome};
+
+/// Validation rules as pure functions, for callers that want a verdict without HTTP.
+pub mod validate {
+    pub use crate::audience::{validate_amc_record, validate_dp_record, validate_metadata};
+    pub use crate::dsp::validate_event_data;
+    pub use crate::events::{Window, validate_event};
+}

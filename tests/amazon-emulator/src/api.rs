@@ -1,0 +1,928 @@
+//! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
+//! DSP import, AMC audiences and Data Provider records.
+//!
+//! Each handler is a synchronous function of the [`World`] and the request. Checks run in
+//! the order a gateway would run them: authentication, client id, advertiser access,
+//! media type, size, JSON, then the body field by field.
+
+use bytes::Bytes;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::{HeaderMap, Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use crate::audience;
+use crate::check::FieldError;
+use crate::config::{Advertiser, Region};
+use crate::dsp;
+use crate::events;
+use crate::lwa;
+use crate::reply::Reply;
+use crate::state::{AcceptedEvent, Audience, Job, Outcome, World};
+
+/// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
+/// documented 5 MB; AMC documents no byte limit, so the same one applies.
+const AUDIENCE_MAX_BODY: usize = 5 * 1024 * 1024;
+/// Most errors Amazon lists per item (`ErrorsIndex.errors` maxItems).
+const MAX_ERRORS_PER_ITEM: usize = 20;
+
+/// JSON media type.
+const JSON: &str = "application/json";
+/// Media type of the legacy DSP import.
+const DSP_IMPORT: &str = "application/vnd.dspconversioneventimport.v1+json";
+/// Media type Segment sends to the AMC audience API.
+const AMC_AUDIENCES: &str = "application/vnd.amcaudiences.v1+json";
+/// Media type of the Data Provider hashed-records upload.
+const DP_RECORDS: &str = "application/vnd.dpuploadhashedrecordsrequest.v3+json";
+
+/// The endpoint a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `POST /auth/o2/token`
+    Token,
+    /// `GET /ap/oa` (the LwA consent page)
+    Authorize,
+    /// `GET /v2/profiles`
+    Profiles,
+    /// `POST /adsApi/v1/query/advertiserAccounts`
+    AdvertiserAccounts,
+    /// `POST /adsApi/v1/create/events`
+    Events,
+    /// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`
+    DspEvents { account_id: String },
+    /// `POST /amc/audiences/metadata`
+    AmcMetadataCreate,
+    /// `GET /amc/audiences/metadata/{audienceId}`
+    AmcMetadataGet { audience_id: String },
+    /// `POST /amc/audiences/records`
+    AmcRecords,
+    /// `GET /amc/audiences/records/{jobRequestId}`
+    AmcJob { job_request_id: String },
+    /// `POST /dp/records/hashed`
+    DpRecords,
+    /// Anything else.
+    Unknown,
+}
+
+/// One request as the handlers see it.
+#[derive(Debug)]
+pub(crate) struct Call<'a> {
+    pub(crate) route: Route,
+    pub(crate) region: Option<Region>,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) body: &'a Bytes,
+    /// An `expired_token` fault fired: expire the presented token and refuse it.
+    pub(crate) expire_token: bool,
+}
+
+/// Which header carries the client id: the v1 APIs use `Amazon-Ads-ClientId`, the older
+/// ones `Amazon-Advertising-API-ClientId` (doc A0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientHeader {
+    Ads,
+    Advertising,
+}
+
+/// Who is calling, once the access token checked out.
+#[derive(Debug, Clone)]
+struct Caller {
+    advertisers: Option<Vec<String>>,
+}
+
+impl Route {
+    /// Routes a method and a path (without region prefix).
+    pub(crate) fn parse(method: &Method, path: &str) -> Self {
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let post = method == Method::POST;
+        let get = method == Method::GET;
+        match segments.as_slice() {
+            ["auth", "o2", "token"] if post => Self::Token,
+            ["ap", "oa"] if get => Self::Authorize,
+            ["v2", "profiles"] if get => Self::Profiles,
+            ["adsApi", "v1", "query", "advertiserAccounts"] if post => Self::AdvertiserAccounts,
+            ["adsApi", "v1", "create", "events"] if post => Self::Events,
+            [
+                "accounts",
+                account_id,
+                "dsp",
+                "conversionDefinitions",
+                "eventData",
+            ] if post && !account_id.is_empty() => Self::DspEvents {
+                account_id: (*account_id).to_owned(),
+            },
+            ["amc", "audiences", "metadata"] if post => Self::AmcMetadataCreate,
+            ["amc", "audiences", "metadata", id] if get && !id.is_empty() => Self::AmcMetadataGet {
+                audience_id: (*id).to_owned(),
+            },
+            ["amc", "audiences", "records"] if post => Self::AmcRecords,
+            ["amc", "audiences", "records", id] if get && !id.is_empty() => Self::AmcJob {
+                job_request_id: (*id).to_owned(),
+            },
+            ["dp", "records", "hashed"] if post => Self::DpRecords,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// The endpoint's name in faults and the request log.
+    pub(crate) fn endpoint(&self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Authorize => "authorize",
+            Self::Profiles => "profiles",
+            Self::AdvertiserAccounts => "advertiserAccounts",
+            Self::Events => "events",
+            Self::DspEvents { .. } => "dspEvents",
+            Self::AmcMetadataCreate | Self::AmcMetadataGet { .. } => "amcMetadata",
+            Self::AmcRecords => "amcRecords",
+            Self::AmcJob { .. } => "amcJobs",
+            Self::DpRecords => "dpRecords",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the endpoint is Login with Amazon (its errors have LwA's shape).
+    pub(crate) fn is_lwa(&self) -> bool {
+        matches!(self, Self::Token | Self::Authorize)
+    }
+}
+
+/// Answers one request.
+pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
+    let result = match &call.route {
+        Route::Token => Ok(lwa::token(world, call)),
+        Route::Authorize => Ok(lwa::authorize(world, call)),
+        Route::Profiles => list_profiles(world, call),
+        Route::AdvertiserAccounts => query_advertiser_accounts(world, call),
+        Route::Events => create_events(world, call),
+        Route::DspEvents { account_id } => import_dsp_events(world, call, account_id),
+        Route::AmcMetadataCreate => create_audience(world, call),
+        Route::AmcMetadataGet { audience_id } => get_audience(world, call, audience_id),
+        Route::AmcRecords => upload_audience_records(world, call),
+        Route::AmcJob { job_request_id } => get_audience_job(world, call, job_request_id),
+        Route::DpRecords => upload_dp_records(world, call),
+        Route::Unknown => Err(Reply::not_found(
+            "No such endpoint in the Amazon Ads API emulator.",
+        )),
+    };
+    result.unwrap_or_else(|reply| reply)
+}
+
+/// A header's value, trimmed; `None` when absent, empty or not text.
+pub(crate) fn header<'a>(call: &Call<'a>, name: &str) -> Option<&'a str> {
+    let value = call.headers.get(name)?.to_str().ok()?.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The media type of the body, lowercase, without parameters.
+pub(crate) fn media_type(call: &Call<'_>) -> Option<String> {
+    let value = call.headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+fn require_media(call: &Call<'_>, allowed: &[&str]) -> Result<(), Reply> {
+    match media_type(call) {
+        Some(media) if allowed.contains(&media.as_str()) => Ok(()),
+        _ => Err(Reply::unsupported_media_type(&allowed.join(" or "))),
+    }
+}
+
+fn parse_json(call: &Call<'_>, limit: usize) -> Result<Value, Reply> {
+    if call.body.len() > limit {
+        return Err(Reply::too_large(limit));
+    }
+    serde_json::from_slice(call.body)
+        .map_err(|_| Reply::bad_request("The request body is not valid JSON."))
+}
+
+/// The body as an object whose keys are all in `known`.
+fn parse_object(
+    call: &Call<'_>,
+    limit: usize,
+    known: &[&str],
+) -> Result<Map<String, Value>, Reply> {
+    let Value::Object(body) = parse_json(call, limit)? else {
+        return Err(Reply::bad_request(
+            "The request body must be a JSON object.",
+        ));
+    };
+    if let Some(key) = body.keys().find(|key| !known.contains(&key.as_str())) {
+        return Err(Reply::bad_request(format!(
+            "Unknown field '{key}' in the request body."
+        )));
+    }
+    Ok(body)
+}
+
+/// Checks the bearer token and the client-id header.
+fn authenticate(
+    world: &mut World,
+    call: &Call<'_>,
+    client_header: ClientHeader,
+) -> Result<Caller, Reply> {
+    const EXPIRED: &str = "The access token is expired or invalid.";
+    let Some(authorization) = call
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Reply::unauthorized("Missing Authorization header."));
+    };
+    let token = match authorization.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => {
+            return Err(Reply::unauthorized(
+                "Authorization must be 'Bearer <access token>'.",
+            ));
+        }
+    };
+    let now = world.now();
+    if call.expire_token {
+        if let Some(entry) = world.access_tokens.get_mut(token) {
+            entry.expires_at = now;
+        }
+        return Err(Reply::unauthorized(EXPIRED));
+    }
+    let Some(entry) = world.access_tokens.get(token) else {
+        return Err(Reply::unauthorized(EXPIRED));
+    };
+    if entry.expires_at <= now {
+        return Err(Reply::unauthorized(EXPIRED));
+    }
+    let (name, other) = match client_header {
+        ClientHeader::Ads => ("Amazon-Ads-ClientId", "Amazon-Advertising-API-ClientId"),
+        ClientHeader::Advertising => ("Amazon-Advertising-API-ClientId", "Amazon-Ads-ClientId"),
+    };
+    let Some(client_id) = header(call, name) else {
+        return Err(Reply::bad_request(format!(
+            "The {name} header is required."
+        )));
+    };
+    // Amazon's own sample sends both names; when both come they must agree.
+    let other_differs = header(call, other).is_some_and(|other_id| other_id != client_id);
+    if client_id != entry.client_id || other_differs {
+        return Err(Reply::unauthorized(format!(
+            "The {name} header does not match the client the access token was issued to."
+        )));
+    }
+    Ok(Caller {
+        advertisers: entry.advertisers.clone(),
+    })
+}
+
+/// Whether the caller's grant covers `advertiser`.
+fn can_reach(caller: &Caller, advertiser: &Advertiser) -> bool {
+    caller
+        .advertisers
+        .as_ref()
+        .is_none_or(|list| list.contains(&advertiser.account_id))
+}
+
+/// The advertiser with `account_id`, if the caller may act for it in this region.
+fn advertiser_for(
+    world: &World,
+    caller: &Caller,
+    call: &Call<'_>,
+    account_id: &str,
+) -> Result<Advertiser, Reply> {
+    let advertiser = world
+        .config
+        .advertiser(account_id)
+        .filter(|advertiser| can_reach(caller, advertiser))
+        .ok_or_else(|| {
+            Reply::forbidden("The access token's grant does not include this advertiser account.")
+        })?;
+    if let Some(region) = call.region
+        && region != advertiser.region
+    {
+        return Err(Reply::forbidden(format!(
+            "This advertiser account lives in region {}; call that region's host.",
+            advertiser.region.code()
+        )));
+    }
+    Ok(advertiser.clone())
+}
+
+/// `GET /v2/profiles`: the profiles of the reachable advertisers (of the path's region,
+/// when the path has a region prefix).
+fn list_profiles(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    // Amazon answered Segment's GET without Content-Type with 415 (doc A4, PR #2069).
+    require_media(call, &[JSON])?;
+    let profiles: Vec<Value> = world
+        .config
+        .advertisers
+        .iter()
+        .filter(|advertiser| can_reach(&caller, advertiser))
+        .filter(|advertiser| call.region.is_none_or(|region| region == advertiser.region))
+        .map(|advertiser| {
+            json!({
+                "profileId": advertiser.profile_id,
+                "countryCode": advertiser.country_code,
+                "currencyCode": advertiser.currency_code,
+                "timezone": advertiser.timezone,
+                "accountInfo": {
+                    "marketplaceStringId": marketplace_id(&advertiser.country_code),
+                    "id": advertiser.entity(),
+                    "type": "agency",
+                    "name": advertiser.name,
+                    "validPaymentMethod": true
+                }
+            })
+        })
+        .collect();
+    Ok(Reply::json(StatusCode::OK, Value::Array(profiles)))
+}
+
+/// `POST /adsApi/v1/query/advertiserAccounts`: reachable advertisers as global accounts
+/// whose `alternateIds[].dspAdvertiserId` is the Events API account id.
+fn query_advertiser_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Ads)?;
+    let body = if call.body.is_empty() {
+        Map::new()
+    } else {
+        require_media(call, &[JSON])?;
+        parse_object(
+            call,
+            world.config.max_body_bytes,
+            &[
+                "advertiserAccountIdFilter",
+                "isGlobalAccountFilter",
+                "maxResults",
+                "nextToken",
+            ],
+        )?
+    };
+    let max_results = match body.get("maxResults") {
+        None => 100,
+        Some(value) => match value.as_u64() {
+            Some(n @ 10..=100) => n as usize,
+            _ => {
+                return Err(Reply::bad_request(
+                    "maxResults must be an integer between 10 and 100.",
+                ));
+            }
+        },
+    };
+    let start = match body.get("nextToken") {
+        None => 0,
+        Some(token) => token
+            .as_str()
+            .and_then(|token| token.parse::<usize>().ok())
+            .ok_or_else(|| Reply::bad_request("nextToken is not a token this API issued."))?,
+    };
+    let id_filter = string_filter(&body, "advertiserAccountIdFilter")?;
+    let global_filter = match body.get("isGlobalAccountFilter") {
+        None => None,
+        Some(filter) => match filter
+            .get("include")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            Some([Value::Bool(include)]) => Some(*include),
+            _ => {
+                return Err(Reply::bad_request(
+                    "isGlobalAccountFilter.include must hold exactly one boolean.",
+                ));
+            }
+        },
+    };
+    let accounts: Vec<Value> = world
+        .config
+        .advertisers
+        .iter()
+        .filter(|advertiser| can_reach(&caller, advertiser))
+        .filter(|advertiser| {
+            id_filter
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&account_key(advertiser)))
+        })
+        .filter(|_| global_filter.is_none_or(|include| include))
+        .map(|advertiser| {
+            json!({
+                "advertiserAccountId": account_key(advertiser),
+                "displayName": advertiser.name,
+                "currencyCode": advertiser.currency_code,
+                "isGlobalAccount": true,
+                "status": {"statusCode": "APPROVED", "statusMessage": "Emulated account."},
+                "businessDetails": [{"addressToken": "EMULATED"}],
+                "alternateIds": [{
+                    "countryCode": advertiser.country_code,
+                    "profileId": advertiser.profile_id.to_string(),
+                    "entityId": advertiser.entity(),
+                    "region": advertiser.region.code(),
+                    "dspAdvertiserId": advertiser.account_id
+                }]
+            })
+        })
+        .collect();
+    let page: Vec<Value> = accounts
+        .iter()
+        .skip(start)
+        .take(max_results)
+        .cloned()
+        .collect();
+    let mut response = json!({ "advertiserAccounts": page });
+    if start + max_results < accounts.len() {
+        response["nextToken"] = json!((start + max_results).to_string());
+    }
+    Ok(Reply::json(StatusCode::OK, response))
+}
+
+/// `{ "include": ["…", …] }` filters of the account query.
+fn string_filter(body: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, Reply> {
+    let Some(filter) = body.get(field) else {
+        return Ok(None);
+    };
+    let include = filter.get("include").and_then(Value::as_array);
+    match include {
+        Some(items) if (1..=100).contains(&items.len()) && items.iter().all(Value::is_string) => {
+            Ok(Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ))
+        }
+        _ => Err(Reply::bad_request(format!(
+            "{field}.include must hold 1 to 100 strings."
+        ))),
+    }
+}
+
+/// The global advertiser-account id the emulator shows for an advertiser.
+fn account_key(advertiser: &Advertiser) -> String {
+    let suffix: String = advertiser
+        .account_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    format!("amzn1.ads-account.g.{suffix}")
+}
+
+/// `POST /adsApi/v1/create/events`: validates every event and answers 207.
+fn create_events(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Ads)?;
+    let Some(account_id) = header(call, "amazon-ads-accountid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Ads-AccountId header is required.",
+        ));
+    };
+    let advertiser = advertiser_for(world, &caller, call, account_id)?;
+    require_media(call, &[JSON])?;
+    let body = parse_object(call, world.config.max_body_bytes, &["events"])?;
+    let events = match body.get("events") {
+        Some(Value::Array(events)) if (1..=events::MAX_EVENTS).contains(&events.len()) => events,
+        Some(Value::Array(_)) => {
+            return Err(Reply::bad_request(format!(
+                "events must hold 1 to {} items.",
+                events::MAX_EVENTS
+            )));
+        }
+        _ => {
+            return Err(Reply::bad_request(
+                "events is required and must be an array.",
+            ));
+        }
+    };
+    let window = world.window();
+    let mut success = Vec::new();
+    let mut error = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let mut errors = events::validate_event(event, index, window);
+        if errors.is_empty() {
+            success.push(json!({ "index": index, "event": event }));
+            world.accepted_events.push(AcceptedEvent {
+                account_id: advertiser.account_id.clone(),
+                event: event.clone(),
+            });
+        } else {
+            errors.truncate(MAX_ERRORS_PER_ITEM);
+            error.push(json!({ "index": index, "errors": errors }));
+        }
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    let reply = Reply::json(
+        StatusCode::MULTI_STATUS,
+        json!({ "success": success, "error": error }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`: the legacy import,
+/// 1-based indexes in the 207 answer.
+fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-Scope header is required.",
+        ));
+    };
+    let advertiser = advertiser_for(world, &caller, call, account_id)?;
+    if scope != advertiser.profile_id.to_string() {
+        return Err(Reply::forbidden(
+            "The profile in Amazon-Advertising-API-Scope does not belong to this advertiser.",
+        ));
+    }
+    if header(call, "amazon-ads-accountid").is_some_and(|header_id| header_id != account_id) {
+        return Err(Reply::bad_request(
+            "Amazon-Ads-AccountId does not match the account in the path.",
+        ));
+    }
+    require_media(call, &[DSP_IMPORT])?;
+    let body = parse_object(call, world.config.max_body_bytes, &["source", "eventData"])?;
+    if body.get("source").and_then(Value::as_str) != Some(dsp::SOURCE) {
+        return Err(Reply::bad_request("source must be SERVER_TO_SERVER."));
+    }
+    let events = match body.get("eventData") {
+        Some(Value::Array(events)) if (1..=dsp::MAX_EVENTS).contains(&events.len()) => events,
+        _ => {
+            return Err(Reply::bad_request(format!(
+                "eventData must hold 1 to {} items.",
+                dsp::MAX_EVENTS
+            )));
+        }
+    };
+    let window = world.window();
+    let mut success = Vec::new();
+    let mut error = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let errors = dsp::validate_event_data(event, window);
+        if errors.is_empty() {
+            success.push(json!({ "index": index + 1, "message": "Event imported." }));
+        } else {
+            let details: Vec<Value> = errors
+                .iter()
+                .map(|e| json!({ "errorType": "INVALID_ARGUMENT", "fieldName": e.field_location, "message": e.message }))
+                .collect();
+            error.push(json!({ "index": index + 1, "code": "400", "message": "Validation failed.", "errors": details }));
+        }
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    let reply = Reply::json(
+        StatusCode::MULTI_STATUS,
+        json!({ "success": success, "error": error }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// 400 listing every field error (an emulator extension of `{code, message}`).
+fn invalid_fields(errors: &[FieldError]) -> Reply {
+    let message = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field_location, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let listed: Vec<&FieldError> = errors.iter().take(MAX_ERRORS_PER_ITEM).collect();
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        json!({ "code": "BAD_REQUEST", "message": message, "errors": listed }),
+    )
+}
+
+/// `POST /amc/audiences/metadata`: creates an audience for a reachable advertiser.
+fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    require_media(call, &[AMC_AUDIENCES, JSON])?;
+    let body = parse_json(call, world.config.max_body_bytes)?;
+    let errors = audience::validate_metadata(&body);
+    if !errors.is_empty() {
+        return Err(invalid_fields(&errors));
+    }
+    let target = &body["targetResource"];
+    let advertiser =
+        world
+            .config
+            .advertisers
+            .iter()
+            .find(|advertiser| match target.get("advertiserId") {
+                Some(id) => id.as_u64().is_some() && id.as_u64() == advertiser.amc_id(),
+                None => {
+                    target.get("connectionId").and_then(Value::as_str)
+                        == advertiser.amc_connection_id.as_deref()
+                }
+            });
+    let Some(account_id) = advertiser.map(|advertiser| advertiser.account_id.clone()) else {
+        return Err(Reply::forbidden(
+            "targetResource is not an advertiser or connection this grant can reach.",
+        ));
+    };
+    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
+    let audience_id = world.mint_audience_id();
+    let external_id = body
+        .pointer("/metadata/externalAudienceId")
+        .cloned()
+        .unwrap_or(Value::Null);
+    world.audiences.insert(
+        audience_id,
+        Audience {
+            audience_id,
+            account_id: advertiser.account_id,
+            definition: body,
+            members: Default::default(),
+            received_records: 0,
+        },
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "audienceId": audience_id, "externalAudienceId": external_id }),
+    ))
+}
+
+/// The audience with this id, if the caller may see it.
+fn reachable_audience(
+    world: &World,
+    caller: &Caller,
+    call: &Call<'_>,
+    audience_id: u64,
+) -> Result<(), Reply> {
+    let Some(audience) = world.audiences.get(&audience_id) else {
+        return Err(Reply::not_found("No audience with this audienceId."));
+    };
+    advertiser_for(world, caller, call, &audience.account_id).map(|_| ())
+}
+
+/// `GET /amc/audiences/metadata/{audienceId}`
+fn get_audience(world: &mut World, call: &Call<'_>, audience_id: &str) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let audience_id = audience_id
+        .parse::<u64>()
+        .map_err(|_| Reply::not_found("No audience with this audienceId."))?;
+    reachable_audience(world, &caller, call, audience_id)?;
+    let audience = &world.audiences[&audience_id];
+    let mut body = audience.definition.clone();
+    body["audienceId"] = json!(audience_id);
+    let size = json!({ "dspAudienceSize": -1, "idResolutionCount": -1, "receivedRecordSize": audience.received_records });
+    match body.get_mut("metadata") {
+        Some(Value::Object(metadata)) => {
+            metadata.insert("audienceSize".to_owned(), size);
+        }
+        _ => body["metadata"] = json!({ "audienceSize": size }),
+    }
+    Ok(Reply::json(StatusCode::OK, body))
+}
+
+/// `POST /amc/audiences/records`: validates the envelope now, the records "later" (their
+/// errors go to the job), and answers 202 with a `jobRequestId`.
+fn upload_audience_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    require_media(call, &[AMC_AUDIENCES, JSON])?;
+    let body = parse_object(call, AUDIENCE_MAX_BODY, &["audienceId", "records"])?;
+    let Some(audience_id) = body.get("audienceId").and_then(Value::as_u64) else {
+        return Err(Reply::bad_request(
+            "audienceId is required and must be a JSON integer, not a string.",
+        ));
+    };
+    reachable_audience(world, &caller, call, audience_id)?;
+    let records = match body.get("records") {
+        Some(Value::Array(records)) if (1..=audience::MAX_AMC_RECORDS).contains(&records.len()) => {
+            records
+        }
+        _ => {
+            return Err(Reply::bad_request(format!(
+                "records must hold 1 to {} items.",
+                audience::MAX_AMC_RECORDS
+            )));
+        }
+    };
+    let job_fault = world.take_job_fault();
+    let mut outcomes = Vec::new();
+    let mut job_errors = Vec::new();
+    let mut changes = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        let errors = audience::validate_amc_record(record, index);
+        if errors.is_empty() {
+            let user = record["externalUserId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            changes.push((record["action"] == "CREATE", user));
+        }
+        job_errors.extend(errors.iter().cloned().map(|error| (index, error)));
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    let (status, failure_reason) = if job_fault.fail {
+        ("FAILED", Some("Emulated job failure (job_failed fault)."))
+    } else if changes.is_empty() {
+        ("FAILED", Some("No record was valid."))
+    } else if changes.len() < records.len() {
+        ("PARTIALLYSUCCEEDED", None)
+    } else {
+        ("SUCCEEDED", None)
+    };
+    let account_id = world.audiences[&audience_id].account_id.clone();
+    if status != "FAILED" {
+        let audience = world
+            .audiences
+            .get_mut(&audience_id)
+            .expect("checked above");
+        audience.received_records += changes.len() as u64;
+        for (create, user) in changes {
+            if create {
+                audience.members.insert(user);
+            } else {
+                audience.members.remove(&user);
+            }
+        }
+    }
+    let job_request_id = world.mint_uuid();
+    world.jobs.insert(
+        job_request_id.clone(),
+        Job {
+            audience_id,
+            account_id,
+            status,
+            pending_polls: job_fault.pending_polls,
+            record_count: records.len(),
+            errors: job_errors,
+            failure_reason,
+        },
+    );
+    let reply = Reply::json(
+        StatusCode::ACCEPTED,
+        json!({ "jobRequestId": job_request_id }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// `GET /amc/audiences/records/{jobRequestId}`: `PENDING` while a `job_pending` fault
+/// lasts, then the terminal status. Field names other than `status` are emulator choices.
+fn get_audience_job(
+    world: &mut World,
+    call: &Call<'_>,
+    job_request_id: &str,
+) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let Some(job) = world.jobs.get(job_request_id) else {
+        return Err(Reply::not_found("No job with this jobRequestId."));
+    };
+    advertiser_for(world, &caller, call, &job.account_id.clone())?;
+    let job = world.jobs.get_mut(job_request_id).expect("checked above");
+    let status = if job.pending_polls > 0 {
+        job.pending_polls -= 1;
+        "PENDING"
+    } else {
+        job.status
+    };
+    let failed_records: std::collections::BTreeSet<usize> =
+        job.errors.iter().map(|(index, _)| *index).collect();
+    let errors: Vec<Value> = job
+        .errors
+        .iter()
+        .take(100)
+        .map(|(index, error)| {
+            json!({ "index": index, "code": error.code, "fieldLocation": error.field_location, "message": error.message })
+        })
+        .collect();
+    let mut body = json!({
+        "jobRequestId": job_request_id,
+        "audienceId": job.audience_id,
+        "status": status,
+        "recordCount": job.record_count,
+        "successCount": job.record_count - failed_records.len(),
+        "errorCount": failed_records.len(),
+        "errors": errors
+    });
+    if status == "FAILED"
+        && let Some(reason) = job.failure_reason
+    {
+        body["failureReason"] = json!(reason);
+    }
+    Ok(Reply::json(StatusCode::OK, body))
+}
+
+/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202.
+fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    if let Some(scope) = header(call, "amazon-advertising-api-scope") {
+        let reachable = world.config.advertisers.iter().any(|advertiser| {
+            advertiser.profile_id.to_string() == scope && can_reach(&caller, advertiser)
+        });
+        if !reachable {
+            return Err(Reply::forbidden(
+                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
+            ));
+        }
+    }
+    require_media(call, &[DP_RECORDS])?;
+    let body = parse_object(call, AUDIENCE_MAX_BODY, &["records"])?;
+    let Some(Value::Array(records)) = body
+        .get("records")
+        .filter(|r| r.as_array().is_some_and(|r| !r.is_empty()))
+    else {
+        return Err(Reply::bad_request(
+            "records is required and must be a non-empty array.",
+        ));
+    };
+    let mut outcomes = Vec::new();
+    let mut all_errors = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        let errors = audience::validate_dp_record(record, index);
+        all_errors.extend(errors.iter().cloned());
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    if !all_errors.is_empty() {
+        return Err(invalid_fields(&all_errors).with_outcomes(outcomes));
+    }
+    let request_id = world.mint_uuid();
+    let job_id = world.mint_uuid();
+    let reply = Reply::json(
+        StatusCode::ACCEPTED,
+        json!({ "requestId": request_id, "jobId": job_id }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// The marketplace id of a profile's country (the common ones; others get a placeholder).
+fn marketplace_id(country: &str) -> &'static str {
+    match country {
+        "US" => "ATVPDKIKX0DER",
+        "CA" => "A2EUQ1WTGCTBG2",
+        "MX" => "A1AM78C64UM0Y8",
+        "BR" => "A2Q3Y263D00KWC",
+        "GB" => "A1F83G8C2ARO7P",
+        "DE" => "A1PA6795UKMFR9",
+        "FR" => "A13V1IB3VIYZZH",
+        "IT" => "APJ6JRA9NG5V4",
+        "ES" => "A1RKKUPIHCS9HS",
+        "NL" => "A1805IZSGTT6HS",
+        "SE" => "A2NODRKZP88ZB9",
+        "PL" => "A1C3SOZRARQ6R3",
+        "JP" => "A1VC38T7YXB528",
+        "AU" => "A39IBJ37TRP1C6",
+        "SG" => "A19VAU5U5O7RUS",
+        "IN" => "A21TJRUUN4KGV",
+        "AE" => "A2VIGQ35RCS4UG",
+        _ => "EMULATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_exact_paths_and_methods() {
+        assert_eq!(
+            Route::parse(&Method::POST, "/adsApi/v1/create/events"),
+            Route::Events
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/adsApi/v1/create/events"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/adsApi/v1/create/events/"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(
+                &Method::POST,
+                "/accounts/583/dsp/conversionDefinitions/eventData"
+            ),
+            Route::DspEvents {
+                account_id: "583".to_owned()
+            }
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/amc/audiences/records/abc"),
+            Route::AmcJob {
+                job_request_id: "abc".to_owned()
+            }
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/auth/o2/token").endpoint(),
+            "token"
+        );
+    }
+}

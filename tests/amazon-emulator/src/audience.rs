@@ -1,0 +1,478 @@
+//! Validation of audience uploads: AMC audience metadata and records (section A5a) and
+//! Data Provider hashed records (section A5b).
+//!
+//! Pure functions, like [`crate::events`]. Every PII value must be a lowercase SHA-256 hex
+//! digest; anything else is rejected (the privacy tripwire).
+
+use serde_json::{Map, Value};
+
+use crate::check::{self, Checker, FieldError};
+use crate::codes;
+
+/// Most records one AMC upload may carry (Amazon's guidance: ~6,000 per request).
+pub(crate) const MAX_AMC_RECORDS: usize = 6_000;
+/// Most hashed-PII objects per AMC member.
+pub(crate) const MAX_PII_PER_MEMBER: usize = 100;
+/// Longest audience time-to-live in seconds (13 months).
+pub(crate) const MAX_TTL_SECS: i64 = 34_300_800;
+
+const METADATA_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "countryCode",
+    "targetResource",
+    "metadata",
+];
+const RECORD_FIELDS: &[&str] = &[
+    "externalUserId",
+    "countryCode",
+    "action",
+    "hashedPII",
+    "userConsent",
+];
+
+/// Validates an AMC `POST /amc/audiences/metadata` body (locations are top-level fields).
+pub fn validate_metadata(body: &Value) -> Vec<FieldError> {
+    let mut checker = Checker::new("");
+    let Some(body) = checker.object(Some(body), "", true, METADATA_FIELDS) else {
+        return checker.into_errors();
+    };
+    checker.string(body.get("name"), "name", true);
+    checker.string(body.get("description"), "description", false);
+    checker.one_of(
+        body.get("countryCode"),
+        "countryCode",
+        true,
+        codes::AMC_COUNTRIES,
+    );
+    if let Some(target) = checker.object(
+        body.get("targetResource"),
+        "targetResource",
+        true,
+        &["advertiserId", "connectionId"],
+    ) {
+        match (target.get("advertiserId"), target.get("connectionId")) {
+            (Some(id), None) => {
+                // Amazon wants a JSON number here (Segment rewrites the quoted id so that
+                // 64-bit ids keep their precision); a string is the classic mistake.
+                if !id.is_u64() {
+                    checker.push(
+                        check::IS_INVALID,
+                        "targetResource.advertiserId",
+                        "advertiserId must be a JSON integer, not a string",
+                    );
+                }
+            }
+            (None, Some(_)) => {
+                checker.string(
+                    target.get("connectionId"),
+                    "targetResource.connectionId",
+                    true,
+                );
+            }
+            _ => checker.push(
+                check::IS_INVALID,
+                "targetResource",
+                "targetResource needs exactly one of advertiserId and connectionId",
+            ),
+        }
+    }
+    if let Some(metadata) = checker.object(
+        body.get("metadata"),
+        "metadata",
+        false,
+        &["externalAudienceId", "ttl", "audienceFees"],
+    ) {
+        checker.string(
+            metadata.get("externalAudienceId"),
+            "metadata.externalAudienceId",
+            false,
+        );
+        checker.integer(metadata.get("ttl"), "metadata.ttl", false, 0, MAX_TTL_SECS);
+        if let Some(fees) = checker.array(
+            metadata.get("audienceFees"),
+            "metadata.audienceFees",
+            false,
+            0,
+            10,
+        ) {
+            for (position, fee) in fees.iter().enumerate() {
+                let field = format!("metadata.audienceFees[{position}]");
+                if let Some(fee) =
+                    checker.object(Some(fee), &field, true, &["cpmCents", "currency"])
+                {
+                    checker.integer(
+                        fee.get("cpmCents"),
+                        &format!("{field}.cpmCents"),
+                        true,
+                        0,
+                        i64::MAX,
+                    );
+                    checker.one_of(
+                        fee.get("currency"),
+                        &format!("{field}.currency"),
+                        true,
+                        codes::CURRENCY_CODES,
+                    );
+                }
+            }
+        }
+    }
+    checker.into_errors()
+}
+
+/// Validates the AMC record at `index` of `records[]`.
+pub fn validate_amc_record(record: &Value, index: usize) -> Vec<FieldError> {
+    let mut checker = Checker::new(format!("records[{index}]"));
+    let Some(record) = checker.object(Some(record), "", true, RECORD_FIELDS) else {
+        return checker.into_errors();
+    };
+    if let Some(id) = checker.string(record.get("externalUserId"), "externalUserId", true)
+        && (id.len() > 128
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        checker.push(
+            check::INVALID_CHARACTERS,
+            "externalUserId",
+            "externalUserId must match [0-9a-zA-Z_-]{1,128}",
+        );
+    }
+    let country = checker.one_of(
+        record.get("countryCode"),
+        "countryCode",
+        true,
+        codes::AMC_COUNTRIES,
+    );
+    checker.one_of(record.get("action"), "action", true, &["CREATE", "DELETE"]);
+    if let Some(items) = checker.array(
+        record.get("hashedPII"),
+        "hashedPII",
+        true,
+        1,
+        MAX_PII_PER_MEMBER,
+    ) {
+        for (position, item) in items.iter().enumerate() {
+            check_pii_object(
+                &mut checker,
+                item,
+                &format!("hashedPII[{position}]"),
+                codes::AMC_PII_KEYS,
+            );
+        }
+    }
+    let has_consent = check_user_consent(&mut checker, record.get("userConsent"));
+    if country.is_some_and(|c| codes::contains(codes::CONSENT_COUNTRIES, c)) && !has_consent {
+        checker.push(
+            check::IS_NULL,
+            "userConsent",
+            "userConsent.consent (amzn, tcf or gpp) is required for UK and EEA members",
+        );
+    }
+    checker.into_errors()
+}
+
+/// Validates the Data Provider record at `index` of `records[]`.
+pub fn validate_dp_record(record: &Value, index: usize) -> Vec<FieldError> {
+    let mut checker = Checker::new(format!("records[{index}]"));
+    let Some(record) = checker.object(Some(record), "", true, &["externalId", "hashedRecords"])
+    else {
+        return checker.into_errors();
+    };
+    checker.string(record.get("externalId"), "externalId", true);
+    if let Some(items) = checker.array(
+        record.get("hashedRecords"),
+        "hashedRecords",
+        true,
+        1,
+        MAX_PII_PER_MEMBER,
+    ) {
+        for (position, item) in items.iter().enumerate() {
+            check_pii_object(
+                &mut checker,
+                item,
+                &format!("hashedRecords[{position}]"),
+                codes::DP_PII_KEYS,
+            );
+        }
+    }
+    checker.into_errors()
+}
+
+/// One object of hashed PII: only `keys`, at least one, each a SHA-256 hex digest.
+fn check_pii_object(checker: &mut Checker, item: &Value, field: &str, keys: &[&str]) {
+    let Some(item) = checker.object(Some(item), field, true, keys) else {
+        return;
+    };
+    if item.is_empty() {
+        checker.push(
+            check::IS_EMPTY,
+            field,
+            "a hashed PII object needs at least one field",
+        );
+    }
+    for key in keys {
+        if let Some(value) = item.get(*key) {
+            checker.sha256_hex(Some(value), &format!("{field}.{key}"));
+        }
+    }
+}
+
+/// Checks AMC `userConsent` and returns whether it carries a usable consent signal.
+fn check_user_consent(checker: &mut Checker, value: Option<&Value>) -> bool {
+    let Some(user_consent) = checker.object(value, "userConsent", false, &["geo", "consent"])
+    else {
+        return false;
+    };
+    if let Some(geo) = checker.object(
+        user_consent.get("geo"),
+        "userConsent.geo",
+        false,
+        &["ipAddress", "countryCode"],
+    ) {
+        checker.string(geo.get("ipAddress"), "userConsent.geo.ipAddress", false);
+        checker.one_of(
+            geo.get("countryCode"),
+            "userConsent.geo.countryCode",
+            false,
+            codes::COUNTRY_CODES,
+        );
+    }
+    let Some(consent) = checker.object(
+        user_consent.get("consent"),
+        "userConsent.consent",
+        false,
+        &["amzn", "tcf", "gpp"],
+    ) else {
+        return false;
+    };
+    let mut has_signal = false;
+    if let Some(amzn) = checker.object(
+        consent.get("amzn"),
+        "userConsent.consent.amzn",
+        false,
+        &["amznAdStorage", "amznUserData"],
+    ) {
+        has_signal |= check_amzn(checker, amzn);
+    }
+    has_signal |= checker
+        .string(consent.get("tcf"), "userConsent.consent.tcf", false)
+        .is_some();
+    has_signal |= checker
+        .string(consent.get("gpp"), "userConsent.consent.gpp", false)
+        .is_some();
+    has_signal
+}
+
+/// The AMC spelling of Amazon consent: `{amznAdStorage, amznUserData}`, both required
+/// here (Segment always sends both; the doc gives no optionality for this API).
+fn check_amzn(checker: &mut Checker, amzn: &Map<String, Value>) -> bool {
+    let user_data = checker.one_of(
+        amzn.get("amznUserData"),
+        "userConsent.consent.amzn.amznUserData",
+        true,
+        codes::CONSENT_STATUSES,
+    );
+    let ad_storage = checker.one_of(
+        amzn.get("amznAdStorage"),
+        "userConsent.consent.amzn.amznAdStorage",
+        true,
+        codes::CONSENT_STATUSES,
+    );
+    user_data.is_some() && ad_storage.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DIGEST: &str = "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d";
+
+    fn metadata() -> Value {
+        json!({
+            "name": "site_cart_abandoners",
+            "description": "Visitors who added to cart",
+            "countryCode": "DE",
+            "targetResource": {"advertiserId": 583000000000001u64},
+            "metadata": {"externalAudienceId": "site-cart-abandoners-v1", "ttl": 2592000}
+        })
+    }
+
+    fn record() -> Value {
+        json!({
+            "externalUserId": "u_5f2c9a",
+            "countryCode": "DE",
+            "action": "CREATE",
+            "hashedPII": [{"email": DIGEST, "firstname": DIGEST, "postal": DIGEST}],
+            "userConsent": {
+                "geo": {"countryCode": "DE"},
+                "consent": {"amzn": {"amznAdStorage": "GRANTED", "amznUserData": "GRANTED"}}
+            }
+        })
+    }
+
+    fn dp_record() -> Value {
+        json!({"externalId": "u_5f2c9a", "hashedRecords": [{"email": DIGEST, "postalCode": DIGEST}]})
+    }
+
+    fn locations(errors: Vec<FieldError>) -> Vec<String> {
+        errors.into_iter().map(|e| e.field_location).collect()
+    }
+
+    fn edited(mut value: Value, edit: impl FnOnce(&mut Value)) -> Value {
+        edit(&mut value);
+        value
+    }
+
+    #[test]
+    fn documented_metadata_is_accepted() {
+        assert!(validate_metadata(&metadata()).is_empty());
+        let by_connection = edited(metadata(), |m| {
+            m["targetResource"] = json!({"connectionId": "c1"})
+        });
+        assert!(validate_metadata(&by_connection).is_empty());
+    }
+
+    #[test]
+    fn metadata_advertiser_id_must_be_a_number() {
+        let quoted = edited(metadata(), |m| {
+            m["targetResource"]["advertiserId"] = json!("583000000000001")
+        });
+        assert_eq!(
+            locations(validate_metadata(&quoted)),
+            ["targetResource.advertiserId"]
+        );
+        let both = edited(metadata(), |m| {
+            m["targetResource"]["connectionId"] = json!("c1")
+        });
+        assert_eq!(locations(validate_metadata(&both)), ["targetResource"]);
+    }
+
+    #[test]
+    fn metadata_ttl_country_and_name_are_checked() {
+        let ttl = edited(metadata(), |m| {
+            m["metadata"]["ttl"] = json!(MAX_TTL_SECS + 1)
+        });
+        assert_eq!(locations(validate_metadata(&ttl)), ["metadata.ttl"]);
+        let country = edited(metadata(), |m| m["countryCode"] = json!("CH"));
+        assert_eq!(locations(validate_metadata(&country)), ["countryCode"]);
+        let name = edited(metadata(), |m| {
+            m.as_object_mut().unwrap().remove("name");
+        });
+        assert_eq!(locations(validate_metadata(&name)), ["name"]);
+    }
+
+    #[test]
+    fn metadata_audience_fees_are_checked() {
+        let fee = |fee: Value| edited(metadata(), |m| m["metadata"]["audienceFees"] = json!([fee]));
+        assert!(validate_metadata(&fee(json!({"cpmCents": 150, "currency": "EUR"}))).is_empty());
+        assert_eq!(
+            locations(validate_metadata(&fee(
+                json!({"cpmCents": -1, "currency": "EUR"})
+            ))),
+            ["metadata.audienceFees[0].cpmCents"]
+        );
+        assert_eq!(
+            locations(validate_metadata(&fee(
+                json!({"cpmCents": 1, "currency": "EURO"})
+            ))),
+            ["metadata.audienceFees[0].currency"]
+        );
+    }
+
+    #[test]
+    fn documented_records_are_accepted() {
+        assert!(validate_amc_record(&record(), 0).is_empty());
+        let delete = json!({"externalUserId": "u_91aa07", "countryCode": "US", "action": "DELETE", "hashedPII": [{"email": DIGEST}]});
+        assert!(validate_amc_record(&delete, 1).is_empty());
+    }
+
+    #[test]
+    fn amc_pii_must_be_hashed() {
+        let raw = edited(record(), |r| {
+            r["hashedPII"][0]["email"] = json!("jane@example.com")
+        });
+        assert_eq!(
+            locations(validate_amc_record(&raw, 2)),
+            ["records[2].hashedPII[0].email"]
+        );
+        let camel = edited(record(), |r| {
+            r["hashedPII"][0] = json!({"firstName": DIGEST})
+        });
+        assert_eq!(
+            locations(validate_amc_record(&camel, 0)),
+            ["records[0].hashedPII[0].firstName"]
+        );
+        let empty = edited(record(), |r| r["hashedPII"] = json!([{}]));
+        assert_eq!(
+            locations(validate_amc_record(&empty, 0)),
+            ["records[0].hashedPII[0]"]
+        );
+    }
+
+    #[test]
+    fn amc_record_fields_are_checked() {
+        let id = edited(record(), |r| r["externalUserId"] = json!("user 1"));
+        assert_eq!(
+            locations(validate_amc_record(&id, 0)),
+            ["records[0].externalUserId"]
+        );
+        let action = edited(record(), |r| r["action"] = json!("UPSERT"));
+        assert_eq!(
+            locations(validate_amc_record(&action, 0)),
+            ["records[0].action"]
+        );
+        let country = edited(record(), |r| r["countryCode"] = json!("CH"));
+        assert_eq!(
+            locations(validate_amc_record(&country, 0)),
+            ["records[0].countryCode"]
+        );
+    }
+
+    #[test]
+    fn eea_members_need_consent() {
+        let without = edited(record(), |r| {
+            r.as_object_mut().unwrap().remove("userConsent");
+        });
+        assert_eq!(
+            locations(validate_amc_record(&without, 0)),
+            ["records[0].userConsent"]
+        );
+        let tcf = edited(record(), |r| {
+            r["userConsent"] = json!({"consent": {"tcf": "CQHc"}})
+        });
+        assert!(validate_amc_record(&tcf, 0).is_empty());
+        let events_spelling = edited(record(), |r| {
+            r["userConsent"]["consent"] = json!({"amazonConsent": {"amznUserData": "GRANTED"}})
+        });
+        assert!(!validate_amc_record(&events_spelling, 0).is_empty());
+    }
+
+    #[test]
+    fn dp_records_are_hashed_with_camel_case_keys() {
+        assert!(validate_dp_record(&dp_record(), 0).is_empty());
+        let lower = edited(dp_record(), |r| {
+            r["hashedRecords"][0] = json!({"firstname": DIGEST})
+        });
+        assert_eq!(
+            locations(validate_dp_record(&lower, 0)),
+            ["records[0].hashedRecords[0].firstname"]
+        );
+        let raw = edited(dp_record(), |r| {
+            r["hashedRecords"][0]["email"] = json!("JANE@EXAMPLE.COM")
+        });
+        assert_eq!(
+            locations(validate_dp_record(&raw, 3)),
+            ["records[3].hashedRecords[0].email"]
+        );
+        let missing = edited(dp_record(), |r| {
+            r.as_object_mut().unwrap().remove("externalId");
+        });
+        assert_eq!(
+            locations(validate_dp_record(&missing, 0)),
+            ["records[0].externalId"]
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Test controls under `/__emulator/`: faults, revocation, clock, request log, reset.
+//!
+//! These are not Amazon endpoints: they are never recorded, never faulted, and answer
+//! errors as `{"error": "…"}`.
+
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::check;
+use crate::fault::FaultSpec;
+use crate::reply::{Reply, to_json};
+use crate::server::Shared;
+
+/// Body of `POST /__emulator/revoke`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Revoke {
+    refresh_token: String,
+}
+
+/// Body of `POST /__emulator/clock`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockChange {
+    /// Fix the clock here (RFC 3339), or `null` for the system clock.
+    #[serde(default, deserialize_with = "present")]
+    now: Option<Option<String>>,
+    /// Then move it by this many seconds.
+    #[serde(default)]
+    advance_secs: Option<i64>,
+}
+
+/// Distinguishes `"now": null` (present, null) from a missing `now`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Reply {
+    Reply::json(status, json!({ "error": message.into() }))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Reply> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
+/// The value of `name` in a query string.
+fn query_value(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Answers a control request; `path` is what follows `/__emulator`.
+pub(crate) fn handle(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Reply {
+    let result = match (method.as_str(), path) {
+        ("POST", "/faults") => add_fault(shared, body),
+        ("GET", "/faults") => Ok(Reply::json(StatusCode::OK, to_json(&shared.world().faults))),
+        ("DELETE", "/faults") => {
+            shared.world().faults.clear();
+            Ok(Reply::json(StatusCode::OK, json!({ "cleared": true })))
+        }
+        ("POST", "/revoke") => revoke(shared, body),
+        ("GET", "/requests") => {
+            let filter = query_value(query, "endpoint");
+            let world = shared.world();
+            let list: Vec<Value> = world
+                .exchanges
+                .iter()
+                .filter(|exchange| {
+                    filter
+                        .as_deref()
+                        .is_none_or(|name| exchange.endpoint == name)
+                })
+                .map(to_json)
+                .collect();
+            Ok(Reply::json(StatusCode::OK, Value::Array(list)))
+        }
+        ("GET", "/events") => {
+            let filter = query_value(query, "accountId");
+            let world = shared.world();
+            let list: Vec<Value> = world
+                .accepted_events
+                .iter()
+                .filter(|accepted| filter.as_deref().is_none_or(|id| accepted.account_id == id))
+                .map(to_json)
+                .collect();
+            Ok(Reply::json(StatusCode::OK, Value::Array(list)))
+        }
+        ("GET", "/audiences") => {
+            let world = shared.world();
+            Ok(Reply::json(
+                StatusCode::OK,
+                to_json(&world.audiences.values().collect::<Vec<_>>()),
+            ))
+        }
+        ("POST", "/reset") => {
+            shared.world().reset();
+            Ok(Reply::json(StatusCode::OK, json!({ "reset": true })))
+        }
+        ("GET", "/clock") => Ok(clock_reply(shared)),
+        ("POST", "/clock") => change_clock(shared, body),
+        ("OPTIONS", _) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
+        _ => Err(error(
+            StatusCode::NOT_FOUND,
+            "no such control; see the amazon-emulator README",
+        )),
+    };
+    // A demo page may show what "Amazon" received, so controls are readable cross-origin.
+    result.unwrap_or_else(|reply| reply).with_cors()
+}
+
+fn add_fault(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
+    let spec: FaultSpec = parse(body)?;
+    spec.check()
+        .map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+    let fault = shared.world().add_fault(spec);
+    Ok(Reply::json(StatusCode::CREATED, to_json(&fault)))
+}
+
+fn revoke(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
+    let Revoke { refresh_token } = parse(body)?;
+    let mut world = shared.world();
+    let known = world.grants.contains_key(&refresh_token);
+    world.revoked.insert(refresh_token);
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "revoked": true, "known": known }),
+    ))
+}
+
+fn clock_reply(shared: &Shared) -> Reply {
+    Reply::json(StatusCode::OK, json!({ "now": shared.world().now_text() }))
+}
+
+fn change_clock(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
+    let change: ClockChange = parse(body)?;
+    let fixed = match change.now {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(text)) => match check::parse_rfc3339(&text) {
+            Some(instant) => Some(Some(instant)),
+            None => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "now must be an RFC 3339 date-time or null",
+                ));
+            }
+        },
+    };
+    {
+        let mut world = shared.world();
+        if let Some(fixed) = fixed {
+            world.clock.set(fixed);
+        }
+        if let Some(seconds) = change.advance_secs {
+            world.clock.advance(Duration::seconds(seconds));
+        }
+    }
+    Ok(clock_reply(shared))
+}

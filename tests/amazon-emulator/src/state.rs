@@ -1,0 +1,370 @@
+//! The emulator's in-memory world: clock, tokens, faults, recorded requests, audiences.
+//!
+//! One [`World`] sits behind a mutex; handlers are synchronous functions of it, so each
+//! request sees and leaves a consistent state.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::check::{self, FieldError};
+use crate::config::Config;
+use crate::events::Window;
+use crate::fault::{Action, Fault, FaultKind, FaultSpec, JobFault};
+
+/// First AMC audience id handed out (the doc's example id).
+const FIRST_AUDIENCE_ID: u64 = 413_642_381_039_213_536;
+
+/// "Now": the system clock or a fixed instant, plus an offset moved by the clock control.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    fixed: Option<OffsetDateTime>,
+    offset: Duration,
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessToken {
+    pub(crate) client_id: String,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) advertisers: Option<Vec<String>>,
+}
+
+/// A refresh token's grant: which client it belongs to and what it may reach.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) client_id: String,
+    pub(crate) advertisers: Option<Vec<String>>,
+}
+
+/// An authorization code from the consent page, usable once within five minutes.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthCode {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// The outcome of one item (event or record) of a recorded request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// 0-based position of the item in the request's array.
+    pub index: usize,
+    /// Whether Amazon would have taken the item.
+    pub accepted: bool,
+    /// Why not, when not accepted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One request as the emulator saw it, for `GET /__emulator/requests`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exchange {
+    /// 1-based arrival number.
+    pub seq: u64,
+    /// Emulator time of arrival (RFC 3339).
+    pub at: String,
+    /// Endpoint name (see the fault endpoints), or `unknown`.
+    pub endpoint: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// Path as requested, with any region prefix, without the query.
+    pub path: String,
+    /// Region of the path prefix (`NA`, `EU`, `FE`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'static str>,
+    /// Status answered; `null` when the connection was dropped.
+    pub status: Option<u16>,
+    /// Kind of the fault that shaped the answer, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultKind>,
+    /// Selected request headers; `Authorization` is redacted.
+    pub headers: BTreeMap<String, String>,
+    /// The parsed body (JSON, or a form with secrets redacted); `null` when empty or
+    /// unparseable.
+    pub body: Value,
+    /// Per-item outcomes, for endpoints that take batches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<Vec<Outcome>>,
+}
+
+/// An accepted Events API event, for `GET /__emulator/events`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedEvent {
+    /// The `Amazon-Ads-AccountId` it was sent for.
+    pub account_id: String,
+    /// The event exactly as sent.
+    pub event: Value,
+}
+
+/// An AMC audience created through the metadata endpoint.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Audience {
+    pub(crate) audience_id: u64,
+    pub(crate) account_id: String,
+    pub(crate) definition: Value,
+    /// External user ids currently in the audience (CREATE adds, DELETE removes).
+    pub(crate) members: BTreeSet<String>,
+    pub(crate) received_records: u64,
+}
+
+/// An AMC records job.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) audience_id: u64,
+    pub(crate) account_id: String,
+    pub(crate) status: &'static str,
+    pub(crate) pending_polls: u32,
+    pub(crate) record_count: usize,
+    pub(crate) errors: Vec<(usize, FieldError)>,
+    pub(crate) failure_reason: Option<&'static str>,
+}
+
+/// Everything that changes while the emulator runs.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) config: Config,
+    start_clock: Clock,
+    pub(crate) clock: Clock,
+    nonce: u64,
+    counter: u64,
+    pub(crate) access_tokens: HashMap<String, AccessToken>,
+    pub(crate) grants: HashMap<String, Grant>,
+    pub(crate) revoked: HashSet<String>,
+    pub(crate) codes: HashMap<String, AuthCode>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) exchanges: Vec<Exchange>,
+    pub(crate) accepted_events: Vec<AcceptedEvent>,
+    pub(crate) audiences: BTreeMap<u64, Audience>,
+    pub(crate) jobs: BTreeMap<String, Job>,
+}
+
+impl Clock {
+    /// The system clock, or the fixed instant when `fixed` is given.
+    pub(crate) fn new(fixed: Option<OffsetDateTime>) -> Self {
+        Self {
+            fixed,
+            offset: Duration::ZERO,
+        }
+    }
+
+    /// The current emulator time.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.fixed.unwrap_or_else(OffsetDateTime::now_utc) + self.offset
+    }
+
+    /// Fixes the clock at `instant` (or returns it to the system clock with `None`).
+    pub(crate) fn set(&mut self, instant: Option<OffsetDateTime>) {
+        *self = Self::new(instant);
+    }
+
+    /// Moves the clock forward (or back, with a negative duration).
+    pub(crate) fn advance(&mut self, by: Duration) {
+        self.offset += by;
+    }
+}
+
+impl World {
+    /// A fresh world for `config` (assumed checked).
+    pub(crate) fn new(config: Config) -> Self {
+        let fixed = config.now.as_deref().and_then(check::parse_rfc3339);
+        let nonce = OffsetDateTime::now_utc().unix_timestamp_nanos() as u64 & 0xffff_ffff;
+        let mut world = Self {
+            config,
+            start_clock: Clock::new(fixed),
+            clock: Clock::new(fixed),
+            nonce,
+            counter: 0,
+            access_tokens: HashMap::new(),
+            grants: HashMap::new(),
+            revoked: HashSet::new(),
+            codes: HashMap::new(),
+            faults: Vec::new(),
+            exchanges: Vec::new(),
+            accepted_events: Vec::new(),
+            audiences: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+        };
+        world.load_grants();
+        world
+    }
+
+    fn load_grants(&mut self) {
+        for token in &self.config.refresh_tokens {
+            let grant = Grant {
+                client_id: token.client_id.clone(),
+                advertisers: token.advertisers.clone(),
+            };
+            self.grants.insert(token.token.clone(), grant);
+        }
+    }
+
+    /// Clears requests, faults, revocations, audiences, jobs, codes and the clock; keeps
+    /// the configuration and issued tokens (so a client's cached token stays valid).
+    pub(crate) fn reset(&mut self) {
+        self.clock = self.start_clock;
+        self.revoked.clear();
+        self.codes.clear();
+        self.faults.clear();
+        self.exchanges.clear();
+        self.accepted_events.clear();
+        self.audiences.clear();
+        self.jobs.clear();
+        self.load_grants();
+    }
+
+    /// The current emulator time.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The current time as RFC 3339.
+    pub(crate) fn now_text(&self) -> String {
+        self.now().format(&Rfc3339).unwrap_or_default()
+    }
+
+    /// The time window event validation uses now.
+    pub(crate) fn window(&self) -> Window {
+        let skew = i64::try_from(self.config.future_skew_secs).unwrap_or(i64::MAX);
+        Window {
+            now: self.now(),
+            future_skew: Duration::seconds(skew),
+        }
+    }
+
+    /// A fresh number, unique within this process.
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    /// A fresh opaque id with a prefix, such as an access token.
+    pub(crate) fn mint(&mut self, prefix: &str) -> String {
+        let id = self.next_id();
+        format!("{prefix}{:08x}{id:06}", self.nonce)
+    }
+
+    /// A fresh UUID-shaped id (for jobs and requests).
+    pub(crate) fn mint_uuid(&mut self) -> String {
+        let id = self.next_id();
+        format!("{:08x}-e111-4000-8000-{id:012x}", self.nonce)
+    }
+
+    /// A fresh AMC audience id.
+    pub(crate) fn mint_audience_id(&mut self) -> u64 {
+        FIRST_AUDIENCE_ID + self.next_id()
+    }
+
+    /// Stores a new fault and returns it.
+    pub(crate) fn add_fault(&mut self, spec: FaultSpec) -> Fault {
+        let fault = Fault {
+            id: self.next_id(),
+            remaining: spec.count,
+            spec,
+        };
+        self.faults.push(fault.clone());
+        fault
+    }
+
+    /// Consumes the first request-time fault for `endpoint`, if any.
+    pub(crate) fn take_fault(&mut self, endpoint: &str) -> Option<(FaultKind, Action)> {
+        let fault = self
+            .faults
+            .iter_mut()
+            .find(|fault| fault.matches_request(endpoint))?;
+        fault.remaining -= 1;
+        let taken = (fault.spec.kind, fault.action());
+        self.faults.retain(|fault| fault.remaining > 0);
+        Some(taken)
+    }
+
+    /// Consumes the first job fault, if any.
+    pub(crate) fn take_job_fault(&mut self) -> JobFault {
+        let Some(fault) = self.faults.iter_mut().find(|fault| {
+            fault.remaining > 0
+                && matches!(
+                    fault.spec.kind,
+                    FaultKind::JobFailed | FaultKind::JobPending
+                )
+        }) else {
+            return JobFault::default();
+        };
+        fault.remaining -= 1;
+        let job_fault = match fault.spec.kind {
+            FaultKind::JobFailed => JobFault {
+                fail: true,
+                pending_polls: 0,
+            },
+            _ => JobFault {
+                fail: false,
+                pending_polls: fault.spec.polls.unwrap_or(1),
+            },
+        };
+        self.faults.retain(|fault| fault.remaining > 0);
+        job_fault
+    }
+
+    /// Appends a recorded request, numbering it.
+    pub(crate) fn record(&mut self, mut exchange: Exchange) {
+        exchange.seq = self.exchanges.len() as u64 + 1;
+        self.exchanges.push(exchange);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_clock_moves_only_when_told() {
+        let mut config = Config::demo();
+        config.now = Some("2026-09-01T00:00:00Z".to_owned());
+        let mut world = World::new(config);
+        assert_eq!(world.now_text(), "2026-09-01T00:00:00Z");
+        world.clock.advance(Duration::hours(1));
+        assert_eq!(world.now_text(), "2026-09-01T01:00:00Z");
+        world.reset();
+        assert_eq!(world.now_text(), "2026-09-01T00:00:00Z");
+    }
+
+    #[test]
+    fn faults_are_consumed_in_order_and_counted() {
+        let mut world = World::new(Config::demo());
+        let spec = |json: &str| serde_json::from_str::<FaultSpec>(json).unwrap();
+        world.add_fault(spec(
+            r#"{"endpoint":"events","kind":"status","status":503,"count":2}"#,
+        ));
+        world.add_fault(spec(r#"{"endpoint":"*","kind":"drop"}"#));
+        assert_eq!(
+            world.take_fault("token").map(|(kind, _)| kind),
+            Some(FaultKind::Drop)
+        );
+        assert_eq!(world.take_fault("token"), None);
+        assert_eq!(
+            world.take_fault("events").map(|(kind, _)| kind),
+            Some(FaultKind::Status)
+        );
+        assert_eq!(
+            world.take_fault("events").map(|(kind, _)| kind),
+            Some(FaultKind::Status)
+        );
+        assert_eq!(world.take_fault("events"), None);
+        assert!(world.faults.is_empty());
+    }
+
+    #[test]
+    fn minted_ids_are_unique() {
+        let mut world = World::new(Config::demo());
+        let first = world.mint("Atza|");
+        assert_ne!(first, world.mint("Atza|"));
+        assert_ne!(world.mint_uuid(), world.mint_uuid());
+        assert!(first.starts_with("Atza|"));
+    }
+}
