@@ -1,1 +1,5 @@
-//! The matchkey Cloudflare Worker (work in progress).
+//! The matchkey Cloudflare Worker: ingest, batching, Amazon delivery.
+
+pub mod amazon;
+pub mod config;
+pub mod ingest;

@@ -1,0 +1,214 @@
+//! The Worker's configuration, read once from `[vars]` (wrangler.toml, `--var`) into a
+//! typed struct. Secrets are read where they are used and never stored here.
+
+use std::collections::HashMap;
+
+/// Amazon Ads API regions and their hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// North America.
+    Na,
+    /// Europe.
+    Eu,
+    /// Far East.
+    Fe,
+}
+
+impl Region {
+    /// Parses `NA`, `EU` or `FE` (any case).
+    pub fn parse(s: &str) -> Option<Region> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "NA" => Some(Region::Na),
+            "EU" => Some(Region::Eu),
+            "FE" => Some(Region::Fe),
+            _ => None,
+        }
+    }
+
+    /// `NA`, `EU` or `FE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Na => "NA",
+            Region::Eu => "EU",
+            Region::Fe => "FE",
+        }
+    }
+
+    /// The region's Ads API host.
+    pub fn api_host(self) -> &'static str {
+        match self {
+            Region::Na => "https://advertising-api.amazon.com",
+            Region::Eu => "https://advertising-api-eu.amazon.com",
+            Region::Fe => "https://advertising-api-fe.amazon.com",
+        }
+    }
+}
+
+/// Everything the Worker reads from its vars.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DSP advertiser id (`ADVERTISER_ID`): the Events API's `Amazon-Ads-AccountId`.
+    pub advertiser_id: String,
+    /// `REGION`.
+    pub region: Region,
+    /// `AMAZON_API_BASE` when set (tests, the demo), else the region's host.
+    pub api_base: String,
+    /// `LWA_TOKEN_URL` (default: the NA Login with Amazon host).
+    pub lwa_token_url: String,
+    /// `FLUSH_SECONDS` (default 60): a batch waits at most this long.
+    pub flush_seconds: u64,
+    /// `SITE_KEYS`: comma-separated keys of the sites whose tag may post.
+    pub site_keys: Vec<String>,
+    /// `ALLOWED_ORIGINS`: comma-separated origins those pages are served from (`*` for any).
+    pub allowed_origins: Vec<String>,
+    /// `DATA_SET_NAME`: the Events API `dataSetName` (optional).
+    pub data_set_name: Option<String>,
+    /// `EVENT_MAP`: JSON object of event name → conversionType, over the defaults.
+    pub event_map: HashMap<String, String>,
+    /// `BATCH_MAX_EVENTS` (default and maximum 500).
+    pub batch_max_events: usize,
+    /// `MAX_ATTEMPTS` (default 6): deliveries of one batch before it is dead-lettered.
+    pub max_attempts: u32,
+    /// `RATE_LIMIT_PER_MINUTE` (default 600) per site key and per client IP.
+    pub rate_limit_per_minute: u32,
+    /// `REFRESH_TOKEN_GRANTED_AT` (RFC 3339 date), to warn before the 365-day expiry.
+    pub refresh_token_granted_at: Option<String>,
+}
+
+/// Default event name → Amazon conversionType (the browser tag uses the same map).
+pub const DEFAULT_EVENT_MAP: [(&str, &str); 10] = [
+    ("purchase", "OFF_AMAZON_PURCHASES"),
+    ("add_to_cart", "ADD_TO_SHOPPING_CART"),
+    ("page_view", "PAGE_VIEW"),
+    ("sign_up", "SIGN_UP"),
+    ("subscribe", "SUBSCRIBE"),
+    ("lead", "LEAD"),
+    ("search", "SEARCH"),
+    ("checkout", "CHECKOUT"),
+    ("contact", "CONTACT"),
+    ("application", "APPLICATION"),
+];
+
+fn list(s: Option<String>) -> Vec<String> {
+    s.unwrap_or_default()
+        .split(',')
+        .map(|x| x.trim().to_owned())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+impl Config {
+    /// Reads the configuration through `var` (a lookup of `[vars]`).
+    ///
+    /// # Errors
+    /// The name of a missing or malformed variable.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let advertiser_id = var("ADVERTISER_ID")
+            .filter(|s| !s.is_empty())
+            .ok_or("ADVERTISER_ID is not set")?;
+        let region = Region::parse(&var("REGION").unwrap_or_else(|| "NA".into()))
+            .ok_or("REGION must be NA, EU or FE")?;
+        let api_base = var("AMAZON_API_BASE")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| region.api_host().to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        let number = |name: &str, default: u64| -> Result<u64, String> {
+            match var(name).filter(|s| !s.is_empty()) {
+                None => Ok(default),
+                Some(s) => s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} must be a whole number")),
+            }
+        };
+        let mut event_map: HashMap<String, String> = DEFAULT_EVENT_MAP
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if let Some(json) = var("EVENT_MAP").filter(|s| !s.is_empty()) {
+            let extra: HashMap<String, String> = serde_json::from_str(&json)
+                .map_err(|_| "EVENT_MAP must be a JSON object of strings")?;
+            event_map.extend(extra);
+        }
+        Ok(Config {
+            advertiser_id,
+            region,
+            api_base,
+            lwa_token_url: var("LWA_TOKEN_URL")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".into()),
+            flush_seconds: number("FLUSH_SECONDS", 60)?.max(1),
+            site_keys: list(var("SITE_KEYS")),
+            allowed_origins: list(var("ALLOWED_ORIGINS")),
+            data_set_name: var("DATA_SET_NAME").filter(|s| !s.is_empty()),
+            event_map,
+            batch_max_events: (number("BATCH_MAX_EVENTS", 500)? as usize).clamp(1, 500),
+            max_attempts: number("MAX_ATTEMPTS", 6)? as u32,
+            rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
+            refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// Whether a page served from `origin` may post for its site.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == "*" || o == origin)
+    }
+
+    /// The Amazon conversionType for an event name (`OTHER` when unmapped).
+    pub fn conversion_type(&self, name: &str) -> &str {
+        self.event_map.get(name).map_or("OTHER", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_vars_with_defaults_and_overrides() {
+        let c = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("REGION", "eu"),
+            ("SITE_KEYS", "a, b"),
+            ("ALLOWED_ORIGINS", "https://shop.example"),
+            ("EVENT_MAP", r#"{"refund":"OTHER","purchase":"CHECKOUT"}"#),
+        ]))
+        .unwrap();
+        assert_eq!(c.region, Region::Eu);
+        assert_eq!(c.api_base, "https://advertising-api-eu.amazon.com");
+        assert_eq!(c.site_keys, ["a", "b"]);
+        assert_eq!(c.flush_seconds, 60);
+        assert_eq!(c.conversion_type("purchase"), "CHECKOUT");
+        assert_eq!(c.conversion_type("page_view"), "PAGE_VIEW");
+        assert_eq!(c.conversion_type("wishlist"), "OTHER");
+        assert!(
+            c.origin_allowed("https://shop.example") && !c.origin_allowed("https://evil.example")
+        );
+        let local = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("AMAZON_API_BASE", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
+        assert_eq!(local.api_base, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        assert_eq!(
+            Config::from_vars(vars(&[])).unwrap_err(),
+            "ADVERTISER_ID is not set"
+        );
+        let e = Config::from_vars(vars(&[("ADVERTISER_ID", "1"), ("FLUSH_SECONDS", "soon")]))
+            .unwrap_err();
+        assert_eq!(e, "FLUSH_SECONDS must be a whole number");
+    }
+}
