@@ -147,7 +147,9 @@ pub fn convert(
     outcome
 }
 
-type Converted = ((String, Value), Vec<(String, &'static str)>);
+/// Fields dropped from an event, with why.
+type Dropped = Vec<(String, &'static str)>;
+type Converted = ((String, Value), Dropped);
 type Refusal = (Option<String>, &'static str);
 
 fn refuse(field: &str, reason: &'static str) -> Refusal {
@@ -274,7 +276,7 @@ fn match_keys(
     caller: Caller,
     country: Country,
     normalizer: &mut Normalizer,
-) -> Result<(Vec<Value>, Vec<(String, &'static str)>), Refusal> {
+) -> Result<(Vec<Value>, Dropped), Refusal> {
     let obj: &Map<String, Value> = match keys {
         Some(Value::Object(o)) => o,
         Some(_) => return Err(refuse("matchKeys", "invalid_match_keys")),
