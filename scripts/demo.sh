@@ -1,25 +1,48 @@
 #!/usr/bin/env bash
-# The demo (README "Run the demo"): builds the `matchkey` CLI and shows what Amazon would
-# receive for a small customer file, then hashes a few values given as JSON lines.
+# The demo (README): the shop page hashes in the browser (wasm) → the Worker (wrangler
+# dev, local KV/D1/Durable Objects) → the local Amazon emulator. It installs what is
+# missing, builds, starts the three on 127.0.0.1, proves the path with a headless
+# purchase, then leaves them running for you until Ctrl-C. `--once` stops after the proof.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH" WRANGLER_SEND_METRICS=false
 
-cargo build --release --quiet --bin matchkey
-bin=target/release/matchkey
+once=false
+[ "${1:-}" = "--once" ] && once=true
 
-echo "== examples/customers.csv, as a customer would upload it to AMC (hashes only):"
-"$bin" hash-csv --map email=EMAIL,phone=PHONE,first_name=FIRST_NAME,last_name=LAST_NAME,street=ADDRESS,city=CITY,state=STATE,zip=POSTAL \
-  --country-column country --keep customer_id < examples/customers.csv 2>/tmp/matchkey-demo-summary.txt \
-  | cut -c1-120
-cat /tmp/matchkey-demo-summary.txt
+bash scripts/install-worker-deps.sh
+bash scripts/build-pkg.sh > /dev/null
+cargo build --quiet --locked --bin matchkey -p matchkey -p amazon-emulator
+[ -f .dev.vars ] || cp .dev.vars.example .dev.vars
 
-echo
-echo "== matchkey hash: one JSON line in, one out (normalized value shown here for the demo):"
-printf '%s\n' \
-  '{"field":"EMAIL","country":"US","input":" Jane.Doe+ads@Example.com "}' \
-  '{"field":"PHONE","country":"GB","input":"+44 (0)20 7946 0958"}' \
-  '{"field":"ADDRESS","country":"US","input":"123 N. Main St., Apt #4"}' \
-  '{"field":"STATE","country":"CA","input":"Québec"}' \
-  '{"field":"POSTAL","country":"JP","input":"〒100-0001"}' \
-  '{"field":"PHONE","country":"US","input":"555-0100"}' \
-  | "$bin" hash
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+echo "== starting the Amazon emulator on 127.0.0.1:9797"
+setsid target/debug/amazon-emulator --port 9797 -q > /tmp/matchkey-emulator.log 2>&1 &
+pids+=($!)
+echo "== starting the demo shop on http://127.0.0.1:8000"
+setsid python3 -m http.server 8000 --bind 127.0.0.1 > /tmp/matchkey-static.log 2>&1 &
+pids+=($!)
+echo "== starting the Worker (wrangler dev) on http://127.0.0.1:8787"
+setsid npx wrangler dev --ip 127.0.0.1 --port 8787 --var FLUSH_SECONDS:5 < /dev/null > /tmp/matchkey-wrangler.log 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fs http://127.0.0.1:8787/healthz > /dev/null 2>&1 && break
+  sleep 1
+done
+curl -fs http://127.0.0.1:8787/healthz > /dev/null || { echo "the Worker did not start; see /tmp/matchkey-wrangler.log"; exit 1; }
+
+url="http://127.0.0.1:8000/www/index.html?endpoint=http://127.0.0.1:8787&siteKey=demo-site&country=US"
+echo "== a headless browser buys on $url"
+node scripts/demo-check.mjs "$url" http://127.0.0.1:9797
+
+if ! $once; then
+  echo
+  echo "Open $url and buy: within 5 s the event (hashes only) reaches the emulated Amazon:"
+  echo "  curl -s http://127.0.0.1:9797/__emulator/events"
+  echo "Delivery log: curl -s -H 'authorization: Bearer local-admin-key' http://127.0.0.1:8787/v1/deliveries"
+  echo "Ctrl-C stops everything."
+  wait
+fi

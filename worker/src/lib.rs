@@ -1,5 +1,12 @@
-//! The matchkey Cloudflare Worker: ingest, batching, Amazon delivery.
+//! The matchkey Cloudflare Worker: authenticated ingest, batching per advertiser and
+//! region in a Durable Object, Login with Amazon, delivery to the Events API with
+//! retries, a D1 delivery log with dead letters and replay, health.
+//!
+//! `config`, `ingest` and `amazon` are pure and tested natively; `edge` (wasm32 only) is
+//! the thin effectful part. See `worker/README.md`.
 
 pub mod amazon;
 pub mod config;
+#[cfg(target_arch = "wasm32")]
+mod edge;
 pub mod ingest;

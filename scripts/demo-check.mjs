@@ -1,0 +1,23 @@
+// Part of the demo: a headless Chromium buys on the demo shop, then this waits until the
+// purchase reaches the emulated Amazon Events API and prints what Amazon received.
+import { launch } from '../tests/js/harness.mjs';
+
+const [pageUrl, amazon] = process.argv.slice(2);
+const started = Date.now();
+const browser = await launch();
+const page = await browser.newPage();
+await page.goto(pageUrl);
+await page.click('#buy');
+let purchase;
+while (!purchase && Date.now() - started < 60_000) {
+  await new Promise((r) => setTimeout(r, 500));
+  const events = await (await fetch(`${amazon}/__emulator/events`)).json();
+  purchase = (events.events ?? events).map((e) => e.event ?? e).find((e) => e.eventDescription?.conversionType === 'OFF_AMAZON_PURCHASES');
+}
+await browser.close();
+if (!purchase) {
+  console.error('no purchase reached the emulator within a minute');
+  process.exit(1);
+}
+console.log(`purchase received by the emulated Amazon after ${((Date.now() - started) / 1000).toFixed(1)} s:`);
+console.log(JSON.stringify(purchase, null, 2));

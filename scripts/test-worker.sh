@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The Worker suite (run by scripts/test.sh): builds the Worker, the emulator and the CLI,
+# then runs the Worker in workerd (Miniflare) against the emulator on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/build-worker.sh
+cargo build --quiet --locked -p amazon-emulator --bin amazon-emulator
+cargo build --quiet --locked --bin matchkey
+node --test --test-concurrency=1 tests/worker/

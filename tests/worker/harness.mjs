@@ -1,0 +1,70 @@
+// Plumbing for the Worker suite: the Amazon emulator binary on 127.0.0.1 and the built
+// Worker in workerd through Miniflare, wired together.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+export const ORIGIN = 'https://shop.example';
+export const SITE_KEY = 'site-1';
+export const INGEST_SECRET = 'test-ingest-secret';
+export const ADMIN_KEY = 'test-admin-key';
+export const ADVERTISER = 'ENTITY1MATCHKEYDEMO';
+
+/** Starts the emulator on a free port; resolves with {url, stop, control(path, body), get(path)}. */
+export async function startEmulator() {
+  const child = spawn(`${root}target/debug/amazon-emulator`, ['--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
+  });
+  const url = line.trim().split(' ').pop();
+  const control = async (path, body) => {
+    const r = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const get = async (path) => (await fetch(url + path)).json();
+  return { url, control, get, stop: () => child.kill() };
+}
+
+/** The Worker in Miniflare against the emulator at `amazon`, with `vars` overriding. */
+export async function startWorker(amazon, vars = {}) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: `${root}worker/build/index.js`,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
+    compatibilityDate: '2026-04-01',
+    bindings: {
+      ADVERTISER_ID: ADVERTISER,
+      REGION: 'NA',
+      AMAZON_API_BASE: amazon,
+      LWA_TOKEN_URL: `${amazon}/auth/o2/token`,
+      FLUSH_SECONDS: '2',
+      SITE_KEYS: SITE_KEY,
+      ALLOWED_ORIGINS: ORIGIN,
+      LWA_CLIENT_ID: 'amzn1.application-oa2-client.matchkey-demo',
+      LWA_CLIENT_SECRET: 'matchkey-demo-secret',
+      LWA_REFRESH_TOKEN: 'Atzr|matchkey-demo-refresh',
+      INGEST_SECRET,
+      ADMIN_KEY,
+      ...vars,
+    },
+    kvNamespaces: ['TOKENS'],
+    d1Databases: ['DB'],
+    durableObjects: { BATCHER: { className: 'Batcher', useSQLite: true } },
+  });
+  await mf.ready;
+  const request = (path, init = {}) => mf.dispatchFetch(`http://worker.test${path}`, init);
+  return { mf, request, stop: () => mf.dispose() };
+}
+
+/** Waits until `predicate()` (sync or async) holds; fails after `ms`. */
+export async function until(predicate, ms = 15000) {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

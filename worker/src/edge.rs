@@ -1,0 +1,980 @@
+//! The effectful half of the Worker: HTTP routing, authentication, the Durable Object
+//! that accumulates events per advertiser and region, Login with Amazon, delivery, the D1
+//! delivery log and dead letters. Decisions are made by the pure modules; this one moves
+//! bytes. It never logs a request body, a match-key value, a token or a secret.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use worker::*;
+
+use crate::amazon::{self, Next};
+use crate::config::Config;
+use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
+
+const BATCHER: &str = "BATCHER";
+const DB: &str = "DB";
+const KV: &str = "TOKENS";
+const EVENT_PREFIX: &str = "ev:";
+/// Events read from storage per alarm run.
+const READ_LIMIT: usize = 5000;
+
+/// Why a request failed as a whole; turned into a response in one place.
+#[derive(Debug)]
+enum RelayError {
+    Status(u16, &'static str),
+    Config(String),
+    Platform(Error),
+}
+
+impl From<Error> for RelayError {
+    fn from(e: Error) -> Self {
+        RelayError::Platform(e)
+    }
+}
+
+impl RelayError {
+    fn into_response(self) -> Result<Response> {
+        let (status, code) = match self {
+            RelayError::Status(status, code) => (status, code),
+            RelayError::Config(what) => {
+                console_error!("configuration: {what}");
+                (500, "configuration_error")
+            }
+            RelayError::Platform(e) => {
+                console_error!("platform error: {e}");
+                (500, "internal_error")
+            }
+        };
+        Ok(Response::from_json(&json!({ "error": code }))?.with_status(status))
+    }
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+fn config(env: &Env) -> std::result::Result<Config, String> {
+    Config::from_vars(|name| var(env, name))
+}
+
+fn now() -> OffsetDateTime {
+    let ms = Date::now().as_millis() as i128;
+    OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn iso_now() -> String {
+    js_sys::Date::new_0().to_iso_string().into()
+}
+
+fn random_uuid() -> String {
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok();
+    crypto
+        .and_then(|c| {
+            let f = js_sys::Reflect::get(&c, &"randomUUID".into()).ok()?;
+            js_sys::Function::from(f).call0(&c).ok()?.as_string()
+        })
+        .unwrap_or_else(|| format!("mk-{}", Date::now().as_millis()))
+}
+
+fn jitter() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Adds CORS headers for an allowed page origin.
+fn with_cors(
+    mut response: Response,
+    origin: Option<&str>,
+    config: Option<&Config>,
+) -> Result<Response> {
+    let headers = response.headers_mut();
+    headers.set("cache-control", "no-store")?;
+    if let (Some(origin), Some(config)) = (origin, config)
+        && config.origin_allowed(origin)
+    {
+        headers.set("access-control-allow-origin", origin)?;
+        headers.set("vary", "Origin")?;
+    }
+    Ok(response)
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let origin = req.headers().get("origin")?;
+    let config = config(&env);
+    let result = match &config {
+        Ok(config) => route(&mut req, &env, config).await,
+        Err(what) => Err(RelayError::Config(what.clone())),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response()?,
+    };
+    with_cors(response, origin.as_deref(), config.as_ref().ok())
+}
+
+async fn route(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+) -> std::result::Result<Response, RelayError> {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Options, _) => preflight(req, config),
+        (Method::Post, "/v1/events") => ingest(req, env, config, false).await,
+        (Method::Post, "/v1/validate") => ingest(req, env, config, true).await,
+        (Method::Get, "/healthz") => health(env, config).await,
+        (Method::Get, "/v1/deliveries") => {
+            admin(req, env)?;
+            deliveries(req, env).await
+        }
+        (Method::Post, "/v1/replay") => {
+            admin(req, env)?;
+            replay(env, config).await
+        }
+        (Method::Post, "/v1/flush") => {
+            admin(req, env)?;
+            // The Durable Object's answer has immutable headers: answer afresh.
+            let stats: Value = batcher(env, config, "/flush", None).await?.json().await?;
+            Ok(Response::from_json(&stats)?)
+        }
+        _ => Err(RelayError::Status(404, "not_found")),
+    }
+}
+
+fn preflight(req: &Request, config: &Config) -> std::result::Result<Response, RelayError> {
+    let origin = req.headers().get("origin")?.unwrap_or_default();
+    if !config.origin_allowed(&origin) {
+        return Err(RelayError::Status(403, "origin_not_allowed"));
+    }
+    let mut response = Response::empty()?.with_status(204);
+    let headers = response.headers_mut();
+    headers.set("access-control-allow-methods", "POST, OPTIONS")?;
+    headers.set(
+        "access-control-allow-headers",
+        "content-type, x-matchkey-site-key",
+    )?;
+    headers.set("access-control-max-age", "86400")?;
+    Ok(response)
+}
+
+fn admin(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
+    let key = var(env, "ADMIN_KEY")
+        .filter(|k| !k.is_empty())
+        .ok_or(RelayError::Status(401, "admin_key_not_configured"))?;
+    match bearer(req)? {
+        Some(given) if given == key => Ok(()),
+        _ => Err(RelayError::Status(401, "invalid_admin_key")),
+    }
+}
+
+fn bearer(req: &Request) -> Result<Option<String>> {
+    Ok(req
+        .headers()
+        .get("authorization")?
+        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned)))
+}
+
+thread_local! {
+    /// Requests per key in the current minute, per isolate.
+    static RATE: RefCell<HashMap<String, (u64, u32)>> = RefCell::new(HashMap::new());
+    /// The access token and when it expires (ms), per isolate.
+    static TOKEN: RefCell<Option<(String, u64)>> = const { RefCell::new(None) };
+}
+
+fn over_limit(key: &str, limit: u32) -> bool {
+    let minute = Date::now().as_millis() / 60_000;
+    RATE.with(|rate| {
+        let mut rate = rate.borrow_mut();
+        if rate.len() > 10_000 {
+            rate.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = rate.entry(key.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 > limit
+    })
+}
+
+async fn ingest(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    dry_run: bool,
+) -> std::result::Result<Response, RelayError> {
+    if req
+        .headers()
+        .get("content-length")?
+        .and_then(|l| l.parse::<usize>().ok())
+        .is_some_and(|l| l > MAX_BODY_BYTES)
+    {
+        return Err(RelayError::Status(413, "body_too_large"));
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(RelayError::Status(413, "body_too_large"));
+    }
+    let body = ingest::parse_body(&bytes).map_err(|e| match e {
+        BodyError::BadJson => RelayError::Status(400, "bad_json"),
+        BodyError::BadShape => RelayError::Status(400, "bad_shape"),
+        BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
+    })?;
+    let caller = match bearer(req)? {
+        Some(secret) => {
+            let expected = var(env, "INGEST_SECRET").filter(|s| !s.is_empty());
+            if expected.as_deref() != Some(secret.as_str()) {
+                return Err(RelayError::Status(401, "invalid_ingest_secret"));
+            }
+            Caller::Server
+        }
+        None => {
+            let url = req.url()?;
+            let key = body
+                .site_key
+                .clone()
+                .or(req.headers().get("x-matchkey-site-key")?)
+                .or_else(|| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == "siteKey")
+                        .map(|(_, v)| v.into_owned())
+                });
+            let Some(key) = key.filter(|k| config.site_keys.contains(k)) else {
+                return Err(RelayError::Status(401, "invalid_site_key"));
+            };
+            let origin = req.headers().get("origin")?.unwrap_or_default();
+            if !config.origin_allowed(&origin) {
+                return Err(RelayError::Status(403, "origin_not_allowed"));
+            }
+            if over_limit(&format!("site:{key}"), config.rate_limit_per_minute) {
+                return Err(RelayError::Status(429, "rate_limited"));
+            }
+            Caller::Browser
+        }
+    };
+    if let Some(ip) = req.headers().get("cf-connecting-ip")?
+        && over_limit(&format!("ip:{ip}"), config.rate_limit_per_minute)
+    {
+        return Err(RelayError::Status(429, "rate_limited"));
+    }
+    let outcome = ingest::convert(&body.events, caller, config, now(), &mut random_uuid);
+    let accepted: Vec<Value> = outcome
+        .accepted
+        .iter()
+        .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
+        .collect();
+    if dry_run {
+        let events: Vec<String> = outcome
+            .accepted
+            .iter()
+            .map(|a| a.event.to_string())
+            .collect();
+        let body = amazon::events_body(events.iter().map(String::as_str));
+        let request = json!({
+            "method": "POST",
+            "url": format!("{}/adsApi/v1/create/events", config.api_base),
+            "headers": {
+                "Authorization": "Bearer <Login with Amazon access token>",
+                "Amazon-Ads-ClientId": "<LWA_CLIENT_ID>",
+                "Amazon-Ads-AccountId": config.advertiser_id,
+                "Content-Type": "application/json",
+            },
+            "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        });
+        let answer = json!({ "request": request, "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
+        return Ok(Response::from_json(&answer)?);
+    }
+    if !outcome.accepted.is_empty() {
+        let events: Vec<String> = outcome
+            .accepted
+            .iter()
+            .map(|a| a.event.to_string())
+            .collect();
+        let response = batcher(
+            env,
+            config,
+            "/enqueue",
+            Some(json!({ "events": events }).to_string()),
+        )
+        .await?;
+        if response.status_code() != 200 {
+            return Err(RelayError::Status(503, "queue_unavailable"));
+        }
+    }
+    let answer =
+        json!({ "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
+    Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// Calls the advertiser and region's Durable Object.
+async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
+    let name = format!("{}:{}", config.advertiser_id, config.region.as_str());
+    let stub = env
+        .durable_object(BATCHER)?
+        .id_from_name(&name)?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(if body.is_some() {
+        Method::Post
+    } else {
+        Method::Get
+    });
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    stub.fetch_with_request(Request::new_with_init(
+        &format!("https://batcher{path}"),
+        &init,
+    )?)
+    .await
+}
+
+/// The health record kept in KV.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Health {
+    token_state: Option<String>,
+    last_success_at: Option<String>,
+    last_error_code: Option<String>,
+    last_error_at: Option<String>,
+}
+
+async fn read_health(env: &Env) -> Health {
+    match env.kv(KV) {
+        Ok(kv) => kv
+            .get("health")
+            .json::<Health>()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        Err(_) => Health::default(),
+    }
+}
+
+async fn update_health(env: &Env, change: impl FnOnce(&mut Health)) {
+    let mut health = read_health(env).await;
+    change(&mut health);
+    if let Ok(kv) = env.kv(KV)
+        && let Ok(put) = kv.put("health", serde_json::to_string(&health).unwrap_or_default())
+    {
+        let _ = put.execute().await;
+    }
+}
+
+async fn health(env: &Env, config: &Config) -> std::result::Result<Response, RelayError> {
+    let health = read_health(env).await;
+    let mut stats: Value = batcher(env, config, "/stats", None)
+        .await?
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    let token_state = health
+        .token_state
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
+    let mut warnings = Vec::new();
+    if let Some(granted) = &config.refresh_token_granted_at {
+        let granted =
+            OffsetDateTime::parse(granted, &time::format_description::well_known::Rfc3339).or_else(
+                |_| {
+                    OffsetDateTime::parse(
+                        &format!("{granted}T00:00:00Z"),
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                },
+            );
+        if let Ok(granted) = granted {
+            let expires = granted + time::Duration::days(365);
+            let left = (expires - now()).whole_days();
+            if left <= 30 {
+                warnings.push(json!({ "code": "refresh_token_expiring", "daysLeft": left }));
+            }
+        }
+    }
+    let degraded = token_state == "reauthorization_needed";
+    if degraded {
+        warnings.push(json!({ "code": "reauthorization_needed" }));
+    }
+    let backlog = stats
+        .get_mut("pending")
+        .map(Value::take)
+        .unwrap_or(json!(0));
+    let answer = json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "tokenState": token_state,
+        "queueBacklog": backlog,
+        "lastSuccessAt": health.last_success_at,
+        "lastErrorCode": health.last_error_code,
+        "lastErrorAt": health.last_error_at,
+        "warnings": warnings,
+    });
+    Ok(Response::from_json(&answer)?.with_status(if degraded { 503 } else { 200 }))
+}
+
+static SCHEMA_READY: AtomicBool = AtomicBool::new(false);
+
+/// The delivery log's tables (also in `migrations/`); created on first use so that
+/// `wrangler dev` and Miniflare need no separate migration step.
+async fn db(env: &Env) -> Result<D1Database> {
+    let db = env.d1(DB)?;
+    if !SCHEMA_READY.load(Ordering::Relaxed) {
+        for statement in include_str!("../migrations/0001_delivery_log.sql").split(';') {
+            let statement = statement.trim();
+            if !statement.is_empty() {
+                db.prepare(statement).run().await?;
+            }
+        }
+        SCHEMA_READY.store(true, Ordering::Relaxed);
+    }
+    Ok(db)
+}
+
+async fn deliveries(req: &Request, env: &Env) -> std::result::Result<Response, RelayError> {
+    let url = req.url()?;
+    let limit: u32 = url
+        .query_pairs()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(100)
+        .min(1000);
+    let db = db(env).await?;
+    let batches: Vec<Value> = db
+        .prepare("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?1")
+        .bind(&[limit.into()])?
+        .all()
+        .await?
+        .results()?;
+    let failed: Vec<Value> = db
+        .prepare("SELECT * FROM failed_events ORDER BY id DESC LIMIT ?1")
+        .bind(&[limit.into()])?
+        .all()
+        .await?
+        .results()?;
+    let dead: Vec<Value> = db
+        .prepare("SELECT id, at, advertiser, region, event_id, event_time, reason, replayed_at FROM dead_letters ORDER BY id DESC LIMIT ?1")
+        .bind(&[limit.into()])?
+        .all()
+        .await?
+        .results()?;
+    Ok(Response::from_json(
+        &json!({ "deliveries": batches, "failedEvents": failed, "deadLetters": dead }),
+    )?)
+}
+
+async fn replay(env: &Env, config: &Config) -> std::result::Result<Response, RelayError> {
+    let db = db(env).await?;
+    let oldest = Date::now().as_millis() as f64 - (ingest::LOOKBACK_DAYS as f64) * 86_400_000.0;
+    #[derive(Deserialize)]
+    struct Dead {
+        id: f64,
+        event: String,
+    }
+    let rows: Vec<Dead> = db
+        .prepare("SELECT id, event FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?1 AND advertiser = ?2 ORDER BY id LIMIT 5000")
+        .bind(&[oldest.into(), config.advertiser_id.clone().into()])?
+        .all()
+        .await?
+        .results()?;
+    if !rows.is_empty() {
+        let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
+        batcher(
+            env,
+            config,
+            "/enqueue",
+            Some(json!({ "events": events }).to_string()),
+        )
+        .await?;
+        let at = iso_now();
+        for row in &rows {
+            db.prepare("UPDATE dead_letters SET replayed_at = ?1 WHERE id = ?2")
+                .bind(&[at.clone().into(), row.id.into()])?
+                .run()
+                .await?;
+        }
+    }
+    // Whatever waits in the accumulator goes now too (after a token fix, say).
+    batcher(env, config, "/flush", None).await?;
+    Ok(Response::from_json(&json!({ "replayed": rows.len() }))?.with_status(202))
+}
+
+/// The enqueue time (ms) written into an event's storage key.
+fn stamp_of(key: &str) -> u64 {
+    key.get(EVENT_PREFIX.len()..EVENT_PREFIX.len() + 13)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Why no access token could be had.
+enum TokenError {
+    /// `invalid_grant`: the advertiser must authorize again; nothing is sent meanwhile.
+    Reauthorize,
+    /// Anything else (LwA down, network): try again later.
+    Unavailable(String),
+}
+
+async fn access_token(
+    env: &Env,
+    config: &Config,
+    force: bool,
+) -> std::result::Result<String, TokenError> {
+    let now_ms = Date::now().as_millis();
+    if !force {
+        if let Some((token, _)) = TOKEN
+            .with(|t| t.borrow().clone())
+            .filter(|(_, exp)| *exp > now_ms + 60_000)
+        {
+            return Ok(token);
+        }
+        if let Ok(kv) = env.kv(KV)
+            && let Ok(Some(cached)) = kv.get("lwa:access").json::<(String, u64)>().await
+            && cached.1 > now_ms + 60_000
+        {
+            TOKEN.with(|t| *t.borrow_mut() = Some(cached.clone()));
+            return Ok(cached.0);
+        }
+    }
+    let secret = |name| var(env, name).filter(|s| !s.is_empty());
+    let (Some(client_id), Some(client_secret), Some(refresh)) = (
+        secret("LWA_CLIENT_ID"),
+        secret("LWA_CLIENT_SECRET"),
+        secret("LWA_REFRESH_TOKEN"),
+    ) else {
+        return Err(TokenError::Unavailable("lwa_secrets_missing".into()));
+    };
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/x-www-form-urlencoded");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(
+            amazon::lwa_refresh_form(&client_id, &client_secret, &refresh).into(),
+        ));
+    let request = Request::new_with_init(&config.lwa_token_url, &init)
+        .map_err(|_| TokenError::Unavailable("bad_lwa_url".into()))?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|_| TokenError::Unavailable("lwa_unreachable".into()))?;
+    let status = response.status_code();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status == 200 {
+        let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+        let ttl = body["expires_in"].as_u64().unwrap_or(3600);
+        let expires = now_ms + ttl * 1000;
+        TOKEN.with(|t| *t.borrow_mut() = Some((token.clone(), expires)));
+        if let Ok(kv) = env.kv(KV)
+            && let Ok(put) = kv.put("lwa:access", json!([token, expires]).to_string())
+        {
+            let _ = put.expiration_ttl(ttl.max(120) - 60).execute().await;
+        }
+        update_health(env, |h| h.token_state = Some("ok".into())).await;
+        return Ok(token);
+    }
+    let error = body["error"].as_str().unwrap_or("lwa_error").to_owned();
+    if error == "invalid_grant" {
+        update_health(env, |h| {
+            h.token_state = Some("reauthorization_needed".into());
+            h.last_error_code = Some("invalid_grant".into());
+            h.last_error_at = Some(iso_now());
+        })
+        .await;
+        return Err(TokenError::Reauthorize);
+    }
+    Err(TokenError::Unavailable(error))
+}
+
+/// Accumulates one advertiser and region's events and delivers them in full batches.
+#[durable_object]
+pub struct Batcher {
+    state: State,
+    env: Env,
+    seq: RefCell<u64>,
+}
+
+impl DurableObject for Batcher {
+    fn new(state: State, env: Env) -> Self {
+        Batcher {
+            state,
+            env,
+            seq: RefCell::new(0),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let config = match config(&self.env) {
+            Ok(c) => c,
+            Err(_) => return Response::error("configuration_error", 500),
+        };
+        let storage = self.state.storage();
+        match req.path().as_str() {
+            "/enqueue" => {
+                #[derive(Deserialize)]
+                struct Enqueue {
+                    events: Vec<String>,
+                }
+                let body: Enqueue = req.json().await?;
+                let stamp = Date::now().as_millis();
+                for event in body.events {
+                    let n = {
+                        let mut seq = self.seq.borrow_mut();
+                        *seq += 1;
+                        *seq
+                    };
+                    storage
+                        .put(&format!("{EVENT_PREFIX}{stamp:013}:{n:08}"), event)
+                        .await?;
+                }
+                let pending = self.pending().await?;
+                if pending >= config.batch_max_events {
+                    storage.set_alarm(0).await?;
+                } else if storage.get_alarm().await?.is_none() {
+                    storage
+                        .set_alarm((config.flush_seconds * 1000) as i64)
+                        .await?;
+                }
+                Response::from_json(&json!({ "pending": pending }))
+            }
+            "/flush" => {
+                storage.set_alarm(0).await?;
+                Response::from_json(&json!({ "flushing": true }))
+            }
+            _ => {
+                let alarm = storage.get_alarm().await?;
+                Response::from_json(
+                    &json!({ "pending": self.pending().await?, "nextFlushAt": alarm }),
+                )
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Ok(config) = config(&self.env) {
+            self.deliver(&config).await?;
+        }
+        Response::ok("delivered")
+    }
+}
+
+impl Batcher {
+    async fn pending(&self) -> Result<usize> {
+        let list = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix(EVENT_PREFIX))
+            .await?;
+        Ok(list.size() as usize)
+    }
+
+    async fn attempt(&self) -> u32 {
+        self.state
+            .storage()
+            .get::<u32>("meta:attempt")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Sends what is pending, batch by batch, and schedules what is left.
+    async fn deliver(&self, config: &Config) -> Result<()> {
+        let storage = self.state.storage();
+        let list = storage
+            .list_with_options(ListOptions::new().prefix(EVENT_PREFIX).limit(READ_LIMIT))
+            .await?;
+        let mut items: Vec<(String, String)> = Vec::new();
+        for entry in list.entries() {
+            let pair = js_sys::Array::from(&entry?);
+            if let (Some(key), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                items.push((key, value));
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        let more = items.len() >= READ_LIMIT;
+        let mut token = match access_token(&self.env, config, false).await {
+            Ok(t) => t,
+            Err(TokenError::Reauthorize) => {
+                // Keep every event; check again in a while (replay also flushes).
+                storage.set_alarm(300_000).await?;
+                return Ok(());
+            }
+            Err(TokenError::Unavailable(code)) => {
+                let attempt = self.attempt().await;
+                storage.put("meta:attempt", attempt + 1).await?;
+                self.record_error(&code).await;
+                storage
+                    .set_alarm(amazon::backoff_ms(attempt, jitter()) as i64)
+                    .await?;
+                return Ok(());
+            }
+        };
+        let flush_ms = config.flush_seconds * 1000;
+        let now_ms = Date::now().as_millis();
+        for batch in amazon::batches(items, config.batch_max_events) {
+            // A partial batch waits until its oldest event has waited FLUSH_SECONDS, so
+            // single-event ingests still reach Amazon in full batches.
+            let oldest = batch.first().map_or(now_ms, |(k, _)| stamp_of(k));
+            let waited = now_ms.saturating_sub(oldest);
+            if batch.len() < config.batch_max_events && waited < flush_ms {
+                storage.set_alarm((flush_ms - waited) as i64).await?;
+                return Ok(());
+            }
+            let batch_id = random_uuid();
+            let body = amazon::events_body(batch.iter().map(|(_, e)| e.as_str()));
+            let mut refreshed = false;
+            loop {
+                let attempt = self.attempt().await;
+                let (status, retry_after, text) =
+                    send_events(&self.env, config, &token, &body).await;
+                match amazon::next(status, retry_after.as_deref(), &text, attempt, jitter()) {
+                    Next::Delivered(ms) => {
+                        self.log_delivered(config, &batch_id, &batch, &ms, status)
+                            .await?;
+                        let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+                        storage.delete_multiple(keys).await?;
+                        storage.put("meta:attempt", 0u32).await?;
+                        update_health(&self.env, |h| h.last_success_at = Some(iso_now())).await;
+                        break;
+                    }
+                    Next::Refresh if !refreshed => {
+                        refreshed = true;
+                        match access_token(&self.env, config, true).await {
+                            Ok(t) => token = t,
+                            Err(_) => {
+                                storage.set_alarm(300_000).await?;
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Next::Refresh => {
+                        return self
+                            .retry_later(
+                                config,
+                                &batch_id,
+                                &batch,
+                                status,
+                                "UNAUTHORIZED",
+                                amazon::backoff_ms(attempt, jitter()),
+                            )
+                            .await;
+                    }
+                    Next::Retry { after_ms, code } => {
+                        return self
+                            .retry_later(config, &batch_id, &batch, status, &code, after_ms)
+                            .await;
+                    }
+                    Next::Fail { code } => {
+                        self.dead_letter(config, &batch_id, &batch, status, &code)
+                            .await?;
+                        break;
+                    }
+                }
+            }
+        }
+        if more {
+            storage.set_alarm(0).await?;
+        }
+        Ok(())
+    }
+
+    async fn retry_later(
+        &self,
+        config: &Config,
+        batch_id: &str,
+        batch: &[(String, String)],
+        status: u16,
+        code: &str,
+        after_ms: u64,
+    ) -> Result<()> {
+        let storage = self.state.storage();
+        let attempt = self.attempt().await + 1;
+        self.record_error(code).await;
+        if attempt >= config.max_attempts {
+            self.dead_letter(config, batch_id, batch, status, code)
+                .await?;
+            storage.put("meta:attempt", 0u32).await?;
+            storage.set_alarm(0).await?;
+            return Ok(());
+        }
+        storage.put("meta:attempt", attempt).await?;
+        log_batch(
+            &self.env,
+            config,
+            batch_id,
+            batch.len(),
+            0,
+            0,
+            status,
+            "retry",
+            Some(code),
+        )
+        .await?;
+        storage.set_alarm(after_ms as i64).await?;
+        Ok(())
+    }
+
+    async fn record_error(&self, code: &str) {
+        update_health(&self.env, |h| {
+            h.last_error_code = Some(code.to_owned());
+            h.last_error_at = Some(iso_now());
+        })
+        .await;
+    }
+
+    async fn log_delivered(
+        &self,
+        config: &Config,
+        batch_id: &str,
+        batch: &[(String, String)],
+        ms: &amazon::MultiStatus,
+        status: u16,
+    ) -> Result<()> {
+        let db = db(&self.env).await?;
+        for error in &ms.errors {
+            let event_id = batch
+                .get(error.index)
+                .and_then(|(_, e)| serde_json::from_str::<Value>(e).ok())
+                .and_then(|e| e["eventId"].as_str().map(str::to_owned));
+            db.prepare("INSERT INTO failed_events (at, advertiser, batch_id, event_id, status, amazon_code, field_location) VALUES (?1, ?2, ?3, ?4, 'rejected', ?5, ?6)")
+                .bind(&[
+                    iso_now().into(),
+                    config.advertiser_id.clone().into(),
+                    batch_id.into(),
+                    event_id.map_or(wasm_bindgen::JsValue::NULL, Into::into),
+                    error.code.clone().into(),
+                    error.field_location.clone().map_or(wasm_bindgen::JsValue::NULL, Into::into),
+                ])?
+                .run()
+                .await?;
+        }
+        log_batch(
+            &self.env,
+            config,
+            batch_id,
+            batch.len(),
+            ms.success.len(),
+            ms.errors.len(),
+            status,
+            "delivered",
+            None,
+        )
+        .await
+    }
+
+    async fn dead_letter(
+        &self,
+        config: &Config,
+        batch_id: &str,
+        batch: &[(String, String)],
+        status: u16,
+        code: &str,
+    ) -> Result<()> {
+        let db = db(&self.env).await?;
+        for (_, event) in batch {
+            let parsed: Value = serde_json::from_str(event).unwrap_or(Value::Null);
+            let event_time = parsed["eventTime"].as_str().unwrap_or_default().to_owned();
+            let event_time_ms = js_sys::Date::parse(&event_time);
+            db.prepare("INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+                .bind(&[
+                    iso_now().into(),
+                    config.advertiser_id.clone().into(),
+                    config.region.as_str().into(),
+                    parsed["eventId"].as_str().unwrap_or_default().into(),
+                    event_time.into(),
+                    event_time_ms.into(),
+                    event.clone().into(),
+                    code.into(),
+                ])?
+                .run()
+                .await?;
+        }
+        let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
+        self.state.storage().delete_multiple(keys).await?;
+        log_batch(
+            &self.env,
+            config,
+            batch_id,
+            batch.len(),
+            0,
+            batch.len(),
+            status,
+            "dead_lettered",
+            Some(code),
+        )
+        .await
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // One row of the log, column by column.
+async fn log_batch(
+    env: &Env,
+    config: &Config,
+    batch_id: &str,
+    events: usize,
+    accepted: usize,
+    failed: usize,
+    status: u16,
+    outcome: &str,
+    code: Option<&str>,
+) -> Result<()> {
+    db(env)
+        .await?
+        .prepare("INSERT INTO deliveries (at, advertiser, region, batch_id, events, accepted, failed, http_status, status, amazon_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+        .bind(&[
+            iso_now().into(),
+            config.advertiser_id.clone().into(),
+            config.region.as_str().into(),
+            batch_id.into(),
+            (events as f64).into(),
+            (accepted as f64).into(),
+            (failed as f64).into(),
+            f64::from(status).into(),
+            outcome.into(),
+            code.map_or(wasm_bindgen::JsValue::NULL, Into::into),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// POSTs one Events API batch; `(status, Retry-After, body)`, status 0 when no answer.
+async fn send_events(
+    env: &Env,
+    config: &Config,
+    token: &str,
+    body: &str,
+) -> (u16, Option<String>, String) {
+    let client_id = var(env, "LWA_CLIENT_ID").unwrap_or_default();
+    let headers = Headers::new();
+    let _ = headers.set("authorization", &format!("Bearer {token}"));
+    let _ = headers.set("amazon-ads-clientid", &client_id);
+    let _ = headers.set("amazon-ads-accountid", &config.advertiser_id);
+    let _ = headers.set("content-type", "application/json");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(body.into()));
+    let url = format!("{}/adsApi/v1/create/events", config.api_base);
+    let Ok(request) = Request::new_with_init(&url, &init) else {
+        return (0, None, String::new());
+    };
+    match Fetch::Request(request).send().await {
+        Ok(mut response) => {
+            let status = response.status_code();
+            let retry_after = response.headers().get("retry-after").ok().flatten();
+            (
+                status,
+                retry_after,
+                response.text().await.unwrap_or_default(),
+            )
+        }
+        Err(_) => (0, None, String::new()),
+    }
+}
