@@ -194,3 +194,25 @@ test('server-to-server raw PII gives the same Amazon bytes as the browser path; 
     await worker.stop();
   }
 });
+
+test('API_KIND=dsp sends the legacy DSP import: 100 per request, definition ids, 1-based answers', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, {
+    API_KIND: 'dsp', PROFILE_ID: '1234567890', CONVERSION_DEFINITIONS: JSON.stringify({ purchase: '591234567890123456', '*': '591000000000000001' }),
+  });
+  try {
+    const events = Array.from({ length: 150 }, (_, i) => event(i, { units: 1 }));
+    events[3] = event(3, { eventTime: new Date(Date.now() - 10 * 86_400_000).toISOString() }); // older than the legacy 7 days
+    assert.equal((await serverPost(worker, { events })).status, 202);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await admin(worker, '/v1/deliveries')).body.deliveries.filter((d) => d.status === 'delivered').length === 2);
+    const log = await amazon.get('/__emulator/requests?endpoint=dspEvents');
+    const requests = log.requests ?? log;
+    assert.deepEqual(requests.map((r) => r.body.eventData.length), [100, 50]);
+    assert.equal(requests[0].body.eventData[0].conversionDefinitionId, '591234567890123456');
+    const failed = (await admin(worker, '/v1/deliveries')).body.failedEvents;
+    assert.deepEqual(failed.map((f) => f.event_id), ['e3'], 'the 1-based error index maps back to the right event');
+  } finally {
+    await worker.stop();
+  }
+});

@@ -42,6 +42,105 @@ pub fn events_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
     body
 }
 
+/// Match-key types the legacy DSP conversions API takes.
+const LEGACY_TYPES: [&str; 10] = [
+    "EMAIL",
+    "PHONE",
+    "FIRST_NAME",
+    "LAST_NAME",
+    "ADDRESS",
+    "CITY",
+    "STATE",
+    "POSTAL",
+    "MAID",
+    "RAMP_ID",
+];
+
+/// Most events per legacy DSP import request.
+pub const LEGACY_MAX_EVENTS: usize = 100;
+
+/// An Events API event in the legacy DSP `eventData` form (`API_KIND = dsp`): the event
+/// references a pre-created conversion definition; consent, custom data and device info
+/// have no place there and are left out, as are match-key types the API does not know.
+pub fn to_legacy(event: &Value, conversion_definition_id: &str) -> Value {
+    let mut out = serde_json::json!({
+        "conversionDefinitionId": conversion_definition_id,
+        "name": event["eventDescription"]["name"],
+        "countryCode": event["countryCode"],
+        "timestamp": event["eventTime"],
+        "matchKeys": event["matchKeys"]
+            .as_array()
+            .map(|keys| {
+                keys.iter()
+                    .filter(|k| k["type"].as_str().is_some_and(|t| LEGACY_TYPES.contains(&t)))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    });
+    for (from, to) in [
+        ("value", "value"),
+        ("currencyCode", "currencyCode"),
+        ("unitsSold", "unitsSold"),
+        ("eventId", "clientDedupeId"),
+    ] {
+        if let Some(v) = event.get(from).filter(|v| !v.is_null()) {
+            out[to] = v.clone();
+        }
+    }
+    out
+}
+
+/// The legacy import body for serialized (legacy-form) events.
+pub fn legacy_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
+    let mut body = String::from(r#"{"source":"SERVER_TO_SERVER","eventData":["#);
+    for (i, e) in events.enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(e);
+    }
+    body.push_str("]}");
+    body
+}
+
+/// Parses a legacy 207 (1-based indexes) into the Events API's 0-based form.
+pub fn parse_legacy_multi_status(body: &str) -> Option<MultiStatus> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let index = |item: &Value| {
+        item.get("index")
+            .and_then(Value::as_u64)
+            .and_then(|i| (i as usize).checked_sub(1))
+    };
+    let success = v
+        .get("success")?
+        .as_array()?
+        .iter()
+        .filter_map(index)
+        .collect();
+    let errors = v
+        .get("error")?
+        .as_array()?
+        .iter()
+        .filter_map(|item| {
+            let first = item.get("errors").and_then(|e| e.get(0));
+            Some(EventError {
+                index: index(item)?,
+                code: first
+                    .and_then(|e| e.get("errorType"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("UNKNOWN")
+                    .to_owned(),
+                field_location: first
+                    .and_then(|e| e.get("fieldName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })
+        })
+        .collect();
+    Some(MultiStatus { success, errors })
+}
+
 /// One failed event of a 207 answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventError {
@@ -149,6 +248,25 @@ pub fn backoff_ms(attempt: u32, jitter: f64) -> u64 {
 /// Decides on an answer: `status` (0 for a network error), its `Retry-After` header and
 /// body, the attempt number (0 for the first try) and a jitter in [0, 1).
 pub fn next(status: u16, retry_after: Option<&str>, body: &str, attempt: u32, jitter: f64) -> Next {
+    next_with(
+        status,
+        retry_after,
+        body,
+        attempt,
+        jitter,
+        parse_multi_status,
+    )
+}
+
+/// [`next`] for an API whose 207 body `parse` reads (the legacy API's is 1-based).
+pub fn next_with(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &str,
+    attempt: u32,
+    jitter: f64,
+    parse: fn(&str) -> Option<MultiStatus>,
+) -> Next {
     let code = || {
         serde_json::from_str::<Value>(body)
             .ok()
@@ -156,7 +274,7 @@ pub fn next(status: u16, retry_after: Option<&str>, body: &str, attempt: u32, ji
             .unwrap_or_else(|| format!("HTTP_{status}"))
     };
     match status {
-        207 | 200 => match parse_multi_status(body) {
+        207 | 200 => match parse(body) {
             Some(ms) => Next::Delivered(ms),
             None => Next::Retry {
                 after_ms: backoff_ms(attempt, jitter),
@@ -208,6 +326,31 @@ mod tests {
         assert_eq!(
             lwa_refresh_form("c", "s/+", "Atzr|x"),
             "grant_type=refresh_token&refresh_token=Atzr%7Cx&client_id=c&client_secret=s%2F%2B"
+        );
+    }
+
+    #[test]
+    fn legacy_form_and_answers() {
+        let event = serde_json::json!({"eventDescription": {"name": "purchase", "conversionType": "OFF_AMAZON_PURCHASES"},
+            "countryCode": "US", "eventTime": "2026-09-10T10:00:00Z", "eventId": "o1", "value": 5, "currencyCode": "USD",
+            "matchKeys": [{"type": "EMAIL", "values": ["h"]}, {"type": "MATCH_ID", "values": ["c1"]}],
+            "consent": {"tcf": "x"}});
+        let legacy = to_legacy(&event, "591");
+        assert_eq!(
+            legacy,
+            serde_json::json!({"conversionDefinitionId": "591", "name": "purchase", "countryCode": "US",
+            "timestamp": "2026-09-10T10:00:00Z", "matchKeys": [{"type": "EMAIL", "values": ["h"]}], "value": 5,
+            "currencyCode": "USD", "clientDedupeId": "o1"})
+        );
+        assert_eq!(
+            legacy_body(["{}"].into_iter()),
+            r#"{"source":"SERVER_TO_SERVER","eventData":[{}]}"#
+        );
+        let ms = parse_legacy_multi_status(r#"{"success":[{"index":1}],"error":[{"index":2,"code":"400","errors":[{"errorType":"INVALID_ARGUMENT","fieldName":"timestamp"}]}]}"#).unwrap();
+        assert_eq!(ms.success, [0]);
+        assert_eq!(
+            (ms.errors[0].index, ms.errors[0].code.as_str()),
+            (1, "INVALID_ARGUMENT")
         );
     }
 

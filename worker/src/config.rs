@@ -44,6 +44,21 @@ impl Region {
     }
 }
 
+/// Which Amazon API events go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKind {
+    /// The Events API (`/adsApi/v1/create/events`), the default.
+    Events,
+    /// The legacy DSP conversions import, for advertisers still on it: events reference a
+    /// conversion definition and go 100 at a time.
+    Dsp {
+        /// `PROFILE_ID`: the `Amazon-Advertising-API-Scope` header.
+        profile_id: String,
+        /// `CONVERSION_DEFINITIONS`: JSON object, event name → definition id; `*` is the fallback.
+        definitions: HashMap<String, String>,
+    },
+}
+
 /// Everything the Worker reads from its vars.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -73,6 +88,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// `REFRESH_TOKEN_GRANTED_AT` (RFC 3339 date), to warn before the 365-day expiry.
     pub refresh_token_granted_at: Option<String>,
+    /// `API_KIND`: `events` (default) or `dsp`.
+    pub api_kind: ApiKind,
 }
 
 /// Default event name → Amazon conversionType (the browser tag uses the same map).
@@ -147,7 +164,24 @@ impl Config {
             max_attempts: number("MAX_ATTEMPTS", 6)? as u32,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
+            api_kind: match var("API_KIND").unwrap_or_default().trim() {
+                "" | "events" => ApiKind::Events,
+                "dsp" => ApiKind::Dsp {
+                    profile_id: var("PROFILE_ID").filter(|s| !s.is_empty()).ok_or("API_KIND=dsp needs PROFILE_ID")?,
+                    definitions: serde_json::from_str(&var("CONVERSION_DEFINITIONS").unwrap_or_default())
+                        .map_err(|_| "API_KIND=dsp needs CONVERSION_DEFINITIONS, a JSON object of event name to definition id")?,
+                },
+                _ => return Err("API_KIND must be events or dsp".into()),
+            },
         })
+    }
+
+    /// Events per Amazon request for the configured API.
+    pub fn batch_size(&self) -> usize {
+        match self.api_kind {
+            ApiKind::Events => self.batch_max_events,
+            ApiKind::Dsp { .. } => self.batch_max_events.min(100),
+        }
     }
 
     /// Whether a page served from `origin` may post for its site.
@@ -199,6 +233,22 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(local.api_base, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn legacy_api_needs_its_ids() {
+        let c = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("API_KIND", "dsp"),
+            ("PROFILE_ID", "333"),
+            ("CONVERSION_DEFINITIONS", r#"{"*":"591"}"#),
+        ]))
+        .unwrap();
+        assert_eq!(c.batch_size(), 100);
+        assert!(matches!(c.api_kind, ApiKind::Dsp { ref profile_id, .. } if profile_id == "333"));
+        let e =
+            Config::from_vars(vars(&[("ADVERTISER_ID", "583"), ("API_KIND", "dsp")])).unwrap_err();
+        assert_eq!(e, "API_KIND=dsp needs PROFILE_ID");
     }
 
     #[test]

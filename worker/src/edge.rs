@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use worker::*;
 
 use crate::amazon::{self, Next};
-use crate::config::Config;
+use crate::config::{ApiKind, Config};
 use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
 
 const BATCHER: &str = "BATCHER";
@@ -717,23 +717,34 @@ impl Batcher {
         };
         let flush_ms = config.flush_seconds * 1000;
         let now_ms = Date::now().as_millis();
-        for batch in amazon::batches(items, config.batch_max_events) {
+        for batch in amazon::batches(items, config.batch_size()) {
             // A partial batch waits until its oldest event has waited FLUSH_SECONDS, so
             // single-event ingests still reach Amazon in full batches.
             let oldest = batch.first().map_or(now_ms, |(k, _)| stamp_of(k));
             let waited = now_ms.saturating_sub(oldest);
-            if batch.len() < config.batch_max_events && waited < flush_ms {
+            if batch.len() < config.batch_size() && waited < flush_ms {
                 storage.set_alarm((flush_ms - waited) as i64).await?;
                 return Ok(());
             }
             let batch_id = random_uuid();
-            let body = amazon::events_body(batch.iter().map(|(_, e)| e.as_str()));
+            let body = request_body(config, &batch);
             let mut refreshed = false;
             loop {
                 let attempt = self.attempt().await;
                 let (status, retry_after, text) =
                     send_events(&self.env, config, &token, &body).await;
-                match amazon::next(status, retry_after.as_deref(), &text, attempt, jitter()) {
+                let parse = match config.api_kind {
+                    ApiKind::Events => amazon::parse_multi_status,
+                    ApiKind::Dsp { .. } => amazon::parse_legacy_multi_status,
+                };
+                match amazon::next_with(
+                    status,
+                    retry_after.as_deref(),
+                    &text,
+                    attempt,
+                    jitter(),
+                    parse,
+                ) {
                     Next::Delivered(ms) => {
                         self.log_delivered(config, &batch_id, &batch, &ms, status)
                             .await?;
@@ -944,7 +955,31 @@ async fn log_batch(
     Ok(())
 }
 
-/// POSTs one Events API batch; `(status, Retry-After, body)`, status 0 when no answer.
+/// The request body of a batch for the configured API.
+fn request_body(config: &Config, batch: &[(String, String)]) -> String {
+    match &config.api_kind {
+        ApiKind::Events => amazon::events_body(batch.iter().map(|(_, e)| e.as_str())),
+        ApiKind::Dsp { definitions, .. } => {
+            let legacy: Vec<String> = batch
+                .iter()
+                .map(|(_, e)| {
+                    let event: Value = serde_json::from_str(e).unwrap_or(Value::Null);
+                    let name = event["eventDescription"]["name"]
+                        .as_str()
+                        .unwrap_or_default();
+                    let id = definitions
+                        .get(name)
+                        .or_else(|| definitions.get("*"))
+                        .map_or("", String::as_str);
+                    amazon::to_legacy(&event, id).to_string()
+                })
+                .collect();
+            amazon::legacy_body(legacy.iter().map(String::as_str))
+        }
+    }
+}
+
+/// POSTs one batch to the configured API; `(status, Retry-After, body)`, status 0 when no answer.
 async fn send_events(
     env: &Env,
     config: &Config,
@@ -954,14 +989,30 @@ async fn send_events(
     let client_id = var(env, "LWA_CLIENT_ID").unwrap_or_default();
     let headers = Headers::new();
     let _ = headers.set("authorization", &format!("Bearer {token}"));
-    let _ = headers.set("amazon-ads-clientid", &client_id);
-    let _ = headers.set("amazon-ads-accountid", &config.advertiser_id);
-    let _ = headers.set("content-type", "application/json");
+    let url = match &config.api_kind {
+        ApiKind::Events => {
+            let _ = headers.set("amazon-ads-clientid", &client_id);
+            let _ = headers.set("amazon-ads-accountid", &config.advertiser_id);
+            let _ = headers.set("content-type", "application/json");
+            format!("{}/adsApi/v1/create/events", config.api_base)
+        }
+        ApiKind::Dsp { profile_id, .. } => {
+            let _ = headers.set("amazon-advertising-api-clientid", &client_id);
+            let _ = headers.set("amazon-advertising-api-scope", profile_id);
+            let _ = headers.set(
+                "content-type",
+                "application/vnd.dspconversioneventimport.v1+json",
+            );
+            format!(
+                "{}/accounts/{}/dsp/conversionDefinitions/eventData",
+                config.api_base, config.advertiser_id
+            )
+        }
+    };
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
-    let url = format!("{}/adsApi/v1/create/events", config.api_base);
     let Ok(request) = Request::new_with_init(&url, &init) else {
         return (0, None, String::new());
     };
