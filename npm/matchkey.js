@@ -4,6 +4,7 @@ import initWasm, { normalize as normalizeWasm, matchKeys as matchKeysWasm, hashB
 
 const RS = '\u001e';
 const US = '\u001f';
+const GS = '\u001d';
 const SEPS = /[\u001e\u001f]/;
 
 let ready = null;
@@ -51,16 +52,27 @@ export function matchKeys(record, country) {
 export function hashBatch(records) {
   if (records.length === 0) return [];
   const packed = new Array(records.length);
+  const { field, country } = records[0];
+  let uniform = true;
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     // The separators are white space to the rules; a value holding one goes alone.
     const input = String(r.input);
-    packed[i] = input.includes(RS) || input.includes(US) ? null : `${r.field}${US}${r.country}${US}${input}`;
+    const alone = input.includes(RS) || input.includes(US) || input.includes(GS);
+    if (r.field !== field || r.country !== country) uniform = false;
+    packed[i] = alone ? null : input;
+  }
+  if (!uniform) {
+    for (let i = 0; i < records.length; i++) {
+      if (packed[i] !== null) packed[i] = `${records[i].field}${US}${records[i].country}${US}${packed[i]}`;
+    }
   }
   const direct = packed.some((p) => p === null);
   // One split over both separators: [normalized0, sha0, normalized1, sha1, …]; an empty
   // normalized value means the second part is a reject code.
-  const flat = hashBatchPacked(packed.map((p) => (p === null ? `EMAIL${US}US${US}` : p)).join(RS)).split(SEPS);
+  const placeholder = uniform ? '' : `${field}${US}${country}${US}`;
+  const joined = packed.map((p) => (p === null ? placeholder : p)).join(RS);
+  const flat = hashBatchPacked(uniform ? `${GS}${field}${US}${country}${RS}${joined}` : joined).split(SEPS);
   const out = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
     if (direct && packed[i] === null) {

@@ -2,7 +2,7 @@
 // 127.0.0.1) against the Amazon emulator. Sends EVENTS single-event ingests spread over
 // SECONDS, flushes, and checks that every accepted event reached Amazon or the failure
 // log: zero lost. Prints events/s, Amazon requests per 1,000 ingests and workerd CPU ms
-// per event. Usage: node scripts/load-test.mjs [EVENTS=20000] [SECONDS=60]
+// per event. Usage: [FLUSH_SECONDS=10] node scripts/load-test.mjs [EVENTS=20000] [SECONDS=60]
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { Miniflare } from 'miniflare';
@@ -32,7 +32,7 @@ const mf = new Miniflare({
   compatibilityDate: '2026-04-01',
   bindings: {
     ADVERTISER_ID: ADVERTISER, REGION: 'NA', AMAZON_API_BASE: amazon.url, LWA_TOKEN_URL: `${amazon.url}/auth/o2/token`,
-    FLUSH_SECONDS: '2', SITE_KEYS: SITE_KEY, ALLOWED_ORIGINS: ORIGIN, RATE_LIMIT_PER_MINUTE: '1000000',
+    FLUSH_SECONDS: process.env.FLUSH_SECONDS || '10', SITE_KEYS: SITE_KEY, ALLOWED_ORIGINS: ORIGIN, RATE_LIMIT_PER_MINUTE: '1000000',
     LWA_CLIENT_ID: 'amzn1.application-oa2-client.matchkey-demo', LWA_CLIENT_SECRET: 'matchkey-demo-secret',
     LWA_REFRESH_TOKEN: 'Atzr|matchkey-demo-refresh', INGEST_SECRET, ADMIN_KEY,
   },

@@ -9,3 +9,6 @@ bash scripts/build-worker.sh
 cargo build --quiet --locked -p amazon-emulator --bin amazon-emulator
 cargo build --quiet --locked --bin matchkey
 node --test --test-concurrency=1 tests/worker/
+
+# A short bounded load run: every accepted event must reach Amazon or the log.
+node scripts/load-test.mjs 2000 8 2>&1 | grep -v NOSENTRY

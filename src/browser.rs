@@ -38,6 +38,8 @@ type Parsed = Result<(Field, Country), Reject>;
 const RECORD_SEP: char = '\u{1e}';
 /// Separates the parts of one record.
 const UNIT_SEP: char = '\u{1f}';
+/// Starts a batch with one field and country for every value.
+const GROUP_SEP: char = '\u{1d}';
 
 /// A JS `Error` for a reject: message without the input, `code` and `field` properties.
 fn reject_error(reject: Reject) -> JsValue {
@@ -140,7 +142,8 @@ pub fn match_keys_js(record: JsValue, country: &str) -> Result<Array, JsValue> {
 }
 
 /// Many values in one call: `packed` holds records separated by U+001E, each
-/// `FIELD U+001F COUNTRY U+001F INPUT`; the answer holds one record per input in the
+/// `FIELD U+001F COUNTRY U+001F INPUT` (or, when every value shares them,
+/// `U+001D FIELD U+001F COUNTRY` then the inputs); the answer holds one record per input in the
 /// same order, `normalized U+001F sha256` (sha256 empty when unhashed) or
 /// `U+001F code` for a reject (an empty normalized value). The `hashBatch` function of the package packs and
 /// unpacks; one string each way is what makes a batch cheap to cross.
@@ -148,6 +151,25 @@ pub fn match_keys_js(record: JsValue, country: &str) -> Result<Array, JsValue> {
 pub fn hash_batch_packed(packed: &str) -> String {
     let mut normalizer = Normalizer::new();
     let mut out = String::with_capacity(packed.len() * 2);
+    // `U+001D FIELD U+001F COUNTRY U+001E input U+001E input …`: one field and country
+    // for the whole batch, the common case, with nothing repeated per value.
+    if let Some(rest) = packed.strip_prefix(GROUP_SEP) {
+        let (header, inputs) = rest.split_once(RECORD_SEP).unwrap_or((rest, ""));
+        let (field, country) = header.split_once(UNIT_SEP).unwrap_or((header, ""));
+        let parsed = field
+            .parse::<Field>()
+            .and_then(|f| Ok((f, Country::parse(country)?)));
+        for (i, input) in inputs.split(RECORD_SEP).enumerate() {
+            if i > 0 {
+                out.push(RECORD_SEP);
+            }
+            push_answer(
+                &mut out,
+                parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c)),
+            );
+        }
+        return out;
+    }
     // Batches usually repeat one field and country: parse each distinct pair once.
     let mut last: Option<(&str, &str, Parsed)> = None;
     for (i, record) in packed.split(RECORD_SEP).enumerate() {
@@ -170,21 +192,28 @@ pub fn hash_batch_packed(packed: &str) -> String {
                 parsed
             }
         };
-        let res = parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c));
-        match res {
-            Ok(o) => {
-                out.push_str(o.normalized);
-                out.push(UNIT_SEP);
-                if let Some(h) = o.sha256 {
-                    out.push_str(h.as_str());
-                }
-            }
-            // A normalized value is never empty, so an empty one marks a reject.
-            Err(reject) => {
-                out.push(UNIT_SEP);
-                out.push_str(reject.code());
-            }
-        }
+        push_answer(
+            &mut out,
+            parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c)),
+        );
     }
     out
+}
+
+/// Appends one answer: `normalized U+001F sha256`, or `U+001F code` for a reject (a
+/// normalized value is never empty, so an empty one marks a reject).
+fn push_answer(out: &mut String, res: Result<crate::Output<'_>, Reject>) {
+    match res {
+        Ok(o) => {
+            out.push_str(o.normalized);
+            out.push(UNIT_SEP);
+            if let Some(h) = o.sha256 {
+                out.push_str(h.as_str());
+            }
+        }
+        Err(reject) => {
+            out.push(UNIT_SEP);
+            out.push_str(reject.code());
+        }
+    }
 }

@@ -69,3 +69,17 @@ test('hashBatch keeps order, reports rejects per value, and handles separator ch
   assert.equal(out[3].normalized, 'newyork');
   assert.deepEqual(hashBatch([]), []);
 });
+
+test('hashBatch with one field and country for all (the packed fast path) answers the same', () => {
+  const inputs = [' A@B.co ', 'nope', 'x\u001fy@z.co', 'jane.doe@example.com'];
+  const batch = hashBatch(inputs.map((input) => ({ field: 'EMAIL', input, country: 'US' })));
+  const single = inputs.map((input) => {
+    try {
+      return normalize('EMAIL', input, 'US');
+    } catch (e) {
+      return { error: e.code };
+    }
+  });
+  assert.deepEqual(batch, single);
+  assert.deepEqual(hashBatch([{ field: 'EMAIL', input: 'a@b.co', country: 'USA' }]), [{ error: 'invalid_country' }]);
+});
