@@ -45,14 +45,20 @@ async function admin(worker, path, method = 'GET') {
 
 test('1,200 single-event ingests reach Amazon as 3 requests, all 1,200 accepted', async () => {
   await amazon.control('/__emulator/reset');
-  const worker = await startWorker(amazon.url, { RATE_LIMIT_PER_MINUTE: '100000' });
+  // A long flush window: only full batches go on their own; the last 200 go when flushed.
+  const worker = await startWorker(amazon.url, { RATE_LIMIT_PER_MINUTE: '100000', FLUSH_SECONDS: '300' });
   try {
     const ids = Array.from({ length: 1200 }, (_, i) => i);
     for (let i = 0; i < ids.length; i += 50) {
       const answers = await Promise.all(ids.slice(i, i + 50).map((n) => browserPost(worker, { siteKey: SITE_KEY, events: [event(n)] })));
       for (const a of answers) assert.equal(a.status, 202);
     }
-    await until(async () => (await amazon.get('/__emulator/events')).events?.length === 1200 || (await amazon.get('/__emulator/events')).length === 1200);
+    await until(async () => (await eventRequests()).length === 2);
+    assert.equal((await admin(worker, '/v1/flush', 'POST')).status, 200);
+    await until(async () => {
+      const e = await amazon.get('/__emulator/events');
+      return (e.events ?? e).length === 1200;
+    });
     const requests = await eventRequests();
     assert.equal(requests.length, 3, 'Amazon requests per 1,200 single-event ingests');
     const sizes = requests.map((r) => r.body.events.length).sort((a, b) => b - a);

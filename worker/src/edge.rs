@@ -641,6 +641,8 @@ impl DurableObject for Batcher {
                 Response::from_json(&json!({ "pending": pending }))
             }
             "/flush" => {
+                // Partial batches go too on this run, whatever their age.
+                storage.put("meta:force", true).await?;
                 storage.set_alarm(0).await?;
                 Response::from_json(&json!({ "flushing": true }))
             }
@@ -715,6 +717,15 @@ impl Batcher {
                 return Ok(());
             }
         };
+        let force = storage
+            .get::<bool>("meta:force")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        if force {
+            storage.delete("meta:force").await?;
+        }
         let flush_ms = config.flush_seconds * 1000;
         let now_ms = Date::now().as_millis();
         for batch in amazon::batches(items, config.batch_size()) {
@@ -722,7 +733,7 @@ impl Batcher {
             // single-event ingests still reach Amazon in full batches.
             let oldest = batch.first().map_or(now_ms, |(k, _)| stamp_of(k));
             let waited = now_ms.saturating_sub(oldest);
-            if batch.len() < config.batch_size() && waited < flush_ms {
+            if !force && batch.len() < config.batch_size() && waited < flush_ms {
                 storage.set_alarm((flush_ms - waited) as i64).await?;
                 return Ok(());
             }
