@@ -58,13 +58,12 @@ fn set(target: &JsValue, key: &str, value: &JsValue) {
 
 /// `input` in the Unicode form the field's rules start from, by the JS engine.
 fn in_form(field: Field, input: &str) -> Cow<'_, str> {
-    if input.is_ascii() {
-        Cow::Borrowed(input)
-    } else {
-        let normalized: String = JsString::from(input)
-            .normalize(input_form(field).as_str())
-            .into();
-        Cow::Owned(normalized)
+    match input_form(field) {
+        Some(form) if !input.is_ascii() => {
+            let normalized: String = JsString::from(input).normalize(form.as_str()).into();
+            Cow::Owned(normalized)
+        }
+        _ => Cow::Borrowed(input),
     }
 }
 

@@ -30,12 +30,15 @@ impl UnicodeForm {
     }
 }
 
-/// The form the rules put `field`'s input in first. Builds without the `unicode-tables`
-/// feature expect their callers to have done it.
-pub const fn input_form(field: Field) -> UnicodeForm {
+/// The form the rules put `field`'s input in first; `None` for the fields whose rules
+/// read the input as given (PHONE reads digits of any script itself; MAID, RAMP_ID and
+/// MATCH_ID are identifiers). Builds without the `unicode-tables` feature expect their
+/// callers to have done it.
+pub const fn input_form(field: Field) -> Option<UnicodeForm> {
     match field {
-        Field::Postal => UnicodeForm::Nfkc,
-        _ => UnicodeForm::Nfc,
+        Field::Postal => Some(UnicodeForm::Nfkc),
+        Field::Phone | Field::Maid | Field::RampId | Field::MatchId => None,
+        _ => Some(UnicodeForm::Nfc),
     }
 }
 

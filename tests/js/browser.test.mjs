@@ -161,3 +161,30 @@ test('failed sends wait in a bounded outbox and go out on the next page', async 
   assert.equal(await page.evaluate(() => localStorage.getItem('matchkey_outbox')), null);
   await context.close();
 });
+
+test('awkward inputs (decomposed, compatibility, case-special, scripts) match the native core in Chromium', async () => {
+  const fields = ['EMAIL', 'PHONE', 'FIRST_NAME', 'LAST_NAME', 'ADDRESS', 'CITY', 'STATE', 'POSTAL', 'MAID', 'RAMP_ID', 'MATCH_ID'];
+  const countries = ['US', 'GB', 'DE', 'FR', 'JP', 'CA', 'BR'];
+  const inputs = ['', '  ', 'Jane', 'JOSÉ', 'Jose\u0301', 'Mu\u0308ller', 'STRAẞE', 'İstanbul', '\u212Aelvin', 'ﬁne ﬂow',
+    '１００－０００１', '〒100-0001', '+44 (0)20 7946 0958', '07911 123456', '1-800-FLOWERS', 'abc@例え.jp', ' User+Tag@Domain.COM',
+    'C/O John, 10 Downing St', '123 N. Main St., Apt #4', 'Que\u0301bec', 'Baden-Württemberg', 'SW1A 1AA', 'K1A 0B1', '12345-6789',
+    '6D92078A-8246-4BA4-AE5B-76104861E7DC', '9ECEB13483D7F187EC014FD6D4854D1420CFC634328AF85F51D0323BA8622E21', 'ΟΔΟΣ Σ', 'a\u0000b',
+    '\t\n', '😀 emoji', 'Ǆemal', 'Ⓐbc', 'Ｔｅｘａｓ', 'C/ Gran Vi\u0301a 28', '\u1e9e\u00df'];
+  const cases = fields.flatMap((field) => countries.flatMap((country) => inputs.map((input) => ({ field, country, input }))));
+  const native = execFileSync(`${root}target/debug/matchkey`, ['hash'], { input: cases.map((c) => JSON.stringify(c)).join('\n') + '\n' })
+    .toString().trim().split('\n').map((l) => JSON.parse(l));
+  const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
+  const { single, batch } = await page.evaluate(async (cases) => {
+    const m = await import('/pkg/matchkey.js');
+    await m.default();
+    const single = cases.map((c) => {
+      try { return m.normalize(c.field, c.input, c.country); } catch (e) { return { error: e.code }; }
+    });
+    return { single, batch: m.hashBatch(cases) };
+  }, cases);
+  const differ = cases.map((c, i) => [c, native[i], single[i], batch[i]])
+    .filter(([, n, s, b]) => JSON.stringify(n) !== JSON.stringify(s) || JSON.stringify(n) !== JSON.stringify(b));
+  assert.equal(cases.length, 2695);
+  assert.deepEqual(differ.slice(0, 5), []);
+  await context.close();
+});
