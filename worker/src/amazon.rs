@@ -106,39 +106,7 @@ pub fn legacy_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
 
 /// Parses a legacy 207 (1-based indexes) into the Events API's 0-based form.
 pub fn parse_legacy_multi_status(body: &str) -> Option<MultiStatus> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let index = |item: &Value| {
-        item.get("index")
-            .and_then(Value::as_u64)
-            .and_then(|i| (i as usize).checked_sub(1))
-    };
-    let success = v
-        .get("success")?
-        .as_array()?
-        .iter()
-        .filter_map(index)
-        .collect();
-    let errors = v
-        .get("error")?
-        .as_array()?
-        .iter()
-        .filter_map(|item| {
-            let first = item.get("errors").and_then(|e| e.get(0));
-            Some(EventError {
-                index: index(item)?,
-                code: first
-                    .and_then(|e| e.get("errorType"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("UNKNOWN")
-                    .to_owned(),
-                field_location: first
-                    .and_then(|e| e.get("fieldName"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-            })
-        })
-        .collect();
-    Some(MultiStatus { success, errors })
+    parse_207(body, 1, "errorType", "fieldName")
 }
 
 /// One failed event of a 207 answer.
@@ -163,11 +131,17 @@ pub struct MultiStatus {
 
 /// Parses an Events API 207 body.
 pub fn parse_multi_status(body: &str) -> Option<MultiStatus> {
+    parse_207(body, 0, "code", "fieldLocation")
+}
+
+/// A 207 body whose indexes start at `first` and whose per-event errors name their code
+/// and location with `code_key` and `location_key`.
+fn parse_207(body: &str, first: usize, code_key: &str, location_key: &str) -> Option<MultiStatus> {
     let v: Value = serde_json::from_str(body).ok()?;
     let index = |item: &Value| {
         item.get("index")
             .and_then(Value::as_u64)
-            .map(|i| i as usize)
+            .and_then(|i| (i as usize).checked_sub(first))
     };
     let success = v
         .get("success")?
@@ -180,18 +154,12 @@ pub fn parse_multi_status(body: &str) -> Option<MultiStatus> {
         .as_array()?
         .iter()
         .filter_map(|item| {
-            let first = item.get("errors").and_then(|e| e.get(0));
+            let first_error = item.get("errors").and_then(|e| e.get(0));
+            let text = |key| first_error.and_then(|e| e.get(key)).and_then(Value::as_str);
             Some(EventError {
                 index: index(item)?,
-                code: first
-                    .and_then(|e| e.get("code"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("UNKNOWN")
-                    .to_owned(),
-                field_location: first
-                    .and_then(|e| e.get("fieldLocation"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                code: text(code_key).unwrap_or("UNKNOWN").to_owned(),
+                field_location: text(location_key).map(str::to_owned),
             })
         })
         .collect();

@@ -444,24 +444,22 @@ async fn deliveries(req: &Request, env: &Env) -> std::result::Result<Response, R
         .unwrap_or(100)
         .min(1000);
     let db = db(env).await?;
-    let batches: Vec<Value> = db
-        .prepare("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?1")
-        .bind(&[limit.into()])?
-        .all()
-        .await?
-        .results()?;
-    let failed: Vec<Value> = db
-        .prepare("SELECT * FROM failed_events ORDER BY id DESC LIMIT ?1")
-        .bind(&[limit.into()])?
-        .all()
-        .await?
-        .results()?;
-    let dead: Vec<Value> = db
-        .prepare("SELECT id, at, advertiser, region, event_id, event_time, reason, replayed_at FROM dead_letters ORDER BY id DESC LIMIT ?1")
-        .bind(&[limit.into()])?
-        .all()
-        .await?
-        .results()?;
+    let newest = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.prepare(sql)
+                .bind(&[limit.into()])?
+                .all()
+                .await?
+                .results::<Value>()
+        }
+    };
+    let batches = newest("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?1").await?;
+    let failed = newest("SELECT * FROM failed_events ORDER BY id DESC LIMIT ?1").await?;
+    let dead = newest(
+        "SELECT id, at, advertiser, region, event_id, event_time, reason, replayed_at FROM dead_letters ORDER BY id DESC LIMIT ?1",
+    )
+    .await?;
     Ok(Response::from_json(
         &json!({ "deliveries": batches, "failedEvents": failed, "deadLetters": dead }),
     )?)
