@@ -49,11 +49,15 @@ export async function startWorker(amazon, vars = {}) {
       LWA_REFRESH_TOKEN: 'Atzr|matchkey-demo-refresh',
       INGEST_SECRET,
       ADMIN_KEY,
+      AMC_ADVERTISER_ID: '583000000000001',
       ...vars,
     },
     kvNamespaces: ['TOKENS'],
     d1Databases: ['DB'],
-    durableObjects: { BATCHER: { className: 'Batcher', useSQLite: true } },
+    durableObjects: {
+      BATCHER: { className: 'Batcher', useSQLite: true },
+      AUDIENCES: { className: 'AudienceSync', useSQLite: true },
+    },
   });
   await mf.ready;
   const request = (path, init = {}) => mf.dispatchFetch(`http://worker.test${path}`, init);

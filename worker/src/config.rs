@@ -90,6 +90,13 @@ pub struct Config {
     pub refresh_token_granted_at: Option<String>,
     /// `API_KIND`: `events` (default) or `dsp`.
     pub api_kind: ApiKind,
+    /// `AMC_ADVERTISER_ID`: the numeric DSP advertiser id audiences target (needed only
+    /// for audience sync).
+    pub amc_advertiser_id: Option<u64>,
+    /// `AUDIENCE_BATCH` (default 6,000, at most 10,000): records per request.
+    pub audience_batch: usize,
+    /// `AUDIENCE_TTL_SECONDS` (default 34,300,800, Amazon's 13 months).
+    pub audience_ttl_seconds: u64,
 }
 
 /// Default event name → Amazon conversionType (the browser tag uses the same map).
@@ -164,6 +171,12 @@ impl Config {
             max_attempts: number("MAX_ATTEMPTS", 6)? as u32,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
+            amc_advertiser_id: match var("AMC_ADVERTISER_ID").filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(s.trim().parse().map_err(|_| "AMC_ADVERTISER_ID must be a number")?),
+            },
+            audience_batch: (number("AUDIENCE_BATCH", 6000)? as usize).clamp(1, 10_000),
+            audience_ttl_seconds: number("AUDIENCE_TTL_SECONDS", 34_300_800)?.min(34_300_800),
             api_kind: match var("API_KIND").unwrap_or_default().trim() {
                 "" | "events" => ApiKind::Events,
                 "dsp" => ApiKind::Dsp {

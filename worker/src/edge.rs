@@ -13,10 +13,12 @@ use time::OffsetDateTime;
 use worker::*;
 
 use crate::amazon::{self, Next};
+use crate::audience;
 use crate::config::{ApiKind, Config};
 use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
 
 const BATCHER: &str = "BATCHER";
+const AUDIENCES: &str = "AUDIENCES";
 const DB: &str = "DB";
 const KV: &str = "TOKENS";
 const EVENT_PREFIX: &str = "ev:";
@@ -128,6 +130,26 @@ async fn route(
         (Method::Post, "/v1/events") => ingest(req, env, config, false).await,
         (Method::Post, "/v1/validate") => ingest(req, env, config, true).await,
         (Method::Get, "/healthz") => health(env, config).await,
+        (Method::Post, p) if p.starts_with("/v1/audiences/") && p.ends_with("/flush") => {
+            admin(req, env)?;
+            let name = &p["/v1/audiences/".len()..p.len() - "/flush".len()];
+            let stub = env
+                .durable_object(AUDIENCES)?
+                .id_from_name(&format!("{}:{name}", config.advertiser_id))?
+                .get_stub()?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post);
+            let stats: Value = stub
+                .fetch_with_request(Request::new_with_init("https://audience/flush", &init)?)
+                .await?
+                .json()
+                .await?;
+            Ok(Response::from_json(&stats)?)
+        }
+        (Method::Post, p) if p.starts_with("/v1/audiences/") && p.ends_with("/members") => {
+            let name = &p["/v1/audiences/".len()..p.len() - "/members".len()];
+            members(req, env, config, name).await
+        }
         (Method::Get, "/v1/deliveries") => {
             admin(req, env)?;
             deliveries(req, env).await
@@ -202,29 +224,14 @@ fn over_limit(key: &str, limit: u32) -> bool {
     })
 }
 
-async fn ingest(
-    req: &mut Request,
+/// Who is calling: a server with the ingest secret, or the tag of a known site from one of
+/// its origins; both within their rate limits.
+fn caller(
+    req: &Request,
     env: &Env,
     config: &Config,
-    dry_run: bool,
-) -> std::result::Result<Response, RelayError> {
-    if req
-        .headers()
-        .get("content-length")?
-        .and_then(|l| l.parse::<usize>().ok())
-        .is_some_and(|l| l > MAX_BODY_BYTES)
-    {
-        return Err(RelayError::Status(413, "body_too_large"));
-    }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(RelayError::Status(413, "body_too_large"));
-    }
-    let body = ingest::parse_body(&bytes).map_err(|e| match e {
-        BodyError::BadJson => RelayError::Status(400, "bad_json"),
-        BodyError::BadShape => RelayError::Status(400, "bad_shape"),
-        BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
-    })?;
+    site_key: Option<String>,
+) -> std::result::Result<Caller, RelayError> {
     let caller = match bearer(req)? {
         Some(secret) => {
             let expected = var(env, "INGEST_SECRET").filter(|s| !s.is_empty());
@@ -235,9 +242,7 @@ async fn ingest(
         }
         None => {
             let url = req.url()?;
-            let key = body
-                .site_key
-                .clone()
+            let key = site_key
                 .or(req.headers().get("x-matchkey-site-key")?)
                 .or_else(|| {
                     url.query_pairs()
@@ -262,6 +267,33 @@ async fn ingest(
     {
         return Err(RelayError::Status(429, "rate_limited"));
     }
+    Ok(caller)
+}
+
+async fn ingest(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    dry_run: bool,
+) -> std::result::Result<Response, RelayError> {
+    if req
+        .headers()
+        .get("content-length")?
+        .and_then(|l| l.parse::<usize>().ok())
+        .is_some_and(|l| l > MAX_BODY_BYTES)
+    {
+        return Err(RelayError::Status(413, "body_too_large"));
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(RelayError::Status(413, "body_too_large"));
+    }
+    let body = ingest::parse_body(&bytes).map_err(|e| match e {
+        BodyError::BadJson => RelayError::Status(400, "bad_json"),
+        BodyError::BadShape => RelayError::Status(400, "bad_shape"),
+        BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
+    })?;
+    let caller = caller(req, env, config, body.site_key.clone())?;
     let outcome = ingest::convert(&body.events, caller, config, now(), &mut random_uuid);
     let accepted: Vec<Value> = outcome
         .accepted
@@ -332,6 +364,425 @@ async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -
         &init,
     )?)
     .await
+}
+
+/// `POST /v1/audiences/{name}/members`: adds and removes, queued in the audience's
+/// Durable Object, which flushes them as AMC audience records.
+async fn members(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    name: &str,
+) -> std::result::Result<Response, RelayError> {
+    if !audience::valid_name(name) {
+        return Err(RelayError::Status(400, "invalid_audience_name"));
+    }
+    if config.amc_advertiser_id.is_none() {
+        return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(RelayError::Status(413, "body_too_large"));
+    }
+    let body: Value =
+        serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
+    let site_key = body
+        .get("siteKey")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let caller = caller(req, env, config, site_key)?;
+    let (changes, rejected) =
+        audience::changes(&body, caller).map_err(|code| RelayError::Status(400, code))?;
+    if !changes.is_empty() {
+        let items: Vec<Value> = changes
+            .iter()
+            .map(|c| json!([c.external_user_id, c.record.to_string()]))
+            .collect();
+        let stub = env
+            .durable_object(AUDIENCES)?
+            .id_from_name(&format!("{}:{name}", config.advertiser_id))?
+            .get_stub()?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(
+            json!({ "name": name, "changes": items }).to_string().into(),
+        ));
+        let response = stub
+            .fetch_with_request(Request::new_with_init("https://audience/members", &init)?)
+            .await?;
+        if response.status_code() != 200 {
+            return Err(RelayError::Status(503, "queue_unavailable"));
+        }
+    }
+    let answer = json!({ "accepted": changes.len(), "rejected": rejected });
+    Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// Keeps one audience's pending membership changes (one per person: the last intent) and
+/// sends them as AMC records, creating the Amazon audience on first use and following
+/// each records job to its end.
+#[durable_object]
+pub struct AudienceSync {
+    state: State,
+    env: Env,
+}
+
+impl DurableObject for AudienceSync {
+    fn new(state: State, env: Env) -> Self {
+        AudienceSync { state, env }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let Ok(config) = config(&self.env) else {
+            return Response::error("configuration_error", 500);
+        };
+        let storage = self.state.storage();
+        match req.path().as_str() {
+            "/members" => {
+                #[derive(Deserialize)]
+                struct Members {
+                    name: String,
+                    changes: Vec<(String, String)>,
+                }
+                let body: Members = req.json().await?;
+                storage.put("meta:name", body.name).await?;
+                for (id, record) in body.changes {
+                    // One key per person: a later add or remove replaces an earlier one.
+                    storage.put(&format!("m:{id}"), record).await?;
+                }
+                if storage
+                    .get::<u64>("meta:first_at")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    storage
+                        .put("meta:first_at", Date::now().as_millis())
+                        .await?;
+                }
+                let pending = self.count("m:").await?;
+                if pending >= config.audience_batch {
+                    storage.set_alarm(0).await?;
+                } else if storage.get_alarm().await?.is_none() {
+                    storage
+                        .set_alarm((config.flush_seconds * 1000) as i64)
+                        .await?;
+                }
+                Response::from_json(&json!({ "pending": pending }))
+            }
+            "/flush" => {
+                storage.put("meta:force", true).await?;
+                storage.set_alarm(0).await?;
+                Response::from_json(&json!({ "flushing": true }))
+            }
+            _ => Response::from_json(
+                &json!({ "pending": self.count("m:").await?, "jobs": self.count("job:").await? }),
+            ),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Ok(config) = config(&self.env) {
+            self.sync(&config).await?;
+        }
+        Response::ok("synced")
+    }
+}
+
+impl AudienceSync {
+    async fn count(&self, prefix: &str) -> Result<usize> {
+        Ok(self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix(prefix))
+            .await?
+            .size() as usize)
+    }
+
+    async fn entries(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let list = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
+            .await?;
+        let mut out = Vec::new();
+        for entry in list.entries() {
+            let pair = js_sys::Array::from(&entry?);
+            if let Some(key) = pair.get(0).as_string() {
+                let value = pair.get(1);
+                let value = value
+                    .as_string()
+                    .or_else(|| value.as_f64().map(|n| n.to_string()))
+                    .unwrap_or_default();
+                out.push((key, value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// AMC calls share these headers.
+    fn amc_request(
+        &self,
+        method: Method,
+        url: &str,
+        token: &str,
+        body: Option<String>,
+    ) -> Result<Request> {
+        let headers = Headers::new();
+        headers.set("authorization", &format!("Bearer {token}"))?;
+        headers.set(
+            "amazon-advertising-api-clientid",
+            &var(&self.env, "LWA_CLIENT_ID").unwrap_or_default(),
+        )?;
+        headers.set("content-type", "application/vnd.amcaudiences.v1+json")?;
+        let mut init = RequestInit::new();
+        init.with_method(method).with_headers(headers);
+        if let Some(body) = body {
+            init.with_body(Some(body.into()));
+        }
+        Request::new_with_init(url, &init)
+    }
+
+    async fn sync(&self, config: &Config) -> Result<()> {
+        let storage = self.state.storage();
+        let token = match access_token(&self.env, config, false).await {
+            Ok(t) => t,
+            Err(_) => {
+                storage.set_alarm(60_000).await?;
+                return Ok(());
+            }
+        };
+        let mut again = self.follow_jobs(config, &token).await?;
+        let force = storage
+            .get::<bool>("meta:force")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        let first_at = storage
+            .get::<u64>("meta:first_at")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let due = force
+            || Date::now().as_millis().saturating_sub(first_at) >= config.flush_seconds * 1000;
+        loop {
+            let chunk = self.entries("m:", config.audience_batch).await?;
+            if chunk.is_empty() || (chunk.len() < config.audience_batch && !due) {
+                if !chunk.is_empty() {
+                    let wait = (first_at + config.flush_seconds * 1000)
+                        .saturating_sub(Date::now().as_millis());
+                    storage.set_alarm(wait.max(1) as i64).await?;
+                    return Ok(());
+                }
+                break;
+            }
+            let audience_id = match self.audience_id(config, &token).await? {
+                Some(id) => id,
+                None => {
+                    storage
+                        .set_alarm(amazon::backoff_ms(1, jitter()) as i64)
+                        .await?;
+                    return Ok(());
+                }
+            };
+            let records: Vec<Value> = chunk
+                .iter()
+                .filter_map(|(_, r)| serde_json::from_str(r).ok())
+                .collect();
+            let url = format!("{}/amc/audiences/records", config.api_base);
+            let request = self.amc_request(
+                Method::Post,
+                &url,
+                &token,
+                Some(audience::records_body(audience_id, &records)),
+            )?;
+            let (status, retry_after, text) = answer(request).await;
+            let batch_id = random_uuid();
+            match status {
+                202 | 200 => {
+                    let job = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v["jobRequestId"].as_str().map(str::to_owned));
+                    if let Some(job) = job {
+                        storage
+                            .put(&format!("job:{job}"), records.len() as u64)
+                            .await?;
+                        again = true;
+                    }
+                    log_batch(
+                        &self.env,
+                        config,
+                        &batch_id,
+                        records.len(),
+                        records.len(),
+                        0,
+                        status,
+                        "audience_submitted",
+                        None,
+                    )
+                    .await?;
+                }
+                429 | 500..=599 | 0 | 401 => {
+                    let after =
+                        match amazon::next(status, retry_after.as_deref(), &text, 1, jitter()) {
+                            Next::Retry { after_ms, .. } => after_ms,
+                            _ => amazon::backoff_ms(1, jitter()),
+                        };
+                    if status == 401 {
+                        let _ = access_token(&self.env, config, true).await;
+                    }
+                    log_batch(
+                        &self.env,
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        0,
+                        status,
+                        "retry",
+                        Some("AUDIENCE_RECORDS"),
+                    )
+                    .await?;
+                    storage.set_alarm(after as i64).await?;
+                    return Ok(());
+                }
+                _ => {
+                    let code = serde_json::from_str::<Value>(&text)
+                        .ok()
+                        .and_then(|v| v["code"].as_str().map(str::to_owned));
+                    log_batch(
+                        &self.env,
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        records.len(),
+                        status,
+                        "audience_rejected",
+                        code.as_deref(),
+                    )
+                    .await?;
+                }
+            }
+            let keys: Vec<String> = chunk.into_iter().map(|(k, _)| k).collect();
+            storage.delete_multiple(keys).await?;
+        }
+        storage.delete("meta:force").await?;
+        storage.delete("meta:first_at").await?;
+        if again {
+            storage.set_alarm(1000).await?;
+        }
+        Ok(())
+    }
+
+    /// The Amazon audience's id, created on first use.
+    async fn audience_id(&self, config: &Config, token: &str) -> Result<Option<u64>> {
+        let storage = self.state.storage();
+        if let Some(id) = storage
+            .get::<String>("meta:audience_id")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse().ok())
+        {
+            return Ok(Some(id));
+        }
+        let name: String = storage
+            .get("meta:name")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "audience".into());
+        let body = json!({
+            "name": audience::amazon_name(&name, Date::now().as_millis() / 1000),
+            "description": format!("matchkey audience {name}, kept in step by the matchkey Worker"),
+            "countryCode": "US",
+            "targetResource": { "advertiserId": config.amc_advertiser_id },
+            "metadata": { "externalAudienceId": format!("matchkey_{name}"), "ttl": config.audience_ttl_seconds },
+        });
+        let url = format!("{}/amc/audiences/metadata", config.api_base);
+        let (status, _, text) =
+            answer(self.amc_request(Method::Post, &url, token, Some(body.to_string()))?).await;
+        // Parsed by serde_json from the text: the 64-bit id keeps every digit.
+        let id = (status == 200)
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten()
+            .and_then(|v| v["audienceId"].as_u64());
+        match id {
+            Some(id) => {
+                storage.put("meta:audience_id", id.to_string()).await?;
+                Ok(Some(id))
+            }
+            None => {
+                log_batch(
+                    &self.env,
+                    config,
+                    &random_uuid(),
+                    0,
+                    0,
+                    0,
+                    status,
+                    "audience_create_failed",
+                    None,
+                )
+                .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Polls the records jobs still running; logs each one's end. Whether to poll again.
+    async fn follow_jobs(&self, config: &Config, token: &str) -> Result<bool> {
+        let mut running = false;
+        for (key, count) in self.entries("job:", 100).await? {
+            let job = &key["job:".len()..];
+            let url = format!("{}/amc/audiences/records/{job}", config.api_base);
+            let (status, _, text) = answer(self.amc_request(Method::Get, &url, token, None)?).await;
+            let state = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["status"].as_str().map(str::to_owned));
+            match state.as_deref() {
+                Some(done @ ("SUCCEEDED" | "PARTIALLYSUCCEEDED" | "FAILED")) if status == 200 => {
+                    let count: usize = count.parse::<f64>().map_or(0, |n| n as usize);
+                    let outcome = format!("audience_job_{}", done.to_ascii_lowercase());
+                    let failed = if done == "SUCCEEDED" { 0 } else { count };
+                    log_batch(
+                        &self.env,
+                        config,
+                        job,
+                        count,
+                        count - failed,
+                        failed,
+                        status,
+                        &outcome,
+                        None,
+                    )
+                    .await?;
+                    self.state.storage().delete(&key).await?;
+                }
+                _ => running = true,
+            }
+        }
+        Ok(running)
+    }
+}
+
+/// Sends `request`; `(status, Retry-After, body)`, status 0 when there is no answer.
+async fn answer(request: Request) -> (u16, Option<String>, String) {
+    match Fetch::Request(request).send().await {
+        Ok(mut response) => {
+            let status = response.status_code();
+            let retry_after = response.headers().get("retry-after").ok().flatten();
+            (
+                status,
+                retry_after,
+                response.text().await.unwrap_or_default(),
+            )
+        }
+        Err(_) => (0, None, String::new()),
+    }
 }
 
 /// The health record kept in KV.
@@ -1022,19 +1473,8 @@ async fn send_events(
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(body.into()));
-    let Ok(request) = Request::new_with_init(&url, &init) else {
-        return (0, None, String::new());
-    };
-    match Fetch::Request(request).send().await {
-        Ok(mut response) => {
-            let status = response.status_code();
-            let retry_after = response.headers().get("retry-after").ok().flatten();
-            (
-                status,
-                retry_after,
-                response.text().await.unwrap_or_default(),
-            )
-        }
+    match Request::new_with_init(&url, &init) {
+        Ok(request) => answer(request).await,
         Err(_) => (0, None, String::new()),
     }
 }

@@ -6,6 +6,7 @@
 //! the thin effectful part. See `worker/README.md`.
 
 pub mod amazon;
+pub mod audience;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod edge;

@@ -1,0 +1,96 @@
+// Audience sync through the Worker against the emulator: records in chunks of 6,000,
+// adds and removes of one person collapsing to the last intent, nothing lost on 429,
+// job failures in the log, and raw values refused from browsers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { root, startEmulator, startWorker, until, ORIGIN, SITE_KEY, INGEST_SECRET, ADMIN_KEY } from './harness.mjs';
+
+let amazon;
+before(async () => { amazon = await startEmulator(); });
+after(() => amazon?.stop());
+
+const hashes = (n) => {
+  const input = Array.from({ length: n }, (_, i) => JSON.stringify({ field: 'EMAIL', country: 'US', input: `member${i}@example.com` })).join('\n') + '\n';
+  return execFileSync(`${root}target/debug/matchkey`, ['hash'], { input, maxBuffer: 1 << 26 }).toString().trim().split('\n').map((l) => JSON.parse(l).sha256);
+};
+
+function post(worker, name, body, browser = false) {
+  const headers = browser ? { origin: ORIGIN } : { authorization: `Bearer ${INGEST_SECRET}` };
+  return worker.request(`/v1/audiences/${name}/members`, { method: 'POST', body: JSON.stringify(body), headers });
+}
+
+async function records() {
+  const log = await amazon.get('/__emulator/requests?endpoint=amcRecords');
+  return (log.requests ?? log).filter((r) => r.method === 'POST');
+}
+
+async function deliveries(worker) {
+  const r = await worker.request('/v1/deliveries', { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  return (await r.json()).deliveries;
+}
+
+test('15,000 adds become 3 record requests of at most 6,000, and the audience holds them', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300' });
+  try {
+    const all = hashes(15000);
+    for (let i = 0; i < all.length; i += 5000) {
+      const add = all.slice(i, i + 5000).map((h) => ({ matchKeys: { EMAIL: h } }));
+      assert.equal((await post(worker, 'buyers', { add })).status, 202);
+    }
+    await until(async () => (await records()).length === 2, 30000);
+    await worker.request('/v1/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const r = await worker.request('/v1/audiences/buyers/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(r.status, 200);
+    await until(async () => (await records()).length === 3, 30000);
+    const sizes = (await records()).map((q) => q.body.records.length).sort((a, b) => b - a);
+    assert.deepEqual(sizes, [6000, 6000, 3000]);
+    await until(async () => (await deliveries(worker)).filter((d) => d.status === 'audience_job_succeeded').length === 3, 30000);
+    const audiences = await amazon.get('/__emulator/audiences');
+    const list = audiences.audiences ?? audiences;
+    assert.equal(list.length, 1);
+    assert.match(list[0].definition.name, /^matchkey_buyers_\d+$/);
+    assert.equal(list[0].members.length, 15000);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('an add and a remove of one person in one window collapse; 429 loses nothing; raw values are refused', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300' });
+  const flush = () => worker.request('/v1/audiences/churned/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  try {
+    const [a, b] = hashes(2);
+    await post(worker, 'churned', { add: [{ matchKeys: { EMAIL: a } }, { matchKeys: { EMAIL: b } }] });
+    await post(worker, 'churned', { remove: [{ matchKeys: { EMAIL: a } }] });
+    await amazon.control('/__emulator/faults', { endpoint: 'amcRecords', kind: 'status', status: 429, retryAfter: 1, count: 1 });
+    await flush();
+    await until(async () => (await records()).some((r) => r.status === 202), 30000);
+    const sent = (await records()).filter((r) => r.status === 202)[0].body.records;
+    assert.equal(sent.length, 2, 'one record per person');
+    assert.deepEqual(sent.map((r) => r.action).sort(), ['CREATE', 'DELETE']);
+    assert.equal((await records())[0].status, 429);
+
+    const raw = await post(worker, 'churned', { siteKey: SITE_KEY, add: [{ matchKeys: { EMAIL: 'jane@example.com' } }] }, true);
+    assert.equal(raw.status, 202);
+    assert.equal((await raw.json()).rejected[0].reason, 'raw_pii_not_accepted');
+    assert.equal((await post(worker, 'bad name', { add: [] })).status, 400);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a failed records job is recorded in the delivery log', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300' });
+  try {
+    await amazon.control('/__emulator/faults', { endpoint: 'amcRecords', kind: 'job_failed', count: 1 });
+    await post(worker, 'vip', { add: [{ matchKeys: { EMAIL: hashes(1)[0] } }] });
+    await worker.request('/v1/audiences/vip/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    await until(async () => (await deliveries(worker)).some((d) => d.status === 'audience_job_failed'), 30000);
+  } finally {
+    await worker.stop();
+  }
+});
