@@ -16,7 +16,13 @@ cargo build --quiet --locked --bin matchkey -p matchkey -p amazon-emulator
 [ -f .dev.vars ] || cp .dev.vars.example .dev.vars
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
+  # wrangler re-parents its node process and workerd: find them by their command line.
+  pkill -f "wrangler dev --ip 127.0.0.1 --port 8787" 2>/dev/null || true
+  pkill -f "workerd serve" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 echo "== starting the Amazon emulator on 127.0.0.1:9797"
@@ -26,7 +32,9 @@ echo "== starting the demo shop on http://127.0.0.1:8000"
 setsid python3 -m http.server 8000 --bind 127.0.0.1 > /tmp/matchkey-static.log 2>&1 &
 pids+=($!)
 echo "== starting the Worker (wrangler dev) on http://127.0.0.1:8787"
-setsid npx wrangler dev --ip 127.0.0.1 --port 8787 --var FLUSH_SECONDS:5 < /dev/null > /tmp/matchkey-wrangler.log 2>&1 &
+# A fresh local state each run: the emulator starts empty too.
+state=$(mktemp -d /tmp/matchkey-demo-state.XXXXXX)
+setsid npx wrangler dev --ip 127.0.0.1 --port 8787 --var FLUSH_SECONDS:5 --persist-to "$state" < /dev/null > /tmp/matchkey-wrangler.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -fs http://127.0.0.1:8787/healthz > /dev/null 2>&1 && break

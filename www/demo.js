@@ -32,3 +32,5 @@ form.addEventListener('submit', (e) => {
 document.getElementById('consent-yes').onclick = () => matchkey('consent', { adStorage: 'granted', userData: 'granted' });
 document.getElementById('consent-no').onclick = () => matchkey('consent', { adStorage: 'denied', userData: 'denied' });
 document.getElementById('reset').onclick = () => matchkey('reset');
+// The stored (hashed) identity joins an Amazon audience through the Worker.
+document.getElementById('newsletter').onclick = () => matchkey('audience', 'newsletter', 'add');

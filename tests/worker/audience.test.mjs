@@ -94,3 +94,24 @@ test('a failed records job is recorded in the delivery log', async () => {
     await worker.stop();
   }
 });
+
+test('an audience Amazon no longer knows is created again, and no change is lost', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300' });
+  const flush = () => worker.request('/v1/audiences/lapsed/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  try {
+    const [a, b] = hashes(2);
+    await post(worker, 'lapsed', { add: [{ matchKeys: { EMAIL: a } }] });
+    await flush();
+    await until(async () => (await records()).some((r) => r.status === 202), 30000);
+    await amazon.control('/__emulator/reset'); // Amazon forgets the audience
+    await post(worker, 'lapsed', { add: [{ matchKeys: { EMAIL: b } }] });
+    await flush();
+    await until(async () => {
+      const audiences = await amazon.get('/__emulator/audiences');
+      return (audiences.audiences ?? audiences).some((x) => x.members.length === 1);
+    }, 30000);
+  } finally {
+    await worker.stop();
+  }
+});

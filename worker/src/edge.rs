@@ -624,6 +624,25 @@ impl AudienceSync {
                     )
                     .await?;
                 }
+                404 => {
+                    // The audience is gone on Amazon's side (deleted, or another
+                    // environment): forget its id, create it again, keep the changes.
+                    storage.delete("meta:audience_id").await?;
+                    log_batch(
+                        &self.env,
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        0,
+                        status,
+                        "retry",
+                        Some("AUDIENCE_NOT_FOUND"),
+                    )
+                    .await?;
+                    storage.set_alarm(1000).await?;
+                    return Ok(());
+                }
                 429 | 500..=599 | 0 | 401 => {
                     let after =
                         match amazon::next(status, retry_after.as_deref(), &text, 1, jitter()) {
