@@ -133,14 +133,7 @@ async fn route(
         (Method::Post, p) if p.starts_with("/v1/audiences/") && p.ends_with("/flush") => {
             admin(req, env)?;
             let name = &p["/v1/audiences/".len()..p.len() - "/flush".len()];
-            let stub = env
-                .durable_object(AUDIENCES)?
-                .id_from_name(&format!("{}:{name}", config.advertiser_id))?
-                .get_stub()?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post);
-            let stats: Value = stub
-                .fetch_with_request(Request::new_with_init("https://audience/flush", &init)?)
+            let stats: Value = audience_sync(env, config, name, "/flush", Some(String::new()))
                 .await?
                 .json()
                 .await?;
@@ -343,12 +336,41 @@ async fn ingest(
     Ok(Response::from_json(&answer)?.with_status(202))
 }
 
-/// Calls the advertiser and region's Durable Object.
+/// Calls the advertiser and region's batching Durable Object.
 async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
     let name = format!("{}:{}", config.advertiser_id, config.region.as_str());
+    durable(env, BATCHER, &name, path, body).await
+}
+
+/// Calls the audience's Durable Object.
+async fn audience_sync(
+    env: &Env,
+    config: &Config,
+    audience: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response> {
+    durable(
+        env,
+        AUDIENCES,
+        &format!("{}:{audience}", config.advertiser_id),
+        path,
+        body,
+    )
+    .await
+}
+
+/// POSTs `body` (or GETs, without one) to `path` of the object `name` in `binding`.
+async fn durable(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response> {
     let stub = env
-        .durable_object(BATCHER)?
-        .id_from_name(&name)?
+        .durable_object(binding)?
+        .id_from_name(name)?
         .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(if body.is_some() {
@@ -360,7 +382,7 @@ async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -
         init.with_body(Some(body.into()));
     }
     stub.fetch_with_request(Request::new_with_init(
-        &format!("https://batcher{path}"),
+        &format!("https://object{path}"),
         &init,
     )?)
     .await
@@ -398,17 +420,8 @@ async fn members(
             .iter()
             .map(|c| json!([c.external_user_id, c.record.to_string()]))
             .collect();
-        let stub = env
-            .durable_object(AUDIENCES)?
-            .id_from_name(&format!("{}:{name}", config.advertiser_id))?
-            .get_stub()?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(
-            json!({ "name": name, "changes": items }).to_string().into(),
-        ));
-        let response = stub
-            .fetch_with_request(Request::new_with_init("https://audience/members", &init)?)
-            .await?;
+        let body = json!({ "name": name, "changes": items }).to_string();
+        let response = audience_sync(env, config, name, "/members", Some(body)).await?;
         if response.status_code() != 200 {
             return Err(RelayError::Status(503, "queue_unavailable"));
         }
@@ -460,23 +473,13 @@ impl DurableObject for AudienceSync {
                         .put("meta:first_at", Date::now().as_millis())
                         .await?;
                 }
-                let pending = self.count("m:").await?;
-                if pending >= config.audience_batch {
-                    storage.set_alarm(0).await?;
-                } else if storage.get_alarm().await?.is_none() {
-                    storage
-                        .set_alarm((config.flush_seconds * 1000) as i64)
-                        .await?;
-                }
+                let pending = count(&self.state.storage(), "m:").await?;
+                schedule(&storage, pending >= config.audience_batch, &config).await?;
                 Response::from_json(&json!({ "pending": pending }))
             }
-            "/flush" => {
-                storage.put("meta:force", true).await?;
-                storage.set_alarm(0).await?;
-                Response::from_json(&json!({ "flushing": true }))
-            }
+            "/flush" => force_flush(&storage).await,
             _ => Response::from_json(
-                &json!({ "pending": self.count("m:").await?, "jobs": self.count("job:").await? }),
+                &json!({ "pending": count(&self.state.storage(), "m:").await?, "jobs": count(&self.state.storage(), "job:").await? }),
             ),
         }
     }
@@ -490,36 +493,6 @@ impl DurableObject for AudienceSync {
 }
 
 impl AudienceSync {
-    async fn count(&self, prefix: &str) -> Result<usize> {
-        Ok(self
-            .state
-            .storage()
-            .list_with_options(ListOptions::new().prefix(prefix))
-            .await?
-            .size() as usize)
-    }
-
-    async fn entries(&self, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
-        let list = self
-            .state
-            .storage()
-            .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
-            .await?;
-        let mut out = Vec::new();
-        for entry in list.entries() {
-            let pair = js_sys::Array::from(&entry?);
-            if let Some(key) = pair.get(0).as_string() {
-                let value = pair.get(1);
-                let value = value
-                    .as_string()
-                    .or_else(|| value.as_f64().map(|n| n.to_string()))
-                    .unwrap_or_default();
-                out.push((key, value));
-            }
-        }
-        Ok(out)
-    }
-
     /// AMC calls share these headers.
     fn amc_request(
         &self,
@@ -568,7 +541,7 @@ impl AudienceSync {
         let due = force
             || Date::now().as_millis().saturating_sub(first_at) >= config.flush_seconds * 1000;
         loop {
-            let chunk = self.entries("m:", config.audience_batch).await?;
+            let chunk = entries(&storage, "m:", config.audience_batch).await?;
             if chunk.is_empty() || (chunk.len() < config.audience_batch && !due) {
                 if !chunk.is_empty() {
                     let wait = (first_at + config.flush_seconds * 1000)
@@ -755,7 +728,7 @@ impl AudienceSync {
     /// Polls the records jobs still running; logs each one's end. Whether to poll again.
     async fn follow_jobs(&self, config: &Config, token: &str) -> Result<bool> {
         let mut running = false;
-        for (key, count) in self.entries("job:", 100).await? {
+        for (key, count) in entries(&self.state.storage(), "job:", 100).await? {
             let job = &key["job:".len()..];
             let url = format!("{}/amc/audiences/records/{job}", config.api_base);
             let (status, _, text) = answer(self.amc_request(Method::Get, &url, token, None)?).await;
@@ -971,6 +944,55 @@ async fn replay(env: &Env, config: &Config) -> std::result::Result<Response, Rel
     Ok(Response::from_json(&json!({ "replayed": rows.len() }))?.with_status(202))
 }
 
+/// How many keys start with `prefix`.
+async fn count(storage: &Storage, prefix: &str) -> Result<usize> {
+    Ok(storage
+        .list_with_options(ListOptions::new().prefix(prefix))
+        .await?
+        .size() as usize)
+}
+
+/// Up to `limit` entries under `prefix`, in key order, with their values as text.
+async fn entries(storage: &Storage, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    let list = storage
+        .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
+        .await?;
+    let mut out = Vec::new();
+    for entry in list.entries() {
+        let pair = js_sys::Array::from(&entry?);
+        if let Some(key) = pair.get(0).as_string() {
+            let value = pair.get(1);
+            let value = value
+                .as_string()
+                .or_else(|| value.as_f64().map(|n| n.to_string()))
+                .unwrap_or_default();
+            out.push((key, value));
+        }
+    }
+    Ok(out)
+}
+
+/// After new work arrives: send at once when a full batch waits, else make sure the
+/// flush timer runs.
+async fn schedule(storage: &Storage, full: bool, config: &Config) -> Result<()> {
+    if full {
+        storage.set_alarm(0).await
+    } else if storage.get_alarm().await?.is_none() {
+        storage
+            .set_alarm((config.flush_seconds * 1000) as i64)
+            .await
+    } else {
+        Ok(())
+    }
+}
+
+/// Sends everything now: partial batches go too on this run, whatever their age.
+async fn force_flush(storage: &Storage) -> Result<Response> {
+    storage.put("meta:force", true).await?;
+    storage.set_alarm(0).await?;
+    Response::from_json(&json!({ "flushing": true }))
+}
+
 /// The enqueue time (ms) written into an event's storage key.
 fn stamp_of(key: &str) -> u64 {
     key.get(EVENT_PREFIX.len()..EVENT_PREFIX.len() + 13)
@@ -1098,26 +1120,15 @@ impl DurableObject for Batcher {
                         .put(&format!("{EVENT_PREFIX}{stamp:013}:{n:08}"), event)
                         .await?;
                 }
-                let pending = self.pending().await?;
-                if pending >= config.batch_max_events {
-                    storage.set_alarm(0).await?;
-                } else if storage.get_alarm().await?.is_none() {
-                    storage
-                        .set_alarm((config.flush_seconds * 1000) as i64)
-                        .await?;
-                }
+                let pending = count(&storage, EVENT_PREFIX).await?;
+                schedule(&storage, pending >= config.batch_max_events, &config).await?;
                 Response::from_json(&json!({ "pending": pending }))
             }
-            "/flush" => {
-                // Partial batches go too on this run, whatever their age.
-                storage.put("meta:force", true).await?;
-                storage.set_alarm(0).await?;
-                Response::from_json(&json!({ "flushing": true }))
-            }
+            "/flush" => force_flush(&storage).await,
             _ => {
                 let alarm = storage.get_alarm().await?;
                 Response::from_json(
-                    &json!({ "pending": self.pending().await?, "nextFlushAt": alarm }),
+                    &json!({ "pending": count(&storage, EVENT_PREFIX).await?, "nextFlushAt": alarm }),
                 )
             }
         }
@@ -1132,15 +1143,6 @@ impl DurableObject for Batcher {
 }
 
 impl Batcher {
-    async fn pending(&self) -> Result<usize> {
-        let list = self
-            .state
-            .storage()
-            .list_with_options(ListOptions::new().prefix(EVENT_PREFIX))
-            .await?;
-        Ok(list.size() as usize)
-    }
-
     async fn attempt(&self) -> u32 {
         self.state
             .storage()
@@ -1154,16 +1156,7 @@ impl Batcher {
     /// Sends what is pending, batch by batch, and schedules what is left.
     async fn deliver(&self, config: &Config) -> Result<()> {
         let storage = self.state.storage();
-        let list = storage
-            .list_with_options(ListOptions::new().prefix(EVENT_PREFIX).limit(READ_LIMIT))
-            .await?;
-        let mut items: Vec<(String, String)> = Vec::new();
-        for entry in list.entries() {
-            let pair = js_sys::Array::from(&entry?);
-            if let (Some(key), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                items.push((key, value));
-            }
-        }
+        let items = entries(&storage, EVENT_PREFIX, READ_LIMIT).await?;
         if items.is_empty() {
             return Ok(());
         }
