@@ -1121,7 +1121,7 @@ impl DurableObject for Batcher {
                         .await?;
                 }
                 let pending = count(&storage, EVENT_PREFIX).await?;
-                schedule(&storage, pending >= config.batch_max_events, &config).await?;
+                schedule(&storage, pending >= config.batch_size(), &config).await?;
                 Response::from_json(&json!({ "pending": pending }))
             }
             "/flush" => force_flush(&storage).await,
