@@ -2,10 +2,10 @@
 // Worker in workerd through Miniflare, wired together.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
+import { root, until as untilWithin } from '../js/harness.mjs';
 
-export const root = fileURLToPath(new URL('../../', import.meta.url));
+export { root };
 export const ORIGIN = 'https://shop.example';
 export const SITE_KEY = 'site-1';
 export const INGEST_SECRET = 'test-ingest-secret';
@@ -64,11 +64,7 @@ export async function startWorker(amazon, vars = {}) {
   return { mf, request, stop: () => mf.dispose() };
 }
 
-/** Waits until `predicate()` (sync or async) holds; fails after `ms`. */
-export async function until(predicate, ms = 15000) {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** The browser suite's `until`, with the longer default a flush cycle needs. */
+export function until(predicate, ms = 15000) {
+  return untilWithin(predicate, ms);
 }
