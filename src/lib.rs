@@ -23,6 +23,8 @@
 //! Architecture invariant: no I/O, no clock, no randomness here; errors never contain
 //! the input.
 
+#[cfg(feature = "amazon")]
+pub mod amazon;
 #[cfg(feature = "browser")]
 pub mod browser;
 mod country;

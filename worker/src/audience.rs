@@ -2,40 +2,13 @@
 //! one per identity, keyed by an external user id so that an add and a remove of the same
 //! person inside one flush window collapse to the last intent.
 
-use matchkey::{Country, Field, Normalizer, Sha256Hex, sha256_hex};
-use serde_json::{Value, json};
+use matchkey::amazon::audience::{Action, Member, MemberError, amc_key, user_consent};
+use matchkey::{Country, Field, Normalizer, Sha256Hex};
+use serde_json::Value;
+
+pub use matchkey::amazon::audience::valid_name;
 
 use crate::ingest::{Caller, Problem};
-
-/// AMC `hashedPII` key for each hashed field.
-fn pii_key(field: Field) -> Option<&'static str> {
-    match field {
-        Field::Email => Some("email"),
-        Field::Phone => Some("phone"),
-        Field::FirstName => Some("firstname"),
-        Field::LastName => Some("lastname"),
-        Field::Address => Some("address"),
-        Field::City => Some("city"),
-        Field::State => Some("state"),
-        Field::Postal => Some("postal"),
-        _ => None,
-    }
-}
-
-/// Whether `name` can name an audience here (it becomes part of Amazon's audience name).
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-fn valid_external_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
 
 /// One membership change, ready for the audience's accumulator.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,18 +25,10 @@ pub struct Change {
 pub fn changes(body: &Value, caller: Caller) -> Result<(Vec<Change>, Vec<Problem>), &'static str> {
     let country_text = body.get("country").and_then(Value::as_str).unwrap_or("US");
     let country = Country::parse(country_text).map_err(|_| "invalid_country")?;
-    let consent = body.get("consent").filter(|c| c.is_object()).map(|c| {
-        let mut amzn = json!({});
-        if let Some(ac) = c.get("amazonConsent") {
-            amzn = json!({ "amzn": { "amznAdStorage": ac.get("amznAdStorage"), "amznUserData": ac.get("amznUserData") } });
-        }
-        for key in ["tcf", "gpp"] {
-            if let Some(v) = c.get(key) {
-                amzn[key] = v.clone();
-            }
-        }
-        json!({ "geo": { "countryCode": country.as_str() }, "consent": amzn })
-    });
+    let consent = body
+        .get("consent")
+        .filter(|c| c.is_object())
+        .map(|c| user_consent(country, c));
     if country.requires_consent() && consent.is_none() {
         return Err("consent_required");
     }
@@ -71,7 +36,7 @@ pub fn changes(body: &Value, caller: Caller) -> Result<(Vec<Change>, Vec<Problem
     let mut problems = Vec::new();
     let mut normalizer = Normalizer::new();
     let mut index = 0;
-    for (list, action) in [("add", "CREATE"), ("remove", "DELETE")] {
+    for (list, action) in [("add", Action::Add), ("remove", Action::Remove)] {
         let Some(items) = body.get(list) else {
             continue;
         };
@@ -106,7 +71,7 @@ fn record(
     identity: &Value,
     caller: Caller,
     country: Country,
-    action: &str,
+    action: Action,
     consent: Option<&Value>,
     normalizer: &mut Normalizer,
 ) -> Result<Change, (Option<String>, &'static str)> {
@@ -114,13 +79,15 @@ fn record(
         .get("matchKeys")
         .and_then(Value::as_object)
         .ok_or((None, "no_match_keys"))?;
-    let mut pii = serde_json::Map::new();
+    let mut hashes = Vec::new();
     for (name, value) in keys {
         let location = Some(format!("matchKeys.{name}"));
         let field: Field = name
             .parse()
             .map_err(|_| (location.clone(), "unknown_field"))?;
-        let Some(key) = pii_key(field) else { continue };
+        if amc_key(field).is_none() {
+            continue;
+        }
         let value = value
             .as_str()
             .ok_or((location.clone(), "invalid_match_key_value"))?;
@@ -134,52 +101,23 @@ fn record(
                 Err(r) => return Err((location, r.code())),
             },
         };
-        pii.insert(key.to_owned(), json!(hashed));
+        hashes.push((field, hashed));
     }
-    if pii.is_empty() {
-        return Err((None, "no_match_keys"));
-    }
-    let external_user_id = match identity.get("externalUserId").and_then(Value::as_str) {
-        Some(id) if valid_external_id(id) => id.to_owned(),
-        Some(_) => return Err((Some("externalUserId".into()), "invalid_external_user_id")),
-        // The same hashes always give the same id, so adds and removes of one person meet.
-        None => {
-            let joined: Vec<String> = pii
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect();
-            format!("mk_{}", &sha256_hex(&joined.join("&")).as_str()[..40])
-        }
-    };
-    let mut record = json!({
-        "externalUserId": external_user_id,
-        "countryCode": country.as_str(),
-        "action": action,
-        "hashedPII": [Value::Object(pii)],
-    });
-    if let Some(consent) = consent {
-        record["userConsent"] = consent.clone();
-    }
+    let external_user_id = identity.get("externalUserId").and_then(Value::as_str);
+    let member = Member::new(hashes, external_user_id).map_err(|e| {
+        let field = (e != MemberError::NoMatchKeys).then(|| "externalUserId".to_owned());
+        (field, e.code())
+    })?;
     Ok(Change {
-        external_user_id,
-        record,
+        external_user_id: member.external_user_id().to_owned(),
+        record: member.amc_record(action, country, consent),
     })
-}
-
-/// Amazon's audience name for ours: `matchkey_{name}_{unix seconds}`, as the Lytics
-/// integration names its exports.
-pub fn amazon_name(name: &str, unix_seconds: u64) -> String {
-    format!("matchkey_{}_{unix_seconds}", name.to_ascii_lowercase())
-}
-
-/// The AMC records request for one chunk of records.
-pub fn records_body(audience_id: u64, records: &[Value]) -> String {
-    json!({ "audienceId": audience_id, "records": records }).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const HASH: &str = "9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21";
 
@@ -192,7 +130,7 @@ mod tests {
         assert_eq!(changes[0].record["action"], "CREATE");
         assert_eq!(changes[1].record["action"], "DELETE");
         assert_eq!(changes[0].record["hashedPII"][0]["email"], HASH);
-        assert!(valid_external_id(&changes[0].external_user_id));
+        assert!(changes[0].external_user_id.starts_with("mk_"));
     }
 
     #[test]
@@ -222,9 +160,5 @@ mod tests {
             "GRANTED"
         );
         assert!(valid_name("buyers_30d") && !valid_name("no spaces") && !valid_name(""));
-        assert_eq!(
-            amazon_name("Buyers", 1700000000),
-            "matchkey_buyers_1700000000"
-        );
     }
 }

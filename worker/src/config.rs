@@ -59,6 +59,20 @@ pub enum ApiKind {
     },
 }
 
+/// Which Amazon API audience members go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudienceApi {
+    /// AMC audiences (`/amc/audiences/records`), the default: one call per chunk, then
+    /// the job is followed to its end.
+    Amc,
+    /// The Data Provider API: hashed records (`/dp/records/hashed`), then membership
+    /// patches (`PATCH /v2/dp/audience`).
+    Dp {
+        /// `PROFILE_ID`: the `Amazon-Advertising-API-Scope` header.
+        profile_id: String,
+    },
+}
+
 /// Everything the Worker reads from its vars.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +111,8 @@ pub struct Config {
     pub audience_batch: usize,
     /// `AUDIENCE_TTL_SECONDS` (default 34,300,800, Amazon's 13 months).
     pub audience_ttl_seconds: u64,
+    /// `AUDIENCE_API`: `amc` (default) or `dp`.
+    pub audience_api: AudienceApi,
 }
 
 /// Default event name → Amazon conversionType (the browser tag uses the same map).
@@ -177,6 +193,13 @@ impl Config {
             },
             audience_batch: (number("AUDIENCE_BATCH", 6000)? as usize).clamp(1, 10_000),
             audience_ttl_seconds: number("AUDIENCE_TTL_SECONDS", 34_300_800)?.min(34_300_800),
+            audience_api: match var("AUDIENCE_API").unwrap_or_default().trim() {
+                "" | "amc" => AudienceApi::Amc,
+                "dp" => AudienceApi::Dp {
+                    profile_id: var("PROFILE_ID").filter(|s| !s.is_empty()).ok_or("AUDIENCE_API=dp needs PROFILE_ID")?,
+                },
+                _ => return Err("AUDIENCE_API must be amc or dp".into()),
+            },
             api_kind: match var("API_KIND").unwrap_or_default().trim() {
                 "" | "events" => ApiKind::Events,
                 "dsp" => ApiKind::Dsp {
@@ -187,6 +210,14 @@ impl Config {
                 _ => return Err("API_KIND must be events or dsp".into()),
             },
         })
+    }
+
+    /// The audience API, as the shared Amazon calls take it.
+    pub fn audience_api(&self) -> matchkey::amazon::audience::Api<'_> {
+        match &self.audience_api {
+            AudienceApi::Amc => matchkey::amazon::audience::Api::Amc,
+            AudienceApi::Dp { profile_id } => matchkey::amazon::audience::Api::Dp { profile_id },
+        }
     }
 
     /// Events per Amazon request for the configured API.
@@ -262,6 +293,30 @@ mod tests {
         let e =
             Config::from_vars(vars(&[("ADVERTISER_ID", "583"), ("API_KIND", "dsp")])).unwrap_err();
         assert_eq!(e, "API_KIND=dsp needs PROFILE_ID");
+    }
+
+    #[test]
+    fn audience_api_is_amc_unless_dp_with_a_profile() {
+        let base = [("ADVERTISER_ID", "583")];
+        assert_eq!(
+            Config::from_vars(vars(&base)).unwrap().audience_api,
+            AudienceApi::Amc
+        );
+        let dp = Config::from_vars(vars(&[
+            base[0],
+            ("AUDIENCE_API", "dp"),
+            ("PROFILE_ID", "333"),
+        ]));
+        assert_eq!(
+            dp.unwrap().audience_api,
+            AudienceApi::Dp {
+                profile_id: "333".into()
+            }
+        );
+        let e = Config::from_vars(vars(&[base[0], ("AUDIENCE_API", "dp")])).unwrap_err();
+        assert_eq!(e, "AUDIENCE_API=dp needs PROFILE_ID");
+        let e = Config::from_vars(vars(&[base[0], ("AUDIENCE_API", "x")])).unwrap_err();
+        assert_eq!(e, "AUDIENCE_API must be amc or dp");
     }
 
     #[test]

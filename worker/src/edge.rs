@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use worker::*;
 
-use crate::amazon::{self, Next};
 use crate::audience;
-use crate::config::{ApiKind, Config};
+use crate::config::{ApiKind, AudienceApi, Config};
 use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
+use matchkey::Country;
+use matchkey::amazon::retry::{self, Next};
+use matchkey::amazon::{self, TokenError, audience as amazon_audience, events};
 
 const BATCHER: &str = "BATCHER";
 const AUDIENCES: &str = "AUDIENCES";
@@ -299,7 +301,7 @@ async fn ingest(
             .iter()
             .map(|a| a.event.to_string())
             .collect();
-        let body = amazon::events_body(events.iter().map(String::as_str));
+        let body = events::events_body(events.iter().map(String::as_str));
         let request = json!({
             "method": "POST",
             "url": format!("{}/adsApi/v1/create/events", config.api_base),
@@ -420,7 +422,10 @@ async fn members(
             .iter()
             .map(|c| json!([c.external_user_id, c.record.to_string()]))
             .collect();
-        let body = json!({ "name": name, "changes": items }).to_string();
+        let country = body.get("country").and_then(Value::as_str).unwrap_or("US");
+        let country = Country::parse(country).unwrap_or(Country::US);
+        let country = country.as_str();
+        let body = json!({ "name": name, "country": country, "changes": items }).to_string();
         let response = audience_sync(env, config, name, "/members", Some(body)).await?;
         if response.status_code() != 200 {
             return Err(RelayError::Status(503, "queue_unavailable"));
@@ -454,10 +459,12 @@ impl DurableObject for AudienceSync {
                 #[derive(Deserialize)]
                 struct Members {
                     name: String,
+                    country: String,
                     changes: Vec<(String, String)>,
                 }
                 let body: Members = req.json().await?;
                 storage.put("meta:name", body.name).await?;
+                storage.put("meta:country", body.country).await?;
                 for (id, record) in body.changes {
                     // One key per person: a later add or remove replaces an earlier one.
                     storage.put(&format!("m:{id}"), record).await?;
@@ -493,29 +500,6 @@ impl DurableObject for AudienceSync {
 }
 
 impl AudienceSync {
-    /// AMC calls share these headers.
-    fn amc_request(
-        &self,
-        method: Method,
-        url: &str,
-        token: &str,
-        body: Option<String>,
-    ) -> Result<Request> {
-        let headers = Headers::new();
-        headers.set("authorization", &format!("Bearer {token}"))?;
-        headers.set(
-            "amazon-advertising-api-clientid",
-            &var(&self.env, "LWA_CLIENT_ID").unwrap_or_default(),
-        )?;
-        headers.set("content-type", "application/vnd.amcaudiences.v1+json")?;
-        let mut init = RequestInit::new();
-        init.with_method(method).with_headers(headers);
-        if let Some(body) = body {
-            init.with_body(Some(body.into()));
-        }
-        Request::new_with_init(url, &init)
-    }
-
     async fn sync(&self, config: &Config) -> Result<()> {
         let storage = self.state.storage();
         let token = match access_token(&self.env, config, false).await {
@@ -555,88 +539,58 @@ impl AudienceSync {
                 Some(id) => id,
                 None => {
                     storage
-                        .set_alarm(amazon::backoff_ms(1, jitter()) as i64)
+                        .set_alarm(retry::backoff_ms(1, jitter()) as i64)
                         .await?;
                     return Ok(());
                 }
             };
-            let records: Vec<Value> = chunk
-                .iter()
-                .filter_map(|(_, r)| serde_json::from_str(r).ok())
-                .collect();
-            let url = format!("{}/amc/audiences/records", config.api_base);
-            let request = self.amc_request(
-                Method::Post,
-                &url,
-                &token,
-                Some(audience::records_body(audience_id, &records)),
-            )?;
-            let (status, retry_after, text) = answer(request).await;
+            let records: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
+            let (status, retry_after, text) =
+                self.send_chunk(config, &token, audience_id, &records).await;
             let batch_id = random_uuid();
+            let log = |sent, failed, outcome, code| {
+                log_batch(
+                    &self.env,
+                    config,
+                    &batch_id,
+                    records.len(),
+                    sent,
+                    failed,
+                    status,
+                    outcome,
+                    code,
+                )
+            };
             match status {
-                202 | 200 => {
-                    let job = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v["jobRequestId"].as_str().map(str::to_owned));
-                    if let Some(job) = job {
+                200..=299 => {
+                    if let Some(job) = amazon_audience::parse_job_id(&text)
+                        && config.audience_api == AudienceApi::Amc
+                    {
                         storage
                             .put(&format!("job:{job}"), records.len() as u64)
                             .await?;
                         again = true;
                     }
-                    log_batch(
-                        &self.env,
-                        config,
-                        &batch_id,
-                        records.len(),
-                        records.len(),
-                        0,
-                        status,
-                        "audience_submitted",
-                        None,
-                    )
-                    .await?;
+                    log(records.len(), 0, "audience_submitted", None).await?;
                 }
                 404 => {
                     // The audience is gone on Amazon's side (deleted, or another
                     // environment): forget its id, create it again, keep the changes.
                     storage.delete("meta:audience_id").await?;
-                    log_batch(
-                        &self.env,
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        0,
-                        status,
-                        "retry",
-                        Some("AUDIENCE_NOT_FOUND"),
-                    )
-                    .await?;
+                    log(0, 0, "retry", Some("AUDIENCE_NOT_FOUND")).await?;
                     storage.set_alarm(1000).await?;
                     return Ok(());
                 }
                 429 | 500..=599 | 0 | 401 => {
                     let after =
-                        match amazon::next(status, retry_after.as_deref(), &text, 1, jitter()) {
+                        match retry::next(status, retry_after.as_deref(), &text, 1, jitter()) {
                             Next::Retry { after_ms, .. } => after_ms,
-                            _ => amazon::backoff_ms(1, jitter()),
+                            _ => retry::backoff_ms(1, jitter()),
                         };
                     if status == 401 {
                         let _ = access_token(&self.env, config, true).await;
                     }
-                    log_batch(
-                        &self.env,
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        0,
-                        status,
-                        "retry",
-                        Some("AUDIENCE_RECORDS"),
-                    )
-                    .await?;
+                    log(0, 0, "retry", Some("AUDIENCE_RECORDS")).await?;
                     storage.set_alarm(after as i64).await?;
                     return Ok(());
                 }
@@ -644,18 +598,7 @@ impl AudienceSync {
                     let code = serde_json::from_str::<Value>(&text)
                         .ok()
                         .and_then(|v| v["code"].as_str().map(str::to_owned));
-                    log_batch(
-                        &self.env,
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        records.len(),
-                        status,
-                        "audience_rejected",
-                        code.as_deref(),
-                    )
-                    .await?;
+                    log(0, records.len(), "audience_rejected", code.as_deref()).await?;
                 }
             }
             let keys: Vec<String> = chunk.into_iter().map(|(k, _)| k).collect();
@@ -667,6 +610,29 @@ impl AudienceSync {
             storage.set_alarm(1000).await?;
         }
         Ok(())
+    }
+
+    /// Sends one chunk of AMC records through the configured API: the answer of the
+    /// first call that fails, else of the last one.
+    async fn send_chunk(
+        &self,
+        config: &Config,
+        token: &str,
+        audience_id: u64,
+        records: &[&str],
+    ) -> (u16, Option<String>, String) {
+        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
+        let auth = auth(config, token, &client_id);
+        let mut answer = (0, None, String::new());
+        for call in
+            amazon_audience::send_records(config.audience_api(), &auth, audience_id, records)
+        {
+            answer = send(call).await;
+            if !(200..300).contains(&answer.0) {
+                break;
+            }
+        }
+        answer
     }
 
     /// The Amazon audience's id, created on first use.
@@ -681,28 +647,26 @@ impl AudienceSync {
         {
             return Ok(Some(id));
         }
-        let name: String = storage
-            .get("meta:name")
+        let meta = async |key| storage.get::<String>(key).await.ok().flatten();
+        let name = meta("meta:name").await.unwrap_or_else(|| "audience".into());
+        let country = meta("meta:country")
             .await
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "audience".into());
-        let body = json!({
-            "name": audience::amazon_name(&name, Date::now().as_millis() / 1000),
-            "description": format!("matchkey audience {name}, kept in step by the matchkey Worker"),
-            "countryCode": "US",
-            "targetResource": { "advertiserId": config.amc_advertiser_id },
-            "metadata": { "externalAudienceId": format!("matchkey_{name}"), "ttl": config.audience_ttl_seconds },
-        });
-        let url = format!("{}/amc/audiences/metadata", config.api_base);
-        let (status, _, text) =
-            answer(self.amc_request(Method::Post, &url, token, Some(body.to_string()))?).await;
-        // Parsed by serde_json from the text: the 64-bit id keeps every digit.
-        let id = (status == 200)
-            .then(|| serde_json::from_str::<Value>(&text).ok())
-            .flatten()
-            .and_then(|v| v["audienceId"].as_u64());
-        match id {
+            .and_then(|c| Country::parse(&c).ok())
+            .unwrap_or(Country::US);
+        let spec = amazon_audience::AudienceSpec {
+            name: &name,
+            country,
+            ttl_seconds: config.audience_ttl_seconds,
+            now_unix: Date::now().as_millis() / 1000,
+            source: "matchkey Worker",
+        };
+        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
+        let auth = auth(config, token, &client_id);
+        let advertiser = config.amc_advertiser_id.unwrap_or_default();
+        let call =
+            amazon_audience::create_audience(config.audience_api(), &auth, &spec, advertiser);
+        let (status, _, text) = send(call).await;
+        match amazon_audience::parse_audience_id(status, &text) {
             Some(id) => {
                 storage.put("meta:audience_id", id.to_string()).await?;
                 Ok(Some(id))
@@ -725,21 +689,26 @@ impl AudienceSync {
         }
     }
 
-    /// Polls the records jobs still running; logs each one's end. Whether to poll again.
+    /// Polls the AMC records jobs still running; logs each one's end. Whether to poll again.
     async fn follow_jobs(&self, config: &Config, token: &str) -> Result<bool> {
+        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
+        let auth = auth(config, token, &client_id);
         let mut running = false;
         for (key, count) in entries(&self.state.storage(), "job:", 100).await? {
             let job = &key["job:".len()..];
-            let url = format!("{}/amc/audiences/records/{job}", config.api_base);
-            let (status, _, text) = answer(self.amc_request(Method::Get, &url, token, None)?).await;
-            let state = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["status"].as_str().map(str::to_owned));
-            match state.as_deref() {
-                Some(done @ ("SUCCEEDED" | "PARTIALLYSUCCEEDED" | "FAILED")) if status == 200 => {
+            let (status, _, text) = send(amazon_audience::amc_job(&auth, job)).await;
+            match amazon_audience::parse_job(status, &text) {
+                Some(amazon_audience::JobState::Done {
+                    status: done,
+                    failed,
+                }) => {
                     let count: usize = count.parse::<f64>().map_or(0, |n| n as usize);
                     let outcome = format!("audience_job_{}", done.to_ascii_lowercase());
-                    let failed = if done == "SUCCEEDED" { 0 } else { count };
+                    let failed = match (done.as_str(), failed) {
+                        ("SUCCEEDED", _) => 0,
+                        ("PARTIALLYSUCCEEDED", Some(n)) => (n as usize).min(count),
+                        _ => count,
+                    };
                     log_batch(
                         &self.env,
                         config,
@@ -761,8 +730,37 @@ impl AudienceSync {
     }
 }
 
-/// Sends `request`; `(status, Retry-After, body)`, status 0 when there is no answer.
-async fn answer(request: Request) -> (u16, Option<String>, String) {
+/// The Ads API credentials of one call.
+fn auth<'a>(config: &'a Config, token: &'a str, client_id: &'a str) -> amazon::Auth<'a> {
+    amazon::Auth {
+        api_base: &config.api_base,
+        access_token: token,
+        client_id,
+    }
+}
+
+/// Sends a described Amazon call; `(status, Retry-After, body)`, status 0 when there is
+/// no answer.
+async fn send(call: amazon::ApiRequest) -> (u16, Option<String>, String) {
+    let headers = Headers::new();
+    for (name, value) in &call.headers {
+        if headers.set(name, value).is_err() {
+            return (0, None, String::new());
+        }
+    }
+    let method = match call.method {
+        amazon::Method::Get => Method::Get,
+        amazon::Method::Post => Method::Post,
+        amazon::Method::Patch => Method::Patch,
+    };
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if let Some(body) = call.body {
+        init.with_body(Some(body.into()));
+    }
+    let Ok(request) = Request::new_with_init(&call.url, &init) else {
+        return (0, None, String::new());
+    };
     match Fetch::Request(request).send().await {
         Ok(mut response) => {
             let status = response.status_code();
@@ -1000,14 +998,6 @@ fn stamp_of(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Why no access token could be had.
-enum TokenError {
-    /// `invalid_grant`: the advertiser must authorize again; nothing is sent meanwhile.
-    Reauthorize,
-    /// Anything else (LwA down, network): try again later.
-    Unavailable(String),
-}
-
 async fn access_token(
     env: &Env,
     config: &Config,
@@ -1037,46 +1027,38 @@ async fn access_token(
     ) else {
         return Err(TokenError::Unavailable("lwa_secrets_missing".into()));
     };
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/x-www-form-urlencoded");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(
-            amazon::lwa_refresh_form(&client_id, &client_secret, &refresh).into(),
-        ));
-    let request = Request::new_with_init(&config.lwa_token_url, &init)
-        .map_err(|_| TokenError::Unavailable("bad_lwa_url".into()))?;
-    let mut response = Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|_| TokenError::Unavailable("lwa_unreachable".into()))?;
-    let status = response.status_code();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status == 200 {
-        let token = body["access_token"].as_str().unwrap_or_default().to_owned();
-        let ttl = body["expires_in"].as_u64().unwrap_or(3600);
-        let expires = now_ms + ttl * 1000;
-        TOKEN.with(|t| *t.borrow_mut() = Some((token.clone(), expires)));
-        if let Ok(kv) = env.kv(KV)
-            && let Ok(put) = kv.put("lwa:access", json!([token, expires]).to_string())
-        {
-            let _ = put.expiration_ttl(ttl.max(120) - 60).execute().await;
+    let (status, _, body) = send(amazon::lwa_refresh(
+        &config.lwa_token_url,
+        &client_id,
+        &client_secret,
+        &refresh,
+    ))
+    .await;
+    match amazon::parse_token(status, &body) {
+        Ok(token) => {
+            let expires = now_ms + token.expires_in * 1000;
+            let token = token.access_token;
+            TOKEN.with(|t| *t.borrow_mut() = Some((token.clone(), expires)));
+            if let Ok(kv) = env.kv(KV)
+                && let Ok(put) = kv.put("lwa:access", json!([token, expires]).to_string())
+            {
+                let ttl = (expires - now_ms) / 1000;
+                let _ = put.expiration_ttl(ttl.max(120) - 60).execute().await;
+            }
+            update_health(env, |h| h.token_state = Some("ok".into())).await;
+            Ok(token)
         }
-        update_health(env, |h| h.token_state = Some("ok".into())).await;
-        return Ok(token);
+        Err(TokenError::Reauthorize) => {
+            update_health(env, |h| {
+                h.token_state = Some("reauthorization_needed".into());
+                h.last_error_code = Some("invalid_grant".into());
+                h.last_error_at = Some(iso_now());
+            })
+            .await;
+            Err(TokenError::Reauthorize)
+        }
+        Err(other) => Err(other),
     }
-    let error = body["error"].as_str().unwrap_or("lwa_error").to_owned();
-    if error == "invalid_grant" {
-        update_health(env, |h| {
-            h.token_state = Some("reauthorization_needed".into());
-            h.last_error_code = Some("invalid_grant".into());
-            h.last_error_at = Some(iso_now());
-        })
-        .await;
-        return Err(TokenError::Reauthorize);
-    }
-    Err(TokenError::Unavailable(error))
 }
 
 /// Accumulates one advertiser and region's events and delivers them in full batches.
@@ -1173,7 +1155,7 @@ impl Batcher {
                 storage.put("meta:attempt", attempt + 1).await?;
                 self.record_error(&code).await;
                 storage
-                    .set_alarm(amazon::backoff_ms(attempt, jitter()) as i64)
+                    .set_alarm(retry::backoff_ms(attempt, jitter()) as i64)
                     .await?;
                 return Ok(());
             }
@@ -1189,7 +1171,7 @@ impl Batcher {
         }
         let flush_ms = config.flush_seconds * 1000;
         let now_ms = Date::now().as_millis();
-        for batch in amazon::batches(items, config.batch_size()) {
+        for batch in events::batches(items, config.batch_size()) {
             // A partial batch waits until its oldest event has waited FLUSH_SECONDS, so
             // single-event ingests still reach Amazon in full batches.
             let oldest = batch.first().map_or(now_ms, |(k, _)| stamp_of(k));
@@ -1206,10 +1188,10 @@ impl Batcher {
                 let (status, retry_after, text) =
                     send_events(&self.env, config, &token, &body).await;
                 let parse = match config.api_kind {
-                    ApiKind::Events => amazon::parse_multi_status,
-                    ApiKind::Dsp { .. } => amazon::parse_legacy_multi_status,
+                    ApiKind::Events => events::parse_multi_status,
+                    ApiKind::Dsp { .. } => events::parse_legacy_multi_status,
                 };
-                match amazon::next_with(
+                match retry::next_with(
                     status,
                     retry_after.as_deref(),
                     &text,
@@ -1244,7 +1226,7 @@ impl Batcher {
                                 &batch,
                                 status,
                                 "UNAUTHORIZED",
-                                amazon::backoff_ms(attempt, jitter()),
+                                retry::backoff_ms(attempt, jitter()),
                             )
                             .await;
                     }
@@ -1316,7 +1298,7 @@ impl Batcher {
         config: &Config,
         batch_id: &str,
         batch: &[(String, String)],
-        ms: &amazon::MultiStatus,
+        ms: &events::MultiStatus,
         status: u16,
     ) -> Result<()> {
         let db = db(&self.env).await?;
@@ -1430,7 +1412,7 @@ async fn log_batch(
 /// The request body of a batch for the configured API.
 fn request_body(config: &Config, batch: &[(String, String)]) -> String {
     match &config.api_kind {
-        ApiKind::Events => amazon::events_body(batch.iter().map(|(_, e)| e.as_str())),
+        ApiKind::Events => events::events_body(batch.iter().map(|(_, e)| e.as_str())),
         ApiKind::Dsp { definitions, .. } => {
             let legacy: Vec<String> = batch
                 .iter()
@@ -1443,10 +1425,10 @@ fn request_body(config: &Config, batch: &[(String, String)]) -> String {
                         .get(name)
                         .or_else(|| definitions.get("*"))
                         .map_or("", String::as_str);
-                    amazon::to_legacy(&event, id).to_string()
+                    events::to_legacy(&event, id).to_string()
                 })
                 .collect();
-            amazon::legacy_body(legacy.iter().map(String::as_str))
+            events::legacy_body(legacy.iter().map(String::as_str))
         }
     }
 }
@@ -1459,34 +1441,13 @@ async fn send_events(
     body: &str,
 ) -> (u16, Option<String>, String) {
     let client_id = var(env, "LWA_CLIENT_ID").unwrap_or_default();
-    let headers = Headers::new();
-    let _ = headers.set("authorization", &format!("Bearer {token}"));
-    let url = match &config.api_kind {
-        ApiKind::Events => {
-            let _ = headers.set("amazon-ads-clientid", &client_id);
-            let _ = headers.set("amazon-ads-accountid", &config.advertiser_id);
-            let _ = headers.set("content-type", "application/json");
-            format!("{}/adsApi/v1/create/events", config.api_base)
-        }
+    let auth = auth(config, token, &client_id);
+    let body = body.to_owned();
+    send(match &config.api_kind {
+        ApiKind::Events => events::create_events(&auth, &config.advertiser_id, body),
         ApiKind::Dsp { profile_id, .. } => {
-            let _ = headers.set("amazon-advertising-api-clientid", &client_id);
-            let _ = headers.set("amazon-advertising-api-scope", profile_id);
-            let _ = headers.set(
-                "content-type",
-                "application/vnd.dspconversioneventimport.v1+json",
-            );
-            format!(
-                "{}/accounts/{}/dsp/conversionDefinitions/eventData",
-                config.api_base, config.advertiser_id
-            )
+            events::import_legacy(&auth, &config.advertiser_id, profile_id, body)
         }
-    };
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    match Request::new_with_init(&url, &init) {
-        Ok(request) => answer(request).await,
-        Err(_) => (0, None, String::new()),
-    }
+    })
+    .await
 }

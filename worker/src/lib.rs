@@ -2,10 +2,10 @@
 //! region in a Durable Object, Login with Amazon, delivery to the Events API with
 //! retries, a D1 delivery log with dead letters and replay, health.
 //!
-//! `config`, `ingest` and `amazon` are pure and tested natively; `edge` (wasm32 only) is
+//! `config`, `ingest` and `audience` are pure and tested natively, as are the Amazon
+//! calls they share with the CLI (`matchkey::amazon`); `edge` (wasm32 only) is
 //! the thin effectful part. See `worker/README.md`.
 
-pub mod amazon;
 pub mod audience;
 pub mod config;
 #[cfg(target_arch = "wasm32")]

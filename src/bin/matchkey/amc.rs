@@ -9,7 +9,8 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use matchkey::{Country, Field};
+use matchkey::Country;
+use matchkey::amazon::amc::{hashed_pii_type, valid_data_set_id};
 use serde_json::{Value, json};
 
 use crate::hash_csv::{self, Column};
@@ -52,7 +53,7 @@ pub(crate) struct PrepareArgs {
 
 pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
     let dataset_id = match &args.dataset_id {
-        Some(id) if is_dataset_id(id) => id.clone(),
+        Some(id) if valid_data_set_id(id) => id.clone(),
         Some(_) => bail!(
             "--dataset-id: use lowercase letters, digits and underscores, starting with a letter"
         ),
@@ -97,16 +98,6 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// AMC's name for a hashed PII column (the ADU guide: ZIP, not POSTAL); `None` for ids
-/// Amazon takes unhashed, which stay plain dimensions.
-fn hashed_pii_type(field: Field) -> Option<&'static str> {
-    match field {
-        Field::Postal => Some("ZIP"),
-        f if f.is_hashed() => Some(f.as_str()),
-        _ => None,
-    }
-}
-
 /// The `POST …/dataSets` body for the columns written.
 fn dataset_definition(
     id: &str,
@@ -136,13 +127,6 @@ fn dataset_definition(
         data_set["countryCode"] = json!(country.as_str());
     }
     json!({ "dataSet": data_set })
-}
-
-fn is_dataset_id(id: &str) -> bool {
-    id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A dataset id from a file name: `Customers 2026.csv` → `customers_2026`.
@@ -176,6 +160,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use matchkey::Field;
 
     #[test]
     fn definition_marks_pii_and_country_columns() {
@@ -200,6 +185,5 @@ mod tests {
             "customers_2026"
         );
         assert_eq!(dataset_id_from(Path::new("2026.csv")), "data_2026");
-        assert!(is_dataset_id("crm_de_v1") && !is_dataset_id("CRM") && !is_dataset_id("1x"));
     }
 }

@@ -1,0 +1,644 @@
+//! Audience membership: a person's hashed match keys as an AMC audience record
+//! (`/amc/audiences/records`) or a Data Provider record (`/dp/records/hashed`), and the
+//! calls that create an audience, send records and follow their jobs.
+//!
+//! A member's external user id is given by the caller or derived from the hashes, so an
+//! add and a remove of the same person always meet (and collapse to the last intent).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{ApiRequest, Auth, Method};
+use crate::{Country, Field, sha256_hex};
+
+/// Media type of the AMC audiences API.
+pub const AMC_MEDIA: &str = "application/vnd.amcaudiences.v1+json";
+/// Media type of the Data Provider hashed-records upload.
+pub const DP_RECORDS_MEDIA: &str = "application/vnd.dpuploadhashedrecordsrequest.v3+json";
+/// Amazon's guidance for records per request ("~6,000, dependent on the PII fields").
+pub const DEFAULT_RECORDS_PER_REQUEST: usize = 6_000;
+/// The most records per request matchkey sends (Segment's and Lytics' batch size).
+pub const MAX_RECORDS_PER_REQUEST: usize = 10_000;
+/// Largest records request body (the Data Provider API's documented limit).
+pub const MAX_RECORDS_BYTES: usize = 5 * 1024 * 1024;
+/// Largest `PATCH /v2/dp/audience` body.
+pub const MAX_PATCH_BYTES: usize = 1024 * 1024;
+/// Longest audience TTL Amazon takes, and its default: 13 months, in seconds.
+pub const MAX_TTL_SECONDS: u64 = 34_300_800;
+
+/// Whether a member joins or leaves the audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Join (`CREATE`, `add`).
+    Add,
+    /// Leave (`DELETE`, `remove`).
+    Remove,
+}
+
+impl Action {
+    /// The AMC record's `action`.
+    pub fn amc(self) -> &'static str {
+        match self {
+            Action::Add => "CREATE",
+            Action::Remove => "DELETE",
+        }
+    }
+
+    /// The Data Provider patch's `op`.
+    pub fn dp(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Remove => "remove",
+        }
+    }
+}
+
+/// The AMC `hashedPII` key of a field, if AMC audiences take it.
+pub fn amc_key(field: Field) -> Option<&'static str> {
+    match field {
+        Field::Email => Some("email"),
+        Field::Phone => Some("phone"),
+        Field::FirstName => Some("firstname"),
+        Field::LastName => Some("lastname"),
+        Field::Address => Some("address"),
+        Field::City => Some("city"),
+        Field::State => Some("state"),
+        Field::Postal => Some("postal"),
+        _ => None,
+    }
+}
+
+/// The Data Provider `hashedRecords` key for an AMC key (the two APIs spell them apart).
+fn dp_key(amc_key: &str) -> &str {
+    match amc_key {
+        "firstname" => "firstName",
+        "lastname" => "lastName",
+        "postal" => "postalCode",
+        other => other,
+    }
+}
+
+/// Whether `name` can name an audience here (it becomes part of Amazon's audience name).
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(is_id_byte)
+}
+
+/// Amazon's rule for an external user id: `[0-9a-zA-Z_-]{1,128}`.
+pub fn valid_external_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(is_id_byte)
+}
+
+fn is_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Amazon's audience name for ours: `matchkey_{name}_{unix seconds}`, as the Lytics
+/// integration names its exports.
+pub fn amazon_name(name: &str, unix_seconds: u64) -> String {
+    format!("matchkey_{}_{unix_seconds}", name.to_ascii_lowercase())
+}
+
+/// Why hashes cannot make a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberError {
+    /// No field audiences take (MAID, RAMP_ID and MATCH_ID are not audience keys).
+    NoMatchKeys,
+    /// The external user id breaks `[0-9a-zA-Z_-]{1,128}`.
+    InvalidExternalUserId,
+}
+
+impl MemberError {
+    /// A stable reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            MemberError::NoMatchKeys => "no_match_keys",
+            MemberError::InvalidExternalUserId => "invalid_external_user_id",
+        }
+    }
+}
+
+/// One person: an external user id and SHA-256 digests by AMC key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Member {
+    external_user_id: String,
+    hashes: BTreeMap<&'static str, String>,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("external_user_id", &self.external_user_id)
+            .field("keys", &self.hashes.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Member {
+    /// A member from `(field, digest)` pairs (fields audiences do not take are skipped;
+    /// the last digest of a field wins) and an optional external user id. Without one, the
+    /// id is `mk_` and 40 hex digits of a hash of the digests, stable for the same person.
+    pub fn new(
+        hashes: impl IntoIterator<Item = (Field, String)>,
+        external_user_id: Option<&str>,
+    ) -> Result<Member, MemberError> {
+        let hashes: BTreeMap<&'static str, String> = hashes
+            .into_iter()
+            .filter_map(|(field, digest)| Some((amc_key(field)?, digest)))
+            .collect();
+        if hashes.is_empty() {
+            return Err(MemberError::NoMatchKeys);
+        }
+        let external_user_id = match external_user_id {
+            Some(id) if valid_external_id(id) => id.to_owned(),
+            Some(_) => return Err(MemberError::InvalidExternalUserId),
+            None => {
+                let joined: Vec<String> = hashes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("mk_{}", &sha256_hex(&joined.join("&")).as_str()[..40])
+            }
+        };
+        Ok(Member {
+            external_user_id,
+            hashes,
+        })
+    }
+
+    /// The external user id.
+    pub fn external_user_id(&self) -> &str {
+        &self.external_user_id
+    }
+
+    /// The AMC audience record; `consent` is a `userConsent` object (see [`user_consent`]).
+    pub fn amc_record(&self, action: Action, country: Country, consent: Option<&Value>) -> Value {
+        let mut record = json!({
+            "externalUserId": self.external_user_id,
+            "countryCode": country.as_str(),
+            "action": action.amc(),
+            "hashedPII": [self.hashes],
+        });
+        if let Some(consent) = consent {
+            record["userConsent"] = consent.clone();
+        }
+        record
+    }
+}
+
+/// AMC's `userConsent` for a country from a consent object of the Events API's form
+/// (`{"amazonConsent": {"amznAdStorage", "amznUserData"}, "tcf"?, "gpp"?}`).
+pub fn user_consent(country: Country, consent: &Value) -> Value {
+    let mut given = json!({});
+    if let Some(ac) = consent.get("amazonConsent") {
+        given["amzn"] = json!({ "amznAdStorage": ac.get("amznAdStorage"), "amznUserData": ac.get("amznUserData") });
+    }
+    for key in ["tcf", "gpp"] {
+        if let Some(v) = consent.get(key) {
+            given[key] = v.clone();
+        }
+    }
+    json!({ "geo": { "countryCode": country.as_str() }, "consent": given })
+}
+
+/// The Data Provider record for an AMC record (same person, the DP API's key names).
+pub fn dp_record(amc_record: &Value) -> Value {
+    let hashed: serde_json::Map<String, Value> = amc_record["hashedPII"][0]
+        .as_object()
+        .map(|pii| {
+            pii.iter()
+                .map(|(k, v)| (dp_key(k).to_owned(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "externalId": amc_record["externalUserId"], "hashedRecords": [hashed] })
+}
+
+/// What an audience is, for creating it on Amazon's side.
+#[derive(Debug, Clone)]
+pub struct AudienceSpec<'a> {
+    /// Our name ([`valid_name`]); Amazon's is [`amazon_name`].
+    pub name: &'a str,
+    /// The members' country.
+    pub country: Country,
+    /// Member TTL in seconds (at most [`MAX_TTL_SECONDS`]).
+    pub ttl_seconds: u64,
+    /// Unix seconds now (Amazon's name carries it).
+    pub now_unix: u64,
+    /// Who keeps the audience in step, for the description (`matchkey Worker`, `matchkey CLI`).
+    pub source: &'a str,
+}
+
+impl AudienceSpec<'_> {
+    fn description(&self) -> String {
+        format!(
+            "matchkey audience {}, kept in step by the {}",
+            self.name, self.source
+        )
+    }
+
+    fn external_id(&self) -> String {
+        format!("matchkey_{}", self.name.to_ascii_lowercase())
+    }
+}
+
+/// Which API keeps an audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api<'a> {
+    /// AMC audiences: records in one call per chunk; each call starts a job.
+    Amc,
+    /// The Data Provider API, scoped to a profile: hashed records of the members who
+    /// join, then membership patches for all.
+    Dp {
+        /// `Amazon-Advertising-API-Scope`.
+        profile_id: &'a str,
+    },
+}
+
+/// The call that creates the audience with `api`.
+pub fn create_audience(
+    api: Api<'_>,
+    auth: &Auth<'_>,
+    spec: &AudienceSpec<'_>,
+    advertiser_id: u64,
+) -> ApiRequest {
+    match api {
+        Api::Amc => create_amc_audience(auth, spec, advertiser_id),
+        Api::Dp { profile_id } => create_dp_audience(auth, spec, advertiser_id, profile_id),
+    }
+}
+
+/// The calls that send one chunk of serialized AMC records (see [`Member::amc_record`])
+/// with `api`, in order; stop at the first that fails. The answer of the last one carries
+/// the job id for AMC ([`parse_job_id`]). Records that are not JSON are left out.
+pub fn send_records<S: AsRef<str>>(
+    api: Api<'_>,
+    auth: &Auth<'_>,
+    audience_id: u64,
+    records: &[S],
+) -> Vec<ApiRequest> {
+    match api {
+        Api::Amc => vec![amc_records(
+            auth,
+            audience_id,
+            records.iter().map(AsRef::as_ref),
+        )],
+        Api::Dp { profile_id } => {
+            let parsed: Vec<Value> = records
+                .iter()
+                .filter_map(|r| serde_json::from_str(r.as_ref()).ok())
+                .collect();
+            let adds: Vec<String> = parsed
+                .iter()
+                .filter(|r| r["action"] == Action::Add.amc())
+                .map(|r| dp_record(r).to_string())
+                .collect();
+            let changes = parsed.iter().filter_map(|r| {
+                let action = if r["action"] == Action::Add.amc() {
+                    Action::Add
+                } else {
+                    Action::Remove
+                };
+                Some((r["externalUserId"].as_str()?, action))
+            });
+            let associate = dp_associate(auth, profile_id, audience_id, changes);
+            if adds.is_empty() {
+                vec![associate]
+            } else {
+                vec![
+                    dp_records(auth, profile_id, adds.iter().map(String::as_str)),
+                    associate,
+                ]
+            }
+        }
+    }
+}
+
+/// `POST /amc/audiences/metadata` for an audience of the DSP advertiser `advertiser_id`
+/// (sent as a JSON number, as Amazon requires).
+pub fn create_amc_audience(
+    auth: &Auth<'_>,
+    spec: &AudienceSpec<'_>,
+    advertiser_id: u64,
+) -> ApiRequest {
+    let body = json!({
+        "name": amazon_name(spec.name, spec.now_unix),
+        "description": spec.description(),
+        "countryCode": spec.country.as_str(),
+        "targetResource": { "advertiserId": advertiser_id },
+        "metadata": { "externalAudienceId": spec.external_id(), "ttl": spec.ttl_seconds.min(MAX_TTL_SECONDS) },
+    });
+    auth.request(Method::Post, "/amc/audiences/metadata")
+        .body(AMC_MEDIA, body.to_string())
+}
+
+/// `POST /v2/dp/audiencemetadata/` for a Data Provider audience, scoped to `profile_id`.
+pub fn create_dp_audience(
+    auth: &Auth<'_>,
+    spec: &AudienceSpec<'_>,
+    advertiser_id: u64,
+    profile_id: &str,
+) -> ApiRequest {
+    let body = json!({
+        "name": amazon_name(spec.name, spec.now_unix),
+        "description": spec.description(),
+        "advertiserId": advertiser_id.to_string(),
+        "metadata": {
+            "type": "DATA_PROVIDER",
+            "externalAudienceId": spec.external_id(),
+            "ttl": spec.ttl_seconds.min(MAX_TTL_SECONDS),
+            "dataSourceCountry": [spec.country.as_str()],
+        },
+    });
+    auth.request(Method::Post, "/v2/dp/audiencemetadata/")
+        .header("amazon-advertising-api-scope", profile_id)
+        .body("application/json", body.to_string())
+}
+
+/// The audience id of a create answer. Parsed from the text by serde_json, so the 64-bit
+/// id keeps every digit.
+pub fn parse_audience_id(status: u16, body: &str) -> Option<u64> {
+    if !(200..300).contains(&status) {
+        return None;
+    }
+    serde_json::from_str::<Value>(body).ok()?["audienceId"].as_u64()
+}
+
+/// `POST /amc/audiences/records` for serialized AMC records.
+pub fn amc_records<'a>(
+    auth: &Auth<'_>,
+    audience_id: u64,
+    records: impl IntoIterator<Item = &'a str>,
+) -> ApiRequest {
+    let body = format!(
+        r#"{{"audienceId":{audience_id},"records":[{}]}}"#,
+        join(records)
+    );
+    auth.request(Method::Post, "/amc/audiences/records")
+        .body(AMC_MEDIA, body)
+}
+
+/// `POST /dp/records/hashed` for serialized Data Provider records.
+pub fn dp_records<'a>(
+    auth: &Auth<'_>,
+    profile_id: &str,
+    records: impl IntoIterator<Item = &'a str>,
+) -> ApiRequest {
+    let body = format!(r#"{{"records":[{}]}}"#, join(records));
+    auth.request(Method::Post, "/dp/records/hashed")
+        .header("amazon-advertising-api-scope", profile_id)
+        .body(DP_RECORDS_MEDIA, body)
+}
+
+/// `PATCH /v2/dp/audience`: each external id joins or leaves the audience.
+pub fn dp_associate<'a>(
+    auth: &Auth<'_>,
+    profile_id: &str,
+    audience_id: u64,
+    changes: impl IntoIterator<Item = (&'a str, Action)>,
+) -> ApiRequest {
+    let patches: Vec<Value> = changes
+        .into_iter()
+        .map(|(id, action)| {
+            json!({ "op": action.dp(), "path": format!("/EXTERNAL_USER_ID-{id}/audiences"), "value": [audience_id] })
+        })
+        .collect();
+    auth.request(Method::Patch, "/v2/dp/audience")
+        .header("amazon-advertising-api-scope", profile_id)
+        .body(
+            "application/json",
+            json!({ "patches": patches }).to_string(),
+        )
+}
+
+fn join<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out
+}
+
+/// The job id of an accepted records request (`jobRequestId` for AMC, `jobId` for DP).
+pub fn parse_job_id(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v.get("jobRequestId")
+        .or_else(|| v.get("jobId"))?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// `GET /amc/audiences/records/{jobRequestId}`.
+pub fn amc_job(auth: &Auth<'_>, job_request_id: &str) -> ApiRequest {
+    auth.request(
+        Method::Get,
+        &format!("/amc/audiences/records/{job_request_id}"),
+    )
+    .header("accept", AMC_MEDIA)
+}
+
+/// Where a records job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Still running: ask again later.
+    Pending,
+    /// Finished: `SUCCEEDED`, `PARTIALLYSUCCEEDED` or `FAILED`, with the failed-record
+    /// count when Amazon gives one.
+    Done {
+        /// Amazon's terminal status.
+        status: String,
+        /// Records that failed, if known.
+        failed: Option<u64>,
+    },
+}
+
+/// Reads a records job answer; `None` when it is not one (an error status, bad JSON).
+pub fn parse_job(status: u16, body: &str) -> Option<JobState> {
+    if status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(body).ok()?;
+    match v["status"].as_str()? {
+        done @ ("SUCCEEDED" | "PARTIALLYSUCCEEDED" | "FAILED") => Some(JobState::Done {
+            status: done.to_owned(),
+            failed: v["errorCount"].as_u64(),
+        }),
+        _ => Some(JobState::Pending),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21";
+
+    fn auth() -> Auth<'static> {
+        Auth {
+            api_base: "http://127.0.0.1:9",
+            access_token: "t",
+            client_id: "c",
+        }
+    }
+
+    #[test]
+    fn members_have_stable_ids_and_both_record_forms() {
+        let m = Member::new(
+            [(Field::Email, HASH.to_owned()), (Field::Maid, "x".into())],
+            None,
+        )
+        .unwrap();
+        let again = Member::new([(Field::Email, HASH.to_owned())], None).unwrap();
+        assert_eq!(m.external_user_id(), again.external_user_id());
+        assert!(valid_external_id(m.external_user_id()));
+        let us = Country::parse("US").unwrap();
+        let record = m.amc_record(Action::Remove, us, None);
+        assert_eq!(
+            record,
+            json!({"externalUserId": m.external_user_id(), "countryCode": "US", "action": "DELETE", "hashedPII": [{"email": HASH}]})
+        );
+        let named = Member::new(
+            [
+                (Field::FirstName, HASH.to_owned()),
+                (Field::Postal, HASH.to_owned()),
+            ],
+            Some("u-1"),
+        )
+        .unwrap();
+        let dp = dp_record(&named.amc_record(Action::Add, us, None));
+        assert_eq!(
+            dp,
+            json!({"externalId": "u-1", "hashedRecords": [{"firstName": HASH, "postalCode": HASH}]})
+        );
+        assert_eq!(
+            Member::new([(Field::Maid, "x".into())], None).unwrap_err(),
+            MemberError::NoMatchKeys
+        );
+        assert_eq!(
+            Member::new([(Field::Email, HASH.into())], Some("no spaces"))
+                .unwrap_err()
+                .code(),
+            "invalid_external_user_id"
+        );
+    }
+
+    #[test]
+    fn consent_takes_the_amc_shape() {
+        let de = Country::parse("DE").unwrap();
+        let c = user_consent(
+            de,
+            &json!({"amazonConsent": {"amznAdStorage": "GRANTED", "amznUserData": "DENIED"}, "tcf": "CP"}),
+        );
+        assert_eq!(
+            c,
+            json!({"geo": {"countryCode": "DE"}, "consent": {"amzn": {"amznAdStorage": "GRANTED", "amznUserData": "DENIED"}, "tcf": "CP"}})
+        );
+    }
+
+    #[test]
+    fn audience_calls() {
+        let spec = AudienceSpec {
+            name: "Buyers",
+            country: Country::parse("US").unwrap(),
+            ttl_seconds: u64::MAX,
+            now_unix: 1_700_000_000,
+            source: "matchkey CLI",
+        };
+        let create = create_amc_audience(&auth(), &spec, 583_000_000_000_001);
+        let body: Value = serde_json::from_str(create.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["name"], "matchkey_buyers_1700000000");
+        assert_eq!(
+            body["targetResource"]["advertiserId"],
+            583_000_000_000_001u64
+        );
+        assert_eq!(body["metadata"]["ttl"], MAX_TTL_SECONDS);
+        assert_eq!(create.header_value("content-type"), Some(AMC_MEDIA));
+        let dp = create_dp_audience(&auth(), &spec, 583_000_000_000_001, "123");
+        assert_eq!(dp.header_value("amazon-advertising-api-scope"), Some("123"));
+        assert_eq!(
+            parse_audience_id(200, r#"{"audienceId":413642381039213536}"#),
+            Some(413_642_381_039_213_536)
+        );
+        assert_eq!(parse_audience_id(400, r#"{"audienceId":1}"#), None);
+        let records = amc_records(&auth(), 7, [r#"{"a":1}"#, "{}"]);
+        assert_eq!(
+            records.body.as_deref(),
+            Some(r#"{"audienceId":7,"records":[{"a":1},{}]}"#)
+        );
+        let patch = dp_associate(
+            &auth(),
+            "123",
+            7,
+            [("u1", Action::Add), ("u2", Action::Remove)],
+        );
+        let body: Value = serde_json::from_str(patch.body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body["patches"][1],
+            json!({"op": "remove", "path": "/EXTERNAL_USER_ID-u2/audiences", "value": [7]})
+        );
+        assert_eq!(patch.method, Method::Patch);
+    }
+
+    #[test]
+    fn dp_chunks_upload_the_joiners_then_patch_everyone() {
+        let us = Country::parse("US").unwrap();
+        let m = |id| Member::new([(Field::Email, HASH.to_owned())], Some(id)).unwrap();
+        let records = [
+            m("a").amc_record(Action::Add, us, None).to_string(),
+            m("b").amc_record(Action::Remove, us, None).to_string(),
+        ];
+        let calls = send_records(Api::Dp { profile_id: "1" }, &auth(), 9, &records);
+        assert_eq!(calls.len(), 2);
+        assert!(calls[0].url.ends_with("/dp/records/hashed"));
+        assert!(
+            calls[0]
+                .body
+                .as_deref()
+                .unwrap()
+                .contains(r#""externalId":"a""#)
+        );
+        assert!(
+            !calls[0]
+                .body
+                .as_deref()
+                .unwrap()
+                .contains(r#""externalId":"b""#)
+        );
+        assert!(
+            calls[1]
+                .body
+                .as_deref()
+                .unwrap()
+                .contains("/EXTERNAL_USER_ID-b/audiences")
+        );
+        let removes_only = send_records(Api::Dp { profile_id: "1" }, &auth(), 9, &records[1..]);
+        assert_eq!(removes_only.len(), 1);
+        let amc = send_records(Api::Amc, &auth(), 9, &records);
+        assert_eq!(amc.len(), 1);
+        assert!(amc[0].url.ends_with("/amc/audiences/records"));
+    }
+
+    #[test]
+    fn job_answers() {
+        assert_eq!(
+            parse_job_id(r#"{"jobRequestId":"j1"}"#).as_deref(),
+            Some("j1")
+        );
+        assert_eq!(
+            parse_job_id(r#"{"requestId":"r","jobId":"j2"}"#).as_deref(),
+            Some("j2")
+        );
+        assert_eq!(
+            parse_job(200, r#"{"status":"PENDING"}"#),
+            Some(JobState::Pending)
+        );
+        assert_eq!(
+            parse_job(200, r#"{"status":"PARTIALLYSUCCEEDED","errorCount":2}"#),
+            Some(JobState::Done {
+                status: "PARTIALLYSUCCEEDED".into(),
+                failed: Some(2)
+            })
+        );
+        assert_eq!(parse_job(404, "{}"), None);
+    }
+}

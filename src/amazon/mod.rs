@@ -1,0 +1,17 @@
+//! The Amazon Ads side, as pure functions shared by the Worker and the CLI: what to send
+//! (each call described as an [`ApiRequest`] that the caller's runtime performs — `fetch`
+//! in the Worker, a blocking client in the CLI) and what an answer means. No I/O here.
+//!
+//! - [`events`]: conversions (Events API, legacy DSP import) and their 207 answers.
+//! - [`retry`]: refresh, retry or fail after an answer; the Login with Amazon grant.
+//! - [`audience`]: audience members as AMC records or Data Provider records, and the
+//!   audience calls.
+//! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
+
+pub mod amc;
+pub mod audience;
+pub mod events;
+mod request;
+pub mod retry;
+
+pub use request::{ApiRequest, Auth, Method, Token, TokenError, lwa_refresh, parse_token};
