@@ -1,5 +1,5 @@
 //! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
-//! DSP import, AMC audiences and Data Provider records.
+//! DSP import, AMC audiences, and Data Provider records and audiences.
 //!
 //! Each handler is a synchronous function of the [`World`] and the request. Checks run in
 //! the order a gateway would run them: authentication, client id, advertiser access,
@@ -11,13 +11,13 @@ use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::audience;
-use crate::check::FieldError;
+use crate::check::{self, FieldError};
 use crate::config::{Advertiser, Region};
 use crate::dsp;
 use crate::events;
 use crate::lwa;
 use crate::reply::Reply;
-use crate::state::{AcceptedEvent, Audience, Job, Outcome, World};
+use crate::state::{AcceptedEvent, Audience, AudienceKind, Job, Outcome, World};
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -59,6 +59,10 @@ pub(crate) enum Route {
     AmcJob { job_request_id: String },
     /// `POST /dp/records/hashed`
     DpRecords,
+    /// `POST /v2/dp/audiencemetadata/` (with the trailing slash, as documented)
+    DpAudienceMetadata,
+    /// `PATCH /v2/dp/audience`
+    DpAudience,
     /// Anything else.
     Unknown,
 }
@@ -95,6 +99,7 @@ impl Route {
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let post = method == Method::POST;
         let get = method == Method::GET;
+        let patch = method == Method::PATCH;
         match segments.as_slice() {
             ["auth", "o2", "token"] if post => Self::Token,
             ["ap", "oa"] if get => Self::Authorize,
@@ -119,6 +124,8 @@ impl Route {
                 job_request_id: (*id).to_owned(),
             },
             ["dp", "records", "hashed"] if post => Self::DpRecords,
+            ["v2", "dp", "audiencemetadata", ""] if post => Self::DpAudienceMetadata,
+            ["v2", "dp", "audience"] if patch => Self::DpAudience,
             _ => Self::Unknown,
         }
     }
@@ -136,6 +143,8 @@ impl Route {
             Self::AmcRecords => "amcRecords",
             Self::AmcJob { .. } => "amcJobs",
             Self::DpRecords => "dpRecords",
+            Self::DpAudienceMetadata => "dpAudienceMetadata",
+            Self::DpAudience => "dpAudience",
             Self::Unknown => "unknown",
         }
     }
@@ -160,6 +169,8 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         Route::AmcRecords => upload_audience_records(world, call),
         Route::AmcJob { job_request_id } => get_audience_job(world, call, job_request_id),
         Route::DpRecords => upload_dp_records(world, call),
+        Route::DpAudienceMetadata => create_dp_audience(world, call),
+        Route::DpAudience => patch_dp_audiences(world, call),
         Route::Unknown => Err(Reply::not_found(
             "No such endpoint in the Amazon Ads API emulator.",
         )),
@@ -639,6 +650,7 @@ fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
         audience_id,
         Audience {
             audience_id,
+            kind: AudienceKind::Amc,
             account_id: advertiser.account_id,
             definition: body,
             members: Default::default(),
@@ -651,14 +663,19 @@ fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     ))
 }
 
-/// The audience with this id, if the caller may see it.
+/// The AMC audience with this id, if the caller may see it (Data Provider audiences are
+/// not AMC audiences: 404).
 fn reachable_audience(
     world: &World,
     caller: &Caller,
     call: &Call<'_>,
     audience_id: u64,
 ) -> Result<(), Reply> {
-    let Some(audience) = world.audiences.get(&audience_id) else {
+    let Some(audience) = world
+        .audiences
+        .get(&audience_id)
+        .filter(|audience| audience.kind == AudienceKind::Amc)
+    else {
         return Err(Reply::not_found("No audience with this audienceId."));
     };
     advertiser_for(world, caller, call, &audience.account_id).map(|_| ())
@@ -817,19 +834,44 @@ fn get_audience_job(
     Ok(Reply::json(StatusCode::OK, body))
 }
 
-/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202.
+/// The advertiser of the `Amazon-Advertising-API-Scope` profile, which the grant must
+/// reach; `None` when the header is absent.
+fn scope_advertiser(
+    world: &World,
+    caller: &Caller,
+    call: &Call<'_>,
+) -> Result<Option<Advertiser>, Reply> {
+    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
+        return Ok(None);
+    };
+    world
+        .config
+        .advertisers
+        .iter()
+        .find(|advertiser| {
+            advertiser.profile_id.to_string() == scope && can_reach(caller, advertiser)
+        })
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| {
+            Reply::forbidden(
+                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
+            )
+        })
+}
+
+/// As [`scope_advertiser`], with the header required.
+fn require_scope(world: &World, caller: &Caller, call: &Call<'_>) -> Result<Advertiser, Reply> {
+    scope_advertiser(world, caller, call)?
+        .ok_or_else(|| Reply::bad_request("The Amazon-Advertising-API-Scope header is required."))
+}
+
+/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202. The
+/// accepted external ids are remembered for the Scope profile's account (without a Scope,
+/// for every account the grant reaches), so that `PATCH /v2/dp/audience` can add them.
 fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    if let Some(scope) = header(call, "amazon-advertising-api-scope") {
-        let reachable = world.config.advertisers.iter().any(|advertiser| {
-            advertiser.profile_id.to_string() == scope && can_reach(&caller, advertiser)
-        });
-        if !reachable {
-            return Err(Reply::forbidden(
-                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
-            ));
-        }
-    }
+    let scope = scope_advertiser(world, &caller, call)?;
     require_media(call, &[DP_RECORDS])?;
     let body = parse_object(call, AUDIENCE_MAX_BODY, &["records"])?;
     let Some(Value::Array(records)) = body
@@ -854,11 +896,161 @@ fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
     if !all_errors.is_empty() {
         return Err(invalid_fields(&all_errors).with_outcomes(outcomes));
     }
+    let accounts: Vec<String> = match scope {
+        Some(advertiser) => vec![advertiser.account_id],
+        None => world
+            .config
+            .advertisers
+            .iter()
+            .filter(|advertiser| can_reach(&caller, advertiser))
+            .map(|advertiser| advertiser.account_id.clone())
+            .collect(),
+    };
+    let external_ids: Vec<&str> = records
+        .iter()
+        .filter_map(|record| record["externalId"].as_str())
+        .collect();
+    for account in accounts {
+        let known = world.dp_external_ids.entry(account).or_default();
+        known.extend(external_ids.iter().map(|id| (*id).to_owned()));
+    }
     let request_id = world.mint_uuid();
     let job_id = world.mint_uuid();
     let reply = Reply::json(
         StatusCode::ACCEPTED,
         json!({ "requestId": request_id, "jobId": job_id }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// `POST /v2/dp/audiencemetadata/`: creates a Data Provider audience for a reachable
+/// advertiser. `Content-Type: application/json` is an emulator choice (the spec names none).
+fn create_dp_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    require_scope(world, &caller, call)?;
+    require_media(call, &[JSON])?;
+    let body = parse_json(call, world.config.max_body_bytes)?;
+    let errors = audience::validate_dp_metadata(&body);
+    if !errors.is_empty() {
+        return Err(invalid_fields(&errors));
+    }
+    let advertiser_id = audience::dp_advertiser_id(&body["advertiserId"]);
+    let account_id = world
+        .config
+        .advertisers
+        .iter()
+        .find(|advertiser| advertiser_id.is_some() && advertiser.amc_id() == advertiser_id)
+        .map(|advertiser| advertiser.account_id.clone())
+        .ok_or_else(|| {
+            Reply::forbidden("advertiserId is not an advertiser this grant can reach.")
+        })?;
+    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
+    let audience_id = world.mint_audience_id();
+    world.audiences.insert(
+        audience_id,
+        Audience {
+            audience_id,
+            kind: AudienceKind::DataProvider,
+            account_id: advertiser.account_id,
+            definition: body,
+            members: Default::default(),
+            received_records: 0,
+        },
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "audienceId": audience_id }),
+    ))
+}
+
+/// `PATCH /v2/dp/audience`: adds external ids to Data Provider audiences or removes them,
+/// patch by patch. Emulator choices: the answer is 207 `{success[{index}], error[{index,
+/// errors[]}]}` with 0-based indexes, like the Events API; a patch applies in full or not
+/// at all; and its external id must have been uploaded through `/dp/records/hashed` for the
+/// Scope profile's account (the Data Provider flow is upload, then associate), for `add`
+/// and `remove` alike.
+fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let scope = require_scope(world, &caller, call)?;
+    require_media(call, &[JSON])?;
+    let body = parse_object(call, audience::DP_PATCH_MAX_BODY, &["patches"])?;
+    let patches = match body.get("patches") {
+        Some(Value::Array(patches)) if !patches.is_empty() => patches,
+        _ => {
+            return Err(Reply::bad_request(
+                "patches is required and must be a non-empty array.",
+            ));
+        }
+    };
+    let mut success = Vec::new();
+    let mut error = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, patch) in patches.iter().enumerate() {
+        let mut errors = audience::validate_dp_patch(patch, index);
+        let audience_ids: Vec<u64> = patch["value"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let external_id = patch["path"]
+            .as_str()
+            .and_then(audience::dp_patch_external_id)
+            .unwrap_or_default();
+        if errors.is_empty() {
+            let uploaded = world
+                .dp_external_ids
+                .get(&scope.account_id)
+                .is_some_and(|known| known.contains(external_id));
+            if !uploaded {
+                errors.push(FieldError {
+                    code: check::NOT_FOUND,
+                    field_location: format!("patches[{index}].path"),
+                    message: "the externalId was never uploaded through /dp/records/hashed for this account".to_owned(),
+                });
+            }
+            for (position, audience_id) in audience_ids.iter().enumerate() {
+                let reachable = world
+                    .audiences
+                    .get(audience_id)
+                    .filter(|audience| audience.kind == AudienceKind::DataProvider)
+                    .is_some_and(|audience| {
+                        advertiser_for(world, &caller, call, &audience.account_id).is_ok()
+                    });
+                if !reachable {
+                    errors.push(FieldError {
+                        code: check::NOT_FOUND,
+                        field_location: format!("patches[{index}].value[{position}]"),
+                        message:
+                            "no Data Provider audience with this id is reachable with this grant"
+                                .to_owned(),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            let add = patch["op"] == "add";
+            for audience_id in &audience_ids {
+                let audience = world.audiences.get_mut(audience_id).expect("checked above");
+                audience.received_records += 1;
+                if add {
+                    audience.members.insert(external_id.to_owned());
+                } else {
+                    audience.members.remove(external_id);
+                }
+            }
+            success.push(json!({ "index": index }));
+        } else {
+            errors.truncate(MAX_ERRORS_PER_ITEM);
+            error.push(json!({ "index": index, "errors": errors }));
+        }
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    let reply = Reply::json(
+        StatusCode::MULTI_STATUS,
+        json!({ "success": success, "error": error }),
     );
     Ok(reply.with_outcomes(outcomes))
 }
@@ -924,5 +1116,43 @@ mod tests {
             Route::parse(&Method::POST, "/auth/o2/token").endpoint(),
             "token"
         );
+    }
+
+    #[test]
+    fn data_provider_audience_routes_use_the_documented_paths() {
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata/"),
+            Route::DpAudienceMetadata
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/v2/dp/audience").endpoint(),
+            "dpAudience"
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audience"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata/").endpoint(),
+            "dpAudienceMetadata"
+        );
+    }
+
+    #[test]
+    fn every_endpoint_name_can_be_faulted() {
+        for route in [
+            Route::DpAudienceMetadata,
+            Route::DpAudience,
+            Route::DpRecords,
+        ] {
+            assert!(
+                crate::fault::ENDPOINTS.contains(&route.endpoint()),
+                "{route:?}"
+            );
+        }
     }
 }

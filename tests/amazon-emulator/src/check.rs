@@ -23,6 +23,8 @@ pub(crate) const SIZE_ABOVE_MAXIMUM: &str = "FIELD_SIZE_IS_ABOVE_MAXIMUM_LIMIT";
 pub(crate) const VALUE_BELOW_MINIMUM: &str = "FIELD_VALUE_IS_BELOW_MINIMUM_LIMIT";
 /// Amazon `ErrorCode` for a number outside its range.
 pub(crate) const OUT_OF_RANGE: &str = "FIELD_VALUE_IS_OUT_OF_RANGE";
+/// Amazon `ErrorCode` for a referenced resource that does not exist (or is not reachable).
+pub(crate) const NOT_FOUND: &str = "NOT_FOUND";
 /// Amazon `ErrorCode` for a missing `countryCode`.
 pub(crate) const MISSING_COUNTRY_CODE: &str = "MISSING_COUNTRY_CODE";
 /// Amazon `ErrorCode` for a malformed request or item (Amazon uses it for bad `eventTime`).

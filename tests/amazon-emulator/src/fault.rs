@@ -18,6 +18,8 @@ pub const ENDPOINTS: &[&str] = &[
     "amcRecords",
     "amcJobs",
     "dpRecords",
+    "dpAudienceMetadata",
+    "dpAudience",
 ];
 
 /// What a fault does.
@@ -223,6 +225,10 @@ mod tests {
             spec(r#"{"endpoint":"amcRecords","kind":"job_pending","polls":2}"#).check(),
             Ok(())
         );
+        for endpoint in ["dpAudienceMetadata", "dpAudience"] {
+            let drop = format!(r#"{{"endpoint":"{endpoint}","kind":"drop"}}"#);
+            assert_eq!(spec(&drop).check(), Ok(()));
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //!
 //! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
 //! Login with Amazon tokens, profiles and advertiser accounts, the Events API, the legacy
-//! DSP conversion import, AMC audiences and Data Provider records. It validates requests
-//! field by field, so that a request it accepts is one Amazon would accept, records what
-//! it received, and injects faults on demand. See `README.md` next to this crate.
+//! DSP conversion import, AMC audiences, and Data Provider records and audiences. It validates requests field by field, so that a request it
+//! accepts is one Amazon would accept, records what it received, and injects faults on
+//! demand. See `README.md` next to this crate.
 //!
 //! In a test, spawn it on a free local port and talk HTTP to it:
 //!
@@ -48,7 +48,10 @@ pub use crate::state::{AcceptedEvent, Exchange, Outcome};
 
 /// Validation rules as pure functions, for callers that want a verdict without HTTP.
 pub mod validate {
-    pub use crate::audience::{validate_amc_record, validate_dp_record, validate_metadata};
+    pub use crate::audience::{
+        validate_amc_record, validate_dp_metadata, validate_dp_patch, validate_dp_record,
+        validate_metadata,
+    };
     pub use crate::dsp::validate_event_data;
     pub use crate::events::{Window, validate_event};
 }

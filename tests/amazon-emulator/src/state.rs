@@ -103,14 +103,26 @@ pub struct AcceptedEvent {
     pub event: Value,
 }
 
-/// An AMC audience created through the metadata endpoint.
+/// Which API an audience was created through; each API sees only its own audiences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum AudienceKind {
+    /// `POST /amc/audiences/metadata`
+    Amc,
+    /// `POST /v2/dp/audiencemetadata/`
+    DataProvider,
+}
+
+/// An audience created through the AMC or the Data Provider metadata endpoint.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Audience {
     pub(crate) audience_id: u64,
+    pub(crate) kind: AudienceKind,
     pub(crate) account_id: String,
     pub(crate) definition: Value,
-    /// External user ids currently in the audience (CREATE adds, DELETE removes).
+    /// External user ids currently in the audience (AMC CREATE and Data Provider `add`
+    /// add, AMC DELETE and Data Provider `remove` remove).
     pub(crate) members: BTreeSet<String>,
     pub(crate) received_records: u64,
 }
@@ -144,6 +156,8 @@ pub(crate) struct World {
     pub(crate) accepted_events: Vec<AcceptedEvent>,
     pub(crate) audiences: BTreeMap<u64, Audience>,
     pub(crate) jobs: BTreeMap<String, Job>,
+    /// External ids accepted by `POST /dp/records/hashed`, by account id.
+    pub(crate) dp_external_ids: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Clock {
@@ -191,6 +205,7 @@ impl World {
             accepted_events: Vec::new(),
             audiences: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            dp_external_ids: BTreeMap::new(),
         };
         world.load_grants();
         world
@@ -206,8 +221,9 @@ impl World {
         }
     }
 
-    /// Clears requests, faults, revocations, audiences, jobs, codes and the clock; keeps
-    /// the configuration and issued tokens (so a client's cached token stays valid).
+    /// Clears requests, faults, revocations, audiences, jobs, Data Provider external ids,
+    /// codes and the clock; keeps the configuration and issued tokens (so a client's cached
+    /// token stays valid).
     pub(crate) fn reset(&mut self) {
         self.clock = self.start_clock;
         self.revoked.clear();
@@ -217,6 +233,7 @@ impl World {
         self.accepted_events.clear();
         self.audiences.clear();
         self.jobs.clear();
+        self.dp_external_ids.clear();
         self.load_grants();
     }
 
@@ -257,7 +274,7 @@ impl World {
         format!("{:08x}-e111-4000-8000-{id:012x}", self.nonce)
     }
 
-    /// A fresh AMC audience id.
+    /// A fresh audience id (AMC and Data Provider audiences share one sequence).
     pub(crate) fn mint_audience_id(&mut self) -> u64 {
         FIRST_AUDIENCE_ID + self.next_id()
     }
@@ -357,6 +374,18 @@ mod tests {
         );
         assert_eq!(world.take_fault("events"), None);
         assert!(world.faults.is_empty());
+    }
+
+    #[test]
+    fn reset_clears_external_ids() {
+        let mut world = World::new(Config::demo());
+        world
+            .dp_external_ids
+            .entry("a".to_owned())
+            .or_default()
+            .insert("u".to_owned());
+        world.reset();
+        assert!(world.dp_external_ids.is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod audiences;
 mod binary;
 mod controls;
+mod dp_audiences;
 mod dsp;
 mod events;
 mod faults;
