@@ -39,8 +39,8 @@ mod state;
 
 pub use crate::check::FieldError;
 pub use crate::config::{
-    Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
+    Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
 };
 pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec};
 pub use crate::server::{Emulator, Running, serve};
