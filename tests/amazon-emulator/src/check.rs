@@ -196,6 +196,32 @@ impl Checker {
         }
     }
 
+    /// Requires `value` to be a JSON boolean.
+    pub(crate) fn boolean(
+        &mut self,
+        value: Option<&Value>,
+        field: &str,
+        required: bool,
+    ) -> Option<bool> {
+        match value {
+            None | Some(Value::Null) => {
+                if required {
+                    self.push(IS_NULL, field, format!("{} is required", name(field)));
+                }
+                None
+            }
+            Some(Value::Bool(flag)) => Some(*flag),
+            Some(_) => {
+                self.push(
+                    IS_INVALID,
+                    field,
+                    format!("{} must be true or false", name(field)),
+                );
+                None
+            }
+        }
+    }
+
     /// Requires `value` to be one of `allowed`.
     pub(crate) fn one_of<'v>(
         &mut self,
@@ -382,6 +408,23 @@ mod tests {
         assert_eq!(checker.location("eventTime"), "events[2].eventTime");
         assert_eq!(checker.location(""), "events[2]");
         assert_eq!(Checker::new("").location("events"), "events");
+    }
+
+    #[test]
+    fn booleans_must_be_json_booleans() {
+        let mut checker = Checker::new("");
+        assert_eq!(
+            checker.boolean(Some(&json!(true)), "nullable", true),
+            Some(true)
+        );
+        assert_eq!(
+            checker.boolean(Some(&json!("true")), "nullable", true),
+            None
+        );
+        assert_eq!(checker.boolean(None, "isCountryCode", false), None);
+        let errors = checker.into_errors();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, IS_INVALID);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! One test binary (faster to link than one per file); each module covers one area.
 
+mod advertiser_data;
 mod audiences;
 mod binary;
 mod controls;
