@@ -1,5 +1,6 @@
 //! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
-//! DSP import, AMC audiences and Data Provider records.
+//! DSP import, AMC audiences, AMC advertiser data uploads, and Data Provider records and
+//! audiences.
 //!
 //! Each handler is a synchronous function of the [`World`] and the request. Checks run in
 //! the order a gateway would run them: authentication, client id, advertiser access,
@@ -10,14 +11,15 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::adu;
 use crate::audience;
-use crate::check::FieldError;
+use crate::check::{self, FieldError};
 use crate::config::{Advertiser, Region};
 use crate::dsp;
 use crate::events;
 use crate::lwa;
 use crate::reply::Reply;
-use crate::state::{AcceptedEvent, Audience, Job, Outcome, World};
+use crate::state::{AcceptedEvent, Audience, AudienceKind, DataSet, Job, Outcome, Upload, World};
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -59,6 +61,28 @@ pub(crate) enum Route {
     AmcJob { job_request_id: String },
     /// `POST /dp/records/hashed`
     DpRecords,
+    /// `POST /amc/advertiserData/{instanceId}/dataSets`
+    AmcDataSetCreate { instance_id: String },
+    /// `GET /amc/advertiserData/{instanceId}/dataSets/{dataSetId}`
+    AmcDataSetGet {
+        instance_id: String,
+        data_set_id: String,
+    },
+    /// `POST /amc/advertiserData/{instanceId}/uploads/{dataSetId}`
+    AmcUploadCreate {
+        instance_id: String,
+        data_set_id: String,
+    },
+    /// `GET /amc/advertiserData/{instanceId}/uploads/{dataSetId}/{uploadId}`
+    AmcUploadGet {
+        instance_id: String,
+        data_set_id: String,
+        upload_id: String,
+    },
+    /// `POST /v2/dp/audiencemetadata/` (with the trailing slash, as documented)
+    DpAudienceMetadata,
+    /// `PATCH /v2/dp/audience`
+    DpAudience,
     /// Anything else.
     Unknown,
 }
@@ -95,6 +119,9 @@ impl Route {
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let post = method == Method::POST;
         let get = method == Method::GET;
+        let patch = method == Method::PATCH;
+        let owned = |segment: &&str| (*segment).to_owned();
+        let all_set = |segments: &[&str]| segments.iter().all(|segment| !segment.is_empty());
         match segments.as_slice() {
             ["auth", "o2", "token"] if post => Self::Token,
             ["ap", "oa"] if get => Self::Authorize,
@@ -119,6 +146,43 @@ impl Route {
                 job_request_id: (*id).to_owned(),
             },
             ["dp", "records", "hashed"] if post => Self::DpRecords,
+            ["amc", "advertiserData", instance, "dataSets"] if post && all_set(&[instance]) => {
+                Self::AmcDataSetCreate {
+                    instance_id: owned(instance),
+                }
+            }
+            ["amc", "advertiserData", instance, "dataSets", data_set]
+                if get && all_set(&[instance, data_set]) =>
+            {
+                Self::AmcDataSetGet {
+                    instance_id: owned(instance),
+                    data_set_id: owned(data_set),
+                }
+            }
+            // `POST …/uploads/list` lists uploads at Amazon; it is not emulated, and must not
+            // be taken for an upload to a data set named "list".
+            ["amc", "advertiserData", instance, "uploads", data_set]
+                if post && all_set(&[instance, data_set]) && *data_set != "list" =>
+            {
+                Self::AmcUploadCreate {
+                    instance_id: owned(instance),
+                    data_set_id: owned(data_set),
+                }
+            }
+            [
+                "amc",
+                "advertiserData",
+                instance,
+                "uploads",
+                data_set,
+                upload,
+            ] if get && all_set(&[instance, data_set, upload]) => Self::AmcUploadGet {
+                instance_id: owned(instance),
+                data_set_id: owned(data_set),
+                upload_id: owned(upload),
+            },
+            ["v2", "dp", "audiencemetadata", ""] if post => Self::DpAudienceMetadata,
+            ["v2", "dp", "audience"] if patch => Self::DpAudience,
             _ => Self::Unknown,
         }
     }
@@ -136,6 +200,11 @@ impl Route {
             Self::AmcRecords => "amcRecords",
             Self::AmcJob { .. } => "amcJobs",
             Self::DpRecords => "dpRecords",
+            Self::AmcDataSetCreate { .. } | Self::AmcDataSetGet { .. } => "amcDataSets",
+            Self::AmcUploadCreate { .. } => "amcUploads",
+            Self::AmcUploadGet { .. } => "amcUploadJobs",
+            Self::DpAudienceMetadata => "dpAudienceMetadata",
+            Self::DpAudience => "dpAudience",
             Self::Unknown => "unknown",
         }
     }
@@ -160,6 +229,22 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         Route::AmcRecords => upload_audience_records(world, call),
         Route::AmcJob { job_request_id } => get_audience_job(world, call, job_request_id),
         Route::DpRecords => upload_dp_records(world, call),
+        Route::AmcDataSetCreate { instance_id } => create_data_set(world, call, instance_id),
+        Route::AmcDataSetGet {
+            instance_id,
+            data_set_id,
+        } => get_data_set(world, call, instance_id, data_set_id),
+        Route::AmcUploadCreate {
+            instance_id,
+            data_set_id,
+        } => create_upload(world, call, instance_id, data_set_id),
+        Route::AmcUploadGet {
+            instance_id,
+            data_set_id,
+            upload_id,
+        } => get_upload(world, call, instance_id, data_set_id, upload_id),
+        Route::DpAudienceMetadata => create_dp_audience(world, call),
+        Route::DpAudience => patch_dp_audiences(world, call),
         Route::Unknown => Err(Reply::not_found(
             "No such endpoint in the Amazon Ads API emulator.",
         )),
@@ -639,6 +724,7 @@ fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
         audience_id,
         Audience {
             audience_id,
+            kind: AudienceKind::Amc,
             account_id: advertiser.account_id,
             definition: body,
             members: Default::default(),
@@ -651,14 +737,19 @@ fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     ))
 }
 
-/// The audience with this id, if the caller may see it.
+/// The AMC audience with this id, if the caller may see it (Data Provider audiences are
+/// not AMC audiences: 404).
 fn reachable_audience(
     world: &World,
     caller: &Caller,
     call: &Call<'_>,
     audience_id: u64,
 ) -> Result<(), Reply> {
-    let Some(audience) = world.audiences.get(&audience_id) else {
+    let Some(audience) = world
+        .audiences
+        .get(&audience_id)
+        .filter(|audience| audience.kind == AudienceKind::Amc)
+    else {
         return Err(Reply::not_found("No audience with this audienceId."));
     };
     advertiser_for(world, caller, call, &audience.account_id).map(|_| ())
@@ -707,7 +798,7 @@ fn upload_audience_records(world: &mut World, call: &Call<'_>) -> Result<Reply, 
             )));
         }
     };
-    let job_fault = world.take_job_fault();
+    let job_fault = world.take_job_fault("amcRecords");
     let mut outcomes = Vec::new();
     let mut job_errors = Vec::new();
     let mut changes = Vec::new();
@@ -817,19 +908,44 @@ fn get_audience_job(
     Ok(Reply::json(StatusCode::OK, body))
 }
 
-/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202.
+/// The advertiser of the `Amazon-Advertising-API-Scope` profile, which the grant must
+/// reach; `None` when the header is absent.
+fn scope_advertiser(
+    world: &World,
+    caller: &Caller,
+    call: &Call<'_>,
+) -> Result<Option<Advertiser>, Reply> {
+    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
+        return Ok(None);
+    };
+    world
+        .config
+        .advertisers
+        .iter()
+        .find(|advertiser| {
+            advertiser.profile_id.to_string() == scope && can_reach(caller, advertiser)
+        })
+        .cloned()
+        .map(Some)
+        .ok_or_else(|| {
+            Reply::forbidden(
+                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
+            )
+        })
+}
+
+/// As [`scope_advertiser`], with the header required.
+fn require_scope(world: &World, caller: &Caller, call: &Call<'_>) -> Result<Advertiser, Reply> {
+    scope_advertiser(world, caller, call)?
+        .ok_or_else(|| Reply::bad_request("The Amazon-Advertising-API-Scope header is required."))
+}
+
+/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202. The
+/// accepted external ids are remembered for the Scope profile's account (without a Scope,
+/// for every account the grant reaches), so that `PATCH /v2/dp/audience` can add them.
 fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    if let Some(scope) = header(call, "amazon-advertising-api-scope") {
-        let reachable = world.config.advertisers.iter().any(|advertiser| {
-            advertiser.profile_id.to_string() == scope && can_reach(&caller, advertiser)
-        });
-        if !reachable {
-            return Err(Reply::forbidden(
-                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
-            ));
-        }
-    }
+    let scope = scope_advertiser(world, &caller, call)?;
     require_media(call, &[DP_RECORDS])?;
     let body = parse_object(call, AUDIENCE_MAX_BODY, &["records"])?;
     let Some(Value::Array(records)) = body
@@ -854,6 +970,24 @@ fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
     if !all_errors.is_empty() {
         return Err(invalid_fields(&all_errors).with_outcomes(outcomes));
     }
+    let accounts: Vec<String> = match scope {
+        Some(advertiser) => vec![advertiser.account_id],
+        None => world
+            .config
+            .advertisers
+            .iter()
+            .filter(|advertiser| can_reach(&caller, advertiser))
+            .map(|advertiser| advertiser.account_id.clone())
+            .collect(),
+    };
+    let external_ids: Vec<&str> = records
+        .iter()
+        .filter_map(|record| record["externalId"].as_str())
+        .collect();
+    for account in accounts {
+        let known = world.dp_external_ids.entry(account).or_default();
+        known.extend(external_ids.iter().map(|id| (*id).to_owned()));
+    }
     let request_id = world.mint_uuid();
     let job_id = world.mint_uuid();
     let reply = Reply::json(
@@ -863,33 +997,469 @@ fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
     Ok(reply.with_outcomes(outcomes))
 }
 
+/// `POST /v2/dp/audiencemetadata/`: creates a Data Provider audience for a reachable
+/// advertiser. `Content-Type: application/json` is an emulator choice (the spec names none).
+fn create_dp_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    require_scope(world, &caller, call)?;
+    require_media(call, &[JSON])?;
+    let body = parse_json(call, world.config.max_body_bytes)?;
+    let errors = audience::validate_dp_metadata(&body);
+    if !errors.is_empty() {
+        return Err(invalid_fields(&errors));
+    }
+    let advertiser_id = audience::dp_advertiser_id(&body["advertiserId"]);
+    let account_id = world
+        .config
+        .advertisers
+        .iter()
+        .find(|advertiser| advertiser_id.is_some() && advertiser.amc_id() == advertiser_id)
+        .map(|advertiser| advertiser.account_id.clone())
+        .ok_or_else(|| {
+            Reply::forbidden("advertiserId is not an advertiser this grant can reach.")
+        })?;
+    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
+    let audience_id = world.mint_audience_id();
+    world.audiences.insert(
+        audience_id,
+        Audience {
+            audience_id,
+            kind: AudienceKind::DataProvider,
+            account_id: advertiser.account_id,
+            definition: body,
+            members: Default::default(),
+            received_records: 0,
+        },
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "audienceId": audience_id }),
+    ))
+}
+
+/// `PATCH /v2/dp/audience`: adds external ids to Data Provider audiences or removes them,
+/// patch by patch. Emulator choices: the answer is 207 `{success[{index}], error[{index,
+/// errors[]}]}` with 0-based indexes, like the Events API; a patch applies in full or not
+/// at all; and its external id must have been uploaded through `/dp/records/hashed` for the
+/// Scope profile's account (the Data Provider flow is upload, then associate), for `add`
+/// and `remove` alike.
+fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let scope = require_scope(world, &caller, call)?;
+    require_media(call, &[JSON])?;
+    let body = parse_object(call, audience::DP_PATCH_MAX_BODY, &["patches"])?;
+    let patches = match body.get("patches") {
+        Some(Value::Array(patches)) if !patches.is_empty() => patches,
+        _ => {
+            return Err(Reply::bad_request(
+                "patches is required and must be a non-empty array.",
+            ));
+        }
+    };
+    let mut success = Vec::new();
+    let mut error = Vec::new();
+    let mut outcomes = Vec::new();
+    for (index, patch) in patches.iter().enumerate() {
+        let mut errors = audience::validate_dp_patch(patch, index);
+        let audience_ids: Vec<u64> = patch["value"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        let external_id = patch["path"]
+            .as_str()
+            .and_then(audience::dp_patch_external_id)
+            .unwrap_or_default();
+        if errors.is_empty() {
+            let uploaded = world
+                .dp_external_ids
+                .get(&scope.account_id)
+                .is_some_and(|known| known.contains(external_id));
+            if !uploaded {
+                errors.push(FieldError {
+                    code: check::NOT_FOUND,
+                    field_location: format!("patches[{index}].path"),
+                    message: "the externalId was never uploaded through /dp/records/hashed for this account".to_owned(),
+                });
+            }
+            for (position, audience_id) in audience_ids.iter().enumerate() {
+                let reachable = world
+                    .audiences
+                    .get(audience_id)
+                    .filter(|audience| audience.kind == AudienceKind::DataProvider)
+                    .is_some_and(|audience| {
+                        advertiser_for(world, &caller, call, &audience.account_id).is_ok()
+                    });
+                if !reachable {
+                    errors.push(FieldError {
+                        code: check::NOT_FOUND,
+                        field_location: format!("patches[{index}].value[{position}]"),
+                        message:
+                            "no Data Provider audience with this id is reachable with this grant"
+                                .to_owned(),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            let add = patch["op"] == "add";
+            for audience_id in &audience_ids {
+                let audience = world.audiences.get_mut(audience_id).expect("checked above");
+                audience.received_records += 1;
+                if add {
+                    audience.members.insert(external_id.to_owned());
+                } else {
+                    audience.members.remove(external_id);
+                }
+            }
+            success.push(json!({ "index": index }));
+        } else {
+            errors.truncate(MAX_ERRORS_PER_ITEM);
+            error.push(json!({ "index": index, "errors": errors }));
+        }
+        outcomes.push(Outcome {
+            index,
+            accepted: errors.is_empty(),
+            errors,
+        });
+    }
+    let reply = Reply::json(
+        StatusCode::MULTI_STATUS,
+        json!({ "success": success, "error": error }),
+    );
+    Ok(reply.with_outcomes(outcomes))
+}
+
+/// The AMC account an advertiser-data request acts for, once the AMC headers check out and
+/// the account owns `instance_id`.
+fn amc_instance_owner(
+    world: &mut World,
+    call: &Call<'_>,
+    instance_id: &str,
+) -> Result<Advertiser, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let Some(entity) = header(call, "amazon-advertising-api-advertiserid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-AdvertiserId header is required.",
+        ));
+    };
+    let Some(marketplace) = header(call, "amazon-advertising-api-marketplaceid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-MarketplaceId header is required.",
+        ));
+    };
+    if !MARKETPLACES.iter().any(|(_, id)| *id == marketplace) {
+        return Err(Reply::bad_request(
+            "Amazon-Advertising-API-MarketplaceId is not a known marketplace id.",
+        ));
+    }
+    let account_id = world
+        .config
+        .advertiser_by_entity(entity)
+        .map(|advertiser| advertiser.account_id.clone())
+        .ok_or_else(|| {
+            Reply::forbidden("The access token's grant does not include this AMC account.")
+        })?;
+    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
+    if advertiser.amc_instance_id.as_deref() != Some(instance_id) {
+        // Emulator choice: 404 whether the instance does not exist or belongs to another
+        // account, so that instance ids cannot be probed.
+        return Err(Reply::not_found(
+            "No AMC instance with this id for this AMC account.",
+        ));
+    }
+    Ok(advertiser)
+}
+
+/// `POST /amc/advertiserData/{instanceId}/dataSets`: 200 `{dataSetId, instanceId}`. The
+/// spec says only that it "returns the dataSetId"; `instanceId` follows Amazon's
+/// `CreateDataSetResponseContent`.
+fn create_data_set(world: &mut World, call: &Call<'_>, instance_id: &str) -> Result<Reply, Reply> {
+    let advertiser = amc_instance_owner(world, call, instance_id)?;
+    require_media(call, &[JSON])?;
+    let body = parse_json(call, world.config.max_body_bytes)?;
+    let errors = adu::validate_data_set(&body);
+    if !errors.is_empty() {
+        return Err(invalid_fields(&errors));
+    }
+    let data_set = body["dataSet"].clone();
+    let data_set_id = data_set["dataSetId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let key = (instance_id.to_owned(), data_set_id.clone());
+    if world.data_sets.contains_key(&key) {
+        return Err(Reply::conflict(
+            "A data set with this dataSetId exists in this instance.",
+        ));
+    }
+    let held = world
+        .data_sets
+        .keys()
+        .filter(|(instance, _)| instance == instance_id)
+        .count();
+    if held >= adu::MAX_DATA_SETS {
+        return Err(Reply::bad_request(format!(
+            "An AMC instance holds at most {} data sets.",
+            adu::MAX_DATA_SETS
+        )));
+    }
+    let created_at = world.now_text();
+    world.data_sets.insert(
+        key,
+        DataSet {
+            instance_id: instance_id.to_owned(),
+            account_id: advertiser.account_id,
+            created_at,
+            data_set,
+        },
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "dataSetId": data_set_id, "instanceId": instance_id }),
+    ))
+}
+
+/// `GET /amc/advertiserData/{instanceId}/dataSets/{dataSetId}`: the definition as created.
+fn get_data_set(
+    world: &mut World,
+    call: &Call<'_>,
+    instance_id: &str,
+    data_set_id: &str,
+) -> Result<Reply, Reply> {
+    amc_instance_owner(world, call, instance_id)?;
+    let key = (instance_id.to_owned(), data_set_id.to_owned());
+    let Some(data_set) = world.data_sets.get(&key) else {
+        return Err(Reply::not_found(
+            "No data set with this dataSetId in this instance.",
+        ));
+    };
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "dataSet": data_set.data_set }),
+    ))
+}
+
+/// `POST /amc/advertiserData/{instanceId}/uploads/{dataSetId}`: validates the request,
+/// runs the job at once against the emulated S3, and answers 200 `{status: "PENDING",
+/// uploadId}`. A missing object or a bad row fails the job, not the request (emulator
+/// choice: Amazon reads S3 after answering).
+fn create_upload(
+    world: &mut World,
+    call: &Call<'_>,
+    instance_id: &str,
+    data_set_id: &str,
+) -> Result<Reply, Reply> {
+    let advertiser = amc_instance_owner(world, call, instance_id)?;
+    let key = (instance_id.to_owned(), data_set_id.to_owned());
+    let Some(data_set) = world.data_sets.get(&key) else {
+        return Err(Reply::not_found(
+            "No data set with this dataSetId in this instance.",
+        ));
+    };
+    let schema = adu::Schema::from_data_set(&data_set.data_set);
+    require_media(call, &[JSON])?;
+    let body = parse_json(call, world.config.max_body_bytes)?;
+    let errors = adu::validate_upload(&body);
+    if !errors.is_empty() {
+        return Err(invalid_fields(&errors));
+    }
+    let request = adu::UploadRequest::from_body(&body);
+    let job_fault = world.take_job_fault("amcUploads");
+    let (result, objects) = if job_fault.fail {
+        let reason = "Emulated upload failure (job_failed fault).".to_owned();
+        (Err(reason), Vec::new())
+    } else {
+        adu::run_upload(&schema, &request, &world.s3_objects)
+    };
+    let (status, output_row_count, failure_reason) = match result {
+        Ok(rows) => ("COMPLETED", rows, None),
+        Err(reason) => ("FAILED", 0, Some(reason)),
+    };
+    let upload_id = world.mint_uuid();
+    let now = world.now_seconds_text();
+    world.uploads.insert(
+        upload_id.clone(),
+        Upload {
+            upload_id: upload_id.clone(),
+            instance_id: instance_id.to_owned(),
+            data_set_id: data_set_id.to_owned(),
+            account_id: advertiser.account_id,
+            status,
+            pending_polls: job_fault.pending_polls,
+            created_at: now.clone(),
+            updated_at: now,
+            output_row_count,
+            failure_reason,
+            update_strategy: body["updateStrategy"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            data_source: body["dataSource"].clone(),
+            objects,
+        },
+    );
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "status": "PENDING", "uploadId": upload_id }),
+    ))
+}
+
+/// `GET /amc/advertiserData/{instanceId}/uploads/{dataSetId}/{uploadId}`: `PENDING` while a
+/// `job_pending` fault lasts, then `COMPLETED` or `FAILED`. `failureReason` is an emulator
+/// choice (the spec shows no failed upload).
+fn get_upload(
+    world: &mut World,
+    call: &Call<'_>,
+    instance_id: &str,
+    data_set_id: &str,
+    upload_id: &str,
+) -> Result<Reply, Reply> {
+    amc_instance_owner(world, call, instance_id)?;
+    let now = world.now_seconds_text();
+    let Some(upload) = world
+        .uploads
+        .get_mut(upload_id)
+        .filter(|upload| upload.instance_id == instance_id && upload.data_set_id == data_set_id)
+    else {
+        return Err(Reply::not_found(
+            "No upload with this uploadId for this data set.",
+        ));
+    };
+    let status = if upload.pending_polls > 0 {
+        upload.pending_polls -= 1;
+        if upload.pending_polls == 0 {
+            // The job "finishes" after its last pending poll.
+            upload.updated_at = now;
+        }
+        "PENDING"
+    } else {
+        upload.status
+    };
+    let rows = if status == "COMPLETED" {
+        upload.output_row_count
+    } else {
+        0
+    };
+    let mut body = json!({
+        "uploadId": upload.upload_id,
+        "status": status,
+        "createdAt": upload.created_at,
+        "updatedAt": upload.updated_at,
+        "metrics": { "OutputRowCount": rows }
+    });
+    if status == "FAILED"
+        && let Some(reason) = &upload.failure_reason
+    {
+        body["failureReason"] = json!(reason);
+    }
+    Ok(Reply::json(StatusCode::OK, json!({ "upload": body })))
+}
+
+/// Marketplace ids by country (the common ones).
+const MARKETPLACES: &[(&str, &str)] = &[
+    ("US", "ATVPDKIKX0DER"),
+    ("CA", "A2EUQ1WTGCTBG2"),
+    ("MX", "A1AM78C64UM0Y8"),
+    ("BR", "A2Q3Y263D00KWC"),
+    ("GB", "A1F83G8C2ARO7P"),
+    ("DE", "A1PA6795UKMFR9"),
+    ("FR", "A13V1IB3VIYZZH"),
+    ("IT", "APJ6JRA9NG5V4"),
+    ("ES", "A1RKKUPIHCS9HS"),
+    ("NL", "A1805IZSGTT6HS"),
+    ("SE", "A2NODRKZP88ZB9"),
+    ("PL", "A1C3SOZRARQ6R3"),
+    ("JP", "A1VC38T7YXB528"),
+    ("AU", "A39IBJ37TRP1C6"),
+    ("SG", "A19VAU5U5O7RUS"),
+    ("IN", "A21TJRUUN4KGV"),
+    ("AE", "A2VIGQ35RCS4UG"),
+];
+
 /// The marketplace id of a profile's country (the common ones; others get a placeholder).
 fn marketplace_id(country: &str) -> &'static str {
-    match country {
-        "US" => "ATVPDKIKX0DER",
-        "CA" => "A2EUQ1WTGCTBG2",
-        "MX" => "A1AM78C64UM0Y8",
-        "BR" => "A2Q3Y263D00KWC",
-        "GB" => "A1F83G8C2ARO7P",
-        "DE" => "A1PA6795UKMFR9",
-        "FR" => "A13V1IB3VIYZZH",
-        "IT" => "APJ6JRA9NG5V4",
-        "ES" => "A1RKKUPIHCS9HS",
-        "NL" => "A1805IZSGTT6HS",
-        "SE" => "A2NODRKZP88ZB9",
-        "PL" => "A1C3SOZRARQ6R3",
-        "JP" => "A1VC38T7YXB528",
-        "AU" => "A39IBJ37TRP1C6",
-        "SG" => "A19VAU5U5O7RUS",
-        "IN" => "A21TJRUUN4KGV",
-        "AE" => "A2VIGQ35RCS4UG",
-        _ => "EMULATED",
-    }
+    MARKETPLACES
+        .iter()
+        .find(|(code, _)| *code == country)
+        .map_or("EMULATED", |(_, id)| id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID};
+    use crate::state::AccessToken;
+
+    /// A demo world with one valid access token, `token`.
+    fn world_with_token() -> World {
+        let mut world = World::new(Config::demo());
+        let expires_at = world.now() + time::Duration::hours(1);
+        world.access_tokens.insert(
+            "token".to_owned(),
+            AccessToken {
+                client_id: DEMO_CLIENT_ID.to_owned(),
+                expires_at,
+                advertisers: None,
+            },
+        );
+        world
+    }
+
+    /// The demo account's AMC headers.
+    fn amc_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer token"),
+            ("amazon-advertising-api-clientid", DEMO_CLIENT_ID),
+            ("amazon-advertising-api-advertiserid", DEMO_ACCOUNT_ID),
+            ("amazon-advertising-api-marketplaceid", "ATVPDKIKX0DER"),
+            ("content-type", "application/json"),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn an_instance_holds_at_most_five_thousand_data_sets() {
+        let mut world = world_with_token();
+        let data_set = |id: &str| json!({"dataSet": {"dataSetId": id, "columns": [{"name": "c", "dataType": "STRING", "columnType": "DIMENSION"}]}});
+        for n in 0..adu::MAX_DATA_SETS - 1 {
+            let id = format!("set_{n}");
+            world.data_sets.insert(
+                (DEMO_AMC_INSTANCE_ID.to_owned(), id.clone()),
+                DataSet {
+                    instance_id: DEMO_AMC_INSTANCE_ID.to_owned(),
+                    account_id: DEMO_ACCOUNT_ID.to_owned(),
+                    created_at: String::new(),
+                    data_set: data_set(&id)["dataSet"].clone(),
+                },
+            );
+        }
+        let headers = amc_headers();
+        let create = |world: &mut World, id: &str| {
+            let body = Bytes::from(data_set(id).to_string());
+            let call = Call {
+                route: Route::parse(
+                    &Method::POST,
+                    &format!("/amc/advertiserData/{DEMO_AMC_INSTANCE_ID}/dataSets"),
+                ),
+                region: None,
+                headers: &headers,
+                query: None,
+                body: &body,
+                expire_token: false,
+            };
+            handle(world, &call)
+        };
+        assert_eq!(create(&mut world, "last_one").status, StatusCode::OK);
+        assert_eq!(create(&mut world, "set_0").status, StatusCode::CONFLICT);
+        assert_eq!(
+            create(&mut world, "one_too_many").status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(world.data_sets.len(), adu::MAX_DATA_SETS);
+    }
 
     #[test]
     fn routes_match_exact_paths_and_methods() {
@@ -924,5 +1494,87 @@ mod tests {
             Route::parse(&Method::POST, "/auth/o2/token").endpoint(),
             "token"
         );
+    }
+
+    #[test]
+    fn advertiser_data_routes_take_instance_data_set_and_upload_ids() {
+        let route = |method: &Method, path: &str| Route::parse(method, path);
+        assert_eq!(
+            route(&Method::POST, "/amc/advertiserData/amc1/dataSets"),
+            Route::AmcDataSetCreate {
+                instance_id: "amc1".to_owned()
+            }
+        );
+        assert_eq!(
+            route(&Method::GET, "/amc/advertiserData/amc1/dataSets/crm_v1"),
+            Route::AmcDataSetGet {
+                instance_id: "amc1".to_owned(),
+                data_set_id: "crm_v1".to_owned()
+            }
+        );
+        assert_eq!(
+            route(&Method::POST, "/amc/advertiserData/amc1/uploads/crm_v1").endpoint(),
+            "amcUploads"
+        );
+        assert_eq!(
+            route(&Method::GET, "/amc/advertiserData/amc1/uploads/crm_v1/u-1"),
+            Route::AmcUploadGet {
+                instance_id: "amc1".to_owned(),
+                data_set_id: "crm_v1".to_owned(),
+                upload_id: "u-1".to_owned()
+            }
+        );
+        for (method, path) in [
+            (Method::GET, "/amc/advertiserData/amc1/dataSets"),
+            (Method::POST, "/amc/advertiserData/amc1/uploads/list"),
+            (Method::POST, "/amc/advertiserData//dataSets"),
+            (Method::GET, "/amc/advertiserData/amc1/uploads/crm_v1/"),
+        ] {
+            assert_eq!(route(&method, path), Route::Unknown, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn data_provider_audience_routes_use_the_documented_paths() {
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata/"),
+            Route::DpAudienceMetadata
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/v2/dp/audience").endpoint(),
+            "dpAudience"
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audience"),
+            Route::Unknown
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/v2/dp/audiencemetadata/").endpoint(),
+            "dpAudienceMetadata"
+        );
+    }
+
+    #[test]
+    fn every_endpoint_name_can_be_faulted() {
+        let routes = [
+            Route::parse(&Method::POST, "/amc/advertiserData/a/dataSets"),
+            Route::parse(&Method::POST, "/amc/advertiserData/a/uploads/d"),
+            Route::parse(&Method::GET, "/amc/advertiserData/a/uploads/d/u"),
+            Route::DpAudienceMetadata,
+            Route::DpAudience,
+            Route::DpRecords,
+        ];
+        for route in routes {
+            assert!(
+                crate::fault::ENDPOINTS.contains(&route.endpoint()),
+                "{route:?}"
+            );
+        }
+        assert_eq!(marketplace_id("US"), "ATVPDKIKX0DER");
+        assert_eq!(marketplace_id("CH"), "EMULATED");
     }
 }

@@ -1,5 +1,5 @@
-//! Validation of audience uploads: AMC audience metadata and records (section A5a) and
-//! Data Provider hashed records (section A5b).
+//! Validation of audience uploads: AMC audience metadata and records (section A5a), and
+//! Data Provider hashed records, audience metadata and audience patches (section A5b).
 //!
 //! Pure functions, like [`crate::events`]. Every PII value must be a lowercase SHA-256 hex
 //! digest; anything else is rejected (the privacy tripwire).
@@ -23,6 +23,11 @@ const METADATA_FIELDS: &[&str] = &[
     "targetResource",
     "metadata",
 ];
+const DP_METADATA_FIELDS: &[&str] = &["name", "description", "advertiserId", "metadata"];
+const DP_METADATA_METADATA_FIELDS: &[&str] =
+    &["type", "externalAudienceId", "ttl", "dataSourceCountry"];
+/// Largest `PATCH /v2/dp/audience` body (section A5b: 1 MB).
+pub(crate) const DP_PATCH_MAX_BODY: usize = 1024 * 1024;
 const RECORD_FIELDS: &[&str] = &[
     "externalUserId",
     "countryCode",
@@ -128,10 +133,7 @@ pub fn validate_amc_record(record: &Value, index: usize) -> Vec<FieldError> {
         return checker.into_errors();
     };
     if let Some(id) = checker.string(record.get("externalUserId"), "externalUserId", true)
-        && (id.len() > 128
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        && !is_external_user_id(id)
     {
         checker.push(
             check::INVALID_CHARACTERS,
@@ -195,6 +197,131 @@ pub fn validate_dp_record(record: &Value, index: usize) -> Vec<FieldError> {
                 &format!("hashedRecords[{position}]"),
                 codes::DP_PII_KEYS,
             );
+        }
+    }
+    checker.into_errors()
+}
+
+/// `[0-9a-zA-Z_-]{1,128}`, the external user id of both audience APIs.
+pub(crate) fn is_external_user_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The numeric DSP advertiser id of Data Provider metadata: a JSON integer or a string of
+/// digits (section A5b shows neither; both are taken).
+pub(crate) fn dp_advertiser_id(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number.as_u64(),
+        Value::String(text) if text.bytes().all(|b| b.is_ascii_digit()) => text.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Validates a `POST /v2/dp/audiencemetadata/` body. Emulator choice: every field the
+/// spec shows is required (`ttl` too).
+pub fn validate_dp_metadata(body: &Value) -> Vec<FieldError> {
+    let mut checker = Checker::new("");
+    let Some(body) = checker.object(Some(body), "", true, DP_METADATA_FIELDS) else {
+        return checker.into_errors();
+    };
+    checker.string(body.get("name"), "name", true);
+    checker.string(body.get("description"), "description", true);
+    match body.get("advertiserId") {
+        None | Some(Value::Null) => {
+            checker.push(check::IS_NULL, "advertiserId", "advertiserId is required");
+        }
+        Some(id) if dp_advertiser_id(id).is_some() => {}
+        Some(_) => checker.push(
+            check::IS_INVALID,
+            "advertiserId",
+            "advertiserId must be the numeric DSP advertiser id (a number or a string of digits)",
+        ),
+    }
+    let Some(metadata) = checker.object(
+        body.get("metadata"),
+        "metadata",
+        true,
+        DP_METADATA_METADATA_FIELDS,
+    ) else {
+        return checker.into_errors();
+    };
+    checker.one_of(
+        metadata.get("type"),
+        "metadata.type",
+        true,
+        &["DATA_PROVIDER"],
+    );
+    checker.string(
+        metadata.get("externalAudienceId"),
+        "metadata.externalAudienceId",
+        true,
+    );
+    checker.integer(metadata.get("ttl"), "metadata.ttl", true, 0, MAX_TTL_SECS);
+    if let Some(countries) = checker.array(
+        metadata.get("dataSourceCountry"),
+        "metadata.dataSourceCountry",
+        true,
+        1,
+        usize::MAX,
+    ) {
+        for (position, country) in countries.iter().enumerate() {
+            let field = format!("metadata.dataSourceCountry[{position}]");
+            if let Some(code) = checker.string(Some(country), &field, true) {
+                if !codes::is_alpha2(code) {
+                    checker.push(
+                        check::IS_INVALID,
+                        &field,
+                        "dataSourceCountry holds ISO 3166-1 alpha-2 codes in uppercase",
+                    );
+                } else if countries[..position].contains(country) {
+                    checker.push(
+                        check::IS_INVALID,
+                        &field,
+                        "dataSourceCountry lists a country twice",
+                    );
+                }
+            }
+        }
+    }
+    checker.into_errors()
+}
+
+/// The external id of a Data Provider patch path `/EXTERNAL_USER_ID-<externalId>/audiences`.
+pub(crate) fn dp_patch_external_id(path: &str) -> Option<&str> {
+    path.strip_prefix("/EXTERNAL_USER_ID-")?
+        .strip_suffix("/audiences")
+        .filter(|id| is_external_user_id(id))
+}
+
+/// Validates the patch at `index` of a `PATCH /v2/dp/audience` body's `patches[]`.
+pub fn validate_dp_patch(patch: &Value, index: usize) -> Vec<FieldError> {
+    let mut checker = Checker::new(format!("patches[{index}]"));
+    let Some(patch) = checker.object(Some(patch), "", true, &["op", "path", "value"]) else {
+        return checker.into_errors();
+    };
+    checker.one_of(patch.get("op"), "op", true, &["add", "remove"]);
+    if let Some(path) = checker.string(patch.get("path"), "path", true)
+        && dp_patch_external_id(path).is_none()
+    {
+        // COOKIE-… and MAID-… paths exist at Amazon but are not emulated.
+        checker.push(
+            check::INVALID_CHARACTERS,
+            "path",
+            "path must be /EXTERNAL_USER_ID-<externalId>/audiences with externalId [0-9a-zA-Z_-]{1,128}",
+        );
+    }
+    if let Some(ids) = checker.array(patch.get("value"), "value", true, 1, usize::MAX) {
+        for (position, id) in ids.iter().enumerate() {
+            if !id.is_u64() {
+                checker.push(
+                    check::IS_INVALID,
+                    &format!("value[{position}]"),
+                    "value holds audience ids as JSON integers",
+                );
+            }
         }
     }
     checker.into_errors()
@@ -311,6 +438,19 @@ mod tests {
                 "consent": {"amzn": {"amznAdStorage": "GRANTED", "amznUserData": "GRANTED"}}
             }
         })
+    }
+
+    fn dp_metadata() -> Value {
+        json!({
+            "name": "site_cart_abandoners",
+            "description": "Visitors who added to cart",
+            "advertiserId": "583000000000001",
+            "metadata": {"type": "DATA_PROVIDER", "externalAudienceId": "cart-v1", "ttl": 2592000, "dataSourceCountry": ["US"]}
+        })
+    }
+
+    fn dp_patch() -> Value {
+        json!({"op": "add", "path": "/EXTERNAL_USER_ID-u_5f2c9a/audiences", "value": [413642381039213537u64]})
     }
 
     fn dp_record() -> Value {
@@ -448,6 +588,128 @@ mod tests {
             r["userConsent"]["consent"] = json!({"amazonConsent": {"amznUserData": "GRANTED"}})
         });
         assert!(!validate_amc_record(&events_spelling, 0).is_empty());
+    }
+
+    #[test]
+    fn dp_metadata_is_accepted_with_a_string_or_number_advertiser() {
+        assert!(validate_dp_metadata(&dp_metadata()).is_empty());
+        let number = edited(dp_metadata(), |m| {
+            m["advertiserId"] = json!(583000000000001u64)
+        });
+        assert!(validate_dp_metadata(&number).is_empty());
+        assert_eq!(
+            dp_advertiser_id(&number["advertiserId"]),
+            Some(583_000_000_000_001)
+        );
+        for bad in [
+            json!("583-1"),
+            json!(""),
+            json!(-1),
+            json!(1.5),
+            json!(true),
+        ] {
+            let body = edited(dp_metadata(), |m| m["advertiserId"] = bad);
+            assert_eq!(locations(validate_dp_metadata(&body)), ["advertiserId"]);
+        }
+    }
+
+    #[test]
+    fn dp_metadata_fields_are_required_and_checked() {
+        for field in ["name", "description", "advertiserId", "metadata"] {
+            let body = edited(dp_metadata(), |m| {
+                m.as_object_mut().unwrap().remove(field);
+            });
+            assert_eq!(locations(validate_dp_metadata(&body)), [field]);
+        }
+        for field in ["type", "externalAudienceId", "ttl", "dataSourceCountry"] {
+            let body = edited(dp_metadata(), |m| {
+                m["metadata"].as_object_mut().unwrap().remove(field);
+            });
+            assert_eq!(
+                locations(validate_dp_metadata(&body)),
+                [format!("metadata.{field}")]
+            );
+        }
+        let kind = edited(dp_metadata(), |m| m["metadata"]["type"] = json!("AMC"));
+        assert_eq!(locations(validate_dp_metadata(&kind)), ["metadata.type"]);
+        let ttl = edited(dp_metadata(), |m| {
+            m["metadata"]["ttl"] = json!(MAX_TTL_SECS + 1)
+        });
+        assert_eq!(locations(validate_dp_metadata(&ttl)), ["metadata.ttl"]);
+        let zero = edited(dp_metadata(), |m| m["metadata"]["ttl"] = json!(0));
+        assert!(validate_dp_metadata(&zero).is_empty());
+        let unknown = edited(dp_metadata(), |m| m["metadata"]["audienceFees"] = json!([]));
+        assert_eq!(
+            locations(validate_dp_metadata(&unknown)),
+            ["metadata.audienceFees"]
+        );
+    }
+
+    #[test]
+    fn dp_metadata_source_countries_are_iso_codes() {
+        let countries = |list: Value| {
+            locations(validate_dp_metadata(&edited(dp_metadata(), |m| {
+                m["metadata"]["dataSourceCountry"] = list
+            })))
+        };
+        assert!(countries(json!(["US", "CA"])).is_empty());
+        assert_eq!(countries(json!([])), ["metadata.dataSourceCountry"]);
+        assert_eq!(countries(json!("US")), ["metadata.dataSourceCountry"]);
+        assert_eq!(
+            countries(json!(["US", "usa", "UK", "OTHER", "US"])),
+            [
+                "metadata.dataSourceCountry[1]",
+                "metadata.dataSourceCountry[2]",
+                "metadata.dataSourceCountry[3]",
+                "metadata.dataSourceCountry[4]"
+            ]
+        );
+    }
+
+    #[test]
+    fn dp_patches_need_op_path_and_audience_ids() {
+        assert!(validate_dp_patch(&dp_patch(), 0).is_empty());
+        let remove = edited(dp_patch(), |p| p["op"] = json!("remove"));
+        assert!(validate_dp_patch(&remove, 0).is_empty());
+        let op = edited(dp_patch(), |p| p["op"] = json!("replace"));
+        assert_eq!(locations(validate_dp_patch(&op, 1)), ["patches[1].op"]);
+        let unknown = edited(dp_patch(), |p| p["from"] = json!("x"));
+        assert_eq!(
+            locations(validate_dp_patch(&unknown, 0)),
+            ["patches[0].from"]
+        );
+        let quoted = edited(dp_patch(), |p| p["value"] = json!(["413642381039213537"]));
+        assert_eq!(
+            locations(validate_dp_patch(&quoted, 0)),
+            ["patches[0].value[0]"]
+        );
+        let empty = edited(dp_patch(), |p| p["value"] = json!([]));
+        assert_eq!(
+            locations(validate_dp_patch(&empty, 0)),
+            ["patches[0].value"]
+        );
+    }
+
+    #[test]
+    fn dp_patch_paths_name_one_external_user_id() {
+        assert_eq!(
+            dp_patch_external_id("/EXTERNAL_USER_ID-u_5f2c9a/audiences"),
+            Some("u_5f2c9a")
+        );
+        let long = format!("/EXTERNAL_USER_ID-{}/audiences", "a".repeat(129));
+        for path in [
+            "/EXTERNAL_USER_ID-/audiences",
+            "/EXTERNAL_USER_ID-u 1/audiences",
+            "/EXTERNAL_USER_ID-u_1/audience",
+            "EXTERNAL_USER_ID-u_1/audiences",
+            "/MAID-u_1/audiences",
+            "/COOKIE-u_1/audiences",
+            long.as_str(),
+        ] {
+            assert_eq!(dp_patch_external_id(path), None, "{path}");
+            let patch = edited(dp_patch(), |p| p["path"] = json!(path));
+            assert_eq!(locations(validate_dp_patch(&patch, 0)), ["patches[0].path"]);
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub(crate) const SIZE_ABOVE_MAXIMUM: &str = "FIELD_SIZE_IS_ABOVE_MAXIMUM_LIMIT";
 pub(crate) const VALUE_BELOW_MINIMUM: &str = "FIELD_VALUE_IS_BELOW_MINIMUM_LIMIT";
 /// Amazon `ErrorCode` for a number outside its range.
 pub(crate) const OUT_OF_RANGE: &str = "FIELD_VALUE_IS_OUT_OF_RANGE";
+/// Amazon `ErrorCode` for a referenced resource that does not exist (or is not reachable).
+pub(crate) const NOT_FOUND: &str = "NOT_FOUND";
 /// Amazon `ErrorCode` for a missing `countryCode`.
 pub(crate) const MISSING_COUNTRY_CODE: &str = "MISSING_COUNTRY_CODE";
 /// Amazon `ErrorCode` for a malformed request or item (Amazon uses it for bad `eventTime`).
@@ -188,6 +190,32 @@ impl Checker {
                     IS_INVALID,
                     field,
                     format!("{} must be a string", name(field)),
+                );
+                None
+            }
+        }
+    }
+
+    /// Requires `value` to be a JSON boolean.
+    pub(crate) fn boolean(
+        &mut self,
+        value: Option<&Value>,
+        field: &str,
+        required: bool,
+    ) -> Option<bool> {
+        match value {
+            None | Some(Value::Null) => {
+                if required {
+                    self.push(IS_NULL, field, format!("{} is required", name(field)));
+                }
+                None
+            }
+            Some(Value::Bool(flag)) => Some(*flag),
+            Some(_) => {
+                self.push(
+                    IS_INVALID,
+                    field,
+                    format!("{} must be true or false", name(field)),
                 );
                 None
             }
@@ -380,6 +408,23 @@ mod tests {
         assert_eq!(checker.location("eventTime"), "events[2].eventTime");
         assert_eq!(checker.location(""), "events[2]");
         assert_eq!(Checker::new("").location("events"), "events");
+    }
+
+    #[test]
+    fn booleans_must_be_json_booleans() {
+        let mut checker = Checker::new("");
+        assert_eq!(
+            checker.boolean(Some(&json!(true)), "nullable", true),
+            Some(true)
+        );
+        assert_eq!(
+            checker.boolean(Some(&json!("true")), "nullable", true),
+            None
+        );
+        assert_eq!(checker.boolean(None, "isCountryCode", false), None);
+        let errors = checker.into_errors();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, IS_INVALID);
     }
 
     #[test]

@@ -437,6 +437,12 @@ pub(crate) fn contains(list: &[&str], code: &str) -> bool {
     list.contains(&code)
 }
 
+/// An ISO 3166-1 alpha-2 code in uppercase: [`COUNTRY_CODES`] without the Events API's
+/// `OTHER`, `OTHER_EEA` and `ZZ`.
+pub(crate) fn is_alpha2(code: &str) -> bool {
+    code.len() == 2 && code != "ZZ" && contains(COUNTRY_CODES, code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,6 +469,14 @@ mod tests {
         }
         for code in LEGACY_CURRENCY_CODES {
             assert!(contains(CURRENCY_CODES, code), "{code}");
+        }
+    }
+
+    #[test]
+    fn alpha2_codes_exclude_the_events_api_extras() {
+        assert!(is_alpha2("US") && is_alpha2("GB"));
+        for code in ["ZZ", "OTHER", "OTHER_EEA", "UK", "us", "USA", ""] {
+            assert!(!is_alpha2(code), "{code}");
         }
     }
 }

@@ -22,6 +22,8 @@ pub const DEMO_ACCOUNT_ID: &str = "ENTITY1MATCHKEYDEMO";
 pub const DEMO_PROFILE_ID: u64 = 1_234_567_890;
 /// Numeric DSP advertiser id of the demo advertiser (AMC `targetResource.advertiserId`).
 pub const DEMO_NUMERIC_ID: u64 = 583_000_000_000_001;
+/// AMC instance id of the demo advertiser (`/amc/advertiserData/{instanceId}/…`).
+pub const DEMO_AMC_INSTANCE_ID: &str = "amcmatchkeydemo";
 
 /// Everything the emulator knows before the first request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +108,10 @@ pub struct Advertiser {
     /// AMC connection id that targets this advertiser, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amc_connection_id: Option<String>,
+    /// The AMC instance this advertiser owns, for advertiser data uploads
+    /// (`/amc/advertiserData/{instanceId}/…`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amc_instance_id: Option<String>,
     /// Display name.
     #[serde(default = "default_name")]
     pub name: String,
@@ -170,6 +176,7 @@ impl Config {
                 profile_id: DEMO_PROFILE_ID,
                 numeric_id: Some(DEMO_NUMERIC_ID),
                 amc_connection_id: None,
+                amc_instance_id: Some(DEMO_AMC_INSTANCE_ID.to_owned()),
                 name: default_name(),
                 country_code: default_country(),
                 currency_code: default_currency(),
@@ -254,6 +261,24 @@ impl Config {
                     advertiser.profile_id
                 ));
             }
+            if let Some(instance) = &advertiser.amc_instance_id {
+                // The id goes into URL paths as one segment.
+                let path_safe = instance
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if instance.is_empty() || instance.len() > 64 || !path_safe {
+                    return fail(format!(
+                        "advertiser {}: amcInstanceId must match [A-Za-z0-9_-]{{1,64}}",
+                        advertiser.account_id
+                    ));
+                }
+                if earlier
+                    .iter()
+                    .any(|a| a.amc_instance_id.as_ref() == Some(instance))
+                {
+                    return fail(format!("AMC instance {instance} is listed twice"));
+                }
+            }
         }
         for (position, token) in self.refresh_tokens.iter().enumerate() {
             // Never print a token, not even a configured one: say which entry it is.
@@ -282,6 +307,12 @@ impl Config {
     /// The advertiser with this account id.
     pub fn advertiser(&self, account_id: &str) -> Option<&Advertiser> {
         self.advertisers.iter().find(|a| a.account_id == account_id)
+    }
+
+    /// The advertiser whose entity id (the AMC account, `Amazon-Advertising-API-AdvertiserId`)
+    /// is `entity_id`.
+    pub fn advertiser_by_entity(&self, entity_id: &str) -> Option<&Advertiser> {
+        self.advertisers.iter().find(|a| a.entity() == entity_id)
     }
 
     /// The client with this id.
@@ -398,5 +429,30 @@ mod tests {
         let mut config = Config::demo();
         config.now = Some("tomorrow".to_owned());
         assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn amc_instance_ids_are_path_safe_and_unique() {
+        let demo = Config::demo();
+        assert_eq!(
+            demo.advertisers[0].amc_instance_id.as_deref(),
+            Some(DEMO_AMC_INSTANCE_ID)
+        );
+        let mut config = Config::demo();
+        config.advertisers[0].amc_instance_id = Some("amc/1".to_owned());
+        assert!(config.check().is_err());
+        let mut config = Config::demo();
+        let mut second = config.advertisers[0].clone();
+        second.account_id = "583000000000002".to_owned();
+        second.profile_id = 2;
+        config.advertisers.push(second);
+        assert!(config.check().unwrap_err().to_string().contains("twice"));
+        config.advertisers[1].amc_instance_id = None;
+        assert_eq!(config.check(), Ok(()));
+        let parsed: Advertiser = serde_json::from_str(
+            r#"{"accountId": "a", "region": "NA", "profileId": 1, "amcInstanceId": "amc12345678"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.amc_instance_id.as_deref(), Some("amc12345678"));
     }
 }

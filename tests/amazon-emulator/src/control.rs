@@ -1,4 +1,5 @@
-//! Test controls under `/__emulator/`: faults, revocation, clock, request log, reset.
+//! Test controls under `/__emulator/`: faults, revocation, clock, request log, reset, and
+//! the emulated S3 that AMC advertiser data uploads read.
 //!
 //! These are not Amazon endpoints: they are never recorded, never faulted, and answer
 //! errors as `{"error": "…"}`.
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::Duration;
 
+use crate::adu;
 use crate::check;
 use crate::fault::FaultSpec;
 use crate::reply::{Reply, to_json};
@@ -42,6 +44,15 @@ fn present<'de, D: serde::Deserializer<'de>>(
 
 fn error(status: StatusCode, message: impl Into<String>) -> Reply {
     Reply::json(status, json!({ "error": message.into() }))
+}
+
+/// 413 for a control body above the server's hard limit.
+pub(crate) fn too_large(limit: usize) -> Reply {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body exceeds {limit} bytes"),
+    )
+    .with_cors()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Reply> {
@@ -105,6 +116,28 @@ pub(crate) fn handle(
                 to_json(&world.audiences.values().collect::<Vec<_>>()),
             ))
         }
+        ("GET", "/uploads") => {
+            let world = shared.world();
+            Ok(Reply::json(
+                StatusCode::OK,
+                json!({
+                    "dataSets": to_json(&world.data_sets.values().collect::<Vec<_>>()),
+                    "uploads": to_json(&world.uploads.values().collect::<Vec<_>>()),
+                }),
+            ))
+        }
+        ("GET", "/s3") => {
+            let world = shared.world();
+            let list: Vec<Value> = world
+                .s3_objects
+                .iter()
+                .map(|((bucket, key), bytes)| {
+                    json!({ "bucket": bucket, "key": key, "size": bytes.len() })
+                })
+                .collect();
+            Ok(Reply::json(StatusCode::OK, Value::Array(list)))
+        }
+        ("PUT", object) if object.starts_with("/s3/") => put_object(shared, object, body),
         ("POST", "/reset") => {
             shared.world().reset();
             Ok(Reply::json(StatusCode::OK, json!({ "reset": true })))
@@ -127,6 +160,49 @@ fn add_fault(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
         .map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
     let fault = shared.world().add_fault(spec);
     Ok(Reply::json(StatusCode::CREATED, to_json(&fault)))
+}
+
+/// `PUT /__emulator/s3/{bucket}/{key…}`: stores the body as that object, replacing any.
+fn put_object(shared: &Shared, path: &str, body: &Bytes) -> Result<Reply, Reply> {
+    let rest = path.strip_prefix("/s3/").unwrap_or_default();
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    let bad = |message: &str| error(StatusCode::BAD_REQUEST, message);
+    let bucket = percent_decode(bucket).ok_or_else(|| bad("the bucket is not valid UTF-8"))?;
+    let key = percent_decode(key).ok_or_else(|| bad("the key is not valid UTF-8"))?;
+    if !adu::is_bucket_name(&bucket) {
+        return Err(bad(
+            "the bucket must be an S3 bucket name (3-63 of [a-z0-9.-])",
+        ));
+    }
+    if key.is_empty() || key.len() > adu::MAX_S3_KEY {
+        return Err(bad("the key must have 1 to 1024 bytes"));
+    }
+    let size = body.len();
+    let answer = json!({ "bucket": bucket, "key": key, "size": size });
+    shared
+        .world()
+        .s3_objects
+        .insert((bucket, key), body.to_vec());
+    Ok(Reply::json(StatusCode::OK, answer))
+}
+
+/// Decodes `%XX` escapes of a path (`+` stays `+`, as in paths); `None` when the result
+/// is not UTF-8 or an escape is malformed.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut position = 0;
+    while position < bytes.len() {
+        if bytes[position] == b'%' {
+            let hex = text.get(position + 1..position + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            position += 3;
+        } else {
+            decoded.push(bytes[position]);
+            position += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 fn revoke(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
@@ -169,4 +245,22 @@ fn change_clock(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
         }
     }
     Ok(clock_reply(shared))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_paths_are_percent_decoded() {
+        assert_eq!(
+            percent_decode("daily/2026%2009%2F01.csv").as_deref(),
+            Some("daily/2026 09/01.csv")
+        );
+        assert_eq!(percent_decode("a+b").as_deref(), Some("a+b"));
+        assert_eq!(percent_decode("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%FF"), None);
+    }
 }

@@ -18,7 +18,16 @@ pub const ENDPOINTS: &[&str] = &[
     "amcRecords",
     "amcJobs",
     "dpRecords",
+    "amcDataSets",
+    "amcUploads",
+    "amcUploadJobs",
+    "dpAudienceMetadata",
+    "dpAudience",
 ];
+
+/// Endpoints whose requests start an asynchronous job, the targets of `job_failed` and
+/// `job_pending` faults: AMC audience records and AMC advertiser data uploads.
+pub const JOB_ENDPOINTS: &[&str] = &["amcRecords", "amcUploads"];
 
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,9 +41,11 @@ pub enum FaultKind {
     Drop,
     /// Expire the presented access token now and answer 401 (later uses stay 401).
     ExpiredToken,
-    /// The job of the next accepted AMC records upload ends `FAILED`.
+    /// The job of the next accepted request to the fault's endpoint (AMC records or AMC
+    /// advertiser data upload) ends `FAILED`.
     JobFailed,
-    /// The job of the next accepted AMC records upload answers `PENDING` for `polls` polls.
+    /// The job of the next accepted request to the fault's endpoint answers `PENDING` for
+    /// `polls` polls.
     JobPending,
 }
 
@@ -92,7 +103,7 @@ pub(crate) enum Action {
     ExpiredToken,
 }
 
-/// The job outcome an AMC upload fault imposes.
+/// The job outcome a job fault imposes on an AMC records or data upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct JobFault {
     /// The job ends `FAILED`.
@@ -137,8 +148,15 @@ impl FaultSpec {
                 }
             }
             FaultKind::JobFailed | FaultKind::JobPending => {
-                if self.endpoint != "amcRecords" {
-                    return Err("job faults need endpoint 'amcRecords'".to_owned());
+                if !JOB_ENDPOINTS.contains(&self.endpoint.as_str()) {
+                    return Err(format!(
+                        "job faults need endpoint {}",
+                        JOB_ENDPOINTS
+                            .iter()
+                            .map(|name| format!("'{name}'"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ));
                 }
             }
         }
@@ -223,6 +241,19 @@ mod tests {
             spec(r#"{"endpoint":"amcRecords","kind":"job_pending","polls":2}"#).check(),
             Ok(())
         );
+        assert_eq!(
+            spec(r#"{"endpoint":"amcUploads","kind":"job_failed"}"#).check(),
+            Ok(())
+        );
+        for endpoint in [
+            "amcDataSets",
+            "amcUploadJobs",
+            "dpAudienceMetadata",
+            "dpAudience",
+        ] {
+            let drop = format!(r#"{{"endpoint":"{endpoint}","kind":"drop"}}"#);
+            assert_eq!(spec(&drop).check(), Ok(()));
+        }
     }
 
     #[test]
@@ -254,6 +285,11 @@ mod tests {
         );
         assert!(
             spec(r#"{"endpoint":"events","kind":"job_failed"}"#)
+                .check()
+                .is_err()
+        );
+        assert!(
+            spec(r#"{"endpoint":"amcUploadJobs","kind":"job_pending"}"#)
                 .check()
                 .is_err()
         );

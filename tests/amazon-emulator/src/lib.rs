@@ -2,9 +2,10 @@
 //!
 //! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
 //! Login with Amazon tokens, profiles and advertiser accounts, the Events API, the legacy
-//! DSP conversion import, AMC audiences and Data Provider records. It validates requests
-//! field by field, so that a request it accepts is one Amazon would accept, records what
-//! it received, and injects faults on demand. See `README.md` next to this crate.
+//! DSP conversion import, AMC audiences, AMC advertiser data uploads, and Data Provider
+//! records and audiences. It validates requests field by field, so that a request it
+//! accepts is one Amazon would accept, records what it received, and injects faults on
+//! demand. See `README.md` next to this crate.
 //!
 //! In a test, spawn it on a free local port and talk HTTP to it:
 //!
@@ -23,6 +24,7 @@
 //!
 //! Or serve a listener of your own with [`Emulator::serve`].
 
+mod adu;
 mod api;
 mod audience;
 mod check;
@@ -39,16 +41,20 @@ mod state;
 
 pub use crate::check::FieldError;
 pub use crate::config::{
-    Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
+    Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
 };
-pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec};
+pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec, JOB_ENDPOINTS};
 pub use crate::server::{Emulator, Running, serve};
 pub use crate::state::{AcceptedEvent, Exchange, Outcome};
 
 /// Validation rules as pure functions, for callers that want a verdict without HTTP.
 pub mod validate {
-    pub use crate::audience::{validate_amc_record, validate_dp_record, validate_metadata};
+    pub use crate::adu::{validate_data_set, validate_upload};
+    pub use crate::audience::{
+        validate_amc_record, validate_dp_metadata, validate_dp_patch, validate_dp_record,
+        validate_metadata,
+    };
     pub use crate::dsp::validate_event_data;
     pub use crate::events::{Window, validate_event};
 }

@@ -61,6 +61,11 @@ impl Reply {
         Self::ads_error(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }
 
+    /// 409 `CONFLICT` with a message (something with this id exists already).
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::ads_error(StatusCode::CONFLICT, "CONFLICT", message)
+    }
+
     /// 413 `CONTENT_TOO_LARGE`.
     pub(crate) fn too_large(limit: usize) -> Self {
         Self::ads_error(
@@ -191,7 +196,7 @@ impl Reply {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             headers.insert(
                 ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, DELETE"),
+                HeaderValue::from_static("GET, POST, PUT, DELETE"),
             );
             headers.insert(
                 ACCESS_CONTROL_ALLOW_HEADERS,

@@ -207,7 +207,10 @@ async fn dispatch(
         .map(|collected| collected.to_bytes());
     let path = parts.uri.path().to_owned();
     if let Some(rest) = path.strip_prefix("/__emulator") {
-        let body = body.unwrap_or_default();
+        let Ok(body) = body else {
+            // An S3 object above the limit must not be stored empty.
+            return control::too_large(HARD_BODY_LIMIT).into_response();
+        };
         return control::handle(&shared, &parts.method, rest, parts.uri.query(), &body)
             .into_response();
     }

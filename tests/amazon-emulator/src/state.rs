@@ -1,4 +1,5 @@
-//! The emulator's in-memory world: clock, tokens, faults, recorded requests, audiences.
+//! The emulator's in-memory world: clock, tokens, faults, recorded requests, audiences,
+//! AMC data sets and uploads, and the emulated S3 objects they read.
 //!
 //! One [`World`] sits behind a mutex; handlers are synchronous functions of it, so each
 //! request sees and leaves a consistent state.
@@ -103,14 +104,26 @@ pub struct AcceptedEvent {
     pub event: Value,
 }
 
-/// An AMC audience created through the metadata endpoint.
+/// Which API an audience was created through; each API sees only its own audiences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum AudienceKind {
+    /// `POST /amc/audiences/metadata`
+    Amc,
+    /// `POST /v2/dp/audiencemetadata/`
+    DataProvider,
+}
+
+/// An audience created through the AMC or the Data Provider metadata endpoint.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Audience {
     pub(crate) audience_id: u64,
+    pub(crate) kind: AudienceKind,
     pub(crate) account_id: String,
     pub(crate) definition: Value,
-    /// External user ids currently in the audience (CREATE adds, DELETE removes).
+    /// External user ids currently in the audience (AMC CREATE and Data Provider `add`
+    /// add, AMC DELETE and Data Provider `remove` remove).
     pub(crate) members: BTreeSet<String>,
     pub(crate) received_records: u64,
 }
@@ -125,6 +138,48 @@ pub(crate) struct Job {
     pub(crate) record_count: usize,
     pub(crate) errors: Vec<(usize, FieldError)>,
     pub(crate) failure_reason: Option<&'static str>,
+}
+
+/// An AMC advertiser data set, for `GET /__emulator/uploads`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DataSet {
+    pub(crate) instance_id: String,
+    pub(crate) account_id: String,
+    pub(crate) created_at: String,
+    /// The `dataSet` object exactly as created.
+    pub(crate) data_set: Value,
+}
+
+/// One emulated S3 object an upload read: where it is and how big, never its content.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ObjectRef {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) size: usize,
+}
+
+/// An AMC advertiser data upload job, for `GET /__emulator/uploads`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Upload {
+    pub(crate) upload_id: String,
+    pub(crate) instance_id: String,
+    pub(crate) data_set_id: String,
+    pub(crate) account_id: String,
+    /// The terminal status (`COMPLETED` or `FAILED`), shown after the pending polls.
+    pub(crate) status: &'static str,
+    pub(crate) pending_polls: u32,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    pub(crate) output_row_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) failure_reason: Option<String>,
+    pub(crate) update_strategy: String,
+    pub(crate) data_source: Value,
+    /// The objects the upload read (none when it failed before reading).
+    pub(crate) objects: Vec<ObjectRef>,
 }
 
 /// Everything that changes while the emulator runs.
@@ -144,6 +199,14 @@ pub(crate) struct World {
     pub(crate) accepted_events: Vec<AcceptedEvent>,
     pub(crate) audiences: BTreeMap<u64, Audience>,
     pub(crate) jobs: BTreeMap<String, Job>,
+    /// AMC data sets by (instance id, data set id).
+    pub(crate) data_sets: BTreeMap<(String, String), DataSet>,
+    /// AMC uploads by upload id.
+    pub(crate) uploads: BTreeMap<String, Upload>,
+    /// Emulated S3 objects by (bucket, key).
+    pub(crate) s3_objects: BTreeMap<(String, String), Vec<u8>>,
+    /// External ids accepted by `POST /dp/records/hashed`, by account id.
+    pub(crate) dp_external_ids: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Clock {
@@ -191,6 +254,10 @@ impl World {
             accepted_events: Vec::new(),
             audiences: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            data_sets: BTreeMap::new(),
+            uploads: BTreeMap::new(),
+            s3_objects: BTreeMap::new(),
+            dp_external_ids: BTreeMap::new(),
         };
         world.load_grants();
         world
@@ -206,8 +273,9 @@ impl World {
         }
     }
 
-    /// Clears requests, faults, revocations, audiences, jobs, codes and the clock; keeps
-    /// the configuration and issued tokens (so a client's cached token stays valid).
+    /// Clears requests, faults, revocations, audiences, jobs, data sets, uploads, S3
+    /// objects, Data Provider external ids, codes and the clock; keeps the configuration
+    /// and issued tokens (so a client's cached token stays valid).
     pub(crate) fn reset(&mut self) {
         self.clock = self.start_clock;
         self.revoked.clear();
@@ -217,6 +285,10 @@ impl World {
         self.accepted_events.clear();
         self.audiences.clear();
         self.jobs.clear();
+        self.data_sets.clear();
+        self.uploads.clear();
+        self.s3_objects.clear();
+        self.dp_external_ids.clear();
         self.load_grants();
     }
 
@@ -228,6 +300,16 @@ impl World {
     /// The current time as RFC 3339.
     pub(crate) fn now_text(&self) -> String {
         self.now().format(&Rfc3339).unwrap_or_default()
+    }
+
+    /// The current time as RFC 3339 in whole seconds (`2026-09-01T17:36:32Z`, the shape of
+    /// Amazon's upload timestamps).
+    pub(crate) fn now_seconds_text(&self) -> String {
+        let now = self.now();
+        now.replace_nanosecond(0)
+            .unwrap_or(now)
+            .format(&Rfc3339)
+            .unwrap_or_default()
     }
 
     /// The time window event validation uses now.
@@ -257,7 +339,7 @@ impl World {
         format!("{:08x}-e111-4000-8000-{id:012x}", self.nonce)
     }
 
-    /// A fresh AMC audience id.
+    /// A fresh audience id (AMC and Data Provider audiences share one sequence).
     pub(crate) fn mint_audience_id(&mut self) -> u64 {
         FIRST_AUDIENCE_ID + self.next_id()
     }
@@ -285,10 +367,11 @@ impl World {
         Some(taken)
     }
 
-    /// Consumes the first job fault, if any.
-    pub(crate) fn take_job_fault(&mut self) -> JobFault {
+    /// Consumes the first job fault for `endpoint`, if any.
+    pub(crate) fn take_job_fault(&mut self, endpoint: &str) -> JobFault {
         let Some(fault) = self.faults.iter_mut().find(|fault| {
             fault.remaining > 0
+                && fault.spec.endpoint == endpoint
                 && matches!(
                     fault.spec.kind,
                     FaultKind::JobFailed | FaultKind::JobPending
@@ -335,6 +418,15 @@ mod tests {
     }
 
     #[test]
+    fn upload_timestamps_are_whole_seconds() {
+        let mut config = Config::demo();
+        config.now = Some("2026-09-01T17:36:32.123456Z".to_owned());
+        let world = World::new(config);
+        assert_eq!(world.now_text(), "2026-09-01T17:36:32.123456Z");
+        assert_eq!(world.now_seconds_text(), "2026-09-01T17:36:32Z");
+    }
+
+    #[test]
     fn faults_are_consumed_in_order_and_counted() {
         let mut world = World::new(Config::demo());
         let spec = |json: &str| serde_json::from_str::<FaultSpec>(json).unwrap();
@@ -357,6 +449,46 @@ mod tests {
         );
         assert_eq!(world.take_fault("events"), None);
         assert!(world.faults.is_empty());
+    }
+
+    #[test]
+    fn job_faults_are_taken_by_their_own_endpoint() {
+        let mut world = World::new(Config::demo());
+        let spec = |json: &str| serde_json::from_str::<FaultSpec>(json).unwrap();
+        world.add_fault(spec(r#"{"endpoint":"amcUploads","kind":"job_failed"}"#));
+        world.add_fault(spec(
+            r#"{"endpoint":"amcRecords","kind":"job_pending","polls":3}"#,
+        ));
+        assert_eq!(
+            world.take_job_fault("amcRecords"),
+            JobFault {
+                fail: false,
+                pending_polls: 3
+            }
+        );
+        assert_eq!(world.take_job_fault("amcRecords"), JobFault::default());
+        assert_eq!(
+            world.take_fault("amcUploads"),
+            None,
+            "job faults never fire on requests"
+        );
+        assert!(world.take_job_fault("amcUploads").fail);
+        assert!(world.faults.is_empty());
+    }
+
+    #[test]
+    fn reset_clears_uploads_objects_and_external_ids() {
+        let mut world = World::new(Config::demo());
+        world
+            .s3_objects
+            .insert(("b".to_owned(), "k".to_owned()), b"x".to_vec());
+        world
+            .dp_external_ids
+            .entry("a".to_owned())
+            .or_default()
+            .insert("u".to_owned());
+        world.reset();
+        assert!(world.s3_objects.is_empty() && world.dp_external_ids.is_empty());
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //!
 //! One test binary (faster to link than one per file); each module covers one area.
 
+mod advertiser_data;
 mod audiences;
 mod binary;
 mod controls;
+mod dp_audiences;
 mod dsp;
 mod events;
 mod faults;
