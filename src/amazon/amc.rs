@@ -103,7 +103,7 @@ pub struct Upload<'a> {
     pub update_strategy: &'a str,
     /// The upload's country (rows' own country column wins).
     pub country: Option<Country>,
-    /// `GZIP`, `BZIP2`, `ZIP`, `SNAPPY`, or none.
+    /// `GZIP`, `BZIP`, `ZIP`, `SNAPPY`, or none.
     pub compression: Option<&'a str>,
 }
 

@@ -1,11 +1,12 @@
 //! `matchkey amc prepare`: an AMC advertiser-data-upload file (hashed PII columns, the
 //! country column, UTF-8 CSV) and the dataset definition Amazon needs for it.
 //!
-//! Uploading the file to S3 is up to the user for now (`aws s3 cp`); `amc upload`, which
-//! creates the dataset and starts the load job, comes with the Amazon client.
+//! `matchkey amc upload`: creates the data set if it does not exist yet and starts the
+//! load job for a file already in S3, then follows it to its end. Putting the file in S3
+//! is up to the user for now (`aws s3 cp`, with the bucket policy AMC's guide gives).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -13,6 +14,11 @@ use matchkey::Country;
 use matchkey::amazon::amc::{hashed_pii_type, valid_data_set_id};
 use serde_json::{Value, json};
 
+use std::time::{Duration, Instant};
+
+use matchkey::amazon::amc::{self as calls, Instance, Upload, UploadState};
+
+use crate::client::{self, ApiArgs, Client};
 use crate::hash_csv::{self, Column};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -25,6 +31,219 @@ Examples:
       --country-column country --keep customer_id
   matchkey amc prepare --file crm.csv --map Email=EMAIL --country DE --dataset-id crm_de_v1 \\
       --out upload/crm.csv --definition upload/crm.json";
+
+pub(crate) const UPLOAD_EXAMPLES: &str = "\
+Checks the data set (GET …/dataSets/{id}); creates it from --definition when it does not
+exist; starts the upload of the S3 file (or, with --s3-prefix, every file under the
+prefix) and polls it until COMPLETED or FAILED. The report goes to stdout as JSON; the
+exit code is 0 when the upload completed, 1 when it failed, 2 on error.
+
+Examples:
+  matchkey amc prepare --file customers.csv --map email=EMAIL --country-column country
+  aws s3 cp customers.amc.csv s3://acme-amc-upload/crm/2026-11-23.csv
+  export LWA_CLIENT_ID=… LWA_CLIENT_SECRET=… LWA_REFRESH_TOKEN=…
+  matchkey amc upload --instance-id amcabc123 --account-id ENTITY1ABC --country US \\
+      --definition customers.amc.dataset.json --s3-bucket acme-amc-upload --s3-key crm/2026-11-23.csv";
+
+/// Options of `amc upload`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct UploadArgs {
+    /// The AMC instance id.
+    #[arg(long, env = "AMC_INSTANCE_ID")]
+    instance_id: String,
+    /// The AMC account (`Amazon-Advertising-API-AdvertiserId`, `ENTITY…`).
+    #[arg(long, env = "AMC_ACCOUNT_ID")]
+    account_id: String,
+    /// The marketplace country; it picks the marketplace id and is the upload's country.
+    #[arg(long, default_value = "US")]
+    country: String,
+    /// The marketplace id [default: the country's].
+    #[arg(long)]
+    marketplace_id: Option<String>,
+    /// The data set definition (`amc prepare` writes it); used when the data set does
+    /// not exist yet.
+    #[arg(long, required_unless_present = "dataset_id")]
+    definition: Option<PathBuf>,
+    /// The data set id [default: the definition's].
+    #[arg(long)]
+    dataset_id: Option<String>,
+    /// The S3 bucket that holds the file.
+    #[arg(long)]
+    s3_bucket: String,
+    /// The file's key in the bucket.
+    #[arg(
+        long,
+        conflicts_with = "s3_prefix",
+        required_unless_present = "s3_prefix"
+    )]
+    s3_key: Option<String>,
+    /// Load every file under this prefix instead.
+    #[arg(long)]
+    s3_prefix: Option<String>,
+    /// How the rows join what the data set holds.
+    #[arg(long, default_value = "ADDITIVE", value_parser = clap::builder::PossibleValuesParser::new(calls::UPDATE_STRATEGIES))]
+    update_strategy: String,
+    /// The file's compression.
+    #[arg(long, value_parser = ["GZIP", "BZIP", "ZIP", "SNAPPY"])]
+    compression: Option<String>,
+    /// Start the upload and return without waiting for it.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the upload, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    wait_seconds: u64,
+    #[command(flatten)]
+    amazon: ApiArgs,
+}
+
+pub(crate) fn upload(args: &UploadArgs) -> anyhow::Result<bool> {
+    let country = Country::parse(&args.country)
+        .map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))?;
+    let marketplace_id = match &args.marketplace_id {
+        Some(id) => id.as_str(),
+        None => calls::marketplace_id(country).with_context(|| {
+            format!(
+                "--country {}: no Amazon marketplace known; pass --marketplace-id",
+                country.as_str()
+            )
+        })?,
+    };
+    let definition: Option<Value> = match &args.definition {
+        Some(path) => Some(
+            serde_json::from_reader(BufReader::new(
+                File::open(path).with_context(|| format!("opening {}", path.display()))?,
+            ))
+            .with_context(|| format!("{} is not JSON", path.display()))?,
+        ),
+        None => None,
+    };
+    let dataset_id = match (&args.dataset_id, &definition) {
+        (Some(id), _) => id.clone(),
+        (None, Some(def)) => def["dataSet"]["dataSetId"]
+            .as_str()
+            .context("the definition has no dataSet.dataSetId")?
+            .to_owned(),
+        (None, None) => unreachable!("clap requires --definition or --dataset-id"),
+    };
+    if !calls::valid_data_set_id(&dataset_id) {
+        bail!(
+            "data set id `{dataset_id}`: use lowercase letters, digits and underscores, starting with a letter"
+        );
+    }
+    let at = Instance {
+        instance_id: &args.instance_id,
+        account_id: &args.account_id,
+        marketplace_id,
+    };
+    let mut client = Client::from_env(&args.amazon)?;
+
+    let found = client.call("checking the data set", |auth| {
+        calls::get_data_set(auth, &at, &dataset_id)
+    })?;
+    let created = match found.status {
+        200 => false,
+        404 => {
+            let definition = definition.as_ref().with_context(|| {
+                format!("data set {dataset_id} does not exist; pass --definition to create it")
+            })?;
+            let answer = client.call("creating the data set", |auth| {
+                calls::create_data_set(auth, &at, definition)
+            })?;
+            if !(200..300).contains(&answer.status) {
+                bail!(
+                    "creating data set {dataset_id}: Amazon answered {}",
+                    client::error_code(&answer)
+                );
+            }
+            eprintln!("matchkey: created data set {dataset_id}");
+            true
+        }
+        _ => bail!(
+            "checking data set {dataset_id}: Amazon answered {}",
+            client::error_code(&found)
+        ),
+    };
+
+    let source = args
+        .s3_key
+        .as_deref()
+        .or(args.s3_prefix.as_deref())
+        .unwrap_or_default();
+    let upload = Upload {
+        bucket: &args.s3_bucket,
+        key: source,
+        prefix: args.s3_prefix.is_some(),
+        update_strategy: &args.update_strategy,
+        country: Some(country),
+        compression: args.compression.as_deref(),
+    };
+    let answer = client.call("starting the upload", |auth| {
+        calls::start_upload(auth, &at, &dataset_id, &upload)
+    })?;
+    let upload_id = calls::parse_upload_id(answer.status, &answer.body).with_context(|| {
+        format!(
+            "starting the upload: Amazon answered {}",
+            client::error_code(&answer)
+        )
+    })?;
+    eprintln!(
+        "matchkey: upload {upload_id} started for s3://{}/{source}",
+        args.s3_bucket
+    );
+
+    let mut state = UploadState::Pending;
+    if !args.no_wait {
+        let deadline = Instant::now() + Duration::from_secs(args.wait_seconds);
+        let mut wait = Duration::from_millis(500);
+        let spinner = (std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(format!("waiting for upload {upload_id}"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        loop {
+            let answer = client.call("following the upload", |auth| {
+                calls::get_upload(auth, &at, &dataset_id, &upload_id)
+            })?;
+            state = calls::parse_upload(answer.status, &answer.body).with_context(|| {
+                format!(
+                    "following upload {upload_id}: Amazon answered {}",
+                    client::error_code(&answer)
+                )
+            })?;
+            if state != UploadState::Pending || Instant::now() + wait > deadline {
+                break;
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        if let Some(bar) = spinner {
+            bar.finish_and_clear();
+        }
+    }
+    let (status, rows, reason) = match &state {
+        UploadState::Pending => ("PENDING", None, None),
+        UploadState::Completed { rows } => ("COMPLETED", *rows, None),
+        UploadState::Failed { reason } => ("FAILED", None, reason.clone()),
+    };
+    eprintln!(
+        "matchkey: upload {upload_id} {status}{}{}",
+        rows.map(|n| format!(", {n} rows loaded"))
+            .unwrap_or_default(),
+        reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default()
+    );
+    let report = json!({
+        "instanceId": args.instance_id, "dataSetId": dataset_id, "dataSetCreated": created,
+        "uploadId": upload_id, "status": status, "rows": rows, "failureReason": reason,
+    });
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &report)?;
+    out.write_all(b"\n")?;
+    Ok(status != "FAILED")
+}
 
 /// Options of `amc prepare`.
 #[derive(Debug, clap::Args)]

@@ -49,7 +49,7 @@ pub(crate) struct Args {
     no_progress: bool,
 }
 
-fn parse_mapping(s: &str) -> Result<(String, Field), String> {
+pub(crate) fn parse_mapping(s: &str) -> Result<(String, Field), String> {
     let (column, field) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not column=FIELD"))?;
@@ -118,7 +118,7 @@ pub(crate) fn run_with(
     Ok(summary)
 }
 
-fn progress_bar(total: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(total: Option<u64>) -> ProgressBar {
     match total {
         Some(len) => ProgressBar::new(len).with_style(
             ProgressStyle::with_template(
@@ -253,7 +253,7 @@ fn hash_csv(
 }
 
 /// A CSV error without the row's content (which is personal data).
-fn describe(err: &csv::Error) -> String {
+pub(crate) fn describe(err: &csv::Error) -> String {
     match err.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

@@ -1,11 +1,15 @@
 //! `matchkey`: the core's normalizer for files, for bulk audience and AMC uploads.
 //!
-//! Nothing here talks to the network; the commands read stdin and write stdout, and
-//! summaries, progress and errors go to stderr without any input value.
+//! `hash`, `hash-csv` and `amc prepare` stay offline: they read stdin or files and write
+//! stdout or files. `audience push` and `amc upload` talk to Amazon (`client`). Summaries,
+//! progress and errors go to stderr without any input value.
 
 mod amc;
+mod audience;
+mod client;
 mod hash;
 mod hash_csv;
+mod journal;
 
 use std::process::ExitCode;
 
@@ -30,6 +34,16 @@ enum Command {
     /// Amazon Marketing Cloud advertiser data uploads.
     #[command(subcommand)]
     Amc(AmcCommand),
+    /// Amazon audiences from member files.
+    #[command(subcommand)]
+    Audience(AudienceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AudienceCommand {
+    /// Add (or with --remove, remove) the members of a CSV file to an Amazon audience.
+    #[command(after_help = format!("{}\n\n{}", audience::EXAMPLES, client::CREDENTIALS_HELP))]
+    Push(audience::PushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,17 +51,28 @@ enum AmcCommand {
     /// Write the hashed upload file and its dataset definition.
     #[command(after_help = amc::EXAMPLES)]
     Prepare(amc::PrepareArgs),
+    /// Create the dataset if need be and load a file already in S3 into it.
+    #[command(after_help = format!("{}\n\n{}", amc::UPLOAD_EXAMPLES, client::CREDENTIALS_HELP))]
+    Upload(amc::UploadArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match cli.command {
-        Command::Hash => hash::run(std::io::stdin().lock(), std::io::stdout().lock()),
-        Command::HashCsv(args) => hash_csv::run(&args),
-        Command::Amc(AmcCommand::Prepare(args)) => amc::prepare(&args),
+        Command::Hash => {
+            hash::run(std::io::stdin().lock(), std::io::stdout().lock()).map(|()| true)
+        }
+        Command::HashCsv(args) => hash_csv::run(&args).map(|()| true),
+        Command::Amc(AmcCommand::Prepare(args)) => amc::prepare(&args).map(|()| true),
+        Command::Amc(AmcCommand::Upload(args)) => amc::upload(&args),
+        Command::Audience(AudienceCommand::Push(args)) => audience::push(&args),
     };
     match res {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("matchkey: Amazon failed some of the work; see the report");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("matchkey: {err:#}");
             ExitCode::from(2)

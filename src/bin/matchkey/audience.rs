@@ -1,0 +1,592 @@
+//! `matchkey audience push`: a member file becomes (or leaves) an Amazon audience. Rows
+//! are normalized and hashed here, streamed into requests of at most `--batch-size`
+//! records, and sent with the calls the Worker sends (`matchkey::amazon::audience`).
+//! A journal makes an interrupted push resume where Amazon's acceptances stopped.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::ProgressBar;
+use matchkey::amazon::audience::{
+    self as calls, Action, Api, AudienceSpec, JobState, MAX_RECORDS_BYTES, MAX_TTL_SECONDS, Member,
+    user_consent,
+};
+use matchkey::{Country, Field, Normalizer};
+use serde_json::{Value, json};
+
+use crate::client::{self, ApiArgs, Client};
+use crate::hash_csv::{describe, parse_mapping, progress_bar};
+use crate::journal::{Batch, Header, Journal, Totals};
+
+pub(crate) const EXAMPLES: &str = "\
+Each row becomes one member: the mapped columns are normalized and SHA-256 hashed here
+(only hashes are sent), the member's id is --id-column or derived from the hashes. Rows
+with no usable match key are skipped and counted by reason; rejected cells are counted
+by field and reason. The audience is created on first use (`matchkey_<name>_<time>`)
+unless --audience-id names one.
+
+A journal (<file>.<name>-add.journal or -remove.journal by default) records each batch Amazon accepted: run
+the same command again after an interruption and it resumes after the last accepted
+batch. The final report goes to stdout as JSON (human summary on stderr); the exit code
+is 0 when every batch was accepted and no AMC job failed, 1 when a job failed, 2 on error.
+
+Examples:
+  export LWA_CLIENT_ID=… LWA_CLIENT_SECRET=… LWA_REFRESH_TOKEN=… AMC_ADVERTISER_ID=583000000000001
+  matchkey audience push --name newsletter --file members.csv --map email=EMAIL,phone=PHONE --country US
+  matchkey audience push --name newsletter --file unsubscribed.csv --map email=EMAIL --country US --remove
+  matchkey audience push --name buyers_de --file de.csv --map Email=EMAIL --country DE --consent-granted \\
+      --api dp --profile-id 3333333333";
+
+/// Which audience API to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ApiChoice {
+    /// AMC audiences (`/amc/audiences/records`); jobs are followed to their end.
+    Amc,
+    /// Data Provider (`/dp/records/hashed` then `PATCH /v2/dp/audience`).
+    Dp,
+}
+
+/// Options of `audience push`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PushArgs {
+    /// Our audience name: letters, digits, `_` and `-`, at most 64.
+    #[arg(long)]
+    name: String,
+    /// The member file (CSV, UTF-8, header row).
+    #[arg(long)]
+    file: PathBuf,
+    /// Columns to hash, as `column=FIELD` pairs (EMAIL, PHONE, FIRST_NAME, LAST_NAME,
+    /// ADDRESS, CITY, STATE, POSTAL).
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_mapping)]
+    map: Vec<(String, Field)>,
+    /// The country of every row (ISO 3166-1 alpha-2; `UK` and locales such as `en-GB` accepted).
+    #[arg(
+        long,
+        conflicts_with = "country_column",
+        required_unless_present = "country_column"
+    )]
+    country: Option<String>,
+    /// The column that holds each row's country.
+    #[arg(long)]
+    country_column: Option<String>,
+    /// The column that holds each member's external user id ([0-9a-zA-Z_-]{1,128})
+    /// [default: derived from the member's hashes].
+    #[arg(long)]
+    id_column: Option<String>,
+    /// Remove the members instead of adding them (from the audience --audience-id names:
+    /// the add's report and journal hold its id).
+    #[arg(long, requires = "audience_id")]
+    remove: bool,
+    /// The audience API.
+    #[arg(long, value_enum, default_value_t = ApiChoice::Amc)]
+    api: ApiChoice,
+    /// The numeric DSP advertiser id the audience belongs to.
+    #[arg(long, env = "AMC_ADVERTISER_ID")]
+    advertiser_id: u64,
+    /// The profile id (`Amazon-Advertising-API-Scope`), for `--api dp`.
+    #[arg(long, env = "PROFILE_ID")]
+    profile_id: Option<String>,
+    /// Use this existing Amazon audience instead of creating one.
+    #[arg(long)]
+    audience_id: Option<u64>,
+    /// Records per request (Amazon's guidance is about 6,000).
+    #[arg(long, default_value_t = calls::DEFAULT_RECORDS_PER_REQUEST,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=calls::MAX_RECORDS_PER_REQUEST as u64))]
+    batch_size: usize,
+    /// Member TTL in seconds for a new audience (at most 13 months).
+    #[arg(long, default_value_t = MAX_TTL_SECONDS)]
+    ttl_seconds: u64,
+    /// The members gave consent (amznAdStorage and amznUserData GRANTED). Rows of
+    /// countries that require consent (EEA, UK, CH) are skipped without it.
+    #[arg(long)]
+    consent_granted: bool,
+    /// The journal file [default: <file>.<name>-add.journal, or -remove.journal].
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Ignore an existing journal and push from the first row.
+    #[arg(long)]
+    restart: bool,
+    /// Do not wait for AMC jobs to finish.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for AMC jobs, in seconds.
+    #[arg(long, default_value_t = 900)]
+    wait_seconds: u64,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    #[command(flatten)]
+    amazon: ApiArgs,
+}
+
+/// Where each row's parts are.
+struct Columns {
+    keys: Vec<(usize, Field)>,
+    country: Option<usize>,
+    id: Option<usize>,
+}
+
+pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
+    if !calls::valid_name(&args.name) {
+        bail!("--name: use letters, digits, `_` and `-` (at most 64)");
+    }
+    if let Some((column, field)) = args.map.iter().find(|(_, f)| calls::amc_key(*f).is_none()) {
+        bail!(
+            "--map {column}={field}: audiences take EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE and POSTAL"
+        );
+    }
+    let api = match (args.api, args.profile_id.as_deref()) {
+        (ApiChoice::Amc, _) => Api::Amc,
+        (ApiChoice::Dp, Some(profile_id)) => Api::Dp { profile_id },
+        (ApiChoice::Dp, None) => bail!("--api dp needs --profile-id (or PROFILE_ID)"),
+    };
+    let fixed_country = args
+        .country
+        .as_deref()
+        .map(Country::parse)
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))?;
+    let action = if args.remove {
+        Action::Remove
+    } else {
+        Action::Add
+    };
+    let settings = json!({
+        "name": args.name, "api": format!("{:?}", args.api), "action": action.amc(),
+        "map": args.map.iter().map(|(c, f)| format!("{c}={f}")).collect::<Vec<_>>(),
+        "country": args.country, "countryColumn": args.country_column, "idColumn": args.id_column,
+        "advertiserId": args.advertiser_id, "profileId": args.profile_id, "audienceId": args.audience_id,
+        "batchSize": args.batch_size, "consentGranted": args.consent_granted, "apiBase": args.amazon.api_base,
+    });
+    let journal_path = args.journal.clone().unwrap_or_else(|| {
+        // One journal per file, audience and direction: adding and later removing the
+        // same file are two pushes.
+        let mut p = args.file.clone().into_os_string();
+        p.push(format!(
+            ".{}-{}.journal",
+            args.name,
+            if args.remove { "remove" } else { "add" }
+        ));
+        p.into()
+    });
+    let mut client = Client::from_env(&args.amazon)?;
+    let header = Header::new(&args.file, settings.to_string())?;
+    let (mut journal, state) = Journal::open(&journal_path, &header, args.restart)?;
+    let started = Instant::now();
+    let mut push = Push {
+        api,
+        action,
+        fixed_country,
+        consent: args.consent_granted.then(|| {
+            json!({ "amazonConsent": { "amznAdStorage": "GRANTED", "amznUserData": "GRANTED" } })
+        }),
+        audience_id: state.audience_id.or(args.audience_id),
+        totals: state
+            .batches
+            .last()
+            .map(|b| b.totals.clone())
+            .unwrap_or_default(),
+        resumed_from: state.batches.last().map_or(0, |b| b.rows_through),
+        batches: state.batches,
+        chunk: Vec::new(),
+        chunk_bytes: 0,
+        jobs: BTreeMap::new(),
+    };
+    if state.done {
+        eprintln!(
+            "matchkey: {} says this push is complete; pass --restart to push again",
+            journal.path().display()
+        );
+    } else {
+        let file =
+            File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        let total = file.metadata()?.len();
+        let progress = (!args.no_progress && std::io::stderr().is_terminal())
+            .then(|| progress_bar(Some(total)));
+        if let Some(bar) = &progress {
+            let bar = bar.clone();
+            client.on_wait = Box::new(move |note| bar.set_message(note.to_owned()));
+        }
+        if push.resumed_from > 0 {
+            eprintln!(
+                "matchkey: resuming after row {} ({} batches already accepted)",
+                push.resumed_from,
+                push.batches.len()
+            );
+        }
+        push.stream(args, file, &mut client, &mut journal, progress.as_ref())?;
+        if let Some(bar) = &progress {
+            bar.finish_and_clear();
+        }
+        journal.done()?;
+        if !args.no_wait && api == Api::Amc {
+            push.follow_jobs(&mut client, Duration::from_secs(args.wait_seconds))?;
+        }
+    }
+    let report = push.report(args, journal.path(), started.elapsed());
+    summarize(&report, &mut std::io::stderr().lock())?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &report)?;
+    out.write_all(b"\n")?;
+    let failed_jobs = report["jobs"].as_array().is_some_and(|jobs| {
+        jobs.iter()
+            .any(|j| j["status"] == "FAILED" || j["status"] == "PARTIALLYSUCCEEDED")
+    });
+    Ok(!failed_jobs)
+}
+
+/// A push in progress.
+struct Push<'a> {
+    api: Api<'a>,
+    action: Action,
+    fixed_country: Option<Country>,
+    consent: Option<Value>,
+    audience_id: Option<u64>,
+    totals: Totals,
+    resumed_from: u64,
+    batches: Vec<Batch>,
+    chunk: Vec<String>,
+    chunk_bytes: usize,
+    jobs: BTreeMap<String, JobState>,
+}
+
+impl Push<'_> {
+    fn stream(
+        &mut self,
+        args: &PushArgs,
+        file: File,
+        client: &mut Client,
+        journal: &mut Journal,
+        progress: Option<&ProgressBar>,
+    ) -> anyhow::Result<()> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(BufReader::with_capacity(1 << 16, file));
+        let headers = reader.headers().context("reading the CSV header")?.clone();
+        let column = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("the CSV header has no column `{name}`"))
+        };
+        let columns = Columns {
+            keys: args
+                .map
+                .iter()
+                .map(|(name, field)| Ok((column(name)?, *field)))
+                .collect::<anyhow::Result<_>>()?,
+            country: args.country_column.as_deref().map(column).transpose()?,
+            id: args.id_column.as_deref().map(column).transpose()?,
+        };
+        let mut normalizer = Normalizer::new();
+        let mut record = csv::StringRecord::new();
+        let mut row = 0u64;
+        let mut last_progress = 0;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    row += 1;
+                    if row <= self.resumed_from {
+                        continue;
+                    }
+                    self.totals.rows += 1;
+                    self.row(&record, &columns, &mut normalizer);
+                }
+                Err(err) => {
+                    if matches!(err.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(err.into());
+                    }
+                    row += 1;
+                    if row <= self.resumed_from {
+                        continue;
+                    }
+                    self.totals.rows += 1;
+                    self.totals.bad_rows += 1;
+                    let line = err.position().map_or(0, |p| p.line());
+                    let note = format!("matchkey: line {line}: skipped: {}", describe(&err));
+                    match progress {
+                        Some(bar) => bar.println(note),
+                        None => eprintln!("{note}"),
+                    }
+                }
+            }
+            if self.chunk_full(args.batch_size) {
+                self.send(args, client, journal, row)?;
+            }
+            if let Some(bar) = progress {
+                let byte = reader.position().byte();
+                if byte - last_progress > 1 << 20 {
+                    bar.set_position(byte);
+                    bar.set_message(format!(
+                        "{} sent in {} batches",
+                        self.totals.sent,
+                        self.batches.len()
+                    ));
+                    last_progress = byte;
+                }
+            }
+        }
+        if !self.chunk.is_empty() {
+            self.send(args, client, journal, row)?;
+        } else if row > self.batches.last().map_or(0, |b| b.rows_through) {
+            // Trailing rows that made no record: journal them so the totals are kept.
+            self.journal_batch(journal, row, 0, None)?;
+        }
+        Ok(())
+    }
+
+    /// One row into the chunk, or into the counts of why not.
+    fn row(&mut self, record: &csv::StringRecord, columns: &Columns, normalizer: &mut Normalizer) {
+        let country = match (self.fixed_country, columns.country) {
+            (Some(c), _) => Ok(c),
+            (None, Some(i)) => Country::parse(record.get(i).unwrap_or_default()),
+            (None, None) => unreachable!("clap requires --country or --country-column"),
+        };
+        let Ok(country) = country else {
+            *self
+                .totals
+                .skipped
+                .entry("invalid_country".into())
+                .or_default() += 1;
+            return;
+        };
+        if country.requires_consent() && self.consent.is_none() {
+            *self
+                .totals
+                .skipped
+                .entry("consent_required".into())
+                .or_default() += 1;
+            return;
+        }
+        let mut hashes = Vec::with_capacity(columns.keys.len());
+        for &(i, field) in &columns.keys {
+            match normalizer.process(field, record.get(i).unwrap_or_default(), country) {
+                Ok(out) => {
+                    if let Some(digest) = out.sha256 {
+                        hashes.push((field, digest.as_str().to_owned()));
+                    }
+                }
+                Err(reject) if reject.code() == "empty" => {}
+                Err(reject) => {
+                    *self
+                        .totals
+                        .rejected
+                        .entry(format!("{field}:{}", reject.code()))
+                        .or_default() += 1;
+                }
+            }
+        }
+        let id = columns
+            .id
+            .map(|i| record.get(i).unwrap_or_default())
+            .filter(|s| !s.is_empty());
+        match Member::new(hashes, id) {
+            Ok(member) => {
+                let consent = self.consent.as_ref().map(|c| user_consent(country, c));
+                let text = member
+                    .amc_record(self.action, country, consent.as_ref())
+                    .to_string();
+                self.chunk_bytes += text.len() + 1;
+                self.chunk.push(text);
+            }
+            Err(e) => *self.totals.skipped.entry(e.code().into()).or_default() += 1,
+        }
+    }
+
+    /// Whether the chunk should go now: full, or near Amazon's body limit (a record is
+    /// far below the 64 KiB kept free).
+    fn chunk_full(&self, batch_size: usize) -> bool {
+        self.chunk.len() >= batch_size || self.chunk_bytes > MAX_RECORDS_BYTES - (64 << 10)
+    }
+
+    /// Sends the chunk (creating the audience first if need be) and journals it; `row` is
+    /// the last data row it covers.
+    fn send(
+        &mut self,
+        args: &PushArgs,
+        client: &mut Client,
+        journal: &mut Journal,
+        row: u64,
+    ) -> anyhow::Result<()> {
+        let audience_id = match self.audience_id {
+            Some(id) => id,
+            None => {
+                let id = self.create_audience(args, client)?;
+                journal.audience(id)?;
+                self.audience_id = Some(id);
+                id
+            }
+        };
+        let batch = self.batches.len() + 1;
+        let answer = client.call_all(&format!("batch {batch}"), |auth| {
+            calls::send_records(self.api, auth, audience_id, &self.chunk)
+        })?;
+        let job_id = match answer.status {
+            200..=299 => calls::parse_job_id(&answer.body),
+            404 => bail!(
+                "batch {batch}: Amazon knows no audience {audience_id} (404); pass --audience-id with an existing one, or --restart to create a new one"
+            ),
+            _ => bail!(
+                "batch {batch}: Amazon refused it ({}); nothing after row {} was sent; fix the cause and run again to resume",
+                client::error_code(&answer),
+                self.batches
+                    .last()
+                    .map_or(self.resumed_from, |b| b.rows_through)
+            ),
+        };
+        let records = self.chunk.len() as u64;
+        self.totals.sent += records;
+        self.chunk.clear();
+        self.chunk_bytes = 0;
+        self.journal_batch(journal, row, records, job_id)
+    }
+
+    fn journal_batch(
+        &mut self,
+        journal: &mut Journal,
+        row: u64,
+        records: u64,
+        job_id: Option<String>,
+    ) -> anyhow::Result<()> {
+        let batch = Batch {
+            batch: self.batches.len() as u64 + 1,
+            rows_through: row,
+            records,
+            job_id,
+            totals: self.totals.clone(),
+        };
+        journal.batch(&batch)?;
+        self.batches.push(batch);
+        Ok(())
+    }
+
+    fn create_audience(&self, args: &PushArgs, client: &mut Client) -> anyhow::Result<u64> {
+        let spec = AudienceSpec {
+            name: &args.name,
+            country: self.fixed_country.unwrap_or(Country::US),
+            ttl_seconds: args.ttl_seconds,
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            source: "matchkey CLI",
+        };
+        let answer = client.call("creating the audience", |auth| {
+            calls::create_audience(self.api, auth, &spec, args.advertiser_id)
+        })?;
+        calls::parse_audience_id(answer.status, &answer.body).with_context(|| {
+            format!(
+                "creating the audience: Amazon answered {}",
+                client::error_code(&answer)
+            )
+        })
+    }
+
+    /// Polls every AMC job of the push (this run's and earlier runs') until it ends or
+    /// `patience` runs out.
+    fn follow_jobs(&mut self, client: &mut Client, patience: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + patience;
+        let mut wait = Duration::from_millis(500);
+        let ids: Vec<String> = self
+            .batches
+            .iter()
+            .filter_map(|b| b.job_id.clone())
+            .collect();
+        loop {
+            let mut pending = 0;
+            for id in &ids {
+                if matches!(self.jobs.get(id), Some(JobState::Done { .. })) {
+                    continue;
+                }
+                let answer = client.call("following a job", |auth| calls::amc_job(auth, id))?;
+                let state =
+                    calls::parse_job(answer.status, &answer.body).unwrap_or(JobState::Pending);
+                if state == JobState::Pending {
+                    pending += 1;
+                }
+                self.jobs.insert(id.clone(), state);
+            }
+            if pending == 0 || Instant::now() + wait > deadline {
+                return Ok(());
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    fn report(&self, args: &PushArgs, journal: &std::path::Path, elapsed: Duration) -> Value {
+        let mut rejected: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+        for (key, n) in &self.totals.rejected {
+            let (field, reason) = key.split_once(':').unwrap_or((key, ""));
+            rejected.entry(field).or_default().insert(reason, *n);
+        }
+        let jobs: Vec<Value> = self
+            .batches
+            .iter()
+            .filter_map(|b| b.job_id.as_ref())
+            .map(|id| match self.jobs.get(id) {
+                Some(JobState::Done { status, failed }) => {
+                    json!({ "jobId": id, "status": status, "failedRecords": failed })
+                }
+                Some(JobState::Pending) => json!({ "jobId": id, "status": "PENDING" }),
+                None => json!({ "jobId": id, "status": "NOT_CHECKED" }),
+            })
+            .collect();
+        let rows_this_run = self.totals.rows.saturating_sub(self.resumed_from);
+        json!({
+            "audience": { "name": args.name, "api": format!("{:?}", args.api).to_lowercase(), "audienceId": self.audience_id, "action": self.action.amc() },
+            "rows": self.totals.rows,
+            "badRows": self.totals.bad_rows,
+            "sent": self.totals.sent,
+            "batches": self.batches.iter().filter(|b| b.records > 0).count(),
+            "skipped": self.totals.skipped,
+            "rejected": rejected,
+            "jobs": jobs,
+            "journal": journal.display().to_string(),
+            "resumedAfterRow": self.resumed_from,
+            "seconds": (elapsed.as_secs_f64() * 10.0).round() / 10.0,
+            "rowsPerSecond": (rows_this_run as f64 / elapsed.as_secs_f64().max(1e-3)).round(),
+        })
+    }
+}
+
+/// The human summary of a report.
+fn summarize(report: &Value, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "matchkey: {} rows, {} members sent in {} batches to audience {} ({} bad rows)",
+        report["rows"],
+        report["sent"],
+        report["batches"],
+        report["audience"]["audienceId"],
+        report["badRows"]
+    )?;
+    if let Some(skipped) = report["skipped"].as_object().filter(|s| !s.is_empty()) {
+        let detail: Vec<String> = skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "  rows skipped: {}", detail.join(", "))?;
+    }
+    if let Some(fields) = report["rejected"].as_object() {
+        for (field, reasons) in fields {
+            let detail: Vec<String> = reasons
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            writeln!(out, "  {field}: rejected ({})", detail.join(", "))?;
+        }
+    }
+    for job in report["jobs"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "  job {}: {}",
+            job["jobId"].as_str().unwrap_or_default(),
+            job["status"].as_str().unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! The CLI's Amazon commands (`audience push`, `amc upload`) against the strict emulator,
+//! spawned here on a loopback port: real HTTP, real Login with Amazon, real faults.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use amazon_emulator::{
+    Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID,
+    DEMO_REFRESH_TOKEN, Emulator, Running,
+};
+use serde_json::{Value, json};
+
+/// A running emulator and a scratch directory, for one test.
+struct Amazon {
+    _runtime: tokio::runtime::Runtime,
+    running: Running,
+    dir: PathBuf,
+}
+
+impl Amazon {
+    fn start(test: &str) -> Amazon {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let running = runtime
+            .block_on(Emulator::new(Config::demo()).unwrap().quiet().spawn())
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("matchkey-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Amazon {
+            _runtime: runtime,
+            running,
+            dir,
+        }
+    }
+
+    fn base(&self) -> &str {
+        &self.running.base_url
+    }
+
+    /// `matchkey ARGS` with the demo credentials, pointed at the emulator.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_matchkey"));
+        command
+            .args(args)
+            .env("AMAZON_API_BASE", self.base())
+            .env("LWA_TOKEN_URL", format!("{}/auth/o2/token", self.base()))
+            .env("LWA_CLIENT_ID", DEMO_CLIENT_ID)
+            .env("LWA_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+            .env("LWA_REFRESH_TOKEN", DEMO_REFRESH_TOKEN)
+            .env("AMC_ADVERTISER_ID", DEMO_NUMERIC_ID.to_string())
+            .env("PROFILE_ID", DEMO_PROFILE_ID.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> (Value, String, Option<i32>) {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().unwrap();
+        let stderr = String::from_utf8(stderr).unwrap();
+        let report = serde_json::from_slice(&stdout).unwrap_or(Value::Null);
+        (report, stderr, status.code())
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/__emulator{path}", self.base());
+        let agent = ureq::Agent::new_with_defaults();
+        let response = match body {
+            Some(body) => agent
+                .run(
+                    ureq::http::Request::builder()
+                        .method(method)
+                        .uri(&url)
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .unwrap(),
+                )
+                .unwrap(),
+            None => agent
+                .run(
+                    ureq::http::Request::builder()
+                        .method(method)
+                        .uri(&url)
+                        .body(())
+                        .unwrap(),
+                )
+                .unwrap(),
+        };
+        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap()
+    }
+
+    fn requests(&self, endpoint: &str) -> Vec<Value> {
+        let all = self.control("GET", &format!("/requests?endpoint={endpoint}"), None);
+        all.as_array().unwrap().clone()
+    }
+
+    fn fault(&self, spec: Value) {
+        self.control("POST", "/faults", Some(spec));
+    }
+
+    /// The members of the one audience the emulator holds.
+    fn members(&self) -> Vec<String> {
+        let audiences = self.control("GET", "/audiences", None);
+        let audiences = audiences.as_array().unwrap();
+        assert_eq!(audiences.len(), 1, "one audience");
+        audiences[0]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Amazon {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `rows` members with an email each (one in a hundred also with a phone).
+fn members_csv(rows: usize) -> String {
+    let mut text = String::from("id,email,phone\n");
+    for i in 0..rows {
+        let phone = if i % 100 == 0 {
+            format!("(415) 555-{:04}", i % 10_000)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("u{i},Member.{i}@Example.com,{phone}\n"));
+    }
+    text
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn push_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "audience",
+        "push",
+        "--name",
+        "newsletter",
+        "--file",
+        file,
+        "--map",
+        "email=EMAIL,phone=PHONE",
+        "--id-column",
+        "id",
+        "--country",
+        "US",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn push_sends_15000_members_in_3_requests_and_follows_their_jobs() {
+    let amazon = Amazon::start("push15k");
+    let file = amazon.file("members.csv", &members_csv(15_000));
+    let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["rows"], 15_000);
+    assert_eq!(report["sent"], 15_000);
+    assert_eq!(report["batches"], 3);
+    let jobs = report["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j["status"] == "SUCCEEDED"), "{jobs:?}");
+
+    let sent = amazon.requests("amcRecords");
+    let sizes: Vec<usize> = sent
+        .iter()
+        .map(|r| r["body"]["records"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [6000, 6000, 3000]);
+    assert!(sent.iter().all(|r| r["status"] == 202));
+    let first = &sent[0]["body"]["records"][0];
+    assert_eq!(first["externalUserId"], "u0");
+    assert_eq!(first["action"], "CREATE");
+    assert_eq!(
+        first["hashedPII"][0]["email"],
+        matchkey::sha256_hex("member.0@example.com").as_str()
+    );
+    assert_eq!(amazon.requests("amcMetadata").len(), 1);
+    assert_eq!(amazon.members().len(), 15_000);
+    // Only hashes left the machine, and nothing personal is in what the CLI printed.
+    for text in [&stderr, &report.to_string()] {
+        assert!(!text.to_lowercase().contains("example.com"), "{text}");
+    }
+    let all = amazon.control("GET", "/requests", None).to_string();
+    assert!(!all.to_lowercase().contains("example.com"));
+
+    // Run again: the journal says it is done, and nothing is sent twice.
+    let (again, stderr, code) = amazon.run(&push_args(path(&file), &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("complete"), "{stderr}");
+    assert_eq!(again["sent"], 15_000);
+    assert_eq!(amazon.requests("amcRecords").len(), 3);
+
+    // --remove takes them out again (a new journal: other settings).
+    let remove = push_args(path(&file), &["--remove", "--audience-id"]);
+    let id = report["audience"]["audienceId"].to_string();
+    let mut remove = remove;
+    remove.push(&id);
+    let (_, stderr, code) = amazon.run(&remove);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(amazon.members().is_empty());
+}
+
+#[test]
+fn push_reports_rejects_by_field_and_reason_without_values() {
+    let amazon = Amazon::start("rejects");
+    let file = amazon.file(
+        "m.csv",
+        "id,email,phone\nu1,a@example.com,\nu2,not-an-email,\nu3,,\nbad id,b@example.com,\nu5,c@example.com,12\n",
+    );
+    let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["rows"], 5);
+    assert_eq!(report["sent"], 2, "{report}");
+    assert_eq!(report["skipped"]["invalid_external_user_id"], 1);
+    assert_eq!(report["rejected"]["EMAIL"]["invalid_email"], 1);
+    assert_eq!(report["rejected"]["PHONE"].as_object().unwrap().len(), 1);
+    assert_eq!(report["skipped"]["no_match_keys"], 2);
+    assert!(
+        stderr.contains("EMAIL: rejected (invalid_email 1)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-an-email") && !report.to_string().contains("not-an-email"));
+}
+
+#[test]
+fn push_waits_out_429_and_resumes_after_a_refusal_or_a_kill() {
+    let amazon = Amazon::start("resume");
+    let file = amazon.file("members.csv", &members_csv(15_000));
+
+    // 429 with Retry-After: waited out, nothing lost.
+    amazon
+        .fault(json!({"endpoint": "amcRecords", "kind": "status", "status": 429, "retryAfter": 1}));
+    let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["sent"], 15_000);
+    let statuses: Vec<u64> = amazon
+        .requests("amcRecords")
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [429, 202, 202, 202]);
+
+    // A refusal stops the run and keeps what was accepted.
+    let journal = amazon.dir.join("refusal.journal");
+    let journal_args = ["--journal", path(&journal), "--restart"];
+    amazon.control("POST", "/reset", None);
+    amazon.fault(json!({"endpoint": "amcRecords", "kind": "slow", "delayMs": 1, "count": 1}));
+    amazon.fault(json!({"endpoint": "amcRecords", "kind": "status", "status": 400, "count": 1}));
+    let (_, stderr, code) = amazon.run(&push_args(path(&file), &journal_args));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("batch 2: Amazon refused it"), "{stderr}");
+    assert!(stderr.contains("after row 6000"), "{stderr}");
+    let (report, stderr, code) =
+        amazon.run(&push_args(path(&file), &["--journal", path(&journal)]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("resuming after row 6000"), "{stderr}");
+    assert_eq!(report["resumedAfterRow"], 6000);
+    assert_eq!(
+        (report["rows"].as_u64(), report["sent"].as_u64()),
+        (Some(15_000), Some(15_000))
+    );
+    assert_eq!(
+        amazon.requests("amcMetadata").len(),
+        1,
+        "the audience is reused"
+    );
+    assert_eq!(amazon.members().len(), 15_000);
+
+    // A kill mid-request: the rerun sends the batches the journal does not have.
+    amazon.control("POST", "/reset", None);
+    let journal = amazon.dir.join("kill.journal");
+    amazon.fault(json!({"endpoint": "amcRecords", "kind": "slow", "delayMs": 2000, "count": 2}));
+    let mut child: Child = amazon
+        .command(&push_args(path(&file), &["--journal", path(&journal)]))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while amazon.requests("amcRecords").is_empty() {
+        assert!(Instant::now() < deadline, "the first batch never arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (report, stderr, code) =
+        amazon.run(&push_args(path(&file), &["--journal", path(&journal)]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["resumedAfterRow"], 6000);
+    assert_eq!(report["sent"], 15_000);
+    assert_eq!(amazon.members().len(), 15_000);
+}
+
+#[test]
+fn push_records_a_failed_job_and_exits_1() {
+    let amazon = Amazon::start("jobfail");
+    let file = amazon.file("members.csv", &members_csv(10));
+    amazon.fault(json!({"endpoint": "amcRecords", "kind": "job_failed"}));
+    let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["jobs"][0]["status"], "FAILED");
+    assert!(stderr.contains("FAILED"), "{stderr}");
+}
+
+#[test]
+fn push_names_what_is_missing() {
+    let amazon = Amazon::start("missing");
+    let file = amazon.file("members.csv", &members_csv(3));
+    let output = amazon
+        .command(&push_args(path(&file), &[]))
+        .env_remove("LWA_REFRESH_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("LWA_REFRESH_TOKEN is not set"), "{stderr}");
+
+    let (_, stderr, code) = amazon.run(&push_args(
+        path(&file),
+        &["--api", "dp", "--profile-id", ""],
+    ));
+    assert_eq!(code, Some(2), "{stderr}");
+
+    let de = push_args(path(&file), &[]);
+    let de: Vec<&str> = de
+        .iter()
+        .map(|a| if *a == "US" { "DE" } else { a })
+        .collect();
+    let (report, stderr, code) = amazon.run(&de);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["skipped"]["consent_required"], 3);
+    assert_eq!(report["sent"], 0);
+
+    amazon.control(
+        "POST",
+        "/revoke",
+        Some(json!({"refreshToken": DEMO_REFRESH_TOKEN})),
+    );
+    let mut stdin = amazon
+        .command(&push_args(path(&file), &["--restart"]))
+        .spawn()
+        .unwrap();
+    stdin.stdin.take().map(|mut s| s.write_all(b""));
+    let output = stdin.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("invalid_grant"), "{stderr}");
+}
+
+impl Amazon {
+    /// Puts a file into the emulated S3.
+    fn put_s3(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        let url = format!("{}/__emulator/s3/{bucket}/{key}", self.base());
+        let request = ureq::http::Request::builder()
+            .method("PUT")
+            .uri(&url)
+            .body(bytes)
+            .unwrap();
+        let response = ureq::Agent::new_with_defaults().run(request).unwrap();
+        assert!(response.status().is_success());
+    }
+}
+
+fn upload_args<'a>(definition: &'a str, key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "amc",
+        "upload",
+        "--instance-id",
+        "amcmatchkeydemo",
+        "--account-id",
+        "ENTITY1MATCHKEYDEMO",
+        "--definition",
+        definition,
+        "--s3-bucket",
+        "acme-amc",
+        "--s3-key",
+        key,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn amc_upload_creates_the_data_set_once_and_loads_the_prepared_file() {
+    let amazon = Amazon::start("amcupload");
+    let input = amazon.file(
+        "customers.csv",
+        "customer_id,email,zip,country\nc1,A@Example.com,12345,US\nc2,b@example.com,94105-1234,US\nc3,nope,1,US\n",
+    );
+    let prepared = Command::new(env!("CARGO_BIN_EXE_matchkey"))
+        .args([
+            "amc",
+            "prepare",
+            "--file",
+            path(&input),
+            "--map",
+            "email=EMAIL,zip=POSTAL",
+        ])
+        .args([
+            "--country-column",
+            "country",
+            "--keep",
+            "customer_id",
+            "--no-progress",
+        ])
+        .output()
+        .unwrap();
+    assert!(prepared.status.success(), "{prepared:?}");
+    let csv = std::fs::read(amazon.dir.join("customers.amc.csv")).unwrap();
+    amazon.put_s3("acme-amc", "crm/2026-11-23.csv", csv);
+    let definition = amazon.dir.join("customers.amc.dataset.json");
+
+    let (report, stderr, code) =
+        amazon.run(&upload_args(path(&definition), "crm/2026-11-23.csv", &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["dataSetId"], "customers");
+    assert_eq!(report["dataSetCreated"], true);
+    assert_eq!(report["status"], "COMPLETED");
+    assert_eq!(report["rows"], 3);
+    let upload = &amazon.requests("amcUploads")[0];
+    assert_eq!(
+        upload["body"]["dataSource"]["sourceFileS3Key"],
+        "crm/2026-11-23.csv"
+    );
+    assert_eq!(upload["body"]["countryCode"], "US");
+
+    // Again, while the job stays pending for two polls: the data set is reused.
+    amazon.fault(json!({"endpoint": "amcUploads", "kind": "job_pending", "polls": 2}));
+    let (report, stderr, code) =
+        amazon.run(&upload_args(path(&definition), "crm/2026-11-23.csv", &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["dataSetCreated"], false);
+    assert_eq!(report["status"], "COMPLETED");
+    assert_eq!(amazon.requests("amcUploadJobs").len(), 1 + 3);
+
+    // A key that is not in S3: the job fails, exit 1, with Amazon's reason.
+    let (report, stderr, code) =
+        amazon.run(&upload_args(path(&definition), "crm/missing.csv", &[]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["status"], "FAILED");
+    assert!(
+        report["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("crm/missing.csv")
+    );
+
+    // No definition for a data set that does not exist: says what to pass.
+    let (_, stderr, code) = amazon.run(&[
+        "amc",
+        "upload",
+        "--instance-id",
+        "amcmatchkeydemo",
+        "--account-id",
+        "ENTITY1MATCHKEYDEMO",
+        "--dataset-id",
+        "other_set",
+        "--s3-bucket",
+        "acme-amc",
+        "--s3-key",
+        "k.csv",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("data set other_set does not exist; pass --definition"),
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("example.com"));
+}
+
+#[test]
+fn push_through_the_data_provider_api_uploads_then_associates() {
+    let amazon = Amazon::start("dppush");
+    let file = amazon.file("members.csv", &members_csv(7_000));
+    let (report, stderr, code) = amazon.run(&push_args(path(&file), &["--api", "dp"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["sent"], 7_000);
+    assert_eq!(report["audience"]["api"], "dp");
+    assert_eq!(amazon.requests("dpAudienceMetadata").len(), 1);
+    assert_eq!(amazon.requests("dpRecords").len(), 2);
+    let patches = amazon.requests("dpAudience");
+    assert_eq!(patches.len(), 2);
+    assert!(patches.iter().all(|p| p["status"] == 207));
+    assert_eq!(amazon.members().len(), 7_000);
+
+    let id = report["audience"]["audienceId"].to_string();
+    let (_, stderr, code) = amazon.run(&push_args(path(&file), &["--api", "dp", "--remove"]));
+    assert_eq!(code, Some(2), "--remove needs the audience");
+    assert!(stderr.contains("--audience-id"), "{stderr}");
+    let remove = ["--api", "dp", "--remove", "--audience-id", &id];
+    let (_, stderr, code) = amazon.run(&push_args(path(&file), &remove));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(amazon.members().is_empty());
+}
