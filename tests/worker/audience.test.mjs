@@ -115,3 +115,36 @@ test('an audience Amazon no longer knows is created again, and no change is lost
     await worker.stop();
   }
 });
+
+test('AUDIENCE_API=dp uploads the joiners\' hashed records, then patches adds and removes into the audience', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300', AUDIENCE_API: 'dp', PROFILE_ID: '1234567890' });
+  const admin = { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } };
+  try {
+    const all = hashes(3);
+    const add = all.map((h) => ({ matchKeys: { EMAIL: h } }));
+    assert.equal((await post(worker, 'dp_buyers', { siteKey: SITE_KEY, add }, true)).status, 202);
+    await worker.request('/v1/audiences/dp_buyers/flush', admin);
+    const log = async (endpoint) => amazon.get(`/__emulator/requests?endpoint=${endpoint}`);
+    await until(async () => (await log('dpAudience')).length === 1, 30000);
+    const audiences = await amazon.get('/__emulator/audiences');
+    assert.equal(audiences.length, 1);
+    assert.equal(audiences[0].kind, 'DATA_PROVIDER');
+    assert.equal(audiences[0].members.length, 3);
+    const [upload] = await log('dpRecords');
+    assert.equal(upload.status, 202);
+    assert.deepEqual(upload.body.records.map((r) => r.hashedRecords[0].email).sort(), [...all].sort());
+    assert.equal((await log('dpAudience'))[0].status, 207);
+
+    // One leaves: a patch only, no upload.
+    assert.equal((await post(worker, 'dp_buyers', { siteKey: SITE_KEY, remove: [add[0]] }, true)).status, 202);
+    await worker.request('/v1/audiences/dp_buyers/flush', admin);
+    await until(async () => (await log('dpAudience')).length === 2, 30000);
+    assert.equal((await log('dpRecords')).length, 1);
+    const after = await amazon.get('/__emulator/audiences');
+    assert.equal(after[0].members.length, 2);
+    await until(async () => (await deliveries(worker)).filter((d) => d.status === 'audience_submitted').length === 2, 30000);
+  } finally {
+    await worker.stop();
+  }
+});
