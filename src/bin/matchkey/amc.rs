@@ -268,6 +268,13 @@ pub(crate) struct PrepareArgs {
         default_value = "Hashed first-party customer data prepared by matchkey"
     )]
     description: String,
+    /// A column holding each row's TCF consent string: copied through and marked as the
+    /// data set's consent column (AMC requires consent for UK/EEA rows).
+    #[arg(long, conflicts_with = "gpp_column")]
+    tcf_column: Option<String>,
+    /// A column holding each row's GPP string, the same way.
+    #[arg(long)]
+    gpp_column: Option<String>,
 }
 
 pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
@@ -290,16 +297,11 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
         bail!("--out must not be the input file");
     }
 
-    let input =
-        File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let output = File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-    let summary = hash_csv::run_with(
-        &args.csv,
-        &input,
-        BufReader::new(&input),
-        BufWriter::new(output),
-    )?;
-
+    let consent = match (&args.tcf_column, &args.gpp_column) {
+        (Some(column), _) => Some((column.as_str(), "TCF")),
+        (None, Some(column)) => Some((column.as_str(), "GPP_String")),
+        (None, None) => None,
+    };
     let country = args
         .csv
         .country
@@ -308,7 +310,36 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
         .transpose()
         .ok()
         .flatten();
-    let body = dataset_definition(&dataset_id, &args.description, country, &summary.columns);
+    if let Some(c) = country.filter(|c| c.requires_consent())
+        && consent.is_none()
+    {
+        bail!(
+            "--country {}: AMC requires consent for UK/EEA rows; pass --tcf-column or --gpp-column",
+            c.as_str()
+        );
+    }
+    let mut csv_args = args.csv.clone();
+    if let Some((column, _)) = consent {
+        csv_args.keep.push(column.to_owned());
+    }
+
+    let input =
+        File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let output = File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+    let summary = hash_csv::run_with(
+        &csv_args,
+        &input,
+        BufReader::new(&input),
+        BufWriter::new(output),
+    )?;
+
+    let body = dataset_definition(
+        &dataset_id,
+        &args.description,
+        country,
+        consent,
+        &summary.columns,
+    );
     let mut file =
         File::create(&definition).with_context(|| format!("creating {}", definition.display()))?;
     serde_json::to_writer_pretty(&mut file, &body)?;
@@ -322,6 +353,7 @@ fn dataset_definition(
     id: &str,
     description: &str,
     country: Option<Country>,
+    consent: Option<(&str, &str)>,
     columns: &[Column],
 ) -> Value {
     let columns: Vec<Value> = columns
@@ -338,7 +370,13 @@ fn dataset_definition(
                 "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true,
                 "isCountryCode": true,
             }),
-            Column::Kept(name) => json!({ "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true }),
+            Column::Kept(name) => {
+                let mut column = json!({ "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true });
+                if let Some((_, kind)) = consent.filter(|(c, _)| c == name) {
+                    column["consentType"] = json!(kind);
+                }
+                column
+            }
         })
         .collect();
     let mut data_set = json!({ "dataSetId": id, "description": description, "columns": columns });
@@ -367,6 +405,7 @@ fn dataset_id_from(path: &Path) -> String {
     if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
         id.insert_str(0, "data_");
     }
+    id.truncate(128);
     id
 }
 
@@ -389,11 +428,13 @@ mod tests {
             Column::MatchKey("maid".into(), Field::Maid),
             Column::Country("country".into()),
         ];
-        let def = dataset_definition("crm_v1", "d", None, &columns);
+        let def = dataset_definition("crm_v1", "d", None, Some(("customer_id", "TCF")), &columns);
         let cols = &def["dataSet"]["columns"];
         assert_eq!(cols[1]["externalUserIdType"]["hashedPii"], "ZIP");
         assert!(cols[2].get("externalUserIdType").is_none());
         assert_eq!(cols[3]["isCountryCode"], true);
+        assert_eq!(cols[0]["consentType"], "TCF");
+        assert!(cols[1].get("consentType").is_none());
         assert!(def["dataSet"].get("countryCode").is_none());
     }
 

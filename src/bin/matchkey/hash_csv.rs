@@ -25,7 +25,7 @@ Examples:
       --country-column country --keep customer_id < in.csv > amc-upload.csv";
 
 /// Options of `hash-csv`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Columns to hash, as `column=FIELD` pairs (FIELD: EMAIL, PHONE, FIRST_NAME,
     /// LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID).
@@ -43,7 +43,7 @@ pub(crate) struct Args {
     country_column: Option<String>,
     /// Columns to copy through unchanged.
     #[arg(long, value_delimiter = ',')]
-    keep: Vec<String>,
+    pub(crate) keep: Vec<String>,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
