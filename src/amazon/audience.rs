@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{ApiRequest, Auth, Method};
+use super::{ApiRequest, Auth, Method, json_list};
 use crate::{Country, Field, sha256_hex};
 
 /// Media type of the AMC audiences API.
@@ -367,10 +367,8 @@ pub fn amc_records<'a>(
     audience_id: u64,
     records: impl IntoIterator<Item = &'a str>,
 ) -> ApiRequest {
-    let body = format!(
-        r#"{{"audienceId":{audience_id},"records":[{}]}}"#,
-        join(records)
-    );
+    let head = format!(r#"{{"audienceId":{audience_id},"records":["#);
+    let body = json_list(&head, records, "]}");
     auth.request(Method::Post, "/amc/audiences/records")
         .body(AMC_MEDIA, body)
 }
@@ -381,7 +379,7 @@ pub fn dp_records<'a>(
     profile_id: &str,
     records: impl IntoIterator<Item = &'a str>,
 ) -> ApiRequest {
-    let body = format!(r#"{{"records":[{}]}}"#, join(records));
+    let body = json_list(r#"{"records":["#, records, "]}");
     auth.request(Method::Post, "/dp/records/hashed")
         .header("amazon-advertising-api-scope", profile_id)
         .body(DP_RECORDS_MEDIA, body)
@@ -406,17 +404,6 @@ pub fn dp_associate<'a>(
             "application/json",
             json!({ "patches": patches }).to_string(),
         )
-}
-
-fn join<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(item);
-    }
-    out
 }
 
 /// The job id of an accepted records request (`jobRequestId` for AMC, `jobId` for DP).

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{ApiRequest, Auth, Method};
+use super::{ApiRequest, Auth, Method, json_list};
 
 /// Largest Events API request body sent.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
@@ -33,15 +33,7 @@ pub fn batches<T>(events: Vec<(T, String)>, max_events: usize) -> Vec<Vec<(T, St
 
 /// The Events API body for serialized events.
 pub fn events_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
-    let mut body = String::from(r#"{"events":["#);
-    for (i, e) in events.enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(e);
-    }
-    body.push_str("]}");
-    body
+    json_list(r#"{"events":["#, events, "]}")
 }
 
 /// `POST /adsApi/v1/create/events` of an [`events_body`] for the advertiser account
@@ -119,15 +111,11 @@ pub fn to_legacy(event: &Value, conversion_definition_id: &str) -> Value {
 
 /// The legacy import body for serialized (legacy-form) events.
 pub fn legacy_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
-    let mut body = String::from(r#"{"source":"SERVER_TO_SERVER","eventData":["#);
-    for (i, e) in events.enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(e);
-    }
-    body.push_str("]}");
-    body
+    json_list(
+        r#"{"source":"SERVER_TO_SERVER","eventData":["#,
+        events,
+        "]}",
+    )
 }
 
 /// Parses a legacy 207 (1-based indexes) into the Events API's 0-based form.

@@ -15,3 +15,17 @@ mod request;
 pub mod retry;
 
 pub use request::{ApiRequest, Auth, Method, Token, TokenError, lwa_refresh, parse_token};
+
+/// `head`, the serialized items joined by commas, `tail`: a JSON body around items that
+/// are already JSON, without parsing them again.
+fn json_list<'a>(head: &str, items: impl IntoIterator<Item = &'a str>, tail: &str) -> String {
+    let mut out = String::from(head);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push_str(tail);
+    out
+}

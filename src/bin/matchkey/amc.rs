@@ -302,14 +302,7 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
         (None, Some(column)) => Some((column.as_str(), "GPP_String")),
         (None, None) => None,
     };
-    let country = args
-        .csv
-        .country
-        .as_deref()
-        .map(Country::parse)
-        .transpose()
-        .ok()
-        .flatten();
+    let country = args.csv.rows.fixed_country()?;
     if let Some(c) = country.filter(|c| c.requires_consent())
         && consent.is_none()
     {

@@ -19,7 +19,7 @@ use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::hash_csv::{describe, parse_mapping, progress_bar};
+use crate::hash_csv::{Rows, describe, progress_bar};
 use crate::journal::{Batch, Header, Journal, Totals};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -59,20 +59,10 @@ pub(crate) struct PushArgs {
     /// The member file (CSV, UTF-8, header row).
     #[arg(long)]
     file: PathBuf,
-    /// Columns to hash, as `column=FIELD` pairs (EMAIL, PHONE, FIRST_NAME, LAST_NAME,
-    /// ADDRESS, CITY, STATE, POSTAL).
-    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_mapping)]
-    map: Vec<(String, Field)>,
-    /// The country of every row (ISO 3166-1 alpha-2; `UK` and locales such as `en-GB` accepted).
-    #[arg(
-        long,
-        conflicts_with = "country_column",
-        required_unless_present = "country_column"
-    )]
-    country: Option<String>,
-    /// The column that holds each row's country.
-    #[arg(long)]
-    country_column: Option<String>,
+    /// The mapped columns (audiences take EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS,
+    /// CITY, STATE, POSTAL) and the rows' country.
+    #[command(flatten)]
+    rows: Rows,
     /// The column that holds each member's external user id ([0-9a-zA-Z_-]{1,128})
     /// [default: derived from the member's hashes].
     #[arg(long)]
@@ -134,7 +124,12 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     if !calls::valid_name(&args.name) {
         bail!("--name: use letters, digits, `_` and `-` (at most 64)");
     }
-    if let Some((column, field)) = args.map.iter().find(|(_, f)| calls::amc_key(*f).is_none()) {
+    if let Some((column, field)) = args
+        .rows
+        .map
+        .iter()
+        .find(|(_, f)| calls::amc_key(*f).is_none())
+    {
         bail!(
             "--map {column}={field}: audiences take EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE and POSTAL"
         );
@@ -144,12 +139,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
         (ApiChoice::Dp, Some(profile_id)) => Api::Dp { profile_id },
         (ApiChoice::Dp, None) => bail!("--api dp needs --profile-id (or PROFILE_ID)"),
     };
-    let fixed_country = args
-        .country
-        .as_deref()
-        .map(Country::parse)
-        .transpose()
-        .map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))?;
+    let fixed_country = args.rows.fixed_country()?;
     let action = if args.remove {
         Action::Remove
     } else {
@@ -157,8 +147,8 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     };
     let settings = json!({
         "name": args.name, "api": format!("{:?}", args.api), "action": action.amc(),
-        "map": args.map.iter().map(|(c, f)| format!("{c}={f}")).collect::<Vec<_>>(),
-        "country": args.country, "countryColumn": args.country_column, "idColumn": args.id_column,
+        "map": args.rows.map.iter().map(|(c, f)| format!("{c}={f}")).collect::<Vec<_>>(),
+        "country": args.rows.country, "countryColumn": args.rows.country_column, "idColumn": args.id_column,
         "advertiserId": args.advertiser_id, "profileId": args.profile_id, "audienceId": args.audience_id,
         "batchSize": args.batch_size, "consentGranted": args.consent_granted, "apiBase": args.amazon.api_base,
     });
@@ -275,11 +265,17 @@ impl Push<'_> {
         };
         let columns = Columns {
             keys: args
+                .rows
                 .map
                 .iter()
                 .map(|(name, field)| Ok((column(name)?, *field)))
                 .collect::<anyhow::Result<_>>()?,
-            country: args.country_column.as_deref().map(column).transpose()?,
+            country: args
+                .rows
+                .country_column
+                .as_deref()
+                .map(column)
+                .transpose()?,
             id: args.id_column.as_deref().map(column).transpose()?,
         };
         let mut normalizer = Normalizer::new();

@@ -24,13 +24,14 @@ Examples:
   matchkey hash-csv --map Email=EMAIL,Zip=POSTAL,First=FIRST_NAME \\
       --country-column country --keep customer_id < in.csv > amc-upload.csv";
 
-/// Options of `hash-csv`.
+/// Which columns hold match keys, and where each row's country comes from (`hash-csv`,
+/// `amc prepare` and `audience push` share them).
 #[derive(Debug, Clone, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct Rows {
     /// Columns to hash, as `column=FIELD` pairs (FIELD: EMAIL, PHONE, FIRST_NAME,
     /// LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID).
     #[arg(long, value_delimiter = ',', required = true, value_parser = parse_mapping)]
-    map: Vec<(String, Field)>,
+    pub(crate) map: Vec<(String, Field)>,
     /// The country of every row (ISO 3166-1 alpha-2, `UK` and locales such as `en-GB` accepted).
     #[arg(
         long,
@@ -40,7 +41,25 @@ pub(crate) struct Args {
     pub(crate) country: Option<String>,
     /// The column that holds each row's country.
     #[arg(long)]
-    country_column: Option<String>,
+    pub(crate) country_column: Option<String>,
+}
+
+impl Rows {
+    /// `--country`, parsed.
+    pub(crate) fn fixed_country(&self) -> anyhow::Result<Option<Country>> {
+        self.country
+            .as_deref()
+            .map(Country::parse)
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))
+    }
+}
+
+/// Options of `hash-csv`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) rows: Rows,
     /// Columns to copy through unchanged.
     #[arg(long, value_delimiter = ',')]
     pub(crate) keep: Vec<String>,
@@ -152,14 +171,17 @@ fn hash_csv(
             .position(|h| h == name)
             .with_context(|| format!("the CSV header has no column `{name}`"))
     };
-    let fixed_country = args.country.as_deref().map(Country::parse).transpose();
-    let fixed_country =
-        fixed_country.map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))?;
-    let country_column = args.country_column.as_deref().map(column).transpose()?;
+    let fixed_country = args.rows.fixed_country()?;
+    let country_column = args
+        .rows
+        .country_column
+        .as_deref()
+        .map(column)
+        .transpose()?;
 
     let mut sources = Vec::new();
     for (index, name) in headers.iter().enumerate() {
-        if let Some((_, field)) = args.map.iter().find(|(col, _)| col == name) {
+        if let Some((_, field)) = args.rows.map.iter().find(|(col, _)| col == name) {
             sources.push(Source::Hash(index, *field));
         } else if country_column == Some(index) {
             sources.push(Source::Country(index));
@@ -167,7 +189,7 @@ fn hash_csv(
             sources.push(Source::Copy(index));
         }
     }
-    for name in args.map.iter().map(|(c, _)| c).chain(&args.keep) {
+    for name in args.rows.map.iter().map(|(c, _)| c).chain(&args.keep) {
         column(name)?;
     }
     if sources.is_empty() {
@@ -295,9 +317,11 @@ mod tests {
         keep: &[&str],
     ) -> Args {
         Args {
-            map: map.iter().map(|(c, f)| ((*c).to_owned(), *f)).collect(),
-            country: country.map(str::to_owned),
-            country_column: country_column.map(str::to_owned),
+            rows: Rows {
+                map: map.iter().map(|(c, f)| ((*c).to_owned(), *f)).collect(),
+                country: country.map(str::to_owned),
+                country_column: country_column.map(str::to_owned),
+            },
             keep: keep.iter().map(|s| (*s).to_owned()).collect(),
             no_progress: true,
         }
