@@ -24,6 +24,9 @@ cargo test --workspace --locked
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+step "audience push at scale (1,000,000 rows against the emulator, release build)"
+bash scripts/bench-audience-push.sh
+
 # Browser and Worker suites join here as their scripts land.
 for suite in scripts/test-browser.sh scripts/test-worker.sh; do
   if [ -f "$suite" ]; then
