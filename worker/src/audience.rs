@@ -19,10 +19,14 @@ pub struct Change {
     pub record: Value,
 }
 
+/// A members request, read: the members' country (`US` when not given), the changes,
+/// and the identities refused.
+pub type Read = (Country, Vec<Change>, Vec<Problem>);
+
 /// Turns `{"add": [identity], "remove": [identity], "country"?, "consent"?}` into
 /// records; an identity is `{"matchKeys": {FIELD: value}, "externalUserId"?}`. Browser
 /// callers must send digests; server callers' raw values are hashed here.
-pub fn changes(body: &Value, caller: Caller) -> Result<(Vec<Change>, Vec<Problem>), &'static str> {
+pub fn changes(body: &Value, caller: Caller) -> Result<Read, &'static str> {
     let country_text = body.get("country").and_then(Value::as_str).unwrap_or("US");
     let country = Country::parse(country_text).map_err(|_| "invalid_country")?;
     let consent = body
@@ -64,7 +68,7 @@ pub fn changes(body: &Value, caller: Caller) -> Result<(Vec<Change>, Vec<Problem
     if index == 0 {
         return Err("no_members");
     }
-    Ok((out, problems))
+    Ok((country, out, problems))
 }
 
 fn record(
@@ -124,7 +128,7 @@ mod tests {
     #[test]
     fn adds_and_removes_become_records_with_stable_ids() {
         let body = json!({"add": [{"matchKeys": {"EMAIL": HASH}}], "remove": [{"matchKeys": {"EMAIL": HASH}}]});
-        let (changes, problems) = changes(&body, Caller::Browser).unwrap();
+        let (_, changes, problems) = changes(&body, Caller::Browser).unwrap();
         assert_eq!(problems, []);
         assert_eq!(changes[0].external_user_id, changes[1].external_user_id);
         assert_eq!(changes[0].record["action"], "CREATE");
@@ -137,10 +141,10 @@ mod tests {
     fn raw_values_are_refused_from_browsers_and_hashed_for_servers() {
         let body =
             json!({"add": [{"matchKeys": {"EMAIL": "abc@example.com"}, "externalUserId": "u1"}]});
-        let (changes_b, problems) = changes(&body, Caller::Browser).unwrap();
+        let (_, changes_b, problems) = changes(&body, Caller::Browser).unwrap();
         assert!(changes_b.is_empty());
         assert_eq!(problems[0].reason, "raw_pii_not_accepted");
-        let (changes_s, _) = changes(&body, Caller::Server).unwrap();
+        let (_, changes_s, _) = changes(&body, Caller::Server).unwrap();
         assert_eq!(changes_s[0].record["hashedPII"][0]["email"], HASH);
         assert_eq!(changes_s[0].external_user_id, "u1");
     }
@@ -154,7 +158,8 @@ mod tests {
         );
         let with = json!({"country": "DE", "consent": {"amazonConsent": {"amznUserData": "GRANTED", "amznAdStorage": "GRANTED"}},
             "add": [{"matchKeys": {"EMAIL": HASH}}]});
-        let (c, _) = changes(&with, Caller::Browser).unwrap();
+        let (country, c, _) = changes(&with, Caller::Browser).unwrap();
+        assert_eq!(country.as_str(), "DE");
         assert_eq!(
             c[0].record["userConsent"]["consent"]["amzn"]["amznUserData"],
             "GRANTED"

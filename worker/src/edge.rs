@@ -296,22 +296,28 @@ async fn ingest(
         .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
         .collect();
     if dry_run {
-        let events: Vec<String> = outcome
+        // The call a delivery would make, with placeholders for the credentials.
+        let batch: Vec<(String, String)> = outcome
             .accepted
             .iter()
-            .map(|a| a.event.to_string())
+            .map(|a| (String::new(), a.event.to_string()))
             .collect();
-        let body = events::events_body(events.iter().map(String::as_str));
+        let placeholders = auth(
+            config,
+            "<Login with Amazon access token>",
+            "<LWA_CLIENT_ID>",
+        );
+        let call = events_call(config, &placeholders, request_body(config, &batch));
+        let headers: serde_json::Map<String, Value> = call
+            .headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect();
         let request = json!({
-            "method": "POST",
-            "url": format!("{}/adsApi/v1/create/events", config.api_base),
-            "headers": {
-                "Authorization": "Bearer <Login with Amazon access token>",
-                "Amazon-Ads-ClientId": "<LWA_CLIENT_ID>",
-                "Amazon-Ads-AccountId": config.advertiser_id,
-                "Content-Type": "application/json",
-            },
-            "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+            "method": call.method.as_str(),
+            "url": call.url,
+            "headers": headers,
+            "body": call.body.as_deref().and_then(|b| serde_json::from_str::<Value>(b).ok()),
         });
         let answer = json!({ "request": request, "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
         return Ok(Response::from_json(&answer)?);
@@ -415,17 +421,15 @@ async fn members(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let caller = caller(req, env, config, site_key)?;
-    let (changes, rejected) =
+    let (country, changes, rejected) =
         audience::changes(&body, caller).map_err(|code| RelayError::Status(400, code))?;
     if !changes.is_empty() {
         let items: Vec<Value> = changes
             .iter()
             .map(|c| json!([c.external_user_id, c.record.to_string()]))
             .collect();
-        let country = body.get("country").and_then(Value::as_str).unwrap_or("US");
-        let country = Country::parse(country).unwrap_or(Country::US);
-        let country = country.as_str();
-        let body = json!({ "name": name, "country": country, "changes": items }).to_string();
+        let body =
+            json!({ "name": name, "country": country.as_str(), "changes": items }).to_string();
         let response = audience_sync(env, config, name, "/members", Some(body)).await?;
         if response.status_code() != 200 {
             return Err(RelayError::Status(503, "queue_unavailable"));
@@ -509,7 +513,9 @@ impl AudienceSync {
                 return Ok(());
             }
         };
-        let mut again = self.follow_jobs(config, &token).await?;
+        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
+        let auth = auth(config, &token, &client_id);
+        let mut again = self.follow_jobs(config, &auth).await?;
         let force = storage
             .get::<bool>("meta:force")
             .await
@@ -535,7 +541,7 @@ impl AudienceSync {
                 }
                 break;
             }
-            let audience_id = match self.audience_id(config, &token).await? {
+            let audience_id = match self.audience_id(config, &auth).await? {
                 Some(id) => id,
                 None => {
                     storage
@@ -546,7 +552,7 @@ impl AudienceSync {
             };
             let records: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
             let (status, retry_after, text) =
-                self.send_chunk(config, &token, audience_id, &records).await;
+                send_chunk(config, &auth, audience_id, &records).await;
             let batch_id = random_uuid();
             let log = |sent, failed, outcome, code| {
                 log_batch(
@@ -612,31 +618,8 @@ impl AudienceSync {
         Ok(())
     }
 
-    /// Sends one chunk of AMC records through the configured API: the answer of the
-    /// first call that fails, else of the last one.
-    async fn send_chunk(
-        &self,
-        config: &Config,
-        token: &str,
-        audience_id: u64,
-        records: &[&str],
-    ) -> (u16, Option<String>, String) {
-        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
-        let auth = auth(config, token, &client_id);
-        let mut answer = (0, None, String::new());
-        for call in
-            amazon_audience::send_records(config.audience_api(), &auth, audience_id, records)
-        {
-            answer = send(call).await;
-            if !(200..300).contains(&answer.0) {
-                break;
-            }
-        }
-        answer
-    }
-
     /// The Amazon audience's id, created on first use.
-    async fn audience_id(&self, config: &Config, token: &str) -> Result<Option<u64>> {
+    async fn audience_id(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<Option<u64>> {
         let storage = self.state.storage();
         if let Some(id) = storage
             .get::<String>("meta:audience_id")
@@ -660,11 +643,8 @@ impl AudienceSync {
             now_unix: Date::now().as_millis() / 1000,
             source: "matchkey Worker",
         };
-        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
-        let auth = auth(config, token, &client_id);
         let advertiser = config.amc_advertiser_id.unwrap_or_default();
-        let call =
-            amazon_audience::create_audience(config.audience_api(), &auth, &spec, advertiser);
+        let call = amazon_audience::create_audience(config.audience_api(), auth, &spec, advertiser);
         let (status, _, text) = send(call).await;
         match amazon_audience::parse_audience_id(status, &text) {
             Some(id) => {
@@ -690,13 +670,11 @@ impl AudienceSync {
     }
 
     /// Polls the AMC records jobs still running; logs each one's end. Whether to poll again.
-    async fn follow_jobs(&self, config: &Config, token: &str) -> Result<bool> {
-        let client_id = var(&self.env, "LWA_CLIENT_ID").unwrap_or_default();
-        let auth = auth(config, token, &client_id);
+    async fn follow_jobs(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<bool> {
         let mut running = false;
         for (key, count) in entries(&self.state.storage(), "job:", 100).await? {
             let job = &key["job:".len()..];
-            let (status, _, text) = send(amazon_audience::amc_job(&auth, job)).await;
+            let (status, _, text) = send(amazon_audience::amc_job(auth, job)).await;
             match amazon_audience::parse_job(status, &text) {
                 Some(amazon_audience::JobState::Done {
                     status: done,
@@ -728,6 +706,24 @@ impl AudienceSync {
         }
         Ok(running)
     }
+}
+
+/// Sends one chunk of serialized AMC records through the configured audience API: the
+/// answer of the first call that fails, else of the last one.
+async fn send_chunk(
+    config: &Config,
+    auth: &amazon::Auth<'_>,
+    audience_id: u64,
+    records: &[&str],
+) -> (u16, Option<String>, String) {
+    let mut answer = (0, None, String::new());
+    for call in amazon_audience::send_records(config.audience_api(), auth, audience_id, records) {
+        answer = send(call).await;
+        if !(200..300).contains(&answer.0) {
+            break;
+        }
+    }
+    answer
 }
 
 /// The Ads API credentials of one call.
@@ -1433,6 +1429,17 @@ fn request_body(config: &Config, batch: &[(String, String)]) -> String {
     }
 }
 
+/// The configured API's call for a batch body: what `send_events` sends and what
+/// `/v1/validate` shows.
+fn events_call(config: &Config, auth: &amazon::Auth<'_>, body: String) -> amazon::ApiRequest {
+    match &config.api_kind {
+        ApiKind::Events => events::create_events(auth, &config.advertiser_id, body),
+        ApiKind::Dsp { profile_id, .. } => {
+            events::import_legacy(auth, &config.advertiser_id, profile_id, body)
+        }
+    }
+}
+
 /// POSTs one batch to the configured API; `(status, Retry-After, body)`, status 0 when no answer.
 async fn send_events(
     env: &Env,
@@ -1441,13 +1448,10 @@ async fn send_events(
     body: &str,
 ) -> (u16, Option<String>, String) {
     let client_id = var(env, "LWA_CLIENT_ID").unwrap_or_default();
-    let auth = auth(config, token, &client_id);
-    let body = body.to_owned();
-    send(match &config.api_kind {
-        ApiKind::Events => events::create_events(&auth, &config.advertiser_id, body),
-        ApiKind::Dsp { profile_id, .. } => {
-            events::import_legacy(&auth, &config.advertiser_id, profile_id, body)
-        }
-    })
+    send(events_call(
+        config,
+        &auth(config, token, &client_id),
+        body.to_owned(),
+    ))
     .await
 }
