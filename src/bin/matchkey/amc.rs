@@ -14,7 +14,7 @@ use matchkey::Country;
 use matchkey::amazon::amc::{hashed_pii_type, valid_data_set_id};
 use serde_json::{Value, json};
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use matchkey::amazon::amc::{self as calls, Instance, Upload, UploadState};
 
@@ -193,15 +193,14 @@ pub(crate) fn upload(args: &UploadArgs) -> anyhow::Result<bool> {
 
     let mut state = UploadState::Pending;
     if !args.no_wait {
-        let deadline = Instant::now() + Duration::from_secs(args.wait_seconds);
-        let mut wait = Duration::from_millis(500);
         let spinner = (std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_message(format!("waiting for upload {upload_id}"));
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        loop {
+        let patience = Duration::from_secs(args.wait_seconds);
+        client::poll(patience, Duration::from_secs(30), || {
             let answer = client.call("following the upload", |auth| {
                 calls::get_upload(auth, &at, &dataset_id, &upload_id)
             })?;
@@ -211,12 +210,8 @@ pub(crate) fn upload(args: &UploadArgs) -> anyhow::Result<bool> {
                     client::error_code(&answer)
                 )
             })?;
-            if state != UploadState::Pending || Instant::now() + wait > deadline {
-                break;
-            }
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(30));
-        }
+            Ok(state != UploadState::Pending)
+        })?;
         if let Some(bar) = spinner {
             bar.finish_and_clear();
         }

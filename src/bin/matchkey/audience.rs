@@ -19,7 +19,7 @@ use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::hash_csv::{Rows, describe, progress_bar};
+use crate::hash_csv::{RowCountry, Rows, advance, column_of, describe, progress_bar};
 use crate::journal::{Batch, Header, Journal, Totals};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -116,7 +116,7 @@ pub(crate) struct PushArgs {
 /// Where each row's parts are.
 struct Columns {
     keys: Vec<(usize, Field)>,
-    country: Option<usize>,
+    country: RowCountry,
     id: Option<usize>,
 }
 
@@ -222,11 +222,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &report)?;
     out.write_all(b"\n")?;
-    let failed_jobs = report["jobs"].as_array().is_some_and(|jobs| {
-        jobs.iter()
-            .any(|j| j["status"] == "FAILED" || j["status"] == "PARTIALLYSUCCEEDED")
-    });
-    Ok(!failed_jobs)
+    Ok(!push.any_job_failed())
 }
 
 /// A push in progress.
@@ -257,12 +253,7 @@ impl Push<'_> {
             .has_headers(true)
             .from_reader(BufReader::with_capacity(1 << 16, file));
         let headers = reader.headers().context("reading the CSV header")?.clone();
-        let column = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .with_context(|| format!("the CSV header has no column `{name}`"))
-        };
+        let column = |name: &str| column_of(&headers, name);
         let columns = Columns {
             keys: args
                 .rows
@@ -270,12 +261,7 @@ impl Push<'_> {
                 .iter()
                 .map(|(name, field)| Ok((column(name)?, *field)))
                 .collect::<anyhow::Result<_>>()?,
-            country: args
-                .rows
-                .country_column
-                .as_deref()
-                .map(column)
-                .transpose()?,
+            country: args.rows.row_country(&headers)?,
             id: args.id_column.as_deref().map(column).transpose()?,
         };
         let mut normalizer = Normalizer::new();
@@ -283,25 +269,19 @@ impl Push<'_> {
         let mut row = 0u64;
         let mut last_progress = 0;
         loop {
-            match reader.read_record(&mut record) {
+            let read = match reader.read_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => {
-                    row += 1;
-                    if row <= self.resumed_from {
-                        continue;
-                    }
-                    self.totals.rows += 1;
-                    self.row(&record, &columns, &mut normalizer);
-                }
+                Err(err) if matches!(err.kind(), csv::ErrorKind::Io(_)) => return Err(err.into()),
+                other => other,
+            };
+            row += 1;
+            if row <= self.resumed_from {
+                continue;
+            }
+            self.totals.rows += 1;
+            match read {
+                Ok(_) => self.row(&record, &columns, &mut normalizer),
                 Err(err) => {
-                    if matches!(err.kind(), csv::ErrorKind::Io(_)) {
-                        return Err(err.into());
-                    }
-                    row += 1;
-                    if row <= self.resumed_from {
-                        continue;
-                    }
-                    self.totals.rows += 1;
                     self.totals.bad_rows += 1;
                     let line = err.position().map_or(0, |p| p.line());
                     let note = format!("matchkey: line {line}: skipped: {}", describe(&err));
@@ -314,17 +294,14 @@ impl Push<'_> {
             if self.chunk_full(args.batch_size) {
                 self.send(args, client, journal, row)?;
             }
-            if let Some(bar) = progress {
-                let byte = reader.position().byte();
-                if byte - last_progress > 1 << 20 {
-                    bar.set_position(byte);
-                    bar.set_message(format!(
-                        "{} sent in {} batches",
-                        self.totals.sent,
-                        self.batches.len()
-                    ));
-                    last_progress = byte;
-                }
+            if advance(progress, &mut last_progress, reader.position().byte())
+                && let Some(bar) = progress
+            {
+                bar.set_message(format!(
+                    "{} sent in {} batches",
+                    self.totals.sent,
+                    self.batches.len()
+                ));
             }
         }
         if !self.chunk.is_empty() {
@@ -338,12 +315,7 @@ impl Push<'_> {
 
     /// One row into the chunk, or into the counts of why not.
     fn row(&mut self, record: &csv::StringRecord, columns: &Columns, normalizer: &mut Normalizer) {
-        let country = match (self.fixed_country, columns.country) {
-            (Some(c), _) => Ok(c),
-            (None, Some(i)) => Country::parse(record.get(i).unwrap_or_default()),
-            (None, None) => unreachable!("clap requires --country or --country-column"),
-        };
-        let Ok(country) = country else {
+        let Ok(country) = columns.country.of(record) else {
             *self
                 .totals
                 .skipped
@@ -485,14 +457,12 @@ impl Push<'_> {
     /// Polls every AMC job of the push (this run's and earlier runs') until it ends or
     /// `patience` runs out.
     fn follow_jobs(&mut self, client: &mut Client, patience: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + patience;
-        let mut wait = Duration::from_millis(500);
         let ids: Vec<String> = self
             .batches
             .iter()
             .filter_map(|b| b.job_id.clone())
             .collect();
-        loop {
+        client::poll(patience, Duration::from_secs(10), || {
             let mut pending = 0;
             for id in &ids {
                 if matches!(self.jobs.get(id), Some(JobState::Done { .. })) {
@@ -506,12 +476,15 @@ impl Push<'_> {
                 }
                 self.jobs.insert(id.clone(), state);
             }
-            if pending == 0 || Instant::now() + wait > deadline {
-                return Ok(());
-            }
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_secs(10));
-        }
+            Ok(pending == 0)
+        })
+    }
+
+    /// Whether Amazon failed any job of the push, wholly or in part.
+    fn any_job_failed(&self) -> bool {
+        self.jobs.values().any(|state| {
+            matches!(state, JobState::Done { status, .. } if status == "FAILED" || status == "PARTIALLYSUCCEEDED")
+        })
     }
 
     fn report(&self, args: &PushArgs, journal: &std::path::Path, elapsed: Duration) -> Value {

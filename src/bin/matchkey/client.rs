@@ -38,7 +38,7 @@ pub(crate) const CREDENTIALS_HELP: &str = "\
 Credentials: set LWA_CLIENT_ID, LWA_CLIENT_SECRET and LWA_REFRESH_TOKEN in the
 environment (the Worker's secret names); they are never taken as flags.";
 
-/// An answer: status (0 when there was none), `Retry-After`, body.
+/// An answer: status (0 when there was none) and body.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: u16,
@@ -231,6 +231,23 @@ impl Client {
             ),
         }
     }
+}
+
+/// Runs `check` until it reports done or `patience` would run out before the next try,
+/// sleeping half a second, then twice as long each time, at most `cap` (Amazon's jobs
+/// take minutes; asking every half second for an hour would be rude).
+pub(crate) fn poll(
+    patience: Duration,
+    cap: Duration,
+    mut check: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + patience;
+    let mut wait = Duration::from_millis(500);
+    while !check()? && Instant::now() + wait <= deadline {
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(cap);
+    }
+    Ok(())
 }
 
 /// Amazon's error code in an answer, or `HTTP_<status>`.

@@ -53,6 +53,52 @@ impl Rows {
             .transpose()
             .map_err(|_| anyhow::anyhow!("--country: not an ISO 3166-1 alpha-2 code"))
     }
+
+    /// Where each row's country comes from, given the file's header.
+    pub(crate) fn row_country(&self, headers: &csv::StringRecord) -> anyhow::Result<RowCountry> {
+        match (self.fixed_country()?, &self.country_column) {
+            (Some(country), _) => Ok(RowCountry::Fixed(country)),
+            (None, Some(name)) => Ok(RowCountry::Column(column_of(headers, name)?)),
+            (None, None) => unreachable!("clap requires --country or --country-column"),
+        }
+    }
+}
+
+/// `--country` for every row, or the row's own cell in the `--country-column`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowCountry {
+    Fixed(Country),
+    Column(usize),
+}
+
+impl RowCountry {
+    /// The country of `record`.
+    pub(crate) fn of(self, record: &csv::StringRecord) -> Result<Country, Reject> {
+        match self {
+            RowCountry::Fixed(country) => Ok(country),
+            RowCountry::Column(i) => Country::parse(record.get(i).unwrap_or_default()),
+        }
+    }
+}
+
+/// The index of the header's column `name`, or an error naming it.
+pub(crate) fn column_of(headers: &csv::StringRecord, name: &str) -> anyhow::Result<usize> {
+    headers
+        .iter()
+        .position(|h| h == name)
+        .with_context(|| format!("the CSV header has no column `{name}`"))
+}
+
+/// Moves `bar` to `byte` once the input has advanced a MiB past `last`; whether it moved.
+pub(crate) fn advance(bar: Option<&ProgressBar>, last: &mut u64, byte: u64) -> bool {
+    match bar {
+        Some(bar) if byte - *last > 1 << 20 => {
+            bar.set_position(byte);
+            *last = byte;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Options of `hash-csv`.
@@ -165,19 +211,12 @@ fn hash_csv(
         .from_reader(input);
     let mut writer = csv::Writer::from_writer(output);
     let headers = reader.headers().context("reading the CSV header")?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .with_context(|| format!("the CSV header has no column `{name}`"))
+    let column = |name: &str| column_of(&headers, name);
+    let row_country = args.rows.row_country(&headers)?;
+    let country_column = match row_country {
+        RowCountry::Column(i) => Some(i),
+        RowCountry::Fixed(_) => None,
     };
-    let fixed_country = args.rows.fixed_country()?;
-    let country_column = args
-        .rows
-        .country_column
-        .as_deref()
-        .map(column)
-        .transpose()?;
 
     let mut sources = Vec::new();
     for (index, name) in headers.iter().enumerate() {
@@ -230,11 +269,7 @@ fn hash_csv(
             }
         }
         summary.rows += 1;
-        let country = match (fixed_country, country_column) {
-            (Some(c), _) => Ok(c),
-            (None, Some(i)) => Country::parse(record.get(i).unwrap_or_default()),
-            (None, None) => unreachable!("clap requires --country or --country-column"),
-        };
+        let country = row_country.of(&record);
         out.clear();
         for source in &sources {
             match *source {
@@ -262,13 +297,7 @@ fn hash_csv(
             }
         }
         writer.write_byte_record(&out)?;
-        if let Some(bar) = progress {
-            let byte = reader.position().byte();
-            if byte - last_progress > 1 << 20 {
-                bar.set_position(byte);
-                last_progress = byte;
-            }
-        }
+        advance(progress, &mut last_progress, reader.position().byte());
     }
     writer.flush()?;
     Ok(summary)
