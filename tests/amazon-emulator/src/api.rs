@@ -583,32 +583,20 @@ fn create_events(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
         }
     };
     let window = world.window();
-    let mut success = Vec::new();
-    let mut error = Vec::new();
-    let mut outcomes = Vec::new();
+    let mut answer = MultiStatus::default();
     for (index, event) in events.iter().enumerate() {
-        let mut errors = events::validate_event(event, index, window);
+        let errors = events::validate_event(event, index, window);
         if errors.is_empty() {
-            success.push(json!({ "index": index, "event": event }));
+            answer.accepted(index, json!({ "index": index, "event": event }));
             world.accepted_events.push(AcceptedEvent {
                 account_id: advertiser.account_id.clone(),
                 event: event.clone(),
             });
         } else {
-            errors.truncate(MAX_ERRORS_PER_ITEM);
-            error.push(json!({ "index": index, "errors": errors }));
+            answer.refused_listing(index, errors);
         }
-        outcomes.push(Outcome {
-            index,
-            accepted: errors.is_empty(),
-            errors,
-        });
     }
-    let reply = Reply::json(
-        StatusCode::MULTI_STATUS,
-        json!({ "success": success, "error": error }),
-    );
-    Ok(reply.with_outcomes(outcomes))
+    Ok(answer.reply())
 }
 
 /// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`: the legacy import,
@@ -646,31 +634,67 @@ fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Re
         }
     };
     let window = world.window();
-    let mut success = Vec::new();
-    let mut error = Vec::new();
-    let mut outcomes = Vec::new();
+    let mut answer = MultiStatus::default();
     for (index, event) in events.iter().enumerate() {
         let errors = dsp::validate_event_data(event, window);
         if errors.is_empty() {
-            success.push(json!({ "index": index + 1, "message": "Event imported." }));
+            answer.accepted(
+                index,
+                json!({ "index": index + 1, "message": "Event imported." }),
+            );
         } else {
             let details: Vec<Value> = errors
                 .iter()
                 .map(|e| json!({ "errorType": "INVALID_ARGUMENT", "fieldName": e.field_location, "message": e.message }))
                 .collect();
-            error.push(json!({ "index": index + 1, "code": "400", "message": "Validation failed.", "errors": details }));
+            let entry = json!({ "index": index + 1, "code": "400", "message": "Validation failed.", "errors": details });
+            answer.refused(index, entry, errors);
         }
-        outcomes.push(Outcome {
+    }
+    Ok(answer.reply())
+}
+
+/// A 207 answer built item by item, keeping each item's outcome for the request log.
+#[derive(Default)]
+struct MultiStatus {
+    success: Vec<Value>,
+    error: Vec<Value>,
+    outcomes: Vec<Outcome>,
+}
+
+impl MultiStatus {
+    /// Item `index` was taken; `entry` is its line in `success`.
+    fn accepted(&mut self, index: usize, entry: Value) {
+        self.success.push(entry);
+        self.outcomes.push(Outcome {
             index,
-            accepted: errors.is_empty(),
+            accepted: true,
+            errors: Vec::new(),
+        });
+    }
+
+    /// Item `index` was refused for `errors`; `entry` is its line in `error`.
+    fn refused(&mut self, index: usize, entry: Value, errors: Vec<FieldError>) {
+        self.error.push(entry);
+        self.outcomes.push(Outcome {
+            index,
+            accepted: false,
             errors,
         });
     }
-    let reply = Reply::json(
-        StatusCode::MULTI_STATUS,
-        json!({ "success": success, "error": error }),
-    );
-    Ok(reply.with_outcomes(outcomes))
+
+    /// [`MultiStatus::refused`] with the v1 APIs' entry: `{index, errors}`, the errors
+    /// cut to [`MAX_ERRORS_PER_ITEM`].
+    fn refused_listing(&mut self, index: usize, mut errors: Vec<FieldError>) {
+        errors.truncate(MAX_ERRORS_PER_ITEM);
+        let entry = json!({ "index": index, "errors": errors });
+        self.refused(index, entry, errors);
+    }
+
+    fn reply(self) -> Reply {
+        let body = json!({ "success": self.success, "error": self.error });
+        Reply::json(StatusCode::MULTI_STATUS, body).with_outcomes(self.outcomes)
+    }
 }
 
 /// 400 listing every field error (an emulator extension of `{code, message}`).
@@ -1056,9 +1080,7 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
             ));
         }
     };
-    let mut success = Vec::new();
-    let mut error = Vec::new();
-    let mut outcomes = Vec::new();
+    let mut answer = MultiStatus::default();
     for (index, patch) in patches.iter().enumerate() {
         let mut errors = audience::validate_dp_patch(patch, index);
         let audience_ids: Vec<u64> = patch["value"]
@@ -1111,22 +1133,12 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
                     audience.members.remove(external_id);
                 }
             }
-            success.push(json!({ "index": index }));
+            answer.accepted(index, json!({ "index": index }));
         } else {
-            errors.truncate(MAX_ERRORS_PER_ITEM);
-            error.push(json!({ "index": index, "errors": errors }));
+            answer.refused_listing(index, errors);
         }
-        outcomes.push(Outcome {
-            index,
-            accepted: errors.is_empty(),
-            errors,
-        });
     }
-    let reply = Reply::json(
-        StatusCode::MULTI_STATUS,
-        json!({ "success": success, "error": error }),
-    );
-    Ok(reply.with_outcomes(outcomes))
+    Ok(answer.reply())
 }
 
 /// The AMC account an advertiser-data request acts for, once the AMC headers check out and
