@@ -12,7 +12,8 @@ once=false
 
 bash scripts/install-worker-deps.sh
 bash scripts/build-pkg.sh > /dev/null
-cargo build --quiet --locked --bin matchkey -p matchkey -p amazon-emulator
+cargo build --quiet --locked -p matchkey --bin matchkey
+cargo build --quiet --locked -p amazon-emulator --bin amazon-emulator
 [ -f .dev.vars ] || cp .dev.vars.example .dev.vars
 
 pids=()
