@@ -55,15 +55,6 @@ const COUNTRIES: &[(&str, u16)] = &[
     ("YT", 262), ("ZA", 27), ("ZM", 260), ("ZW", 263),
 ];
 
-/// Countries of the European Economic Area plus the United Kingdom and Switzerland,
-/// where Amazon requires a consent signal on every event.
-#[rustfmt::skip]
-const CONSENT_REQUIRED: &[&str] = &[
-    "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GR", "HR",
-    "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE",
-    "SI", "SK",
-];
-
 impl Country {
     /// United States.
     pub const US: Country = Country(*b"US");
@@ -126,9 +117,10 @@ impl Country {
         self.entry().map_or(0, |(_, cc)| cc)
     }
 
-    /// Whether Amazon requires a consent signal for events from this country (EEA, UK, CH).
+    /// Whether Amazon requires a consent signal for data from this country (EEA and UK;
+    /// the list is [`crate::consent::CONSENT_COUNTRIES`]).
     pub fn requires_consent(self) -> bool {
-        CONSENT_REQUIRED.contains(&self.as_str())
+        crate::consent::requires_consent(self)
     }
 
     /// Every country, in code order.

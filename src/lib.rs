@@ -27,10 +27,12 @@
 pub mod amazon;
 #[cfg(feature = "browser")]
 pub mod browser;
+pub mod consent;
 mod country;
 mod field;
 mod fold_table;
 mod hash;
+pub mod identity;
 mod match_key;
 mod normalize;
 mod reject;

@@ -45,11 +45,19 @@ pub enum Reason {
     InvalidCountry,
     /// `unknown_field`: not one of Amazon's match-key types.
     UnknownField,
+    /// `raw_pii_not_accepted`: a browser sent a hashed field that is not a SHA-256 digest.
+    RawPiiNotAccepted,
+    /// `not_allowed_from_browser`: a field this site does not take from browsers
+    /// (MATCH_ID and RAMP_ID unless enabled).
+    NotAllowedFromBrowser,
+    /// `looks_like_personal_data`: an unhashed identifier (MATCH_ID, RAMP_ID) that looks
+    /// like an email address or a phone number.
+    LooksLikePersonalData,
 }
 
 impl Reason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Empty,
         Reason::EmptyAfterNormalization,
         Reason::InvalidEmail,
@@ -62,6 +70,9 @@ impl Reason {
         Reason::InvalidRampId,
         Reason::InvalidCountry,
         Reason::UnknownField,
+        Reason::RawPiiNotAccepted,
+        Reason::NotAllowedFromBrowser,
+        Reason::LooksLikePersonalData,
     ];
 
     /// The stable snake_case code (`"invalid_email"`).
@@ -79,6 +90,9 @@ impl Reason {
             Reason::InvalidRampId => "invalid_ramp_id",
             Reason::InvalidCountry => "invalid_country",
             Reason::UnknownField => "unknown_field",
+            Reason::RawPiiNotAccepted => "raw_pii_not_accepted",
+            Reason::NotAllowedFromBrowser => "not_allowed_from_browser",
+            Reason::LooksLikePersonalData => "looks_like_personal_data",
         }
     }
 
@@ -101,6 +115,11 @@ impl Reason {
             Reason::InvalidRampId => "RampID contains white space",
             Reason::InvalidCountry => "not an ISO 3166-1 alpha-2 country code",
             Reason::UnknownField => "not an Amazon match-key type",
+            Reason::RawPiiNotAccepted => "a browser must send this field as a SHA-256 digest",
+            Reason::NotAllowedFromBrowser => "this site does not accept this field from browsers",
+            Reason::LooksLikePersonalData => {
+                "an identifier that looks like an email address or phone number"
+            }
         }
     }
 }

@@ -512,3 +512,15 @@ fn push_through_the_data_provider_api_uploads_then_associates() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(amazon.members().is_empty());
 }
+
+/// The consent countries are one list in the core; the emulator keeps its own copy as an
+/// independent check of Amazon's rule, and the two must agree.
+#[test]
+fn consent_countries_agree_with_the_emulator() {
+    let emulator: Vec<&str> = amazon_emulator::validate::CONSENT_COUNTRIES
+        .iter()
+        .copied()
+        .filter(|c| *c != "OTHER_EEA")
+        .collect();
+    assert_eq!(matchkey::consent::CONSENT_COUNTRIES, emulator.as_slice());
+}

@@ -360,7 +360,7 @@ pub(crate) const CONSENT_STATUSES: &[&str] = &["DENIED", "GRANTED"];
 /// Countries whose events need a consent signal: the EU (with its outermost regions that
 /// have their own ISO code, and Åland), Iceland, Liechtenstein, Norway, the UK and
 /// `OTHER_EEA`. The doc says "EU/UK (EEA)"; Switzerland is not listed there, so not here.
-pub(crate) const CONSENT_COUNTRIES: &[&str] = &[
+pub const CONSENT_COUNTRIES: &[&str] = &[
     "AT",
     "AX",
     "BE",
