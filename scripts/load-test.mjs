@@ -31,12 +31,12 @@ const mf = new Miniflare({
   modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
   compatibilityDate: '2026-04-01',
   bindings: {
-    ADVERTISER_ID: ADVERTISER, REGION: 'NA', AMAZON_API_BASE: amazon.url, LWA_TOKEN_URL: `${amazon.url}/auth/o2/token`,
+    LOCAL_DEV: 'true', ADVERTISER_ID: ADVERTISER, REGION: 'NA', AMAZON_API_BASE: amazon.url, LWA_TOKEN_URL: `${amazon.url}/auth/o2/token`,
     FLUSH_SECONDS: process.env.FLUSH_SECONDS || '10', SITE_KEYS: SITE_KEY, ALLOWED_ORIGINS: ORIGIN, RATE_LIMIT_PER_MINUTE: '1000000',
     LWA_CLIENT_ID: 'amzn1.application-oa2-client.matchkey-demo', LWA_CLIENT_SECRET: 'matchkey-demo-secret',
     LWA_REFRESH_TOKEN: 'Atzr|matchkey-demo-refresh', INGEST_SECRET, ADMIN_KEY,
   },
-  kvNamespaces: ['TOKENS'], d1Databases: ['DB'], durableObjects: { BATCHER: { className: 'Batcher', useSQLite: true } },
+  kvNamespaces: ['TOKENS'], d1Databases: ['DB'], durableObjects: { BATCHER: { className: 'Batcher', useSQLite: true }, GUARD: { className: 'Guard', useSQLite: true } },
 });
 const base = (await mf.ready).toString().replace(/\/$/, '');
 let accepted = 0;
@@ -51,8 +51,8 @@ async function sender() {
     // Pace: event i is due at i/total of the window.
     const due = start + (i / total) * seconds * 1000;
     if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    const body = JSON.stringify({ siteKey: SITE_KEY, events: [{ name: 'purchase', eventId: `load-${i}`, country: 'US', value: 1, currency: 'USD', matchKeys: { EMAIL } }] });
-    const r = await fetch(`${base}/v1/events`, { method: 'POST', body, headers: { origin: ORIGIN, 'content-type': 'text/plain' } });
+    const body = JSON.stringify({ events: [{ name: 'purchase', eventId: `load-${i}`, country: 'US', value: 1, currency: 'USD', matchKeys: { EMAIL } }] });
+    const r = await fetch(`${base}/v1/events?siteKey=${SITE_KEY}`, { method: 'POST', body, headers: { origin: ORIGIN, 'content-type': 'text/plain' } });
     const answer = await r.json();
     if (r.status === 202 && answer.accepted.length === 1) accepted++;
     else refused++;

@@ -15,9 +15,10 @@ const hashes = (n) => {
   return execFileSync(`${root}target/debug/matchkey`, ['hash'], { input, maxBuffer: 1 << 26 }).toString().trim().split('\n').map((l) => JSON.parse(l).sha256);
 };
 
-function post(worker, name, body, browser = false) {
+function post(worker, name, { siteKey, ...body }, browser = false) {
   const headers = browser ? { origin: ORIGIN } : { authorization: `Bearer ${INGEST_SECRET}` };
-  return worker.request(`/v1/audiences/${name}/members`, { method: 'POST', body: JSON.stringify(body), headers });
+  const query = siteKey === undefined ? '' : `?siteKey=${encodeURIComponent(siteKey)}`;
+  return worker.request(`/v1/audiences/${name}/members${query}`, { method: 'POST', body: JSON.stringify(body), headers });
 }
 
 async function records() {

@@ -37,6 +37,7 @@ export async function startWorker(amazon, vars = {}) {
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
     compatibilityDate: '2026-04-01',
     bindings: {
+      LOCAL_DEV: 'true',
       ADVERTISER_ID: ADVERTISER,
       REGION: 'NA',
       AMAZON_API_BASE: amazon,
@@ -57,6 +58,7 @@ export async function startWorker(amazon, vars = {}) {
     durableObjects: {
       BATCHER: { className: 'Batcher', useSQLite: true },
       AUDIENCES: { className: 'AudienceSync', useSQLite: true },
+      GUARD: { className: 'Guard', useSQLite: true },
     },
   });
   await mf.ready;

@@ -18,8 +18,10 @@ function hash(field, input, country = 'US') {
 
 const EMAIL = hash('EMAIL', 'jane.doe@example.com');
 
-function browserPost(worker, body, headers = {}) {
-  return worker.request('/v1/events', {
+/** The tag's request: the site key in the query (read before the body), the events in the body. */
+function browserPost(worker, { siteKey, ...body }, headers = {}) {
+  const query = siteKey === undefined ? '' : `?siteKey=${encodeURIComponent(siteKey)}`;
+  return worker.request(`/v1/events${query}`, {
     method: 'POST', body: JSON.stringify(body),
     headers: { origin: ORIGIN, 'content-type': 'text/plain', ...headers },
   });
@@ -120,7 +122,10 @@ test('invalid_grant: health degrades, nothing is lost, replay after the fix deli
     await serverPost(worker, { events: [event(1), event(2), event(3)] });
     await admin(worker, '/v1/flush', 'POST');
     await until(async () => (await worker.request('/healthz')).status === 503);
-    const health = await (await worker.request('/healthz')).json();
+    // The public answer says only that; the details need the admin key.
+    assert.deepEqual(await (await worker.request('/healthz')).json(), { status: 'degraded' });
+    assert.equal((await worker.request('/v1/health')).status, 401);
+    const health = (await admin(worker, '/v1/health')).body;
     assert.equal(health.tokenState, 'reauthorization_needed');
     assert.equal(health.queueBacklog, 3);
     assert.equal((await eventRequests()).length, 0);
@@ -148,9 +153,13 @@ test('ingest refuses raw PII from browsers, bad JSON, oversize, bad keys and ori
     assert.deepEqual(answer.accepted.map((a) => a.index), [1]);
     assert.equal(raw.headers.get('access-control-allow-origin'), ORIGIN);
 
-    assert.equal((await browserPost(worker, '{nope')).status, 400);
-    const big = await worker.request('/v1/events', { method: 'POST', body: 'x'.repeat(1_100_000), headers: { origin: ORIGIN } });
+    const site = `/v1/events?siteKey=${SITE_KEY}`;
+    assert.equal((await worker.request(site, { method: 'POST', body: '{nope', headers: { origin: ORIGIN } })).status, 400);
+    const big = await worker.request(site, { method: 'POST', body: 'x'.repeat(1_100_000), headers: { origin: ORIGIN } });
     assert.equal(big.status, 413);
+    // Authentication comes before the body: without a key, nothing is read.
+    const anonymous = await worker.request('/v1/events', { method: 'POST', body: 'x'.repeat(1_100_000), headers: { origin: ORIGIN } });
+    assert.deepEqual([anonymous.status, await anonymous.json()], [401, { error: 'missing_site_key' }]);
     assert.deepEqual(await (await browserPost(worker, { siteKey: 'other', events: [event(1)] })).json(), { error: 'invalid_site_key' });
     assert.equal((await browserPost(worker, { siteKey: SITE_KEY, events: [event(1)] }, { origin: 'https://evil.example' })).status, 403);
     const wrongSecret = await worker.request('/v1/events', { method: 'POST', body: JSON.stringify(event(1)), headers: { authorization: 'Bearer nope' } });

@@ -96,8 +96,19 @@ pub struct Config {
     pub event_map: HashMap<String, String>,
     /// `BATCH_MAX_EVENTS` (default and maximum 500).
     pub batch_max_events: usize,
-    /// `MAX_ATTEMPTS` (default 6): deliveries of one batch before it is dead-lettered.
-    pub max_attempts: u32,
+    /// `RETRY_HOURS` (default 72, at most 480 = 20 days, inside Amazon's 21-day window):
+    /// how long delivery may keep failing before a batch is dead-lettered, in ms.
+    pub retry_budget_ms: u64,
+    /// `MAX_BACKLOG` (default 200,000): events kept waiting per advertiser and region;
+    /// beyond it ingest answers 503 with Retry-After and the tag keeps its events.
+    pub max_backlog: u64,
+    /// `DEAD_LETTER_DAYS` (default 21): how long dead letters are kept.
+    pub dead_letter_days: u64,
+    /// `LOG_DAYS` (default 30): how long the delivery log is kept.
+    pub log_days: u64,
+    /// `LOCAL_DEV` (`true` only in the top-level, local configuration): allows `http://`
+    /// Amazon hosts and the demo secrets, and answers only on loopback and test hosts.
+    pub local_dev: bool,
     /// `RATE_LIMIT_PER_MINUTE` (default 600) per site key and per client IP.
     pub rate_limit_per_minute: u32,
     /// `REFRESH_TOKEN_GRANTED_AT` (RFC 3339 date), to warn before the 365-day expiry.
@@ -153,6 +164,22 @@ impl Config {
             .unwrap_or_else(|| region.api_host().to_owned())
             .trim_end_matches('/')
             .to_owned();
+        let local_dev = var("LOCAL_DEV").is_some_and(|v| v.trim() == "true");
+        let lwa_token_url = var("LWA_TOKEN_URL")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".into());
+        if !local_dev {
+            for (name, url) in [
+                ("AMAZON_API_BASE", &api_base),
+                ("LWA_TOKEN_URL", &lwa_token_url),
+            ] {
+                if !url.starts_with("https://") {
+                    return Err(format!(
+                        "{name} must be an https:// URL outside local development"
+                    ));
+                }
+            }
+        }
         let number = |name: &str, default: u64| -> Result<u64, String> {
             match var(name).filter(|s| !s.is_empty()) {
                 None => Ok(default),
@@ -175,16 +202,18 @@ impl Config {
             advertiser_id,
             region,
             api_base,
-            lwa_token_url: var("LWA_TOKEN_URL")
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".into()),
+            lwa_token_url,
             flush_seconds: number("FLUSH_SECONDS", 60)?.max(1),
             site_keys: list(var("SITE_KEYS")),
             allowed_origins: list(var("ALLOWED_ORIGINS")),
             data_set_name: var("DATA_SET_NAME").filter(|s| !s.is_empty()),
             event_map,
             batch_max_events: (number("BATCH_MAX_EVENTS", 500)? as usize).clamp(1, 500),
-            max_attempts: number("MAX_ATTEMPTS", 6)? as u32,
+            retry_budget_ms: number("RETRY_HOURS", 72)?.clamp(1, 480) * 3_600_000,
+            max_backlog: number("MAX_BACKLOG", 200_000)?.max(1),
+            dead_letter_days: number("DEAD_LETTER_DAYS", 21)?.max(1),
+            log_days: number("LOG_DAYS", 30)?.max(1),
+            local_dev,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
             amc_advertiser_id: match var("AMC_ADVERTISER_ID").filter(|s| !s.is_empty()) {
@@ -226,6 +255,15 @@ impl Config {
             ApiKind::Events => self.batch_max_events,
             ApiKind::Dsp { .. } => self.batch_max_events.min(100),
         }
+    }
+
+    /// Whether a request's host may be served: anything in production; only loopback
+    /// and test hosts for the local configuration, so that a top-level (demo) deploy to
+    /// Cloudflare answers nothing.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        !self.local_dev
+            || matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+            || host.ends_with(".test")
     }
 
     /// Whether a page served from `origin` may post for its site.
@@ -274,9 +312,30 @@ mod tests {
         let local = Config::from_vars(vars(&[
             ("ADVERTISER_ID", "583"),
             ("AMAZON_API_BASE", "http://127.0.0.1:9/"),
+            ("LOCAL_DEV", "true"),
         ]))
         .unwrap();
         assert_eq!(local.api_base, "http://127.0.0.1:9");
+        assert!(
+            local.host_allowed("127.0.0.1") && !local.host_allowed("matchkey.example.workers.dev")
+        );
+        assert!(c.host_allowed("matchkey.example.workers.dev"));
+        assert_eq!(c.retry_budget_ms, 72 * 3_600_000);
+        let e = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("AMAZON_API_BASE", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "AMAZON_API_BASE must be an https:// URL outside local development"
+        );
+        let e = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("LWA_TOKEN_URL", "http://api.amazon.com/auth/o2/token"),
+        ]))
+        .unwrap_err();
+        assert!(e.starts_with("LWA_TOKEN_URL must be"));
     }
 
     #[test]

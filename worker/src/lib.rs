@@ -11,3 +11,5 @@ pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 pub mod ingest;
+pub mod queue;
+pub mod route;

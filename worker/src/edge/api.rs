@@ -1,0 +1,138 @@
+//! The two routes a browser may call, `POST /v1/events` (and its dry run
+//! `/v1/validate`) and `POST /v1/audiences/{name}/members`: authenticate from the
+//! headers and the query, read a bounded body, let the pure modules decide, queue what
+//! they accepted.
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use worker::*;
+
+use super::amazon::{auth as api_auth, events_call, request_body};
+use super::{Answer, RelayError, audience_sync, auth, batcher, now, random_uuid};
+use crate::audience;
+use crate::config::Config;
+use crate::ingest::{self, BodyError, MAX_BODY_BYTES};
+
+/// The body, at most [`MAX_BODY_BYTES`]: a declared longer one is refused before a byte
+/// is read, and reading stops as soon as the limit is passed.
+async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, RelayError> {
+    let too_large = RelayError::Status(413, "body_too_large");
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|l| l.trim().parse::<usize>().ok());
+    if declared.is_some_and(|l| l > MAX_BODY_BYTES) {
+        return Err(too_large);
+    }
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(too_large);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Hands accepted work to a Durable Object; its 503 (backlog full) becomes ours, with
+/// its Retry-After, so that the tag keeps the events.
+async fn queued(answer: Response) -> std::result::Result<(), RelayError> {
+    match answer.status_code() {
+        200 => Ok(()),
+        503 => {
+            let secs = answer
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
+            Err(RelayError::Busy("backlog_full", secs))
+        }
+        _ => Err(RelayError::Busy("queue_unavailable", 10)),
+    }
+}
+
+/// `POST /v1/events` and `POST /v1/validate`.
+pub(super) async fn ingest(req: &mut Request, env: &Env, config: &Config, dry_run: bool) -> Answer {
+    let caller = auth::caller(req, env, config).await?;
+    let bytes = body(req).await?;
+    let body = ingest::parse_body(&bytes).map_err(|e| match e {
+        BodyError::BadJson => RelayError::Status(400, "bad_json"),
+        BodyError::BadShape => RelayError::Status(400, "bad_shape"),
+        BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
+    })?;
+    let outcome = ingest::convert(&body.events, caller, config, now(), &mut random_uuid);
+    let accepted: Vec<Value> = outcome
+        .accepted
+        .iter()
+        .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
+        .collect();
+    if dry_run {
+        // The call a delivery would make, with placeholders for the credentials.
+        let batch: Vec<(String, String)> = outcome
+            .accepted
+            .iter()
+            .map(|a| (String::new(), a.event.to_string()))
+            .collect();
+        let placeholders = api_auth(
+            config,
+            "<Login with Amazon access token>",
+            "<LWA_CLIENT_ID>",
+        );
+        let call = events_call(config, &placeholders, request_body(config, &batch));
+        let headers: serde_json::Map<String, Value> = call
+            .headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect();
+        let request = json!({
+            "method": call.method.as_str(),
+            "url": call.url,
+            "headers": headers,
+            "body": call.body.as_deref().and_then(|b| serde_json::from_str::<Value>(b).ok()),
+        });
+        let answer = json!({ "request": request, "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
+        return Ok(Response::from_json(&answer)?);
+    }
+    if !outcome.accepted.is_empty() {
+        let events: Vec<String> = outcome
+            .accepted
+            .iter()
+            .map(|a| a.event.to_string())
+            .collect();
+        let body = json!({ "events": events }).to_string();
+        queued(batcher(env, config, "/enqueue", Some(body)).await?).await?;
+    }
+    let answer =
+        json!({ "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
+    Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// `POST /v1/audiences/{name}/members`: adds and removes, queued in the audience's
+/// Durable Object.
+pub(super) async fn members(req: &mut Request, env: &Env, config: &Config, name: &str) -> Answer {
+    if config.amc_advertiser_id.is_none() {
+        return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
+    }
+    let caller = auth::caller(req, env, config).await?;
+    let bytes = body(req).await?;
+    let body: Value =
+        serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
+    let (country, changes, rejected) =
+        audience::changes(&body, caller).map_err(|code| RelayError::Status(400, code))?;
+    if !changes.is_empty() {
+        let items: Vec<Value> = changes
+            .iter()
+            .map(|c| json!([c.external_user_id, c.record.to_string()]))
+            .collect();
+        let body =
+            json!({ "name": name, "country": country.as_str(), "changes": items }).to_string();
+        queued(audience_sync(env, config, name, "/members", Some(body)).await?).await?;
+    }
+    let answer = json!({ "accepted": changes.len(), "rejected": rejected });
+    Ok(Response::from_json(&answer)?.with_status(202))
+}

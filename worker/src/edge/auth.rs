@@ -1,0 +1,188 @@
+//! Who is calling: servers with the ingest secret, the tag of a known site from one of
+//! its origins, operators with the admin key. Secrets are compared in constant time, and
+//! only after the client's failed-secret count says it may still try; requests are
+//! limited per site key and client IP.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use matchkey::sha256_hex;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use worker::*;
+
+use super::{RelayError, alarm_at, durable, now_ms, secret};
+use crate::config::Config;
+use crate::ingest::Caller;
+
+/// The demo secrets of `.dev.vars.example`, refused outside local development.
+pub(super) const DEMO_SECRETS: [(&str, &str); 5] = [
+    (
+        "LWA_CLIENT_ID",
+        "amzn1.application-oa2-client.matchkey-demo",
+    ),
+    ("LWA_CLIENT_SECRET", "matchkey-demo-secret"),
+    ("LWA_REFRESH_TOKEN", "Atzr|matchkey-demo-refresh"),
+    ("INGEST_SECRET", "local-ingest-secret"),
+    ("ADMIN_KEY", "local-admin-key"),
+];
+
+/// Failed secrets per client within [`GUARD_WINDOW_MS`] before it is refused outright.
+const GUARD_LIMIT: u32 = 10;
+const GUARD_WINDOW_MS: u64 = 15 * 60_000;
+const GUARD: &str = "GUARD";
+const RATE_LIMITER: &str = "RATE_LIMITER";
+
+/// Constant-time equality of two secrets, whatever their lengths: the digests are
+/// compared, so neither the content nor the length leaks through timing.
+pub(super) fn secret_eq(given: &str, expected: &str) -> bool {
+    let (a, b) = (sha256_hex(given), sha256_hex(expected));
+    bool::from(a.as_str().as_bytes().ct_eq(b.as_str().as_bytes()))
+}
+
+fn bearer(req: &Request) -> Result<Option<String>> {
+    Ok(req
+        .headers()
+        .get("authorization")?
+        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned)))
+}
+
+fn client_ip(req: &Request) -> String {
+    req.headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "local".into())
+}
+
+/// Checks a bearer secret against `name`: refused without comparing once the client
+/// has failed too often, and each failure counted.
+async fn check_secret(
+    req: &Request,
+    env: &Env,
+    given: &str,
+    name: &str,
+    code: &'static str,
+) -> std::result::Result<(), RelayError> {
+    let ip = client_ip(req);
+    let guard = |path: &'static str| durable(env, GUARD, &ip, path, Some(String::new()));
+    if guard("/check").await?.status_code() != 200 {
+        return Err(RelayError::Status(429, "too_many_failed_secrets"));
+    }
+    let expected = secret(env, name).ok_or(RelayError::Status(401, code))?;
+    if secret_eq(given, &expected) {
+        Ok(())
+    } else {
+        guard("/fail").await?;
+        Err(RelayError::Status(401, code))
+    }
+}
+
+/// The admin key, as a bearer token.
+pub(super) async fn admin(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
+    let given = bearer(req)?.ok_or(RelayError::Status(401, "invalid_admin_key"))?;
+    check_secret(req, env, &given, "ADMIN_KEY", "invalid_admin_key").await
+}
+
+/// Who is calling, decided from the headers and the query only (before any body is
+/// read): a server with the ingest secret, or the tag of a known site (`?siteKey=` or
+/// `X-Matchkey-Site-Key`) from one of its origins, within its rate limit.
+pub(super) async fn caller(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+) -> std::result::Result<Caller, RelayError> {
+    if let Some(given) = bearer(req)? {
+        check_secret(req, env, &given, "INGEST_SECRET", "invalid_ingest_secret").await?;
+        return Ok(Caller::Server);
+    }
+    let url = req.url()?;
+    let key = req.headers().get("x-matchkey-site-key")?.or_else(|| {
+        url.query_pairs()
+            .find(|(k, _)| k == "siteKey")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(key) = key else {
+        return Err(RelayError::Status(401, "missing_site_key"));
+    };
+    // Site keys are public: a plain lookup, no secret to protect.
+    if !config.site_keys.contains(&key) {
+        return Err(RelayError::Status(401, "invalid_site_key"));
+    }
+    let origin = req.headers().get("origin")?.unwrap_or_default();
+    if !config.origin_allowed(&origin) {
+        return Err(RelayError::Status(403, "origin_not_allowed"));
+    }
+    // Per site key and client IP: one client cannot use up a site's allowance.
+    if over_limit(env, &format!("{key}:{}", client_ip(req)), config).await {
+        return Err(RelayError::Status(429, "rate_limited"));
+    }
+    Ok(Caller::Browser)
+}
+
+thread_local! {
+    /// Requests per key in the current minute, per isolate: the fallback when no Rate
+    /// Limiting binding is configured.
+    static RATE: RefCell<HashMap<String, (u64, u32)>> = RefCell::new(HashMap::new());
+}
+
+async fn over_limit(env: &Env, key: &str, config: &Config) -> bool {
+    if let Ok(limiter) = env.rate_limiter(RATE_LIMITER) {
+        return limiter
+            .limit(key.to_owned())
+            .await
+            .is_ok_and(|o| !o.success);
+    }
+    let minute = now_ms() / 60_000;
+    RATE.with(|rate| {
+        let mut rate = rate.borrow_mut();
+        if rate.len() > 10_000 {
+            rate.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = rate.entry(key.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 > config.rate_limit_per_minute
+    })
+}
+
+/// Failed secrets of one client (named by its IP): a count in a window, kept in a
+/// Durable Object so that every isolate sees it.
+#[durable_object]
+pub struct Guard {
+    state: State,
+}
+
+impl DurableObject for Guard {
+    fn new(state: State, _env: Env) -> Self {
+        Guard { state }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let storage = self.state.storage();
+        let now = now_ms();
+        let (since, failures) = storage
+            .get::<(u64, u32)>("failures")
+            .await
+            .ok()
+            .flatten()
+            .filter(|(since, _)| now.saturating_sub(*since) < GUARD_WINDOW_MS)
+            .unwrap_or((now, 0));
+        match req.path().as_str() {
+            "/fail" => {
+                storage.put("failures", (since, failures + 1)).await?;
+                alarm_at(&storage, since + GUARD_WINDOW_MS).await?;
+                Response::from_json(&json!({ "failures": failures + 1 }))
+            }
+            _ if failures >= GUARD_LIMIT => Response::error("locked", 429),
+            _ => Response::ok("ok"),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::ok("cleared")
+    }
+}

@@ -1,0 +1,242 @@
+//! The D1 delivery log: one row per attempt, one per event Amazon refused, and the dead
+//! letters kept for replay. No transaction spans Durable Object storage and D1, so the
+//! batching object first records its decision in its own storage (a [`Record`]), then
+//! writes it here with statements that are idempotent for the record's batch id, then
+//! forgets it: a D1 failure leaves the record for the next run and re-sends nothing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use wasm_bindgen::JsValue;
+use worker::*;
+
+use super::{Answer, RelayError, batcher, iso_now, now_ms};
+use crate::config::Config;
+use crate::ingest;
+
+const DB: &str = "DB";
+/// Dead letters claimed and re-sent per `/v1/replay`.
+const REPLAY_LIMIT: u32 = 500;
+
+/// One delivery decision, as the log and the dead letters will show it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Record {
+    pub(super) at: String,
+    pub(super) advertiser: String,
+    pub(super) region: String,
+    pub(super) batch_id: String,
+    pub(super) events: usize,
+    pub(super) accepted: usize,
+    pub(super) failed: usize,
+    pub(super) status: u16,
+    pub(super) outcome: String,
+    pub(super) code: Option<String>,
+    /// Events Amazon refused: `(eventId, code, fieldLocation)`.
+    pub(super) rejected: Vec<(String, String, Option<String>)>,
+    /// Dead-lettered events, as sent (hashes only).
+    pub(super) dead: Vec<String>,
+}
+
+static SCHEMA_READY: AtomicBool = AtomicBool::new(false);
+
+/// The delivery log's tables (also in `migrations/`); created on first use so that
+/// `wrangler dev` and Miniflare need no separate migration step.
+pub(super) async fn db(env: &Env) -> Result<D1Database> {
+    let db = env.d1(DB)?;
+    if !SCHEMA_READY.load(Ordering::Relaxed) {
+        for statement in include_str!("../../migrations/0001_delivery_log.sql").split(';') {
+            let statement = statement.trim();
+            if !statement.is_empty() {
+                db.prepare(statement).run().await?;
+            }
+        }
+        SCHEMA_READY.store(true, Ordering::Relaxed);
+    }
+    Ok(db)
+}
+
+fn opt(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, Into::into)
+}
+
+/// Writes one record in one D1 batch; running it twice changes nothing.
+pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
+    let db = db(env).await?;
+    let mut statements = vec![
+        db.prepare(
+            "INSERT INTO deliveries (at, advertiser, region, batch_id, events, accepted, failed, http_status, status, amazon_code) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+             WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE batch_id = ?4 AND status = ?9)",
+        )
+        .bind(&[
+            r.at.as_str().into(),
+            r.advertiser.as_str().into(),
+            r.region.as_str().into(),
+            r.batch_id.as_str().into(),
+            (r.events as f64).into(),
+            (r.accepted as f64).into(),
+            (r.failed as f64).into(),
+            f64::from(r.status).into(),
+            r.outcome.as_str().into(),
+            opt(r.code.as_deref()),
+        ])?,
+    ];
+    for (event_id, code, field) in &r.rejected {
+        statements.push(
+            db.prepare(
+                "INSERT INTO failed_events (at, advertiser, batch_id, event_id, status, amazon_code, field_location) \
+                 SELECT ?1, ?2, ?3, ?4, 'rejected', ?5, ?6 \
+                 WHERE NOT EXISTS (SELECT 1 FROM failed_events WHERE batch_id = ?3 AND event_id = ?4)",
+            )
+            .bind(&[
+                r.at.as_str().into(),
+                r.advertiser.as_str().into(),
+                r.batch_id.as_str().into(),
+                event_id.as_str().into(),
+                code.as_str().into(),
+                opt(field.as_deref()),
+            ])?,
+        );
+    }
+    for event in &r.dead {
+        let parsed: Value = serde_json::from_str(event).unwrap_or(Value::Null);
+        let event_id = parsed["eventId"].as_str().unwrap_or_default();
+        let event_time = parsed["eventTime"].as_str().unwrap_or_default();
+        statements.push(
+            db.prepare(
+                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 \
+                 WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE advertiser = ?2 AND event_id = ?4 AND replayed_at IS NULL)",
+            )
+            .bind(&[
+                r.at.as_str().into(),
+                r.advertiser.as_str().into(),
+                r.region.as_str().into(),
+                event_id.into(),
+                event_time.into(),
+                js_sys::Date::parse(event_time).into(),
+                event.as_str().into(),
+                r.code.as_deref().unwrap_or("UNKNOWN").into(),
+            ])?,
+        );
+    }
+    db.batch(statements).await?;
+    Ok(())
+}
+
+/// Deletes log rows and dead letters past their retention.
+pub(super) async fn prune(env: &Env, config: &Config) -> Result<()> {
+    let db = db(env).await?;
+    let iso = |days: u64| -> String {
+        let ms = now_ms().saturating_sub(days * 86_400_000) as f64;
+        js_sys::Date::new(&ms.into()).to_iso_string().into()
+    };
+    let (log, dead) = (iso(config.log_days), iso(config.dead_letter_days));
+    db.batch(vec![
+        db.prepare("DELETE FROM deliveries WHERE at < ?1")
+            .bind(&[log.as_str().into()])?,
+        db.prepare("DELETE FROM failed_events WHERE at < ?1")
+            .bind(&[log.as_str().into()])?,
+        db.prepare("DELETE FROM dead_letters WHERE at < ?1")
+            .bind(&[dead.as_str().into()])?,
+    ])
+    .await?;
+    Ok(())
+}
+
+/// `GET /v1/deliveries?limit=` (admin): batches, refused events, dead letters, and the
+/// accounting of the advertiser and region.
+pub(super) async fn deliveries(req: &Request, env: &Env, config: &Config) -> Answer {
+    let url = req.url()?;
+    let limit: u32 = url
+        .query_pairs()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let db = db(env).await?;
+    let newest = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.prepare(sql)
+                .bind(&[limit.into()])?
+                .all()
+                .await?
+                .results::<Value>()
+        }
+    };
+    let batches = newest("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?1").await?;
+    let failed = newest("SELECT * FROM failed_events ORDER BY id DESC LIMIT ?1").await?;
+    let dead = newest(
+        "SELECT id, at, advertiser, region, event_id, event_time, reason, replayed_at FROM dead_letters ORDER BY id DESC LIMIT ?1",
+    )
+    .await?;
+    let stats: Value = batcher(env, config, "/stats", None)
+        .await?
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    let mut accounting = stats["counters"].clone();
+    accounting["pending"] = stats["pending"].clone();
+    Ok(Response::from_json(&json!({
+        "accounting": { format!("{}:{}", config.advertiser_id, config.region.as_str()): accounting },
+        "deliveries": batches,
+        "failedEvents": failed,
+        "deadLetters": dead,
+    }))?)
+}
+
+/// `POST /v1/replay` (admin): claims dead letters still inside Amazon's window (an
+/// atomic UPDATE … RETURNING, so two replays never take the same row), queues them
+/// again, and resumes delivery after a re-authorization. A refused enqueue releases the
+/// claim.
+pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
+    let db = db(env).await?;
+    let oldest = now_ms() as f64 - (ingest::LOOKBACK_DAYS as f64) * 86_400_000.0;
+    let claim = format!("{}#{}", iso_now(), super::random_uuid());
+    #[derive(Deserialize)]
+    struct Dead {
+        event: String,
+    }
+    let rows: Vec<Dead> = db
+        .prepare(
+            "UPDATE dead_letters SET replayed_at = ?1 WHERE id IN (\
+               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND advertiser = ?3 ORDER BY id LIMIT ?4\
+             ) RETURNING event",
+        )
+        .bind(&[
+            claim.as_str().into(),
+            oldest.into(),
+            config.advertiser_id.as_str().into(),
+            REPLAY_LIMIT.into(),
+        ])?
+        .all()
+        .await?
+        .results()?;
+    if !rows.is_empty() {
+        let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
+        let answer = batcher(
+            env,
+            config,
+            "/enqueue",
+            Some(json!({ "events": events, "replayed": true }).to_string()),
+        )
+        .await?;
+        if answer.status_code() != 200 {
+            db.prepare("UPDATE dead_letters SET replayed_at = NULL WHERE replayed_at = ?1")
+                .bind(&[claim.as_str().into()])?
+                .run()
+                .await?;
+            return Err(RelayError::Busy("backlog_full", 60));
+        }
+    }
+    // Whatever waits goes now too (after a re-authorization, say).
+    batcher(env, config, "/resume", Some(String::new())).await?;
+    Ok(Response::from_json(&json!({
+        "replayed": rows.len(),
+        "more": rows.len() as u32 == REPLAY_LIMIT,
+    }))?
+    .with_status(202))
+}

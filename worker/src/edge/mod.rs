@@ -1,0 +1,301 @@
+//! The effectful half of the Worker (wasm32 only): it carries out what the pure modules
+//! decide. It never logs a request body, a match-key value, a token or a secret.
+//!
+//! - `mod.rs`: the entry point, errors, CORS and the dispatch of [`crate::route`]'s routes;
+//! - `api`: the ingest and audience-members handlers;
+//! - `auth`: site keys, secrets (constant-time), rate limits and the failed-secret guard;
+//! - `amazon`: sending described Amazon calls, the access-token cache;
+//! - `log`: the D1 delivery log, dead letters, replay, retention;
+//! - `health`: health kept in the batching object, a KV summary, `/healthz`;
+//! - `batcher` and `audience`: the two Durable Objects, thin loops around
+//!   [`crate::queue::Queue`] and the audience accumulator.
+
+mod amazon;
+mod api;
+mod audience;
+mod auth;
+mod batcher;
+mod health;
+mod log;
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use worker::*;
+
+use crate::config::Config;
+use crate::route::{self, Route};
+
+const BATCHER: &str = "BATCHER";
+const AUDIENCES: &str = "AUDIENCES";
+
+/// Why a request failed as a whole; turned into a response in one place.
+#[derive(Debug)]
+enum RelayError {
+    Status(u16, &'static str),
+    /// 503 with a Retry-After in seconds.
+    Busy(&'static str, u64),
+    Config(String),
+    Platform(Error),
+}
+
+impl From<Error> for RelayError {
+    fn from(e: Error) -> Self {
+        RelayError::Platform(e)
+    }
+}
+
+type Answer = std::result::Result<Response, RelayError>;
+
+impl RelayError {
+    fn into_response(self) -> Result<Response> {
+        let mut retry_after = None;
+        let (status, code) = match self {
+            RelayError::Status(status, code) => (status, code),
+            RelayError::Busy(code, secs) => {
+                retry_after = Some(secs);
+                (503, code)
+            }
+            RelayError::Config(what) => {
+                console_error!("configuration: {what}");
+                (500, "configuration_error")
+            }
+            RelayError::Platform(e) => {
+                console_error!("platform error: {e}");
+                (500, "internal_error")
+            }
+        };
+        let mut response = Response::from_json(&json!({ "error": code }))?.with_status(status);
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .set("retry-after", &secs.to_string())?;
+        }
+        Ok(response)
+    }
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+/// A secret, when set and not empty.
+fn secret(env: &Env, name: &str) -> Option<String> {
+    var(env, name).filter(|s| !s.is_empty())
+}
+
+/// The configuration, with the secrets checked: outside local development the demo
+/// secrets of `.dev.vars.example` are refused.
+fn config(env: &Env) -> std::result::Result<Config, String> {
+    let config = Config::from_vars(|name| var(env, name))?;
+    if !config.local_dev {
+        for (name, demo) in auth::DEMO_SECRETS {
+            if secret(env, name).as_deref() == Some(demo) {
+                return Err(format!("{name} is the demo value; set a real secret"));
+            }
+        }
+    }
+    Ok(config)
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn now() -> OffsetDateTime {
+    let ms = now_ms() as i128;
+    OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn iso_now() -> String {
+    js_sys::Date::new_0().to_iso_string().into()
+}
+
+fn random_uuid() -> String {
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok();
+    crypto
+        .and_then(|c| {
+            let f = js_sys::Reflect::get(&c, &"randomUUID".into()).ok()?;
+            js_sys::Function::from(f).call0(&c).ok()?.as_string()
+        })
+        .unwrap_or_else(|| format!("mk-{}-{}", now_ms(), js_sys::Math::random()))
+}
+
+fn jitter() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Adds CORS headers for an allowed page origin.
+fn with_cors(
+    mut response: Response,
+    origin: Option<&str>,
+    config: Option<&Config>,
+) -> Result<Response> {
+    let headers = response.headers_mut();
+    headers.set("cache-control", "no-store")?;
+    headers.set("x-content-type-options", "nosniff")?;
+    if let (Some(origin), Some(config)) = (origin, config)
+        && config.origin_allowed(origin)
+    {
+        headers.set("access-control-allow-origin", origin)?;
+        headers.set("access-control-expose-headers", "retry-after")?;
+        headers.set("vary", "Origin")?;
+    }
+    Ok(response)
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let origin = req.headers().get("origin").ok().flatten();
+    let config = config(&env);
+    let result = match &config {
+        Ok(config) => dispatch(&mut req, &env, config).await,
+        Err(what) => Err(RelayError::Config(what.clone())),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response()?,
+    };
+    with_cors(response, origin.as_deref(), config.as_ref().ok())
+}
+
+async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
+    let url = req.url()?;
+    if !config.host_allowed(url.host_str().unwrap_or_default()) {
+        return Err(RelayError::Status(403, "local_only"));
+    }
+    let method = req.method().to_string().to_ascii_uppercase();
+    match route::route(&method, url.path()) {
+        Route::Preflight => preflight(req, config),
+        Route::Ingest => api::ingest(req, env, config, false).await,
+        Route::Validate => api::ingest(req, env, config, true).await,
+        Route::Members(name) => api::members(req, env, config, &name).await,
+        Route::Healthz => health::public(env).await,
+        Route::Health => {
+            auth::admin(req, env).await?;
+            health::details(env, config).await
+        }
+        Route::AudienceFlush(name) => {
+            auth::admin(req, env).await?;
+            let stats: Value = audience_sync(env, config, &name, "/flush", Some(String::new()))
+                .await?
+                .json()
+                .await?;
+            Ok(Response::from_json(&stats)?)
+        }
+        Route::Deliveries => {
+            auth::admin(req, env).await?;
+            log::deliveries(req, env, config).await
+        }
+        Route::Replay => {
+            auth::admin(req, env).await?;
+            log::replay(env, config).await
+        }
+        Route::Flush => {
+            auth::admin(req, env).await?;
+            // The Durable Object's answer has immutable headers: answer afresh.
+            let stats: Value = batcher(env, config, "/flush", None).await?.json().await?;
+            Ok(Response::from_json(&stats)?)
+        }
+        Route::MethodNotAllowed(allow) => {
+            let mut r = RelayError::Status(405, "method_not_allowed").into_response()?;
+            r.headers_mut().set("allow", allow)?;
+            Ok(r)
+        }
+        Route::InvalidAudienceName => Err(RelayError::Status(400, "invalid_audience_name")),
+        Route::NotFound => Err(RelayError::Status(404, "not_found")),
+    }
+}
+
+fn preflight(req: &Request, config: &Config) -> Answer {
+    let origin = req.headers().get("origin")?.unwrap_or_default();
+    if !config.origin_allowed(&origin) {
+        return Err(RelayError::Status(403, "origin_not_allowed"));
+    }
+    let mut response = Response::empty()?.with_status(204);
+    let headers = response.headers_mut();
+    headers.set("access-control-allow-methods", "POST, OPTIONS")?;
+    headers.set(
+        "access-control-allow-headers",
+        "content-type, x-matchkey-site-key",
+    )?;
+    headers.set("access-control-max-age", "86400")?;
+    Ok(response)
+}
+
+/// Calls the advertiser and region's batching Durable Object.
+async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
+    let name = format!("{}:{}", config.advertiser_id, config.region.as_str());
+    durable(env, BATCHER, &name, path, body).await
+}
+
+/// Calls the audience's Durable Object.
+async fn audience_sync(
+    env: &Env,
+    config: &Config,
+    audience: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response> {
+    durable(
+        env,
+        AUDIENCES,
+        &format!("{}:{audience}", config.advertiser_id),
+        path,
+        body,
+    )
+    .await
+}
+
+/// POSTs `body` (or GETs, without one) to `path` of the object `name` in `binding`.
+async fn durable(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response> {
+    let stub = env
+        .durable_object(binding)?
+        .id_from_name(name)?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(if body.is_some() {
+        Method::Post
+    } else {
+        Method::Get
+    });
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    stub.fetch_with_request(Request::new_with_init(
+        &format!("https://object{path}"),
+        &init,
+    )?)
+    .await
+}
+
+/// Sets a Durable Object's alarm at the absolute time `at` (ms since the epoch); the
+/// platform takes an offset from now.
+async fn alarm_at(storage: &Storage, at: u64) -> Result<()> {
+    storage.set_alarm(at.saturating_sub(now_ms()) as i64).await
+}
+
+/// Up to `limit` entries under `prefix`, in key order, with their values as text.
+async fn entries(storage: &Storage, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    let list = storage
+        .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
+        .await?;
+    let mut out = Vec::new();
+    for entry in list.entries() {
+        let pair = js_sys::Array::from(&entry?);
+        if let Some(key) = pair.get(0).as_string() {
+            let value = pair.get(1);
+            let value = value
+                .as_string()
+                .or_else(|| value.as_f64().map(|n| n.to_string()))
+                .unwrap_or_default();
+            out.push((key, value));
+        }
+    }
+    Ok(out)
+}

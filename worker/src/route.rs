@@ -1,0 +1,160 @@
+//! Routing as a pure function: method and path into a [`Route`]. No request can make it
+//! panic (there is no slicing by position), and every answer it cannot route is a stable
+//! code. Tested natively, including a property test over arbitrary methods and paths.
+
+use matchkey::amazon::audience::valid_name;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `OPTIONS *`: a CORS preflight.
+    Preflight,
+    /// `POST /v1/events`.
+    Ingest,
+    /// `POST /v1/validate`: the dry run.
+    Validate,
+    /// `GET /healthz`: public, `ok` or `degraded` only.
+    Healthz,
+    /// `GET /v1/health`: the details (admin).
+    Health,
+    /// `POST /v1/audiences/{name}/members`.
+    Members(String),
+    /// `POST /v1/audiences/{name}/flush` (admin).
+    AudienceFlush(String),
+    /// `GET /v1/deliveries` (admin).
+    Deliveries,
+    /// `POST /v1/replay` (admin).
+    Replay,
+    /// `POST /v1/flush` (admin).
+    Flush,
+    /// A known path with another method: 405.
+    MethodNotAllowed(&'static str),
+    /// An audience path whose name breaks Amazon's rule: 400.
+    InvalidAudienceName,
+    /// Anything else: 404.
+    NotFound,
+}
+
+/// The longest path routed; longer ones are not found without being split.
+pub const MAX_PATH: usize = 256;
+
+/// Routes `method` (upper case, as HTTP sends it) and `path` (without the query).
+pub fn route(method: &str, path: &str) -> Route {
+    if method == "OPTIONS" {
+        return Route::Preflight;
+    }
+    if path.len() > MAX_PATH {
+        return Route::NotFound;
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Route::NotFound;
+    };
+    let mut segments = rest.split('/');
+    let parts: [Option<&str>; 5] = std::array::from_fn(|_| segments.next());
+    let (get, post) = (method == "GET", method == "POST");
+    let only = |allowed: &'static str, ok: bool, route: Route| {
+        if ok {
+            route
+        } else {
+            Route::MethodNotAllowed(allowed)
+        }
+    };
+    match parts {
+        [Some("healthz"), None, ..] => only("GET", get, Route::Healthz),
+        [Some("v1"), Some("events"), None, ..] => only("POST", post, Route::Ingest),
+        [Some("v1"), Some("validate"), None, ..] => only("POST", post, Route::Validate),
+        [Some("v1"), Some("health"), None, ..] => only("GET", get, Route::Health),
+        [Some("v1"), Some("deliveries"), None, ..] => only("GET", get, Route::Deliveries),
+        [Some("v1"), Some("replay"), None, ..] => only("POST", post, Route::Replay),
+        [Some("v1"), Some("flush"), None, ..] => only("POST", post, Route::Flush),
+        [
+            Some("v1"),
+            Some("audiences"),
+            Some(name),
+            Some(action @ ("members" | "flush")),
+            None,
+        ] => {
+            if !valid_name(name) {
+                return Route::InvalidAudienceName;
+            }
+            let name = name.to_owned();
+            let route = if action == "members" {
+                Route::Members(name)
+            } else {
+                Route::AudienceFlush(name)
+            };
+            only("POST", post, route)
+        }
+        _ => Route::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_route_and_its_neighbours() {
+        assert_eq!(route("POST", "/v1/events"), Route::Ingest);
+        assert_eq!(route("POST", "/v1/validate"), Route::Validate);
+        assert_eq!(route("GET", "/healthz"), Route::Healthz);
+        assert_eq!(route("GET", "/v1/health"), Route::Health);
+        assert_eq!(route("GET", "/v1/deliveries"), Route::Deliveries);
+        assert_eq!(route("POST", "/v1/replay"), Route::Replay);
+        assert_eq!(route("POST", "/v1/flush"), Route::Flush);
+        assert_eq!(route("OPTIONS", "/anything"), Route::Preflight);
+        assert_eq!(
+            route("POST", "/v1/audiences/buyers_30d/members"),
+            Route::Members("buyers_30d".into())
+        );
+        assert_eq!(
+            route("POST", "/v1/audiences/buyers/flush"),
+            Route::AudienceFlush("buyers".into())
+        );
+        assert_eq!(route("GET", "/v1/events"), Route::MethodNotAllowed("POST"));
+        assert_eq!(route("DELETE", "/healthz"), Route::MethodNotAllowed("GET"));
+        // The request that used to panic: no name between the two slashes.
+        assert_eq!(route("POST", "/v1/audiences/members"), Route::NotFound);
+        assert_eq!(
+            route("POST", "/v1/audiences//members"),
+            Route::InvalidAudienceName
+        );
+        assert_eq!(
+            route("POST", "/v1/audiences/a%20b/members"),
+            Route::InvalidAudienceName
+        );
+        for path in [
+            "",
+            "/",
+            "v1/events",
+            "/v1/events/",
+            "/v1/events/x",
+            "/v1//events",
+            "/V1/events",
+            "/v1/audiences/x/members/y",
+            "/v1/audiences/x/delete",
+            "/healthz/",
+        ] {
+            assert_eq!(route("POST", path), Route::NotFound, "{path:?}");
+        }
+        assert_eq!(
+            route("POST", &format!("/v1/events{}", "/".repeat(300))),
+            Route::NotFound
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_method_and_path_routes_without_panicking(
+            method in "[A-Z]{0,8}|\\PC{0,8}",
+            path in "(/[a-z0-9_%.-]{0,12}){0,7}|\\PC{0,300}",
+        ) {
+            let r = route(&method, &path);
+            if let Route::Members(name) | Route::AudienceFlush(name) = &r {
+                prop_assert!(valid_name(name));
+                prop_assert_eq!(method.as_str(), "POST");
+            }
+        }
+    }
+}
