@@ -29,9 +29,24 @@ export async function startEmulator() {
   return { url, control, get, stop: () => child.kill() };
 }
 
-/** The Worker in Miniflare against the emulator at `amazon`, with `vars` overriding. */
-export async function startWorker(amazon, vars = {}) {
+/**
+ * The Worker in Miniflare against the emulator at `amazon`, with `vars` overriding.
+ * `options.persist`: a folder keeping Durable Object, D1 and KV state across restarts;
+ * `options.ratelimit`: the requests per minute of a Rate Limiting binding. What workerd
+ * prints is kept in the answer's `output()` (to look for panics).
+ */
+export async function startWorker(amazon, vars = {}, options = {}) {
+  let output = '';
+  const persist = options.persist
+    ? { durableObjectsPersist: `${options.persist}/do`, d1Persist: `${options.persist}/d1`, kvPersist: `${options.persist}/kv` }
+    : {};
+  const ratelimits = options.ratelimit ? { ratelimits: { RATE_LIMITER: { simple: { limit: options.ratelimit, period: 60 } } } } : {};
   const mf = new Miniflare({
+    ...persist,
+    ...ratelimits,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) stream.on('data', (chunk) => { output += chunk; });
+    },
     modules: true,
     scriptPath: `${root}worker/build/index.js`,
     modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
@@ -63,7 +78,7 @@ export async function startWorker(amazon, vars = {}) {
   });
   await mf.ready;
   const request = (path, init = {}) => mf.dispatchFetch(`http://worker.test${path}`, init);
-  return { mf, request, stop: () => mf.dispose() };
+  return { mf, request, output: () => output, stop: () => mf.dispose() };
 }
 
 /** The browser suite's `until`, with the longer default a flush cycle needs. */

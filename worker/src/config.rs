@@ -106,6 +106,8 @@ pub struct Config {
     pub dead_letter_days: u64,
     /// `LOG_DAYS` (default 30): how long the delivery log is kept.
     pub log_days: u64,
+    /// `BACKOFF_BASE_MS` (default 1,000): the first backoff step after a failed delivery.
+    pub backoff_base_ms: u64,
     /// `LOCAL_DEV` (`true` only in the top-level, local configuration): allows `http://`
     /// Amazon hosts and the demo secrets, and answers only on loopback and test hosts.
     pub local_dev: bool,
@@ -213,6 +215,7 @@ impl Config {
             max_backlog: number("MAX_BACKLOG", 200_000)?.max(1),
             dead_letter_days: number("DEAD_LETTER_DAYS", 21)?.max(1),
             log_days: number("LOG_DAYS", 30)?.max(1),
+            backoff_base_ms: number("BACKOFF_BASE_MS", 1000)?.clamp(10, 60_000),
             local_dev,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),

@@ -38,6 +38,16 @@ pub struct Limits {
     pub retry_budget_ms: u64,
     /// Most events kept waiting; beyond it ingest is refused with 503.
     pub max_backlog: u64,
+    /// The first backoff step (1 s in production; tests shorten it). Backoff doubles
+    /// from it, with jitter, up to 5 minutes.
+    pub backoff_unit_ms: u64,
+}
+
+impl Limits {
+    /// The wait before attempt `attempt + 1` when Amazon gave no Retry-After.
+    fn backoff(&self, attempt: u32, jitter: f64) -> u64 {
+        retry::backoff_ms(attempt, jitter) * self.backoff_unit_ms / 1000
+    }
 }
 
 /// What became of every event ever accepted.
@@ -193,13 +203,13 @@ impl Queue {
     }
 
     /// No access token: wait, without using the retry budget.
-    pub fn token_failed(&mut self, failure: TokenFailure, now: u64, jitter: f64) {
+    pub fn token_failed(&mut self, failure: TokenFailure, now: u64, limits: &Limits, jitter: f64) {
         let wait = match failure {
             TokenFailure::Reauthorize => {
                 self.reauthorize = true;
                 REAUTHORIZE_PAUSE_MS
             }
-            TokenFailure::Unavailable => retry::backoff_ms(self.token_failures, jitter),
+            TokenFailure::Unavailable => limits.backoff(self.token_failures, jitter),
         };
         self.token_failures = self.token_failures.saturating_add(1);
         self.not_before = self.not_before.max(now + wait);
@@ -242,10 +252,18 @@ impl Queue {
                 ..Decision::default()
             },
             Next::Refresh => {
-                let after = retry::backoff_ms(self.failures, jitter);
+                let after = limits.backoff(self.failures, jitter);
                 self.failed(len, "UNAUTHORIZED".into(), after, now, limits)
             }
-            Next::Retry { after_ms, code } => self.failed(len, code, after_ms, now, limits),
+            Next::Retry { after_ms, code } => {
+                // Amazon's Retry-After as given; otherwise our own backoff.
+                let after = if status == 429 && retry_after.is_some() {
+                    after_ms
+                } else {
+                    limits.backoff(self.failures, jitter)
+                };
+                self.failed(len, code, after, now, limits)
+            }
             Next::Fail { code } => {
                 // Amazon refused the whole request: no retry can change that.
                 let dead: Vec<usize> = (0..len).collect();
@@ -306,7 +324,7 @@ impl Queue {
         } else {
             "UNACCOUNTED_EVENTS"
         };
-        let after = retry::backoff_ms(self.failures, jitter);
+        let after = limits.backoff(self.failures, jitter);
         let mut decision = self.failed(left.len(), code.into(), after, now, limits);
         if !decision.dead.is_empty() {
             decision.dead = left;
@@ -373,6 +391,7 @@ mod tests {
         flush_ms: 60_000,
         retry_budget_ms: 6 * 3_600_000,
         max_backlog: 10_000,
+        backoff_unit_ms: 1000,
     };
     const HOUR: u64 = 3_600_000;
 
@@ -430,29 +449,36 @@ mod tests {
     }
 
     #[test]
-    fn a_long_outage_dead_letters_only_after_the_budget_and_success_resets_it() {
+    fn a_long_outage_keeps_everything_until_the_budget_and_success_resets_it() {
         let mut q = Queue::default();
         q.enqueue(3, 0, &LIMITS);
         let mut now = 0;
-        // Many 5xx answers in a row: far more than the old six attempts, nothing lost.
+        // Forty 5xx answers in a row, each sent when allowed: far more than the old six
+        // attempts, and still inside the 6-hour budget (backoff is capped at 5 minutes).
         for _ in 0..40 {
             now = now.max(q.not_before);
             let d = answer(&mut q, 3, 503, None, "{}", now);
-            if !d.dead.is_empty() {
-                assert!(now >= LIMITS.retry_budget_ms);
-                assert_eq!(d.dead, [0, 1, 2]);
-                assert_eq!(q.counters.dead_lettered, 3);
-                assert!(q.balanced());
-                return;
-            }
+            assert!(d.dead.is_empty() && d.stop);
             assert_eq!(q.pending, 3);
-            now += 1;
+            assert!(q.balanced());
         }
-        // 40 backoffs capped at 5 min reach well past 6 hours? No: 40 × 5 min = 200 min.
         assert!(now < LIMITS.retry_budget_ms);
-        let d = answer(&mut q, 3, 200, None, &ok_body(3), now);
+        let later = q.not_before;
+        let d = answer(&mut q, 3, 200, None, &ok_body(3), later);
         assert_eq!(d.delivered, [0, 1, 2]);
         assert_eq!((q.failing_since, q.failures), (None, 0));
+        assert!(q.balanced());
+
+        // The same outage lasting past the budget: the batch is dead-lettered, once.
+        let mut q = Queue::default();
+        q.enqueue(3, 0, &LIMITS);
+        answer(&mut q, 3, 503, None, "{}", 0);
+        let d = answer(&mut q, 3, 503, None, "{}", LIMITS.retry_budget_ms - 1);
+        assert!(d.dead.is_empty());
+        let d = answer(&mut q, 3, 503, None, "{}", LIMITS.retry_budget_ms);
+        assert_eq!(d.dead, [0, 1, 2]);
+        assert_eq!(d.outcome, "dead_lettered");
+        assert_eq!((q.pending, q.counters.dead_lettered), (0, 3));
         assert!(q.balanced());
     }
 
@@ -460,10 +486,10 @@ mod tests {
     fn token_failures_wait_without_using_the_budget() {
         let mut q = Queue::default();
         q.enqueue(1, 0, &LIMITS);
-        q.token_failed(TokenFailure::Unavailable, 0, 0.5);
+        q.token_failed(TokenFailure::Unavailable, 0, &LIMITS, 0.5);
         assert_eq!(q.failing_since, None);
         assert!(q.not_before > 0);
-        q.token_failed(TokenFailure::Reauthorize, 10, 0.5);
+        q.token_failed(TokenFailure::Reauthorize, 10, &LIMITS, 0.5);
         assert_eq!(q.not_before, 10 + REAUTHORIZE_PAUSE_MS);
         assert_eq!(q.next_alarm(20, &LIMITS), Some(10 + REAUTHORIZE_PAUSE_MS));
         q.resume();

@@ -29,7 +29,7 @@ const READ_LIMIT: usize = 5000;
 /// Keys per storage call inside a transaction.
 const CHUNK: usize = 128;
 /// When D1 is down, try the log again after this long.
-const LOG_RETRY_MS: u64 = 30_000;
+const LOG_RETRY_MS: u64 = 10_000;
 const PRUNE_EVERY_MS: u64 = 3_600_000;
 
 fn limits(config: &Config) -> Limits {
@@ -38,6 +38,7 @@ fn limits(config: &Config) -> Limits {
         flush_ms: config.flush_seconds * 1000,
         retry_budget_ms: config.retry_budget_ms,
         max_backlog: config.max_backlog,
+        backoff_unit_ms: config.backoff_base_ms,
     }
 }
 
@@ -322,7 +323,7 @@ impl Batcher {
             TokenError::Reauthorize => (TokenFailure::Reauthorize, "invalid_grant".to_owned()),
             TokenError::Unavailable(code) => (TokenFailure::Unavailable, code),
         };
-        self.with(|q| q.token_failed(failure, now, jitter()));
+        self.with(|q| q.token_failed(failure, now, limits, jitter()));
         self.health(|h| {
             if failure == TokenFailure::Reauthorize {
                 h.token_state = Some("reauthorization_needed".into());
