@@ -1,0 +1,184 @@
+// The fault matrix: the Worker in workerd against the emulator under every fault Amazon
+// or Cloudflare can produce. For every case: the accounting identity holds (accepted =
+// delivered + rejected + dead-lettered + pending), the emulator receives each eventId
+// exactly once, and no request goes to Amazon before a Retry-After has passed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { root, startEmulator, startWorker, until, INGEST_SECRET, ADMIN_KEY, ADVERTISER } from './harness.mjs';
+
+let amazon;
+before(async () => { amazon = await startEmulator(); });
+after(() => amazon?.stop());
+
+/** Short backoff so that outages play out in seconds. */
+const FAST = { BACKOFF_BASE_MS: '20', FLUSH_SECONDS: '1' };
+const EMAIL = 'b4c9a289323b21a01c3e940f150eb9b8c542587f1abfd8f0e1cc1ffc5e475514';
+
+function events(prefix, n) {
+  return Array.from({ length: n }, (_, i) => ({ name: 'purchase', eventId: `${prefix}-${i}`, country: 'US', value: 1, currency: 'USD', matchKeys: { EMAIL } }));
+}
+
+async function ingest(worker, list) {
+  for (let i = 0; i < list.length; i += 500) {
+    const r = await worker.request('/v1/events', { method: 'POST', body: JSON.stringify({ events: list.slice(i, i + 500) }), headers: { authorization: `Bearer ${INGEST_SECRET}` } });
+    assert.equal(r.status, 202, await r.text());
+  }
+}
+
+async function admin(worker, path, method = 'GET') {
+  const r = await worker.request(path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  return { status: r.status, body: await r.json() };
+}
+
+async function fault(spec) {
+  await amazon.control('/__emulator/faults', spec);
+}
+
+/** eventId → how many times the emulator accepted it. */
+async function received() {
+  const e = await amazon.get('/__emulator/events');
+  const counts = new Map();
+  for (const item of e.events ?? e) {
+    const id = (item.event ?? item).eventId;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function eventRequests() {
+  const log = await amazon.get('/__emulator/requests?endpoint=events');
+  return (log.requests ?? log).map((r) => ({ ...r, ms: Date.parse(r.at.slice(0, 23) + 'Z') }));
+}
+
+async function accounting(worker) {
+  const { body } = await admin(worker, '/v1/health');
+  return { ...body.counters, pending: body.queueBacklog };
+}
+
+/** Waits until every id of `list` reached Amazon, then checks exactly-once and the identity. */
+async function deliveredOnce(worker, list, ms = 60000) {
+  await until(async () => (await received()).size >= list.length, ms);
+  const counts = await received();
+  for (const e of list) assert.equal(counts.get(e.eventId), 1, `${e.eventId} received ${counts.get(e.eventId) ?? 0} times`);
+  let a;
+  await until(async () => { a = await accounting(worker); return a.pending === 0; });
+  assert.equal(a.accepted, a.delivered + a.rejected + a.deadLettered + a.pending, JSON.stringify(a));
+  return a;
+}
+
+test('429 with a long Retry-After: nothing goes before it, not even on /v1/flush', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    await fault({ endpoint: 'events', kind: 'status', status: 429, retryAfter: 4 });
+    const list = events('ra', 3);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await eventRequests()).length === 1);
+    for (let i = 0; i < 3; i++) await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.equal(a.delivered, 3);
+    const [limited, next] = await eventRequests();
+    assert.equal(limited.status, 429);
+    assert.ok(next.ms - limited.ms >= 4000, `sent ${next.ms - limited.ms} ms after a Retry-After of 4 s`);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('5xx for longer than the old six-attempt budget, dropped connections, slow answers, an expired token: all delivered once', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    await fault({ endpoint: 'events', kind: 'status', status: 503, count: 9 });
+    await fault({ endpoint: 'events', kind: 'drop', count: 2 });
+    await fault({ endpoint: 'events', kind: 'slow', delayMs: 1500 });
+    await fault({ endpoint: 'events', kind: 'expired_token' });
+    const list = events('outage', 7);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.delivered, a.deadLettered], [7, 0]);
+    const statuses = (await eventRequests()).map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 503).length, 9, statuses.join());
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a D1 failure while logging re-sends nothing, and the log catches up', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    // Make sure the tables exist, then take the delivery log away.
+    await admin(worker, '/v1/deliveries');
+    const db = await worker.mf.getD1Database('DB');
+    await db.exec('DROP TABLE deliveries');
+    const list = events('d1', 5);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await deliveredOnce(worker, list);
+    // D1 is back: the decision kept in the object is written, once.
+    for (const statement of readFileSync(`${root}worker/migrations/0001_delivery_log.sql`, 'utf8').split(';')) {
+      if (statement.trim()) await db.prepare(statement).run();
+    }
+    await until(async () => (await admin(worker, '/v1/deliveries')).body.deliveries?.length > 0, 30000);
+    const rows = (await admin(worker, '/v1/deliveries')).body.deliveries.filter((d) => d.status === 'delivered');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].accepted, 5);
+    assert.equal((await received()).size, 5);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a Durable Object restart in the middle of an outage loses nothing and sends nothing twice', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'matchkey-faults-'));
+  try {
+    let worker = await startWorker(amazon.url, FAST, { persist });
+    await fault({ endpoint: 'events', kind: 'status', status: 503, count: 100000 });
+    const list = events('restart', 1000);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await eventRequests()).length >= 2);
+    await worker.stop();
+    await fetch(`${amazon.url}/__emulator/faults`, { method: 'DELETE' });
+    worker = await startWorker(amazon.url, FAST, { persist });
+    try {
+      await admin(worker, '/v1/flush', 'POST');
+      const a = await deliveredOnce(worker, list);
+      assert.deepEqual([a.accepted, a.delivered, a.deadLettered], [1000, 1000, 0]);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
+
+test('20,000 events ingested during an outage are all delivered once it ends; above the cap ingest answers 503', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...FAST, MAX_BACKLOG: '20000' });
+  try {
+    await fault({ endpoint: 'events', kind: 'status', status: 500, count: 100000 });
+    const list = events('backlog', 20000);
+    await ingest(worker, list);
+    await until(async () => (await eventRequests()).length >= 3);
+    // Full: the next request is refused whole, with a Retry-After, and nothing of it is kept.
+    const over = await worker.request('/v1/events', { method: 'POST', body: JSON.stringify({ events: events('over', 2) }), headers: { authorization: `Bearer ${INGEST_SECRET}` } });
+    assert.equal(over.status, 503);
+    assert.ok(Number(over.headers.get('retry-after')) > 0);
+    assert.equal((await accounting(worker)).accepted, 20000);
+    await fetch(`${amazon.url}/__emulator/faults`, { method: 'DELETE' });
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list, 120000);
+    assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.pending], [20000, 20000, 0, 0]);
+    assert.equal((await received()).size, 20000);
+  } finally {
+    await worker.stop();
+  }
+});
