@@ -289,7 +289,14 @@ async fn ingest(
         BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
     })?;
     let caller = caller(req, env, config, body.site_key.clone())?;
-    let outcome = ingest::convert(&body.events, caller, config, now(), &mut random_uuid);
+    let user_agent = req.headers().get("user-agent")?;
+    let client_ip = req.headers().get("cf-connecting-ip")?;
+    let ctx = ingest::Context {
+        caller,
+        user_agent: user_agent.as_deref(),
+        client_ip: client_ip.as_deref(),
+    };
+    let outcome = ingest::convert(&body.events, &ctx, config, now(), &mut random_uuid);
     let accepted: Vec<Value> = outcome
         .accepted
         .iter()
