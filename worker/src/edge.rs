@@ -417,6 +417,11 @@ async fn members(
     if config.amc_advertiser_id.is_none() {
         return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
     }
+    // Without the ingest secret the caller can only be a browser: only the audiences
+    // in AUDIENCES, decided before the body is read.
+    if bearer(req)?.is_none() && !audience::browser_may_join(name, config) {
+        return Err(RelayError::Status(403, "audience_not_allowed"));
+    }
     let bytes = req.bytes().await?;
     if bytes.len() > MAX_BODY_BYTES {
         return Err(RelayError::Status(413, "body_too_large"));
@@ -428,8 +433,13 @@ async fn members(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let caller = caller(req, env, config, site_key)?;
-    let (country, changes, rejected) =
-        audience::changes(&body, caller).map_err(|code| RelayError::Status(400, code))?;
+    let ctx = ingest::Context {
+        caller,
+        user_agent: None,
+        client_ip: None,
+    };
+    let (country, changes, rejected) = audience::changes(&body, &ctx, config)
+        .map_err(|code| RelayError::Status(audience::status(code), code))?;
     if !changes.is_empty() {
         let items: Vec<Value> = changes
             .iter()
