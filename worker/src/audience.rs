@@ -2,7 +2,7 @@
 //! one per identity, keyed by an external user id so that an add and a remove of the same
 //! person inside one flush window collapse to the last intent.
 //!
-//! Browsers (the public site key) may only add to the audiences listed in `AUDIENCES`
+//! Browsers (the public site key) may only add to the audiences listed in `BROWSER_AUDIENCES`
 //! ([`browser_may_join`]), with digests (the core's identity rule), and never name an
 //! external user id or remove anyone: removal by hashes would let anyone who knows a
 //! person's e-mail address remove that person. Servers with the ingest secret keep full
@@ -35,7 +35,7 @@ pub type Read = (Country, Vec<Change>, Vec<Problem>);
 pub const BROWSER_KEYS: [&str; 4] = ["siteKey", "country", "consent", "add"];
 
 /// Whether a browser (the public site key) may add members to audience `name`: only
-/// the audiences listed in `AUDIENCES` (none by default).
+/// the audiences listed in `BROWSER_AUDIENCES` (none by default).
 pub fn browser_may_join(name: &str, config: &Config) -> bool {
     valid_name(name) && config.audiences.iter().any(|a| a == name)
 }
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn browsers_may_only_add_to_listed_audiences_without_ids() {
-        let config = config_with(&[("AUDIENCES", "newsletter, buyers_30d")]);
+        let config = config_with(&[("BROWSER_AUDIENCES", "newsletter, buyers_30d")]);
         assert!(browser_may_join("newsletter", &config) && browser_may_join("buyers_30d", &config));
         assert!(!browser_may_join("vip", &config) && !browser_may_join("", &config));
         assert!(

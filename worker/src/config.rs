@@ -121,7 +121,7 @@ pub struct Config {
     /// `CUSTOM_DATA`: JSON object, custom data name → type; the only names browsers may
     /// send, and the type their values must have.
     pub custom_data: BTreeMap<String, CustomType>,
-    /// `AUDIENCES`: the audiences browsers may join (default none).
+    /// `BROWSER_AUDIENCES`: the audiences browsers may join (default none).
     pub audiences: Vec<String>,
     /// `ADD_CLIENT_IP` (default off): add the client IP as `consent.geo.ipAddress` to a
     /// browser's event whose consent is granted.
@@ -280,12 +280,14 @@ impl Config {
                 custom_data.insert(name, kind);
             }
         }
-        let audiences = list(var("AUDIENCES"));
+        let audiences = list(var("BROWSER_AUDIENCES"));
         if !audiences
             .iter()
             .all(|a| matchkey::amazon::audience::valid_name(a))
         {
-            return Err("AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)".into());
+            return Err(
+                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)".into(),
+            );
         }
         let add_client_ip = match var("ADD_CLIENT_IP")
             .unwrap_or_default()
@@ -458,7 +460,7 @@ mod tests {
             ("ADVERTISER_ID", "583"),
             ("BROWSER_IDS", "ramp_id"),
             ("CUSTOM_DATA", r#"{"brand":"STRING","qty":"INTEGER"}"#),
-            ("AUDIENCES", "newsletter, buyers_30d"),
+            ("BROWSER_AUDIENCES", "newsletter, buyers_30d"),
             ("ADD_CLIENT_IP", "true"),
         ]))
         .unwrap();
@@ -488,9 +490,9 @@ mod tests {
                 "CUSTOM_DATA names allow only letters, digits and _",
             ),
             (
-                "AUDIENCES",
+                "BROWSER_AUDIENCES",
                 "ok,not ok",
-                "AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)",
+                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)",
             ),
             (
                 "ADD_CLIENT_IP",

@@ -418,7 +418,7 @@ async fn members(
         return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
     }
     // Without the ingest secret the caller can only be a browser: only the audiences
-    // in AUDIENCES, decided before the body is read.
+    // in BROWSER_AUDIENCES, decided before the body is read.
     if bearer(req)?.is_none() && !audience::browser_may_join(name, config) {
         return Err(RelayError::Status(403, "audience_not_allowed"));
     }

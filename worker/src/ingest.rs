@@ -397,7 +397,8 @@ fn convert_one(
     let user_agent = if browser {
         match ctx.user_agent.map(truncate_user_agent).map(str::trim) {
             Some("") | None => None,
-            Some(ua) if ua_text(ua) => Some(ua),
+            // Real user agents are printable ASCII; anything else is not passed on.
+            Some(ua) if ua.bytes().all(|b| (0x20..0x7f).contains(&b)) && ua_text(ua) => Some(ua),
             Some(_) => {
                 dropped.push(("userAgent".into(), "invalid_user_agent"));
                 None
@@ -1195,7 +1196,7 @@ mod tests {
     #[test]
     fn the_user_agent_of_a_browser_is_the_request_header_cut_to_512_bytes() {
         let config = config();
-        let long = format!("{}é", "a".repeat(511));
+        let long = format!("{}@", "a".repeat(512));
         let agent = |ua: Option<&str>| {
             let c = Context {
                 user_agent: ua,
@@ -1209,10 +1210,16 @@ mod tests {
                 out.warnings,
             )
         };
-        assert_eq!(agent(Some(&long)).0.unwrap(), "a".repeat(511));
+        assert_eq!(agent(Some(&long)).0.unwrap(), "a".repeat(512));
         assert_eq!(agent(None), (None, vec![]));
         assert_eq!(agent(Some("  ")), (None, vec![]));
-        for bad in ["Mozilla jane@example.com", "Mozilla\u{0}", "x%40y", "ua＠"] {
+        for bad in [
+            "Mozilla jane@example.com",
+            "Mozilla\u{0}",
+            "x%40y",
+            "ua＠",
+            "ua é",
+        ] {
             let (ua, warnings) = agent(Some(bad));
             assert_eq!(ua, None);
             assert_eq!(warnings[0].reason, "invalid_user_agent");
