@@ -60,7 +60,7 @@ test('15,000 adds become 3 record requests of at most 6,000, and the audience ho
 
 test('an add and a remove of one person in one window collapse; 429 loses nothing; raw values are refused', async () => {
   await amazon.control('/__emulator/reset');
-  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300' });
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300', BROWSER_AUDIENCES: 'churned' });
   const flush = () => worker.request('/v1/audiences/churned/flush', { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   try {
     const [a, b] = hashes(2);
@@ -78,6 +78,11 @@ test('an add and a remove of one person in one window collapse; 429 loses nothin
     assert.equal(raw.status, 202);
     assert.equal((await raw.json()).rejected[0].reason, 'raw_pii_not_accepted');
     assert.equal((await post(worker, 'bad name', { add: [] })).status, 400);
+    // Browsers: only the audiences in BROWSER_AUDIENCES, and never a removal.
+    const other = await post(worker, 'vip', { siteKey: SITE_KEY, add: [{ matchKeys: { EMAIL: a } }] }, true);
+    assert.deepEqual([other.status, await other.json()], [403, { error: 'audience_not_allowed' }]);
+    const removal = await post(worker, 'churned', { siteKey: SITE_KEY, remove: [{ matchKeys: { EMAIL: a } }] }, true);
+    assert.deepEqual([removal.status, await removal.json()], [403, { error: 'remove_needs_server' }]);
   } finally {
     await worker.stop();
   }
@@ -119,7 +124,7 @@ test('an audience Amazon no longer knows is created again, and no change is lost
 
 test('AUDIENCE_API=dp uploads the joiners\' hashed records, then patches adds and removes into the audience', async () => {
   await amazon.control('/__emulator/reset');
-  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300', AUDIENCE_API: 'dp', PROFILE_ID: '1234567890' });
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300', AUDIENCE_API: 'dp', PROFILE_ID: '1234567890', BROWSER_AUDIENCES: 'dp_buyers' });
   const admin = { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } };
   try {
     const all = hashes(3);
@@ -137,8 +142,8 @@ test('AUDIENCE_API=dp uploads the joiners\' hashed records, then patches adds an
     assert.deepEqual(upload.body.records.map((r) => r.hashedRecords[0].email).sort(), [...all].sort());
     assert.equal((await log('dpAudience'))[0].status, 207);
 
-    // One leaves: a patch only, no upload.
-    assert.equal((await post(worker, 'dp_buyers', { siteKey: SITE_KEY, remove: [add[0]] }, true)).status, 202);
+    // One leaves (a removal needs the ingest secret): a patch only, no upload.
+    assert.equal((await post(worker, 'dp_buyers', { remove: [add[0]] })).status, 202);
     await worker.request('/v1/audiences/dp_buyers/flush', admin);
     await until(async () => (await log('dpAudience')).length === 2, 30000);
     assert.equal((await log('dpRecords')).length, 1);

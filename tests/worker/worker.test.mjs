@@ -76,8 +76,8 @@ test('a 207 with partial errors puts exactly those events in the log', async () 
   await amazon.control('/__emulator/reset');
   const worker = await startWorker(amazon.url);
   try {
-    // The emulator refuses an INTEGER custom field that is not an int32; the Worker lets it through.
-    const bad = (i) => event(i, { customData: [{ name: 'qty', value: 'abc', dataType: 'INTEGER' }] });
+    // The emulator refuses a currency outside ISO 4217; the Worker checks only the shape.
+    const bad = (i) => event(i, { currency: 'XXQ' });
     const events = [event(0), bad(1), event(2), bad(3), event(4)];
     assert.equal((await serverPost(worker, { events })).status, 202);
     assert.equal((await admin(worker, '/v1/flush', 'POST')).status, 200);

@@ -1,7 +1,9 @@
 //! The Worker's configuration, read once from `[vars]` (wrangler.toml, `--var`) into a
 //! typed struct. Secrets are read where they are used and never stored here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use matchkey::identity::BrowserIds;
 
 /// Amazon Ads API regions and their hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,79 @@ pub struct Config {
     pub audience_ttl_seconds: u64,
     /// `AUDIENCE_API`: `amc` (default) or `dp`.
     pub audience_api: AudienceApi,
+    /// `BROWSER_IDS`: the unhashed identifiers (`MATCH_ID`, `RAMP_ID`) browsers may send
+    /// (default none).
+    pub browser_ids: BrowserIds,
+    /// `CUSTOM_DATA`: JSON object, custom data name → type; the only names browsers may
+    /// send, and the type their values must have.
+    pub custom_data: BTreeMap<String, CustomType>,
+    /// `BROWSER_AUDIENCES`: the audiences browsers may join (default none).
+    pub audiences: Vec<String>,
+    /// `ADD_CLIENT_IP` (default off): add the client IP as `consent.geo.ipAddress` to a
+    /// browser's event whose consent is granted.
+    pub add_client_ip: bool,
+}
+
+/// The type of a custom data value (Amazon's `dataType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomType {
+    /// `STRING`: `[A-Za-z0-9_.:-]{1,256}`.
+    String,
+    /// `INTEGER`: a 32-bit signed integer.
+    Integer,
+    /// `TIMESTAMP`: an RFC 3339 date-time.
+    Timestamp,
+}
+
+impl CustomType {
+    /// Parses Amazon's name (`STRING`, `INTEGER`, `TIMESTAMP`).
+    pub fn parse(s: &str) -> Option<CustomType> {
+        match s {
+            "STRING" => Some(CustomType::String),
+            "INTEGER" => Some(CustomType::Integer),
+            "TIMESTAMP" => Some(CustomType::Timestamp),
+            _ => None,
+        }
+    }
+
+    /// Amazon's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomType::String => "STRING",
+            CustomType::Integer => "INTEGER",
+            CustomType::Timestamp => "TIMESTAMP",
+        }
+    }
+}
+
+/// Amazon's `eventDescription.conversionType` values (spec §A1), the only ones a server
+/// or `EVENT_MAP` may name.
+pub const CONVERSION_TYPES: [&str; 12] = [
+    "ADD_TO_SHOPPING_CART",
+    "APPLICATION",
+    "CHECKOUT",
+    "CONTACT",
+    "LEAD",
+    "MOBILE_APP_FIRST_START",
+    "OFF_AMAZON_PURCHASES",
+    "OTHER",
+    "PAGE_VIEW",
+    "SEARCH",
+    "SIGN_UP",
+    "SUBSCRIBE",
+];
+
+/// Whether `s` is an Events API `dataSetName` (`[A-Za-z][A-Za-z0-9_-]*`, at most 100).
+pub fn valid_data_set_name(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s.as_bytes()[0].is_ascii_alphabetic()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether `s` is a custom data name Amazon takes (letters, digits, `_`; at most 64).
+pub fn valid_custom_data_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Default event name → Amazon conversionType (the browser tag uses the same map).
@@ -200,6 +275,59 @@ impl Config {
                 .map_err(|_| "EVENT_MAP must be a JSON object of strings")?;
             event_map.extend(extra);
         }
+        if event_map
+            .values()
+            .any(|t| !CONVERSION_TYPES.contains(&t.as_str()))
+        {
+            return Err("EVENT_MAP values must be Amazon conversion types".into());
+        }
+        let data_set_name = var("DATA_SET_NAME").filter(|s| !s.is_empty());
+        if data_set_name
+            .as_deref()
+            .is_some_and(|s| !valid_data_set_name(s))
+        {
+            return Err("DATA_SET_NAME must match [A-Za-z][A-Za-z0-9_-]* (at most 100)".into());
+        }
+        let mut browser_ids = BrowserIds::default();
+        for id in list(var("BROWSER_IDS")) {
+            match id.to_ascii_uppercase().as_str() {
+                "MATCH_ID" => browser_ids.match_id = true,
+                "RAMP_ID" => browser_ids.ramp_id = true,
+                _ => return Err("BROWSER_IDS may list only MATCH_ID and RAMP_ID".into()),
+            }
+        }
+        let mut custom_data = BTreeMap::new();
+        if let Some(json) = var("CUSTOM_DATA").filter(|s| !s.trim().is_empty()) {
+            let bad =
+                || "CUSTOM_DATA must be a JSON object of name to STRING, INTEGER or TIMESTAMP";
+            let map: HashMap<String, String> = serde_json::from_str(&json).map_err(|_| bad())?;
+            for (name, kind) in map {
+                let kind = CustomType::parse(&kind).ok_or_else(bad)?;
+                if !valid_custom_data_name(&name) {
+                    return Err("CUSTOM_DATA names allow only letters, digits and _".into());
+                }
+                custom_data.insert(name, kind);
+            }
+        }
+        let audiences = list(var("BROWSER_AUDIENCES"));
+        if !audiences
+            .iter()
+            .all(|a| matchkey::amazon::audience::valid_name(a))
+        {
+            return Err(
+                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)".into(),
+            );
+        }
+        let add_client_ip = match var("ADD_CLIENT_IP")
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "false" | "0" | "off" | "no" => false,
+            "true" | "1" | "on" | "yes" => true,
+            _ => return Err("ADD_CLIENT_IP must be true or false".into()),
+        };
         Ok(Config {
             advertiser_id,
             region,
@@ -208,7 +336,7 @@ impl Config {
             flush_seconds: number("FLUSH_SECONDS", 60)?.max(1),
             site_keys: list(var("SITE_KEYS")),
             allowed_origins: list(var("ALLOWED_ORIGINS")),
-            data_set_name: var("DATA_SET_NAME").filter(|s| !s.is_empty()),
+            data_set_name,
             event_map,
             batch_max_events: (number("BATCH_MAX_EVENTS", 500)? as usize).clamp(1, 500),
             retry_budget_ms: number("RETRY_HOURS", 72)?.clamp(1, 480) * 3_600_000,
@@ -241,6 +369,10 @@ impl Config {
                 },
                 _ => return Err("API_KIND must be events or dsp".into()),
             },
+            browser_ids,
+            custom_data,
+            audiences,
+            add_client_ip,
         })
     }
 
@@ -379,6 +511,71 @@ mod tests {
         assert_eq!(e, "AUDIENCE_API=dp needs PROFILE_ID");
         let e = Config::from_vars(vars(&[base[0], ("AUDIENCE_API", "x")])).unwrap_err();
         assert_eq!(e, "AUDIENCE_API must be amc or dp");
+    }
+
+    #[test]
+    fn browser_settings_default_to_nothing_and_are_checked() {
+        let base = Config::from_vars(vars(&[("ADVERTISER_ID", "583")])).unwrap();
+        assert_eq!(base.browser_ids, BrowserIds::default());
+        assert!(base.custom_data.is_empty() && base.audiences.is_empty() && !base.add_client_ip);
+        let c = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("BROWSER_IDS", "ramp_id"),
+            ("CUSTOM_DATA", r#"{"brand":"STRING","qty":"INTEGER"}"#),
+            ("BROWSER_AUDIENCES", "newsletter, buyers_30d"),
+            ("ADD_CLIENT_IP", "true"),
+        ]))
+        .unwrap();
+        assert!(c.browser_ids.ramp_id && !c.browser_ids.match_id);
+        assert_eq!(c.custom_data.get("qty"), Some(&CustomType::Integer));
+        assert_eq!(c.audiences, ["newsletter", "buyers_30d"]);
+        assert!(c.add_client_ip);
+        for (name, value, error) in [
+            (
+                "BROWSER_IDS",
+                "EMAIL",
+                "BROWSER_IDS may list only MATCH_ID and RAMP_ID",
+            ),
+            (
+                "CUSTOM_DATA",
+                r#"{"brand":"TEXT"}"#,
+                "CUSTOM_DATA must be a JSON object of name to STRING, INTEGER or TIMESTAMP",
+            ),
+            (
+                "CUSTOM_DATA",
+                "[]",
+                "CUSTOM_DATA must be a JSON object of name to STRING, INTEGER or TIMESTAMP",
+            ),
+            (
+                "CUSTOM_DATA",
+                r#"{"a b":"STRING"}"#,
+                "CUSTOM_DATA names allow only letters, digits and _",
+            ),
+            (
+                "BROWSER_AUDIENCES",
+                "ok,not ok",
+                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)",
+            ),
+            (
+                "ADD_CLIENT_IP",
+                "maybe",
+                "ADD_CLIENT_IP must be true or false",
+            ),
+            (
+                "EVENT_MAP",
+                r#"{"x":"BUY"}"#,
+                "EVENT_MAP values must be Amazon conversion types",
+            ),
+            (
+                "DATA_SET_NAME",
+                "1web",
+                "DATA_SET_NAME must match [A-Za-z][A-Za-z0-9_-]* (at most 100)",
+            ),
+        ] {
+            let e =
+                Config::from_vars(vars(&[("ADVERTISER_ID", "583"), (name, value)])).unwrap_err();
+            assert_eq!(e, error, "{name}={value}");
+        }
     }
 
     #[test]

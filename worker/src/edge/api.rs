@@ -11,7 +11,7 @@ use super::amazon::{auth as api_auth, events_call, request_body};
 use super::{Answer, RelayError, audience_sync, auth, batcher, now, random_uuid};
 use crate::audience;
 use crate::config::Config;
-use crate::ingest::{self, BodyError, MAX_BODY_BYTES};
+use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
 
 /// The body, at most [`MAX_BODY_BYTES`]: a declared longer one is refused before a byte
 /// is read, and reading stops as soon as the limit is passed.
@@ -65,7 +65,14 @@ pub(super) async fn ingest(req: &mut Request, env: &Env, config: &Config, dry_ru
         BodyError::BadShape => RelayError::Status(400, "bad_shape"),
         BodyError::EventCount => RelayError::Status(400, "event_count_out_of_range"),
     })?;
-    let outcome = ingest::convert(&body.events, caller, config, now(), &mut random_uuid);
+    let user_agent = req.headers().get("user-agent")?;
+    let client_ip = req.headers().get("cf-connecting-ip")?;
+    let ctx = ingest::Context {
+        caller,
+        user_agent: user_agent.as_deref(),
+        client_ip: client_ip.as_deref(),
+    };
+    let outcome = ingest::convert(&body.events, &ctx, config, now(), &mut random_uuid);
     let accepted: Vec<Value> = outcome
         .accepted
         .iter()
@@ -119,11 +126,21 @@ pub(super) async fn members(req: &mut Request, env: &Env, config: &Config, name:
         return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
     }
     let caller = auth::caller(req, env, config).await?;
+    // A browser may join only the audiences of BROWSER_AUDIENCES: decided before the
+    // body is read.
+    if caller == Caller::Browser && !audience::browser_may_join(name, config) {
+        return Err(RelayError::Status(403, "audience_not_allowed"));
+    }
     let bytes = body(req).await?;
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
-    let (country, changes, rejected) =
-        audience::changes(&body, caller).map_err(|code| RelayError::Status(400, code))?;
+    let ctx = ingest::Context {
+        caller,
+        user_agent: None,
+        client_ip: None,
+    };
+    let (country, changes, rejected) = audience::changes(&body, &ctx, config)
+        .map_err(|code| RelayError::Status(audience::status(code), code))?;
     if !changes.is_empty() {
         let items: Vec<Value> = changes
             .iter()
