@@ -8,7 +8,8 @@ export type ReasonCode =
   | 'empty' | 'empty_after_normalization' | 'invalid_email' | 'unparseable_phone'
   | 'impossible_phone_length' | 'invalid_postal_for_country' | 'zeroed_maid'
   | 'maid_must_not_be_hashed' | 'invalid_maid' | 'invalid_ramp_id' | 'invalid_country'
-  | 'unknown_field';
+  | 'unknown_field' | 'raw_pii_not_accepted' | 'not_allowed_from_browser'
+  | 'looks_like_personal_data';
 
 /** The Error thrown for a rejected value; its message never contains the input. */
 export interface MatchkeyError extends Error {
@@ -39,3 +40,24 @@ export function matchKeys(record: Identity, country: string): MatchKeys;
 export function hashBatch(
   records: Array<{ field: Field | string; input: string; country: string }>,
 ): Array<Normalized | { error: ReasonCode }>;
+
+/** Whether data from `country` needs a consent signal; throws `invalid_country`. */
+export function requiresConsent(country: string): boolean;
+
+/** The parts of a CMP's TCData (`__tcfapi`) the consent rule reads. */
+export interface TcData {
+  tcString?: string;
+  eventStatus?: 'tcloaded' | 'cmpuishown' | 'useractioncomplete' | string;
+  gdprApplies?: boolean;
+  vendor?: { consents?: Record<number, boolean> };
+  purpose?: { consents?: Record<number, boolean> };
+}
+
+/** Vendor 793 (Amazon Ads) and every required purpose have consent. */
+export function tcfGranted(tcData: TcData): boolean;
+
+/** An applicable GPP section as parsed by the CMP: `tcfeuv2`, `usnat`; others are denied. */
+export function gppGranted(sectionName: string, parsedSection: object | object[] | undefined): boolean;
+
+export function validTcfString(s: string): boolean;
+export function validGppString(s: string): boolean;

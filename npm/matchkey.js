@@ -1,6 +1,10 @@
 // matchkey: Amazon Ads match keys normalized and SHA-256 hashed in the page (wasm).
 // This module wraps the wasm-bindgen output (matchkey_wasm.js) with the package API.
-import initWasm, { normalize as normalizeWasm, matchKeys as matchKeysWasm, hashBatchPacked } from './matchkey_wasm.js';
+import initWasm, {
+  normalize as normalizeWasm, matchKeys as matchKeysWasm, hashBatchPacked,
+  requiresConsent as requiresConsentWasm, tcfGranted as tcfGrantedWasm, gppGranted as gppGrantedWasm,
+  validTcfString as validTcfStringWasm, validGppString as validGppStringWasm,
+} from './matchkey_wasm.js';
 
 const RS = '\u001e';
 const US = '\u001f';
@@ -36,12 +40,65 @@ export function normalize(field, input, country) {
 
 /**
  * The Amazon match keys of one person: `[{type, values: [hash]}]`. Rejected fields are
- * skipped and listed in the array's `rejected` property as `{field, code}`.
+ * skipped and listed in the array's `rejected` property as `{field, code}`; a matchId or
+ * rampId that looks like an e-mail address or a phone number is rejected with
+ * `looks_like_personal_data` (Amazon would receive it unhashed).
  * @param {object} record any of email, phone, firstName, lastName, address, city, state, postal, maid, rampId, matchId
  * @param {string} country
  */
 export function matchKeys(record, country) {
   return matchKeysWasm(record, String(country));
+}
+
+/**
+ * Whether data from `country` needs a consent signal (EEA and UK, the core's list).
+ * Throws an Error with code `invalid_country`.
+ * @param {string} country
+ * @returns {boolean}
+ */
+export function requiresConsent(country) {
+  return requiresConsentWasm(String(country));
+}
+
+/**
+ * Whether a CMP's decoded TCF data (`__tcfapi` getTCData / addEventListener) gives Amazon
+ * Ads (vendor 793) consent and consent for every purpose the core requires. Whether the
+ * data is final (`eventStatus`) is the caller's to check.
+ * @param {object} tcData
+ * @returns {boolean}
+ */
+export function tcfGranted(tcData) {
+  return tcfGrantedWasm(tcData);
+}
+
+/**
+ * Whether an applicable GPP section, as the CMP parsed it (`__gpp` ping `parsedSections`
+ * or getSection), grants consent: `tcfeuv2` judged as TCF, `usnat` unless an opt-out of
+ * sale, sharing or targeted advertising, any other section denied.
+ * @param {string} sectionName such as tcfeuv2, usnat
+ * @param {object | object[]} parsedSection the section object or its segments
+ * @returns {boolean}
+ */
+export function gppGranted(sectionName, parsedSection) {
+  return gppGrantedWasm(String(sectionName), parsedSection);
+}
+
+/**
+ * Whether `s` has the shape of a TCF string (base64url segments).
+ * @param {string} s
+ * @returns {boolean}
+ */
+export function validTcfString(s) {
+  return typeof s === 'string' && validTcfStringWasm(s);
+}
+
+/**
+ * Whether `s` has the shape of a GPP string (base64url sections joined by `~`).
+ * @param {string} s
+ * @returns {boolean}
+ */
+export function validGppString(s) {
+  return typeof s === 'string' && validGppStringWasm(s);
 }
 
 /**

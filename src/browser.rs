@@ -8,13 +8,18 @@
 //!
 //! Errors are real JavaScript `Error`s with a `code` property (the core's reason code)
 //! and a `field` property; their message never contains the input.
+//!
+//! The consent exports (`requiresConsent`, `tcfGranted`, `gppGranted`, `validTcfString`,
+//! `validGppString`) read the CMP's decoded data and ask [`crate::consent`], so the site
+//! tag holds no consent rule of its own.
 
 use std::borrow::Cow;
 
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::{Country, Field, Normalizer, Reject, input_form};
+use crate::consent::{self, AMAZON_TCF_VENDOR_ID, GppSection, TCF_PURPOSES};
+use crate::{Country, Field, Normalizer, Reason, Reject, identity, input_form};
 
 /// The record keys `matchKeys` reads, in the order it writes match keys.
 const RECORD_KEYS: [(&str, Field); 11] = [
@@ -99,7 +104,9 @@ pub fn normalize_js(field: &str, input: &str, country: &str) -> Result<JsValue, 
 /// The Amazon match keys of one person, `[{type, values: [value]}]`, from an object with
 /// any of `email, phone, firstName, lastName, address, city, state, postal, maid, rampId,
 /// matchId`. Absent and empty fields are skipped; rejected ones are skipped too and
-/// listed in the array's `rejected` property as `{field, code}`.
+/// listed in the array's `rejected` property as `{field, code}`. A `matchId` or `rampId`
+/// that looks like an e-mail address or a phone number is refused
+/// (`looks_like_personal_data`): Amazon would receive it unhashed.
 ///
 /// # Errors
 /// Only for the whole call: `invalid_country`, or a record that is not an object.
@@ -119,7 +126,14 @@ pub fn match_keys_js(record: JsValue, country: &str) -> Result<Array, JsValue> {
         else {
             continue;
         };
-        match normalizer.match_key(field, &in_form(field, &input), country) {
+        let key = identity::check_identifier(field, &input)
+            .map_err(Reason::code)
+            .and_then(|()| {
+                normalizer
+                    .match_key(field, &in_form(field, &input), country)
+                    .map_err(|reject| reject.code())
+            });
+        match key {
             Ok(key) => {
                 let item: JsValue = Object::new().into();
                 set(&item, "type", &field.as_str().into());
@@ -127,17 +141,113 @@ pub fn match_keys_js(record: JsValue, country: &str) -> Result<Array, JsValue> {
                 keys.push(&item);
             }
             // An absent value is not a reject worth reporting.
-            Err(reject) if reject.code() == "empty" => {}
-            Err(reject) => {
+            Err("empty") => {}
+            Err(code) => {
                 let item: JsValue = Object::new().into();
                 set(&item, "field", &field.as_str().into());
-                set(&item, "code", &reject.code().into());
+                set(&item, "code", &code.into());
                 rejected.push(&item);
             }
         }
     }
     set(&keys, "rejected", &rejected);
     Ok(keys)
+}
+
+/// Whether data from `country` needs a consent signal (the core's list of countries).
+///
+/// # Errors
+/// `invalid_country`.
+#[wasm_bindgen(js_name = requiresConsent)]
+pub fn requires_consent_js(country: &str) -> Result<bool, JsValue> {
+    parse_country(country).map(consent::requires_consent)
+}
+
+/// `target[key]`, or `undefined` when `target` is not an object.
+fn get(target: &JsValue, key: &JsValue) -> JsValue {
+    if !target.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(target, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Whether `target[key]` is `true` (nothing else counts as consent).
+fn is_true(target: &JsValue, key: u32) -> bool {
+    get(target, &key.into()).as_bool() == Some(true)
+}
+
+/// The items of an array (or any object with a numeric `length`), read one by one.
+fn items(target: &JsValue) -> impl Iterator<Item = JsValue> + '_ {
+    let len = get(target, &"length".into()).as_f64().unwrap_or(0.0);
+    // A CMP's arrays are short; the bound keeps a forged `length` from looping long.
+    (0..len.min(100_000.0) as u32).map(move |i| get(target, &i.into()))
+}
+
+/// Whether the CMP's decoded TCF data (`__tcfapi` `getTCData` / `addEventListener`)
+/// grants what the tag needs: `vendor.consents[793]` and `purpose.consents[p]` for every
+/// purpose the core lists. The caller decides whether the data is final (`eventStatus`).
+#[wasm_bindgen(js_name = tcfGranted)]
+pub fn tcf_granted_js(tc_data: &JsValue) -> bool {
+    let consents = |group: &str| get(&get(tc_data, &group.into()), &"consents".into());
+    let purposes = consents("purpose");
+    consent::tcf_granted(
+        is_true(&consents("vendor"), AMAZON_TCF_VENDOR_ID.into()),
+        |p| is_true(&purposes, p.into()),
+    )
+}
+
+/// A field of a parsed GPP section: the section object, or the first of its segment
+/// objects that has the field (CMPs give either form).
+fn gpp_field(section: &JsValue, name: &str) -> JsValue {
+    let name = JsValue::from(name);
+    let direct = get(section, &name);
+    if !direct.is_undefined() {
+        return direct;
+    }
+    items(section)
+        .map(|segment| get(&segment, &name))
+        .find(|v| !v.is_undefined())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Whether the page's applicable GPP section, as its CMP parsed it (`__gpp` `ping`
+/// `parsedSections[name]` or `getSection`), grants what the tag needs: `tcfeuv2` judged as
+/// TCF (`VendorConsents` holds 793, `PurposeConsents[p - 1]` is true for every listed
+/// purpose), `usnat` unless `SaleOptOut`, `SharingOptOut` or `TargetedAdvertisingOptOut`
+/// is 1 (or is missing: unreadable data grants nothing), any other section denied.
+#[wasm_bindgen(js_name = gppGranted)]
+pub fn gpp_granted_js(section_name: &str, parsed: &JsValue) -> bool {
+    let section = match section_name {
+        "tcfeuv2" => {
+            let purposes = gpp_field(parsed, "PurposeConsents");
+            GppSection::TcfEuV2 {
+                vendor_consent: items(&gpp_field(parsed, "VendorConsents"))
+                    .any(|v| v.as_f64() == Some(AMAZON_TCF_VENDOR_ID.into())),
+                purposes_consent: TCF_PURPOSES
+                    .iter()
+                    .all(|&p| p > 0 && is_true(&purposes, u32::from(p) - 1)),
+            }
+        }
+        "usnat" => GppSection::UsNat {
+            opted_out: ["SaleOptOut", "SharingOptOut", "TargetedAdvertisingOptOut"]
+                .iter()
+                .any(|name| gpp_field(parsed, name).as_f64().is_none_or(|v| v == 1.0)),
+        },
+        _ => GppSection::Other,
+    };
+    consent::gpp_granted(section)
+}
+
+/// Whether `s` has the shape of a TCF string (what the tag passes on as `consent.tcf`).
+#[wasm_bindgen(js_name = validTcfString)]
+pub fn valid_tcf_string_js(s: &str) -> bool {
+    consent::valid_tcf_string(s)
+}
+
+/// Whether `s` has the shape of a GPP string (what the tag passes on as `consent.gpp`).
+#[wasm_bindgen(js_name = validGppString)]
+pub fn valid_gpp_string_js(s: &str) -> bool {
+    consent::valid_gpp_string(s)
 }
 
 /// Many values in one call: `packed` holds records separated by U+001E, each

@@ -1,48 +1,77 @@
 // The matchkey site tag: normalizes and hashes personal data in the page (wasm), keeps
 // only hashes in first-party storage, reads consent, and sends events to the matchkey
 // Worker. It never throws into the host page and never sends a raw value.
-import init, { matchKeys } from '../pkg/matchkey.js';
+//
+// Consent comes from the core (`matchkey::consent` through the wasm exports): which
+// countries need it, what TCF data and which GPP sections grant it. This file only
+// gathers the page's signals and acts on the answer.
+import init, {
+  matchKeys, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+} from '../pkg/matchkey.js';
 
 const VERSION = 1;
 const ID_KEY = 'matchkey_id';
 const OUTBOX_KEY = 'matchkey_outbox';
 const OUTBOX_MAX = 50;
-const CONVERSION_TYPES = {
-  purchase: 'OFF_AMAZON_PURCHASES', add_to_cart: 'ADD_TO_SHOPPING_CART', page_view: 'PAGE_VIEW',
-  sign_up: 'SIGN_UP', subscribe: 'SUBSCRIBE', lead: 'LEAD', search: 'SEARCH', checkout: 'CHECKOUT',
-  contact: 'CONTACT', application: 'APPLICATION',
-};
-// EEA, UK and CH: consent is required before anything is sent, unless configured otherwise.
-const CONSENT_COUNTRIES = new Set(('AT BE BG CH CY CZ DE DK EE ES FI FR GB GR HR HU IE IS IT LI LT LU LV MT ' +
-  'NL NO PL PT RO SE SI SK UK').split(' '));
+const OUTBOX_DAYS = 7;
+// What the Worker accepts as an event name and an event id.
+const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+// The only fields an event carries (the Worker adds conversionType, dataSetName and the
+// user agent from its own configuration and the request).
+const EVENT_FIELDS = ['name', 'eventId', 'eventTime', 'country', 'matchKeys', 'value', 'currency', 'units', 'customData'];
+// GPP section ids the core judges; any other applicable section grants nothing.
+const GPP_SECTIONS = { 2: 'tcfeuv2', 7: 'usnat' };
+// A 429 or 503 whose Retry-After the page cannot read waits this long.
+const DEFAULT_RETRY_MS = 60000;
 
 const state = {
   config: null,
-  identity: null, // {EMAIL: hash, …}
-  consent: null, // Events API consent object, once known
-  consentDenied: false,
-  pending: [], // events waiting for consent
+  identity: null, // {EMAIL: hash, …}, in memory; in storage only with consent where required
+  expires: 0,
+  acs: null, // {amznUserData, amznAdStorage}: consent() or the amzn_consent cookie
+  acsExplicit: false,
+  strings: {}, // TCF / GPP strings given to consent()
+  tcData: null, // the CMP's last final TCData (__tcfapi)
+  gpp: null, // the CMP's last ready ping data (__gpp)
+  gppSections: {}, // sections fetched with getSection when ping did not parse them
+  listening: {},
+  pending: [], // events waiting for consent, in memory only
+  timer: null,
   ready: null,
 };
+
+function warn(code) {
+  if (state.config && state.config.debug) console.warn('matchkey:', code);
+}
 
 function safe(fn) {
   return function () {
     try {
       return fn.apply(null, arguments);
     } catch (e) {
-      if (state.config && state.config.debug) console.warn('matchkey:', e && e.code ? e.code : e && e.message);
+      warn(e && e.code ? e.code : e && e.message);
     }
   };
 }
 
 // Storage: localStorage, with a first-party cookie when it is unavailable.
+function readCookie(name) {
+  const m = document.cookie.match(new RegExp('(?:^|; )' + name + '=([^;]*)'));
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
 function storeGet(key) {
   try {
     const v = localStorage.getItem(key);
     if (v !== null) return JSON.parse(v);
   } catch (_) { /* fall through to the cookie */ }
-  const m = document.cookie.match(new RegExp('(?:^|; )' + key + '=([^;]*)'));
-  try { return m ? JSON.parse(decodeURIComponent(m[1])) : null; } catch (_) { return null; }
+  try {
+    const c = readCookie(key);
+    return c ? JSON.parse(c) : null;
+  } catch (_) {
+    return null;
+  }
 }
 
 function storeSet(key, value, days) {
@@ -60,86 +89,253 @@ function storeRemove(key) {
 }
 
 function country() {
-  return (state.config && state.config.country) || 'US';
+  const c = String((state.config && state.config.country) || 'US').toUpperCase();
+  return c === 'UK' ? 'GB' : c;
 }
 
-function consentRequired() {
-  const mode = state.config && state.config.consentMode;
-  if (mode === 'required') return true;
-  if (mode === 'optional' || mode === 'none') return false;
-  return CONSENT_COUNTRIES.has(country().toUpperCase());
-}
-
-function granted(c) {
-  if (!c) return false;
-  if (c.amazonConsent) return c.amazonConsent.amznUserData === 'GRANTED' && c.amazonConsent.amznAdStorage !== 'DENIED';
-  return Boolean(c.tcf || c.gpp);
-}
-
-function readCookie(name) {
-  const m = document.cookie.match(new RegExp('(?:^|; )' + name + '=([^;]*)'));
-  return m ? decodeURIComponent(m[1]) : null;
-}
-
-// Consent signals present on the page: TCF, GPP, Amazon's amzn_consent cookie.
-function readPageConsent() {
-  const consent = {};
-  if (typeof window.__tcfapi === 'function') {
-    window.__tcfapi('getTCData', 2, (data, ok) => { if (ok && data && data.tcString) consent.tcf = data.tcString; });
+// Whether events from `c` (default: the page's country) need a consent signal: the
+// core's list of countries, or everywhere with `consentMode: 'required'`. A site cannot
+// turn it off for a country on the list. An unreadable country needs one.
+function consentRequired(c) {
+  if (state.config && state.config.consentMode === 'required') return true;
+  try {
+    return requiresConsent(c === undefined ? country() : String(c));
+  } catch (_) {
+    return true;
   }
-  if (typeof window.__gpp === 'function') {
-    window.__gpp('ping', (data, ok) => { if (ok !== false && data && data.gppString) consent.gpp = data.gppString; });
-  }
-  const amzn = readCookie('amzn_consent');
-  if (amzn) {
-    try {
-      const c = JSON.parse(amzn);
-      if (c.amznUserData) consent.amazonConsent = { amznUserData: c.amznUserData, amznAdStorage: c.amznAdStorage || c.amznUserData };
-    } catch (_) { /* not the JSON form */ }
-  }
-  return Object.keys(consent).length ? consent : null;
 }
+
+// ---- Consent -------------------------------------------------------------------------
+
+function applicableGppSections(ping) {
+  const ids = Array.isArray(ping.applicableSections) ? ping.applicableSections : [];
+  return ids.filter((id) => typeof id === 'number' && id > 0);
+}
+
+// 'granted', 'denied' or 'unknown'. Each signal the page has gives a verdict; any refusal
+// denies, otherwise any grant grants. Where consent is not required, signals that do not
+// apply (TCF with gdprApplies false, a GPP section the core does not judge) say nothing,
+// but an explicit refusal (ACS denied, a usnat opt-out) still stops sending.
+function consentStatus(required) {
+  const verdicts = [];
+  if (state.acs) verdicts.push(state.acs.amznUserData === 'GRANTED' && state.acs.amznAdStorage !== 'DENIED');
+  if (state.tcData && (required || state.tcData.gdprApplies !== false)) verdicts.push(tcfGranted(state.tcData));
+  if (state.gpp) {
+    for (const id of applicableGppSections(state.gpp)) {
+      const name = GPP_SECTIONS[id];
+      const parsed = name && ((state.gpp.parsedSections || {})[name] || state.gppSections[name]);
+      if (name && !parsed) continue; // getSection has not answered yet: no verdict
+      const ok = gppGranted(name || String(id), parsed);
+      if (ok || name || required) verdicts.push(ok);
+    }
+  }
+  if (verdicts.includes(false)) return 'denied';
+  return verdicts.includes(true) ? 'granted' : 'unknown';
+}
+
+// Whether an event may go now: 'send', 'wait' or 'drop'.
+function verdict(required) {
+  const status = consentStatus(required);
+  if (status === 'denied') return 'drop';
+  if (!required || status === 'granted') return 'send';
+  return 'wait';
+}
+
+// The consent object events carry (Events API shape): the ACS values and the raw TCF and
+// GPP strings Amazon reads, each only when it has the right shape.
+function consentBody() {
+  const c = {};
+  if (state.acs) c.amazonConsent = { amznUserData: state.acs.amznUserData, amznAdStorage: state.acs.amznAdStorage };
+  const tcf = state.strings.tcf || (state.tcData && state.tcData.tcString);
+  if (typeof tcf === 'string' && validTcfString(tcf)) c.tcf = tcf;
+  const gpp = state.strings.gpp || (state.gpp && state.gpp.gppString);
+  if (typeof gpp === 'string' && validGppString(gpp)) c.gpp = gpp;
+  return Object.keys(c).length ? c : null;
+}
+
+function attachConsent(event) {
+  const c = consentBody();
+  if (c) event.consent = c;
+  else delete event.consent;
+  return event;
+}
+
+const acsValue = (v) => (v === 'GRANTED' || v === 'DENIED' ? v : null);
+
+// Amazon's ConsentJS cookie: {amazonConsentFormat: {amznAdStorage, amznUserData}, …}
+// (older pages wrote the two values at the top level).
+function readAmznCookie() {
+  try {
+    const c = JSON.parse(readCookie('amzn_consent'));
+    const f = (c && c.amazonConsentFormat) || c || {};
+    const userData = acsValue(f.amznUserData);
+    return userData ? { amznUserData: userData, amznAdStorage: acsValue(f.amznAdStorage) || userData } : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+// TCF: the CMP's decoded data, once final (tcloaded, useractioncomplete), and every later
+// change through the listener.
+function listenTcf() {
+  if (state.listening.tcf || typeof window.__tcfapi !== 'function') return;
+  state.listening.tcf = true;
+  const take = (data) => {
+    state.tcData = data;
+    consentChanged();
+  };
+  window.__tcfapi('addEventListener', 2, safe((data, ok) => {
+    if (ok && data && (data.eventStatus === 'tcloaded' || data.eventStatus === 'useractioncomplete')) take(data);
+  }));
+  // CMPs without a listener: their getTCData answer, unless their banner is still open.
+  window.__tcfapi('getTCData', 2, safe((data, ok) => {
+    if (ok && data && typeof data === 'object' && !state.tcData && data.eventStatus !== 'cmpuishown') take(data);
+  }));
+}
+
+// GPP: the applicable sections the CMP reports (ping, then every event), with the parsed
+// section from ping or getSection.
+function onGpp(ping) {
+  if (!ping || typeof ping !== 'object' || ping.signalStatus === 'not ready') return;
+  state.gpp = ping;
+  for (const id of applicableGppSections(ping)) {
+    const name = GPP_SECTIONS[id];
+    if (name && !(ping.parsedSections || {})[name] && !state.gppSections[name]) {
+      window.__gpp('getSection', safe((data, ok) => {
+        if (ok !== false && data) {
+          state.gppSections[name] = data;
+          consentChanged();
+        }
+      }), name);
+    }
+  }
+  consentChanged();
+}
+
+function listenGpp() {
+  if (state.listening.gpp || typeof window.__gpp !== 'function') return;
+  state.listening.gpp = true;
+  window.__gpp('addEventListener', safe((event, ok) => { if (ok !== false && event) onGpp(event.pingData); }));
+  window.__gpp('ping', safe((data, ok) => { if (ok !== false) onGpp(data); }));
+}
+
+// After any consent change: waiting events go or are dropped, the identity is stored or
+// erased, and the outbox is looked at again.
+function consentChanged() {
+  if (!state.config) return;
+  const now = verdict(consentRequired());
+  if (now === 'drop') {
+    if (state.pending.length) warn('consent_denied');
+    state.pending = [];
+    storeRemove(ID_KEY);
+  } else if (now === 'send') {
+    persistIdentity();
+    const waiting = state.pending;
+    state.pending = [];
+    send(waiting.map(attachConsent));
+  }
+  flushOutbox();
+}
+
+// ---- Transport -----------------------------------------------------------------------
 
 function emit(body) {
   (window.matchkey.sent = window.matchkey.sent || []).push(body);
   try { window.dispatchEvent(new CustomEvent('matchkey:send', { detail: body })); } catch (_) { /* old browsers */ }
 }
 
-async function post(path, body) {
+function post(path, body) {
   const url = state.config.endpoint.replace(/\/$/, '') + path;
   emit(body);
-  const res = await fetch(url, {
+  return fetch(url, {
     method: 'POST', keepalive: true, credentials: 'omit', mode: 'cors',
     headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(body),
   });
-  if (!res.ok && res.status !== 202) throw new Error(`status ${res.status}`);
 }
 
-function outbox(events) {
-  const kept = (storeGet(OUTBOX_KEY) || []).concat(events).slice(-OUTBOX_MAX);
-  storeSet(OUTBOX_KEY, kept, 7);
+// Milliseconds to wait before the next attempt, from Retry-After (seconds or a date; the
+// Worker must expose the header to CORS) or the default for 429 and 503.
+function retryDelay(res) {
+  const h = res.headers.get('retry-after');
+  if (h) {
+    const ms = /^\d+$/.test(h.trim()) ? Number(h) * 1000 : Date.parse(h) - Date.now();
+    if (ms >= 0) return ms;
+  }
+  return res.status === 429 || res.status === 503 ? DEFAULT_RETRY_MS : 0;
+}
+
+function readOutbox() {
+  const o = storeGet(OUTBOX_KEY);
+  if (Array.isArray(o)) return { events: o, retryAt: 0 }; // an earlier tag's form
+  return o && Array.isArray(o.events) ? { events: o.events, retryAt: Number(o.retryAt) || 0 } : { events: [], retryAt: 0 };
+}
+
+function writeOutbox(o) {
+  if (o.events.length) storeSet(OUTBOX_KEY, o, OUTBOX_DAYS);
+  else storeRemove(OUTBOX_KEY);
+}
+
+function scheduleFlush(at) {
+  clearTimeout(state.timer);
+  state.timer = setTimeout(safe(flushOutbox), Math.min(Math.max(at - Date.now(), 0) + 50, 2147483647));
+}
+
+// Keeps events for a later attempt (bounded; the oldest go first), not before `delay` ms.
+function outbox(events, delay) {
+  const o = readOutbox();
+  o.events = o.events.concat(events).slice(-OUTBOX_MAX);
+  if (delay > 0) o.retryAt = Math.max(o.retryAt, Date.now() + delay);
+  writeOutbox(o);
+  if (o.retryAt > Date.now()) scheduleFlush(o.retryAt);
 }
 
 function send(events) {
   if (!events.length) return;
-  post('/v1/events', { siteKey: state.config.siteKey, v: VERSION, events }).catch(() => outbox(events));
+  // While the Worker has asked to wait, new events join the outbox.
+  if (readOutbox().retryAt > Date.now()) return outbox(events, 0);
+  post('/v1/events', { siteKey: state.config.siteKey, v: VERSION, events }).then(safe((res) => {
+    if (res.ok) return;
+    // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
+    if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(events, retryDelay(res));
+    else warn(`refused_${res.status}`);
+  }), safe(() => outbox(events, 0)));
 }
 
+// Only the fields an event may carry, so an outbox written by an earlier tag version
+// (conversionType, dataSetName) does not get its events refused.
+function clean(e) {
+  const out = {};
+  for (const k of EVENT_FIELDS) if (e[k] !== undefined) out[k] = e[k];
+  return out;
+}
+
+// Outboxed events go when the Worker's wait is over and, for a country that needs
+// consent, only with consent granted now (the current consent is attached); events whose
+// consent is refused now are dropped, those still unknown are kept.
 function flushOutbox() {
-  const events = storeGet(OUTBOX_KEY);
-  if (events && events.length) {
-    storeRemove(OUTBOX_KEY);
-    send(events);
+  const o = readOutbox();
+  if (!o.events.length) return;
+  if (o.retryAt > Date.now()) return scheduleFlush(o.retryAt);
+  const oldest = Date.now() - OUTBOX_DAYS * 86400000;
+  const keep = [];
+  const go = [];
+  for (const e of o.events) {
+    if (!e || typeof e !== 'object' || !EVENT_NAME.test(e.name) || !EVENT_ID.test(e.eventId) || !(Date.parse(e.eventTime) > oldest)) continue;
+    const now = verdict(consentRequired() || consentRequired(e.country));
+    if (now === 'send') go.push(attachConsent(clean(e)));
+    else if (now === 'wait') keep.push(e);
   }
+  writeOutbox({ events: keep, retryAt: 0 });
+  send(go);
 }
 
-function deliver(event) {
-  if (consentRequired() && !granted(state.consent)) {
-    if (!state.consentDenied) state.pending.push(event);
-    return;
-  }
-  if (state.consent) event.consent = state.consent;
-  send([event]);
+// ---- Commands ------------------------------------------------------------------------
+
+// The identity goes to storage only where consent is not required or has been granted.
+function persistIdentity() {
+  if (!state.identity || !Object.keys(state.identity).length) return;
+  if (verdict(consentRequired()) !== 'send') return;
+  storeSet(ID_KEY, { keys: state.identity, expires: state.expires }, state.config.lifetimeDays);
 }
 
 function uuid() {
@@ -150,70 +346,86 @@ function uuid() {
 
 const commands = {
   init(config) {
-    state.config = Object.assign({ endpoint: '', siteKey: '', lifetimeDays: 390 }, config || {});
-    const stored = storeGet(ID_KEY);
-    state.identity = stored && stored.expires > Date.now() ? stored.keys : null;
-    // Consent given explicitly earlier on this page stays; otherwise read the page's signals.
-    if (!state.consent) state.consent = readPageConsent();
-    flushOutbox();
+    state.config = Object.assign({ endpoint: '', siteKey: '', lifetimeDays: 390, consentWait: true }, config || {});
+    if (!state.identity) {
+      const stored = storeGet(ID_KEY);
+      if (stored && stored.keys && stored.expires > Date.now()) {
+        state.identity = stored.keys;
+        state.expires = stored.expires;
+      }
+    }
+    // Consent given with `consent` earlier on this page stays; otherwise the cookie.
+    if (!state.acsExplicit) state.acs = readAmznCookie();
+    listenTcf();
+    listenGpp();
+    consentChanged();
   },
   identify(record) {
     const keys = matchKeys(record || {}, country());
     const identity = Object.assign({}, state.identity || {});
     for (const k of keys) identity[k.type] = k.values[0];
+    for (const r of keys.rejected) warn(`${r.field} ${r.code}`);
     state.identity = identity;
-    const days = state.config.lifetimeDays;
-    storeSet(ID_KEY, { keys: identity, expires: Date.now() + days * 86400000 }, days);
+    state.expires = Date.now() + state.config.lifetimeDays * 86400000;
+    persistIdentity();
     return keys.rejected;
   },
   track(name, props) {
     props = props || {};
-    const eventId = props.eventId || uuid();
+    const eventId = props.eventId === undefined ? uuid() : String(props.eventId);
+    if (typeof name !== 'string' || !EVENT_NAME.test(name)) return warn('invalid_event_name');
+    if (!EVENT_ID.test(eventId)) return warn('invalid_event_id');
     const event = {
       name,
-      conversionType: CONVERSION_TYPES[name] || 'OTHER',
       eventId,
       eventTime: new Date().toISOString(),
-      country: country().toUpperCase() === 'UK' ? 'GB' : country().toUpperCase(),
+      country: country(),
       matchKeys: Object.assign({}, state.identity || {}),
     };
     if (props.value !== undefined) event.value = props.value;
     if (props.currency) event.currency = props.currency;
     if (props.units !== undefined) event.units = props.units;
     if (props.customData) event.customData = props.customData;
-    if (state.config.dataSetName) event.dataSetName = state.config.dataSetName;
     // Amazon's Ad Tag on the same page gets the same id, so the two paths dedupe.
     if (typeof window.amzn === 'function') {
       window.amzn('trackEvent', name, { value: props.value, currencyCode: props.currency, unitsSold: props.units, clientDedupeId: eventId });
     }
-    deliver(event);
+    const now = verdict(consentRequired());
+    if (now === 'send') send([attachConsent(event)]);
+    else if (now === 'drop') warn('consent_denied');
+    else if (state.config.consentWait === false) warn('consent_unknown');
+    else state.pending = state.pending.concat(event).slice(-OUTBOX_MAX);
     return eventId;
   },
   consent(c) {
     c = c || {};
     const norm = (v) => (v === true || v === 'granted' || v === 'GRANTED' ? 'GRANTED' : 'DENIED');
-    const consent = {};
     if (c.adStorage !== undefined || c.userData !== undefined) {
-      consent.amazonConsent = { amznUserData: norm(c.userData), amznAdStorage: norm(c.adStorage) };
+      state.acs = { amznUserData: norm(c.userData), amznAdStorage: norm(c.adStorage) };
+      state.acsExplicit = true;
     }
-    if (c.tcf) consent.tcf = c.tcf;
-    if (c.gpp) consent.gpp = c.gpp;
-    state.consent = consent;
-    state.consentDenied = !granted(consent);
-    const waiting = state.pending;
-    state.pending = [];
-    if (!state.consentDenied) for (const e of waiting) deliver(e);
+    // The raw strings travel to Amazon; they grant nothing by themselves (only the CMP's
+    // decoded data does).
+    if (c.tcf !== undefined) state.strings.tcf = c.tcf;
+    if (c.gpp !== undefined) state.strings.gpp = c.gpp;
+    consentChanged();
   },
   audience(name, action) {
-    if (!state.identity) return;
-    const member = { matchKeys: state.identity };
-    const body = { siteKey: state.config.siteKey, country: country(), [action === 'remove' ? 'remove' : 'add']: [member] };
-    if (consentRequired() && !granted(state.consent)) return;
-    if (state.consent) body.consent = state.consent;
+    // A removal by hashes would let anyone who knows an e-mail address remove that
+    // person; removals come from the site's server until visitor ids exist.
+    if (action === 'remove') return warn('audience_remove_needs_server');
+    if (action !== undefined && action !== 'add') return warn('unknown_audience_action');
+    if (typeof name !== 'string' || !name) return warn('invalid_audience_name');
+    if (!state.identity || !Object.keys(state.identity).length) return warn('no_identity');
+    if (verdict(consentRequired()) !== 'send') return warn('consent_not_granted');
+    const body = { siteKey: state.config.siteKey, country: country(), add: [{ matchKeys: state.identity }] };
+    const c = consentBody();
+    if (c) body.consent = c;
     post(`/v1/audiences/${encodeURIComponent(name)}/members`, body).catch(() => {});
   },
   reset() {
     state.identity = null;
+    state.pending = [];
     storeRemove(ID_KEY);
     storeRemove(OUTBOX_KEY);
   },

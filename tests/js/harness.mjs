@@ -33,23 +33,32 @@ export async function staticServer() {
   return { url: await listen(server), close: () => new Promise((r) => server.close(r)) };
 }
 
-/** A stand-in for the Worker's ingest: records every request, answers `status` (202). */
+/**
+ * A stand-in for the Worker's ingest: records every request (with the time it arrived),
+ * answers `status` (202) with `headers` (Retry-After is exposed to the page, as the
+ * Worker must do for the tag to read it).
+ */
 export async function recorder() {
   const seen = [];
   let status = 202;
+  let extra = {};
   const server = createServer((req, res) => {
-    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type', 'access-control-allow-methods': 'POST, OPTIONS' };
+    const cors = {
+      'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type',
+      'access-control-allow-methods': 'POST, OPTIONS', 'access-control-expose-headers': 'retry-after',
+    };
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      if (req.method !== 'OPTIONS') seen.push({ method: req.method, path: req.url, headers: req.headers, body });
-      res.writeHead(req.method === 'OPTIONS' ? 204 : status, cors).end(req.method === 'OPTIONS' ? '' : '{"accepted":[]}');
+      if (req.method !== 'OPTIONS') seen.push({ method: req.method, path: req.url, headers: req.headers, body, at: Date.now() });
+      const head = req.method === 'OPTIONS' ? cors : { ...cors, ...extra };
+      res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : '{"accepted":[]}');
     });
   });
   return {
     url: await listen(server),
     seen,
-    setStatus: (s) => { status = s; },
+    setStatus: (s, headers = {}) => { status = s; extra = headers; },
     close: () => new Promise((r) => server.close(r)),
   };
 }

@@ -1,10 +1,12 @@
 // The npm package in Node: initialization with the wasm bytes, every golden vector
-// through normalize and hashBatch, errors, matchKeys.
+// through normalize and hashBatch, errors, matchKeys, the consent rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import init, { normalize, matchKeys, hashBatch } from '../../pkg/matchkey.js';
+import init, {
+  normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+} from '../../pkg/matchkey.js';
 import { checkVector, answerOf } from './check-vector.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -82,4 +84,46 @@ test('hashBatch with one field and country for all (the packed fast path) answer
   });
   assert.deepEqual(batch, single);
   assert.deepEqual(hashBatch([{ field: 'EMAIL', input: 'a@b.co', country: 'USA' }]), [{ error: 'invalid_country' }]);
+});
+
+test('matchKeys refuses a matchId or rampId that looks like contact data', () => {
+  const keys = matchKeys({ matchId: 'jane.doe@example.com', rampId: '(206) 555-0100' }, 'US');
+  assert.deepEqual([...keys], []);
+  assert.deepEqual(keys.rejected, [
+    { field: 'RAMP_ID', code: 'looks_like_personal_data' },
+    { field: 'MATCH_ID', code: 'looks_like_personal_data' },
+  ]);
+  assert.deepEqual(JSON.parse(JSON.stringify(matchKeys({ matchId: 'cust-123' }, 'US'))), [{ type: 'MATCH_ID', values: ['cust-123'] }]);
+});
+
+test('consent: countries, TCF data, GPP sections and string shapes come from the core', () => {
+  for (const c of ['DE', 'GB', 'UK', 'RE', 'AX', 'NO']) assert.equal(requiresConsent(c), true, c);
+  for (const c of ['US', 'CH', 'JP']) assert.equal(requiresConsent(c), false, c);
+  assert.throws(() => requiresConsent('XX'), (e) => e.code === 'invalid_country');
+
+  const tc = (vendors, purposes) => ({ vendor: { consents: vendors }, purpose: { consents: purposes } });
+  assert.equal(tcfGranted(tc({ 793: true }, { 1: true, 3: true, 4: true })), true);
+  assert.equal(tcfGranted(tc({ 793: true }, { 1: true, 3: true })), false);
+  assert.equal(tcfGranted(tc({ 793: false }, { 1: true, 3: true, 4: true })), false);
+  assert.equal(tcfGranted(tc({ 793: 'yes' }, { 1: 1, 3: 1, 4: 1 })), false, 'only true is consent');
+  for (const junk of [null, undefined, 1, 'x', {}, { vendor: 1 }]) assert.equal(tcfGranted(junk), false);
+
+  const bits = (...p) => Array.from({ length: 24 }, (_, i) => p.includes(i + 1));
+  assert.equal(gppGranted('tcfeuv2', { VendorConsents: [793], PurposeConsents: bits(1, 3, 4) }), true);
+  assert.equal(gppGranted('tcfeuv2', [{ VendorConsents: [793], PurposeConsents: bits(1, 3, 4) }, { SegmentType: 3 }]), true);
+  assert.equal(gppGranted('tcfeuv2', { VendorConsents: [792], PurposeConsents: bits(1, 3, 4) }), false);
+  assert.equal(gppGranted('tcfeuv2', { VendorConsents: [793], PurposeConsents: bits(1, 4) }), false);
+  const us = { SaleOptOut: 2, SharingOptOut: 0, TargetedAdvertisingOptOut: 2 };
+  assert.equal(gppGranted('usnat', us), true);
+  assert.equal(gppGranted('usnat', [us, { Gpc: false }]), true);
+  for (const k of Object.keys(us)) assert.equal(gppGranted('usnat', { ...us, [k]: 1 }), false, k);
+  assert.equal(gppGranted('usnat', { SaleOptOut: 2 }), false, 'unreadable data grants nothing');
+  assert.equal(gppGranted('usnat', undefined), false);
+  assert.equal(gppGranted('uspv1', { OptOutSale: 'N' }), false);
+
+  assert.equal(validTcfString('CQHcCQAQHcCQAPoABAENBOFgAAAAAH_AAAqIAPgAAAAA'), true);
+  assert.equal(validTcfString('jane@example.com'), false);
+  assert.equal(validTcfString(42), false);
+  assert.equal(validGppString('DBABLA~BVQqAAAAAgA.QA'), true);
+  assert.equal(validGppString('DBABLA'), false);
 });
