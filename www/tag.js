@@ -244,8 +244,9 @@ function emit(body) {
   try { window.dispatchEvent(new CustomEvent('matchkey:send', { detail: body })); } catch (_) { /* old browsers */ }
 }
 
+// The site key travels in the query: the Worker authenticates before it reads a body.
 function post(path, body) {
-  const url = state.config.endpoint.replace(/\/$/, '') + path;
+  const url = state.config.endpoint.replace(/\/$/, '') + path + '?siteKey=' + encodeURIComponent(state.config.siteKey);
   emit(body);
   return fetch(url, {
     method: 'POST', keepalive: true, credentials: 'omit', mode: 'cors',
@@ -293,7 +294,7 @@ function send(events) {
   if (!events.length) return;
   // While the Worker has asked to wait, new events join the outbox.
   if (readOutbox().retryAt > Date.now()) return outbox(events, 0);
-  post('/v1/events', { siteKey: state.config.siteKey, v: VERSION, events }).then(safe((res) => {
+  post('/v1/events', { v: VERSION, events }).then(safe((res) => {
     if (res.ok) return;
     // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
     if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(events, retryDelay(res));
@@ -418,7 +419,7 @@ const commands = {
     if (typeof name !== 'string' || !name) return warn('invalid_audience_name');
     if (!state.identity || !Object.keys(state.identity).length) return warn('no_identity');
     if (verdict(consentRequired()) !== 'send') return warn('consent_not_granted');
-    const body = { siteKey: state.config.siteKey, country: country(), add: [{ matchKeys: state.identity }] };
+    const body = { country: country(), add: [{ matchKeys: state.identity }] };
     const c = consentBody();
     if (c) body.consent = c;
     post(`/v1/audiences/${encodeURIComponent(name)}/members`, body).catch(() => {});

@@ -50,7 +50,10 @@ export async function recorder() {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      if (req.method !== 'OPTIONS') seen.push({ method: req.method, path: req.url, headers: req.headers, body, at: Date.now() });
+      if (req.method !== 'OPTIONS') {
+        const url = new URL(req.url, 'http://recorder');
+        seen.push({ method: req.method, path: url.pathname, siteKey: url.searchParams.get('siteKey'), headers: req.headers, body, at: Date.now() });
+      }
       const head = req.method === 'OPTIONS' ? cors : { ...cors, ...extra };
       res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : '{"accepted":[]}');
     });
