@@ -15,6 +15,7 @@ use matchkey::amazon::audience::{
     self as calls, Action, Api, AudienceSpec, JobState, MAX_RECORDS_BYTES, MAX_TTL_SECONDS, Member,
     user_consent,
 };
+use matchkey::identity::{self, Sender};
 use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
@@ -333,18 +334,16 @@ impl Push<'_> {
         }
         let mut hashes = Vec::with_capacity(columns.keys.len());
         for &(i, field) in &columns.keys {
-            match normalizer.process(field, record.get(i).unwrap_or_default(), country) {
-                Ok(out) => {
-                    if let Some(digest) = out.sha256 {
-                        hashes.push((field, digest.as_str().to_owned()));
-                    }
-                }
-                Err(reject) if reject.code() == "empty" => {}
-                Err(reject) => {
+            // The identity rule every path shares (a file is a trusted source).
+            let cell = record.get(i).unwrap_or_default();
+            match identity::match_key_value(normalizer, Sender::Trusted, field, cell, country) {
+                Ok(Some(value)) if field.is_hashed() => hashes.push((field, value)),
+                Ok(_) => {}
+                Err(reason) => {
                     *self
                         .totals
                         .rejected
-                        .entry(format!("{field}:{}", reject.code()))
+                        .entry(format!("{field}:{}", reason.code()))
                         .or_default() += 1;
                 }
             }
