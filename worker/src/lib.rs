@@ -13,3 +13,4 @@ mod edge;
 pub mod ingest;
 pub mod queue;
 pub mod route;
+pub mod sync;

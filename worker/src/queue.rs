@@ -72,20 +72,15 @@ pub struct Counters {
 pub struct Queue {
     /// The last event sequence number handed out.
     pub seq: u64,
-    /// Events waiting.
-    pub pending: u64,
-    /// When the oldest waiting event becomes due as a partial batch (ms).
-    pub due_at: Option<u64>,
-    /// No request to Amazon before this time (Retry-After, backoff, re-authorization).
-    pub not_before: u64,
+    /// What waits, since when, and until when nothing may be sent.
+    #[serde(flatten)]
+    pub acc: Accumulator,
     /// When the current run of failed deliveries began.
     pub failing_since: Option<u64>,
     /// Failed deliveries in a row (the backoff exponent).
     pub failures: u32,
     /// Token failures in a row (their own backoff; they do not use the retry budget).
     pub token_failures: u32,
-    /// Send partial batches on the next run, whatever their age.
-    pub force: bool,
     /// Sending waits for a person to re-authorize (`invalid_grant`).
     pub reauthorize: bool,
     /// The accounting.
@@ -127,16 +122,89 @@ pub struct Decision {
     pub stop: bool,
 }
 
+/// What both Durable Objects accumulate, and the one rule for when they send: how much
+/// waits, when the oldest of it becomes due, and until when nothing may be sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accumulator {
+    /// Items waiting (events, or people with a pending change).
+    pub pending: u64,
+    /// When the oldest waiting item becomes due as a partial batch (ms).
+    pub due_at: Option<u64>,
+    /// No request to Amazon before this time (Retry-After, backoff, re-authorization).
+    pub not_before: u64,
+    /// Send partial batches on the next run, whatever their age.
+    pub force: bool,
+}
+
+impl Accumulator {
+    /// `n` new items at `now`: the first of a fresh backlog is due `flush_ms` later.
+    pub fn add(&mut self, n: u64, now: u64, flush_ms: u64) {
+        if n == 0 {
+            return;
+        }
+        if self.pending == 0 {
+            self.due_at = Some(now + flush_ms);
+        }
+        self.pending += n;
+    }
+
+    /// `n` items settled (sent, refused or given up).
+    pub fn remove(&mut self, n: u64) {
+        self.pending = self.pending.saturating_sub(n);
+        if self.pending == 0 {
+            self.due_at = None;
+        }
+    }
+
+    /// The one "due" rule: when the alarm should fire next, or `None` when nothing waits.
+    /// A full batch or a forced flush is due now, a partial one when its oldest item has
+    /// waited `flush_ms`; never earlier than `not_before`.
+    pub fn next_alarm(&self, now: u64, batch_size: usize, flush_ms: u64) -> Option<u64> {
+        if self.pending == 0 {
+            return None;
+        }
+        let due = if self.force || self.pending >= batch_size as u64 {
+            now
+        } else {
+            self.due_at.unwrap_or(now + flush_ms)
+        };
+        Some(due.max(self.not_before).max(now))
+    }
+
+    /// Whether a request may go to Amazon at `now`.
+    pub fn may_send(&self, now: u64) -> bool {
+        now >= self.not_before
+    }
+
+    /// Whether a batch of `len` items whose oldest arrived at `oldest_at` goes now.
+    pub fn batch_due(
+        &self,
+        len: usize,
+        oldest_at: u64,
+        now: u64,
+        batch_size: usize,
+        flush_ms: u64,
+    ) -> bool {
+        self.force || len >= batch_size || now >= oldest_at + flush_ms
+    }
+
+    /// Nothing goes to Amazon before `at` (a later hold wins over an earlier one).
+    pub fn hold_until(&mut self, at: u64) {
+        self.not_before = self.not_before.max(at);
+    }
+}
+
 impl Queue {
     /// Whether `n` more events fit under the backlog cap.
     ///
     /// # Errors
     /// [`BacklogFull`] with a Retry-After for the caller.
     pub fn admit(&self, n: u64, now: u64, limits: &Limits) -> Result<(), BacklogFull> {
-        if self.pending.saturating_add(n) <= limits.max_backlog {
+        if self.acc.pending.saturating_add(n) <= limits.max_backlog {
             return Ok(());
         }
-        let wait_ms = self.not_before.saturating_sub(now).max(60_000);
+        let wait_ms = self.acc.not_before.saturating_sub(now).max(60_000);
         Err(BacklogFull {
             retry_after_secs: wait_ms.div_ceil(1000),
         })
@@ -146,10 +214,7 @@ impl Queue {
     pub fn enqueue(&mut self, n: u64, now: u64, limits: &Limits) -> std::ops::Range<u64> {
         let first = self.seq + 1;
         self.seq += n;
-        if self.pending == 0 {
-            self.due_at = Some(now + limits.flush_ms);
-        }
-        self.pending += n;
+        self.acc.add(n, now, limits.flush_ms);
         self.counters.accepted += n;
         first..self.seq + 1
     }
@@ -161,45 +226,39 @@ impl Queue {
 
     /// `/v1/flush`: partial batches go on the next run (which still waits for `not_before`).
     pub fn flush(&mut self) {
-        self.force = true;
+        self.acc.force = true;
     }
 
-    /// The one "due" rule: when the alarm should fire next, or `None` when nothing waits.
-    /// Never earlier than `not_before`.
+    /// When the alarm should fire next ([`Accumulator::next_alarm`]).
     pub fn next_alarm(&self, now: u64, limits: &Limits) -> Option<u64> {
-        if self.pending == 0 {
-            return None;
-        }
-        let due = if self.force || self.pending >= limits.batch_size as u64 {
-            now
-        } else {
-            self.due_at.unwrap_or(now + limits.flush_ms)
-        };
-        Some(due.max(self.not_before).max(now))
+        self.acc.next_alarm(now, limits.batch_size, limits.flush_ms)
     }
 
     /// Whether the alarm at `now` may send: not before a stored retry time.
     pub fn may_send(&self, now: u64) -> bool {
-        now >= self.not_before
+        self.acc.may_send(now)
     }
 
     /// Whether a batch of `len` events whose oldest was enqueued at `oldest_at` goes now.
     pub fn batch_due(&self, len: usize, oldest_at: u64, now: u64, limits: &Limits) -> bool {
-        self.force || len >= limits.batch_size || now >= oldest_at + limits.flush_ms
+        self.acc
+            .batch_due(len, oldest_at, now, limits.batch_size, limits.flush_ms)
     }
 
     /// The run ended with events left that are not yet due: the oldest waits until
     /// `oldest_at + flush_ms`.
     pub fn wait_for(&mut self, oldest_at: u64, limits: &Limits) {
-        self.due_at = Some(oldest_at + limits.flush_ms);
+        self.acc.due_at = Some(oldest_at + limits.flush_ms);
     }
 
     /// The run ended: partial batches are no longer forced.
     pub fn run_done(&mut self) {
-        self.force = false;
-        if self.pending == 0 {
-            self.due_at = None;
-        }
+        self.acc.force = false;
+    }
+
+    /// Events waiting.
+    pub fn pending(&self) -> u64 {
+        self.acc.pending
     }
 
     /// No access token: wait, without using the retry budget.
@@ -212,18 +271,18 @@ impl Queue {
             TokenFailure::Unavailable => limits.backoff(self.token_failures, jitter),
         };
         self.token_failures = self.token_failures.saturating_add(1);
-        self.not_before = self.not_before.max(now + wait);
+        self.acc.hold_until(now + wait);
     }
 
     /// An operator replays (after re-authorizing, say): the pause for re-authorization
     /// ends and what waits goes, but a retry time Amazon asked for still holds.
     pub fn resume(&mut self) {
         if self.reauthorize {
-            self.not_before = 0;
+            self.acc.not_before = 0;
             self.reauthorize = false;
         }
         self.token_failures = 0;
-        self.force = true;
+        self.acc.force = true;
     }
 
     /// Amazon's answer to a batch of `len` events, read by `parse` (the configured API's
@@ -357,7 +416,7 @@ impl Queue {
                 ..Decision::default()
             };
         }
-        self.not_before = self.not_before.max(now + after_ms);
+        self.acc.hold_until(now + after_ms);
         Decision {
             code: Some(code),
             outcome: "retry",
@@ -367,8 +426,7 @@ impl Queue {
     }
 
     fn settle(&mut self, delivered: usize, rejected: usize, dead: usize) {
-        let done = (delivered + rejected + dead) as u64;
-        self.pending = self.pending.saturating_sub(done);
+        self.acc.remove((delivered + rejected + dead) as u64);
         self.counters.delivered += delivered as u64;
         self.counters.rejected += rejected as u64;
         self.counters.dead_lettered += dead as u64;
@@ -377,7 +435,7 @@ impl Queue {
     /// accepted = delivered + rejected + dead-lettered + pending.
     pub fn balanced(&self) -> bool {
         let c = &self.counters;
-        c.accepted == c.delivered + c.rejected + c.dead_lettered + self.pending
+        c.accepted == c.delivered + c.rejected + c.dead_lettered + self.acc.pending
     }
 }
 
@@ -439,7 +497,7 @@ mod tests {
         q.enqueue(500, 0, &LIMITS);
         let d = answer(&mut q, 500, 429, Some("3600"), "{}", 0);
         assert!(d.stop && d.dead.is_empty() && d.outcome == "retry");
-        assert_eq!(q.not_before, HOUR);
+        assert_eq!(q.acc.not_before, HOUR);
         q.enqueue(500, 1_000, &LIMITS);
         assert_eq!(q.next_alarm(1_000, &LIMITS), Some(HOUR));
         q.flush();
@@ -456,14 +514,14 @@ mod tests {
         // Forty 5xx answers in a row, each sent when allowed: far more than the old six
         // attempts, and still inside the 6-hour budget (backoff is capped at 5 minutes).
         for _ in 0..40 {
-            now = now.max(q.not_before);
+            now = now.max(q.acc.not_before);
             let d = answer(&mut q, 3, 503, None, "{}", now);
             assert!(d.dead.is_empty() && d.stop);
-            assert_eq!(q.pending, 3);
+            assert_eq!(q.acc.pending, 3);
             assert!(q.balanced());
         }
         assert!(now < LIMITS.retry_budget_ms);
-        let later = q.not_before;
+        let later = q.acc.not_before;
         let d = answer(&mut q, 3, 200, None, &ok_body(3), later);
         assert_eq!(d.delivered, [0, 1, 2]);
         assert_eq!((q.failing_since, q.failures), (None, 0));
@@ -478,7 +536,7 @@ mod tests {
         let d = answer(&mut q, 3, 503, None, "{}", LIMITS.retry_budget_ms);
         assert_eq!(d.dead, [0, 1, 2]);
         assert_eq!(d.outcome, "dead_lettered");
-        assert_eq!((q.pending, q.counters.dead_lettered), (0, 3));
+        assert_eq!((q.acc.pending, q.counters.dead_lettered), (0, 3));
         assert!(q.balanced());
     }
 
@@ -488,17 +546,17 @@ mod tests {
         q.enqueue(1, 0, &LIMITS);
         q.token_failed(TokenFailure::Unavailable, 0, &LIMITS, 0.5);
         assert_eq!(q.failing_since, None);
-        assert!(q.not_before > 0);
+        assert!(q.acc.not_before > 0);
         q.token_failed(TokenFailure::Reauthorize, 10, &LIMITS, 0.5);
-        assert_eq!(q.not_before, 10 + REAUTHORIZE_PAUSE_MS);
+        assert_eq!(q.acc.not_before, 10 + REAUTHORIZE_PAUSE_MS);
         assert_eq!(q.next_alarm(20, &LIMITS), Some(10 + REAUTHORIZE_PAUSE_MS));
         q.resume();
-        assert_eq!(q.not_before, 0);
-        assert_eq!(q.pending, 1);
+        assert_eq!(q.acc.not_before, 0);
+        assert_eq!(q.acc.pending, 1);
         // A replay does not override Amazon's Retry-After.
         answer(&mut q, 1, 429, Some("120"), "{}", 0);
         q.resume();
-        assert_eq!(q.not_before, 120_000);
+        assert_eq!(q.acc.not_before, 120_000);
     }
 
     #[test]
@@ -514,7 +572,10 @@ mod tests {
         assert_eq!(d.rejected[0].index, 2);
         assert!(d.dead.is_empty() && d.stop);
         assert_eq!(d.code.as_deref(), Some("TRANSIENT_EVENT_ERRORS"));
-        assert_eq!(q.pending, 2, "indexes 3 (transient) and 4 (missing) stay");
+        assert_eq!(
+            q.acc.pending, 2,
+            "indexes 3 (transient) and 4 (missing) stay"
+        );
         assert_eq!(q.counters.delivered, 2);
         assert_eq!(q.counters.rejected, 1);
         assert!(q.balanced());
@@ -530,7 +591,7 @@ mod tests {
             0,
         );
         assert_eq!(d.delivered, [0]);
-        assert_eq!(q.pending, 1);
+        assert_eq!(q.acc.pending, 1);
         assert!(q.balanced());
     }
 
@@ -552,11 +613,11 @@ mod tests {
             0.5,
         );
         assert!(d.stop && !d.refresh && d.dead.is_empty());
-        let later = q.not_before;
+        let later = q.acc.not_before;
         let d = answer(&mut q, 2, 400, None, r#"{"code":"BAD_REQUEST"}"#, later);
         assert_eq!(d.dead, [0, 1]);
         assert_eq!(d.code.as_deref(), Some("BAD_REQUEST"));
-        assert!(q.balanced() && q.pending == 0);
+        assert!(q.balanced() && q.acc.pending == 0);
     }
 
     #[test]
@@ -566,7 +627,7 @@ mod tests {
         assert!(q.admit(1, 0, &LIMITS).is_ok());
         let full = q.admit(2, 0, &LIMITS).unwrap_err();
         assert_eq!(full.retry_after_secs, 60);
-        q.not_before = 600_000;
+        q.acc.not_before = 600_000;
         assert_eq!(q.admit(2, 0, &LIMITS).unwrap_err().retry_after_secs, 600);
     }
 }

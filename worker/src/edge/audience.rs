@@ -1,42 +1,54 @@
 //! The `AudienceSync` Durable Object: one audience's pending membership changes (one per
-//! person: the last intent), sent as AMC or Data Provider records. The backlog is a
-//! counter, not a listing, and the alarm never moves earlier than a retry time Amazon
-//! asked for.
+//! person: the last intent), sent as AMC or Data Provider records. A thin loop around
+//! [`Membership`], kept in memory and written with the changes it concerns in one
+//! storage transaction; the alarm never moves earlier than a retry time Amazon asked for.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use worker::*;
 
 use matchkey::Country;
-use matchkey::amazon::retry::{self, Next};
 use matchkey::amazon::{self, audience as amazon_audience};
 
-use super::amazon::{access_token, auth, client_id, send};
+use super::amazon::{Reply, access_token, auth, client_id, send};
 use super::log::{self, Record};
 use super::{alarm_at, config, entries, iso_now, jitter, now_ms, random_uuid};
 use crate::config::{AudienceApi, Config};
+use crate::sync::{Chunk, Membership};
 
-const PENDING: &str = "meta:pending";
-const NOT_BEFORE: &str = "meta:not_before";
+const STATE: &str = "meta:sync";
+const MEMBER_PREFIX: &str = "m:";
+const JOB_PREFIX: &str = "job:";
+/// How soon to poll running AMC records jobs again.
+const JOB_POLL_MS: u64 = 1_000;
 
-/// Keeps one audience's pending membership changes (one per person: the last intent) and
-/// sends them as AMC records, creating the Amazon audience on first use and following
-/// each records job to its end.
+/// Keeps one audience's pending membership changes and sends them.
 #[durable_object]
 pub struct AudienceSync {
     state: State,
     env: Env,
+    /// Shared with the storage transactions, which write it as it is when they run.
+    sync: Rc<RefCell<Option<Membership>>>,
 }
 
 impl DurableObject for AudienceSync {
     fn new(state: State, env: Env) -> Self {
-        AudienceSync { state, env }
+        AudienceSync {
+            state,
+            env,
+            sync: Rc::new(RefCell::new(None)),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let Ok(config) = config(&self.env) else {
             return Response::error("configuration_error", 500);
         };
+        self.load().await?;
         let storage = self.state.storage();
         match req.path().as_str() {
             "/members" => {
@@ -47,48 +59,50 @@ impl DurableObject for AudienceSync {
                     changes: Vec<(String, String)>,
                 }
                 let body: Members = req.json().await?;
-                storage.put("meta:name", body.name).await?;
-                storage.put("meta:country", body.country).await?;
-                // One key per person: a later add or remove replaces an earlier one, so
-                // only people not yet pending add to the count.
-                let keys: Vec<String> = body
+                let accepted = body.changes.len() as u64;
+                // One key per person: a later add or remove replaces an earlier one (in
+                // this request too), so only people not yet pending add to the backlog.
+                let latest: BTreeMap<String, String> = body
                     .changes
-                    .iter()
-                    .map(|(id, _)| format!("m:{id}"))
+                    .into_iter()
+                    .map(|(id, record)| (format!("{MEMBER_PREFIX}{id}"), record))
                     .collect();
+                let keys: Vec<String> = latest.keys().cloned().collect();
                 let mut known = 0;
                 for chunk in keys.chunks(128) {
-                    known += storage.get_multiple(chunk.to_vec()).await?.size() as usize;
+                    known += storage.get_multiple(chunk.to_vec()).await?.size() as u64;
                 }
-                for (key, (_, record)) in keys.iter().zip(body.changes) {
-                    storage.put(key, record).await?;
-                }
-                let pending = self.pending().await + keys.len() - known;
-                storage.put(PENDING, pending as u64).await?;
-                if storage
-                    .get::<u64>("meta:first_at")
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_none()
-                {
-                    storage.put("meta:first_at", now_ms()).await?;
-                }
-                self.schedule(pending >= config.audience_batch, &config)
-                    .await?;
-                Response::from_json(&json!({ "pending": pending }))
+                let new_people = keys.len() as u64 - known;
+                let now = now_ms();
+                let flush_ms = config.flush_seconds * 1000;
+                self.with(|m| m.joined(accepted, new_people, now, flush_ms));
+                let mut put: Vec<(String, String)> = latest.into_iter().collect();
+                put.push(("meta:name".into(), body.name));
+                put.push(("meta:country".into(), body.country));
+                self.commit(put, Vec::new()).await?;
+                self.schedule(&config).await?;
+                Response::from_json(&json!({ "pending": self.with(|m| m.acc.pending) }))
             }
             "/flush" => {
-                storage.put("meta:force", true).await?;
-                self.set_alarm_at(now_ms()).await?;
+                self.with(|m| m.acc.force = true);
+                self.commit(Vec::new(), Vec::new()).await?;
+                self.schedule(&config).await?;
                 Response::from_json(&json!({ "flushing": true }))
             }
-            _ => Response::from_json(&json!({ "pending": self.pending().await })),
+            _ => {
+                let m = self.with(|m| m.clone());
+                Response::from_json(&json!({
+                    "pending": m.acc.pending,
+                    "counters": m.counters,
+                    "balanced": m.balanced(),
+                }))
+            }
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
         if let Ok(config) = config(&self.env) {
+            self.load().await?;
             self.sync(&config).await?;
         }
         Response::ok("synced")
@@ -96,45 +110,60 @@ impl DurableObject for AudienceSync {
 }
 
 impl AudienceSync {
-    async fn pending(&self) -> usize {
+    async fn load(&self) -> Result<()> {
+        if self.sync.borrow().is_none() {
+            let storage = self.state.storage();
+            let stored: Membership = match storage.get(STATE).await.ok().flatten() {
+                Some(m) => m,
+                None => upgrade(&storage).await?,
+            };
+            self.sync.borrow_mut().get_or_insert(stored);
+        }
+        Ok(())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Membership) -> R) -> R {
+        f(self
+            .sync
+            .borrow_mut()
+            .get_or_insert_with(Membership::default))
+    }
+
+    /// Writes the state (as it is when the transaction runs) with the keys it concerns.
+    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
+        let sync = Rc::clone(&self.sync);
         self.state
             .storage()
-            .get::<u64>(PENDING)
+            .transaction(move |txn| async move {
+                for (key, value) in &put {
+                    txn.put(key, value).await?;
+                }
+                for chunk in delete.chunks(128) {
+                    txn.delete_multiple(chunk.to_vec()).await?;
+                }
+                let snapshot = sync.borrow().clone().unwrap_or_default();
+                txn.put(STATE, snapshot).await?;
+                Ok(())
+            })
             .await
-            .ok()
-            .flatten()
-            .unwrap_or(0) as usize
     }
 
-    /// Sets the alarm at `at`, but never before a retry time Amazon asked for.
-    async fn set_alarm_at(&self, at: u64) -> Result<()> {
+    /// The alarm from the shared due rule (never before a retry time), or soon while
+    /// AMC jobs run.
+    async fn schedule(&self, config: &Config) -> Result<()> {
+        let now = now_ms();
         let storage = self.state.storage();
-        let not_before = storage
-            .get::<u64>(NOT_BEFORE)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        alarm_at(&storage, at.max(not_before)).await
-    }
-
-    /// Waits `ms` before the next request to Amazon.
-    async fn retry_in(&self, ms: u64) -> Result<()> {
-        let at = now_ms() + ms;
-        self.state.storage().put(NOT_BEFORE, at).await?;
-        self.set_alarm_at(at).await
-    }
-
-    /// After new work arrives: at once when a full chunk waits, else keep the flush
-    /// timer (set it when there is none).
-    async fn schedule(&self, full: bool, config: &Config) -> Result<()> {
-        if full {
-            self.set_alarm_at(now_ms()).await
-        } else if self.state.storage().get_alarm().await?.is_none() {
-            self.set_alarm_at(now_ms() + config.flush_seconds * 1000)
-                .await
-        } else {
-            Ok(())
+        let mut at = self.with(|m| {
+            m.acc
+                .next_alarm(now, config.audience_batch, config.flush_seconds * 1000)
+        });
+        if !entries(&storage, JOB_PREFIX, 1).await?.is_empty() {
+            let poll = now + JOB_POLL_MS;
+            at = Some(at.map_or(poll, |a| a.min(poll)));
+        }
+        match at {
+            Some(at) => alarm_at(&storage, at).await,
+            None => storage.delete_alarm().await,
         }
     }
 
@@ -149,7 +178,7 @@ impl AudienceSync {
         status: u16,
         outcome: &str,
         code: Option<&str>,
-    ) -> Result<()> {
+    ) {
         let record = Record {
             at: iso_now(),
             advertiser: config.advertiser_id.clone(),
@@ -166,138 +195,139 @@ impl AudienceSync {
         if let Err(e) = log::write(&self.env, &record).await {
             console_error!("delivery log: D1 write failed: {e}");
         }
-        Ok(())
     }
 
     async fn sync(&self, config: &Config) -> Result<()> {
-        if now_ms()
-            < self
-                .state
-                .storage()
-                .get::<u64>(NOT_BEFORE)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(0)
-        {
-            return self.set_alarm_at(now_ms()).await;
-        }
-        let storage = self.state.storage();
+        let unit = config.backoff_base_ms;
         let token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
-            Err(_) => return self.retry_in(60_000).await,
+            Err(_) => {
+                self.with(|m| m.token_failed(now_ms()));
+                self.commit(Vec::new(), Vec::new()).await?;
+                return self.schedule(config).await;
+            }
         };
         let client_id = client_id(&self.env);
-        let auth = auth(config, &token, &client_id);
-        let mut again = self.follow_jobs(config, &auth).await?;
-        let force = storage
-            .get::<bool>("meta:force")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-        let first_at = storage
-            .get::<u64>("meta:first_at")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        let due = force || now_ms().saturating_sub(first_at) >= config.flush_seconds * 1000;
-        loop {
-            let chunk = entries(&storage, "m:", config.audience_batch).await?;
-            if chunk.is_empty() || (chunk.len() < config.audience_batch && !due) {
-                if !chunk.is_empty() {
-                    let wait = (first_at + config.flush_seconds * 1000).saturating_sub(now_ms());
-                    return self.set_alarm_at(now_ms() + wait.max(1)).await;
-                }
+        self.follow_jobs(config, &auth(config, &token, &client_id))
+            .await?;
+        let storage = self.state.storage();
+        while self.with(|m| m.acc.pending > 0 && m.acc.may_send(now_ms())) {
+            let chunk = entries(&storage, MEMBER_PREFIX, config.audience_batch).await?;
+            if chunk.is_empty()
+                || !self.with(|m| m.chunk_due(chunk.len(), config.audience_batch, now_ms()))
+            {
                 break;
             }
-            let audience_id = match self.audience_id(config, &auth).await? {
-                Some(id) => id,
-                None => return self.retry_in(retry::backoff_ms(1, jitter())).await,
+            let Some(audience_id) = self
+                .audience_id(config, &auth(config, &token, &client_id))
+                .await?
+            else {
+                self.with(|m| m.create_failed(now_ms(), unit, jitter()));
+                break;
             };
             let records: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
-            let (status, retry_after, text) =
-                send_chunk(config, &auth, audience_id, &records).await;
-            let batch_id = random_uuid();
-            let log = |sent, failed, outcome, code| {
-                self.log(
-                    config,
-                    &batch_id,
+            let (status, retry_after, text) = send_chunk(
+                config,
+                &auth(config, &token, &client_id),
+                audience_id,
+                &records,
+            )
+            .await;
+            let outcome = self.with(|m| {
+                m.answered(
                     records.len(),
-                    sent,
-                    failed,
                     status,
-                    outcome,
-                    code,
+                    retry_after.as_deref(),
+                    &text,
+                    now_ms(),
+                    unit,
+                    jitter(),
                 )
-            };
-            match status {
-                200..=299 => {
-                    if let Some(job) = amazon_audience::parse_job_id(&text)
-                        && config.audience_api == AudienceApi::Amc
+            });
+            let batch_id = random_uuid();
+            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            match outcome {
+                Chunk::Sent => {
+                    let mut put = Vec::new();
+                    if config.audience_api == AudienceApi::Amc
+                        && let Some(job) = amazon_audience::parse_job_id(&text)
                     {
-                        storage
-                            .put(&format!("job:{job}"), records.len() as u64)
-                            .await?;
-                        again = true;
+                        put.push((format!("{JOB_PREFIX}{job}"), records.len().to_string()));
                     }
-                    log(records.len(), 0, "audience_submitted", None).await?;
+                    self.log(
+                        config,
+                        &batch_id,
+                        records.len(),
+                        records.len(),
+                        0,
+                        status,
+                        "audience_submitted",
+                        None,
+                    )
+                    .await;
+                    self.commit(put, keys).await?;
                 }
-                404 => {
-                    // The audience is gone on Amazon's side (deleted, or another
-                    // environment): forget its id, create it again, keep the changes.
-                    storage.delete("meta:audience_id").await?;
-                    log(0, 0, "retry", Some("AUDIENCE_NOT_FOUND")).await?;
-                    return self.set_alarm_at(now_ms() + 1000).await;
+                Chunk::Rejected(code) => {
+                    self.log(
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        records.len(),
+                        status,
+                        "audience_rejected",
+                        code.as_deref(),
+                    )
+                    .await;
+                    self.commit(Vec::new(), keys).await?;
                 }
-                429 | 500..=599 | 0 | 401 => {
-                    let after =
-                        match retry::next(status, retry_after.as_deref(), &text, 1, jitter()) {
-                            Next::Retry { after_ms, .. } => after_ms,
-                            _ => retry::backoff_ms(1, jitter()),
-                        };
-                    if status == 401 {
+                Chunk::AudienceGone => {
+                    // Deleted on Amazon's side, or another environment's: create it again,
+                    // keep the changes.
+                    self.log(
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        0,
+                        status,
+                        "retry",
+                        Some("AUDIENCE_NOT_FOUND"),
+                    )
+                    .await;
+                    break;
+                }
+                Chunk::Retry { code, refresh } => {
+                    self.log(
+                        config,
+                        &batch_id,
+                        records.len(),
+                        0,
+                        0,
+                        status,
+                        "retry",
+                        Some(&code),
+                    )
+                    .await;
+                    if refresh {
+                        // The next run takes the fresh token from the cache.
                         let _ = access_token(&self.env, config, true).await;
                     }
-                    log(0, 0, "retry", Some("AUDIENCE_RECORDS")).await?;
-                    return self.retry_in(after).await;
-                }
-                _ => {
-                    let code = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v["code"].as_str().map(str::to_owned));
-                    log(0, records.len(), "audience_rejected", code.as_deref()).await?;
+                    break;
                 }
             }
-            let keys: Vec<String> = chunk.into_iter().map(|(k, _)| k).collect();
-            let done = keys.len();
-            for part in keys.chunks(128) {
-                storage.delete_multiple(part.to_vec()).await?;
-            }
-            let pending = self.pending().await.saturating_sub(done);
-            storage.put(PENDING, pending as u64).await?;
         }
-        storage.delete("meta:force").await?;
-        storage.delete("meta:first_at").await?;
-        if again {
-            self.set_alarm_at(now_ms() + 1000).await?;
-        }
-        Ok(())
+        self.with(|m| m.acc.force = m.acc.force && m.acc.pending > 0);
+        self.commit(Vec::new(), Vec::new()).await?;
+        self.schedule(config).await
     }
 
     /// The Amazon audience's id, created on first use.
     async fn audience_id(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<Option<u64>> {
-        let storage = self.state.storage();
-        if let Some(id) = storage
-            .get::<String>("meta:audience_id")
-            .await
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse().ok())
-        {
+        if let Some(id) = self.with(|m| m.audience_id) {
             return Ok(Some(id));
         }
+        let storage = self.state.storage();
         let meta = async |key| storage.get::<String>(key).await.ok().flatten();
         let name = meta("meta:name").await.unwrap_or_else(|| "audience".into());
         let country = meta("meta:country")
@@ -316,7 +346,8 @@ impl AudienceSync {
         let (status, _, text) = send(call).await;
         match amazon_audience::parse_audience_id(status, &text) {
             Some(id) => {
-                storage.put("meta:audience_id", id.to_string()).await?;
+                self.with(|m| m.audience_id = Some(id));
+                self.commit(Vec::new(), Vec::new()).await?;
                 Ok(Some(id))
             }
             None => {
@@ -330,58 +361,74 @@ impl AudienceSync {
                     "audience_create_failed",
                     None,
                 )
-                .await?;
+                .await;
                 Ok(None)
             }
         }
     }
 
-    /// Polls the AMC records jobs still running; logs each one's end. Whether to poll again.
-    async fn follow_jobs(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<bool> {
-        let mut running = false;
-        for (key, count) in entries(&self.state.storage(), "job:", 100).await? {
-            let job = &key["job:".len()..];
+    /// Polls the AMC records jobs still running; logs each one's end.
+    async fn follow_jobs(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<()> {
+        for (key, count) in entries(&self.state.storage(), JOB_PREFIX, 100).await? {
+            let job = key.get(JOB_PREFIX.len()..).unwrap_or_default();
             let (status, _, text) = send(amazon_audience::amc_job(auth, job)).await;
-            match amazon_audience::parse_job(status, &text) {
-                Some(amazon_audience::JobState::Done {
-                    status: done,
+            if let Some(amazon_audience::JobState::Done {
+                status: done,
+                failed,
+            }) = amazon_audience::parse_job(status, &text)
+            {
+                let count: usize = count.parse::<f64>().map_or(0, |n| n as usize);
+                let outcome = format!("audience_job_{}", done.to_ascii_lowercase());
+                let failed = match (done.as_str(), failed) {
+                    ("SUCCEEDED", _) => 0,
+                    ("PARTIALLYSUCCEEDED", Some(n)) => (n as usize).min(count),
+                    _ => count,
+                };
+                self.log(
+                    config,
+                    job,
+                    count,
+                    count - failed,
                     failed,
-                }) => {
-                    let count: usize = count.parse::<f64>().map_or(0, |n| n as usize);
-                    let outcome = format!("audience_job_{}", done.to_ascii_lowercase());
-                    let failed = match (done.as_str(), failed) {
-                        ("SUCCEEDED", _) => 0,
-                        ("PARTIALLYSUCCEEDED", Some(n)) => (n as usize).min(count),
-                        _ => count,
-                    };
-                    self.log(
-                        config,
-                        job,
-                        count,
-                        count - failed,
-                        failed,
-                        status,
-                        &outcome,
-                        None,
-                    )
-                    .await?;
-                    self.state.storage().delete(&key).await?;
-                }
-                _ => running = true,
+                    status,
+                    &outcome,
+                    None,
+                )
+                .await;
+                self.state.storage().delete(&key).await?;
             }
         }
-        Ok(running)
+        Ok(())
     }
 }
 
-/// Sends one chunk of serialized AMC records through the configured audience API: the
+/// The state of an object written by an earlier version (pending changes under `m:`,
+/// the audience id under `meta:audience_id`, no counters): counted once, so that an
+/// upgrade loses no pending change.
+async fn upgrade(storage: &Storage) -> Result<Membership> {
+    let mut m = Membership::default();
+    let pending = storage
+        .list_with_options(ListOptions::new().prefix(MEMBER_PREFIX))
+        .await?
+        .size() as u64;
+    m.joined(pending, pending, now_ms(), 0);
+    m.audience_id = storage
+        .get::<String>("meta:audience_id")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok());
+    Ok(m)
+}
+
+/// Sends one chunk of serialized records through the configured audience API: the
 /// answer of the first call that fails, else of the last one.
 async fn send_chunk(
     config: &Config,
     auth: &amazon::Auth<'_>,
     audience_id: u64,
     records: &[&str],
-) -> (u16, Option<String>, String) {
+) -> Reply {
     let mut answer = (0, None, String::new());
     for call in amazon_audience::send_records(config.audience_api(), auth, audience_id, records) {
         answer = send(call).await;

@@ -54,6 +54,19 @@ fn stamp_of(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The queue of an object written by an earlier version (events under `ev:`, no
+/// counters): counted once, so that an upgrade loses no waiting event.
+async fn upgrade(storage: &Storage) -> Result<Queue> {
+    let waiting = storage
+        .list_with_options(ListOptions::new().prefix(EVENT_PREFIX))
+        .await?
+        .size() as u64;
+    let mut q = Queue::default();
+    q.acc.add(waiting, now_ms(), 0);
+    q.counters.accepted = waiting;
+    Ok(q)
+}
+
 /// Accumulates one advertiser and region's events and delivers them in full batches.
 #[durable_object]
 pub struct Batcher {
@@ -115,7 +128,7 @@ impl DurableObject for Batcher {
                     .collect();
                 self.commit(events, Vec::new(), None).await?;
                 self.schedule(&limits).await?;
-                Response::from_json(&json!({ "pending": snapshot.pending }))
+                Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
             "/flush" => {
                 let snapshot = self.with(|q| {
@@ -124,7 +137,9 @@ impl DurableObject for Batcher {
                 });
                 self.commit(Vec::new(), Vec::new(), None).await?;
                 self.schedule(&limits).await?;
-                Response::from_json(&json!({ "flushing": true, "notBefore": snapshot.not_before }))
+                Response::from_json(
+                    &json!({ "flushing": true, "notBefore": snapshot.acc.not_before }),
+                )
             }
             "/resume" => {
                 self.with(Queue::resume);
@@ -136,8 +151,8 @@ impl DurableObject for Batcher {
                 let q = self.with(|q| q.clone());
                 let health = self.health.borrow().clone().unwrap_or_default();
                 Response::from_json(&json!({
-                    "pending": q.pending,
-                    "notBefore": (q.not_before > now).then_some(q.not_before),
+                    "pending": q.pending(),
+                    "notBefore": (q.acc.not_before > now).then_some(q.acc.not_before),
                     "nextAlarmAt": self.state.storage().get_alarm().await?,
                     "counters": q.counters,
                     "balanced": q.balanced(),
@@ -161,7 +176,10 @@ impl Batcher {
     async fn load(&self) -> Result<()> {
         if self.queue.borrow().is_none() {
             let storage = self.state.storage();
-            let q: Queue = storage.get(QUEUE).await.ok().flatten().unwrap_or_default();
+            let q: Queue = match storage.get(QUEUE).await.ok().flatten() {
+                Some(q) => q,
+                None => upgrade(&storage).await?,
+            };
             let h: Health = storage.get(HEALTH).await.ok().flatten().unwrap_or_default();
             let mut slot = self.queue.borrow_mut();
             if slot.is_none() {
@@ -260,7 +278,7 @@ impl Batcher {
         let limits = limits(config);
         self.write_logs(config).await?;
         let now = now_ms();
-        if self.with(|q| q.pending == 0 || !q.may_send(now)) {
+        if self.with(|q| q.pending() == 0 || !q.may_send(now)) {
             return self.schedule(&limits).await;
         }
         let mut token = match access_token(&self.env, config, false).await {

@@ -1,0 +1,235 @@
+//! One audience's membership sync (the `AudienceSync` Durable Object) as a sans-I/O state
+//! machine, like [`crate::queue`] and sharing its [`Accumulator`]: the same "due" rule,
+//! and the same promise that no request goes to Amazon before a retry time it asked for.
+//!
+//! Pending changes are kept one per person (the last intent wins), so the accounting
+//! counts the changes a later one replaced: accepted = sent + rejected + superseded +
+//! pending.
+
+use matchkey::amazon::retry::{self, Next};
+use serde::{Deserialize, Serialize};
+
+use crate::queue::Accumulator;
+
+/// How long to wait when no access token could be had.
+pub const TOKEN_WAIT_MS: u64 = 60_000;
+/// How soon to create the audience again after Amazon said it is gone.
+pub const RECREATE_MS: u64 = 1_000;
+
+/// What became of every membership change accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberCounters {
+    /// Changes accepted (adds and removes).
+    pub accepted: u64,
+    /// Changes a later change of the same person replaced before they were sent.
+    pub superseded: u64,
+    /// Changes Amazon took.
+    pub sent: u64,
+    /// Changes Amazon refused.
+    pub rejected: u64,
+}
+
+/// The audience's persistent state (one storage key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    /// People with a pending change, and when they go.
+    #[serde(flatten)]
+    pub acc: Accumulator,
+    /// The Amazon audience, once created (stored as text: JavaScript numbers cannot hold
+    /// every id).
+    #[serde(default, with = "id_text")]
+    pub audience_id: Option<u64>,
+    /// Failed sends in a row (the backoff exponent).
+    pub failures: u32,
+    /// The accounting.
+    pub counters: MemberCounters,
+}
+
+/// What to do with a chunk Amazon answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    /// Taken: delete the chunk's changes (and follow the job, when there is one).
+    Sent,
+    /// Refused for good (with Amazon's code): delete them, log the refusal.
+    Rejected(Option<String>),
+    /// The audience is gone on Amazon's side: keep the changes, create it again.
+    AudienceGone,
+    /// A passing failure: keep the changes, try again after the hold (`refresh`: the
+    /// access token expired).
+    Retry {
+        /// The code for the log.
+        code: String,
+        /// Refresh the access token before the next try.
+        refresh: bool,
+    },
+}
+
+impl Membership {
+    /// A members request: `changes` accepted, `new_people` of them for people without a
+    /// pending change (the others replace one).
+    pub fn joined(&mut self, changes: u64, new_people: u64, now: u64, flush_ms: u64) {
+        self.counters.accepted += changes;
+        self.counters.superseded += changes - new_people.min(changes);
+        self.acc.add(new_people, now, flush_ms);
+    }
+
+    /// Whether a chunk of `len` changes goes now: full, forced, or its oldest is due.
+    pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
+        self.acc.force || len >= batch_size || self.acc.due_at.is_some_and(|d| now >= d)
+    }
+
+    /// No token: wait a minute.
+    pub fn token_failed(&mut self, now: u64) {
+        self.acc.hold_until(now + TOKEN_WAIT_MS);
+    }
+
+    /// The audience could not be created: back off.
+    pub fn create_failed(&mut self, now: u64, unit_ms: u64, jitter: f64) {
+        self.failures = self.failures.saturating_add(1);
+        self.acc
+            .hold_until(now + retry::backoff_ms(self.failures, jitter) * unit_ms / 1000);
+    }
+
+    /// Amazon's answer to a chunk of `len` changes.
+    #[allow(clippy::too_many_arguments)] // One answer, as it came.
+    pub fn answered(
+        &mut self,
+        len: usize,
+        status: u16,
+        retry_after: Option<&str>,
+        body: &str,
+        now: u64,
+        unit_ms: u64,
+        jitter: f64,
+    ) -> Chunk {
+        let settle = |m: &mut Membership| {
+            m.acc.remove(len as u64);
+            m.failures = 0;
+        };
+        match status {
+            200..=299 => {
+                settle(self);
+                self.counters.sent += len as u64;
+                Chunk::Sent
+            }
+            404 => {
+                self.audience_id = None;
+                self.acc.hold_until(now + RECREATE_MS);
+                Chunk::AudienceGone
+            }
+            429 | 500..=599 | 0 | 401 => {
+                let after = match retry::next(status, retry_after, body, self.failures, jitter) {
+                    Next::Retry { after_ms, .. } if status == 429 && retry_after.is_some() => {
+                        after_ms
+                    }
+                    _ => retry::backoff_ms(self.failures, jitter) * unit_ms / 1000,
+                };
+                self.failures = self.failures.saturating_add(1);
+                self.acc.hold_until(now + after);
+                Chunk::Retry {
+                    code: if status == 401 {
+                        "UNAUTHORIZED".into()
+                    } else {
+                        format!("HTTP_{status}")
+                    },
+                    refresh: status == 401,
+                }
+            }
+            _ => {
+                settle(self);
+                self.counters.rejected += len as u64;
+                let code = serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v["code"].as_str().map(str::to_owned));
+                Chunk::Rejected(code)
+            }
+        }
+    }
+
+    /// accepted = sent + rejected + superseded + pending.
+    pub fn balanced(&self) -> bool {
+        let c = &self.counters;
+        c.accepted == c.sent + c.rejected + c.superseded + self.acc.pending
+    }
+}
+
+/// An `Option<u64>` as a JSON string, for ids beyond JavaScript's 2^53.
+mod id_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.serialize_some(&id.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.and_then(|s| s.parse().ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLUSH: u64 = 60_000;
+
+    #[test]
+    fn the_last_intent_per_person_is_counted_once() {
+        let mut m = Membership::default();
+        m.joined(3, 3, 0, FLUSH);
+        m.joined(2, 1, 10, FLUSH); // one new person, one replaced change
+        assert_eq!(m.acc.pending, 4);
+        assert_eq!(m.counters.superseded, 1);
+        assert!(m.balanced());
+        assert_eq!(m.acc.next_alarm(10, 6000, FLUSH), Some(FLUSH));
+        assert!(!m.chunk_due(4, 6000, 10) && m.chunk_due(4, 6000, FLUSH));
+        assert_eq!(
+            m.answered(4, 200, None, "{}", FLUSH, 1000, 0.5),
+            Chunk::Sent
+        );
+        assert_eq!((m.acc.pending, m.counters.sent), (0, 4));
+        assert!(m.balanced());
+        m.audience_id = Some(413_642_381_039_213_538);
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(json.contains(r#""audienceId":"413642381039213538""#), "{json}");
+        assert_eq!(serde_json::from_str::<Membership>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn a_retry_after_holds_every_later_alarm_and_a_gone_audience_is_recreated() {
+        let mut m = Membership::default();
+        m.joined(6000, 6000, 0, FLUSH);
+        let r = m.answered(6000, 429, Some("30"), "{}", 0, 1000, 0.5);
+        assert!(matches!(r, Chunk::Retry { refresh: false, .. }));
+        assert_eq!(m.acc.next_alarm(1, 6000, FLUSH), Some(30_000));
+        m.acc.force = true;
+        assert_eq!(m.acc.next_alarm(2, 6000, FLUSH), Some(30_000));
+        assert!(matches!(
+            m.answered(6000, 401, None, "{}", 30_000, 1000, 0.5),
+            Chunk::Retry { refresh: true, .. }
+        ));
+        m.audience_id = Some(7);
+        assert_eq!(
+            m.answered(6000, 404, None, "{}", 40_000, 1000, 0.5),
+            Chunk::AudienceGone
+        );
+        assert_eq!(m.audience_id, None);
+        assert_eq!(m.acc.pending, 6000);
+        let r = m.answered(
+            6000,
+            400,
+            None,
+            r#"{"code":"BAD_REQUEST"}"#,
+            50_000,
+            1000,
+            0.5,
+        );
+        assert_eq!(r, Chunk::Rejected(Some("BAD_REQUEST".into())));
+        assert_eq!((m.acc.pending, m.counters.rejected), (0, 6000));
+        assert!(m.balanced());
+    }
+}
