@@ -195,7 +195,10 @@ mod tests {
         assert!(m.balanced());
         m.audience_id = Some(413_642_381_039_213_538);
         let json = serde_json::to_string(&m).unwrap();
-        assert!(json.contains(r#""audienceId":"413642381039213538""#), "{json}");
+        assert!(
+            json.contains(r#""audienceId":"413642381039213538""#),
+            "{json}"
+        );
         assert_eq!(serde_json::from_str::<Membership>(&json).unwrap(), m);
     }
 
