@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Miniflare, Log, LogLevel } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+
+// wrangler reads .dev.vars (and says so) while building the options: the demo does not use
+// those values (see below), so the message would only mislead.
+process.env.WRANGLER_LOG ??= 'warn';
+const { unstable_getMiniflareWorkerOptions, unstable_readConfig } = await import('wrangler');
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const [host, port, state, ...overrides] = process.argv.slice(2);
@@ -30,13 +34,18 @@ for (const arg of overrides) {
   vars[arg.slice(0, at)] = arg.slice(at + 1);
 }
 
-const { workerOptions, main } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
+// Bindings, Durable Object classes and compatibility settings as wrangler.toml declares
+// them; the values: wrangler.toml's vars, the demo credentials, the overrides. (Not
+// workerOptions.bindings, which would add your .dev.vars.)
+const config = join(root, 'wrangler.toml');
+const { workerOptions, main } = unstable_getMiniflareWorkerOptions(config);
+const { vars: tomlVars } = unstable_readConfig({ config });
 const mf = new Miniflare({
   ...workerOptions,
   modules: true,
   scriptPath: main,
   modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'], fallthrough: true }],
-  bindings: { ...workerOptions.bindings, ...secrets, ...vars },
+  bindings: { ...tomlVars, ...secrets, ...vars },
   host,
   port: Number(port),
   cf: false, // no download of Cloudflare's request.cf sample: the demo works offline
