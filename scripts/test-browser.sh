@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # The browser suite (run by scripts/test.sh): builds pkg/ and the native CLI (the tests
-# compare against it), then runs the package in Node, an esbuild bundle, and the wasm
-# build and site tag in headless Chromium. Tools come from scripts/install-browser-deps.sh.
+# compare against it), checks the payload's size budget (scripts/size-budget.json), then
+# runs the package in Node, an esbuild bundle, and the wasm build and site tag in headless
+# Chromium. Tools come from scripts/install-deps.sh.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/deps.sh
+require_deps
 export CHROME_BIN="${CHROME_BIN:-$(command -v chromium)}"
 
 bash scripts/build-pkg.sh
 cargo build --quiet --locked --bin matchkey
 cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser --lib -- -D warnings
 
-# The snippet is pasted into every page: keep it under 1 KB gzipped.
-snippet=$(gzip -9c www/snippet.js | wc -c)
-echo "snippet: $(wc -c < www/snippet.js) B, gzip ${snippet} B"
-[ "$snippet" -le 1024 ] || { echo "www/snippet.js is over 1 KB gzipped"; exit 1; }
+# What a page downloads for the tag (brotli), and the pasted snippet (gzip, under 1 KB).
+node scripts/size-budget.mjs
 
 node --test --test-concurrency=1 tests/js/

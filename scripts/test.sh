@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# The test command (README "Run all tests"): every check CI runs, in order, each a hard
-# failure. It expects the tools `.ci/run` installs; run `bash .ci/run` on a fresh machine.
+# The test command (README): every check CI runs, in order, each a hard failure. It needs
+# the tools scripts/install-deps.sh installs and fails at once, naming the command that
+# fixes it, if one is missing (`bash .ci/run` installs them, runs the demo, then this).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/deps.sh
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "prerequisites"
+require_deps
+for suite in scripts/bench-audience-push.sh scripts/test-browser.sh scripts/test-worker.sh; do
+  [ -f "$suite" ] || { echo "$suite is missing: this checkout is incomplete (git status)" >&2; exit 1; }
+done
+echo "all present"
 
 step "format"
 cargo fmt --all --check
@@ -12,11 +21,9 @@ cargo fmt --all --check
 step "clippy (native, all targets)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  step "clippy (wasm32: the core without the CLI, and the Worker)"
-  cargo clippy --target wasm32-unknown-unknown -p matchkey --no-default-features --lib --locked -- -D warnings
-  cargo clippy --target wasm32-unknown-unknown -p matchkey-worker --locked -- -D warnings
-fi
+step "clippy (wasm32: the core without the CLI, and the Worker)"
+cargo clippy --target wasm32-unknown-unknown -p matchkey --no-default-features --lib --locked -- -D warnings
+cargo clippy --target wasm32-unknown-unknown -p matchkey-worker --locked -- -D warnings
 
 step "tests (unit, golden vectors, CLI, properties)"
 cargo test --workspace --locked
@@ -27,10 +34,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "audience push at scale (1,000,000 rows against the emulator, release build)"
 bash scripts/bench-audience-push.sh
 
-# Browser and Worker suites join here as their scripts land.
-for suite in scripts/test-browser.sh scripts/test-worker.sh; do
-  if [ -f "$suite" ]; then
-    step "$suite"
-    bash "$suite"
-  fi
-done
+step "browser suite (scripts/test-browser.sh)"
+bash scripts/test-browser.sh
+
+step "Worker suite (scripts/test-worker.sh)"
+bash scripts/test-worker.sh

@@ -1,0 +1,45 @@
+// The browser payload's size budget (scripts/size-budget.json, the one place its numbers
+// live): what a page downloads for the tag, brotli quality 11, per file and in total, and
+// the pasted snippet gzipped. Prints measured against budget; exits 1 when any is over.
+// The browser suite (scripts/test-browser.sh) runs it after building pkg/.
+// Usage: node scripts/size-budget.mjs [--report]   (--report: print only, never fail)
+import { readFileSync } from 'node:fs';
+import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const budget = JSON.parse(readFileSync(`${root}scripts/size-budget.json`, 'utf8'));
+const reportOnly = process.argv.includes('--report');
+const brotli = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
+const gzip = (b) => gzipSync(b, { level: 9 }).length;
+
+const rows = [];
+const over = [];
+const check = (what, measured, limit) => {
+  const ok = measured <= limit;
+  rows.push([what, measured, limit, ok ? `${((measured / limit) * 100).toFixed(0)}%` : 'OVER']);
+  if (!ok) over.push(`${what}: ${measured} B, budget ${limit} B`);
+};
+let total = 0;
+for (const [file, limit] of Object.entries(budget.brotli.files)) {
+  let bytes;
+  try {
+    bytes = readFileSync(`${root}${file}`);
+  } catch {
+    console.error(`size-budget: ${file} is missing (build it: bash scripts/build-pkg.sh)`);
+    process.exit(1);
+  }
+  const size = brotli(bytes);
+  total += size;
+  check(`${file} (brotli, raw ${bytes.length} B)`, size, limit);
+}
+check('total (brotli)', total, budget.brotli.total);
+for (const [file, limit] of Object.entries(budget.gzip ?? {})) check(`${file} (gzip)`, gzip(readFileSync(`${root}${file}`)), limit);
+
+const w = Math.max(...rows.map((r) => r[0].length));
+console.log(`${'browser payload'.padEnd(w)}  measured    budget  used`);
+for (const [what, m, l, used] of rows) console.log(`${what.padEnd(w)}  ${String(m).padStart(8)}  ${String(l).padStart(8)}  ${used}`);
+if (over.length && !reportOnly) {
+  console.error(`\nover the size budget (scripts/size-budget.json):\n  ${over.join('\n  ')}`);
+  process.exit(1);
+}
