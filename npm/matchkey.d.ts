@@ -56,8 +56,8 @@ export interface TcData {
 /** Vendor 793 (Amazon Ads) and every required purpose have consent. */
 export function tcfGranted(tcData: TcData): boolean;
 
-/** An applicable GPP section as parsed by the CMP: `tcfeuv2`, `usnat`; others are denied. */
-export function gppGranted(sectionName: string, parsedSection: object | object[] | undefined): boolean;
+/** An applicable GPP section as parsed by the CMP: `tcfeuv2`, `usnat` (only where consent is not required); others are denied. */
+export function gppGranted(sectionName: string, parsedSection: object | object[] | undefined, consentRequired?: boolean): boolean;
 
 export function validTcfString(s: string): boolean;
 export function validGppString(s: string): boolean;

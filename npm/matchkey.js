@@ -79,8 +79,8 @@ export function tcfGranted(tcData) {
  * @param {object | object[]} parsedSection the section object or its segments
  * @returns {boolean}
  */
-export function gppGranted(sectionName, parsedSection) {
-  return gppGrantedWasm(String(sectionName), parsedSection);
+export function gppGranted(sectionName, parsedSection, consentRequired = false) {
+  return gppGrantedWasm(String(sectionName), parsedSection, Boolean(consentRequired));
 }
 
 /**

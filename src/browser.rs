@@ -214,9 +214,10 @@ fn gpp_field(section: &JsValue, name: &str) -> JsValue {
 /// `parsedSections[name]` or `getSection`), grants what the tag needs: `tcfeuv2` judged as
 /// TCF (`VendorConsents` holds 793, `PurposeConsents[p - 1]` is true for every listed
 /// purpose), `usnat` unless `SaleOptOut`, `SharingOptOut` or `TargetedAdvertisingOptOut`
-/// is 1 (or is missing: unreadable data grants nothing), any other section denied.
+/// is 1 (or is missing: unreadable data grants nothing) and only where consent is not
+/// required (`consent_required`), any other section denied.
 #[wasm_bindgen(js_name = gppGranted)]
-pub fn gpp_granted_js(section_name: &str, parsed: &JsValue) -> bool {
+pub fn gpp_granted_js(section_name: &str, parsed: &JsValue, consent_required: bool) -> bool {
     let section = match section_name {
         "tcfeuv2" => {
             let purposes = gpp_field(parsed, "PurposeConsents");
@@ -235,7 +236,7 @@ pub fn gpp_granted_js(section_name: &str, parsed: &JsValue) -> bool {
         },
         _ => GppSection::Other,
     };
-    consent::gpp_granted(section)
+    consent::gpp_granted(section, consent_required)
 }
 
 /// Whether `s` has the shape of a TCF string (what the tag passes on as `consent.tcf`).

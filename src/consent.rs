@@ -59,7 +59,8 @@ pub enum GppSection {
         purposes_consent: bool,
     },
     /// `usnat` (section 7): passes unless the person opted out of sale, sharing or
-    /// targeted advertising.
+    /// targeted advertising, and only where consent is not required (a US opt-out
+    /// framework is no consent for EEA or UK data).
     UsNat {
         /// Any of `SaleOptOut`, `SharingOptOut`, `TargetedAdvertisingOptOut` is 1 (opted out).
         opted_out: bool,
@@ -68,14 +69,15 @@ pub enum GppSection {
     Other,
 }
 
-/// Whether a page's applicable GPP section grants what the tag needs.
-pub fn gpp_granted(section: GppSection) -> bool {
+/// Whether a page's applicable GPP section grants what the tag needs, for data from a
+/// country that does (`consent_required`) or does not need consent.
+pub fn gpp_granted(section: GppSection, consent_required: bool) -> bool {
     match section {
         GppSection::TcfEuV2 {
             vendor_consent,
             purposes_consent,
         } => vendor_consent && purposes_consent,
-        GppSection::UsNat { opted_out } => !opted_out,
+        GppSection::UsNat { opted_out } => !opted_out && !consent_required,
         GppSection::Other => false,
     }
 }
@@ -133,15 +135,20 @@ mod tests {
     #[test]
     fn gpp_is_judged_by_its_applicable_section() {
         let tcf = |v, p| {
-            gpp_granted(GppSection::TcfEuV2 {
-                vendor_consent: v,
-                purposes_consent: p,
-            })
+            gpp_granted(
+                GppSection::TcfEuV2 {
+                    vendor_consent: v,
+                    purposes_consent: p,
+                },
+                true,
+            )
         };
         assert!(tcf(true, true) && !tcf(true, false) && !tcf(false, true));
-        assert!(gpp_granted(GppSection::UsNat { opted_out: false }));
-        assert!(!gpp_granted(GppSection::UsNat { opted_out: true }));
-        assert!(!gpp_granted(GppSection::Other));
+        assert!(gpp_granted(GppSection::UsNat { opted_out: false }, false));
+        assert!(!gpp_granted(GppSection::UsNat { opted_out: true }, false));
+        // A US opt-out framework says nothing about consent for EEA or UK data.
+        assert!(!gpp_granted(GppSection::UsNat { opted_out: false }, true));
+        assert!(!gpp_granted(GppSection::Other, false));
     }
 
     #[test]

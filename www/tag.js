@@ -125,7 +125,7 @@ function consentStatus(required) {
       const name = GPP_SECTIONS[id];
       const parsed = name && ((state.gpp.parsedSections || {})[name] || state.gppSections[name]);
       if (name && !parsed) continue; // getSection has not answered yet: no verdict
-      const ok = gppGranted(name || String(id), parsed);
+      const ok = gppGranted(name || String(id), parsed, required);
       if (ok || name || required) verdicts.push(ok);
     }
   }

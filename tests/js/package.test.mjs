@@ -113,6 +113,10 @@ test('consent: countries, TCF data, GPP sections and string shapes come from the
   assert.equal(gppGranted('tcfeuv2', [{ VendorConsents: [793], PurposeConsents: bits(1, 3, 4) }, { SegmentType: 3 }]), true);
   assert.equal(gppGranted('tcfeuv2', { VendorConsents: [792], PurposeConsents: bits(1, 3, 4) }), false);
   assert.equal(gppGranted('tcfeuv2', { VendorConsents: [793], PurposeConsents: bits(1, 4) }), false);
+  // usnat grants in the US, never where EEA/UK consent is required.
+  const usnat = { SaleOptOut: 2, SharingOptOut: 2, TargetedAdvertisingOptOut: 2 };
+  assert.equal(gppGranted('usnat', usnat), true);
+  assert.equal(gppGranted('usnat', usnat, true), false);
   const us = { SaleOptOut: 2, SharingOptOut: 0, TargetedAdvertisingOptOut: 2 };
   assert.equal(gppGranted('usnat', us), true);
   assert.equal(gppGranted('usnat', [us, { Gpc: false }]), true);

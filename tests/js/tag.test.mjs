@@ -223,12 +223,13 @@ test('GPP: usnat with an opt-out sends nothing, without one it sends the GPP str
   await context.close();
 });
 
-test('GPP: in the EEA tcfeuv2 is judged as TCF; uspv1, alone or beside a granting section, sends nothing', async () => {
+test('GPP: in the EEA tcfeuv2 is judged as TCF; uspv1 (alone or beside a granting section) and usnat send nothing', async () => {
   ingest.seen.length = 0;
   const tcfeuv2 = (purposes) => [{ Version: 2, VendorConsents: [10, 793], PurposeConsents: Array.from({ length: 24 }, (_, i) => purposes.includes(i + 1)) }];
   const uspv1 = { uspv1: { Version: 1, Notice: 'Y', OptOutSale: 'N', LspaCovered: 'N' } };
   const granting = { tcfeuv2: tcfeuv2([1, 2, 3, 4]) };
-  for (const ping of [gppPing([6], uspv1), gppPing([2], { tcfeuv2: tcfeuv2([1, 3]) }), gppPing([2, 6], { ...granting, ...uspv1 })]) {
+  // usnat without any opt-out is still no consent for EEA data.
+  for (const ping of [gppPing([6], uspv1), gppPing([2], { tcfeuv2: tcfeuv2([1, 3]) }), gppPing([2, 6], { ...granting, ...uspv1 }), gppPing([7], { usnat: usnat() })]) {
     const { context, page } = await open({ gpp: ping });
     await init(page, { country: 'NL' });
     await page.evaluate(() => matchkey('track', 'purchase'));
@@ -310,7 +311,7 @@ test('the outbox re-checks consent: denied now drops, unknown keeps, granted sen
 
   // Same start, then consent granted later on the next page: sent with that consent.
   ingest.setStatus(500);
-  const a = await open({ gpp: gppPing([7], { usnat: usnat() }) });
+  const a = await open({ tcf: tcData() });
   await init(a.page, { country: 'GB', consentMode: 'required' });
   await a.page.evaluate((tcf) => matchkey('consent', { tcf, adStorage: 'granted', userData: 'granted' }), TCF);
   await a.page.evaluate(() => matchkey('track', 'purchase', { eventId: 'boxed-2' }));
