@@ -182,3 +182,25 @@ test('20,000 events ingested during an outage are all delivered once it ends; ab
     await worker.stop();
   }
 });
+
+test('a refused batch is dead-lettered in one write; two replays at once send each event once', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    await fault({ endpoint: 'events', kind: 'status', status: 400 });
+    const list = events('replay', 4);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await admin(worker, '/v1/deliveries')).body.deadLetters?.length === 4);
+    const before = await accounting(worker);
+    assert.deepEqual([before.accepted, before.deadLettered, before.pending], [4, 4, 0]);
+    const [one, two] = await Promise.all([admin(worker, '/v1/replay', 'POST'), admin(worker, '/v1/replay', 'POST')]);
+    assert.equal(one.body.replayed + two.body.replayed, 4, 'the rows are claimed once between the two');
+    const a = await deliveredOnce(worker, list);
+    // Replayed events count as accepted again: 8 = 4 delivered + 4 dead-lettered earlier.
+    assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.replayed], [8, 4, 4, 4]);
+    assert.equal((await admin(worker, '/v1/replay', 'POST')).body.replayed, 0);
+  } finally {
+    await worker.stop();
+  }
+});
