@@ -92,7 +92,7 @@ pub(crate) struct PushArgs {
     #[arg(long, default_value_t = MAX_TTL_SECONDS)]
     ttl_seconds: u64,
     /// The members gave consent (amznAdStorage and amznUserData GRANTED). Rows of
-    /// countries that require consent (EEA, UK, CH) are skipped without it.
+    /// countries that require consent (EEA and UK) are skipped without it.
     #[arg(long)]
     consent_granted: bool,
     /// The journal file [default: <file>.<name>-add.journal, or -remove.journal].
