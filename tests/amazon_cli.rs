@@ -524,3 +524,12 @@ fn consent_countries_agree_with_the_emulator() {
         .collect();
     assert_eq!(matchkey::consent::CONSENT_COUNTRIES, emulator.as_slice());
 }
+
+/// Amazon's conversion types: one list in the core, checked against the emulator's own.
+#[test]
+fn conversion_types_agree_with_the_emulator() {
+    assert_eq!(
+        matchkey::amazon::events::CONVERSION_TYPES.as_slice(),
+        amazon_emulator::validate::CONVERSION_TYPES
+    );
+}

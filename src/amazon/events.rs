@@ -31,6 +31,24 @@ pub fn batches<T>(events: Vec<(T, String)>, max_events: usize) -> Vec<Vec<(T, St
     out
 }
 
+/// Amazon's `eventDescription.conversionType` values (spec §A1): the only ones a server
+/// or the Worker's `EVENT_MAP` may name. The emulator keeps its own copy as an
+/// independent check, and a test asserts the two agree.
+pub const CONVERSION_TYPES: [&str; 12] = [
+    "ADD_TO_SHOPPING_CART",
+    "APPLICATION",
+    "CHECKOUT",
+    "CONTACT",
+    "LEAD",
+    "MOBILE_APP_FIRST_START",
+    "OFF_AMAZON_PURCHASES",
+    "OTHER",
+    "PAGE_VIEW",
+    "SEARCH",
+    "SIGN_UP",
+    "SUBSCRIBE",
+];
+
 /// The Events API body for serialized events.
 pub fn events_body<'a>(events: impl Iterator<Item = &'a str>) -> String {
     json_list(r#"{"events":["#, events, "]}")

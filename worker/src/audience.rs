@@ -191,20 +191,9 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::config_with;
 
     const HASH: &str = "9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21";
-
-    fn config_with(vars: &[(&str, &str)]) -> Config {
-        Config::from_vars(|k| {
-            if k == "ADVERTISER_ID" {
-                return Some("ENTITY1".to_owned());
-            }
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .unwrap()
-    }
 
     fn ctx(caller: Caller) -> Context<'static> {
         Context {

@@ -173,22 +173,7 @@ impl CustomType {
     }
 }
 
-/// Amazon's `eventDescription.conversionType` values (spec §A1), the only ones a server
-/// or `EVENT_MAP` may name.
-pub const CONVERSION_TYPES: [&str; 12] = [
-    "ADD_TO_SHOPPING_CART",
-    "APPLICATION",
-    "CHECKOUT",
-    "CONTACT",
-    "LEAD",
-    "MOBILE_APP_FIRST_START",
-    "OFF_AMAZON_PURCHASES",
-    "OTHER",
-    "PAGE_VIEW",
-    "SEARCH",
-    "SIGN_UP",
-    "SUBSCRIBE",
-];
+pub use matchkey::amazon::events::CONVERSION_TYPES;
 
 /// Whether `s` is an Events API `dataSetName` (`[A-Za-z][A-Za-z0-9_-]*`, at most 100).
 pub fn valid_data_set_name(s: &str) -> bool {
@@ -410,6 +395,20 @@ impl Config {
     pub fn conversion_type(&self, name: &str) -> &str {
         self.event_map.get(name).map_or("OTHER", String::as_str)
     }
+}
+
+/// A configuration for tests: advertiser `ENTITY1` and `vars`.
+#[cfg(test)]
+pub(crate) fn config_with(vars: &[(&str, &str)]) -> Config {
+    Config::from_vars(|k| {
+        if k == "ADVERTISER_ID" {
+            return Some("ENTITY1".to_owned());
+        }
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap()
 }
 
 #[cfg(test)]

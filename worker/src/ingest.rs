@@ -658,22 +658,11 @@ fn custom_value(value: Option<&Value>, kind: CustomType) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::config_with;
 
     const HASH: &str = "9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21";
     const TCF: &str = "CQHcCQAQHcCQAPoABAENBOFgAAAAAH_AAAqIAPgAAAAA";
     const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0";
-
-    fn config_with(vars: &[(&str, &str)]) -> Config {
-        Config::from_vars(|k| {
-            if k == "ADVERTISER_ID" {
-                return Some("ENTITY1".to_owned());
-            }
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .unwrap()
-    }
 
     fn config() -> Config {
         config_with(&[(

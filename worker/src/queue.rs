@@ -46,8 +46,14 @@ pub struct Limits {
 impl Limits {
     /// The wait before attempt `attempt + 1` when Amazon gave no Retry-After.
     fn backoff(&self, attempt: u32, jitter: f64) -> u64 {
-        retry::backoff_ms(attempt, jitter) * self.backoff_unit_ms / 1000
+        backoff(attempt, jitter, self.backoff_unit_ms)
     }
+}
+
+/// The core's backoff (1 s doubling with jitter, at most 5 minutes) on a unit of
+/// `unit_ms` instead of a second: both machines' one backoff.
+pub fn backoff(attempt: u32, jitter: f64, unit_ms: u64) -> u64 {
+    retry::backoff_ms(attempt, jitter) * unit_ms / 1000
 }
 
 /// What became of every event ever accepted.

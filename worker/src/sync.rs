@@ -9,7 +9,7 @@
 use matchkey::amazon::retry::{self, Next};
 use serde::{Deserialize, Serialize};
 
-use crate::queue::Accumulator;
+use crate::queue::{Accumulator, backoff};
 
 /// How long to wait when no access token could be had.
 pub const TOKEN_WAIT_MS: u64 = 60_000;
@@ -89,7 +89,7 @@ impl Membership {
     pub fn create_failed(&mut self, now: u64, unit_ms: u64, jitter: f64) {
         self.failures = self.failures.saturating_add(1);
         self.acc
-            .hold_until(now + retry::backoff_ms(self.failures, jitter) * unit_ms / 1000);
+            .hold_until(now + backoff(self.failures, jitter, unit_ms));
     }
 
     /// Amazon's answer to a chunk of `len` changes.
@@ -124,7 +124,7 @@ impl Membership {
                     Next::Retry { after_ms, .. } if status == 429 && retry_after.is_some() => {
                         after_ms
                     }
-                    _ => retry::backoff_ms(self.failures, jitter) * unit_ms / 1000,
+                    _ => backoff(self.failures, jitter, unit_ms),
                 };
                 self.failures = self.failures.saturating_add(1);
                 self.acc.hold_until(now + after);

@@ -283,7 +283,7 @@ pub(crate) const LEGACY_CURRENCY_CODES: &[&str] = &[
 ];
 
 /// `ConversionType` of the Events API.
-pub(crate) const CONVERSION_TYPES: &[&str] = &[
+pub const CONVERSION_TYPES: &[&str] = &[
     "ADD_TO_SHOPPING_CART",
     "APPLICATION",
     "CHECKOUT",

@@ -55,7 +55,7 @@ pub mod validate {
         validate_amc_record, validate_dp_metadata, validate_dp_patch, validate_dp_record,
         validate_metadata,
     };
-    pub use crate::codes::CONSENT_COUNTRIES;
+    pub use crate::codes::{CONSENT_COUNTRIES, CONVERSION_TYPES};
     pub use crate::dsp::validate_event_data;
     pub use crate::events::{Window, validate_event};
 }

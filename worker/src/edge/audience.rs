@@ -244,7 +244,17 @@ impl AudienceSync {
                     jitter(),
                 )
             });
-            let batch_id = random_uuid();
+            let n = records.len();
+            let (sent, failed, word, code) = match &outcome {
+                Chunk::Sent => (n, 0, "audience_submitted", None),
+                Chunk::Rejected(code) => (0, n, "audience_rejected", code.as_deref()),
+                // Deleted on Amazon's side, or another environment's: created again on
+                // the next run, the changes kept.
+                Chunk::AudienceGone => (0, 0, "retry", Some("AUDIENCE_NOT_FOUND")),
+                Chunk::Retry { code, .. } => (0, 0, "retry", Some(code.as_str())),
+            };
+            self.log(config, &random_uuid(), n, sent, failed, status, word, code)
+                .await;
             let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
             match outcome {
                 Chunk::Sent => {
@@ -252,63 +262,13 @@ impl AudienceSync {
                     if config.audience_api == AudienceApi::Amc
                         && let Some(job) = amazon_audience::parse_job_id(&text)
                     {
-                        put.push((format!("{JOB_PREFIX}{job}"), records.len().to_string()));
+                        put.push((format!("{JOB_PREFIX}{job}"), n.to_string()));
                     }
-                    self.log(
-                        config,
-                        &batch_id,
-                        records.len(),
-                        records.len(),
-                        0,
-                        status,
-                        "audience_submitted",
-                        None,
-                    )
-                    .await;
                     self.commit(put, keys).await?;
                 }
-                Chunk::Rejected(code) => {
-                    self.log(
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        records.len(),
-                        status,
-                        "audience_rejected",
-                        code.as_deref(),
-                    )
-                    .await;
-                    self.commit(Vec::new(), keys).await?;
-                }
-                Chunk::AudienceGone => {
-                    // Deleted on Amazon's side, or another environment's: create it again,
-                    // keep the changes.
-                    self.log(
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        0,
-                        status,
-                        "retry",
-                        Some("AUDIENCE_NOT_FOUND"),
-                    )
-                    .await;
-                    break;
-                }
-                Chunk::Retry { code, refresh } => {
-                    self.log(
-                        config,
-                        &batch_id,
-                        records.len(),
-                        0,
-                        0,
-                        status,
-                        "retry",
-                        Some(&code),
-                    )
-                    .await;
+                Chunk::Rejected(_) => self.commit(Vec::new(), keys).await?,
+                Chunk::AudienceGone => break,
+                Chunk::Retry { refresh, .. } => {
                     if refresh {
                         // The next run takes the fresh token from the cache.
                         let _ = access_token(&self.env, config, true).await;
