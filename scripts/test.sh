@@ -10,7 +10,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "prerequisites"
 require_deps
-for suite in scripts/bench-audience-push.sh scripts/test-browser.sh scripts/test-worker.sh; do
+for suite in scripts/bench-audience-push.sh scripts/bench-csv.sh scripts/test-browser.sh scripts/test-worker.sh; do
   [ -f "$suite" ] || { echo "$suite is missing: this checkout is incomplete (git status)" >&2; exit 1; }
 done
 echo "all present"
@@ -33,6 +33,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "audience push at scale (1,000,000 rows against the emulator, release build)"
 bash scripts/bench-audience-push.sh
+
+step "hash-csv streams a 1 GiB Windows-1252 export in bounded memory (release build)"
+bash scripts/bench-csv.sh
 
 step "browser suite (scripts/test-browser.sh)"
 bash scripts/test-browser.sh

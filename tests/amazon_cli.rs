@@ -312,6 +312,79 @@ fn push_waits_out_429_and_resumes_after_a_refusal_or_a_kill() {
 }
 
 #[test]
+fn push_reads_a_spreadsheet_export_and_refuses_a_bad_file_before_sending() {
+    let amazon = Amazon::start("export");
+    // Windows-1252, semicolons, CRLF, header names in another case, a short row on line 3.
+    let mut bytes =
+        b"ID;E-Mail;Telefon;Ort\r\nu1;Ann@Example.com;;K\xf6ln\r\nu2;bob@example.com\r\n".to_vec();
+    let file = amazon.dir.join("export.csv");
+    std::fs::write(&file, &bytes).unwrap();
+    let args = |file: &Path, extra: &[&'static str]| {
+        let mut args: Vec<String> = [
+            "audience",
+            "push",
+            "--name",
+            "export",
+            "--file",
+            path(file),
+            "--map",
+            "e-mail=EMAIL,telefon=PHONE",
+            "--id-column",
+            "id",
+            "--country",
+            "US",
+            "--no-progress",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        amazon.run(&args)
+    };
+    let (report, stderr, code) = run(args(&file, &[]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["sent"], 2, "{report}");
+    assert_eq!(
+        (report["encoding"].as_str(), report["delimiter"].as_str()),
+        (Some("windows-1252"), Some(";"))
+    );
+    assert_eq!(report["warnings"]["short_row"], 1);
+    assert!(
+        stderr.contains("warning short_row: 1 row on line 3"),
+        "{stderr}"
+    );
+
+    // A row that is not UTF-8 in a UTF-8 file: refused before anything is sent.
+    bytes = b"id,E-mail,telefon\nu1,ann@example.com,\nu2,J\xf6rg@example.com,\n".to_vec();
+    let bad = amazon.dir.join("bad.csv");
+    std::fs::write(&bad, &bytes).unwrap();
+    let sent_before = amazon.requests("amcRecords").len();
+    let (_, stderr, code) = run(args(&bad, &["--encoding", "utf-8"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("refused invalid_encoding: 1 row on line 3"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing sent"), "{stderr}");
+    assert_eq!(amazon.requests("amcRecords").len(), sent_before);
+    let (report, stderr, code) = run(args(
+        &bad,
+        &["--encoding", "utf-8", "--max-bad-rows", "50%"],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        (report["sent"].as_u64(), report["badRows"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(report["skipped"]["invalid_encoding"], 1);
+    assert!(!stderr.contains("rg@") && !report.to_string().contains("rg@"));
+}
+
+#[test]
 fn push_records_a_failed_job_and_exits_1() {
     let amazon = Amazon::start("jobfail");
     let file = amazon.file("members.csv", &members_csv(10));
@@ -346,10 +419,12 @@ fn push_names_what_is_missing() {
         .iter()
         .map(|a| if *a == "US" { "DE" } else { a })
         .collect();
+    // Every row needs consent nobody gave: nothing sent is a failure (exit 1), reported.
     let (report, stderr, code) = amazon.run(&de);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["skipped"]["consent_required"], 3);
     assert_eq!(report["sent"], 0);
+    assert!(stderr.contains("no member could be sent"), "{stderr}");
 
     amazon.control(
         "POST",

@@ -20,6 +20,7 @@ use matchkey::amazon::amc::{self as calls, Instance, Upload, UploadState};
 
 use crate::client::{self, ApiArgs, Client};
 use crate::hash_csv::{self, Column};
+use crate::reader::same_name;
 
 pub(crate) const EXAMPLES: &str = "\
 Writes the hashed CSV (see `matchkey hash-csv --help`) next to the input as
@@ -243,7 +244,8 @@ pub(crate) fn upload(args: &UploadArgs) -> anyhow::Result<bool> {
 /// Options of `amc prepare`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PrepareArgs {
-    /// The customer file (CSV, UTF-8, header row).
+    /// The customer file (CSV with a header row; encoding and delimiter detected unless
+    /// given, see `matchkey hash-csv --help`).
     #[arg(long)]
     file: PathBuf,
     #[command(flatten)]
@@ -313,13 +315,23 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
 
     let input =
         File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let output = File::create(&out).with_context(|| format!("creating {}", out.display()))?;
-    let summary = hash_csv::run_with(
-        &csv_args,
-        &input,
-        BufReader::new(&input),
-        BufWriter::new(output),
-    )?;
+    // Written beside the target and renamed once complete: a refused or interrupted run
+    // leaves no file that looks ready to upload.
+    let partial = PathBuf::from({
+        let mut p = out.clone().into_os_string();
+        p.push(".partial");
+        p
+    });
+    let output =
+        File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let summary = match hash_csv::run_with(&csv_args, &input, &input, BufWriter::new(output)) {
+        Ok(summary) => summary,
+        Err(err) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(err);
+        }
+    };
+    std::fs::rename(&partial, &out).with_context(|| format!("writing {}", out.display()))?;
 
     let body = dataset_definition(
         &dataset_id,
@@ -360,7 +372,7 @@ fn dataset_definition(
             }),
             Column::Kept(name) => {
                 let mut column = json!({ "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true });
-                if let Some((_, kind)) = consent.filter(|(c, _)| c == name) {
+                if let Some((_, kind)) = consent.filter(|(c, _)| consent_column(c, name, columns)) {
                     column["consentType"] = json!(kind);
                 }
                 column
@@ -372,6 +384,23 @@ fn dataset_definition(
         data_set["countryCode"] = json!(country.as_str());
     }
     json!({ "dataSet": data_set })
+}
+
+/// Whether the kept column `name` is the consent column the user named `given` (the
+/// header matched it ignoring case and spaces, unless a column is spelled exactly so).
+fn consent_column(given: &str, name: &str, columns: &[Column]) -> bool {
+    let exact = |n: &str| n == given.trim();
+    let kept = || {
+        columns.iter().filter_map(|c| match c {
+            Column::Kept(n) => Some(n.as_str()),
+            _ => None,
+        })
+    };
+    if kept().any(exact) {
+        exact(name)
+    } else {
+        same_name(given, name)
+    }
 }
 
 /// A dataset id from a file name: `Customers 2026.csv` → `customers_2026`.

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,8 +20,9 @@ use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::hash_csv::{RowCountry, Rows, advance, column_of, describe, progress_bar};
+use crate::hash_csv::{RowCountry, Rows, advance, progress_bar};
 use crate::journal::{Batch, Header, Journal, Totals};
+use crate::reader::{self, CsvReader, Refused, Row, Stats};
 
 pub(crate) const EXAMPLES: &str = "\
 Each row becomes one member: the mapped columns are normalized and SHA-256 hashed here
@@ -30,10 +31,16 @@ with no usable match key are skipped and counted by reason; rejected cells are c
 by field and reason. The audience is created on first use (`matchkey_<name>_<time>`)
 unless --audience-id names one.
 
+The file is read as `matchkey hash-csv --help` says (encoding and delimiter detected,
+column names matched ignoring case and spaces, short rows read with empty trailing cells)
+and checked whole before anything is sent: more refused rows than --max-bad-rows allows
+(default 0) and nothing is sent.
+
 A journal (<file>.<name>-add.journal or -remove.journal by default) records each batch Amazon accepted: run
 the same command again after an interruption and it resumes after the last accepted
 batch. The final report goes to stdout as JSON (human summary on stderr); the exit code
-is 0 when every batch was accepted and no AMC job failed, 1 when a job failed, 2 on error.
+is 0 when every batch was accepted and no AMC job failed, 1 when a job failed, no member
+could be sent or the file was refused, 2 on error.
 
 Examples:
   export LWA_CLIENT_ID=… LWA_CLIENT_SECRET=… LWA_REFRESH_TOKEN=… AMC_ADVERTISER_ID=583000000000001
@@ -57,7 +64,7 @@ pub(crate) struct PushArgs {
     /// Our audience name: letters, digits, `_` and `-`, at most 64.
     #[arg(long)]
     name: String,
-    /// The member file (CSV, UTF-8, header row).
+    /// The member file (CSV with a header row; encoding and delimiter detected unless given).
     #[arg(long)]
     file: PathBuf,
     /// The mapped columns (audiences take EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS,
@@ -121,6 +128,25 @@ struct Columns {
     id: Option<usize>,
 }
 
+impl Columns {
+    fn of(args: &PushArgs, header: &reader::Header) -> anyhow::Result<Columns> {
+        Ok(Columns {
+            keys: args
+                .rows
+                .map
+                .iter()
+                .map(|(name, field)| Ok((header.column(name, "--map")?, *field)))
+                .collect::<anyhow::Result<_>>()?,
+            country: args.rows.row_country(header)?,
+            id: args
+                .id_column
+                .as_deref()
+                .map(|name| header.column(name, "--id-column"))
+                .transpose()?,
+        })
+    }
+}
+
 pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     if !calls::valid_name(&args.name) {
         bail!("--name: use letters, digits, `_` and `-` (at most 64)");
@@ -146,13 +172,25 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     } else {
         Action::Add
     };
-    let settings = json!({
+    let mut settings = json!({
         "name": args.name, "api": format!("{:?}", args.api), "action": action.amc(),
         "map": args.rows.map.iter().map(|(c, f)| format!("{c}={f}")).collect::<Vec<_>>(),
         "country": args.rows.country, "countryColumn": args.rows.country_column, "idColumn": args.id_column,
         "advertiserId": args.advertiser_id, "profileId": args.profile_id, "audienceId": args.audience_id,
         "batchSize": args.batch_size, "consentGranted": args.consent_granted, "apiBase": args.amazon.api_base,
     });
+    // How the file is read changes the records; recorded only when given, so journals of
+    // pushes made before these options existed still match.
+    let read = &args.rows.read;
+    if let Some(encoding) = read.encoding {
+        settings["encoding"] = json!(format!("{encoding:?}"));
+    }
+    if let Some(delimiter) = read.delimiter {
+        settings["delimiter"] = json!(char::from(delimiter).to_string());
+    }
+    if read.strict {
+        settings["strict"] = json!(true);
+    }
     let journal_path = args.journal.clone().unwrap_or_else(|| {
         // One journal per file, audience and direction: adding and later removing the
         // same file are two pushes.
@@ -168,6 +206,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
     let header = Header::new(&args.file, settings.to_string())?;
     let (mut journal, state) = Journal::open(&journal_path, &header, args.restart)?;
     let started = Instant::now();
+    let mut read_as = None;
     let mut push = Push {
         api,
         action,
@@ -202,6 +241,27 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
             let bar = bar.clone();
             client.on_wait = Box::new(move |note| bar.set_message(note.to_owned()));
         }
+        // The whole file is checked before anything is sent.
+        if let Some(bar) = &progress {
+            bar.set_message("checking the file");
+        }
+        let (header, stats) = check_file(args, progress.as_ref())?;
+        if let Some(bar) = &progress {
+            bar.set_position(0);
+            bar.set_message("");
+        }
+        let refused = stats.check(read.max_bad_rows);
+        if refused.is_err() {
+            eprintln!(
+                "matchkey: {} rows read ({}), {} refused; nothing sent",
+                stats.rows,
+                header.describe(),
+                stats.bad_rows()
+            );
+            stats.write(header.encoding, &mut std::io::stderr().lock())?;
+        }
+        refused?;
+        read_as = Some((header, stats));
         if push.resumed_from > 0 {
             eprintln!(
                 "matchkey: resuming after row {} ({} batches already accepted)",
@@ -218,12 +278,39 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<bool> {
             push.follow_jobs(&mut client, Duration::from_secs(args.wait_seconds))?;
         }
     }
-    let report = push.report(args, journal.path(), started.elapsed());
+    let report = push.report(args, journal.path(), started.elapsed(), read_as.as_ref());
     summarize(&report, &mut std::io::stderr().lock())?;
+    if let Some((header, stats)) = &read_as {
+        stats.write(header.encoding, &mut std::io::stderr().lock())?;
+    }
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &report)?;
     out.write_all(b"\n")?;
+    if push.totals.sent == 0 {
+        return Err(Refused(
+            "no member could be sent: every row was skipped or refused (see the counts above)"
+                .into(),
+        )
+        .into());
+    }
     Ok(!push.any_job_failed())
+}
+
+/// Reads the whole file once, without hashing, to find the columns and count the rows
+/// refused for their shape or encoding before anything is sent.
+fn check_file(
+    args: &PushArgs,
+    progress: Option<&ProgressBar>,
+) -> anyhow::Result<(reader::Header, Stats)> {
+    let file =
+        File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut reader = CsvReader::new(file, &args.rows.read)?;
+    Columns::of(args, reader.header())?;
+    let mut last_progress = 0;
+    while reader.next_row()?.is_some() {
+        advance(progress, &mut last_progress, reader.input_bytes());
+    }
+    Ok((reader.header().clone(), reader.stats.clone()))
 }
 
 /// A push in progress.
@@ -250,30 +337,14 @@ impl Push<'_> {
         journal: &mut Journal,
         progress: Option<&ProgressBar>,
     ) -> anyhow::Result<()> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .from_reader(BufReader::with_capacity(1 << 16, file));
-        let headers = reader.headers().context("reading the CSV header")?.clone();
-        let column = |name: &str| column_of(&headers, name);
-        let columns = Columns {
-            keys: args
-                .rows
-                .map
-                .iter()
-                .map(|(name, field)| Ok((column(name)?, *field)))
-                .collect::<anyhow::Result<_>>()?,
-            country: args.rows.row_country(&headers)?,
-            id: args.id_column.as_deref().map(column).transpose()?,
-        };
+        let mut reader = CsvReader::new(file, &args.rows.read)?;
+        let columns = Columns::of(args, reader.header())?;
         let mut normalizer = Normalizer::new();
-        let mut record = csv::StringRecord::new();
         let mut row = 0u64;
         let mut last_progress = 0;
         loop {
-            let read = match reader.read_record(&mut record) {
-                Ok(false) => break,
-                Err(err) if matches!(err.kind(), csv::ErrorKind::Io(_)) => return Err(err.into()),
-                other => other,
+            let Some(read) = reader.next_row()? else {
+                break;
             };
             row += 1;
             if row <= self.resumed_from {
@@ -281,21 +352,22 @@ impl Push<'_> {
             }
             self.totals.rows += 1;
             match read {
-                Ok(_) => self.row(&record, &columns, &mut normalizer),
-                Err(err) => {
-                    self.totals.bad_rows += 1;
-                    let line = err.position().map_or(0, |p| p.line());
-                    let note = format!("matchkey: line {line}: skipped: {}", describe(&err));
-                    match progress {
-                        Some(bar) => bar.println(note),
-                        None => eprintln!("{note}"),
+                Row::Read(record, warning) => {
+                    if let Some(warning) = warning {
+                        *self.totals.warnings.entry(warning.into()).or_default() += 1;
                     }
+                    self.row(record, &columns, &mut normalizer);
+                }
+                Row::Refused(reason) => {
+                    // Counted (and listed by line) by the check before the push.
+                    self.totals.bad_rows += 1;
+                    *self.totals.skipped.entry(reason.into()).or_default() += 1;
                 }
             }
             if self.chunk_full(args.batch_size) {
                 self.send(args, client, journal, row)?;
             }
-            if advance(progress, &mut last_progress, reader.position().byte())
+            if advance(progress, &mut last_progress, reader.input_bytes())
                 && let Some(bar) = progress
             {
                 bar.set_message(format!(
@@ -486,7 +558,13 @@ impl Push<'_> {
         })
     }
 
-    fn report(&self, args: &PushArgs, journal: &std::path::Path, elapsed: Duration) -> Value {
+    fn report(
+        &self,
+        args: &PushArgs,
+        journal: &std::path::Path,
+        elapsed: Duration,
+        read_as: Option<&(reader::Header, Stats)>,
+    ) -> Value {
         let mut rejected: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
         for (key, n) in &self.totals.rejected {
             let (field, reason) = key.split_once(':').unwrap_or((key, ""));
@@ -507,8 +585,11 @@ impl Push<'_> {
         let rows_this_run = self.totals.rows.saturating_sub(self.resumed_from);
         json!({
             "audience": { "name": args.name, "api": format!("{:?}", args.api).to_lowercase(), "audienceId": self.audience_id, "action": self.action.amc() },
+            "encoding": read_as.map(|(h, _)| h.encoding),
+            "delimiter": read_as.map(|(h, _)| char::from(h.delimiter).to_string()),
             "rows": self.totals.rows,
             "badRows": self.totals.bad_rows,
+            "warnings": self.totals.warnings,
             "sent": self.totals.sent,
             "batches": self.batches.iter().filter(|b| b.records > 0).count(),
             "skipped": self.totals.skipped,
@@ -524,9 +605,16 @@ impl Push<'_> {
 
 /// The human summary of a report.
 fn summarize(report: &Value, out: &mut impl Write) -> std::io::Result<()> {
+    let read_as = match (report["encoding"].as_str(), report["delimiter"].as_str()) {
+        (Some(encoding), Some(delimiter)) => format!(
+            " ({encoding}, separated by {})",
+            reader::delimiter_name(delimiter.bytes().next().unwrap_or(b','))
+        ),
+        _ => String::new(),
+    };
     writeln!(
         out,
-        "matchkey: {} rows, {} members sent in {} batches to audience {} ({} bad rows)",
+        "matchkey: {} rows read{read_as}, {} members sent in {} batches to audience {} ({} refused)",
         report["rows"],
         report["sent"],
         report["batches"],

@@ -6,18 +6,30 @@ use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use matchkey::{Country, Field, Normalizer, Reject};
 
+use crate::reader::{self, CsvReader, Header, Refused, Row, Stats};
+
 pub(crate) const EXAMPLES: &str = "\
-Reads CSV (UTF-8, header row) on stdin and writes CSV on stdout: each mapped column holds
-the SHA-256 of its normalized value (MAID, RAMP_ID and MATCH_ID: the normalized value),
-an empty cell where the value was rejected; other columns are dropped unless kept. The
-country column given with --country-column is always kept, written as ISO 3166-1
-alpha-2 codes (UK → GB, en-US → US; empty where not a country). A summary (rows, rejects per
-field and reason, bad rows with their line numbers) goes to stderr, with a progress bar
-when stderr is a terminal.
+Reads CSV with a header row on stdin and writes UTF-8 CSV on stdout: each mapped column
+holds the SHA-256 of its normalized value (MAID, RAMP_ID and MATCH_ID: the normalized
+value), an empty cell where the value was rejected; other columns are dropped unless kept.
+The country column given with --country-column is always kept, written as ISO 3166-1
+alpha-2 codes (UK → GB, en-US → US; empty where not a country).
+
+The encoding (a byte-order mark's, else UTF-8, else Windows-1252) and the delimiter (`,`
+`;` tab `|`, the header line's most frequent) are detected unless given. Column names
+match ignoring case and surrounding spaces. A short row's missing trailing cells are read
+as empty, a long row's extra cells ignored (both counted; --strict refuses them). A row
+that does not decode is refused and reported by its line in the file.
+
+A summary (the encoding and delimiter, rows read and written, rows refused and warned
+about with their line numbers, rejects per field and reason; never a cell value) goes to
+stderr, with a progress bar when stderr is a terminal. Exit 0; 1 when no row could be
+written, no row has a usable match key, or more rows were refused than --max-bad-rows
+allows (default 0); 2 when the command could not run.
 
 Examples:
   matchkey hash-csv --map email=EMAIL,phone=PHONE --country US < customers.csv > hashed.csv
@@ -42,6 +54,8 @@ pub(crate) struct Rows {
     /// The column that holds each row's country.
     #[arg(long)]
     pub(crate) country_column: Option<String>,
+    #[command(flatten)]
+    pub(crate) read: reader::Options,
 }
 
 impl Rows {
@@ -55,10 +69,10 @@ impl Rows {
     }
 
     /// Where each row's country comes from, given the file's header.
-    pub(crate) fn row_country(&self, headers: &csv::StringRecord) -> anyhow::Result<RowCountry> {
+    pub(crate) fn row_country(&self, header: &Header) -> anyhow::Result<RowCountry> {
         match (self.fixed_country()?, &self.country_column) {
             (Some(country), _) => Ok(RowCountry::Fixed(country)),
-            (None, Some(name)) => Ok(RowCountry::Column(column_of(headers, name)?)),
+            (None, Some(name)) => Ok(RowCountry::Column(header.column(name, "--country-column")?)),
             (None, None) => unreachable!("clap requires --country or --country-column"),
         }
     }
@@ -79,14 +93,6 @@ impl RowCountry {
             RowCountry::Column(i) => Country::parse(record.get(i).unwrap_or_default()),
         }
     }
-}
-
-/// The index of the header's column `name`, or an error naming it.
-pub(crate) fn column_of(headers: &csv::StringRecord, name: &str) -> anyhow::Result<usize> {
-    headers
-        .iter()
-        .position(|h| h == name)
-        .with_context(|| format!("the CSV header has no column `{name}`"))
 }
 
 /// Moves `bar` to `byte` once the input has advanced a MiB past `last`; whether it moved.
@@ -125,11 +131,12 @@ pub(crate) fn parse_mapping(s: &str) -> Result<(String, Field), String> {
 }
 
 /// What an output column is made of.
+#[derive(Debug, Clone, Copy)]
 enum Source {
-    Copy(usize),
-    Hash(usize, Field),
+    Copy,
+    Hash(Field),
     /// The row's country, written as its ISO 3166-1 alpha-2 code (empty when invalid).
-    Country(usize),
+    Country,
 }
 
 /// One output column, for callers that describe the file (the AMC dataset definition).
@@ -146,10 +153,40 @@ pub(crate) enum Column {
 /// Counts for the summary, and the columns written.
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
+    /// How the file was read (encoding, delimiter).
+    pub(crate) read_as: String,
+    /// The encoding's name.
+    pub(crate) encoding: &'static str,
+    /// What the reader saw: rows read, refused and warned about.
+    pub(crate) read: Stats,
+    /// Rows written.
     pub(crate) rows: u64,
-    pub(crate) bad_rows: u64,
+    /// Rows written without any match key (every mapped cell empty or rejected).
+    pub(crate) no_match_keys: u64,
     pub(crate) rejects: BTreeMap<(Field, &'static str), u64>,
     pub(crate) columns: Vec<Column>,
+}
+
+impl Summary {
+    /// `Refused` (exit 1) when the run's output cannot be used as it is.
+    pub(crate) fn verdict(&self, options: &reader::Options) -> Result<(), Refused> {
+        self.read.check(options.max_bad_rows)?;
+        if self.rows == 0 {
+            return Err(Refused(if self.read.rows == 0 {
+                "no row written: the file has a header and no rows".into()
+            } else {
+                "no row written: every row was refused (see above)".into()
+            }));
+        }
+        if self.no_match_keys == self.rows {
+            return Err(Refused(
+                "no row has a usable match key: every mapped cell was empty or rejected \
+                 (see the counts above; is --map right?)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -161,7 +198,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// Runs the conversion with a progress bar sized by `file` (when it is a regular file
-/// and stderr a terminal), then prints the summary to stderr.
+/// and stderr a terminal), then prints the summary to stderr; `Refused` when the output
+/// cannot be used (`Summary::verdict`).
 pub(crate) fn run_with(
     args: &Args,
     file: &File,
@@ -180,6 +218,7 @@ pub(crate) fn run_with(
         bar.finish_and_clear();
     }
     report(&summary, &mut std::io::stderr().lock())?;
+    summary.verdict(&args.rows.read)?;
     Ok(summary)
 }
 
@@ -199,95 +238,90 @@ pub(crate) fn progress_bar(total: Option<u64>) -> ProgressBar {
 }
 
 /// Streams `input` to `output`; returns the counts. Errors only on I/O and on a header
-/// that lacks a named column.
+/// that lacks a named column (or names it ambiguously).
 fn hash_csv(
     args: &Args,
     input: impl Read,
     output: impl Write,
     progress: Option<&ProgressBar>,
 ) -> anyhow::Result<Summary> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(input);
-    let mut writer = csv::Writer::from_writer(output);
-    let headers = reader.headers().context("reading the CSV header")?.clone();
-    let column = |name: &str| column_of(&headers, name);
-    let row_country = args.rows.row_country(&headers)?;
-    let country_column = match row_country {
-        RowCountry::Column(i) => Some(i),
-        RowCountry::Fixed(_) => None,
-    };
+    let mut reader = CsvReader::new(input, &args.rows.read)?;
+    let header = reader.header().clone();
+    let row_country = args.rows.row_country(&header)?;
 
-    let mut sources = Vec::new();
-    for (index, name) in headers.iter().enumerate() {
-        if let Some((_, field)) = args.rows.map.iter().find(|(col, _)| col == name) {
-            sources.push(Source::Hash(index, *field));
-        } else if country_column == Some(index) {
-            sources.push(Source::Country(index));
-        } else if args.keep.iter().any(|k| k == name) {
-            sources.push(Source::Copy(index));
-        }
+    // What each column of the header becomes (a mapped column wins over the country
+    // column, which wins over a kept one); output in the header's order.
+    let mut sources: Vec<Option<Source>> = header.names.iter().map(|_| None).collect();
+    for name in &args.keep {
+        sources[header.column(name, "--keep")?] = Some(Source::Copy);
     }
-    for name in args.rows.map.iter().map(|(c, _)| c).chain(&args.keep) {
-        column(name)?;
+    if let RowCountry::Column(i) = row_country {
+        sources[i] = Some(Source::Country);
     }
+    for (name, field) in args.rows.map.iter().rev() {
+        sources[header.column(name, "--map")?] = Some(Source::Hash(*field));
+    }
+    let sources: Vec<(usize, Source)> = sources
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((i, s?)))
+        .collect();
     if sources.is_empty() {
         bail!("nothing to write: no mapped or kept column");
     }
     let columns: Vec<Column> = sources
         .iter()
-        .map(|s| match *s {
-            Source::Copy(i) => Column::Kept(headers[i].to_owned()),
-            Source::Hash(i, field) => Column::MatchKey(headers[i].to_owned(), field),
-            Source::Country(i) => Column::Country(headers[i].to_owned()),
+        .map(|&(i, s)| {
+            let name = header.names[i].clone();
+            match s {
+                Source::Copy => Column::Kept(name),
+                Source::Hash(field) => Column::MatchKey(name, field),
+                Source::Country => Column::Country(name),
+            }
         })
         .collect();
+    let mut writer = csv::Writer::from_writer(output);
     writer.write_record(columns.iter().map(|c| match c {
         Column::Kept(name) | Column::MatchKey(name, _) | Column::Country(name) => name,
     }))?;
 
     let mut summary = Summary {
+        read_as: header.describe(),
+        encoding: header.encoding,
         columns,
         ..Summary::default()
     };
     let mut normalizer = Normalizer::new();
-    let mut record = csv::StringRecord::new();
     let mut out = csv::ByteRecord::new();
     let mut last_progress = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => {
-                summary.bad_rows += 1;
-                let line = err.position().map_or(0, |p| p.line());
-                eprintln!("matchkey: line {line}: skipped: {}", describe(&err));
-                if matches!(err.kind(), csv::ErrorKind::Io(_)) {
-                    return Err(err.into());
-                }
-                continue;
-            }
-        }
+    while let Some(row) = reader.next_row()? {
+        let Row::Read(record, _) = row else {
+            continue;
+        };
         summary.rows += 1;
-        let country = row_country.of(&record);
+        let country = row_country.of(record);
+        let mut keys = 0;
         out.clear();
-        for source in &sources {
-            match *source {
-                Source::Copy(i) => out.push_field(record.get(i).unwrap_or_default().as_bytes()),
-                Source::Country(_) => match country {
+        for &(i, source) in &sources {
+            let cell = record.get(i).unwrap_or_default();
+            match source {
+                Source::Copy => out.push_field(cell.as_bytes()),
+                Source::Country => match country {
                     Ok(c) => out.push_field(c.as_str().as_bytes()),
                     Err(_) => out.push_field(b""),
                 },
-                Source::Hash(i, field) => {
-                    let cell = record.get(i).unwrap_or_default();
+                Source::Hash(field) => {
                     let res = country
                         .map_err(|reject| Reject::new(Some(field), reject.reason))
                         .and_then(|c| normalizer.process(field, cell, c));
                     match res {
-                        Ok(o) => match o.sha256 {
-                            Some(digest) => out.push_field(digest.as_str().as_bytes()),
-                            None => out.push_field(o.normalized.as_bytes()),
-                        },
+                        Ok(o) => {
+                            keys += 1;
+                            match o.sha256 {
+                                Some(digest) => out.push_field(digest.as_str().as_bytes()),
+                                None => out.push_field(o.normalized.as_bytes()),
+                            }
+                        }
                         Err(reject) => {
                             *summary.rejects.entry((field, reject.code())).or_default() += 1;
                             out.push_field(b"");
@@ -296,33 +330,34 @@ fn hash_csv(
                 }
             }
         }
+        if keys == 0 {
+            summary.no_match_keys += 1;
+        }
         writer.write_byte_record(&out)?;
-        advance(progress, &mut last_progress, reader.position().byte());
+        advance(progress, &mut last_progress, reader.input_bytes());
     }
     writer.flush()?;
+    summary.read = reader.stats.clone();
     Ok(summary)
-}
-
-/// A CSV error without the row's content (which is personal data).
-pub(crate) fn describe(err: &csv::Error) -> String {
-    match err.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            format!("{len} fields where the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
-        csv::ErrorKind::Io(e) => format!("read error: {e}"),
-        _ => "malformed CSV".to_owned(),
-    }
 }
 
 fn report(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "matchkey: {} rows written, {} bad rows skipped",
-        summary.rows, summary.bad_rows
+        "matchkey: {} read ({}): {} written, {} refused",
+        reader::rows(summary.read.rows),
+        summary.read_as,
+        summary.rows,
+        summary.read.bad_rows()
     )?;
+    summary.read.write(summary.encoding, out)?;
+    if summary.no_match_keys > 0 {
+        writeln!(
+            out,
+            "  {} written without any match key (every mapped cell empty or rejected)",
+            reader::rows(summary.no_match_keys)
+        )?;
+    }
     let mut by_field: BTreeMap<Field, Vec<(&str, u64)>> = BTreeMap::new();
     for ((field, code), n) in &summary.rejects {
         by_field.entry(*field).or_default().push((code, *n));
@@ -350,6 +385,7 @@ mod tests {
                 map: map.iter().map(|(c, f)| ((*c).to_owned(), *f)).collect(),
                 country: country.map(str::to_owned),
                 country_column: country_column.map(str::to_owned),
+                read: reader::Options::default(),
             },
             keep: keep.iter().map(|s| (*s).to_owned()).collect(),
             no_progress: true,
@@ -389,19 +425,32 @@ mod tests {
     }
 
     #[test]
-    fn bad_rows_are_skipped_and_counted() {
-        let input = "email,country\na@b.c,US\nbroken\nc@d.e,FR\n";
-        let a = args(&[("email", Field::Email)], None, Some("country"), &[]);
+    fn short_rows_are_read_and_counted_strict_refuses_them() {
+        let input = "email,country,note\na@b.c,US\nbroken\nc@d.e,FR,x,y\n";
+        let mut a = args(&[("email", Field::Email)], None, Some("country"), &[]);
         let mut out = Vec::new();
         let summary = hash_csv(&a, input.as_bytes(), &mut out, None).unwrap();
-        assert_eq!((summary.rows, summary.bad_rows), (2, 1));
-        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
+        assert_eq!(
+            (summary.read.rows, summary.rows, summary.read.bad_rows()),
+            (3, 3, 0)
+        );
+        assert_eq!(summary.read.warnings[reader::SHORT_ROW].lines, [2, 3]);
+        assert_eq!(summary.read.warnings[reader::LONG_ROW].lines, [4]);
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 4);
+
+        a.rows.read.strict = true;
+        let summary = hash_csv(&a, input.as_bytes(), Vec::new(), None).unwrap();
+        assert_eq!((summary.rows, summary.read.bad_rows()), (0, 3));
+        assert!(summary.verdict(&a.rows.read).is_err());
     }
 
     #[test]
     fn missing_column_is_an_error_naming_it() {
         let a = args(&[("mail", Field::Email)], Some("US"), None, &[]);
         let err = hash_csv(&a, "email\nx@y.z\n".as_bytes(), Vec::new(), None).unwrap_err();
-        assert_eq!(err.to_string(), "the CSV header has no column `mail`");
+        assert_eq!(
+            err.to_string(),
+            "the CSV header has no column `mail` (--map); its columns, read as utf-8 separated by `,`: `email`"
+        );
     }
 }

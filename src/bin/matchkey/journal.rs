@@ -69,6 +69,10 @@ pub(crate) struct Totals {
     pub(crate) skipped: BTreeMap<String, u64>,
     /// Cells rejected, by `FIELD:reason`.
     pub(crate) rejected: BTreeMap<String, u64>,
+    /// Rows read despite a shape problem (`short_row`, `long_row`), by reason. (Absent
+    /// from journals written before it was counted.)
+    #[serde(default)]
+    pub(crate) warnings: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod client;
 mod hash;
 mod hash_csv;
 mod journal;
+mod reader;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,11 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
             eprintln!("matchkey: Amazon failed some of the work; see the report");
+            ExitCode::from(1)
+        }
+        // The input was read but cannot be used as it is (no row, too many bad rows).
+        Err(err) if err.is::<reader::Refused>() => {
+            eprintln!("matchkey: {err:#}");
             ExitCode::from(1)
         }
         Err(err) => {
