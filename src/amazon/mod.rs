@@ -7,9 +7,12 @@
 //! - [`audience`]: audience members as AMC records or Data Provider records, and the
 //!   audience calls.
 //! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
+//! - [`connect`]: the authorization-code grant with PKCE, and discovery of what a grant
+//!   reaches (profiles, DSP advertisers, AMC accounts and instances).
 
 pub mod amc;
 pub mod audience;
+pub mod connect;
 pub mod events;
 mod request;
 pub mod retry;
@@ -27,5 +30,20 @@ fn json_list<'a>(head: &str, items: impl IntoIterator<Item = &'a str>, tail: &st
         out.push_str(item);
     }
     out.push_str(tail);
+    out
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (form bodies and query
+/// values).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(b));
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
     out
 }

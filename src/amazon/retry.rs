@@ -4,24 +4,15 @@
 use serde_json::Value;
 
 use super::events::{MultiStatus, parse_multi_status};
+use super::url_encode;
 
 /// `application/x-www-form-urlencoded` body of a refresh-token grant.
 pub fn lwa_refresh_form(client_id: &str, client_secret: &str, refresh_token: &str) -> String {
-    fn enc(s: &str) -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    }
     format!(
         "grant_type=refresh_token&refresh_token={}&client_id={}&client_secret={}",
-        enc(refresh_token),
-        enc(client_id),
-        enc(client_secret)
+        url_encode(refresh_token),
+        url_encode(client_id),
+        url_encode(client_secret)
     )
 }
 

@@ -36,7 +36,8 @@ pub(crate) struct ApiArgs {
 /// Environment variables that hold the Login with Amazon credentials.
 pub(crate) const CREDENTIALS_HELP: &str = "\
 Credentials: set LWA_CLIENT_ID, LWA_CLIENT_SECRET and LWA_REFRESH_TOKEN in the
-environment (the Worker's secret names); they are never taken as flags.";
+environment (the Worker's secret names); they are never taken as flags. `matchkey connect`
+obtains a refresh token.";
 
 /// An answer: status (0 when there was none) and body.
 #[derive(Debug)]
@@ -66,13 +67,8 @@ impl Client {
                 .filter(|v| !v.is_empty())
                 .with_context(|| format!("{name} is not set in the environment"))
         };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .new_agent();
         Ok(Client {
-            agent,
+            agent: agent(),
             args: args.clone(),
             client_id: var("LWA_CLIENT_ID")?,
             client_secret: var("LWA_CLIENT_SECRET")?,
@@ -185,7 +181,7 @@ impl Client {
                 Ok(token.access_token)
             }
             Err(TokenError::Reauthorize) => bail!(
-                "Login with Amazon refused the refresh token (invalid_grant): authorize again and set a new LWA_REFRESH_TOKEN"
+                "Login with Amazon refused the refresh token (invalid_grant): authorize again (`matchkey connect`) and set the new LWA_REFRESH_TOKEN"
             ),
             Err(TokenError::Unavailable(code)) => {
                 bail!("Login with Amazon gave no access token ({code})")
@@ -195,41 +191,56 @@ impl Client {
 
     /// Sends one request; never fails (status 0 when there was no answer).
     fn send(&self, request: ApiRequest) -> (Answer, Option<String>) {
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method.as_str())
-            .uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(*name, value);
+        send(&self.agent, request)
+    }
+}
+
+/// The CLI's HTTP agent: Amazon's error statuses are answers, not errors.
+pub(crate) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .new_agent()
+}
+
+/// Sends one request with `agent`; never fails (status 0 when there was no answer).
+/// Returns the answer and its `Retry-After` header.
+pub(crate) fn send(agent: &ureq::Agent, request: ApiRequest) -> (Answer, Option<String>) {
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(&request.url);
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value);
+    }
+    let body = request.body.unwrap_or_default();
+    let result = builder
+        .body(body)
+        .map_err(ureq::Error::from)
+        .and_then(|r| agent.run(r));
+    match result {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_to_string()
+                .unwrap_or_default();
+            (Answer { status, body }, retry_after)
         }
-        let body = request.body.unwrap_or_default();
-        let result = builder
-            .body(body)
-            .map_err(ureq::Error::from)
-            .and_then(|r| self.agent.run(r));
-        match result {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let body = response
-                    .body_mut()
-                    .with_config()
-                    .limit(64 << 20)
-                    .read_to_string()
-                    .unwrap_or_default();
-                (Answer { status, body }, retry_after)
-            }
-            Err(_) => (
-                Answer {
-                    status: 0,
-                    body: String::new(),
-                },
-                None,
-            ),
-        }
+        Err(_) => (
+            Answer {
+                status: 0,
+                body: String::new(),
+            },
+            None,
+        ),
     }
 }
 

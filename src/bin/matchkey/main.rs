@@ -1,12 +1,14 @@
 //! `matchkey`: the core's normalizer for files, for bulk audience and AMC uploads.
 //!
 //! `hash`, `hash-csv` and `amc prepare` stay offline: they read stdin or files and write
-//! stdout or files. `audience push` and `amc upload` talk to Amazon (`client`). Summaries,
+//! stdout or files. `audience push` and `amc upload` talk to Amazon (`client`); `connect`
+//! obtains the refresh token they use. Summaries,
 //! progress and errors go to stderr without any input value.
 
 mod amc;
 mod audience;
 mod client;
+mod connect;
 mod hash;
 mod hash_csv;
 mod journal;
@@ -38,6 +40,10 @@ enum Command {
     /// Amazon audiences from member files.
     #[command(subcommand)]
     Audience(AudienceCommand),
+    /// Connect an Amazon Ads account: authorize in the browser (Login with Amazon, PKCE),
+    /// list what the grant reaches, and keep the refresh token in .dev.vars.
+    #[command(after_help = connect::EXAMPLES)]
+    Connect(connect::ConnectArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +73,7 @@ fn main() -> ExitCode {
         Command::Amc(AmcCommand::Prepare(args)) => amc::prepare(&args).map(|()| true),
         Command::Amc(AmcCommand::Upload(args)) => amc::upload(&args),
         Command::Audience(AudienceCommand::Push(args)) => audience::push(&args),
+        Command::Connect(args) => connect::run(&args),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

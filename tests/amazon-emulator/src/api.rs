@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::adu;
 use crate::audience;
 use crate::check::{self, FieldError};
-use crate::config::{Advertiser, Region};
+use crate::config::{Advertiser, ProfileType, Region};
 use crate::dsp;
 use crate::events;
 use crate::lwa;
@@ -47,6 +47,12 @@ pub(crate) enum Route {
     Profiles,
     /// `POST /adsApi/v1/query/advertiserAccounts`
     AdvertiserAccounts,
+    /// `GET /dsp/advertisers`
+    DspAdvertisers,
+    /// `GET /amc/accounts`
+    AmcAccounts,
+    /// `GET /amc/instances`
+    AmcInstances,
     /// `POST /adsApi/v1/create/events`
     Events,
     /// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`
@@ -127,6 +133,9 @@ impl Route {
             ["ap", "oa"] if get => Self::Authorize,
             ["v2", "profiles"] if get => Self::Profiles,
             ["adsApi", "v1", "query", "advertiserAccounts"] if post => Self::AdvertiserAccounts,
+            ["dsp", "advertisers"] if get => Self::DspAdvertisers,
+            ["amc", "accounts"] if get => Self::AmcAccounts,
+            ["amc", "instances"] if get => Self::AmcInstances,
             ["adsApi", "v1", "create", "events"] if post => Self::Events,
             [
                 "accounts",
@@ -194,6 +203,9 @@ impl Route {
             Self::Authorize => "authorize",
             Self::Profiles => "profiles",
             Self::AdvertiserAccounts => "advertiserAccounts",
+            Self::DspAdvertisers => "dspAdvertisers",
+            Self::AmcAccounts => "amcAccounts",
+            Self::AmcInstances => "amcInstances",
             Self::Events => "events",
             Self::DspEvents { .. } => "dspEvents",
             Self::AmcMetadataCreate | Self::AmcMetadataGet { .. } => "amcMetadata",
@@ -222,6 +234,9 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         Route::Authorize => Ok(lwa::authorize(world, call)),
         Route::Profiles => list_profiles(world, call),
         Route::AdvertiserAccounts => query_advertiser_accounts(world, call),
+        Route::DspAdvertisers => list_dsp_advertisers(world, call),
+        Route::AmcAccounts => list_amc_accounts(world, call),
+        Route::AmcInstances => list_amc_instances(world, call),
         Route::Events => create_events(world, call),
         Route::DspEvents { account_id } => import_dsp_events(world, call, account_id),
         Route::AmcMetadataCreate => create_audience(world, call),
@@ -419,7 +434,7 @@ fn list_profiles(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
                 "accountInfo": {
                     "marketplaceStringId": marketplace_id(&advertiser.country_code),
                     "id": advertiser.entity(),
-                    "type": "agency",
+                    "type": advertiser.profile_type,
                     "name": advertiser.name,
                     "validPaymentMethod": true
                 }
@@ -522,6 +537,163 @@ fn query_advertiser_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply
         response["nextToken"] = json!((start + max_results).to_string());
     }
     Ok(Reply::json(StatusCode::OK, response))
+}
+
+/// `GET /dsp/advertisers` with `Amazon-Advertising-API-Scope: <agency profile id>`:
+/// `{totalResults, response[{advertiserId, name, currency, url, country, timezone}]}`
+/// (doc F2; field names from third-party SDK models). The emulator keeps one DSP
+/// advertiser per profile, so an agency profile lists its own advertiser.
+fn list_dsp_advertisers(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let advertiser = require_scope(world, &caller, call)?;
+    if let Some(region) = call.region
+        && region != advertiser.region
+    {
+        return Err(Reply::forbidden(format!(
+            "This profile lives in region {}; call that region's host.",
+            advertiser.region.code()
+        )));
+    }
+    // Emulator choice: Amazon's answer for a sponsored-ads profile is not documented.
+    if advertiser.profile_type != ProfileType::Agency {
+        return Err(Reply::forbidden(
+            "DSP advertisers are listed for agency (DSP) profiles only.",
+        ));
+    }
+    let list = vec![json!({
+        "advertiserId": advertiser.account_id,
+        "name": advertiser.name,
+        "currency": advertiser.currency_code,
+        "url": "https://advertiser.example/",
+        "country": advertiser.country_code,
+        "timezone": advertiser.timezone
+    })];
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "totalResults": list.len(), "response": list }),
+    ))
+}
+
+/// `GET /amc/accounts`: `{amcAccounts[{accountId, accountName, marketplaceId}]}`, the AMC
+/// accounts (entity ids) of the reachable advertisers that have an AMC instance, of the
+/// path's region when it has a prefix.
+fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let mut accounts: Vec<Value> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for advertiser in world.config.advertisers.iter().filter(|advertiser| {
+        advertiser.amc_instance_id.is_some()
+            && can_reach(&caller, advertiser)
+            && call.region.is_none_or(|region| region == advertiser.region)
+    }) {
+        if seen.insert(advertiser.entity()) {
+            accounts.push(json!({
+                "accountId": advertiser.entity(),
+                "accountName": advertiser.name,
+                "marketplaceId": marketplace_id(&advertiser.country_code)
+            }));
+        }
+    }
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({ "amcAccounts": accounts }),
+    ))
+}
+
+/// `GET /amc/instances?limit=&nextToken=` with the AMC headers (`AdvertiserId`: the AMC
+/// account; `MarketplaceId`): `{instances[{instanceId, instanceName, instanceType,
+/// creationStatus, …}], nextToken?}`. Emulator choice: the list's field name and the
+/// `limit` range (1–100) are not in the doc's notes.
+fn list_amc_instances(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let Some(entity) = header(call, "amazon-advertising-api-advertiserid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-AdvertiserId header is required.",
+        ));
+    };
+    let Some(marketplace) = header(call, "amazon-advertising-api-marketplaceid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-MarketplaceId header is required.",
+        ));
+    };
+    if !MARKETPLACES.iter().any(|(_, id)| *id == marketplace) {
+        return Err(Reply::bad_request(
+            "Amazon-Advertising-API-MarketplaceId is not a known marketplace id.",
+        ));
+    }
+    let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    if let Some((name, _)) = query
+        .iter()
+        .find(|(name, _)| !matches!(name.as_str(), "limit" | "nextToken"))
+    {
+        return Err(Reply::bad_request(format!(
+            "Unknown query parameter '{name}'."
+        )));
+    }
+    let value = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let limit = match value("limit") {
+        None => 100,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n @ 1..=100) => n,
+            _ => {
+                return Err(Reply::bad_request(
+                    "limit must be an integer between 1 and 100.",
+                ));
+            }
+        },
+    };
+    let start = match value("nextToken") {
+        None => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| Reply::bad_request("nextToken is not a token this API issued."))?,
+    };
+    let owned: Vec<&Advertiser> = world
+        .config
+        .advertisers
+        .iter()
+        .filter(|advertiser| advertiser.entity() == entity && can_reach(&caller, advertiser))
+        .collect();
+    if owned.is_empty() {
+        return Err(Reply::forbidden(
+            "The access token's grant does not include this AMC account.",
+        ));
+    }
+    if let Some(region) = call.region
+        && owned.iter().all(|advertiser| advertiser.region != region)
+    {
+        return Err(Reply::forbidden(
+            "This AMC account lives in another region; call that region's host.",
+        ));
+    }
+    let instances: Vec<Value> = owned
+        .iter()
+        .filter_map(|advertiser| {
+            let id = advertiser.amc_instance_id.as_ref()?;
+            Some(json!({
+                "instanceId": id,
+                "instanceName": id,
+                "instanceType": "STANDARD",
+                "customerCanonicalName": advertiser.name,
+                "creationStatus": "COMPLETED",
+                "entities": ["NA"],
+                "advertiserTypes": ["DISPLAY"]
+            }))
+        })
+        .collect();
+    let page: Vec<Value> = instances.iter().skip(start).take(limit).cloned().collect();
+    let mut answer = json!({ "instances": page });
+    if start + limit < instances.len() {
+        answer["nextToken"] = json!((start + limit).to_string());
+    }
+    Ok(Reply::json(StatusCode::OK, answer))
 }
 
 /// `{ "include": ["…", …] }` filters of the account query.

@@ -25,6 +25,14 @@ pub const DEMO_NUMERIC_ID: u64 = 583_000_000_000_001;
 /// AMC instance id of the demo advertiser (`/amc/advertiserData/{instanceId}/…`).
 pub const DEMO_AMC_INSTANCE_ID: &str = "amcmatchkeydemo";
 
+/// Allowed return URLs of the demo client: `matchkey connect`'s default redirect URI, and
+/// the same on any loopback port (for tests that bind a free one).
+pub const DEMO_RETURN_URLS: &[&str] = &[
+    "http://localhost:8338/callback",
+    "http://localhost:*/callback",
+    "http://127.0.0.1:*/callback",
+];
+
 /// Everything the emulator knows before the first request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -61,6 +69,13 @@ pub struct Client {
     pub client_id: String,
     /// `client_secret`.
     pub client_secret: String,
+    /// The security profile's "Allowed Return URLs": the consent page redirects only to
+    /// one of these, exactly. Emulator choice: an entry whose host is `localhost` or
+    /// `127.0.0.1` may give its port as `*` (any port), for tests that bind a free port;
+    /// whether Login with Amazon ignores the port of a loopback URL is unconfirmed, so a
+    /// real security profile lists the exact URL.
+    #[serde(default)]
+    pub allowed_return_urls: Vec<String>,
 }
 
 /// A refresh token granted by a user to a client.
@@ -90,6 +105,19 @@ pub enum Region {
     Fe,
 }
 
+/// `accountInfo.type` of a profile: DSP profiles are always `agency` (doc F2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileType {
+    /// An agency (DSP) profile: `GET /dsp/advertisers` lists its advertisers.
+    #[default]
+    Agency,
+    /// A vendor profile (sponsored ads).
+    Vendor,
+    /// A seller profile (sponsored ads).
+    Seller,
+}
+
 /// One advertiser: a DSP advertiser account with its profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -101,6 +129,9 @@ pub struct Advertiser {
     pub region: Region,
     /// Profile id (`/v2/profiles`, `Amazon-Advertising-API-Scope`).
     pub profile_id: u64,
+    /// The profile's `accountInfo.type`; `agency` when absent.
+    #[serde(default, skip_serializing_if = "is_agency")]
+    pub profile_type: ProfileType,
     /// Numeric DSP advertiser id for AMC `targetResource.advertiserId`; defaults to
     /// `accountId` when that is numeric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +195,7 @@ impl Config {
             clients: vec![Client {
                 client_id: DEMO_CLIENT_ID.to_owned(),
                 client_secret: DEMO_CLIENT_SECRET.to_owned(),
+                allowed_return_urls: DEMO_RETURN_URLS.iter().map(|&u| u.to_owned()).collect(),
             }],
             refresh_tokens: vec![RefreshToken {
                 token: DEMO_REFRESH_TOKEN.to_owned(),
@@ -174,6 +206,7 @@ impl Config {
                 account_id: DEMO_ACCOUNT_ID.to_owned(),
                 region: Region::Na,
                 profile_id: DEMO_PROFILE_ID,
+                profile_type: ProfileType::Agency,
                 numeric_id: Some(DEMO_NUMERIC_ID),
                 amc_connection_id: None,
                 amc_instance_id: Some(DEMO_AMC_INSTANCE_ID.to_owned()),
@@ -239,6 +272,16 @@ impl Config {
                 .any(|c| c.client_id == client.client_id)
             {
                 return fail(format!("client {} is listed twice", client.client_id));
+            }
+        }
+        for client in &self.clients {
+            for url in &client.allowed_return_urls {
+                if !return_url_is_valid(url) {
+                    return fail(format!(
+                        "client {}: allowed return URL {url} must be an http(s) URL without a fragment; only localhost and 127.0.0.1 may have port *",
+                        client.client_id
+                    ));
+                }
             }
         }
         for (position, advertiser) in self.advertisers.iter().enumerate() {
@@ -321,6 +364,48 @@ impl Config {
     }
 }
 
+impl Client {
+    /// Whether the consent page may redirect to `uri`: one of the allowed return URLs,
+    /// exactly, or a loopback entry with port `*` and the same path.
+    pub fn allows_return_url(&self, uri: &str) -> bool {
+        self.allowed_return_urls.iter().any(|allowed| {
+            if allowed == uri {
+                return true;
+            }
+            let Some((head, tail)) = allowed.split_once(":*") else {
+                return false;
+            };
+            let Some(rest) = uri.strip_prefix(head).and_then(|r| r.strip_prefix(':')) else {
+                return false;
+            };
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            (1..=5).contains(&digits) && rest[digits..] == *tail
+        })
+    }
+}
+
+/// An allowed return URL's shape: `http(s)://host[:port]/…` without a fragment; a port of
+/// `*` only on `http://localhost` or `http://127.0.0.1`.
+fn return_url_is_valid(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() || url.contains('#') || url.contains(char::is_whitespace) {
+        return false;
+    }
+    match url.find(":*") {
+        None => true,
+        Some(_) => {
+            (url.starts_with("http://localhost:*/") || url.starts_with("http://127.0.0.1:*/"))
+                && url.matches('*').count() == 1
+        }
+    }
+}
+
 impl Region {
     /// The region's code as Amazon writes it (`NA`, `EU`, `FE`).
     pub fn code(self) -> &'static str {
@@ -330,6 +415,10 @@ impl Region {
             Self::Fe => "FE",
         }
     }
+}
+
+fn is_agency(kind: &ProfileType) -> bool {
+    *kind == ProfileType::Agency
 }
 
 fn default_token_ttl() -> u64 {
@@ -429,6 +518,27 @@ mod tests {
         let mut config = Config::demo();
         config.now = Some("tomorrow".to_owned());
         assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn return_urls_match_exactly_or_on_any_loopback_port() {
+        let client = &Config::demo().clients[0];
+        assert!(client.allows_return_url("http://localhost:8338/callback"));
+        assert!(client.allows_return_url("http://localhost:41234/callback"));
+        assert!(client.allows_return_url("http://127.0.0.1:5/callback"));
+        assert!(!client.allows_return_url("http://localhost:41234/callback/x"));
+        assert!(!client.allows_return_url("http://localhost:/callback"));
+        assert!(!client.allows_return_url("http://localhost:41234/callback?x=1"));
+        assert!(!client.allows_return_url("https://localhost:8338/callback"));
+        assert!(!client.allows_return_url("http://evil.example:8338/callback"));
+        assert!(!client.allows_return_url("http://localhost.evil.example/callback"));
+        let mut config = Config::demo();
+        config.clients[0].allowed_return_urls = vec!["http://app.example:*/cb".to_owned()];
+        assert!(config.check().is_err());
+        config.clients[0].allowed_return_urls = vec!["https://app.example/cb#x".to_owned()];
+        assert!(config.check().is_err());
+        config.clients[0].allowed_return_urls = vec!["https://app.example/cb".to_owned()];
+        assert_eq!(config.check(), Ok(()));
     }
 
     #[test]

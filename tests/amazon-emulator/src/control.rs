@@ -1,4 +1,5 @@
-//! Test controls under `/__emulator/`: faults, revocation, clock, request log, reset, and
+//! Test controls under `/__emulator/`: faults, revocation, the consent page's answer and
+//! authorization codes, clock, request log, reset, and
 //! the emulated S3 that AMC advertiser data uploads read.
 //!
 //! These are not Amazon endpoints: they are never recorded, never faulted, and answer
@@ -21,6 +22,16 @@ use crate::server::Shared;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Revoke {
     refresh_token: String,
+}
+
+/// Body of `POST /__emulator/authorize`: what the user does on the consent page.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConsentChange {
+    approve: bool,
+    /// Account ids (advertisers) the grant reaches; absent: all.
+    #[serde(default)]
+    accounts: Option<Vec<String>>,
 }
 
 /// Body of `POST /__emulator/clock`.
@@ -83,6 +94,20 @@ pub(crate) fn handle(
             Ok(Reply::json(StatusCode::OK, json!({ "cleared": true })))
         }
         ("POST", "/revoke") => revoke(shared, body),
+        ("GET", "/authorize") => Ok(Reply::json(
+            StatusCode::OK,
+            to_json(&shared.world().consent),
+        )),
+        ("POST", "/authorize") => set_consent(shared, body),
+        ("POST", "/codes/expire") => {
+            let mut world = shared.world();
+            let now = world.now();
+            let count = world.codes.len();
+            for code in world.codes.values_mut() {
+                code.expires_at = now;
+            }
+            Ok(Reply::json(StatusCode::OK, json!({ "expired": count })))
+        }
         ("GET", "/requests") => {
             let filter = query_value(query, "endpoint");
             let world = shared.world();
@@ -203,6 +228,23 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(decoded).ok()
+}
+
+fn set_consent(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {
+    let ConsentChange { approve, accounts } = parse(body)?;
+    let mut world = shared.world();
+    if let Some(unknown) = accounts
+        .iter()
+        .flatten()
+        .find(|id| world.config.advertiser(id).is_none())
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("accounts: {unknown} is not a configured advertiser"),
+        ));
+    }
+    world.consent = crate::state::Consent { approve, accounts };
+    Ok(Reply::json(StatusCode::OK, to_json(&world.consent)))
 }
 
 fn revoke(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {

@@ -1,7 +1,8 @@
 //! A strict local emulator of the Amazon Ads endpoints matchkey talks to.
 //!
 //! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
-//! Login with Amazon tokens, profiles and advertiser accounts, the Events API, the legacy
+//! Login with Amazon (consent page with PKCE, tokens), profiles, advertiser accounts, DSP
+//! advertisers, AMC accounts and instances, the Events API, the legacy
 //! DSP conversion import, AMC audiences, AMC advertiser data uploads, and Data Provider
 //! records and audiences. It validates requests field by field, so that a request it
 //! accepts is one Amazon would accept, records what it received, and injects faults on
@@ -42,7 +43,8 @@ mod state;
 pub use crate::check::FieldError;
 pub use crate::config::{
     Advertiser, Client, Config, ConfigError, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, RefreshToken, Region,
+    DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, DEMO_RETURN_URLS,
+    ProfileType, RefreshToken, Region,
 };
 pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec, JOB_ENDPOINTS};
 pub use crate::server::{Emulator, Running, serve};

@@ -47,6 +47,29 @@ pub(crate) struct AuthCode {
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) expires_at: OffsetDateTime,
+    /// PKCE: the `code_challenge` and its method (`S256` or `plain`), if one was sent.
+    pub(crate) challenge: Option<(String, String)>,
+    /// The accounts the user chose on the consent page (`None`: all).
+    pub(crate) advertisers: Option<Vec<String>>,
+}
+
+/// What the emulated user does on the consent page (`POST /__emulator/authorize`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Consent {
+    /// Allow (302 with a code) or deny (302 with `error=access_denied`).
+    pub(crate) approve: bool,
+    /// The accounts the grant reaches; `None`: every configured advertiser.
+    pub(crate) accounts: Option<Vec<String>>,
+}
+
+impl Default for Consent {
+    fn default() -> Self {
+        Self {
+            approve: true,
+            accounts: None,
+        }
+    }
 }
 
 /// The outcome of one item (event or record) of a recorded request.
@@ -194,6 +217,7 @@ pub(crate) struct World {
     pub(crate) grants: HashMap<String, Grant>,
     pub(crate) revoked: HashSet<String>,
     pub(crate) codes: HashMap<String, AuthCode>,
+    pub(crate) consent: Consent,
     pub(crate) faults: Vec<Fault>,
     pub(crate) exchanges: Vec<Exchange>,
     pub(crate) accepted_events: Vec<AcceptedEvent>,
@@ -249,6 +273,7 @@ impl World {
             grants: HashMap::new(),
             revoked: HashSet::new(),
             codes: HashMap::new(),
+            consent: Consent::default(),
             faults: Vec::new(),
             exchanges: Vec::new(),
             accepted_events: Vec::new(),
@@ -274,12 +299,13 @@ impl World {
     }
 
     /// Clears requests, faults, revocations, audiences, jobs, data sets, uploads, S3
-    /// objects, Data Provider external ids, codes and the clock; keeps the configuration
+    /// objects, Data Provider external ids, codes, the consent choice and the clock; keeps the configuration
     /// and issued tokens (so a client's cached token stays valid).
     pub(crate) fn reset(&mut self) {
         self.clock = self.start_clock;
         self.revoked.clear();
         self.codes.clear();
+        self.consent = Consent::default();
         self.faults.clear();
         self.exchanges.clear();
         self.accepted_events.clear();

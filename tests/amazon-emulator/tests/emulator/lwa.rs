@@ -136,14 +136,14 @@ async fn authorization_code_flow_mints_a_working_refresh_token() {
         ("client_id", DEMO_CLIENT_ID),
         ("scope", "advertising::campaign_management"),
         ("response_type", "code"),
-        ("redirect_uri", "https://app.example/callback"),
+        ("redirect_uri", "http://localhost:8338/callback"),
         ("state", "xyz"),
     ]);
     let consent = emu.send("GET", &format!("/ap/oa?{query}"), &[], "").await;
     assert_eq!(consent.status, 302);
     let location = consent.headers["location"].to_str().unwrap().to_owned();
     assert!(
-        location.starts_with("https://app.example/callback?code="),
+        location.starts_with("http://localhost:8338/callback?code="),
         "{location}"
     );
     assert!(location.ends_with("&state=xyz"));
@@ -169,14 +169,14 @@ async fn authorization_code_flow_mints_a_working_refresh_token() {
             .await
         }
     };
-    let answer = exchange(code.clone(), "https://app.example/callback").await;
+    let answer = exchange(code.clone(), "http://localhost:8338/callback").await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
     let refresh = answer.json["refresh_token"].as_str().unwrap().to_owned();
     assert!(refresh.starts_with("Atzr|") && refresh != DEMO_REFRESH_TOKEN);
     assert_eq!(emu.token_request(&refresh_form(&refresh)).await.status, 200);
     // A code works once.
     assert_eq!(
-        exchange(code, "https://app.example/callback").await.json["error"],
+        exchange(code, "http://localhost:8338/callback").await.json["error"],
         "invalid_grant"
     );
 
@@ -197,14 +197,14 @@ async fn authorization_code_flow_mints_a_working_refresh_token() {
 }
 
 #[tokio::test]
-async fn consent_page_refuses_unknown_clients_and_scopes() {
+async fn consent_page_refuses_unknown_clients_and_returns_scope_errors() {
     let emu = start().await;
     let query = |client: &str, scope: &str| {
         form(&[
             ("client_id", client),
             ("scope", scope),
             ("response_type", "code"),
-            ("redirect_uri", "https://a.example/"),
+            ("redirect_uri", "http://localhost:8338/callback"),
         ])
     };
     let unknown = emu
@@ -227,7 +227,13 @@ async fn consent_page_refuses_unknown_clients_and_scopes() {
             "",
         )
         .await;
-    assert_eq!(bad_scope.json["error"], "invalid_scope");
+    // Once the redirect URI is trusted, errors go back to it (OAuth 2.0).
+    assert_eq!(bad_scope.status, 302);
+    let location = bad_scope.headers["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("http://localhost:8338/callback?error=invalid_scope&"),
+        "{location}"
+    );
 }
 
 #[tokio::test]

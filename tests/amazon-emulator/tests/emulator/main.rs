@@ -5,6 +5,7 @@
 mod advertiser_data;
 mod audiences;
 mod binary;
+mod connect;
 mod controls;
 mod dp_audiences;
 mod dsp;
