@@ -1,42 +1,24 @@
 //! The CLI's Amazon commands (`audience push`, `amc upload`) against the strict emulator,
 //! spawned here on a loopback port: real HTTP, real Login with Amazon, real faults.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::Amazon;
+
 use amazon_emulator::{
     Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID,
-    DEMO_REFRESH_TOKEN, Emulator, Running,
+    DEMO_REFRESH_TOKEN,
 };
 use serde_json::{Value, json};
 
-/// A running emulator and a scratch directory, for one test.
-struct Amazon {
-    _runtime: tokio::runtime::Runtime,
-    running: Running,
-    dir: PathBuf,
-}
-
 impl Amazon {
     fn start(test: &str) -> Amazon {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let running = runtime
-            .block_on(Emulator::new(Config::demo()).unwrap().quiet().spawn())
-            .unwrap();
-        let dir = std::env::temp_dir().join(format!("matchkey-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Amazon {
-            _runtime: runtime,
-            running,
-            dir,
-        }
-    }
-
-    fn base(&self) -> &str {
-        &self.running.base_url
+        Amazon::start_with(test, Config::demo())
     }
 
     /// `matchkey ARGS` with the demo credentials, pointed at the emulator.
@@ -121,12 +103,6 @@ impl Amazon {
         let path = self.dir.join(name);
         std::fs::write(&path, text).unwrap();
         path
-    }
-}
-
-impl Drop for Amazon {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -3,77 +3,27 @@
 //! following the redirect, then calls the CLI's loopback callback or pastes the address),
 //! and checks what the CLI prints, writes and never prints.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use support::Amazon;
+
 use amazon_emulator::{
-    Advertiser, Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    Emulator, ProfileType, Region, Running,
+    Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
 use serde_json::{Value, json};
 
 /// Every wait in these tests ends within this.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The demo advertiser (NA agency with AMC), an EU agency with AMC, an FE seller.
-fn three_regions() -> Config {
-    let mut config = Config::demo();
-    let demo = config.advertisers[0].clone();
-    config.advertisers.push(Advertiser {
-        account_id: "583000000000002".to_owned(),
-        region: Region::Eu,
-        profile_id: 3_333_333_333,
-        country_code: "DE".to_owned(),
-        currency_code: "EUR".to_owned(),
-        name: "Acme EU".to_owned(),
-        amc_instance_id: Some("amceu".to_owned()),
-        entity_id: Some("ENTITY2EU".to_owned()),
-        numeric_id: None,
-        ..demo.clone()
-    });
-    config.advertisers.push(Advertiser {
-        account_id: "ENTITY3FE".to_owned(),
-        region: Region::Fe,
-        profile_id: 4_444_444_444,
-        profile_type: ProfileType::Seller,
-        country_code: "JP".to_owned(),
-        currency_code: "JPY".to_owned(),
-        amc_instance_id: None,
-        numeric_id: None,
-        ..demo
-    });
-    config
-}
-
-struct Amazon {
-    _runtime: tokio::runtime::Runtime,
-    running: Running,
-    dir: PathBuf,
-}
-
 impl Amazon {
     fn start(test: &str) -> Amazon {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let running = runtime
-            .block_on(Emulator::new(three_regions()).unwrap().quiet().spawn())
-            .unwrap();
-        let dir =
-            std::env::temp_dir().join(format!("matchkey-connect-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Amazon {
-            _runtime: runtime,
-            running,
-            dir,
-        }
-    }
-
-    fn base(&self) -> &str {
-        &self.running.base_url
+        Amazon::start_with(&format!("connect-{test}"), Config::three_regions())
     }
 
     /// `matchkey connect ARGS --no-browser`, every Amazon URL pointed at the emulator.
@@ -163,12 +113,6 @@ impl Amazon {
             .unwrap()
             .status()
             .as_u16()
-    }
-}
-
-impl Drop for Amazon {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

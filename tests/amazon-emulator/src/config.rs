@@ -185,6 +185,37 @@ impl Advertiser {
 }
 
 impl Config {
+    /// [`Config::demo`] and two more advertisers, for discovery across regions: an EU
+    /// agency with an AMC instance and an FE seller without one.
+    pub fn three_regions() -> Self {
+        let mut config = Self::demo();
+        let demo = config.advertisers[0].clone();
+        config.advertisers.push(Advertiser {
+            account_id: "583000000000002".to_owned(),
+            region: Region::Eu,
+            profile_id: 3_333_333_333,
+            country_code: "DE".to_owned(),
+            currency_code: "EUR".to_owned(),
+            name: "Acme EU".to_owned(),
+            amc_instance_id: Some("amceu".to_owned()),
+            entity_id: Some("ENTITY2EU".to_owned()),
+            numeric_id: None,
+            ..demo.clone()
+        });
+        config.advertisers.push(Advertiser {
+            account_id: "ENTITY3FE".to_owned(),
+            region: Region::Fe,
+            profile_id: 4_444_444_444,
+            profile_type: ProfileType::Seller,
+            country_code: "JP".to_owned(),
+            currency_code: "JPY".to_owned(),
+            amc_instance_id: None,
+            numeric_id: None,
+            ..demo
+        });
+        config
+    }
+
     /// The built-in configuration: one demo client, refresh token and NA advertiser.
     pub fn demo() -> Self {
         Self {

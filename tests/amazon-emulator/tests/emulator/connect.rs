@@ -3,12 +3,11 @@
 //! DSP advertisers of agency profiles, AMC accounts and instances).
 
 use amazon_emulator::{
-    Advertiser, Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    ProfileType, Region,
+    Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
 };
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Emu, advertising_headers, config, form, start, start_with};
+use crate::support::{Answer, Emu, advertising_headers, form, start, start_with};
 
 const REDIRECT: &str = "http://localhost:8338/callback";
 /// RFC 7636 appendix B.
@@ -268,36 +267,6 @@ async fn a_denied_consent_redirects_with_access_denied_and_the_state() {
     assert_eq!(reset.json["approve"], true);
 }
 
-/// Three advertisers: the demo (NA agency with AMC), an EU agency, an FE seller.
-fn three_regions() -> Config {
-    let mut config = config();
-    let demo = config.advertisers[0].clone();
-    config.advertisers.push(Advertiser {
-        account_id: "583000000000002".to_owned(),
-        region: Region::Eu,
-        profile_id: 3_333_333_333,
-        country_code: "DE".to_owned(),
-        currency_code: "EUR".to_owned(),
-        name: "Acme EU".to_owned(),
-        amc_instance_id: Some("amceu".to_owned()),
-        entity_id: Some("ENTITY2EU".to_owned()),
-        numeric_id: None,
-        ..demo.clone()
-    });
-    config.advertisers.push(Advertiser {
-        account_id: "ENTITY3FE".to_owned(),
-        region: Region::Fe,
-        profile_id: 4_444_444_444,
-        profile_type: ProfileType::Seller,
-        country_code: "JP".to_owned(),
-        currency_code: "JPY".to_owned(),
-        amc_instance_id: None,
-        numeric_id: None,
-        ..demo
-    });
-    config
-}
-
 /// An access token from a fresh consent (with the accounts chosen on the page).
 async fn connect(emu: &Emu, accounts: Option<&[&str]>) -> String {
     let body = match accounts {
@@ -322,7 +291,7 @@ async fn profiles(emu: &Emu, bearer: &str, prefix: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn profiles_per_region_follow_the_accounts_chosen_on_the_consent_page() {
-    let emu = start_with(three_regions()).await;
+    let emu = start_with(Config::three_regions()).await;
     let bearer = format!("Bearer {}", connect(&emu, None).await);
     let na = profiles(&emu, &bearer, "/na").await;
     let eu = profiles(&emu, &bearer, "/eu").await;
@@ -341,7 +310,7 @@ async fn profiles_per_region_follow_the_accounts_chosen_on_the_consent_page() {
 
 #[tokio::test]
 async fn dsp_advertisers_are_listed_for_agency_profiles() {
-    let emu = start_with(three_regions()).await;
+    let emu = start_with(Config::three_regions()).await;
     let bearer = format!("Bearer {}", connect(&emu, None).await);
     let list = |scope: &'static str, prefix: &'static str| {
         let emu = emu.clone();
@@ -376,7 +345,7 @@ async fn dsp_advertisers_are_listed_for_agency_profiles() {
 
 #[tokio::test]
 async fn amc_accounts_and_their_instances() {
-    let emu = start_with(three_regions()).await;
+    let emu = start_with(Config::three_regions()).await;
     let bearer = format!("Bearer {}", connect(&emu, None).await);
     let headers = advertising_headers(&bearer);
     let all = emu.send("GET", "/amc/accounts", &headers, "").await;
