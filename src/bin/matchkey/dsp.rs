@@ -158,13 +158,16 @@ fn print_table<const N: usize>(
     Ok(())
 }
 
+/// One page of a list answer and the next page's token.
+type Page<T> = (Vec<T>, Option<String>);
+
 /// Every page of one list call. `what` names it in errors.
 fn all_pages<T>(
     client: &mut Client,
     what: &str,
     advertiser: &str,
     build: impl Fn(&Auth<'_>, Option<&str>) -> ApiRequest,
-    parse: fn(&str) -> Option<(Vec<T>, Option<String>)>,
+    parse: fn(&str) -> Option<Page<T>>,
 ) -> anyhow::Result<Vec<T>> {
     let mut all = Vec::new();
     let mut next: Option<String> = None;
