@@ -9,10 +9,13 @@
 //! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
 //! - [`connect`]: the authorization-code grant with PKCE, and discovery of what a grant
 //!   reaches (profiles, DSP advertisers, AMC accounts and instances).
+//! - [`dsp`]: DSP trafficking, read side: campaigns, ad groups, their inventory sources and
+//!   audiences, and the `supply` / `serving` / running rules.
 
 pub mod amc;
 pub mod audience;
 pub mod connect;
+pub mod dsp;
 pub mod events;
 mod request;
 pub mod retry;

@@ -9,6 +9,7 @@ mod amc;
 mod audience;
 mod client;
 mod connect;
+mod dsp;
 mod hash;
 mod hash_csv;
 mod journal;
@@ -44,6 +45,19 @@ enum Command {
     /// list what the grant reaches, and keep the refresh token in .dev.vars.
     #[command(after_help = connect::EXAMPLES)]
     Connect(connect::ConnectArgs),
+    /// Amazon DSP trafficking: list campaigns, import ad groups as placements.
+    #[command(subcommand)]
+    Dsp(DspCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DspCommand {
+    /// The advertiser's campaigns with state and dates.
+    #[command(after_help = format!("{}\n\n{}", dsp::CAMPAIGNS_EXAMPLES, client::CREDENTIALS_HELP))]
+    Campaigns(dsp::CampaignsArgs),
+    /// Import the ad groups of campaigns into a placements CSV (refreshed in place).
+    #[command(after_help = format!("{}\n\n{}", dsp::IMPORT_EXAMPLES, client::CREDENTIALS_HELP))]
+    Import(dsp::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +88,8 @@ fn main() -> ExitCode {
         Command::Amc(AmcCommand::Upload(args)) => amc::upload(&args),
         Command::Audience(AudienceCommand::Push(args)) => audience::push(&args),
         Command::Connect(args) => connect::run(&args),
+        Command::Dsp(DspCommand::Campaigns(args)) => dsp::campaigns(&args),
+        Command::Dsp(DspCommand::Import(args)) => dsp::import(&args),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use crate::events;
 use crate::lwa;
 use crate::reply::Reply;
 use crate::state::{AcceptedEvent, Audience, AudienceKind, DataSet, Job, Outcome, Upload, World};
+use crate::trafficking;
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -89,6 +90,12 @@ pub(crate) enum Route {
     DpAudienceMetadata,
     /// `PATCH /v2/dp/audience`
     DpAudience,
+    /// `POST /dsp/v1/campaigns/list`
+    DspCampaigns,
+    /// `POST /dsp/v1/adGroups/list`
+    DspAdGroups,
+    /// `POST /dsp/v1/targets/list`
+    DspTargets,
     /// Anything else.
     Unknown,
 }
@@ -192,6 +199,9 @@ impl Route {
             },
             ["v2", "dp", "audiencemetadata", ""] if post => Self::DpAudienceMetadata,
             ["v2", "dp", "audience"] if patch => Self::DpAudience,
+            ["dsp", "v1", "campaigns", "list"] if post => Self::DspCampaigns,
+            ["dsp", "v1", "adGroups", "list"] if post => Self::DspAdGroups,
+            ["dsp", "v1", "targets", "list"] if post => Self::DspTargets,
             _ => Self::Unknown,
         }
     }
@@ -217,6 +227,9 @@ impl Route {
             Self::AmcUploadGet { .. } => "amcUploadJobs",
             Self::DpAudienceMetadata => "dpAudienceMetadata",
             Self::DpAudience => "dpAudience",
+            Self::DspCampaigns => "dspCampaigns",
+            Self::DspAdGroups => "dspAdGroups",
+            Self::DspTargets => "dspTargets",
             Self::Unknown => "unknown",
         }
     }
@@ -260,6 +273,9 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         } => get_upload(world, call, instance_id, data_set_id, upload_id),
         Route::DpAudienceMetadata => create_dp_audience(world, call),
         Route::DpAudience => patch_dp_audiences(world, call),
+        Route::DspCampaigns | Route::DspAdGroups | Route::DspTargets => {
+            list_trafficking(world, call)
+        }
         Route::Unknown => Err(Reply::not_found(
             "No such endpoint in the Amazon Ads API emulator.",
         )),
@@ -824,6 +840,87 @@ fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Re
         }
     }
     Ok(answer.reply())
+}
+
+/// `POST /dsp/v1/campaigns/list`, `…/adGroups/list` and `…/targets/list` (doc F3; shapes
+/// from a third-party copy of the spec, see `trafficking.rs`): `Amazon-Ads-AccountId`
+/// required, JSON body with the id filter, `maxResults` 1–100 and an issued `nextToken`.
+/// Ids in a filter that the advertiser does not have are not an error; they match nothing.
+fn list_trafficking(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Ads)?;
+    let Some(account_id) = header(call, "amazon-ads-accountid") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Ads-AccountId header is required.",
+        ));
+    };
+    let advertiser = advertiser_for(world, &caller, call, account_id)?;
+    require_media(call, &[JSON])?;
+    let (filter_field, known, required, targets): (&str, &[&str], bool, bool) = match call.route {
+        Route::DspCampaigns => (
+            "campaignIdFilter",
+            &["campaignIdFilter", "maxResults", "nextToken"],
+            false,
+            false,
+        ),
+        Route::DspAdGroups => (
+            "campaignIdFilter",
+            &["campaignIdFilter", "maxResults", "nextToken"],
+            true,
+            false,
+        ),
+        _ => (
+            "adGroupIdFilter",
+            &[
+                "adGroupIdFilter",
+                "targetTypeFilter",
+                "maxResults",
+                "nextToken",
+            ],
+            true,
+            true,
+        ),
+    };
+    let body = parse_object(call, world.config.max_body_bytes, known)?;
+    let list = trafficking::check_list_body(&body, filter_field, required, targets)
+        .map_err(Reply::bad_request)?;
+    let wanted = |id: &String| list.filter.as_ref().is_none_or(|ids| ids.contains(id));
+    let campaigns = world
+        .campaigns
+        .get(&advertiser.account_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let answer = match call.route {
+        Route::DspCampaigns => {
+            let items = campaigns
+                .iter()
+                .filter(|c| wanted(&c.campaign_id))
+                .map(trafficking::campaign_json)
+                .collect();
+            trafficking::page("campaigns", items, &list)
+        }
+        Route::DspAdGroups => {
+            let items = campaigns
+                .iter()
+                .filter(|c| wanted(&c.campaign_id))
+                .flat_map(|c| {
+                    c.ad_groups
+                        .iter()
+                        .map(|g| trafficking::ad_group_json(&c.campaign_id, g))
+                })
+                .collect();
+            trafficking::page("adGroups", items, &list)
+        }
+        _ => {
+            let items = campaigns
+                .iter()
+                .flat_map(|c| &c.ad_groups)
+                .filter(|g| wanted(&g.ad_group_id))
+                .flat_map(|g| trafficking::targets_json(g, &list.target_types))
+                .collect();
+            trafficking::page("targets", items, &list)
+        }
+    };
+    Ok(Reply::json(StatusCode::OK, answer))
 }
 
 /// A 207 answer built item by item, keeping each item's outcome for the request log.
@@ -1751,7 +1848,14 @@ mod tests {
             Route::DpAudienceMetadata,
             Route::DpAudience,
             Route::DpRecords,
+            Route::parse(&Method::POST, "/dsp/v1/campaigns/list"),
+            Route::parse(&Method::POST, "/dsp/v1/adGroups/list"),
+            Route::parse(&Method::POST, "/dsp/v1/targets/list"),
         ];
+        assert_eq!(
+            Route::parse(&Method::GET, "/dsp/v1/campaigns/list"),
+            Route::Unknown
+        );
         for route in routes {
             assert!(
                 crate::fault::ENDPOINTS.contains(&route.endpoint()),

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::check;
+use crate::trafficking::{self, Campaign};
 
 /// Client id of the built-in demo configuration.
 pub const DEMO_CLIENT_ID: &str = "amzn1.application-oa2-client.matchkey-demo";
@@ -158,6 +159,9 @@ pub struct Advertiser {
     /// Entity id shown in profiles and the account lookup; defaults to `accountId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
+    /// DSP campaigns with their ad groups and targets (`/dsp/v1/…/list`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<Campaign>,
 }
 
 /// Why a configuration was refused.
@@ -246,6 +250,7 @@ impl Config {
                 currency_code: default_currency(),
                 timezone: default_timezone(),
                 entity_id: None,
+                campaigns: Vec::new(),
             }],
         }
     }
@@ -334,6 +339,9 @@ impl Config {
                     "profile id {} is listed twice",
                     advertiser.profile_id
                 ));
+            }
+            if let Err(message) = trafficking::check_campaigns(&advertiser.campaigns) {
+                return fail(format!("advertiser {}: {message}", advertiser.account_id));
             }
             if let Some(instance) = &advertiser.amc_instance_id {
                 // The id goes into URL paths as one segment.

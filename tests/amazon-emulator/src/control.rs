@@ -16,6 +16,7 @@ use crate::check;
 use crate::fault::FaultSpec;
 use crate::reply::{Reply, to_json};
 use crate::server::Shared;
+use crate::trafficking::{self, Campaign};
 
 /// Body of `POST /__emulator/revoke`.
 #[derive(Debug, Deserialize)]
@@ -169,6 +170,18 @@ pub(crate) fn handle(
         }
         ("GET", "/clock") => Ok(clock_reply(shared)),
         ("POST", "/clock") => change_clock(shared, body),
+        ("PUT", account) if account.starts_with("/dsp/") => put_campaigns(shared, account, body),
+        ("GET", account) if account.starts_with("/dsp/") => {
+            let world = shared.world();
+            let id = account.trim_start_matches("/dsp/");
+            match world.campaigns.get(id) {
+                Some(campaigns) => Ok(Reply::json(
+                    StatusCode::OK,
+                    json!({ "campaigns": to_json(campaigns) }),
+                )),
+                None => Err(error(StatusCode::NOT_FOUND, "no such advertiser")),
+            }
+        }
         ("OPTIONS", _) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
         _ => Err(error(
             StatusCode::NOT_FOUND,
@@ -177,6 +190,32 @@ pub(crate) fn handle(
     };
     // A demo page may show what "Amazon" received, so controls are readable cross-origin.
     result.unwrap_or_else(|reply| reply).with_cors()
+}
+
+/// Body of `PUT /__emulator/dsp/{accountId}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CampaignsChange {
+    campaigns: Vec<Campaign>,
+}
+
+/// `PUT /__emulator/dsp/{accountId}`: replaces the advertiser's DSP campaigns (with their
+/// ad groups and targets), checked as the config's are.
+fn put_campaigns(shared: &Shared, path: &str, body: &Bytes) -> Result<Reply, Reply> {
+    let id = path.trim_start_matches("/dsp/");
+    let CampaignsChange { campaigns } = parse(body)?;
+    trafficking::check_campaigns(&campaigns)
+        .map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+    let mut world = shared.world();
+    if world.config.advertiser(id).is_none() {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("{id} is not a configured advertiser"),
+        ));
+    }
+    let count = campaigns.len();
+    world.campaigns.insert(id.to_owned(), campaigns);
+    Ok(Reply::json(StatusCode::OK, json!({ "campaigns": count })))
 }
 
 fn add_fault(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {

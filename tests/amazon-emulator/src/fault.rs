@@ -26,6 +26,9 @@ pub const ENDPOINTS: &[&str] = &[
     "amcUploadJobs",
     "dpAudienceMetadata",
     "dpAudience",
+    "dspCampaigns",
+    "dspAdGroups",
+    "dspTargets",
 ];
 
 /// Endpoints whose requests start an asynchronous job, the targets of `job_failed` and

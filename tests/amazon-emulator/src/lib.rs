@@ -39,6 +39,7 @@ mod lwa;
 mod reply;
 mod server;
 mod state;
+mod trafficking;
 
 pub use crate::check::FieldError;
 pub use crate::config::{
@@ -49,6 +50,15 @@ pub use crate::config::{
 pub use crate::fault::{ENDPOINTS, Fault, FaultKind, FaultSpec, JOB_ENDPOINTS};
 pub use crate::server::{Emulator, Running, serve};
 pub use crate::state::{AcceptedEvent, Exchange, Outcome};
+pub use crate::trafficking::{AdGroup, AudienceTarget, Campaign};
+
+/// The emulator's copy of Amazon's DSP trafficking enums (unverified shapes, see
+/// `src/trafficking.rs`), for tests that compare it with the client's.
+pub mod dsp_enums {
+    pub use crate::trafficking::{
+        AUDIENCE_TYPES, CAMPAIGN_STATES, INVENTORY_SOURCE_TYPES, INVENTORY_TYPES, MAX_PAGE,
+    };
+}
 
 /// Validation rules as pure functions, for callers that want a verdict without HTTP.
 pub mod validate {

@@ -15,6 +15,7 @@ use crate::check::{self, FieldError};
 use crate::config::Config;
 use crate::events::Window;
 use crate::fault::{Action, Fault, FaultKind, FaultSpec, JobFault};
+use crate::trafficking::Campaign;
 
 /// First AMC audience id handed out (the doc's example id).
 const FIRST_AUDIENCE_ID: u64 = 413_642_381_039_213_536;
@@ -231,6 +232,8 @@ pub(crate) struct World {
     pub(crate) s3_objects: BTreeMap<(String, String), Vec<u8>>,
     /// External ids accepted by `POST /dp/records/hashed`, by account id.
     pub(crate) dp_external_ids: BTreeMap<String, BTreeSet<String>>,
+    /// DSP campaigns by account id: the config's, until `PUT /__emulator/dsp/{accountId}`.
+    pub(crate) campaigns: BTreeMap<String, Vec<Campaign>>,
 }
 
 impl Clock {
@@ -283,9 +286,20 @@ impl World {
             uploads: BTreeMap::new(),
             s3_objects: BTreeMap::new(),
             dp_external_ids: BTreeMap::new(),
+            campaigns: BTreeMap::new(),
         };
         world.load_grants();
+        world.load_campaigns();
         world
+    }
+
+    fn load_campaigns(&mut self) {
+        self.campaigns = self
+            .config
+            .advertisers
+            .iter()
+            .map(|a| (a.account_id.clone(), a.campaigns.clone()))
+            .collect();
     }
 
     fn load_grants(&mut self) {
@@ -299,8 +313,9 @@ impl World {
     }
 
     /// Clears requests, faults, revocations, audiences, jobs, data sets, uploads, S3
-    /// objects, Data Provider external ids, codes, the consent choice and the clock; keeps the configuration
-    /// and issued tokens (so a client's cached token stays valid).
+    /// objects, Data Provider external ids, codes, the consent choice and the clock, and puts
+    /// the DSP campaigns back to the configuration's; keeps the configuration and issued
+    /// tokens (so a client's cached token stays valid).
     pub(crate) fn reset(&mut self) {
         self.clock = self.start_clock;
         self.revoked.clear();
@@ -316,6 +331,7 @@ impl World {
         self.s3_objects.clear();
         self.dp_external_ids.clear();
         self.load_grants();
+        self.load_campaigns();
     }
 
     /// The current emulator time.

@@ -14,3 +14,4 @@ mod faults;
 mod lwa;
 mod profiles;
 mod support;
+mod trafficking;

@@ -1,0 +1,373 @@
+//! DSP trafficking, read side (`/dsp/v1`, doc F3): an advertiser's campaigns, ad groups and
+//! the ad groups' inventory-source and audience targets, configured per advertiser
+//! (`campaigns` in the config, or `PUT /__emulator/dsp/{accountId}`), and the three list
+//! endpoints over them.
+//!
+//! **The shapes come from a third-party copy of Amazon's DSP v1 spec and cannot be checked
+//! against Amazon here.** This is the emulator's own copy of the enums; the client's is in
+//! `src/amazon/dsp.rs`, and `tests/dsp_cli.rs` asserts they agree, so neither side changes
+//! alone unnoticed.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// Campaign (and ad group) states. Campaigns and ad groups are created `INACTIVE` (F3).
+pub const CAMPAIGN_STATES: &[&str] = &["ACTIVE", "INACTIVE", "PAUSED", "ENDED", "ARCHIVED"];
+/// Ad group inventory types since 2025-06-30 (the older `STANDARD_DISPLAY`, `VIDEO`,
+/// `AMAZON_MOBILE_DISPLAY`, `AAP_MOBILE_APP` are refused).
+pub const INVENTORY_TYPES: &[&str] = &["DISPLAY", "ONLINE_VIDEO", "STREAMING_TV", "AUDIO"];
+/// Inventory source types (F3).
+pub const INVENTORY_SOURCE_TYPES: &[&str] = &[
+    "AMAZON",
+    "APD",
+    "THIRD_PARTY_EXCHANGE",
+    "DEAL",
+    "INVENTORY_GROUP",
+];
+/// Audience types of an audience target (emulator choice: Amazon's classification of
+/// audiences is not in the doc; these five are the client's table).
+pub const AUDIENCE_TYPES: &[&str] = &["AMAZON", "THIRD_PARTY", "ADVERTISER", "AMC", "LOOKALIKE"];
+/// Target types the emulator lists (others exist at Amazon: domains, geography …).
+pub(crate) const TARGET_TYPES: &[&str] = &["INVENTORY_SOURCE", "AUDIENCE"];
+/// Most items per page and ids per filter.
+pub const MAX_PAGE: usize = 100;
+
+/// A DSP campaign of an advertiser, with its ad groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Campaign {
+    /// `campaignId`.
+    pub campaign_id: String,
+    /// `name`.
+    #[serde(default)]
+    pub name: String,
+    /// `state`, one of [`CAMPAIGN_STATES`].
+    pub state: String,
+    /// `startDateTime` (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// `endDateTime` (RFC 3339), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+    /// The campaign's ad groups.
+    #[serde(default)]
+    pub ad_groups: Vec<AdGroup>,
+}
+
+/// A DSP ad group with what it targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdGroup {
+    /// `adGroupId`.
+    pub ad_group_id: String,
+    /// `name`.
+    #[serde(default)]
+    pub name: String,
+    /// `state`, one of [`CAMPAIGN_STATES`].
+    pub state: String,
+    /// `inventoryType`, one of [`INVENTORY_TYPES`].
+    pub inventory_type: String,
+    /// `startDateTime`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date_time: Option<String>,
+    /// `endDateTime`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<String>,
+    /// Inventory source types targeted ([`INVENTORY_SOURCE_TYPES`]); none: Amazon's default
+    /// (all eligible sources), listed as no target.
+    #[serde(default)]
+    pub inventory_sources: Vec<String>,
+    /// Audiences targeted.
+    #[serde(default)]
+    pub audiences: Vec<AudienceTarget>,
+}
+
+/// An audience target of an ad group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AudienceTarget {
+    /// `audienceId`.
+    pub audience_id: String,
+    /// `audienceType`, one of [`AUDIENCE_TYPES`].
+    pub audience_type: String,
+    /// An exclusion.
+    #[serde(default)]
+    pub negative: bool,
+}
+
+/// Checks an advertiser's campaigns: enums, ids unique within the advertiser.
+pub(crate) fn check_campaigns(campaigns: &[Campaign]) -> Result<(), String> {
+    let mut campaign_ids = std::collections::BTreeSet::new();
+    let mut ad_group_ids = std::collections::BTreeSet::new();
+    let one_of = |what: &str, value: &str, allowed: &[&str]| {
+        if allowed.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what} {value} is not one of {}",
+                allowed.join(", ")
+            ))
+        }
+    };
+    for campaign in campaigns {
+        if campaign.campaign_id.is_empty() || !campaign_ids.insert(&campaign.campaign_id) {
+            return Err(format!(
+                "campaignId '{}' is empty or repeated",
+                campaign.campaign_id
+            ));
+        }
+        one_of("campaign state", &campaign.state, CAMPAIGN_STATES)?;
+        for group in &campaign.ad_groups {
+            if group.ad_group_id.is_empty() || !ad_group_ids.insert(&group.ad_group_id) {
+                return Err(format!(
+                    "adGroupId '{}' is empty or repeated",
+                    group.ad_group_id
+                ));
+            }
+            one_of("ad group state", &group.state, CAMPAIGN_STATES)?;
+            one_of("inventoryType", &group.inventory_type, INVENTORY_TYPES)?;
+            for source in &group.inventory_sources {
+                one_of("inventory source", source, INVENTORY_SOURCE_TYPES)?;
+            }
+            for audience in &group.audiences {
+                one_of("audienceType", &audience.audience_type, AUDIENCE_TYPES)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A list request's body, checked: filters, `maxResults`, `nextToken` (an offset this
+/// emulator issued).
+#[derive(Debug)]
+pub(crate) struct ListBody {
+    pub(crate) filter: Option<Vec<String>>,
+    pub(crate) target_types: Vec<String>,
+    pub(crate) max_results: usize,
+    pub(crate) start: usize,
+}
+
+/// Checks a list body. `filter_field` is the id filter (`campaignIdFilter` or
+/// `adGroupIdFilter`), required when `filter_required`; `targetTypeFilter` is taken (and
+/// required) only when `targets`.
+pub(crate) fn check_list_body(
+    body: &Map<String, Value>,
+    filter_field: &str,
+    filter_required: bool,
+    targets: bool,
+) -> Result<ListBody, String> {
+    let ids = |field: &str, allowed: Option<&[&str]>| -> Result<Option<Vec<String>>, String> {
+        let Some(value) = body.get(field) else {
+            return Ok(None);
+        };
+        let list = value
+            .as_array()
+            .filter(|items| (1..=MAX_PAGE).contains(&items.len()))
+            .ok_or_else(|| format!("{field} must hold 1 to {MAX_PAGE} strings."))?;
+        let mut out = Vec::new();
+        for item in list {
+            let Some(text) = item.as_str().filter(|s| !s.is_empty()) else {
+                return Err(format!("{field} must hold 1 to {MAX_PAGE} strings."));
+            };
+            if let Some(allowed) = allowed
+                && !allowed.contains(&text)
+            {
+                return Err(format!(
+                    "{field}: {text} is not one of {}.",
+                    allowed.join(", ")
+                ));
+            }
+            out.push(text.to_owned());
+        }
+        Ok(Some(out))
+    };
+    let filter = ids(filter_field, None)?;
+    if filter_required && filter.is_none() {
+        return Err(format!("{filter_field} is required."));
+    }
+    let target_types = if targets {
+        ids("targetTypeFilter", Some(TARGET_TYPES))?
+            .ok_or_else(|| "targetTypeFilter is required.".to_owned())?
+    } else {
+        Vec::new()
+    };
+    let max_results = match body.get("maxResults") {
+        None => MAX_PAGE,
+        Some(value) => match value.as_u64() {
+            Some(n @ 1..=100) => n as usize,
+            _ => return Err("maxResults must be an integer between 1 and 100.".to_owned()),
+        },
+    };
+    let start = match body.get("nextToken") {
+        None => 0,
+        Some(token) => token
+            .as_str()
+            .and_then(|t| t.strip_prefix("dsp-"))
+            .and_then(|t| t.parse::<usize>().ok())
+            .ok_or_else(|| "nextToken is not a token this API issued.".to_owned())?,
+    };
+    Ok(ListBody {
+        filter,
+        target_types,
+        max_results,
+        start,
+    })
+}
+
+/// One page of `items` under `field`, with `nextToken` while more remain.
+pub(crate) fn page(field: &str, items: Vec<Value>, list: &ListBody) -> Value {
+    let end = list.start.saturating_add(list.max_results);
+    let slice: Vec<Value> = items
+        .iter()
+        .skip(list.start)
+        .take(list.max_results)
+        .cloned()
+        .collect();
+    let mut answer = json!({ field: slice });
+    if end < items.len() {
+        answer["nextToken"] = json!(format!("dsp-{end}"));
+    }
+    answer
+}
+
+/// A campaign as `/dsp/v1/campaigns/list` shows it.
+pub(crate) fn campaign_json(campaign: &Campaign) -> Value {
+    let mut v = json!({
+        "campaignId": campaign.campaign_id,
+        "name": campaign.name,
+        "state": campaign.state,
+    });
+    if let Some(start) = &campaign.start_date_time {
+        v["startDateTime"] = json!(start);
+    }
+    if let Some(end) = &campaign.end_date_time {
+        v["endDateTime"] = json!(end);
+    }
+    v
+}
+
+/// An ad group as `/dsp/v1/adGroups/list` shows it.
+pub(crate) fn ad_group_json(campaign_id: &str, group: &AdGroup) -> Value {
+    let mut v = json!({
+        "adGroupId": group.ad_group_id,
+        "campaignId": campaign_id,
+        "name": group.name,
+        "state": group.state,
+        "inventoryType": group.inventory_type,
+    });
+    if let Some(start) = &group.start_date_time {
+        v["startDateTime"] = json!(start);
+    }
+    if let Some(end) = &group.end_date_time {
+        v["endDateTime"] = json!(end);
+    }
+    v
+}
+
+/// The targets of an ad group of the given types, as `/dsp/v1/targets/list` shows them.
+pub(crate) fn targets_json(group: &AdGroup, types: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    if types.iter().any(|t| t == "INVENTORY_SOURCE") {
+        for (i, source) in group.inventory_sources.iter().enumerate() {
+            out.push(json!({
+                "targetId": format!("{}-is-{i}", group.ad_group_id),
+                "adGroupId": group.ad_group_id,
+                "targetType": "INVENTORY_SOURCE",
+                "targetDetails": {"inventorySourceTarget": {
+                    "inventorySourceType": source,
+                    "inventorySourceId": format!("{}-{i}", source.to_ascii_lowercase()),
+                }}
+            }));
+        }
+    }
+    if types.iter().any(|t| t == "AUDIENCE") {
+        for (i, audience) in group.audiences.iter().enumerate() {
+            out.push(json!({
+                "targetId": format!("{}-au-{i}", group.ad_group_id),
+                "adGroupId": group.ad_group_id,
+                "targetType": "AUDIENCE",
+                "targetDetails": {"audienceTarget": {
+                    "audienceId": audience.audience_id,
+                    "audienceType": audience.audience_type,
+                    "groupId": "1",
+                    "negative": audience.negative,
+                }}
+            }));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn list_bodies_are_checked() {
+        let ok = check_list_body(
+            &body(json!({"campaignIdFilter": ["c1"], "maxResults": 2, "nextToken": "dsp-2"})),
+            "campaignIdFilter",
+            true,
+            false,
+        )
+        .unwrap();
+        assert_eq!((ok.max_results, ok.start), (2, 2));
+        for bad in [
+            json!({}),
+            json!({"campaignIdFilter": []}),
+            json!({"campaignIdFilter": [1]}),
+            json!({"campaignIdFilter": ["c"], "maxResults": 101}),
+            json!({"campaignIdFilter": ["c"], "nextToken": "7"}),
+        ] {
+            assert!(
+                check_list_body(&body(bad.clone()), "campaignIdFilter", true, false).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            check_list_body(
+                &body(json!({"adGroupIdFilter": ["g"], "targetTypeFilter": ["DOMAIN"]})),
+                "adGroupIdFilter",
+                true,
+                true
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn campaigns_are_checked() {
+        let group = |id: &str| AdGroup {
+            ad_group_id: id.into(),
+            name: String::new(),
+            state: "ACTIVE".into(),
+            inventory_type: "DISPLAY".into(),
+            start_date_time: None,
+            end_date_time: None,
+            inventory_sources: vec!["APD".into()],
+            audiences: vec![],
+        };
+        let campaign = Campaign {
+            campaign_id: "c1".into(),
+            name: String::new(),
+            state: "INACTIVE".into(),
+            start_date_time: None,
+            end_date_time: None,
+            ad_groups: vec![group("g1")],
+        };
+        assert!(check_campaigns(std::slice::from_ref(&campaign)).is_ok());
+        let mut twice = campaign.clone();
+        twice.ad_groups.push(group("g1"));
+        assert!(check_campaigns(&[twice]).is_err());
+        let mut old = campaign.clone();
+        old.ad_groups[0].inventory_type = "STANDARD_DISPLAY".into();
+        assert!(check_campaigns(&[old]).is_err());
+        let mut state = campaign;
+        state.state = "RUNNING".into();
+        assert!(check_campaigns(&[state]).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! DSP trafficking reads (`/dsp/v1/campaigns/list`, `…/adGroups/list`, `…/targets/list`)
+//! over HTTP, with campaigns set through the config and the control.
+
+use amazon_emulator::{AdGroup, AudienceTarget, Campaign, Config, DEMO_ACCOUNT_ID};
+use serde_json::{Value, json};
+
+use crate::support::{Emu, ads_headers, config, start_with};
+
+fn group(id: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
+    AdGroup {
+        ad_group_id: id.to_owned(),
+        name: format!("Group {id}"),
+        state: "ACTIVE".to_owned(),
+        inventory_type: "DISPLAY".to_owned(),
+        start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
+        end_date_time: None,
+        inventory_sources: sources.iter().map(|&s| s.to_owned()).collect(),
+        audiences: audiences
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, negative))| AudienceTarget {
+                audience_id: format!("{id}-a{i}"),
+                audience_type: (*kind).to_owned(),
+                negative: *negative,
+            })
+            .collect(),
+    }
+}
+
+fn campaign(id: &str, state: &str, groups: Vec<AdGroup>) -> Campaign {
+    Campaign {
+        campaign_id: id.to_owned(),
+        name: format!("Campaign {id}"),
+        state: state.to_owned(),
+        start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
+        end_date_time: Some("2026-12-31T23:59:59Z".to_owned()),
+        ad_groups: groups,
+    }
+}
+
+fn with_campaigns() -> Config {
+    let mut config = config();
+    config.advertisers[0].campaigns = vec![
+        campaign(
+            "c1",
+            "ACTIVE",
+            vec![
+                group("g1", &["AMAZON", "APD"], &[("AMAZON", false)]),
+                group("g2", &["DEAL"], &[("ADVERTISER", false)]),
+            ],
+        ),
+        campaign("c2", "INACTIVE", vec![group("g3", &[], &[])]),
+    ];
+    config
+}
+
+async fn list(emu: &Emu, what: &str, body: Value) -> crate::support::Answer {
+    let bearer = format!("Bearer {}", emu.access_token().await);
+    emu.post_json(
+        &format!("/dsp/v1/{what}/list"),
+        &ads_headers(&bearer),
+        &body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn campaigns_page_with_a_next_token() {
+    let emu = start_with(with_campaigns()).await;
+    let first = list(&emu, "campaigns", json!({"maxResults": 1})).await;
+    assert_eq!(first.status, 200, "{:?}", first.json);
+    assert_eq!(first.json["campaigns"][0]["campaignId"], "c1");
+    assert_eq!(first.json["campaigns"][0]["state"], "ACTIVE");
+    assert_eq!(
+        first.json["campaigns"][0]["endDateTime"],
+        "2026-12-31T23:59:59Z"
+    );
+    let token = first.json["nextToken"].as_str().unwrap().to_owned();
+    let second = list(
+        &emu,
+        "campaigns",
+        json!({"maxResults": 1, "nextToken": token}),
+    )
+    .await;
+    assert_eq!(second.json["campaigns"][0]["campaignId"], "c2");
+    assert_eq!(second.json["campaigns"][0]["state"], "INACTIVE");
+    assert!(second.json.get("nextToken").is_none());
+    let filtered = list(
+        &emu,
+        "campaigns",
+        json!({"campaignIdFilter": ["c2", "nope"]}),
+    )
+    .await;
+    assert_eq!(filtered.json["campaigns"].as_array().unwrap().len(), 1);
+    assert_eq!(emu.requests().await[1]["endpoint"], "dspCampaigns");
+}
+
+#[tokio::test]
+async fn ad_groups_and_targets_of_campaigns() {
+    let emu = start_with(with_campaigns()).await;
+    let groups = list(&emu, "adGroups", json!({"campaignIdFilter": ["c1"]})).await;
+    assert_eq!(groups.status, 200, "{:?}", groups.json);
+    let ids: Vec<&str> = groups.json["adGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["adGroupId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["g1", "g2"]);
+    assert_eq!(groups.json["adGroups"][0]["campaignId"], "c1");
+    assert_eq!(groups.json["adGroups"][0]["inventoryType"], "DISPLAY");
+
+    let sources = list(
+        &emu,
+        "targets",
+        json!({"adGroupIdFilter": ["g1", "g2", "g3"], "targetTypeFilter": ["INVENTORY_SOURCE"]}),
+    )
+    .await;
+    let targets = sources.json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 3);
+    assert_eq!(
+        targets[2]["targetDetails"]["inventorySourceTarget"]["inventorySourceType"],
+        "DEAL"
+    );
+    let audiences = list(
+        &emu,
+        "targets",
+        json!({"adGroupIdFilter": ["g2"], "targetTypeFilter": ["AUDIENCE"]}),
+    )
+    .await;
+    assert_eq!(
+        audiences.json["targets"][0]["targetDetails"]["audienceTarget"]["audienceType"],
+        "ADVERTISER"
+    );
+}
+
+#[tokio::test]
+async fn lists_are_strict() {
+    let emu = start_with(with_campaigns()).await;
+    let bearer = format!("Bearer {}", emu.access_token().await);
+    // No account header.
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("amazon-ads-clientid", amazon_emulator::DEMO_CLIENT_ID),
+    ];
+    let answer = emu
+        .post_json("/dsp/v1/campaigns/list", &headers, &json!({}))
+        .await;
+    assert_eq!(answer.status, 400);
+    // An advertiser the grant does not reach.
+    let mut other = ads_headers(&bearer);
+    other[2] = ("amazon-ads-accountid", "583999");
+    let answer = emu
+        .post_json("/dsp/v1/campaigns/list", &other, &json!({}))
+        .await;
+    assert_eq!(answer.status, 403);
+    for (what, body) in [
+        ("campaigns", json!({"maxResults": 101})),
+        ("campaigns", json!({"nextToken": "12"})),
+        ("campaigns", json!({"advertiserId": DEMO_ACCOUNT_ID})),
+        ("adGroups", json!({})),
+        ("adGroups", json!({"campaignIdFilter": []})),
+        ("targets", json!({"adGroupIdFilter": ["g1"]})),
+        (
+            "targets",
+            json!({"adGroupIdFilter": ["g1"], "targetTypeFilter": ["DOMAIN"]}),
+        ),
+    ] {
+        let answer = list(&emu, what, body.clone()).await;
+        assert_eq!(answer.status, 400, "{what} {body}");
+        assert_eq!(answer.json["code"], "BAD_REQUEST");
+    }
+    let answer = emu
+        .send(
+            "POST",
+            "/dsp/v1/campaigns/list",
+            &ads_headers(&bearer),
+            "{}",
+        )
+        .await;
+    assert_eq!(answer.status, 415, "JSON only");
+}
+
+#[tokio::test]
+async fn the_control_replaces_campaigns_until_reset() {
+    let emu = start_with(with_campaigns()).await;
+    let path = format!("/__emulator/dsp/{DEMO_ACCOUNT_ID}");
+    let body = json!({"campaigns": [{"campaignId": "c9", "state": "PAUSED", "adGroups": [
+        {"adGroupId": "g9", "state": "ACTIVE", "inventoryType": "STREAMING_TV",
+         "inventorySources": ["THIRD_PARTY_EXCHANGE"], "audiences": [{"audienceId": "1", "audienceType": "AMC"}]}
+    ]}]});
+    let answer = emu.send("PUT", &path, &[], body.to_string()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let campaigns = list(&emu, "campaigns", json!({})).await;
+    assert_eq!(
+        campaigns.json["campaigns"],
+        json!([{"campaignId": "c9", "name": "", "state": "PAUSED"}])
+    );
+    let shown = emu.send("GET", &path, &[], "").await;
+    assert_eq!(shown.json["campaigns"][0]["adGroups"][0]["adGroupId"], "g9");
+
+    for bad in [
+        json!({"campaigns": [{"campaignId": "c", "state": "RUNNING"}]}),
+        json!({"campaigns": [{"campaignId": "c", "state": "ACTIVE", "adGroups": [
+            {"adGroupId": "g", "state": "ACTIVE", "inventoryType": "STANDARD_DISPLAY"}]}]}),
+        json!({"campaigns": [{"campaignId": "c", "state": "ACTIVE", "adGroups": [
+            {"adGroupId": "g", "state": "ACTIVE", "inventoryType": "DISPLAY", "inventorySources": ["OPEN_WEB"]}]}]}),
+    ] {
+        let answer = emu.send("PUT", &path, &[], bad.to_string()).await;
+        assert_eq!(answer.status, 400, "{bad}");
+    }
+    let answer = emu
+        .send(
+            "PUT",
+            "/__emulator/dsp/nobody",
+            &[],
+            json!({"campaigns": []}).to_string(),
+        )
+        .await;
+    assert_eq!(answer.status, 404);
+
+    emu.send("POST", "/__emulator/reset", &[], "").await;
+    let campaigns = list(&emu, "campaigns", json!({})).await;
+    assert_eq!(campaigns.json["campaigns"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_config_with_a_bad_campaign_is_refused() {
+    let mut config = with_campaigns();
+    config.advertisers[0].campaigns[0].ad_groups[0].inventory_type = "VIDEO".to_owned();
+    assert!(amazon_emulator::Emulator::new(config).is_err());
+}
