@@ -12,6 +12,7 @@ mod connect;
 mod hash;
 mod hash_csv;
 mod journal;
+mod parallel;
 mod reader;
 
 use std::process::ExitCode;
