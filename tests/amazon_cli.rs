@@ -584,3 +584,100 @@ fn conversion_types_agree_with_the_emulator() {
         amazon_emulator::validate::CONVERSION_TYPES
     );
 }
+
+/// `--threads 2` and `3` send the same records in the same batches as `--threads 1`,
+/// journal the same batches (rows through, totals) and report the same counts, on a file
+/// with rejects, short rows, refused rows, rows without consent or country, spanning
+/// several of the reader's chunks and more batches than chunks.
+#[test]
+fn push_sends_the_same_batches_with_any_thread_count() {
+    let amazon = Amazon::start("threads");
+    let mut text = String::from("id;email;phone;country\r\n");
+    let countries = ["US", "DE", "fr", "", "XX", "CA", "us"];
+    for i in 0..11_000 {
+        let email = match i % 9 {
+            0 => "not-an-email".to_owned(),
+            1 => String::new(),
+            _ => format!("Member.{i}@Example.com"),
+        };
+        let phone = if i % 4 == 0 { "12" } else { "(415) 555-0199" };
+        let country = countries[i % countries.len()];
+        match i % 101 {
+            0 => text.push_str(&format!("u{i};{email}\r\n")),
+            1 => text.push_str(&format!("u{i};{email};{phone};{country};extra\r\n")),
+            _ => text.push_str(&format!("u{i};{email};{phone};{country}\r\n")),
+        }
+    }
+    let mut bytes = text.into_bytes();
+    // A row that is not UTF-8 (refused, tolerated by --max-bad-rows).
+    let at = bytes.len() / 3;
+    bytes[at] = 0xFF;
+    let file = amazon.dir.join("threads.csv");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let mut runs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        amazon.control("POST", "/reset", None);
+        let journal = amazon.dir.join(format!("threads-{threads}.journal"));
+        let (mut report, stderr, code) = amazon.run(&[
+            "audience",
+            "push",
+            "--name",
+            "threads",
+            "--file",
+            path(&file),
+            "--map",
+            "email=EMAIL,phone=PHONE",
+            "--country-column",
+            "country",
+            "--batch-size",
+            "700",
+            "--max-bad-rows",
+            "5",
+            "--no-progress",
+            "--no-wait",
+            "--journal",
+            path(&journal),
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let records: Vec<Value> = amazon
+            .requests("amcRecords")
+            .iter()
+            .map(|r| r["body"]["records"].clone())
+            .collect();
+        let batches: Vec<Value> = std::fs::read_to_string(&journal)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l.get("batch").is_some())
+            .map(|mut l| {
+                l.as_object_mut().unwrap().retain(|k, _| !k.contains("job"));
+                l
+            })
+            .collect();
+        for volatile in ["seconds", "rowsPerSecond", "journal", "jobs", "audience"] {
+            report.as_object_mut().unwrap().remove(volatile);
+        }
+        runs.push((records, batches, report));
+    }
+    let (records, batches, report) = &runs[0];
+    assert!(records.len() > 5, "{}", records.len());
+    assert!(batches.len() >= records.len());
+    assert_eq!(report["badRows"], 1, "{report}");
+    assert!(
+        report["warnings"]["short_row"].as_u64() > Some(0),
+        "{report}"
+    );
+    assert!(
+        report["skipped"]["consent_required"].as_u64() > Some(0),
+        "{report}"
+    );
+    assert!(report["rejected"]["EMAIL"].is_object(), "{report}");
+    for (threads, run) in [(2, &runs[1]), (3, &runs[2])] {
+        assert!(run.0 == runs[0].0, "--threads {threads} sent other records");
+        assert_eq!(run.1, runs[0].1, "--threads {threads}");
+        assert_eq!(run.2, runs[0].2, "--threads {threads}");
+    }
+}

@@ -516,6 +516,9 @@ fn stream(megabytes: u64) -> (u64, u64, f64) {
             "id",
             "--max-bad-rows",
             "0",
+            // The pool of hashing threads: at most two chunks per thread in flight.
+            "--threads",
+            "2",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -613,4 +616,181 @@ fn a_gigabyte_streams_in_bounded_memory() {
         peak_kib < 32 << 10,
         "peak RSS {peak_kib} KiB for 1 GiB of input"
     );
+}
+
+/// `rows` generated rows in many shapes: valid and rejected values, rows with an invalid
+/// or empty country, short and long rows, quoted cells with delimiters and line breaks,
+/// blank lines, and non-ASCII names (`sep` between cells, CRLF line ends).
+fn varied_rows(rows: usize, sep: char) -> String {
+    let mut text = format!("id{sep}Email{sep}Phone{sep}First{sep}Zip{sep}Country\r\n");
+    let countries = ["US", "DE", "fr", "UK", "", "XX", "en-GB", "CA"];
+    for i in 0..rows {
+        let country = countries[i % countries.len()];
+        let email = match i % 7 {
+            0 => "not-an-email".to_owned(),
+            1 => String::new(),
+            _ => format!(" User.{i}@Example.COM "),
+        };
+        let phone = match i % 5 {
+            0 => "12".to_owned(),
+            _ => format!("(415) 555-{:04}", i % 10_000),
+        };
+        let first = ["Jürgen", "Zoë", "Anne-Marie", "", "José"][i % 5];
+        let zip = format!("{:05}", (i * 7919) % 100_000);
+        match i % 97 {
+            0 => text.push_str(&format!("{i}{sep}{email}\r\n")),
+            1 => text.push_str(&format!(
+                "{i}{sep}{email}{sep}{phone}{sep}{first}{sep}{zip}{sep}{country}{sep}extra\r\n"
+            )),
+            2 => text.push_str(&format!(
+                "{i}{sep}\"{email}\"{sep}\"{phone}\r\n{sep}x\"{sep}{first}{sep}{zip}{sep}{country}\r\n\r\n"
+            )),
+            _ => text.push_str(&format!(
+                "{i}{sep}{email}{sep}{phone}{sep}{first}{sep}{zip}{sep}{country}\r\n"
+            )),
+        }
+    }
+    text
+}
+
+/// `--threads 2` and `--threads 3` write the same bytes and the same summary as
+/// `--threads 1`, for UTF-8, Windows-1252 (with an undecodable row) and UTF-16 input
+/// spanning many chunks.
+#[test]
+fn threads_write_the_same_bytes_as_one_thread() {
+    let rows = 10_000;
+    let utf8 = varied_rows(rows, ',').into_bytes();
+    let mut stray = varied_rows(rows, ',').into_bytes();
+    // A byte that is not UTF-8 in a late row: that row is refused, by line.
+    let at = stray.len() - 200;
+    stray[at] = 0xFF;
+    let mut cp = cp1252(&varied_rows(rows, ';'));
+    let at = cp.len() / 2;
+    // 0x81 is not a Windows-1252 character.
+    cp[at] = 0x81;
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in varied_rows(rows, '\t').encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let files: [(&str, &[u8]); 4] = [
+        ("utf-8", &utf8),
+        ("utf-8 with a stray byte", &stray),
+        ("windows-1252", &cp),
+        ("utf-16le", &utf16),
+    ];
+    let column_country = [
+        "--map",
+        "Email=EMAIL,Phone=PHONE,First=FIRST_NAME,Zip=POSTAL",
+        "--country-column",
+        "country",
+        "--keep",
+        "id",
+        "--max-bad-rows",
+        "10",
+    ];
+    let fixed_country = [
+        "--map",
+        "Email=EMAIL,Zip=POSTAL",
+        "--country",
+        "US",
+        "--max-bad-rows",
+        "10",
+    ];
+    for (name, bytes) in files {
+        for mapping in [&column_country[..], &fixed_country[..]] {
+            let one = run(&[&["hash-csv", "--threads", "1"], mapping].concat(), bytes);
+            assert_eq!(one.2, 0, "{name}: {}", one.1);
+            assert!(one.0.lines().count() > rows - 10, "{name}");
+            assert!(one.1.contains("short_row"), "{name}: {}", one.1);
+            assert!(one.1.contains("rejected"), "{name}: {}", one.1);
+            for threads in ["2", "3"] {
+                let many = run(
+                    &[&["hash-csv", "--threads", threads], mapping].concat(),
+                    bytes,
+                );
+                assert!(
+                    one.0 == many.0,
+                    "{name}: --threads {threads} wrote other bytes"
+                );
+                assert_eq!(one.1, many.1, "{name}: --threads {threads}");
+                assert_eq!(one.2, many.2, "{name}: --threads {threads}");
+            }
+        }
+    }
+    // A refused run (more bad rows than allowed) fails the same way.
+    let one = run(
+        &[
+            "hash-csv",
+            "--threads",
+            "1",
+            "--map",
+            "Email=EMAIL",
+            "--country",
+            "US",
+        ],
+        &stray,
+    );
+    let two = run(
+        &[
+            "hash-csv",
+            "--threads",
+            "2",
+            "--map",
+            "Email=EMAIL",
+            "--country",
+            "US",
+        ],
+        &stray,
+    );
+    assert_eq!(one.2, 1, "{}", one.1);
+    assert_eq!((one.1, one.2), (two.1, two.2));
+}
+
+/// `amc prepare` writes the same upload file and definition with any thread count.
+#[test]
+fn amc_prepare_is_the_same_with_threads() {
+    let dir = std::env::temp_dir().join(format!("matchkey-amc-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("customers.csv");
+    std::fs::write(&input, cp1252(&varied_rows(9_000, ';'))).unwrap();
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.join(format!("out-{threads}.csv"));
+        let definition = dir.join(format!("def-{threads}.json"));
+        let (_, stderr, code) = run(
+            &[
+                "amc",
+                "prepare",
+                "--file",
+                input.to_str().unwrap(),
+                "--map",
+                "Email=EMAIL,Phone=PHONE,Zip=POSTAL",
+                "--country",
+                "US",
+                "--keep",
+                "id",
+                "--threads",
+                threads,
+                "--out",
+                out.to_str().unwrap(),
+                "--definition",
+                definition.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert_eq!(code, 0, "{stderr}");
+        let summary = stderr
+            .lines()
+            .filter(|l| !l.starts_with("wrote "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        outputs.push((
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&definition).unwrap(),
+            summary,
+        ));
+    }
+    assert!(outputs[0].0.len() > 9_000 * 64);
+    assert!(outputs[1] == outputs[0] && outputs[2] == outputs[0]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -20,8 +20,9 @@ use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::hash_csv::{RowCountry, Rows, advance, progress_bar};
+use crate::hash_csv::{RowCountry, Rows, advance, copy_cells, progress_bar};
 use crate::journal::{Batch, Header, Journal, Totals};
+use crate::parallel::{self, CHUNK_ROWS};
 use crate::reader::{self, CsvReader, Refused, Row, Stats};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -144,6 +145,29 @@ impl Columns {
                 .map(|name| header.column(name, "--id-column"))
                 .transpose()?,
         })
+    }
+
+    /// The file's columns a row needs, and these columns as indices into them.
+    fn local(&self) -> (Vec<usize>, Columns) {
+        let mut needed: Vec<usize> = self.keys.iter().map(|&(i, _)| i).collect();
+        let keys = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(k, &(_, field))| (k, field))
+            .collect();
+        let country = match self.country {
+            RowCountry::Column(i) => {
+                needed.push(i);
+                RowCountry::Column(needed.len() - 1)
+            }
+            fixed => fixed,
+        };
+        let id = self.id.map(|i| {
+            needed.push(i);
+            needed.len() - 1
+        });
+        (needed, Columns { keys, country, id })
     }
 }
 
@@ -313,6 +337,79 @@ fn check_file(
     Ok((reader.header().clone(), reader.stats.clone()))
 }
 
+/// Rows of `audience push` on their way through the threads.
+#[derive(Default)]
+struct Chunk {
+    /// Each row's number, and its warning or the reason it was refused (rows a resumed
+    /// push already sent are left out).
+    rows: Vec<(u64, Result<Option<&'static str>, &'static str>)>,
+    /// The cells of `rows[k]` at `records[k]` (the rest are buffers kept for reuse).
+    records: Vec<csv::StringRecord>,
+    /// What each row became.
+    outcomes: Vec<Outcome>,
+}
+
+/// What one row becomes: its rejected cells, and its record's JSON text or why it made
+/// none.
+struct Outcome {
+    rejected: Vec<(Field, &'static str)>,
+    record: Result<String, &'static str>,
+}
+
+impl Default for Outcome {
+    fn default() -> Outcome {
+        Outcome {
+            rejected: Vec::new(),
+            record: Err(""),
+        }
+    }
+}
+
+/// How rows become records (shared by the hashing threads).
+struct Members {
+    columns: Columns,
+    action: Action,
+    consent: Option<Value>,
+}
+
+impl Members {
+    /// The outcome of one row.
+    fn make(&self, record: &csv::StringRecord, normalizer: &mut Normalizer, out: &mut Outcome) {
+        let columns = &self.columns;
+        let Ok(country) = columns.country.of(record) else {
+            out.record = Err("invalid_country");
+            return;
+        };
+        if country.requires_consent() && self.consent.is_none() {
+            out.record = Err("consent_required");
+            return;
+        }
+        let mut hashes = Vec::with_capacity(columns.keys.len());
+        for &(i, field) in &columns.keys {
+            // The identity rule every path shares (a file is a trusted source).
+            let cell = record.get(i).unwrap_or_default();
+            match identity::match_key_value(normalizer, Sender::Trusted, field, cell, country) {
+                Ok(Some(value)) if field.is_hashed() => hashes.push((field, value)),
+                Ok(_) => {}
+                Err(reason) => out.rejected.push((field, reason.code())),
+            }
+        }
+        let id = columns
+            .id
+            .map(|i| record.get(i).unwrap_or_default())
+            .filter(|s| !s.is_empty());
+        out.record = match Member::new(hashes, id) {
+            Ok(member) => {
+                let consent = self.consent.as_ref().map(|c| user_consent(country, c));
+                Ok(member
+                    .amc_record(self.action, country, consent.as_ref())
+                    .to_string())
+            }
+            Err(e) => Err(e.code()),
+        };
+    }
+}
+
 /// A push in progress.
 struct Push<'a> {
     api: Api<'a>,
@@ -338,45 +435,86 @@ impl Push<'_> {
         progress: Option<&ProgressBar>,
     ) -> anyhow::Result<()> {
         let mut reader = CsvReader::new(file, &args.rows.read)?;
-        let columns = Columns::of(args, reader.header())?;
-        let mut normalizer = Normalizer::new();
+        let (needed, columns) = Columns::of(args, reader.header())?.local();
+        let members = Members {
+            columns,
+            action: self.action,
+            consent: self.consent.clone(),
+        };
+        let resumed_from = self.resumed_from;
         let mut row = 0u64;
         let mut last_progress = 0;
-        loop {
-            let Some(read) = reader.next_row()? else {
-                break;
-            };
-            row += 1;
-            if row <= self.resumed_from {
-                continue;
-            }
-            self.totals.rows += 1;
-            match read {
-                Row::Read(record, warning) => {
-                    if let Some(warning) = warning {
-                        *self.totals.warnings.entry(warning.into()).or_default() += 1;
+        // Rows are read in order here, made into records on the hashing threads, and
+        // counted and batched here in the order read: the batches are the same for any
+        // thread count.
+        parallel::ordered(
+            args.rows.threads.count(),
+            Chunk::default,
+            |chunk| {
+                chunk.rows.clear();
+                while chunk.rows.len() < CHUNK_ROWS {
+                    let Some(read) = reader.next_row()? else {
+                        break;
+                    };
+                    row += 1;
+                    if row > resumed_from {
+                        let n = chunk.rows.len();
+                        if chunk.records.len() == n {
+                            chunk.records.push(csv::StringRecord::new());
+                        }
+                        match read {
+                            Row::Read(record, warning) => {
+                                copy_cells(record, &needed, &mut chunk.records[n]);
+                                chunk.rows.push((row, Ok(warning)));
+                            }
+                            Row::Refused(reason) => chunk.rows.push((row, Err(reason))),
+                        }
                     }
-                    self.row(record, &columns, &mut normalizer);
+                    advance(progress, &mut last_progress, reader.input_bytes());
                 }
-                Row::Refused(reason) => {
-                    // Counted (and listed by line) by the check before the push.
-                    self.totals.bad_rows += 1;
-                    *self.totals.skipped.entry(reason.into()).or_default() += 1;
+                Ok(!chunk.rows.is_empty())
+            },
+            Normalizer::new,
+            |normalizer, chunk| {
+                chunk.outcomes.clear();
+                for (k, (_, read)) in chunk.rows.iter().enumerate() {
+                    let mut outcome = Outcome::default();
+                    if read.is_ok() {
+                        members.make(&chunk.records[k], normalizer, &mut outcome);
+                    }
+                    chunk.outcomes.push(outcome);
                 }
-            }
-            if self.chunk_full(args.batch_size) {
-                self.send(args, client, journal, row)?;
-            }
-            if advance(progress, &mut last_progress, reader.input_bytes())
-                && let Some(bar) = progress
-            {
-                bar.set_message(format!(
-                    "{} sent in {} batches",
-                    self.totals.sent,
-                    self.batches.len()
-                ));
-            }
-        }
+            },
+            |chunk| {
+                for (&(row, read), outcome) in chunk.rows.iter().zip(&mut chunk.outcomes) {
+                    self.totals.rows += 1;
+                    match read {
+                        Ok(warning) => {
+                            if let Some(warning) = warning {
+                                *self.totals.warnings.entry(warning.into()).or_default() += 1;
+                            }
+                            self.count(outcome);
+                        }
+                        Err(reason) => {
+                            // Counted (and listed by line) by the check before the push.
+                            self.totals.bad_rows += 1;
+                            *self.totals.skipped.entry(reason.into()).or_default() += 1;
+                        }
+                    }
+                    if self.chunk_full(args.batch_size) {
+                        self.send(args, client, journal, row)?;
+                    }
+                }
+                if let Some(bar) = progress {
+                    bar.set_message(format!(
+                        "{} sent in {} batches",
+                        self.totals.sent,
+                        self.batches.len()
+                    ));
+                }
+                Ok(())
+            },
+        )?;
         if !self.chunk.is_empty() {
             self.send(args, client, journal, row)?;
         } else if row > self.batches.last().map_or(0, |b| b.rows_through) {
@@ -386,54 +524,21 @@ impl Push<'_> {
         Ok(())
     }
 
-    /// One row into the chunk, or into the counts of why not.
-    fn row(&mut self, record: &csv::StringRecord, columns: &Columns, normalizer: &mut Normalizer) {
-        let Ok(country) = columns.country.of(record) else {
+    /// A row's outcome into the chunk of records, or into the counts of why not.
+    fn count(&mut self, outcome: &mut Outcome) {
+        for (field, code) in outcome.rejected.drain(..) {
             *self
                 .totals
-                .skipped
-                .entry("invalid_country".into())
+                .rejected
+                .entry(format!("{field}:{code}"))
                 .or_default() += 1;
-            return;
-        };
-        if country.requires_consent() && self.consent.is_none() {
-            *self
-                .totals
-                .skipped
-                .entry("consent_required".into())
-                .or_default() += 1;
-            return;
         }
-        let mut hashes = Vec::with_capacity(columns.keys.len());
-        for &(i, field) in &columns.keys {
-            // The identity rule every path shares (a file is a trusted source).
-            let cell = record.get(i).unwrap_or_default();
-            match identity::match_key_value(normalizer, Sender::Trusted, field, cell, country) {
-                Ok(Some(value)) if field.is_hashed() => hashes.push((field, value)),
-                Ok(_) => {}
-                Err(reason) => {
-                    *self
-                        .totals
-                        .rejected
-                        .entry(format!("{field}:{}", reason.code()))
-                        .or_default() += 1;
-                }
-            }
-        }
-        let id = columns
-            .id
-            .map(|i| record.get(i).unwrap_or_default())
-            .filter(|s| !s.is_empty());
-        match Member::new(hashes, id) {
-            Ok(member) => {
-                let consent = self.consent.as_ref().map(|c| user_consent(country, c));
-                let text = member
-                    .amc_record(self.action, country, consent.as_ref())
-                    .to_string();
+        match std::mem::replace(&mut outcome.record, Err("")) {
+            Ok(text) => {
                 self.chunk_bytes += text.len() + 1;
                 self.chunk.push(text);
             }
-            Err(e) => *self.totals.skipped.entry(e.code().into()).or_default() += 1,
+            Err(skipped) => *self.totals.skipped.entry(skipped.into()).or_default() += 1,
         }
     }
 

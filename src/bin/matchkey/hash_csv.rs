@@ -10,6 +10,7 @@ use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use matchkey::{Country, Field, Normalizer, Reject};
 
+use crate::parallel::{self, CHUNK_ROWS, Threads};
 use crate::reader::{self, CsvReader, Header, Refused, Row, Stats};
 
 pub(crate) const EXAMPLES: &str = "\
@@ -56,6 +57,8 @@ pub(crate) struct Rows {
     pub(crate) country_column: Option<String>,
     #[command(flatten)]
     pub(crate) read: reader::Options,
+    #[command(flatten)]
+    pub(crate) threads: Threads,
 }
 
 impl Rows {
@@ -280,7 +283,7 @@ fn hash_csv(
             }
         })
         .collect();
-    let mut writer = csv::Writer::from_writer(output);
+    let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(columns.iter().map(|c| match c {
         Column::Kept(name) | Column::MatchKey(name, _) | Column::Country(name) => name,
     }))?;
@@ -291,54 +294,146 @@ fn hash_csv(
         columns,
         ..Summary::default()
     };
-    let mut normalizer = Normalizer::new();
-    let mut out = csv::ByteRecord::new();
+    // A chunk holds only the cells used: the country's (if from a column), then the
+    // sources' in output order; `local` are the sources with their cell's index there.
+    let mut needed: Vec<usize> = Vec::new();
+    let local_country = match row_country {
+        RowCountry::Column(i) => {
+            needed.push(i);
+            RowCountry::Column(0)
+        }
+        fixed => fixed,
+    };
+    let local: Vec<(usize, Source)> = sources
+        .iter()
+        .map(|&(i, source)| {
+            needed.push(i);
+            (needed.len() - 1, source)
+        })
+        .collect();
+    // The header, then each chunk's rows as the workers wrote them.
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, output);
+    output.write_all(&writer.into_inner().map_err(|e| e.into_error())?)?;
     let mut last_progress = 0u64;
-    while let Some(row) = reader.next_row()? {
-        let Row::Read(record, _) = row else {
-            continue;
-        };
-        summary.rows += 1;
-        let country = row_country.of(record);
-        let mut keys = 0;
-        out.clear();
-        for &(i, source) in &sources {
-            let cell = record.get(i).unwrap_or_default();
-            match source {
-                Source::Copy => out.push_field(cell.as_bytes()),
-                Source::Country => match country {
-                    Ok(c) => out.push_field(c.as_str().as_bytes()),
-                    Err(_) => out.push_field(b""),
-                },
-                Source::Hash(field) => {
-                    let res = country
-                        .map_err(|reject| Reject::new(Some(field), reject.reason))
-                        .and_then(|c| normalizer.process(field, cell, c));
-                    match res {
-                        Ok(o) => {
-                            keys += 1;
-                            match o.sha256 {
-                                Some(digest) => out.push_field(digest.as_str().as_bytes()),
-                                None => out.push_field(o.normalized.as_bytes()),
+    parallel::ordered(
+        args.rows.threads.count(),
+        Chunk::default,
+        |chunk| {
+            chunk.rows = 0;
+            while chunk.rows < CHUNK_ROWS {
+                let Some(row) = reader.next_row()? else {
+                    break;
+                };
+                if let Row::Read(record, _) = row {
+                    copy_cells(record, &needed, chunk.record(chunk.rows));
+                    chunk.rows += 1;
+                }
+                advance(progress, &mut last_progress, reader.input_bytes());
+            }
+            Ok(chunk.rows > 0)
+        },
+        Normalizer::new,
+        |normalizer, chunk| chunk.convert(local_country, &local, normalizer),
+        |chunk| {
+            output.write_all(&chunk.out)?;
+            summary.rows += chunk.rows as u64;
+            summary.no_match_keys += chunk.no_match_keys;
+            for (key, n) in std::mem::take(&mut chunk.rejects) {
+                *summary.rejects.entry(key).or_default() += n;
+            }
+            Ok(())
+        },
+    )?;
+    output.flush()?;
+    summary.read = reader.stats.clone();
+    Ok(summary)
+}
+
+/// Copies the cells `needed` of `record` into `into` (a short row's missing ones as
+/// empty cells, as `get` reads them).
+pub(crate) fn copy_cells(
+    record: &csv::StringRecord,
+    needed: &[usize],
+    into: &mut csv::StringRecord,
+) {
+    into.clear();
+    for &i in needed {
+        into.push_field(record.get(i).unwrap_or_default());
+    }
+}
+
+/// Rows of `hash-csv` on their way through the threads: their cells in, their CSV out.
+#[derive(Default)]
+struct Chunk {
+    /// The rows' cells (`records[..rows]`; the rest are buffers kept for reuse).
+    records: Vec<csv::StringRecord>,
+    rows: usize,
+    /// The rows written as CSV.
+    out: Vec<u8>,
+    no_match_keys: u64,
+    rejects: BTreeMap<(Field, &'static str), u64>,
+}
+
+impl Chunk {
+    /// The buffer for row `n` of the chunk.
+    fn record(&mut self, n: usize) -> &mut csv::StringRecord {
+        if self.records.len() == n {
+            self.records.push(csv::StringRecord::new());
+        }
+        &mut self.records[n]
+    }
+
+    /// Normalizes and hashes the rows into `out` and the counts.
+    fn convert(&mut self, country: RowCountry, sources: &[(usize, Source)], n: &mut Normalizer) {
+        self.no_match_keys = 0;
+        self.rejects.clear();
+        self.out.clear();
+        let mut writer = csv::Writer::from_writer(std::mem::take(&mut self.out));
+        let mut out = csv::ByteRecord::new();
+        for record in &self.records[..self.rows] {
+            let country = country.of(record);
+            let mut keys = 0;
+            out.clear();
+            for &(i, source) in sources {
+                let cell = record.get(i).unwrap_or_default();
+                match source {
+                    Source::Copy => out.push_field(cell.as_bytes()),
+                    Source::Country => match country {
+                        Ok(c) => out.push_field(c.as_str().as_bytes()),
+                        Err(_) => out.push_field(b""),
+                    },
+                    Source::Hash(field) => {
+                        let res = country
+                            .map_err(|reject| Reject::new(Some(field), reject.reason))
+                            .and_then(|c| n.process(field, cell, c));
+                        match res {
+                            Ok(o) => {
+                                keys += 1;
+                                match o.sha256 {
+                                    Some(digest) => out.push_field(digest.as_str().as_bytes()),
+                                    None => out.push_field(o.normalized.as_bytes()),
+                                }
                             }
-                        }
-                        Err(reject) => {
-                            *summary.rejects.entry((field, reject.code())).or_default() += 1;
-                            out.push_field(b"");
+                            Err(reject) => {
+                                *self.rejects.entry((field, reject.code())).or_default() += 1;
+                                out.push_field(b"");
+                            }
                         }
                     }
                 }
             }
+            if keys == 0 {
+                self.no_match_keys += 1;
+            }
+            writer
+                .write_byte_record(&out)
+                .expect("writing to memory does not fail");
         }
-        if keys == 0 {
-            summary.no_match_keys += 1;
-        }
-        writer.write_byte_record(&out)?;
-        advance(progress, &mut last_progress, reader.input_bytes());
+        self.out = writer
+            .into_inner()
+            .map_err(drop)
+            .expect("writing to memory does not fail");
     }
-    writer.flush()?;
-    summary.read = reader.stats.clone();
-    Ok(summary)
 }
 
 fn report(summary: &Summary, out: &mut impl Write) -> std::io::Result<()> {
@@ -386,6 +481,7 @@ mod tests {
                 country: country.map(str::to_owned),
                 country_column: country_column.map(str::to_owned),
                 read: reader::Options::default(),
+                threads: Threads::default(),
             },
             keep: keep.iter().map(|s| (*s).to_owned()).collect(),
             no_progress: true,

@@ -13,6 +13,7 @@ mod dsp;
 mod hash;
 mod hash_csv;
 mod journal;
+mod parallel;
 mod reader;
 
 use std::process::ExitCode;
