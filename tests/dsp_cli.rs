@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Output, Stdio};
 
 use amazon_emulator::{
-    AdGroup, AudienceTarget, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN, dsp_enums,
 };
 use matchkey::amazon::dsp;
@@ -14,35 +14,11 @@ use serde_json::{Value, json};
 use support::Amazon;
 
 fn group(id: &str, kind: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
-    AdGroup {
-        ad_group_id: id.to_owned(),
-        name: format!("Group {id}"),
-        state: "ACTIVE".to_owned(),
-        inventory_type: kind.to_owned(),
-        start_date_time: Some("2026-10-01T00:00:00Z".to_owned()),
-        end_date_time: None,
-        inventory_sources: sources.iter().map(|&s| s.to_owned()).collect(),
-        audiences: audiences
-            .iter()
-            .enumerate()
-            .map(|(i, (t, negative))| AudienceTarget {
-                audience_id: format!("{id}{i}"),
-                audience_type: (*t).to_owned(),
-                negative: *negative,
-            })
-            .collect(),
-    }
+    AdGroup::new(id, kind, "2026-10-01T00:00:00Z", sources, audiences)
 }
 
 fn campaign(id: &str, state: &str, groups: Vec<AdGroup>) -> Campaign {
-    Campaign {
-        campaign_id: id.to_owned(),
-        name: format!("Campaign {id}"),
-        state: state.to_owned(),
-        start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
-        end_date_time: Some("2026-12-31T23:59:59Z".to_owned()),
-        ad_groups: groups,
-    }
+    Campaign::new(id, state, groups)
 }
 
 /// Three campaigns in different states; the ad groups cover every supply and serving case.

@@ -95,6 +95,51 @@ pub struct AudienceTarget {
     pub negative: bool,
 }
 
+impl Campaign {
+    /// A campaign named after its id, running from 2026-09-01 to the end of 2026.
+    pub fn new(id: &str, state: &str, ad_groups: Vec<AdGroup>) -> Campaign {
+        Campaign {
+            campaign_id: id.to_owned(),
+            name: format!("Campaign {id}"),
+            state: state.to_owned(),
+            start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
+            end_date_time: Some("2026-12-31T23:59:59Z".to_owned()),
+            ad_groups,
+        }
+    }
+}
+
+impl AdGroup {
+    /// An active ad group named after its id, starting `start`, targeting the inventory
+    /// `sources` and the `audiences` (type, exclusion), numbered `{id}-a{i}`.
+    pub fn new(
+        id: &str,
+        inventory_type: &str,
+        start: &str,
+        sources: &[&str],
+        audiences: &[(&str, bool)],
+    ) -> AdGroup {
+        AdGroup {
+            ad_group_id: id.to_owned(),
+            name: format!("Group {id}"),
+            state: "ACTIVE".to_owned(),
+            inventory_type: inventory_type.to_owned(),
+            start_date_time: Some(start.to_owned()),
+            end_date_time: None,
+            inventory_sources: sources.iter().map(|&s| s.to_owned()).collect(),
+            audiences: audiences
+                .iter()
+                .enumerate()
+                .map(|(i, &(kind, negative))| AudienceTarget {
+                    audience_id: format!("{id}-a{i}"),
+                    audience_type: kind.to_owned(),
+                    negative,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Checks an advertiser's campaigns: enums, ids unique within the advertiser.
 pub(crate) fn check_campaigns(campaigns: &[Campaign]) -> Result<(), String> {
     let mut campaign_ids = std::collections::BTreeSet::new();

@@ -1,41 +1,17 @@
 //! DSP trafficking reads (`/dsp/v1/campaigns/list`, `…/adGroups/list`, `…/targets/list`)
 //! over HTTP, with campaigns set through the config and the control.
 
-use amazon_emulator::{AdGroup, AudienceTarget, Campaign, Config, DEMO_ACCOUNT_ID};
+use amazon_emulator::{AdGroup, Campaign, Config, DEMO_ACCOUNT_ID};
 use serde_json::{Value, json};
 
 use crate::support::{Emu, ads_headers, config, start_with};
 
 fn group(id: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
-    AdGroup {
-        ad_group_id: id.to_owned(),
-        name: format!("Group {id}"),
-        state: "ACTIVE".to_owned(),
-        inventory_type: "DISPLAY".to_owned(),
-        start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
-        end_date_time: None,
-        inventory_sources: sources.iter().map(|&s| s.to_owned()).collect(),
-        audiences: audiences
-            .iter()
-            .enumerate()
-            .map(|(i, (kind, negative))| AudienceTarget {
-                audience_id: format!("{id}-a{i}"),
-                audience_type: (*kind).to_owned(),
-                negative: *negative,
-            })
-            .collect(),
-    }
+    AdGroup::new(id, "DISPLAY", "2026-09-01T00:00:00Z", sources, audiences)
 }
 
 fn campaign(id: &str, state: &str, groups: Vec<AdGroup>) -> Campaign {
-    Campaign {
-        campaign_id: id.to_owned(),
-        name: format!("Campaign {id}"),
-        state: state.to_owned(),
-        start_date_time: Some("2026-09-01T00:00:00Z".to_owned()),
-        end_date_time: Some("2026-12-31T23:59:59Z".to_owned()),
-        ad_groups: groups,
-    }
+    Campaign::new(id, state, groups)
 }
 
 fn with_campaigns() -> Config {
