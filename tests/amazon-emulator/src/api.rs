@@ -621,22 +621,7 @@ fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
 /// creationStatus, …}], nextToken?}`. Emulator choice: the list's field name and the
 /// `limit` range (1–100) are not in the doc's notes.
 fn list_amc_instances(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let Some(entity) = header(call, "amazon-advertising-api-advertiserid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Advertising-API-AdvertiserId header is required.",
-        ));
-    };
-    let Some(marketplace) = header(call, "amazon-advertising-api-marketplaceid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Advertising-API-MarketplaceId header is required.",
-        ));
-    };
-    if !MARKETPLACES.iter().any(|(_, id)| *id == marketplace) {
-        return Err(Reply::bad_request(
-            "Amazon-Advertising-API-MarketplaceId is not a known marketplace id.",
-        ));
-    }
+    let (caller, entity) = amc_caller(world, call)?;
     let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -1410,13 +1395,9 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
     Ok(answer.reply())
 }
 
-/// The AMC account an advertiser-data request acts for, once the AMC headers check out and
-/// the account owns `instance_id`.
-fn amc_instance_owner(
-    world: &mut World,
-    call: &Call<'_>,
-    instance_id: &str,
-) -> Result<Advertiser, Reply> {
+/// The caller of an AMC request and the AMC account it names, once the token and the AMC
+/// headers (`Amazon-Advertising-API-AdvertiserId`, a known `…-MarketplaceId`) check out.
+fn amc_caller<'c>(world: &mut World, call: &Call<'c>) -> Result<(Caller, &'c str), Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
     let Some(entity) = header(call, "amazon-advertising-api-advertiserid") else {
         return Err(Reply::bad_request(
@@ -1433,6 +1414,17 @@ fn amc_instance_owner(
             "Amazon-Advertising-API-MarketplaceId is not a known marketplace id.",
         ));
     }
+    Ok((caller, entity))
+}
+
+/// The AMC account an advertiser-data request acts for, once the AMC headers check out and
+/// the account owns `instance_id`.
+fn amc_instance_owner(
+    world: &mut World,
+    call: &Call<'_>,
+    instance_id: &str,
+) -> Result<Advertiser, Reply> {
+    let (caller, entity) = amc_caller(world, call)?;
     let account_id = world
         .config
         .advertiser_by_entity(entity)
