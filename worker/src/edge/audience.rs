@@ -16,7 +16,9 @@ use matchkey::amazon::{self, audience as amazon_audience};
 
 use super::amazon::{Reply, access_token, auth, client_id, send};
 use super::log::{self, Record};
-use super::{alarm_at, config, entries, iso_now, jitter, now_ms, random_uuid};
+use super::{
+    KEYS_PER_CALL, alarm_at, commit, config, entries, iso_now, jitter, now_ms, random_uuid,
+};
 use crate::config::{AudienceApi, Config};
 use crate::sync::{Chunk, Membership};
 
@@ -69,7 +71,7 @@ impl DurableObject for AudienceSync {
                     .collect();
                 let keys: Vec<String> = latest.keys().cloned().collect();
                 let mut known = 0;
-                for chunk in keys.chunks(128) {
+                for chunk in keys.chunks(KEYS_PER_CALL) {
                     known += storage.get_multiple(chunk.to_vec()).await?.size() as u64;
                 }
                 let new_people = keys.len() as u64 - known;
@@ -129,23 +131,9 @@ impl AudienceSync {
             .get_or_insert_with(Membership::default))
     }
 
-    /// Writes the state (as it is when the transaction runs) with the keys it concerns.
+    /// Writes the state with the keys it concerns, in one transaction.
     async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
-        let sync = Rc::clone(&self.sync);
-        self.state
-            .storage()
-            .transaction(move |txn| async move {
-                for (key, value) in &put {
-                    txn.put(key, value).await?;
-                }
-                for chunk in delete.chunks(128) {
-                    txn.delete_multiple(chunk.to_vec()).await?;
-                }
-                let snapshot = sync.borrow().clone().unwrap_or_default();
-                txn.put(STATE, snapshot).await?;
-                Ok(())
-            })
-            .await
+        commit(&self.state.storage(), STATE, &self.sync, put, delete).await
     }
 
     /// The alarm from the shared due rule (never before a retry time), or soon while

@@ -16,7 +16,7 @@ use worker::*;
 use super::amazon::{self as http, access_token, auth, client_id, events_call, request_body};
 use super::health::Health;
 use super::log::{self, Record};
-use super::{alarm_at, config, entries, iso_now, jitter, now_ms, random_uuid};
+use super::{alarm_at, commit, config, entries, iso_now, jitter, now_ms, random_uuid};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
 
@@ -26,8 +26,6 @@ const EVENT_PREFIX: &str = "ev:";
 const LOG_PREFIX: &str = "log:";
 /// Events read from storage per alarm run.
 const READ_LIMIT: usize = 5000;
-/// Keys per storage call inside a transaction.
-const CHUNK: usize = 128;
 /// When D1 is down, try the log again after this long.
 const LOG_RETRY_MS: u64 = 10_000;
 const PRUNE_EVERY_MS: u64 = 3_600_000;
@@ -126,7 +124,7 @@ impl DurableObject for Batcher {
                     .zip(body.events)
                     .map(|(seq, event)| (event_key(now, seq), event))
                     .collect();
-                self.commit(events, Vec::new(), None).await?;
+                self.commit(events, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
@@ -135,7 +133,7 @@ impl DurableObject for Batcher {
                     q.flush();
                     q.clone()
                 });
-                self.commit(Vec::new(), Vec::new(), None).await?;
+                self.commit(Vec::new(), Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(
                     &json!({ "flushing": true, "notBefore": snapshot.acc.not_before }),
@@ -143,7 +141,7 @@ impl DurableObject for Batcher {
             }
             "/resume" => {
                 self.with(Queue::resume);
-                self.commit(Vec::new(), Vec::new(), None).await?;
+                self.commit(Vec::new(), Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "resumed": true }))
             }
@@ -198,32 +196,9 @@ impl Batcher {
         f(self.health.borrow_mut().get_or_insert_with(Health::default));
     }
 
-    /// Writes the queue (as it is when the transaction runs), new events, deleted events
-    /// and a log record in one transaction.
-    async fn commit(
-        &self,
-        put: Vec<(String, String)>,
-        delete: Vec<String>,
-        record: Option<(String, String)>,
-    ) -> Result<()> {
-        let queue = Rc::clone(&self.queue);
-        self.state
-            .storage()
-            .transaction(move |txn| async move {
-                for (key, value) in &put {
-                    txn.put(key, value).await?;
-                }
-                for chunk in delete.chunks(CHUNK) {
-                    txn.delete_multiple(chunk.to_vec()).await?;
-                }
-                if let Some((key, value)) = record {
-                    txn.put(&key, value).await?;
-                }
-                let snapshot = queue.borrow().clone().unwrap_or_default();
-                txn.put(QUEUE, snapshot).await?;
-                Ok(())
-            })
-            .await
+    /// Writes the queue with new events and the keys to delete, in one transaction.
+    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
+        commit(&self.state.storage(), QUEUE, &self.queue, put, delete).await
     }
 
     /// Sets the alarm from the queue's one rule (never before a stored retry time), or
@@ -329,7 +304,7 @@ impl Batcher {
             }
         }
         self.with(Queue::run_done);
-        self.commit(Vec::new(), Vec::new(), None).await?;
+        self.commit(Vec::new(), Vec::new()).await?;
         self.write_logs(config).await?;
         self.save_health().await?;
         self.schedule(&limits).await
@@ -349,7 +324,7 @@ impl Batcher {
             h.last_error_code = Some(code);
             h.last_error_at = Some(iso_now());
         });
-        self.commit(Vec::new(), Vec::new(), None).await?;
+        self.commit(Vec::new(), Vec::new()).await?;
         self.save_health().await?;
         self.schedule(limits).await
     }
@@ -410,11 +385,7 @@ impl Batcher {
             }
         });
         let key = format!("{LOG_PREFIX}{:013}:{batch_id}", now_ms());
-        self.commit(
-            Vec::new(),
-            delete,
-            Some((key, serde_json::to_string(&record)?)),
-        )
-        .await
+        self.commit(vec![(key, serde_json::to_string(&record)?)], delete)
+            .await
     }
 }

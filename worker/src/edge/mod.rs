@@ -18,6 +18,10 @@ mod batcher;
 mod health;
 mod log;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use worker::*;
@@ -272,6 +276,39 @@ async fn durable(
         &init,
     )?)
     .await
+}
+
+/// Keys per storage call (the platform's limit for multi-key reads and deletes).
+const KEYS_PER_CALL: usize = 128;
+
+/// Writes `put`, deletes `delete` and stores a Durable Object's state under `state_key`,
+/// all in one storage transaction. The state is serialized when the transaction runs, so
+/// a change made by a request that interleaved meanwhile is never overwritten by an older
+/// copy.
+async fn commit<T>(
+    storage: &Storage,
+    state_key: &'static str,
+    state: &Rc<RefCell<Option<T>>>,
+    put: Vec<(String, String)>,
+    delete: Vec<String>,
+) -> Result<()>
+where
+    T: Serialize + Clone + Default + 'static,
+{
+    let state = Rc::clone(state);
+    storage
+        .transaction(move |txn| async move {
+            for (key, value) in &put {
+                txn.put(key, value).await?;
+            }
+            for chunk in delete.chunks(KEYS_PER_CALL) {
+                txn.delete_multiple(chunk.to_vec()).await?;
+            }
+            let snapshot = state.borrow().clone().unwrap_or_default();
+            txn.put(state_key, snapshot).await?;
+            Ok(())
+        })
+        .await
 }
 
 /// Sets a Durable Object's alarm at the absolute time `at` (ms since the epoch); the
