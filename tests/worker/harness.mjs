@@ -11,6 +11,8 @@ export const SITE_KEY = 'site-1';
 export const INGEST_SECRET = 'test-ingest-secret';
 export const ADMIN_KEY = 'test-admin-key';
 export const ADVERTISER = 'ENTITY1MATCHKEYDEMO';
+// A sealing key for the tests (32 bytes, base64).
+export const TEST_TOKEN_KEYS = `test:${Buffer.from('matchkey-test-sealing-key-32byte').toString('base64')}`;
 
 /** Starts the emulator on a free port; resolves with {url, stop, control(path, body), get(path)}. */
 export async function startEmulator() {
@@ -65,6 +67,7 @@ export async function startWorker(amazon, vars = {}, options = {}) {
       LWA_REFRESH_TOKEN: 'Atzr|matchkey-demo-refresh',
       INGEST_SECRET,
       ADMIN_KEY,
+      TOKEN_KEYS: TEST_TOKEN_KEYS,
       AMC_ADVERTISER_ID: '583000000000001',
       ...vars,
     },

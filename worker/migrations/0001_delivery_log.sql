@@ -1,5 +1,5 @@
 -- The delivery log: per batch, per failed event, and the dead letters kept for replay.
--- Never a match-key value, never a token. (The Worker also runs this on first use.)
+-- Never a match-key value, never a token.
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   at TEXT NOT NULL,

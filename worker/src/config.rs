@@ -84,8 +84,19 @@ pub struct Config {
     pub region: Region,
     /// `AMAZON_API_BASE` when set (tests, the demo), else the region's host.
     pub api_base: String,
-    /// `LWA_TOKEN_URL` (default: the NA Login with Amazon host).
+    /// `LWA_TOKEN_URL` (default: the region's Login with Amazon token URL).
     pub lwa_token_url: String,
+    /// Whether `LWA_TOKEN_URL` was set (then it serves every region: tests, the demo).
+    pub lwa_token_url_set: bool,
+    /// `LWA_AUTH_URL`: Login with Amazon's consent page for every region (tests, the
+    /// demo); default the region's.
+    pub lwa_auth_url: Option<String>,
+    /// `CONNECT_REDIRECT_URI`: where Login with Amazon returns after consent (default:
+    /// this Worker's `/v1/connect/callback`); must be an Allowed Return URL of the
+    /// security profile.
+    pub connect_redirect_uri: Option<String>,
+    /// `ALERT_WEBHOOK_URL`: where the cron trigger posts what an operator must act on.
+    pub alert_webhook_url: Option<String>,
     /// `FLUSH_SECONDS` (default 60): a batch waits at most this long.
     pub flush_seconds: u64,
     /// `SITE_KEYS`: comma-separated keys of the sites whose tag may post.
@@ -139,6 +150,15 @@ pub struct Config {
     /// `ADD_CLIENT_IP` (default off): add the client IP as `consent.geo.ipAddress` to a
     /// browser's event whose consent is granted.
     pub add_client_ip: bool,
+    /// The integration this configuration is ([`crate::integration::DEFAULT_ID`] for
+    /// the vars).
+    pub integration_id: String,
+    /// The connection whose grant delivery uses; `None`: the `LWA_REFRESH_TOKEN` secret.
+    pub connection_id: Option<String>,
+    /// A disabled integration refuses new events and still delivers what it accepted.
+    pub disabled: bool,
+    /// Whether events are taken (an audiences-only integration refuses them).
+    pub events_enabled: bool,
 }
 
 /// The type of a custom data value (Amazon's `dataType`).
@@ -216,9 +236,8 @@ impl Config {
     /// # Errors
     /// The name of a missing or malformed variable.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let advertiser_id = var("ADVERTISER_ID")
-            .filter(|s| !s.is_empty())
-            .ok_or("ADVERTISER_ID is not set")?;
+        // Empty: the vars describe no advertiser, only stored integrations serve.
+        let advertiser_id = var("ADVERTISER_ID").unwrap_or_default().trim().to_owned();
         let region = Region::parse(&var("REGION").unwrap_or_else(|| "NA".into()))
             .ok_or("REGION must be NA, EU or FE")?;
         let api_base = var("AMAZON_API_BASE")
@@ -227,14 +246,30 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         let local_dev = var("LOCAL_DEV").is_some_and(|v| v.trim() == "true");
-        let lwa_token_url = var("LWA_TOKEN_URL")
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".into());
+        let set = |name: &str| {
+            var(name)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let lwa_token_url_set = set("LWA_TOKEN_URL").is_some();
+        let lwa_token_url = set("LWA_TOKEN_URL").unwrap_or_else(|| {
+            matchkey::amazon::connect::Region::parse(region.as_str())
+                .unwrap_or(matchkey::amazon::connect::Region::Na)
+                .token_url()
+                .to_owned()
+        });
+        let lwa_auth_url = set("LWA_AUTH_URL");
+        let connect_redirect_uri = set("CONNECT_REDIRECT_URI");
+        let alert_webhook_url = set("ALERT_WEBHOOK_URL");
         if !local_dev {
             for (name, url) in [
-                ("AMAZON_API_BASE", &api_base),
-                ("LWA_TOKEN_URL", &lwa_token_url),
+                ("AMAZON_API_BASE", Some(&api_base)),
+                ("LWA_TOKEN_URL", Some(&lwa_token_url)),
+                ("LWA_AUTH_URL", lwa_auth_url.as_ref()),
+                ("CONNECT_REDIRECT_URI", connect_redirect_uri.as_ref()),
+                ("ALERT_WEBHOOK_URL", alert_webhook_url.as_ref()),
             ] {
+                let Some(url) = url else { continue };
                 if !url.starts_with("https://") {
                     return Err(format!(
                         "{name} must be an https:// URL outside local development"
@@ -318,6 +353,10 @@ impl Config {
             region,
             api_base,
             lwa_token_url,
+            lwa_token_url_set,
+            lwa_auth_url,
+            connect_redirect_uri,
+            alert_webhook_url,
             flush_seconds: number("FLUSH_SECONDS", 60)?.max(1),
             site_keys: list(var("SITE_KEYS")),
             allowed_origins: list(var("ALLOWED_ORIGINS")),
@@ -358,7 +397,16 @@ impl Config {
             custom_data,
             audiences,
             add_client_ip,
+            integration_id: crate::integration::DEFAULT_ID.to_owned(),
+            connection_id: None,
+            disabled: false,
+            events_enabled: true,
         })
+    }
+
+    /// Whether the vars describe an advertiser (the default integration).
+    pub fn has_advertiser(&self) -> bool {
+        !self.advertiser_id.is_empty()
     }
 
     /// The audience API, as the shared Amazon calls take it.
@@ -579,10 +627,8 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        assert_eq!(
-            Config::from_vars(vars(&[])).unwrap_err(),
-            "ADVERTISER_ID is not set"
-        );
+        // No advertiser: a Worker serving stored integrations only.
+        assert!(!Config::from_vars(vars(&[])).unwrap().has_advertiser());
         let e = Config::from_vars(vars(&[("ADVERTISER_ID", "1"), ("FLUSH_SECONDS", "soon")]))
             .unwrap_err();
         assert_eq!(e, "FLUSH_SECONDS must be a whole number");

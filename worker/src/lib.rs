@@ -7,10 +7,14 @@
 //! the thin effectful part. See `worker/README.md`.
 
 pub mod audience;
+pub mod check;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 pub mod ingest;
+pub mod integration;
+pub mod migrations;
 pub mod queue;
 pub mod route;
+pub mod seal;
 pub mod sync;

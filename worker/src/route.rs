@@ -27,12 +27,58 @@ pub enum Route {
     Replay,
     /// `POST /v1/flush` (admin).
     Flush,
+    /// `POST /v1/connect/start` (admin): an authorization URL for a new connection.
+    ConnectStart,
+    /// `GET /v1/connect/callback`: where Login with Amazon sends the browser back.
+    ConnectCallback,
+    /// `GET` (list) or `POST` (add, from `matchkey connect --worker`) `/v1/admin/connections`.
+    Connections {
+        /// `POST`.
+        create: bool,
+    },
+    /// `GET` (list) or `POST` (install) `/v1/admin/integrations`.
+    Integrations {
+        /// `POST`.
+        create: bool,
+    },
+    /// `GET` (read) or `PUT` (replace) `/v1/admin/integrations/{id}`.
+    Integration {
+        /// The integration's id.
+        id: String,
+        /// `PUT`.
+        replace: bool,
+    },
+    /// `POST /v1/admin/integrations/{id}/{disable|enable|ingest-secret}`.
+    IntegrationAction {
+        /// The integration's id.
+        id: String,
+        /// What to do.
+        action: IntegrationAction,
+    },
+    /// `GET /v1/admin/check`: what a production deployment still needs.
+    Check,
     /// A known path with another method: 405.
     MethodNotAllowed(&'static str),
     /// An audience path whose name breaks Amazon's rule: 400.
     InvalidAudienceName,
     /// Anything else: 404.
     NotFound,
+}
+
+/// What `POST /v1/admin/integrations/{id}/…` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationAction {
+    /// Refuse new events (what was accepted is still delivered).
+    Disable,
+    /// Take events again.
+    Enable,
+    /// Make a new ingest secret for the integration's servers (shown once).
+    IngestSecret,
+}
+
+/// Whether `s` may be an integration id in a path (`[A-Za-z0-9_-]`, 1 to 64).
+fn valid_id(s: &str) -> bool {
+    crate::integration::valid_id(s)
 }
 
 /// The longest path routed; longer ones are not found without being split.
@@ -51,6 +97,9 @@ pub fn route(method: &str, path: &str) -> Route {
     };
     let mut segments = rest.split('/');
     let parts: [Option<&str>; 5] = std::array::from_fn(|_| segments.next());
+    if segments.next().is_some() {
+        return Route::NotFound;
+    }
     let (get, post) = (method == "GET", method == "POST");
     let only = |allowed: &'static str, ok: bool, route: Route| {
         if ok {
@@ -67,6 +116,61 @@ pub fn route(method: &str, path: &str) -> Route {
         [Some("v1"), Some("deliveries"), None, ..] => only("GET", get, Route::Deliveries),
         [Some("v1"), Some("replay"), None, ..] => only("POST", post, Route::Replay),
         [Some("v1"), Some("flush"), None, ..] => only("POST", post, Route::Flush),
+        [Some("v1"), Some("connect"), Some("start"), None, ..] => {
+            only("POST", post, Route::ConnectStart)
+        }
+        [Some("v1"), Some("connect"), Some("callback"), None, ..] => {
+            only("GET", get, Route::ConnectCallback)
+        }
+        [Some("v1"), Some("admin"), Some("check"), None, ..] => only("GET", get, Route::Check),
+        [Some("v1"), Some("admin"), Some("connections"), None, ..] => only(
+            "GET, POST",
+            get || post,
+            Route::Connections { create: post },
+        ),
+        [Some("v1"), Some("admin"), Some("integrations"), None, ..] => only(
+            "GET, POST",
+            get || post,
+            Route::Integrations { create: post },
+        ),
+        [
+            Some("v1"),
+            Some("admin"),
+            Some("integrations"),
+            Some(id),
+            None,
+        ] if valid_id(id) => {
+            let replace = method == "PUT";
+            only(
+                "GET, PUT",
+                get || replace,
+                Route::Integration {
+                    id: id.to_owned(),
+                    replace,
+                },
+            )
+        }
+        [
+            Some("v1"),
+            Some("admin"),
+            Some("integrations"),
+            Some(id),
+            Some(action @ ("disable" | "enable" | "ingest-secret")),
+        ] if valid_id(id) => {
+            let action = match action {
+                "disable" => IntegrationAction::Disable,
+                "enable" => IntegrationAction::Enable,
+                _ => IntegrationAction::IngestSecret,
+            };
+            only(
+                "POST",
+                post,
+                Route::IntegrationAction {
+                    id: id.to_owned(),
+                    action,
+                },
+            )
+        }
         [
             Some("v1"),
             Some("audiences"),
@@ -104,6 +208,43 @@ mod tests {
         assert_eq!(route("POST", "/v1/replay"), Route::Replay);
         assert_eq!(route("POST", "/v1/flush"), Route::Flush);
         assert_eq!(route("OPTIONS", "/anything"), Route::Preflight);
+        assert_eq!(route("POST", "/v1/connect/start"), Route::ConnectStart);
+        assert_eq!(route("GET", "/v1/connect/callback"), Route::ConnectCallback);
+        assert_eq!(route("GET", "/v1/admin/check"), Route::Check);
+        assert_eq!(
+            route("POST", "/v1/admin/connections"),
+            Route::Connections { create: true }
+        );
+        assert_eq!(
+            route("GET", "/v1/admin/integrations"),
+            Route::Integrations { create: false }
+        );
+        assert_eq!(
+            route("PUT", "/v1/admin/integrations/int_1"),
+            Route::Integration {
+                id: "int_1".into(),
+                replace: true
+            }
+        );
+        assert_eq!(
+            route("POST", "/v1/admin/integrations/int_1/disable"),
+            Route::IntegrationAction {
+                id: "int_1".into(),
+                action: IntegrationAction::Disable
+            }
+        );
+        assert_eq!(
+            route("DELETE", "/v1/admin/integrations/int_1"),
+            Route::MethodNotAllowed("GET, PUT")
+        );
+        assert_eq!(
+            route("GET", "/v1/admin/integrations/a%2Fb"),
+            Route::NotFound
+        );
+        assert_eq!(
+            route("POST", "/v1/admin/integrations/int_1/disable/x"),
+            Route::NotFound
+        );
         assert_eq!(
             route("POST", "/v1/audiences/buyers_30d/members"),
             Route::Members("buyers_30d".into())
@@ -154,6 +295,9 @@ mod tests {
             if let Route::Members(name) | Route::AudienceFlush(name) = &r {
                 prop_assert!(valid_name(name));
                 prop_assert_eq!(method.as_str(), "POST");
+            }
+            if let Route::Integration { id, .. } | Route::IntegrationAction { id, .. } = &r {
+                prop_assert!(valid_id(id));
             }
         }
     }

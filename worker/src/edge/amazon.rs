@@ -2,19 +2,29 @@
 //! Login with Amazon access token, cached in memory and KV until a minute before expiry.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use matchkey::amazon::{self, TokenError, events};
 use serde_json::{Value, json};
 use worker::*;
 
-use super::{now_ms, secret};
+use super::{now_ms, secret, store};
 use crate::config::{ApiKind, Config};
 
 const KV: &str = "TOKENS";
 
 thread_local! {
-    /// The access token and when it expires (ms), per isolate.
-    static TOKEN: RefCell<Option<(String, u64)>> = const { RefCell::new(None) };
+    /// Access tokens and when they expire (ms), per connection, per isolate.
+    static TOKENS: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
+}
+
+/// The name a connection's access token is cached under (the Worker's own secrets are
+/// the connection `env`).
+fn cache_key(config: &Config) -> String {
+    format!(
+        "lwa:access:{}",
+        config.connection_id.as_deref().unwrap_or("env")
+    )
 }
 
 /// The Ads API credentials of one call.
@@ -69,53 +79,106 @@ pub(super) async fn send(call: amazon::ApiRequest) -> Reply {
     }
 }
 
-/// An access token: cached, or refreshed with the LwA secrets (`force` skips the cache).
+/// An access token for the integration's connection: cached (in memory, and in KV
+/// sealed with `TOKEN_KEYS` when they are set), or refreshed with its refresh token
+/// (`force` skips the cache). A stored connection whose grant Amazon refuses is marked
+/// `reconnect_needed`, which stops only the integrations that use it.
 pub(super) async fn access_token(
     env: &Env,
     config: &Config,
     force: bool,
 ) -> std::result::Result<String, TokenError> {
     let now = now_ms();
+    let key = cache_key(config);
+    let keys = store::keys(env).ok();
     if !force {
-        if let Some((token, _)) = TOKEN
-            .with(|t| t.borrow().clone())
+        if let Some((token, _)) = TOKENS
+            .with(|t| t.borrow().get(&key).cloned())
             .filter(|(_, exp)| *exp > now + 60_000)
         {
             return Ok(token);
         }
-        if let Ok(kv) = env.kv(KV)
-            && let Ok(Some(cached)) = kv.get("lwa:access").json::<(String, u64)>().await
+        if let (Some(keys), Ok(kv)) = (&keys, env.kv(KV))
+            && let Ok(Some(cached)) = kv.get(&key).json::<(String, u64)>().await
             && cached.1 > now + 60_000
+            && let Ok(token) = keys.open(&key, &cached.0)
         {
-            TOKEN.with(|t| *t.borrow_mut() = Some(cached.clone()));
-            return Ok(cached.0);
+            TOKENS.with(|t| {
+                t.borrow_mut()
+                    .insert(key.clone(), (token.clone(), cached.1))
+            });
+            return Ok(token);
         }
     }
-    let (Some(client_id), Some(client_secret), Some(refresh)) = (
+    let (Some(client_id), Some(client_secret)) = (
         secret(env, "LWA_CLIENT_ID"),
         secret(env, "LWA_CLIENT_SECRET"),
-        secret(env, "LWA_REFRESH_TOKEN"),
     ) else {
         return Err(TokenError::Unavailable("lwa_secrets_missing".into()));
     };
+    let (refresh, token_url) = match &config.connection_id {
+        None => (
+            secret(env, "LWA_REFRESH_TOKEN")
+                .ok_or_else(|| TokenError::Unavailable("lwa_secrets_missing".into()))?,
+            config.lwa_token_url.clone(),
+        ),
+        Some(id) => {
+            let connection = store::connection(env, id)
+                .await
+                .map_err(|_| TokenError::Unavailable("d1_unavailable".into()))?
+                .ok_or_else(|| TokenError::Unavailable("connection_missing".into()))?;
+            let keys = keys
+                .as_ref()
+                .ok_or_else(|| TokenError::Unavailable("token_keys_missing".into()))?;
+            let refresh = keys
+                .open(id, &connection.refresh_token)
+                .map_err(|e| TokenError::Unavailable(e.code().into()))?;
+            (refresh, token_url(config, &connection.region))
+        }
+    };
     let (status, _, body) = send(amazon::lwa_refresh(
-        &config.lwa_token_url,
+        &token_url,
         &client_id,
         &client_secret,
         &refresh,
     ))
     .await;
-    let token = amazon::parse_token(status, &body)?;
+    let token = match amazon::parse_token(status, &body) {
+        Ok(token) => token,
+        Err(e) => {
+            if let (Some(id), TokenError::Reauthorize) = (&config.connection_id, &e) {
+                let _ = store::mark_connection(env, id, "reconnect_needed", Some("invalid_grant"))
+                    .await;
+            }
+            return Err(e);
+        }
+    };
+    if let Some(id) = &config.connection_id {
+        let _ = store::mark_connection(env, id, "ok", None).await;
+    }
     let expires = now + token.expires_in * 1000;
     let token = token.access_token;
-    TOKEN.with(|t| *t.borrow_mut() = Some((token.clone(), expires)));
-    if let Ok(kv) = env.kv(KV)
-        && let Ok(put) = kv.put("lwa:access", json!([token, expires]).to_string())
-    {
-        let ttl = (expires - now) / 1000;
-        let _ = put.expiration_ttl(ttl.max(120) - 60).execute().await;
+    TOKENS.with(|t| t.borrow_mut().insert(key.clone(), (token.clone(), expires)));
+    if let (Some(keys), Ok(kv)) = (&keys, env.kv(KV)) {
+        let sealed = keys.seal(store::nonce(), &key, &token);
+        if let Ok(put) = kv.put(&key, json!([sealed, expires]).to_string()) {
+            let ttl = (expires - now) / 1000;
+            let _ = put.expiration_ttl(ttl.max(120) - 60).execute().await;
+        }
     }
     Ok(token)
+}
+
+/// Login with Amazon's token URL for a connection of `region`: `LWA_TOKEN_URL` when set
+/// (tests, the demo), else the region's.
+pub(super) fn token_url(config: &Config, region: &str) -> String {
+    if config.lwa_token_url_set {
+        return config.lwa_token_url.clone();
+    }
+    matchkey::amazon::connect::Region::parse(region).map_or_else(
+        || config.lwa_token_url.clone(),
+        |r| r.token_url().to_owned(),
+    )
 }
 
 /// The request body of a batch for the configured API.

@@ -15,7 +15,7 @@ use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
 
 /// The body, at most [`MAX_BODY_BYTES`]: a declared longer one is refused before a byte
 /// is read, and reading stops as soon as the limit is passed.
-async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, RelayError> {
+pub(super) async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, RelayError> {
     let too_large = RelayError::Status(413, "body_too_large");
     let declared = req
         .headers()
@@ -57,8 +57,12 @@ async fn queued(answer: Response) -> std::result::Result<(), RelayError> {
 }
 
 /// `POST /v1/events` and `POST /v1/validate`.
-pub(super) async fn ingest(req: &mut Request, env: &Env, config: &Config, dry_run: bool) -> Answer {
-    let caller = auth::caller(req, env, config).await?;
+pub(super) async fn ingest(req: &mut Request, env: &Env, vars: &Config, dry_run: bool) -> Answer {
+    let (caller, config) = auth::caller(req, env, vars).await?;
+    let config = &config;
+    if !config.events_enabled {
+        return Err(RelayError::Status(403, "events_not_enabled"));
+    }
     let bytes = body(req).await?;
     let body = ingest::parse_body(&bytes).map_err(|e| match e {
         BodyError::BadJson => RelayError::Status(400, "bad_json"),
@@ -121,11 +125,12 @@ pub(super) async fn ingest(req: &mut Request, env: &Env, config: &Config, dry_ru
 
 /// `POST /v1/audiences/{name}/members`: adds and removes, queued in the audience's
 /// Durable Object.
-pub(super) async fn members(req: &mut Request, env: &Env, config: &Config, name: &str) -> Answer {
+pub(super) async fn members(req: &mut Request, env: &Env, vars: &Config, name: &str) -> Answer {
+    let (caller, config) = auth::caller(req, env, vars).await?;
+    let config = &config;
     if config.amc_advertiser_id.is_none() {
         return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
     }
-    let caller = auth::caller(req, env, config).await?;
     // A browser may join only the audiences of BROWSER_AUDIENCES: decided before the
     // body is read.
     if caller == Caller::Browser && !audience::browser_may_join(name, config) {

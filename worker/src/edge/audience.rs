@@ -17,7 +17,7 @@ use matchkey::amazon::{self, audience as amazon_audience};
 use super::amazon::{Reply, access_token, auth, client_id, send};
 use super::log::{self, Record};
 use super::{
-    KEYS_PER_CALL, alarm_at, commit, config, entries, iso_now, jitter, now_ms, random_uuid,
+    KEYS_PER_CALL, alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid,
 };
 use crate::config::{AudienceApi, Config};
 use crate::sync::{Chunk, Membership};
@@ -47,7 +47,8 @@ impl DurableObject for AudienceSync {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Ok(config) = config(&self.env) else {
+        let Some(config) = object_config(&self.env, &self.state.storage(), Some(&req)).await?
+        else {
             return Response::error("configuration_error", 500);
         };
         self.load().await?;
@@ -103,7 +104,7 @@ impl DurableObject for AudienceSync {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Ok(config) = config(&self.env) {
+        if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
             self.load().await?;
             self.sync(&config).await?;
         }
@@ -168,6 +169,7 @@ impl AudienceSync {
         code: Option<&str>,
     ) {
         let record = Record {
+            integration: config.integration_id.clone(),
             at: iso_now(),
             advertiser: config.advertiser_id.clone(),
             region: config.region.as_str().to_owned(),

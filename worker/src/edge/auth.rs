@@ -11,12 +11,12 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use worker::*;
 
-use super::{RelayError, alarm_at, durable, now_ms, secret};
+use super::{RelayError, alarm_at, durable, now_ms, secret, store};
 use crate::config::Config;
 use crate::ingest::Caller;
 
 /// The demo secrets of `.dev.vars.example`, refused outside local development.
-pub(super) const DEMO_SECRETS: [(&str, &str); 5] = [
+pub(super) const DEMO_SECRETS: [(&str, &str); 6] = [
     (
         "LWA_CLIENT_ID",
         "amzn1.application-oa2-client.matchkey-demo",
@@ -25,6 +25,10 @@ pub(super) const DEMO_SECRETS: [(&str, &str); 5] = [
     ("LWA_REFRESH_TOKEN", "Atzr|matchkey-demo-refresh"),
     ("INGEST_SECRET", "local-ingest-secret"),
     ("ADMIN_KEY", "local-admin-key"),
+    (
+        "TOKEN_KEYS",
+        "demo:bWF0Y2hrZXktZGVtby1rZXktbm90LWZvci1wcm9kISE=",
+    ),
 ];
 
 /// Failed secrets per client within [`GUARD_WINDOW_MS`] before it is refused outright.
@@ -84,40 +88,65 @@ pub(super) async fn admin(req: &Request, env: &Env) -> std::result::Result<(), R
     check_secret(req, env, &given, "ADMIN_KEY", "invalid_admin_key").await
 }
 
-/// Who is calling, decided from the headers and the query only (before any body is
-/// read): a server with the ingest secret, or the tag of a known site (`?siteKey=` or
-/// `X-Matchkey-Site-Key`) from one of its origins, within its rate limit.
+/// Who is calling and for which integration, decided from the headers and the query
+/// only (before any body is read): a server with the ingest secret (the Worker's, for
+/// the default integration, or an integration's own), or the tag of a known site
+/// (`?siteKey=` or `X-Matchkey-Site-Key`) from one of its origins, within its rate
+/// limit. A disabled integration takes nothing new.
 pub(super) async fn caller(
     req: &Request,
     env: &Env,
-    config: &Config,
-) -> std::result::Result<Caller, RelayError> {
-    if let Some(given) = bearer(req)? {
-        check_secret(req, env, &given, "INGEST_SECRET", "invalid_ingest_secret").await?;
-        return Ok(Caller::Server);
+    vars: &Config,
+) -> std::result::Result<(Caller, Config), RelayError> {
+    let (caller, config) = identify(req, env, vars).await?;
+    if config.disabled {
+        return Err(RelayError::Status(403, "integration_disabled"));
     }
-    let url = req.url()?;
-    let key = req.headers().get("x-matchkey-site-key")?.or_else(|| {
-        url.query_pairs()
-            .find(|(k, _)| k == "siteKey")
-            .map(|(_, v)| v.into_owned())
-    });
-    let Some(key) = key else {
+    Ok((caller, config))
+}
+
+async fn identify(
+    req: &Request,
+    env: &Env,
+    vars: &Config,
+) -> std::result::Result<(Caller, Config), RelayError> {
+    if let Some(given) = bearer(req)? {
+        let ip = client_ip(req);
+        let guard = |path: &'static str| durable(env, GUARD, &ip, path, Some(String::new()));
+        if guard("/check").await?.status_code() != 200 {
+            return Err(RelayError::Status(429, "too_many_failed_secrets"));
+        }
+        if vars.has_advertiser()
+            && let Some(expected) = secret(env, "INGEST_SECRET")
+            && secret_eq(&given, &expected)
+        {
+            return Ok((Caller::Server, vars.clone()));
+        }
+        if let Some(config) = store::by_ingest_secret(env, &given).await? {
+            return Ok((Caller::Server, config));
+        }
+        guard("/fail").await?;
+        return Err(RelayError::Status(401, "invalid_ingest_secret"));
+    }
+    let Some(key) = super::site_key(req) else {
         return Err(RelayError::Status(401, "missing_site_key"));
     };
-    // Site keys are public: a plain lookup, no secret to protect.
-    if !config.site_keys.contains(&key) {
+    if key.len() > 64 {
         return Err(RelayError::Status(401, "invalid_site_key"));
     }
+    // Site keys are public: a plain lookup, no secret to protect.
+    let Some(config) = store::by_site_key(env, vars, &key).await? else {
+        return Err(RelayError::Status(401, "invalid_site_key"));
+    };
     let origin = req.headers().get("origin")?.unwrap_or_default();
     if !config.origin_allowed(&origin) {
         return Err(RelayError::Status(403, "origin_not_allowed"));
     }
     // Per site key and client IP: one client cannot use up a site's allowance.
-    if over_limit(env, &format!("{key}:{}", client_ip(req)), config).await {
+    if over_limit(env, &format!("{key}:{}", client_ip(req)), &config).await {
         return Err(RelayError::Status(429, "rate_limited"));
     }
-    Ok(Caller::Browser)
+    Ok((Caller::Browser, config))
 }
 
 thread_local! {

@@ -16,7 +16,7 @@ use worker::*;
 use super::amazon::{self as http, access_token, auth, client_id, events_call, request_body};
 use super::health::Health;
 use super::log::{self, Record};
-use super::{alarm_at, commit, config, entries, iso_now, jitter, now_ms, random_uuid};
+use super::{alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
 
@@ -88,7 +88,8 @@ impl DurableObject for Batcher {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let Ok(config) = config(&self.env) else {
+        let Some(config) = object_config(&self.env, &self.state.storage(), Some(&req)).await?
+        else {
             return Response::error("configuration_error", 500);
         };
         let limits = limits(&config);
@@ -161,7 +162,7 @@ impl DurableObject for Batcher {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Ok(config) = config(&self.env) {
+        if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
             self.load().await?;
             self.deliver(&config).await?;
         }
@@ -355,6 +356,7 @@ impl Batcher {
         d.dead.iter().for_each(|&i| take(i));
         let batch_id = random_uuid();
         let record = Record {
+            integration: config.integration_id.clone(),
             at: iso_now(),
             advertiser: config.advertiser_id.clone(),
             region: config.region.as_str().to_owned(),

@@ -106,7 +106,7 @@ pub(super) async fn details(env: &Env, config: &Config) -> Answer {
 
 /// Days left of a refresh token granted at `granted` (RFC 3339 or a date): Amazon's
 /// refresh tokens expire 365 days after the advertiser's consent.
-fn days_until_expiry(granted: &str) -> Option<i64> {
+pub(super) fn days_until_expiry(granted: &str) -> Option<i64> {
     use time::format_description::well_known::Rfc3339;
     let granted = OffsetDateTime::parse(granted, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(&format!("{granted}T00:00:00Z"), &Rfc3339))

@@ -4,8 +4,6 @@
 //! writes it here with statements that are idempotent for the record's batch id, then
 //! forgets it: a D1 failure leaves the record for the next run and re-sends nothing.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wasm_bindgen::JsValue;
@@ -15,7 +13,6 @@ use super::{Answer, RelayError, batcher, iso_now, now_ms};
 use crate::config::Config;
 use crate::ingest;
 
-const DB: &str = "DB";
 /// Dead letters claimed and re-sent per `/v1/replay`.
 const REPLAY_LIMIT: u32 = 500;
 
@@ -23,6 +20,9 @@ const REPLAY_LIMIT: u32 = 500;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Record {
+    /// The integration (records kept from before integrations are the default's).
+    #[serde(default = "default_integration")]
+    pub(super) integration: String,
     pub(super) at: String,
     pub(super) advertiser: String,
     pub(super) region: String,
@@ -39,22 +39,10 @@ pub(super) struct Record {
     pub(super) dead: Vec<String>,
 }
 
-static SCHEMA_READY: AtomicBool = AtomicBool::new(false);
+pub(super) use super::store::db;
 
-/// The delivery log's tables (also in `migrations/`); created on first use so that
-/// `wrangler dev` and Miniflare need no separate migration step.
-pub(super) async fn db(env: &Env) -> Result<D1Database> {
-    let db = env.d1(DB)?;
-    if !SCHEMA_READY.load(Ordering::Relaxed) {
-        for statement in include_str!("../../migrations/0001_delivery_log.sql").split(';') {
-            let statement = statement.trim();
-            if !statement.is_empty() {
-                db.prepare(statement).run().await?;
-            }
-        }
-        SCHEMA_READY.store(true, Ordering::Relaxed);
-    }
-    Ok(db)
+fn default_integration() -> String {
+    crate::integration::DEFAULT_ID.to_owned()
 }
 
 fn opt(s: Option<&str>) -> JsValue {
@@ -66,8 +54,8 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
     let db = db(env).await?;
     let mut statements = vec![
         db.prepare(
-            "INSERT INTO deliveries (at, advertiser, region, batch_id, events, accepted, failed, http_status, status, amazon_code) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+            "INSERT INTO deliveries (at, advertiser, region, batch_id, events, accepted, failed, http_status, status, amazon_code, integration) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
              WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE batch_id = ?4 AND status = ?9)",
         )
         .bind(&[
@@ -81,13 +69,14 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
             f64::from(r.status).into(),
             r.outcome.as_str().into(),
             opt(r.code.as_deref()),
+            r.integration.as_str().into(),
         ])?,
     ];
     for (event_id, code, field) in &r.rejected {
         statements.push(
             db.prepare(
-                "INSERT INTO failed_events (at, advertiser, batch_id, event_id, status, amazon_code, field_location) \
-                 SELECT ?1, ?2, ?3, ?4, 'rejected', ?5, ?6 \
+                "INSERT INTO failed_events (at, advertiser, batch_id, event_id, status, amazon_code, field_location, integration) \
+                 SELECT ?1, ?2, ?3, ?4, 'rejected', ?5, ?6, ?7 \
                  WHERE NOT EXISTS (SELECT 1 FROM failed_events WHERE batch_id = ?3 AND event_id = ?4)",
             )
             .bind(&[
@@ -97,6 +86,7 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
                 event_id.as_str().into(),
                 code.as_str().into(),
                 opt(field.as_deref()),
+                r.integration.as_str().into(),
             ])?,
         );
     }
@@ -106,9 +96,9 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
         let event_time = parsed["eventTime"].as_str().unwrap_or_default();
         statements.push(
             db.prepare(
-                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 \
-                 WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE advertiser = ?2 AND event_id = ?4 AND replayed_at IS NULL)",
+                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                 WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE integration = ?9 AND advertiser = ?2 AND event_id = ?4 AND replayed_at IS NULL)",
             )
             .bind(&[
                 r.at.as_str().into(),
@@ -119,6 +109,7 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
                 js_sys::Date::parse(event_time).into(),
                 event.as_str().into(),
                 r.code.as_deref().unwrap_or("UNKNOWN").into(),
+                r.integration.as_str().into(),
             ])?,
         );
     }
@@ -146,9 +137,14 @@ pub(super) async fn prune(env: &Env, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// `GET /v1/deliveries?limit=` (admin): batches, refused events, dead letters, and the
-/// accounting of the advertiser and region.
-pub(super) async fn deliveries(req: &Request, env: &Env, config: &Config) -> Answer {
+/// `GET /v1/deliveries?limit=&integration=` (admin): batches, refused events, dead
+/// letters (of one integration, or all), and the accounting of each integration.
+pub(super) async fn deliveries(
+    req: &Request,
+    env: &Env,
+    vars: &Config,
+    chosen: Option<&Config>,
+) -> Answer {
     let url = req.url()?;
     let limit: u32 = url
         .query_pairs()
@@ -157,31 +153,60 @@ pub(super) async fn deliveries(req: &Request, env: &Env, config: &Config) -> Ans
         .unwrap_or(100)
         .clamp(1, 1000);
     let db = db(env).await?;
-    let newest = |sql: &'static str| {
+    let filter = chosen.map(|c| c.integration_id.clone());
+    let newest = |columns: &'static str, table: &'static str| {
         let db = &db;
+        let filter = filter.clone();
         async move {
-            db.prepare(sql)
-                .bind(&[limit.into()])?
-                .all()
-                .await?
-                .results::<Value>()
+            let statement = match &filter {
+                Some(id) => db
+                    .prepare(format!(
+                        "SELECT {columns} FROM {table} WHERE integration = ?2 ORDER BY id DESC LIMIT ?1"
+                    ))
+                    .bind(&[limit.into(), id.as_str().into()])?,
+                None => db
+                    .prepare(format!("SELECT {columns} FROM {table} ORDER BY id DESC LIMIT ?1"))
+                    .bind(&[limit.into()])?,
+            };
+            statement.all().await?.results::<Value>()
         }
     };
-    let batches = newest("SELECT * FROM deliveries ORDER BY id DESC LIMIT ?1").await?;
-    let failed = newest("SELECT * FROM failed_events ORDER BY id DESC LIMIT ?1").await?;
+    let batches = newest("*", "deliveries").await?;
+    let failed = newest("*", "failed_events").await?;
     let dead = newest(
-        "SELECT id, at, advertiser, region, event_id, event_time, reason, replayed_at FROM dead_letters ORDER BY id DESC LIMIT ?1",
+        "id, at, integration, advertiser, region, event_id, event_time, reason, replayed_at",
+        "dead_letters",
     )
     .await?;
-    let stats: Value = batcher(env, config, "/stats", None)
-        .await?
-        .json()
-        .await
-        .unwrap_or(Value::Null);
-    let mut accounting = stats["counters"].clone();
-    accounting["pending"] = stats["pending"].clone();
+    let mut configs = Vec::new();
+    match chosen {
+        Some(c) => configs.push(c.clone()),
+        None => {
+            if vars.has_advertiser() {
+                configs.push(vars.clone());
+            }
+            for i in super::store::integrations(env).await?.iter() {
+                if let Ok(c) = i.to_config(|n| super::var(env, n)) {
+                    configs.push(c);
+                }
+            }
+        }
+    }
+    let mut accounting = serde_json::Map::new();
+    for config in &configs {
+        let stats: Value = batcher(env, config, "/stats", None)
+            .await?
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        let mut counts = stats["counters"].clone();
+        counts["pending"] = stats["pending"].clone();
+        counts["advertiser"] = json!(config.advertiser_id);
+        counts["region"] = json!(config.region.as_str());
+        accounting.insert(config.integration_id.clone(), counts);
+    }
     Ok(Response::from_json(&json!({
-        "accounting": { format!("{}:{}", config.advertiser_id, config.region.as_str()): accounting },
+        "accounting": accounting,
         "deliveries": batches,
         "failedEvents": failed,
         "deadLetters": dead,
@@ -203,13 +228,13 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let rows: Vec<Dead> = db
         .prepare(
             "UPDATE dead_letters SET replayed_at = ?1 WHERE id IN (\
-               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND advertiser = ?3 ORDER BY id LIMIT ?4\
+               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND integration = ?3 ORDER BY id LIMIT ?4\
              ) RETURNING event",
         )
         .bind(&[
             claim.as_str().into(),
             oldest.into(),
-            config.advertiser_id.as_str().into(),
+            config.integration_id.as_str().into(),
             REPLAY_LIMIT.into(),
         ])?
         .all()

@@ -7,9 +7,15 @@
 //! - `amazon`: sending described Amazon calls, the access-token cache;
 //! - `log`: the D1 delivery log, dead letters, replay, retention;
 //! - `health`: health kept in the batching object, a KV summary, `/healthz`;
+//! - `store`: the D1 schema, connections and integrations, and which integration a
+//!   request or an object serves;
+//! - `admin`: connecting Amazon accounts, the integrations API, `/v1/admin/check`;
+//! - `alerts`: the cron trigger's webhook (connections to reconnect, dead letters);
 //! - `batcher` and `audience`: the two Durable Objects, thin loops around
 //!   [`crate::queue::Queue`] and the audience accumulator.
 
+mod admin;
+mod alerts;
 mod amazon;
 mod api;
 mod audience;
@@ -17,6 +23,7 @@ mod auth;
 mod batcher;
 mod health;
 mod log;
+mod store;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -27,6 +34,7 @@ use time::OffsetDateTime;
 use worker::*;
 
 use crate::config::Config;
+use crate::integration::DEFAULT_ID;
 use crate::route::{self, Route};
 
 const BATCHER: &str = "BATCHER";
@@ -124,6 +132,25 @@ fn random_uuid() -> String {
         .unwrap_or_else(|| format!("mk-{}-{}", now_ms(), js_sys::Math::random()))
 }
 
+/// `n` random bytes from the platform's `crypto.getRandomValues`.
+fn random_bytes(n: usize) -> Vec<u8> {
+    let array = js_sys::Uint8Array::new_with_length(n as u32);
+    let filled = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .and_then(|c| {
+            let f = js_sys::Reflect::get(&c, &"getRandomValues".into()).ok()?;
+            js_sys::Function::from(f).call1(&c, &array).ok()
+        })
+        .is_some();
+    let mut out = array.to_vec();
+    if !filled {
+        // Never reached in workerd, which always has Web Crypto; refuse to go on with
+        // predictable bytes rather than guess.
+        out.clear();
+    }
+    out
+}
+
 fn jitter() -> f64 {
     js_sys::Math::random()
 }
@@ -159,7 +186,36 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(r) => r,
         Err(e) => e.into_response()?,
     };
-    with_cors(response, origin.as_deref(), config.as_ref().ok())
+    // The origins allowed are those of the integration the site key names.
+    let site = match (&origin, &config) {
+        (Some(_), Ok(vars)) => site_config(&req, &env, vars).await,
+        _ => None,
+    };
+    with_cors(response, origin.as_deref(), site.as_ref())
+}
+
+/// The site key a browser's request names (`X-Matchkey-Site-Key` or `?siteKey=`).
+fn site_key(req: &Request) -> Option<String> {
+    req.headers()
+        .get("x-matchkey-site-key")
+        .ok()
+        .flatten()
+        .or_else(|| {
+            req.url()
+                .ok()?
+                .query_pairs()
+                .find_map(|(k, v)| (k == "siteKey").then(|| v.into_owned()))
+        })
+}
+
+/// The configuration of the integration the request's site key names; the vars' when
+/// it names none (their origins, for the default site).
+async fn site_config(req: &Request, env: &Env, vars: &Config) -> Option<Config> {
+    match site_key(req) {
+        Some(key) if key.len() <= 64 => store::by_site_key(env, vars, &key).await.ok().flatten(),
+        Some(_) => None,
+        None => Some(vars.clone()),
+    }
 }
 
 async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
@@ -169,17 +225,19 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
     }
     let method = req.method().to_string().to_ascii_uppercase();
     match route::route(&method, url.path()) {
-        Route::Preflight => preflight(req, config),
+        Route::Preflight => preflight(req, env, config).await,
         Route::Ingest => api::ingest(req, env, config, false).await,
         Route::Validate => api::ingest(req, env, config, true).await,
         Route::Members(name) => api::members(req, env, config, &name).await,
         Route::Healthz => health::public(env).await,
         Route::Health => {
             auth::admin(req, env).await?;
+            let config = &chosen(req, env, config).await?;
             health::details(env, config).await
         }
         Route::AudienceFlush(name) => {
             auth::admin(req, env).await?;
+            let config = &chosen(req, env, config).await?;
             let stats: Value = audience_sync(env, config, &name, "/flush", Some(String::new()))
                 .await?
                 .json()
@@ -188,17 +246,60 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
         }
         Route::Deliveries => {
             auth::admin(req, env).await?;
-            log::deliveries(req, env, config).await
+            let chosen = match integration_param(req)? {
+                Some(_) => Some(chosen(req, env, config).await?),
+                None => None,
+            };
+            log::deliveries(req, env, config, chosen.as_ref()).await
         }
         Route::Replay => {
             auth::admin(req, env).await?;
+            let config = &chosen(req, env, config).await?;
             log::replay(env, config).await
         }
         Route::Flush => {
             auth::admin(req, env).await?;
+            let config = &chosen(req, env, config).await?;
             // The Durable Object's answer has immutable headers: answer afresh.
             let stats: Value = batcher(env, config, "/flush", None).await?.json().await?;
             Ok(Response::from_json(&stats)?)
+        }
+        Route::ConnectStart => {
+            auth::admin(req, env).await?;
+            admin::connect_start(req, env, config).await
+        }
+        Route::ConnectCallback => admin::connect_callback(req, env, config).await,
+        Route::Connections { create } => {
+            auth::admin(req, env).await?;
+            if create {
+                admin::add_connection(req, env, config).await
+            } else {
+                admin::list_connections(env).await
+            }
+        }
+        Route::Integrations { create } => {
+            auth::admin(req, env).await?;
+            if create {
+                admin::install(req, env, config).await
+            } else {
+                admin::list_integrations(req, env, config).await
+            }
+        }
+        Route::Integration { id, replace } => {
+            auth::admin(req, env).await?;
+            if replace {
+                admin::replace(req, env, config, &id).await
+            } else {
+                admin::read(req, env, &id).await
+            }
+        }
+        Route::IntegrationAction { id, action } => {
+            auth::admin(req, env).await?;
+            admin::act(req, env, &id, action).await
+        }
+        Route::Check => {
+            auth::admin(req, env).await?;
+            admin::check(env, config).await
         }
         Route::MethodNotAllowed(allow) => {
             let mut r = RelayError::Status(405, "method_not_allowed").into_response()?;
@@ -210,9 +311,23 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
     }
 }
 
-fn preflight(req: &Request, config: &Config) -> Answer {
+async fn preflight(req: &Request, env: &Env, vars: &Config) -> Answer {
     let origin = req.headers().get("origin")?.unwrap_or_default();
-    if !config.origin_allowed(&origin) {
+    // A preflight of the header form carries no site key: any site's origin may ask
+    // (the request itself is then checked against its own site).
+    let allowed = match site_key(req) {
+        Some(_) => site_config(req, env, vars)
+            .await
+            .is_some_and(|c| c.origin_allowed(&origin)),
+        None => {
+            vars.origin_allowed(&origin)
+                || store::integrations(env)
+                    .await?
+                    .iter()
+                    .any(|i| i.allowed_origins.contains(&origin))
+        }
+    };
+    if !allowed {
         return Err(RelayError::Status(403, "origin_not_allowed"));
     }
     let mut response = Response::empty()?.with_status(204);
@@ -226,10 +341,78 @@ fn preflight(req: &Request, config: &Config) -> Answer {
     Ok(response)
 }
 
-/// Calls the advertiser and region's batching Durable Object.
+/// `?integration=` of an admin request.
+fn integration_param(req: &Request) -> Result<Option<String>> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "integration")
+        .map(|(_, v)| v.into_owned()))
+}
+
+/// The integration an admin request names with `?integration=` (the default one without).
+async fn chosen(
+    req: &Request,
+    env: &Env,
+    vars: &Config,
+) -> std::result::Result<Config, RelayError> {
+    let id = integration_param(req)?.unwrap_or_else(|| DEFAULT_ID.to_owned());
+    if !crate::integration::valid_id(&id) {
+        return Err(RelayError::Status(400, "invalid_integration"));
+    }
+    store::config_for(env, vars, &id)
+        .await?
+        .ok_or(RelayError::Status(404, "unknown_integration"))
+}
+
+/// A Durable Object's name for an integration: the default integration keeps the name
+/// it had before integrations existed, so an upgrade finds its queue.
+fn object_name(config: &Config, what: &str) -> String {
+    if config.integration_id == DEFAULT_ID {
+        format!("{}:{what}", config.advertiser_id)
+    } else {
+        format!("i:{}:{what}", config.integration_id)
+    }
+}
+
+/// Calls the integration's batching Durable Object.
 async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
-    let name = format!("{}:{}", config.advertiser_id, config.region.as_str());
-    durable(env, BATCHER, &name, path, body).await
+    let name = object_name(config, config.region.as_str());
+    let path = format!("{path}?integration={}", config.integration_id);
+    durable(env, BATCHER, &name, &path, body).await
+}
+
+/// The configuration of the integration a Durable Object serves: named by the request
+/// that reaches it (and remembered), or remembered (for its alarm).
+async fn object_config(
+    env: &Env,
+    storage: &Storage,
+    req: Option<&Request>,
+) -> Result<Option<Config>> {
+    const KEY: &str = "meta:integration";
+    let named = match req {
+        Some(req) => req
+            .url()?
+            .query_pairs()
+            .find(|(k, _)| k == "integration")
+            .map(|(_, v)| v.into_owned()),
+        None => None,
+    };
+    let remembered: Option<String> = storage.get(KEY).await.ok().flatten();
+    let id = match (named, remembered) {
+        (Some(named), remembered) => {
+            if remembered.as_deref() != Some(named.as_str()) {
+                storage.put(KEY, &named).await?;
+            }
+            named
+        }
+        (None, Some(remembered)) => remembered,
+        (None, None) => DEFAULT_ID.to_owned(),
+    };
+    let Ok(vars) = config(env) else {
+        return Ok(None);
+    };
+    store::config_for(env, &vars, &id).await
 }
 
 /// Calls the audience's Durable Object.
@@ -240,14 +423,8 @@ async fn audience_sync(
     path: &str,
     body: Option<String>,
 ) -> Result<Response> {
-    durable(
-        env,
-        AUDIENCES,
-        &format!("{}:{audience}", config.advertiser_id),
-        path,
-        body,
-    )
-    .await
+    let path = format!("{path}?integration={}", config.integration_id);
+    durable(env, AUDIENCES, &object_name(config, audience), &path, body).await
 }
 
 /// POSTs `body` (or GETs, without one) to `path` of the object `name` in `binding`.
