@@ -14,9 +14,12 @@ export const ADVERTISER = 'ENTITY1MATCHKEYDEMO';
 // A sealing key for the tests (32 bytes, base64).
 export const TEST_TOKEN_KEYS = `test:${Buffer.from('matchkey-test-sealing-key-32byte').toString('base64')}`;
 
-/** Starts the emulator on a free port; resolves with {url, stop, control(path, body), get(path)}. */
-export async function startEmulator() {
-  const child = spawn(`${root}target/debug/amazon-emulator`, ['--port', '0', '-q'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts the emulator on a free port (`args`: more of its flags, e.g. `--config file`);
+ * resolves with {url, stop, control(path, body), get(path)}.
+ */
+export async function startEmulator(args = []) {
+  const child = spawn(`${root}target/debug/amazon-emulator`, ['--port', '0', '-q', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
@@ -79,9 +82,10 @@ export async function startWorker(amazon, vars = {}, options = {}) {
       GUARD: { className: 'Guard', useSQLite: true },
     },
   });
-  await mf.ready;
+  // Miniflare also serves the Worker on a loopback port, for programs such as the CLI.
+  const url = String(await mf.ready).replace(/\/$/, '');
   const request = (path, init = {}) => mf.dispatchFetch(`http://worker.test${path}`, init);
-  return { mf, request, output: () => output, stop: () => mf.dispose() };
+  return { mf, url, request, output: () => output, stop: () => mf.dispose() };
 }
 
 /** The browser suite's `until`, with the longer default a flush cycle needs. */

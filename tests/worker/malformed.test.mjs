@@ -22,7 +22,8 @@ function prng(seed) {
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'PROPFIND'];
 const SEGMENTS = ['v1', 'events', 'validate', 'audiences', 'members', 'flush', 'replay', 'deliveries', 'health',
-  'healthz', '', '..', '%2e%2e', 'x'.repeat(300), '%00', 'é', '%ZZ', 'buyers', 'a b', '*'];
+  'healthz', '', '..', '%2e%2e', 'x'.repeat(300), '%00', 'é', '%ZZ', 'buyers', 'a b', '*',
+  'connect', 'start', 'callback', 'admin', 'check', 'connections', 'integrations', 'int_x', 'disable', 'ingest-secret'];
 const BODIES = [
   () => '', () => '{', () => 'null', () => '[]', () => '"x"', () => '{"events":{}}', () => '{"events":[]}',
   () => `{"events":[${'1,'.repeat(600)}1]}`, () => '['.repeat(100_000), () => '{"a":'.repeat(5000),
@@ -36,13 +37,15 @@ function request(random) {
   const depth = Math.floor(random() * 6);
   let path = random() < 0.7
     ? pick(['/v1/events', '/v1/validate', '/v1/audiences/buyers/members', '/v1/audiences/buyers/flush', '/v1/flush',
-      '/v1/replay', '/v1/deliveries', '/v1/health', '/healthz'])
+      '/v1/replay', '/v1/deliveries', '/v1/health', '/healthz', '/v1/connect/start', '/v1/connect/callback?state=x&code=y',
+      '/v1/admin/check', '/v1/admin/connections', '/v1/admin/integrations', '/v1/admin/integrations/int_x',
+      '/v1/admin/integrations/int_x/enable', '/v1/deliveries?integration=%FF', '/v1/flush?integration=int_x'])
     : '/' + Array.from({ length: depth }, () => pick(SEGMENTS)).join('/');
   if (random() < 0.15) path = pick(['/v1/audiences/members', '/v1/audiences//members', '/v1/audiences/members/flush', '//', '/v1/events/']);
   if (random() < 0.3) path += pick(['?siteKey=' + SITE_KEY, '?siteKey=', '?siteKey=%FF', '?a=b&siteKey=x', '?' + 'q'.repeat(2000)]);
   const headers = {};
   if (random() < 0.5) headers.origin = pick([ORIGIN, 'null', 'https://evil.example', '']);
-  if (random() < 0.3) headers.authorization = pick(['Bearer ', 'Bearer x', `Bearer ${INGEST_SECRET}x`, 'Basic abc', `Bearer ${ADMIN_KEY} `, 'Bearer ' + 'k'.repeat(5000)]);
+  if (random() < 0.3) headers.authorization = pick(['Bearer ', 'Bearer x', `Bearer ${INGEST_SECRET}x`, 'Basic abc', `Bearer ${ADMIN_KEY} `, 'Bearer ' + 'k'.repeat(5000), `Bearer ${ADMIN_KEY}`]);
   if (random() < 0.2) headers['x-matchkey-site-key'] = pick([SITE_KEY, '', 'nope']);
   if (random() < 0.2) headers['content-type'] = pick(['application/json', 'text/plain', 'multipart/form-data; boundary=x']);
   if (random() < 0.1) headers['cf-connecting-ip'] = pick(['1.2.3.4', 'not-an-ip', '::1']);

@@ -36,12 +36,16 @@ Examples:
   matchkey connect --region EU --audiences --json   # discovery as JSON, token not kept
   matchkey connect --paste --redirect-uri https://example.com/amazon-callback --save-dev-vars
 
+  MATCHKEY_ADMIN_KEY=… matchkey connect --worker https://matchkey.example.workers.dev
+
 The refresh token is never printed. --save-dev-vars writes LWA_REFRESH_TOKEN,
 REFRESH_TOKEN_GRANTED_AT, LWA_CLIENT_ID and LWA_CLIENT_SECRET into the file and keeps its
-other lines. Storing the connection in a deployed Worker (--worker) comes with the Worker's
-connection endpoints, later.
+other lines. --worker stores it in a deployed Worker as a connection (sealed there with
+its TOKEN_KEYS) and prints the connection id to install integrations with; the Worker's
+LWA_CLIENT_ID must be the same security profile.
 
-Environment: LWA_CLIENT_ID, LWA_CLIENT_SECRET (required). LWA_AUTH_URL, LWA_TOKEN_URL and
+Environment: LWA_CLIENT_ID, LWA_CLIENT_SECRET (required); MATCHKEY_ADMIN_KEY (the
+Worker's ADMIN_KEY, with --worker). LWA_AUTH_URL, LWA_TOKEN_URL and
 AMAZON_API_BASE_NA / _EU / _FE replace Amazon's consent page, token URL and API hosts (the
 tests point them at the emulator).";
 
@@ -101,6 +105,13 @@ pub(crate) struct ConnectArgs {
     /// file, mode 0600, keeping its other lines.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = ".dev.vars")]
     save_dev_vars: Option<PathBuf>,
+    /// Store the connection in this deployed Worker (its admin API, with
+    /// MATCHKEY_ADMIN_KEY); the Worker keeps the refresh token sealed.
+    #[arg(long, value_name = "URL")]
+    worker: Option<String>,
+    /// With --worker: a name for the connection (shown in the Worker's admin API).
+    #[arg(long, requires = "worker", value_name = "TEXT")]
+    label: Option<String>,
     /// Login with Amazon's consent page [default: the region's].
     #[arg(long, env = "LWA_AUTH_URL", value_name = "URL")]
     auth_url: Option<String>,
@@ -139,6 +150,11 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<bool> {
     };
     let client_id = var("LWA_CLIENT_ID")?;
     let client_secret = var("LWA_CLIENT_SECRET")?;
+    if let Some(url) = &args.worker {
+        // Refuse before the user signs in, not after.
+        crate::worker::base(url)?;
+        crate::worker::admin_key()?;
+    }
     let region = Region::from(args.region);
     let auth_url = args
         .auth_url
@@ -273,13 +289,27 @@ pub(crate) fn run(args: &ConnectArgs) -> anyhow::Result<bool> {
             );
             Some(path.display().to_string())
         }
+        None if args.worker.is_some() => None,
         None => {
             eprintln!(
-                "The refresh token was not kept (it is never printed): run again with --save-dev-vars to store it."
+                "The refresh token was not kept (it is never printed): run again with --save-dev-vars or --worker URL to store it."
             );
             None
         }
     };
+    if let Some(url) = &args.worker {
+        let id = crate::worker::store_connection(
+            url,
+            region.code(),
+            &grant.refresh_token,
+            &granted_at,
+            args.label.as_deref(),
+        )?;
+        eprintln!(
+            "Stored in the Worker as connection {id}. Next: install an integration with \"connection_id\": \"{id}\" (POST {}/v1/admin/integrations).",
+            crate::worker::base(url)?
+        );
+    }
     for warning in &found.warnings {
         eprintln!("warning: {warning}");
     }

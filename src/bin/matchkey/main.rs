@@ -15,6 +15,7 @@ mod hash_csv;
 mod journal;
 mod parallel;
 mod reader;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,9 @@ enum Command {
     /// list what the grant reaches, and keep the refresh token in .dev.vars.
     #[command(after_help = connect::EXAMPLES)]
     Connect(connect::ConnectArgs),
+    /// Check a deployed Worker: what a production deployment still needs, with fixes.
+    #[command(after_help = worker::DOCTOR_EXAMPLES)]
+    Doctor(worker::DoctorArgs),
     /// Amazon DSP trafficking: list campaigns, import ad groups as placements.
     #[command(subcommand)]
     Dsp(DspCommand),
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Amc(AmcCommand::Upload(args)) => amc::upload(&args),
         Command::Audience(AudienceCommand::Push(args)) => audience::push(&args),
         Command::Connect(args) => connect::run(&args),
+        Command::Doctor(args) => worker::doctor(&args),
         Command::Dsp(DspCommand::Campaigns(args)) => dsp::campaigns(&args),
         Command::Dsp(DspCommand::Import(args)) => dsp::import(&args),
     };
