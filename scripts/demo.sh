@@ -178,7 +178,7 @@ step "starting the Amazon emulator, the Worker and the demo shop"
 start emulator target/debug/amazon-emulator --port "$emu_port" -q
 echo "Amazon emulator  $url"
 start worker node scripts/demo-worker.mjs 127.0.0.1 "$worker_port" "$work/state" \
-  "AMAZON_API_BASE=$amazon" "LWA_TOKEN_URL=$amazon/auth/o2/token" \
+  "AMAZON_API_BASE=$amazon" "LWA_TOKEN_URL=$amazon/auth/o2/token" "LWA_AUTH_URL=$amazon/ap/oa" \
   "ALLOWED_ORIGINS=$shop,http://localhost:$shop_port" FLUSH_SECONDS=5
 echo "Worker           $url"
 curl -fsS --retry 20 --retry-delay 1 --retry-all-errors -o /dev/null "$worker/healthz" || fail "the Worker does not answer /healthz"

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { root, startEmulator, startWorker, until, ADMIN_KEY } from './harness.mjs';
+import { root, startEmulator, startWorker, until, ADMIN_KEY, TEST_TOKEN_KEYS } from './harness.mjs';
 
 const CLIENT = { clientId: 'amzn1.application-oa2-client.matchkey-demo', clientSecret: 'matchkey-demo-secret' };
 const ONE = 'ENTITY1MATCHKEYDEMO';
@@ -346,5 +346,45 @@ test('matchkey connect --worker stores the grant in the Worker; matchkey doctor 
     assert.match(wrongKey.stderr, /refused the admin key/);
   } finally {
     await worker.stop();
+  }
+});
+
+test('rotating TOKEN_KEYS: a new key first seals again on use, then the old one can go', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'mk-rotate-'));
+  const sealedWith = async (worker) => {
+    const db = await worker.mf.getD1Database('DB');
+    return (await db.prepare('SELECT refresh_token FROM connections').all()).results.map((r) => r.refresh_token.split('.')[1]);
+  };
+  const connectionOk = async (worker, id) => {
+    const check = await adminCall(worker, '/v1/admin/check');
+    return check.body.items.find((i) => i.id === `connection.${id}`).status;
+  };
+  const NEW = `new:${Buffer.from('another-sealing-key-of-32-bytes!').toString('base64')}`;
+  try {
+    let worker = await startWorker(amazon.url, workerVars(), { persist });
+    const added = await adminCall(worker, '/v1/admin/connections', 'POST', { region: 'NA', refresh_token: TOKEN_ONE });
+    assert.equal(added.status, 201, added.text);
+    const id = added.body.id;
+    assert.deepEqual(await sealedWith(worker), ['test']);
+    await worker.stop();
+
+    worker = await startWorker(amazon.url, { ...workerVars(), TOKEN_KEYS: `${NEW},${TEST_TOKEN_KEYS}` }, { persist });
+    assert.equal(await connectionOk(worker, id), 'ok');
+    assert.deepEqual(await sealedWith(worker), ['new']);
+    await worker.stop();
+
+    worker = await startWorker(amazon.url, { ...workerVars(), TOKEN_KEYS: NEW }, { persist });
+    assert.equal(await connectionOk(worker, id), 'ok');
+    await worker.stop();
+    // Without the key it was sealed with, the token cannot be opened: said, not guessed.
+    worker = await startWorker(amazon.url, workerVars(), { persist });
+    const check = await adminCall(worker, '/v1/admin/check');
+    const item = check.body.items.find((i) => i.id === `connection.${id}`);
+    assert.equal(item.status, 'fail');
+    assert.match(item.detail, /sealing_key_unknown/);
+    await worker.stop();
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
   }
 });

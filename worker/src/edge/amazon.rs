@@ -133,6 +133,10 @@ pub(super) async fn access_token(
             let refresh = keys
                 .open(id, &connection.refresh_token)
                 .map_err(|e| TokenError::Unavailable(e.code().into()))?;
+            // Sealed with a key being rotated out: sealed again with the current one.
+            if keys.is_stale(&connection.refresh_token) {
+                let _ = store::reseal(env, keys, id, &refresh).await;
+            }
             (refresh, token_url(config, &connection.region))
         }
     };

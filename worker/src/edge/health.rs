@@ -79,10 +79,14 @@ pub(super) async fn details(env: &Env, config: &Config) -> Answer {
         .unwrap_or(Value::Null);
     let health: Health = serde_json::from_value(stats["health"].clone()).unwrap_or_default();
     let mut warnings = Vec::new();
-    if let Some(left) = config
-        .refresh_token_granted_at
-        .as_deref()
-        .and_then(days_until_expiry)
+    // The grant date: the connection's, or REFRESH_TOKEN_GRANTED_AT for the Worker's own.
+    let granted = match &config.connection_id {
+        Some(id) => super::store::connection(env, id)
+            .await?
+            .map(|c| c.granted_at),
+        None => config.refresh_token_granted_at.clone(),
+    };
+    if let Some(left) = granted.as_deref().and_then(days_until_expiry)
         && left <= 30
     {
         warnings.push(json!({ "code": "refresh_token_expiring", "daysLeft": left }));
@@ -91,6 +95,8 @@ pub(super) async fn details(env: &Env, config: &Config) -> Answer {
         warnings.push(json!({ "code": "reauthorization_needed" }));
     }
     let answer = json!({
+        "integration": config.integration_id,
+        "connection": config.connection_id,
         "status": if health.degraded() { "degraded" } else { "ok" },
         "tokenState": health.token_state.unwrap_or_else(|| "unknown".into()),
         "queueBacklog": stats["pending"],

@@ -292,6 +292,18 @@ pub(super) async fn add_connection(
     Ok(id)
 }
 
+/// Seals a connection's refresh token again with the current key (key rotation).
+pub(super) async fn reseal(env: &Env, keys: &Keys, id: &str, refresh_token: &str) -> Result<()> {
+    let sealed = keys.seal(nonce(), id, refresh_token);
+    db(env)
+        .await?
+        .prepare("UPDATE connections SET refresh_token = ?2 WHERE id = ?1")
+        .bind(&[id.into(), sealed.as_str().into()])?
+        .run()
+        .await?;
+    Ok(())
+}
+
 /// Records a connection's token state (`ok`, `reconnect_needed`, `unavailable`) when it
 /// changed, with the error code that changed it.
 pub(super) async fn mark_connection(
