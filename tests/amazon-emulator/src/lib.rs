@@ -32,6 +32,7 @@ mod check;
 mod codes;
 mod config;
 mod control;
+mod creatives;
 mod dsp;
 mod events;
 mod fault;
@@ -56,7 +57,10 @@ pub use crate::trafficking::{AdGroup, AudienceTarget, Campaign};
 /// `src/trafficking.rs`), for tests that compare it with the client's.
 pub mod dsp_enums {
     pub use crate::trafficking::{
-        AUDIENCE_TYPES, CAMPAIGN_STATES, INVENTORY_SOURCE_TYPES, INVENTORY_TYPES, MAX_PAGE,
+        AD_EXPERIENCES, ALREADY_ASSOCIATED, ASSOCIATION_STATES, AUDIENCE_TYPES,
+        CAMPAIGN_NOT_ACTIVE, CAMPAIGN_STATES, DESTINATIONS, INVENTORY_SOURCE_TYPES,
+        INVENTORY_TYPES, MAX_NAME, MAX_PAGE, MAX_PER_CALL, MAX_SIZES, MAX_TRACKERS,
+        MODERATION_STATES, RUNNING_STATES, TAG_TYPES,
     };
 }
 
