@@ -352,7 +352,7 @@ mod tests {
             parse_trackers("http://t.example/i"),
             Err(TagReason::NotHttps)
         );
-        let many = vec!["https://t.example/i"; 6].join(" ");
+        let many = ["https://t.example/i"; 6].join(" ");
         assert_eq!(parse_trackers(&many), Err(TagReason::TooManyTrackers));
         let codes: std::collections::BTreeSet<_> = [
             TagReason::Empty,

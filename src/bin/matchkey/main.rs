@@ -14,6 +14,7 @@ mod hash;
 mod hash_csv;
 mod journal;
 mod parallel;
+mod publish;
 mod reader;
 
 use std::process::ExitCode;
@@ -46,7 +47,7 @@ enum Command {
     /// list what the grant reaches, and keep the refresh token in .dev.vars.
     #[command(after_help = connect::EXAMPLES)]
     Connect(connect::ConnectArgs),
-    /// Amazon DSP trafficking: list campaigns, import ad groups as placements.
+    /// Amazon DSP trafficking: list campaigns, import ad groups as placements, publish tags.
     #[command(subcommand)]
     Dsp(DspCommand),
 }
@@ -59,6 +60,10 @@ enum DspCommand {
     /// Import the ad groups of campaigns into a placements CSV (refreshed in place).
     #[command(after_help = format!("{}\n\n{}", dsp::IMPORT_EXAMPLES, client::CREDENTIALS_HELP))]
     Import(dsp::ImportArgs),
+    /// Publish third-party tags (a CSV file) as creatives under their ad groups, and
+    /// report their moderation. Idempotent through a journal beside the file.
+    #[command(after_help = format!("{}\n\n{}", publish::EXAMPLES, client::CREDENTIALS_HELP))]
+    Publish(publish::PublishArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,11 +96,12 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::run(&args),
         Command::Dsp(DspCommand::Campaigns(args)) => dsp::campaigns(&args),
         Command::Dsp(DspCommand::Import(args)) => dsp::import(&args),
+        Command::Dsp(DspCommand::Publish(args)) => publish::publish(&args),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("matchkey: Amazon failed some of the work; see the report");
+            eprintln!("matchkey: some of the work was refused or failed; see the report");
             ExitCode::from(1)
         }
         // The input was read but cannot be used as it is (no row, too many bad rows).
