@@ -952,6 +952,15 @@ impl Work<'_> {
         }
 
         // 2. Ad experiences (once per creative).
+        let missing = planned
+            .iter()
+            .filter(|(slot, plan)| {
+                reports[*slot].action != "failed" && !self.journal.get(&plan.key).experience
+            })
+            .count();
+        if missing > 0 {
+            eprintln!("matchkey: setting the ad experience of {missing} creative(s)");
+        }
         for (slot, plan) in planned {
             if reports[*slot].action == "failed" {
                 continue;

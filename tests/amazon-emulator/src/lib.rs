@@ -3,8 +3,9 @@
 //! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
 //! Login with Amazon (consent page with PKCE, tokens), profiles, advertiser accounts, DSP
 //! advertisers, AMC accounts and instances, the Events API, the legacy
-//! DSP conversion import, AMC audiences, AMC advertiser data uploads, and Data Provider
-//! records and audiences. It validates requests field by field, so that a request it
+//! DSP conversion import, AMC audiences, AMC advertiser data uploads, Data Provider
+//! records and audiences, and DSP trafficking (`/dsp/v1` campaigns, ad groups, targets,
+//! third-party creatives, ad experiences, associations, moderation). It validates requests field by field, so that a request it
 //! accepts is one Amazon would accept, records what it received, and injects faults on
 //! demand. See `README.md` next to this crate.
 //!
