@@ -765,3 +765,115 @@ fn publish_never_creates_twice_after_a_lost_answer() {
     assert_eq!(row(&report, 2)["action"], "created");
     assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 1);
 }
+
+/// A call Amazon refuses as a whole fails its rows (exit 1) and leaves nothing pending: the
+/// next run creates them.
+#[test]
+fn publish_refused_call_fails_rows_and_the_next_run_creates_them() {
+    let amazon = start_publish("dsp-publish-refused-call");
+    let tags = amazon.dir.join("tags.csv");
+    std::fs::write(
+        &tags,
+        format!(
+            "{HEADER},d1,Spring,display,{},,,728x90;300x250,\n",
+            display_tag("a")
+        ),
+    )
+    .unwrap();
+    let tags_text = tags.to_str().unwrap();
+    let url = format!("{}/__emulator/faults", amazon.base());
+    ureq::post(&url)
+        .header("content-type", "application/json")
+        .send(json!({"endpoint": "dspCreatives", "kind": "status", "status": 400}).to_string())
+        .unwrap();
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "failed");
+    assert_eq!(row(&report, 2)["error"]["field"], "create");
+    assert_eq!(calls(&amazon, "dspAdExperiences"), 0);
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "created");
+    assert_eq!(row(&report, 2)["name"], "Spring 300x250+728x90 [d1]");
+}
+
+/// Every set of inventory source types the emulator can give an ad group, and every
+/// audience type included or excluded, each through a real import.
+#[test]
+fn import_supply_and_serving_for_every_combination() {
+    const SOURCES: [&str; 5] = [
+        "AMAZON",
+        "APD",
+        "THIRD_PARTY_EXCHANGE",
+        "DEAL",
+        "INVENTORY_GROUP",
+    ];
+    let mut groups = Vec::new();
+    let mut expected = Vec::new();
+    for mask in 0u32..32 {
+        let sources: Vec<&str> = (0..5)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| SOURCES[i])
+            .collect();
+        let amazon = mask & 0b00011 != 0;
+        let third = mask & 0b11100 != 0;
+        let supply = match (amazon, third) {
+            (false, false) => "unknown",
+            (true, false) => "amazon_owned",
+            (false, true) => "third_party",
+            (true, true) => "mixed",
+        };
+        let id = format!("s{mask}");
+        groups.push(group(&id, "DISPLAY", &sources, &[]));
+        expected.push((id, supply, "client_side"));
+    }
+    let audiences = [
+        ("AMAZON", false, "client_side"),
+        ("AMAZON", true, "client_side"),
+        ("THIRD_PARTY", false, "client_side"),
+        ("THIRD_PARTY", true, "client_side"),
+        ("ADVERTISER", false, "server_side"),
+        ("ADVERTISER", true, "mixed"),
+        ("AMC", false, "server_side"),
+        ("AMC", true, "mixed"),
+        ("LOOKALIKE", false, "mixed"),
+        ("LOOKALIKE", true, "mixed"),
+    ];
+    for (i, (kind, negative, serving)) in audiences.iter().enumerate() {
+        let id = format!("a{i}");
+        groups.push(group(
+            &id,
+            "ONLINE_VIDEO",
+            &["AMAZON"],
+            &[(kind, *negative)],
+        ));
+        expected.push((id, "amazon_owned", *serving));
+    }
+    groups.push(group(
+        "both",
+        "STREAMING_TV",
+        &["DEAL"],
+        &[("LOOKALIKE", false), ("AMC", false), ("AMAZON", true)],
+    ));
+    expected.push(("both".to_owned(), "third_party", "server_side"));
+
+    let mut config = Config::demo();
+    config.advertisers[0].campaigns = vec![campaign("c1", "ACTIVE", groups)];
+    let amazon = Amazon::start_with("dsp-import-combinations", config);
+    let out = amazon.dir.join("placements.csv");
+    let (_, stderr, code) = run(&amazon, &import_args(out.to_str().unwrap(), &["c1"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, rows) = read(&out);
+    assert_eq!(rows.len(), expected.len());
+    for (id, supply, serving) in expected {
+        let r = rows.iter().find(|r| r["ad_group_id"] == id).unwrap();
+        assert_eq!(
+            (r["supply"].as_str(), r["serving"].as_str()),
+            (supply, serving),
+            "{id}"
+        );
+    }
+}

@@ -604,7 +604,9 @@ fn plan_row(
         Kind::Video => tag::check_https_url(tag_text),
     }
     .map_err(|r| Problem::tag(column, r))?;
-    let sizes = tag::parse_sizes(row.get("size")).map_err(|r| Problem::tag("size", r))?;
+    let mut sizes = tag::parse_sizes(row.get("size")).map_err(|r| Problem::tag("size", r))?;
+    // The same sizes in another order are the same creative.
+    sizes.sort_unstable();
     if kind == Kind::Display && sizes.is_empty() {
         return Err(Problem::new(
             "size",
@@ -1091,23 +1093,18 @@ impl Work<'_> {
         what: &str,
         sent: usize,
     ) -> anyhow::Result<Outcomes> {
-        if !(200..300).contains(&answer.status) {
+        if (400..500).contains(&answer.status) {
+            // Refused as a whole: nothing of the call was taken, every item failed.
             let code = client::error_code(answer);
-            if answer.status == 400 || answer.status == 422 {
-                return Ok((0..sent)
-                    .map(|i| {
-                        (
-                            i,
-                            Err((
-                                code.clone(),
-                                format!("Amazon refused the whole call ({})", answer.status),
-                            )),
-                        )
-                    })
-                    .collect());
-            }
-            check(answer, what, self.advertiser)?;
+            let message = match check(answer, what, self.advertiser) {
+                Err(err) => err.to_string(),
+                Ok(()) => format!("Amazon refused the whole call ({})", answer.status),
+            };
+            return Ok((0..sent)
+                .map(|i| (i, Err((code.clone(), message.clone()))))
+                .collect());
         }
+        check(answer, what, self.advertiser)?;
         let items = creative::parse_multi_status(&answer.body, sent)
             .with_context(|| format!("{what}: Amazon's answer is not the expected 207"))?;
         Ok(items.into_iter().map(|r| (r.index, r.outcome)).collect())
