@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -284,19 +284,29 @@ impl Journal {
                     Ok(entry) => {
                         entries.insert(entry.key.clone(), entry);
                     }
-                    // A line cut short by a crash is the last one.
-                    Err(_) => break,
+                    // A line cut short by a crash (ended below, so never followed on the
+                    // same line by a later one).
+                    Err(_) => continue,
                 }
             }
             let file = if read_only {
                 None
             } else {
-                Some(
-                    OpenOptions::new()
-                        .append(true)
-                        .open(path)
-                        .with_context(|| format!("cannot write {}", path.display()))?,
-                )
+                let mut file = OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                // End a torn last line, so the next line starts on its own.
+                let mut last = [0u8; 1];
+                if file.seek(SeekFrom::End(-1)).is_ok()
+                    && file.read_exact(&mut last).is_ok()
+                    && last[0] != b'\n'
+                {
+                    file.write_all(b"\n")?;
+                    file.sync_data()?;
+                }
+                Some(file)
             };
             return Ok(Journal { file, entries });
         }
@@ -1108,5 +1118,56 @@ impl Work<'_> {
         let items = creative::parse_multi_status(&answer.body, sent)
             .with_context(|| format!("{what}: Amazon's answer is not the expected 207"))?;
         Ok(items.into_iter().map(|r| (r.index, r.outcome)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_keeps_the_last_line_of_each_key_and_ignores_a_torn_one() {
+        let dir = std::env::temp_dir().join(format!("mk-publish-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tags.csv.journal");
+        let _ = std::fs::remove_file(&path);
+        // A dry run creates nothing.
+        Journal::open(&path, "583", true).unwrap();
+        assert!(!path.exists());
+        let mut journal = Journal::open(&path, "583", false).unwrap();
+        let mut entry = journal.get("g1|Spring|display|300x250");
+        entry.pending_create = true;
+        journal.put(entry.clone()).unwrap();
+        entry.pending_create = false;
+        entry.creative_id = Some("591".into());
+        journal.put(entry.clone()).unwrap();
+        drop(journal);
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"key\":\"g1|Spring|display|300x250\",\"crea")
+            .unwrap();
+        let mut journal = Journal::open(&path, "583", false).unwrap();
+        assert_eq!(journal.get("g1|Spring|display|300x250"), entry);
+        assert_eq!(journal.get("other").creative_id, None);
+        // A line written after the torn one is read on the next run.
+        entry.associated = true;
+        journal.put(entry.clone()).unwrap();
+        drop(journal);
+        let journal = Journal::open(&path, "583", true).unwrap();
+        assert_eq!(journal.get("g1|Spring|display|300x250"), entry);
+        let err = Journal::open(&path, "584", false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("advertiser 583, not 584"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn column_names_are_matched_loosely() {
+        assert_eq!(column_key("\u{feff}Placement ID"), "placement_id");
+        assert_eq!(column_key(" Creative-Name "), "creative_name");
     }
 }
