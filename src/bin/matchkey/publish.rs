@@ -837,6 +837,25 @@ impl Work<'_> {
         what: &str,
         build: impl Fn(&Auth<'_>) -> ApiRequest,
     ) -> anyhow::Result<Option<client::Answer>> {
+        self.send_with(what, true, build)
+    }
+
+    /// [`Work::send`] for creates: never sent again after no answer or a 5xx (the
+    /// journal's pending intent then makes the row `unconfirmed_create`).
+    fn send_once(
+        &mut self,
+        what: &str,
+        build: impl Fn(&Auth<'_>) -> ApiRequest,
+    ) -> anyhow::Result<Option<client::Answer>> {
+        self.send_with(what, false, build)
+    }
+
+    fn send_with(
+        &mut self,
+        what: &str,
+        resend_unanswered: bool,
+        build: impl Fn(&Auth<'_>) -> ApiRequest,
+    ) -> anyhow::Result<Option<client::Answer>> {
         if self.dry_run {
             let auth = Auth {
                 api_base: "",
@@ -846,7 +865,11 @@ impl Work<'_> {
             self.requests.push(printable(&build(&auth)));
             return Ok(None);
         }
-        Ok(Some(self.client.call(what, build)?))
+        Ok(Some(if resend_unanswered {
+            self.client.call(what, build)?
+        } else {
+            self.client.call_once(what, build)?
+        }))
     }
 
     fn run(
@@ -888,7 +911,7 @@ impl Work<'_> {
                 }
             }
             let items: Vec<&ThirdPartyCreative> = batch.iter().map(|(_, p)| &p.creative).collect();
-            let answer = self.send("creatives create", |auth| {
+            let answer = self.send_once("creatives create", |auth| {
                 creative::create_creatives(auth, advertiser, &items)
             })?;
             let Some(answer) = answer else {
