@@ -313,3 +313,567 @@ fn client_and_emulator_enums_agree() {
     assert_eq!(audiences, dsp_enums::AUDIENCE_TYPES);
     assert_eq!(dsp::MAX_PAGE, dsp_enums::MAX_PAGE);
 }
+
+// ---- dsp publish ----
+
+/// An advertiser to publish to: c1 running with 12 display and 4 video ad groups (serving
+/// client side, server side and mixed among them), c2 not running, c3 running with an
+/// audio ad group.
+fn publish_campaigns() -> Vec<Campaign> {
+    let mut display: Vec<AdGroup> = (1..=12)
+        .map(|i| group(&format!("d{i}"), "DISPLAY", &["AMAZON"], &[]))
+        .collect();
+    display[1].audiences = group("x", "DISPLAY", &[], &[("ADVERTISER", false)]).audiences;
+    display[2].audiences = group("x", "DISPLAY", &[], &[("LOOKALIKE", false)]).audiences;
+    let mut groups = display;
+    for (i, kind) in [
+        "ONLINE_VIDEO",
+        "STREAMING_TV",
+        "ONLINE_VIDEO",
+        "STREAMING_TV",
+    ]
+    .iter()
+    .enumerate()
+    {
+        groups.push(group(&format!("v{}", i + 1), kind, &["DEAL"], &[]));
+    }
+    vec![
+        campaign("c1", "ACTIVE", groups),
+        campaign(
+            "c2",
+            "INACTIVE",
+            vec![group("i1", "DISPLAY", &["AMAZON"], &[])],
+        ),
+        campaign("c3", "ACTIVE", vec![group("a1", "AUDIO", &["AMAZON"], &[])]),
+    ]
+}
+
+fn start_publish(test: &str) -> Amazon {
+    let mut config = Config::demo();
+    config.advertisers[0].campaigns = publish_campaigns();
+    Amazon::start_with(test, config)
+}
+
+const HEADER: &str =
+    "placement_id,ad_group_id,creative_name,kind,tag,tag_server_side,serving,size,trackers\n";
+
+fn display_tag(n: &str) -> String {
+    format!(
+        "\"<script src=\"\"https://ads.example/tag.js?c={n}&cb=${{CACHEBUSTER}}\"\"></script>\""
+    )
+}
+
+/// 24 display rows (two creatives on each display ad group, by placement id) and 4 video
+/// rows (by ad group id): 28 creatives, 28 associations.
+fn tags_file() -> String {
+    let mut text = HEADER.to_owned();
+    for i in 1..=12 {
+        for name in ["Spring", "Summer"] {
+            let placement = dsp::placement_id(DEMO_ACCOUNT_ID, &format!("d{i}"));
+            let serving = if i == 3 { "client_side" } else { "" };
+            text.push_str(&format!(
+                "{placement},,{name},display,{},,{serving},300x250,https://t.example/imp?c={name}\n",
+                display_tag(&format!("{name}{i}"))
+            ));
+        }
+    }
+    for i in 1..=4 {
+        text.push_str(&format!(
+            ",v{i},Launch,video,https://ads.example/vast.xml?v={i}&cb=${{CACHEBUSTER}},,,,\n"
+        ));
+    }
+    text
+}
+
+fn publish_args(tags: &str) -> Vec<&str> {
+    vec![
+        "dsp",
+        "publish",
+        "--advertiser-id",
+        DEMO_ACCOUNT_ID,
+        "--tags",
+        tags,
+    ]
+}
+
+/// The emulator's creatives and associations of the demo advertiser.
+fn stored(amazon: &Amazon) -> Value {
+    let url = format!(
+        "{}/__emulator/dsp/{DEMO_ACCOUNT_ID}/creatives",
+        amazon.base()
+    );
+    let text = ureq::get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// How many requests the emulator received per endpoint.
+fn calls(amazon: &Amazon, endpoint: &str) -> usize {
+    let url = format!("{}/__emulator/requests?endpoint={endpoint}", amazon.base());
+    let text = ureq::get(&url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    serde_json::from_str::<Value>(&text)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+fn moderate(amazon: &Amazon, ids: &[&str], status: &str, reasons: &[&str]) {
+    let url = format!(
+        "{}/__emulator/dsp/{DEMO_ACCOUNT_ID}/moderation",
+        amazon.base()
+    );
+    let response = ureq::post(&url)
+        .header("content-type", "application/json")
+        .send(json!({ "adCreativeIds": ids, "status": status, "reasons": reasons }).to_string())
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+fn row(report: &Value, line: u64) -> &Value {
+    report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["line"] == line)
+        .unwrap()
+}
+
+#[test]
+fn publish_batches_reruns_idempotently_and_reports_moderation() {
+    let amazon = start_publish("dsp-publish");
+    let tags = amazon.dir.join("tags.csv");
+    std::fs::write(&tags, tags_file()).unwrap();
+    let tags_text = tags.to_str().unwrap();
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["actions"]["created"], 28, "{report}");
+    assert_eq!(report["summary"]["moderation"]["PENDING"], 28);
+    let state = stored(&amazon);
+    assert_eq!(state["creatives"].as_array().unwrap().len(), 28);
+    assert_eq!(state["associations"].as_array().unwrap().len(), 28);
+    assert_eq!(calls(&amazon, "dspCreatives"), 2, "28 creatives: 20 + 8");
+    assert_eq!(
+        calls(&amazon, "dspAssociations"),
+        2,
+        "28 associations: 20 + 8"
+    );
+    assert_eq!(calls(&amazon, "dspAdExperiences"), 28);
+    assert!(stderr.contains("associating 21-28 of 28"), "{stderr}");
+    // The tag went out exactly as written, macro included; video is VAST with no size.
+    let first = &state["creatives"][0];
+    assert_eq!(
+        first["tagSource"],
+        "<script src=\"https://ads.example/tag.js?c=Spring1&cb=${CACHEBUSTER}\"></script>"
+    );
+    assert_eq!(first["name"], "Spring 300x250 [d1]");
+    assert_eq!(first["trackingUrls"][0], "https://t.example/imp?c=Spring");
+    let video = state["creatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Launch video [v2]")
+        .unwrap();
+    assert_eq!(video["tagType"], "VAST_VPAID");
+    assert_eq!(video["adExperience"], "THIRD_PARTY_VIDEO");
+    let line2 = row(&report, 2);
+    assert_eq!(line2["action"], "created");
+    assert_eq!(line2["campaignId"], "c1");
+    assert_eq!(line2["variant"], "client_side");
+    assert!(
+        !stdout.contains("ads.example/tag.js"),
+        "the report holds no tag"
+    );
+
+    // Amazon's reviewers decide two creatives.
+    let approved = line2["creativeId"].as_str().unwrap().to_owned();
+    let refused = row(&report, 3)["creativeId"].as_str().unwrap().to_owned();
+    moderate(&amazon, &[&approved], "APPROVED", &[]);
+    moderate(
+        &amazon,
+        &[&refused],
+        "NOT_APPROVED",
+        &["landing page unreachable"],
+    );
+
+    // A re-run of the same file sends no write and reports the moderation.
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["actions"]["unchanged"], 28, "{report}");
+    assert_eq!(row(&report, 2)["moderation"], "APPROVED");
+    assert_eq!(row(&report, 3)["moderation"], "NOT_APPROVED");
+    assert_eq!(row(&report, 3)["reasons"][0], "landing page unreachable");
+    assert_eq!(report["summary"]["moderation"]["PENDING"], 26);
+    assert!(
+        stderr.contains("1 APPROVED, 1 NOT_APPROVED, 26 PENDING"),
+        "{stderr}"
+    );
+    assert_eq!(calls(&amazon, "dspCreatives"), 2);
+    assert_eq!(calls(&amazon, "dspAssociations"), 2);
+
+    // The trafficker fixes the refused creative's tag: exactly that one is updated.
+    let text = tags_file().replace("c=Summer1&", "c=Summer1b&");
+    std::fs::write(&tags, text).unwrap();
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["actions"]["updated"], 1, "{report}");
+    assert_eq!(report["summary"]["actions"]["unchanged"], 27);
+    assert_eq!(row(&report, 3)["action"], "updated");
+    assert_eq!(row(&report, 3)["creativeId"], refused.as_str());
+    assert_eq!(row(&report, 3)["moderation"], "PENDING", "back to review");
+    let state = stored(&amazon);
+    assert_eq!(
+        state["creatives"].as_array().unwrap().len(),
+        28,
+        "nothing duplicated"
+    );
+    assert_eq!(state["associations"].as_array().unwrap().len(), 28);
+    let versions: Vec<u64> = state["creatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions.iter().filter(|v| **v == 2).count(), 1);
+    assert_eq!(calls(&amazon, "dspCreatives"), 3, "one update call");
+    let journal = std::fs::read_to_string(amazon.dir.join("tags.csv.journal")).unwrap();
+    assert!(journal.starts_with("{\"journal\":\"matchkey dsp publish v1\""));
+    assert!(!journal.contains("ads.example"), "the journal holds no tag");
+}
+
+#[test]
+fn publish_refuses_bad_rows_before_sending_anything() {
+    let amazon = start_publish("dsp-publish-refused");
+    let tags = amazon.dir.join("tags.csv");
+    let good = display_tag("ok");
+    let rows = [
+        // 2: campaign c2 is not running.
+        format!(",i1,Spring,display,{good},,,300x250,"),
+        // 3: an http resource.
+        ",d1,Spring,display,\"<script src=\"\"http://ads.example/t.js\"\"></script>\",,,300x250,"
+            .to_owned(),
+        // 4: audio.
+        ",d1,Jingle,audio,https://ads.example/a.mp3,,,,".to_owned(),
+        // 5: a VAST URL over http.
+        ",v1,Launch,video,http://ads.example/vast.xml,,,,".to_owned(),
+        // 6: malformed: one cell too many.
+        format!(",d1,Spring,display,{good},,,300x250,,extra"),
+        // 7: a video tag on an audio ad group.
+        ",a1,Launch,video,https://ads.example/vast.xml,,,,".to_owned(),
+        // 8: a placement nobody imported.
+        format!("amzdsp-{DEMO_ACCOUNT_ID}-nope,,Spring,display,{good},,,300x250,"),
+        // 9: two variants for a mixed placement, nobody decided.
+        format!(",d3,Spring,display,{good},{good},,300x250,"),
+        // 10: a display tag on video inventory.
+        format!(",v1,Spring,display,{good},,,300x250,"),
+        // 11: no size; 12: an http tracker; 13: an unclosed macro.
+        format!(",d1,Spring,display,{good},,,,"),
+        format!(",d1,Spring,display,{good},,,300x250,http://t.example/i"),
+        ",v2,Launch,video,https://ads.example/vast.xml?cb=${CACHEBUSTER,,,,".to_owned(),
+    ];
+    std::fs::write(&tags, format!("{HEADER}{}\n", rows.join("\n"))).unwrap();
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags.to_str().unwrap()));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let expect = [
+        (2, "placement_id", "campaign_not_running"),
+        (3, "tag", "insecure_resource"),
+        (4, "kind", "audio_not_supported"),
+        (5, "tag", "not_https"),
+        (6, "row", "malformed_csv"),
+        (7, "kind", "audio_not_supported"),
+        (8, "placement_id", "unknown_placement"),
+        (9, "serving", "serving_undecided"),
+        (10, "kind", "kind_mismatch"),
+        (11, "size", "empty"),
+        (12, "trackers", "not_https"),
+        (13, "tag", "unclosed_macro"),
+    ];
+    for (line, field, reason) in expect {
+        let r = row(&report, line);
+        assert_eq!(r["action"], "refused", "line {line}: {r}");
+        assert_eq!(
+            (r["error"]["field"].as_str(), r["error"]["reason"].as_str()),
+            (Some(field), Some(reason)),
+            "line {line}: {r}"
+        );
+    }
+    assert!(
+        row(&report, 2)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("campaign c2 is INACTIVE")
+    );
+    assert!(
+        stderr.contains("line 4: refused (kind: audio_not_supported): audio is not supported"),
+        "{stderr}"
+    );
+    for endpoint in ["dspCreatives", "dspAdExperiences", "dspAssociations"] {
+        assert_eq!(calls(&amazon, endpoint), 0, "{endpoint}: nothing sent");
+    }
+    assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn publish_picks_the_serving_variant_and_dry_run_sends_nothing() {
+    let amazon = start_publish("dsp-publish-serving");
+    let tags = amazon.dir.join("tags.csv");
+    let (client, server) = (display_tag("client"), display_tag("server"));
+    let text = format!(
+        "{HEADER},d1,Both,display,{client},{server},,300x250,\n\
+         ,d2,Both,display,{client},{server},,300x250,\n\
+         ,d3,Both,display,{client},{server},server_side,300x250,\n\
+         ,d4,Only,display,,{server},,300x250,\n"
+    );
+    std::fs::write(&tags, text).unwrap();
+    let tags_text = tags.to_str().unwrap();
+    let mut args = publish_args(tags_text);
+    args.push("--dry-run");
+    let (stdout, stderr, code) = run(&amazon, &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["dryRun"], true);
+    let requests = report["requests"].as_array().unwrap();
+    let paths: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(paths[0], ("POST", "/dsp/v1/adCreatives"));
+    assert_eq!(paths.iter().filter(|p| p.0 == "PUT").count(), 4);
+    assert_eq!(
+        paths.last().unwrap(),
+        &("POST", "/dsp/v1/adCreatives/associations/adGroups")
+    );
+    assert_eq!(
+        requests[0]["body"]["adCreatives"].as_array().unwrap().len(),
+        4
+    );
+    assert!(!stdout.contains("Atza"), "no token in the dry run");
+    assert_eq!(row(&report, 2)["action"], "would_create");
+    for endpoint in ["dspCreatives", "dspAdExperiences", "dspAssociations"] {
+        assert_eq!(calls(&amazon, endpoint), 0, "{endpoint}: dry run");
+    }
+    assert!(!amazon.dir.join("tags.csv.journal").exists());
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let variants: Vec<&str> = (2..=5)
+        .map(|line| row(&report, line)["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        variants,
+        ["client_side", "server_side", "server_side", "server_side"]
+    );
+    let state = stored(&amazon);
+    let source = |name: &str| {
+        state["creatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["tagSource"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(source("Both 300x250 [d1]").contains("c=client"));
+    assert!(source("Both 300x250 [d2]").contains("c=server"));
+    assert!(source("Both 300x250 [d3]").contains("c=server"));
+}
+
+/// The client's write-side enums and limits and the emulator's copy agree.
+#[test]
+fn client_and_emulator_creative_enums_agree() {
+    use matchkey::amazon::dsp::creative;
+    assert_eq!(creative::TAG_TYPES, dsp_enums::TAG_TYPES);
+    assert_eq!(creative::AD_EXPERIENCES, dsp_enums::AD_EXPERIENCES);
+    assert_eq!(&[creative::DESTINATION][..], dsp_enums::DESTINATIONS);
+    assert_eq!(creative::ASSOCIATION_STATES, dsp_enums::ASSOCIATION_STATES);
+    let moderation: Vec<&str> = creative::MODERATION_STATES
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(moderation, dsp_enums::MODERATION_STATES);
+    assert_eq!(creative::MAX_PER_CALL, dsp_enums::MAX_PER_CALL);
+    assert_eq!(creative::MAX_SIZES, dsp_enums::MAX_SIZES);
+    assert_eq!(creative::MAX_TRACKERS, dsp_enums::MAX_TRACKERS);
+    assert_eq!(creative::MAX_NAME, dsp_enums::MAX_NAME);
+    assert_eq!(creative::ALREADY_ASSOCIATED, dsp_enums::ALREADY_ASSOCIATED);
+    assert_eq!(
+        creative::CAMPAIGN_NOT_RUNNING,
+        dsp_enums::CAMPAIGN_NOT_ACTIVE
+    );
+    let running: Vec<&str> = dsp::CAMPAIGN_STATES
+        .iter()
+        .filter(|(_, running)| *running)
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(running, dsp_enums::RUNNING_STATES);
+}
+
+/// A create whose answer never came is not sent again silently: the row is refused until
+/// the trafficker says to retry it.
+#[test]
+fn publish_never_creates_twice_after_a_lost_answer() {
+    let amazon = start_publish("dsp-publish-lost");
+    let tags = amazon.dir.join("tags.csv");
+    std::fs::write(
+        &tags,
+        format!(
+            "{HEADER},d1,Spring,display,{},,,300x250,\n",
+            display_tag("a")
+        ),
+    )
+    .unwrap();
+    let tags_text = tags.to_str().unwrap();
+    let url = format!("{}/__emulator/faults", amazon.base());
+    ureq::post(&url)
+        .header("content-type", "application/json")
+        .send(json!({"endpoint": "dspCreatives", "kind": "drop"}).to_string())
+        .unwrap();
+    // Default attempts: a create whose answer was lost is never sent again.
+    let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(calls(&amazon, "dspCreatives"), 1, "a lost create is not resent");
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["error"]["reason"], "unconfirmed_create");
+    assert!(stderr.contains("--retry-unconfirmed"), "{stderr}");
+    assert_eq!(calls(&amazon, "dspCreatives"), 1, "only the lost one");
+
+    let mut args = publish_args(tags_text);
+    args.push("--retry-unconfirmed");
+    let (stdout, stderr, code) = run(&amazon, &args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "created");
+    assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 1);
+}
+
+/// A call Amazon refuses as a whole fails its rows (exit 1) and leaves nothing pending: the
+/// next run creates them.
+#[test]
+fn publish_refused_call_fails_rows_and_the_next_run_creates_them() {
+    let amazon = start_publish("dsp-publish-refused-call");
+    let tags = amazon.dir.join("tags.csv");
+    std::fs::write(
+        &tags,
+        format!(
+            "{HEADER},d1,Spring,display,{},,,728x90;300x250,\n",
+            display_tag("a")
+        ),
+    )
+    .unwrap();
+    let tags_text = tags.to_str().unwrap();
+    let url = format!("{}/__emulator/faults", amazon.base());
+    ureq::post(&url)
+        .header("content-type", "application/json")
+        .send(json!({"endpoint": "dspCreatives", "kind": "status", "status": 400}).to_string())
+        .unwrap();
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "failed");
+    assert_eq!(row(&report, 2)["error"]["field"], "create");
+    assert_eq!(calls(&amazon, "dspAdExperiences"), 0);
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "created");
+    assert_eq!(row(&report, 2)["name"], "Spring 300x250+728x90 [d1]");
+}
+
+/// Every set of inventory source types the emulator can give an ad group, and every
+/// audience type included or excluded, each through a real import.
+#[test]
+fn import_supply_and_serving_for_every_combination() {
+    const SOURCES: [&str; 5] = [
+        "AMAZON",
+        "APD",
+        "THIRD_PARTY_EXCHANGE",
+        "DEAL",
+        "INVENTORY_GROUP",
+    ];
+    let mut groups = Vec::new();
+    let mut expected = Vec::new();
+    for mask in 0u32..32 {
+        let sources: Vec<&str> = (0..5)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| SOURCES[i])
+            .collect();
+        let amazon = mask & 0b00011 != 0;
+        let third = mask & 0b11100 != 0;
+        let supply = match (amazon, third) {
+            (false, false) => "unknown",
+            (true, false) => "amazon_owned",
+            (false, true) => "third_party",
+            (true, true) => "mixed",
+        };
+        let id = format!("s{mask}");
+        groups.push(group(&id, "DISPLAY", &sources, &[]));
+        expected.push((id, supply, "client_side"));
+    }
+    let audiences = [
+        ("AMAZON", false, "client_side"),
+        ("AMAZON", true, "client_side"),
+        ("THIRD_PARTY", false, "client_side"),
+        ("THIRD_PARTY", true, "client_side"),
+        ("ADVERTISER", false, "server_side"),
+        ("ADVERTISER", true, "mixed"),
+        ("AMC", false, "server_side"),
+        ("AMC", true, "mixed"),
+        ("LOOKALIKE", false, "mixed"),
+        ("LOOKALIKE", true, "mixed"),
+    ];
+    for (i, (kind, negative, serving)) in audiences.iter().enumerate() {
+        let id = format!("a{i}");
+        groups.push(group(
+            &id,
+            "ONLINE_VIDEO",
+            &["AMAZON"],
+            &[(kind, *negative)],
+        ));
+        expected.push((id, "amazon_owned", *serving));
+    }
+    groups.push(group(
+        "both",
+        "STREAMING_TV",
+        &["DEAL"],
+        &[("LOOKALIKE", false), ("AMC", false), ("AMAZON", true)],
+    ));
+    expected.push(("both".to_owned(), "third_party", "server_side"));
+
+    let mut config = Config::demo();
+    config.advertisers[0].campaigns = vec![campaign("c1", "ACTIVE", groups)];
+    let amazon = Amazon::start_with("dsp-import-combinations", config);
+    let out = amazon.dir.join("placements.csv");
+    let (_, stderr, code) = run(&amazon, &import_args(out.to_str().unwrap(), &["c1"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, rows) = read(&out);
+    assert_eq!(rows.len(), expected.len());
+    for (id, supply, serving) in expected {
+        let r = rows.iter().find(|r| r["ad_group_id"] == id).unwrap();
+        assert_eq!(
+            (r["supply"].as_str(), r["serving"].as_str()),
+            (supply, serving),
+            "{id}"
+        );
+    }
+}

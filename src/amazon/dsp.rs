@@ -26,6 +26,13 @@
 //! `{audienceTarget{audienceId, audienceType, groupId, negative}}`. The enums are
 //! [`CAMPAIGN_STATES`], [`AD_GROUP_STATES`], [`INVENTORY_TYPES`],
 //! [`INVENTORY_SOURCE_SUPPLY`] and [`AUDIENCE_SERVING`].
+//!
+//! The write side (third-party creatives, ad experiences, associations, moderation) is in
+//! [`creative`], with its own table of unverified shapes; the checks of a tag before it is
+//! sent are in [`tag`].
+
+pub mod creative;
+pub mod tag;
 
 use serde_json::{Value, json};
 

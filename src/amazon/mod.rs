@@ -9,8 +9,10 @@
 //! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
 //! - [`connect`]: the authorization-code grant with PKCE, and discovery of what a grant
 //!   reaches (profiles, DSP advertisers, AMC accounts and instances).
-//! - [`dsp`]: DSP trafficking, read side: campaigns, ad groups, their inventory sources and
-//!   audiences, and the `supply` / `serving` / running rules.
+//! - [`dsp`]: DSP trafficking: campaigns, ad groups, their inventory sources and
+//!   audiences, and the `supply` / `serving` / running rules; third-party creatives, ad
+//!   experiences, associations and moderation ([`dsp::creative`]); tag checks
+//!   ([`dsp::tag`]).
 
 pub mod amc;
 pub mod audience;

@@ -14,6 +14,8 @@ pub enum Method {
     Post,
     /// `PATCH`
     Patch,
+    /// `PUT`
+    Put,
 }
 
 impl Method {
@@ -23,6 +25,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Patch => "PATCH",
+            Method::Put => "PUT",
         }
     }
 }

@@ -86,6 +86,26 @@ impl Client {
         what: &str,
         build: impl Fn(&Auth<'_>) -> ApiRequest,
     ) -> anyhow::Result<Answer> {
+        self.call_with(what, true, build)
+    }
+
+    /// [`Client::call`] for a request that must never be sent twice (a create): only a
+    /// 401 (refreshed once) and a 429 (Amazon did not take it) are sent again; no answer
+    /// or a 5xx is returned as it is, since Amazon may have acted on it.
+    pub(crate) fn call_once(
+        &mut self,
+        what: &str,
+        build: impl Fn(&Auth<'_>) -> ApiRequest,
+    ) -> anyhow::Result<Answer> {
+        self.call_with(what, false, build)
+    }
+
+    fn call_with(
+        &mut self,
+        what: &str,
+        resend_unanswered: bool,
+        build: impl Fn(&Auth<'_>) -> ApiRequest,
+    ) -> anyhow::Result<Answer> {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
@@ -98,7 +118,9 @@ impl Client {
             let (answer, retry_after) = self.send(build(&auth));
             // Successes and refusals are the caller's to read; the rest is decided as
             // the Worker decides it.
-            if !matches!(answer.status, 0 | 401 | 429 | 500..=599) {
+            if !matches!(answer.status, 0 | 401 | 429 | 500..=599)
+                || (!resend_unanswered && matches!(answer.status, 0 | 500..=599))
+            {
                 return Ok(answer);
             }
             let jitter = f64::from(

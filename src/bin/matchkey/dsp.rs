@@ -159,10 +159,10 @@ fn print_table<const N: usize>(
 }
 
 /// One page of a list answer and the next page's token.
-type Page<T> = (Vec<T>, Option<String>);
+pub(crate) type Page<T> = (Vec<T>, Option<String>);
 
 /// Every page of one list call. `what` names it in errors.
-fn all_pages<T>(
+pub(crate) fn all_pages<T>(
     client: &mut Client,
     what: &str,
     advertiser: &str,
@@ -188,7 +188,7 @@ fn all_pages<T>(
 }
 
 /// A clear error for an answer that is not a success.
-fn check(answer: &Answer, what: &str, advertiser: &str) -> anyhow::Result<()> {
+pub(crate) fn check(answer: &Answer, what: &str, advertiser: &str) -> anyhow::Result<()> {
     let code = client::error_code(answer);
     match answer.status {
         200..=299 => Ok(()),
@@ -202,7 +202,7 @@ fn check(answer: &Answer, what: &str, advertiser: &str) -> anyhow::Result<()> {
     }
 }
 
-fn list_campaigns(
+pub(crate) fn list_campaigns(
     client: &mut Client,
     advertiser: &str,
     ids: &[String],

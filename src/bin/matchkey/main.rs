@@ -1,8 +1,9 @@
 //! `matchkey`: the core's normalizer for files, for bulk audience and AMC uploads.
 //!
 //! `hash`, `hash-csv` and `amc prepare` stay offline: they read stdin or files and write
-//! stdout or files. `audience push` and `amc upload` talk to Amazon (`client`); `connect`
-//! obtains the refresh token they use. Summaries,
+//! stdout or files. `audience push`, `amc upload` and `dsp` talk to Amazon (`client`);
+//! `connect` obtains the refresh token they use (or hands it to a Worker), `doctor`
+//! checks a deployed Worker (`worker`). Summaries,
 //! progress and errors go to stderr without any input value.
 
 mod amc;
@@ -14,6 +15,7 @@ mod hash;
 mod hash_csv;
 mod journal;
 mod parallel;
+mod publish;
 mod reader;
 mod worker;
 
@@ -50,7 +52,7 @@ enum Command {
     /// Check a deployed Worker: what a production deployment still needs, with fixes.
     #[command(after_help = worker::DOCTOR_EXAMPLES)]
     Doctor(worker::DoctorArgs),
-    /// Amazon DSP trafficking: list campaigns, import ad groups as placements.
+    /// Amazon DSP trafficking: list campaigns, import ad groups as placements, publish tags.
     #[command(subcommand)]
     Dsp(DspCommand),
 }
@@ -63,6 +65,10 @@ enum DspCommand {
     /// Import the ad groups of campaigns into a placements CSV (refreshed in place).
     #[command(after_help = format!("{}\n\n{}", dsp::IMPORT_EXAMPLES, client::CREDENTIALS_HELP))]
     Import(dsp::ImportArgs),
+    /// Publish third-party tags (a CSV file) as creatives under their ad groups, and
+    /// report their moderation. Idempotent through a journal beside the file.
+    #[command(after_help = format!("{}\n\n{}", publish::EXAMPLES, client::CREDENTIALS_HELP))]
+    Publish(publish::PublishArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,11 +102,12 @@ fn main() -> ExitCode {
         Command::Doctor(args) => worker::doctor(&args),
         Command::Dsp(DspCommand::Campaigns(args)) => dsp::campaigns(&args),
         Command::Dsp(DspCommand::Import(args)) => dsp::import(&args),
+        Command::Dsp(DspCommand::Publish(args)) => publish::publish(&args),
     };
     match res {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("matchkey: Amazon failed some of the work; see the report");
+            eprintln!("matchkey: some of the work was refused or failed; see the report");
             ExitCode::from(1)
         }
         // The input was read but cannot be used as it is (no row, too many bad rows).

@@ -170,6 +170,31 @@ pub(crate) fn handle(
         }
         ("GET", "/clock") => Ok(clock_reply(shared)),
         ("POST", "/clock") => change_clock(shared, body),
+        ("GET", path) if path.starts_with("/dsp/") && path.ends_with("/creatives") => {
+            let id = path
+                .trim_start_matches("/dsp/")
+                .trim_end_matches("/creatives");
+            let world = shared.world();
+            let creatives: Vec<Value> = world
+                .creatives
+                .values()
+                .filter(|c| c.account_id == id)
+                .map(to_json)
+                .collect();
+            let associations: Vec<Value> = world
+                .associations
+                .iter()
+                .filter(|a| a.account_id == id)
+                .map(to_json)
+                .collect();
+            Ok(Reply::json(
+                StatusCode::OK,
+                json!({ "creatives": creatives, "associations": associations }),
+            ))
+        }
+        ("POST", path) if path.starts_with("/dsp/") && path.ends_with("/moderation") => {
+            moderate(shared, path, body)
+        }
         ("PUT", account) if account.starts_with("/dsp/") => put_campaigns(shared, account, body),
         ("GET", account) if account.starts_with("/dsp/") => {
             let world = shared.world();
@@ -216,6 +241,72 @@ fn put_campaigns(shared: &Shared, path: &str, body: &Bytes) -> Result<Reply, Rep
     let count = campaigns.len();
     world.campaigns.insert(id.to_owned(), campaigns);
     Ok(Reply::json(StatusCode::OK, json!({ "campaigns": count })))
+}
+
+/// Body of `POST /__emulator/dsp/{accountId}/moderation`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ModerationChange {
+    /// The creatives to move; absent: every creative of the advertiser under moderation.
+    #[serde(default)]
+    ad_creative_ids: Option<Vec<String>>,
+    /// The new `moderationStatus`.
+    status: String,
+    /// Amazon's reasons (for `NOT_APPROVED`, `APPROVED_WITH_EXCEPTIONS`).
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+/// `POST /__emulator/dsp/{accountId}/moderation`: moves creatives' moderation (Amazon's
+/// reviewers). Only creatives whose moderation has started (associated) can move.
+fn moderate(shared: &Shared, path: &str, body: &Bytes) -> Result<Reply, Reply> {
+    let id = path
+        .trim_start_matches("/dsp/")
+        .trim_end_matches("/moderation");
+    let change: ModerationChange = parse(body)?;
+    if !trafficking::MODERATION_STATES.contains(&change.status.as_str()) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "status must be one of {}",
+                trafficking::MODERATION_STATES.join(", ")
+            ),
+        ));
+    }
+    let mut world = shared.world();
+    let ids: Vec<String> = match change.ad_creative_ids {
+        Some(ids) => ids,
+        None => world
+            .creatives
+            .values()
+            .filter(|c| c.account_id == id && c.moderation_status.is_some())
+            .map(|c| c.ad_creative_id.clone())
+            .collect(),
+    };
+    for creative_id in &ids {
+        match world.creatives.get(creative_id) {
+            Some(c) if c.account_id == id && c.moderation_status.is_some() => {}
+            Some(c) if c.account_id == id => {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    format!("{creative_id} is not associated: its moderation has not started"),
+                ));
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::NOT_FOUND,
+                    format!("{creative_id} is not a creative of {id}"),
+                ));
+            }
+        }
+    }
+    for creative_id in &ids {
+        if let Some(c) = world.creatives.get_mut(creative_id) {
+            c.moderation_status = Some(change.status.clone());
+            c.reasons.clone_from(&change.reasons);
+        }
+    }
+    Ok(Reply::json(StatusCode::OK, json!({ "moved": ids.len() })))
 }
 
 fn add_fault(shared: &Shared, body: &Bytes) -> Result<Reply, Reply> {

@@ -29,6 +29,10 @@ pub const ENDPOINTS: &[&str] = &[
     "dspCampaigns",
     "dspAdGroups",
     "dspTargets",
+    "dspCreatives",
+    "dspAdExperiences",
+    "dspAssociations",
+    "dspModerations",
 ];
 
 /// Endpoints whose requests start an asynchronous job, the targets of `job_failed` and

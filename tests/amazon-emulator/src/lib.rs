@@ -3,8 +3,9 @@
 //! Tests and the README demo run the real HTTP conversation against it instead of Amazon:
 //! Login with Amazon (consent page with PKCE, tokens), profiles, advertiser accounts, DSP
 //! advertisers, AMC accounts and instances, the Events API, the legacy
-//! DSP conversion import, AMC audiences, AMC advertiser data uploads, and Data Provider
-//! records and audiences. It validates requests field by field, so that a request it
+//! DSP conversion import, AMC audiences, AMC advertiser data uploads, Data Provider
+//! records and audiences, and DSP trafficking (`/dsp/v1` campaigns, ad groups, targets,
+//! third-party creatives, ad experiences, associations, moderation). It validates requests field by field, so that a request it
 //! accepts is one Amazon would accept, records what it received, and injects faults on
 //! demand. See `README.md` next to this crate.
 //!
@@ -32,6 +33,7 @@ mod check;
 mod codes;
 mod config;
 mod control;
+mod creatives;
 mod dsp;
 mod events;
 mod fault;
@@ -56,7 +58,10 @@ pub use crate::trafficking::{AdGroup, AudienceTarget, Campaign};
 /// `src/trafficking.rs`), for tests that compare it with the client's.
 pub mod dsp_enums {
     pub use crate::trafficking::{
-        AUDIENCE_TYPES, CAMPAIGN_STATES, INVENTORY_SOURCE_TYPES, INVENTORY_TYPES, MAX_PAGE,
+        AD_EXPERIENCES, ALREADY_ASSOCIATED, ASSOCIATION_STATES, AUDIENCE_TYPES,
+        CAMPAIGN_NOT_ACTIVE, CAMPAIGN_STATES, DESTINATIONS, INVENTORY_SOURCE_TYPES,
+        INVENTORY_TYPES, MAX_NAME, MAX_PAGE, MAX_PER_CALL, MAX_SIZES, MAX_TRACKERS,
+        MODERATION_STATES, RUNNING_STATES, TAG_TYPES,
     };
 }
 

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::check::{self, FieldError};
 use crate::config::Config;
+use crate::creatives::{Association, Creative};
 use crate::events::Window;
 use crate::fault::{Action, Fault, FaultKind, FaultSpec, JobFault};
 use crate::trafficking::Campaign;
@@ -234,6 +235,10 @@ pub(crate) struct World {
     pub(crate) dp_external_ids: BTreeMap<String, BTreeSet<String>>,
     /// DSP campaigns by account id: the config's, until `PUT /__emulator/dsp/{accountId}`.
     pub(crate) campaigns: BTreeMap<String, Vec<Campaign>>,
+    /// DSP third-party creatives by id (all advertisers).
+    pub(crate) creatives: BTreeMap<String, Creative>,
+    /// Creative ↔ ad group associations, in the order made.
+    pub(crate) associations: Vec<Association>,
 }
 
 impl Clock {
@@ -287,6 +292,8 @@ impl World {
             s3_objects: BTreeMap::new(),
             dp_external_ids: BTreeMap::new(),
             campaigns: BTreeMap::new(),
+            creatives: BTreeMap::new(),
+            associations: Vec::new(),
         };
         world.load_grants();
         world.load_campaigns();
@@ -313,7 +320,7 @@ impl World {
     }
 
     /// Clears requests, faults, revocations, audiences, jobs, data sets, uploads, S3
-    /// objects, Data Provider external ids, codes, the consent choice and the clock, and puts
+    /// objects, Data Provider external ids, DSP creatives and associations, codes, the consent choice and the clock, and puts
     /// the DSP campaigns back to the configuration's; keeps the configuration and issued
     /// tokens (so a client's cached token stays valid).
     pub(crate) fn reset(&mut self) {
@@ -330,6 +337,8 @@ impl World {
         self.uploads.clear();
         self.s3_objects.clear();
         self.dp_external_ids.clear();
+        self.creatives.clear();
+        self.associations.clear();
         self.load_grants();
         self.load_campaigns();
     }

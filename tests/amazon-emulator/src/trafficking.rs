@@ -32,6 +32,40 @@ pub(crate) const TARGET_TYPES: &[&str] = &["INVENTORY_SOURCE", "AUDIENCE"];
 /// Most items per page and ids per filter.
 pub const MAX_PAGE: usize = 100;
 
+// The write side (doc F3), served by `creatives.rs`. Same caveat: unverified shapes; the
+// client's copy is in `src/amazon/dsp/creative.rs`.
+
+/// Most creatives or associations per write call (doc F3 gives 20 for associations; the
+/// emulator takes the same for creatives, emulator choice).
+pub const MAX_PER_CALL: usize = 20;
+/// Most `creativeSizes` of a creative.
+pub const MAX_SIZES: usize = 20;
+/// Most `trackingUrls` of a creative (emulator choice, after the unified API's 5).
+pub const MAX_TRACKERS: usize = 5;
+/// Longest creative `name`, in characters (emulator choice).
+pub const MAX_NAME: usize = 255;
+/// `thirdPartyTag.tagType`.
+pub const TAG_TYPES: &[&str] = &["DISPLAY", "VAST_VPAID"];
+/// `adExperiences` of third-party creatives, in the order of [`TAG_TYPES`].
+pub const AD_EXPERIENCES: &[&str] = &["THIRD_PARTY_DISPLAY", "THIRD_PARTY_VIDEO"];
+/// `thirdPartyTag.destinationOnAmazon` the emulator takes for a third-party tag.
+pub const DESTINATIONS: &[&str] = &["OFF_AMAZON"];
+/// Association `state`.
+pub const ASSOCIATION_STATES: &[&str] = &["ENABLED", "PAUSED"];
+/// `moderationStatus`.
+pub const MODERATION_STATES: &[&str] = &[
+    "PENDING",
+    "APPROVED",
+    "APPROVED_WITH_EXCEPTIONS",
+    "NOT_APPROVED",
+];
+/// Campaign states in which Amazon takes associations (campaigns are created `INACTIVE`).
+pub const RUNNING_STATES: &[&str] = &["ACTIVE"];
+/// Error code of an association that exists already.
+pub const ALREADY_ASSOCIATED: &str = "ASSOCIATION_ALREADY_EXISTS";
+/// Error code of an association to an ad group whose campaign is not running.
+pub const CAMPAIGN_NOT_ACTIVE: &str = "CAMPAIGN_NOT_ACTIVE";
+
 /// A DSP campaign of an advertiser, with its ad groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -56,6 +56,7 @@ pub(super) async fn send(call: amazon::ApiRequest) -> Reply {
         amazon::Method::Get => Method::Get,
         amazon::Method::Post => Method::Post,
         amazon::Method::Patch => Method::Patch,
+        amazon::Method::Put => Method::Put,
     };
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);

@@ -7,6 +7,7 @@ mod audiences;
 mod binary;
 mod connect;
 mod controls;
+mod creatives;
 mod dp_audiences;
 mod dsp;
 mod events;
