@@ -748,7 +748,11 @@ fn publish_never_creates_twice_after_a_lost_answer() {
     // Default attempts: a create whose answer was lost is never sent again.
     let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(2), "{stderr}");
-    assert_eq!(calls(&amazon, "dspCreatives"), 1, "a lost create is not resent");
+    assert_eq!(
+        calls(&amazon, "dspCreatives"),
+        1,
+        "a lost create is not resent"
+    );
 
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");

@@ -117,6 +117,9 @@ impl Journal {
             let first = lines.next().transpose()?.unwrap_or_default();
             let found: Header = serde_json::from_str(&first)
                 .with_context(|| format!("{} is not a matchkey journal", path.display()))?;
+            // The bytes of the whole lines read: a torn line after them is cut off before
+            // appending, so that the next line does not join it and hide what follows.
+            let mut whole = first.len() as u64 + 1;
             for line in lines {
                 let line = line?;
                 // A line cut short by a crash is the last one; ignore it.
@@ -126,6 +129,7 @@ impl Journal {
                     Ok(Line::Done { done }) => state.done = done,
                     Err(_) => break,
                 }
+                whole += line.len() as u64 + 1;
             }
             let nothing_sent = state.audience_id.is_none() && state.batches.is_empty();
             if &found != header && nothing_sent {
@@ -139,6 +143,10 @@ impl Journal {
                 );
             }
             let file = OpenOptions::new().append(true).open(path)?;
+            if file.metadata()?.len() > whole {
+                file.set_len(whole)?;
+                file.sync_data()?;
+            }
             return Ok((
                 Journal {
                     path: path.into(),
@@ -211,10 +219,22 @@ mod tests {
             .unwrap()
             .write_all(b"{\"batch\":2,\"rows")
             .unwrap();
-        let (_, state) = Journal::open(&path, &header, false).unwrap();
+        let (mut j, state) = Journal::open(&path, &header, false).unwrap();
         assert_eq!(state.audience_id, Some(413_642_381_039_213_536));
-        assert_eq!(state.batches, [b]);
+        assert_eq!(state.batches, std::slice::from_ref(&b));
         assert!(!state.done);
+        // What is written after the torn line is read back: the torn line was cut off.
+        let b2 = Batch {
+            batch: 2,
+            rows_through: 12000,
+            ..b.clone()
+        };
+        j.batch(&b2).unwrap();
+        j.done().unwrap();
+        drop(j);
+        let (_, state) = Journal::open(&path, &header, false).unwrap();
+        assert_eq!(state.batches, [b.clone(), b2]);
+        assert!(state.done);
         let other = Header::new(&data, "name=y".into()).unwrap();
         let err = Journal::open(&path, &other, false)
             .err()
