@@ -206,14 +206,12 @@ cat "$work/check.log"
 next_steps() {
   cat <<EOF
 
-Next: your own Amazon Ads account. Connecting one is manual for now (a guided connection
-is issue 13, not built yet):
-  - in wrangler.toml [env.production] set ADVERTISER_ID, REGION, SITE_KEYS and
-    ALLOWED_ORIGINS (your shop's origin), and your KV namespace and D1 database ids;
-  - npx wrangler secret put --env production LWA_CLIENT_ID, and the same for
-    LWA_CLIENT_SECRET, LWA_REFRESH_TOKEN (a Login with Amazon app and a refresh token the
-    advertiser granted; obtaining it is not automated yet), INGEST_SECRET, ADMIN_KEY;
-  - npx wrangler deploy --env production, and point the site tag at it (www/README.md).
+Next: your own Amazon Ads account, in a Worker of your own: the README's "Deploy to
+Cloudflare" has every command (KV and D1, migrations, secrets, deploy), then
+  - matchkey connect --worker https://matchkey.<you>.workers.dev   (the grant goes to the Worker, sealed)
+  - POST /v1/admin/integrations with the advertiser and your shop's origin: it answers the
+    snippet to paste and the site key;
+  - matchkey doctor --worker https://matchkey.<you>.workers.dev    (what is still missing, with fixes).
 EOF
 }
 
