@@ -186,11 +186,11 @@ test('two integrations deliver to their own advertisers with their own grants; a
     }
     assert.doesNotMatch(bad.text, /bad id!|MARS|insecure/);
 
-    const install = async (name, connection, advertiser, origin) => {
+    const install = async (name, connection, advertiser, origin, extra = {}) => {
       const r = await adminCall(worker, '/v1/admin/integrations', 'POST', {
         name, variant: 'events', connection_id: connection, delivery_mode: 'server_side',
-        config: { advertiser_id: advertiser, region: 'NA' }, allowed_origins: [origin],
-        event_map: { order_completed: 'OFF_AMAZON_PURCHASES' },
+        config: { advertiser_id: advertiser, region: 'NA', ...extra.config }, allowed_origins: [origin],
+        event_map: { order_completed: 'OFF_AMAZON_PURCHASES' }, audiences: extra.audiences ?? [],
       });
       assert.equal(r.status, 201, r.text);
       assert.match(r.body.snippet, new RegExp(r.body.site_key));
@@ -198,7 +198,8 @@ test('two integrations deliver to their own advertisers with their own grants; a
       assert.equal(r.body.ingest_secret_sha256, undefined);
       return r.body;
     };
-    const a = await install('Shop one', one.body.id, ONE, 'https://one.example');
+    const a = await install('Shop one', one.body.id, ONE, 'https://one.example',
+      { config: { amc_advertiser_id: '583000000000001' }, audiences: ['newsletter'] });
     const b = await install('Shop two', two.body.id, TWO, 'https://two.example');
     const listed = await adminCall(worker, '/v1/admin/integrations');
     assert.deepEqual(listed.body.integrations.map((i) => i.id).sort(), [a.id, b.id].sort());
@@ -219,6 +220,20 @@ test('two integrations deliver to their own advertisers with their own grants; a
     assert.equal(ra.headers.get('access-control-allow-origin'), 'https://one.example');
     assert.equal((await server(b, ['b1', 'b2', 'b3'])).status, 202);
     assert.equal((await server({ ingest_secret: 'mk_is_wrong' }, ['z'])).status, 401);
+
+    // Audiences are the integration's too: A's visitors may join its newsletter, B's not.
+    const join = (integration, origin) => worker.request(`/v1/audiences/newsletter/members?siteKey=${integration.site_key}`, {
+      method: 'POST', headers: { origin, 'content-type': 'text/plain' },
+      body: JSON.stringify({ country: 'US', add: [{ matchKeys: { EMAIL } }] }),
+    });
+    assert.equal((await join(b, 'https://two.example')).status, 403);
+    assert.equal((await join(a, 'https://one.example')).status, 202);
+    const flushed = await adminCall(worker, `/v1/audiences/newsletter/flush?integration=${a.id}`, 'POST');
+    assert.equal(flushed.status, 200, flushed.text);
+    await until(async () => {
+      const list = await amazon.get('/__emulator/audiences');
+      return (list.audiences ?? list).some((x) => x.accountId === ONE && x.members.length === 1);
+    }, 30000);
 
     const accepted = async (account) => (await amazon.get(`/__emulator/events?accountId=${account}`)).map((e) => e.event.eventId ?? e.event.clientDedupeId ?? e.event.name);
     await until(async () => (await accepted(ONE)).length === 2 && (await accepted(TWO)).length === 3, 30000);

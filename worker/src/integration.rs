@@ -368,6 +368,9 @@ pub fn check(body: &Value, fresh: &Fresh<'_>) -> Result<Integration, Vec<FieldEr
         }
         Some(_) => errors.push(err("audiences", "must_be_list")),
     }
+    if !audiences.is_empty() && !config.contains_key("amc_advertiser_id") {
+        errors.push(err("config.amc_advertiser_id", "required_for_audiences"));
+    }
     let disabled = match obj.get("disabled") {
         None | Some(Value::Null) => fresh.previous.is_some_and(|p| p.disabled),
         Some(Value::Bool(b)) => *b,
@@ -659,6 +662,14 @@ mod tests {
         for value in ["bad id!", "MARS", "pigeon", "BUY", "conn_missing"] {
             assert!(!text.contains(value), "{value} leaked");
         }
+    }
+
+    #[test]
+    fn browser_audiences_need_the_advertiser_they_target() {
+        let body = json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA"}, "audiences": ["newsletter"]});
+        let errors = check(&body, &fresh(&[])).unwrap_err();
+        assert_eq!(errors[0].field, "config.amc_advertiser_id");
+        assert_eq!(errors[0].reason, "required_for_audiences");
     }
 
     #[test]

@@ -128,13 +128,15 @@ pub(super) async fn ingest(req: &mut Request, env: &Env, vars: &Config, dry_run:
 pub(super) async fn members(req: &mut Request, env: &Env, vars: &Config, name: &str) -> Answer {
     let (caller, config) = auth::caller(req, env, vars).await?;
     let config = &config;
-    if config.amc_advertiser_id.is_none() {
-        return Err(RelayError::Config("AMC_ADVERTISER_ID is not set".into()));
-    }
+
     // A browser may join only the audiences of BROWSER_AUDIENCES: decided before the
     // body is read.
     if caller == Caller::Browser && !audience::browser_may_join(name, config) {
         return Err(RelayError::Status(403, "audience_not_allowed"));
+    }
+    // Audiences need the numeric advertiser id they target: a setting of the integration.
+    if config.amc_advertiser_id.is_none() {
+        return Err(RelayError::Status(409, "audiences_not_configured"));
     }
     let bytes = body(req).await?;
     let body: Value =
