@@ -295,7 +295,19 @@ fn list_request(
     if let Some(token) = next_token {
         body["nextToken"] = json!(token);
     }
-    auth.v1_request(Method::Post, path)
+    advertiser_request(auth, Method::Post, path, advertiser_id, &body)
+}
+
+/// A `/dsp/v1` call for an advertiser (`Amazon-Ads-AccountId`) with a JSON body: the
+/// shape of every read and write of this module.
+fn advertiser_request(
+    auth: &Auth<'_>,
+    method: Method,
+    path: &str,
+    advertiser_id: &str,
+    body: &Value,
+) -> ApiRequest {
+    auth.v1_request(method, path)
         .header("amazon-ads-accountid", advertiser_id)
         .header("accept", "application/json")
         .body("application/json", body.to_string())

@@ -148,19 +148,6 @@ pub fn creative_name(name: &str, kind: Kind, sizes: &[(u32, u32)], ad_group_id: 
     format!("{base}{suffix}")
 }
 
-fn write_request(
-    auth: &Auth<'_>,
-    method: Method,
-    path: &str,
-    advertiser_id: &str,
-    body: &Value,
-) -> ApiRequest {
-    auth.v1_request(method, path)
-        .header("amazon-ads-accountid", advertiser_id)
-        .header("accept", "application/json")
-        .body("application/json", body.to_string())
-}
-
 /// `POST /dsp/v1/adCreatives` for 1 to [`MAX_PER_CALL`] creatives.
 pub fn create_creatives(
     auth: &Auth<'_>,
@@ -168,7 +155,7 @@ pub fn create_creatives(
     creatives: &[&ThirdPartyCreative],
 ) -> ApiRequest {
     let items: Vec<Value> = creatives.iter().map(|c| c.create_json()).collect();
-    write_request(
+    super::advertiser_request(
         auth,
         Method::Post,
         "/dsp/v1/adCreatives",
@@ -194,7 +181,7 @@ pub fn update_creatives(
             })
         })
         .collect();
-    write_request(
+    super::advertiser_request(
         auth,
         Method::Patch,
         "/dsp/v1/adCreatives",
@@ -210,7 +197,7 @@ pub fn set_ad_experience(
     ad_creative_id: &str,
     kind: Kind,
 ) -> ApiRequest {
-    write_request(
+    super::advertiser_request(
         auth,
         Method::Put,
         "/dsp/v1/adExperiences",
@@ -242,7 +229,7 @@ pub fn associate(auth: &Auth<'_>, advertiser_id: &str, associations: &[Associati
             })
         })
         .collect();
-    write_request(
+    super::advertiser_request(
         auth,
         Method::Post,
         "/dsp/v1/adCreatives/associations/adGroups",

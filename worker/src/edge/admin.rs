@@ -405,46 +405,62 @@ fn new_secret() -> String {
 /// site key, snippet and ingest secret (shown this once).
 pub(super) async fn install(req: &mut Request, env: &Env, vars: &Config) -> Answer {
     let v = json_body(req).await?;
-    let (connections, all) = fresh_context(env).await?;
-    if all.len() >= 500 {
-        return Err(RelayError::Status(409, "too_many_integrations"));
-    }
     let id = format!("int_{}", hex(&random_bytes(8)));
     let site_key = format!("sk_{}", hex(&random_bytes(12)));
-    let now = iso_now();
-    let mut i = match integration::check(
-        &v,
-        &Fresh {
-            id: &id,
-            site_key: &site_key,
-            now: &now,
-            previous: None,
-            local_dev: vars.local_dev,
-            connections: &connections,
-        },
-    ) {
+    let mut i = match checked(env, vars, &v, &id, &site_key, None).await? {
         Ok(i) => i,
-        Err(errors) => return invalid(errors),
+        Err(refused) => return refused,
     };
-    if key_taken(&i.site_key, vars, &all, &i.id) {
-        return invalid(vec![integration::FieldError {
-            field: "site_key".into(),
-            reason: "taken",
-        }]);
-    }
-    if let Err(what) = i.to_config(|n| var(env, n)) {
-        console_log!("integration refused by the configuration: {what}");
-        return invalid(vec![integration::FieldError {
-            field: "config".into(),
-            reason: "invalid",
-        }]);
-    }
     let secret = new_secret();
     i.ingest_secret_sha256 = Some(sha256_hex(&secret).as_str().to_owned());
     store::save(env, &i).await?;
     let mut answer = shown(&i, env, &origin(req)?);
     answer["ingest_secret"] = json!(secret);
     Ok(Response::from_json(&answer)?.with_status(201))
+}
+
+/// A body checked into an integration with the given id (and site key unless the body
+/// names one): field by field, then its site key unique, then as a configuration. The
+/// inner error is the refusal to answer.
+async fn checked(
+    env: &Env,
+    vars: &Config,
+    v: &Value,
+    id: &str,
+    site_key: &str,
+    previous: Option<&Integration>,
+) -> std::result::Result<std::result::Result<Integration, Answer>, RelayError> {
+    let (connections, all) = fresh_context(env).await?;
+    if previous.is_none() && all.len() >= 500 {
+        return Err(RelayError::Status(409, "too_many_integrations"));
+    }
+    let now = iso_now();
+    let fresh = Fresh {
+        id,
+        site_key,
+        now: &now,
+        previous,
+        local_dev: vars.local_dev,
+        connections: &connections,
+    };
+    let refuse = |field: &str, reason: &'static str| {
+        Ok(Err(invalid(vec![integration::FieldError {
+            field: field.into(),
+            reason,
+        }])))
+    };
+    let i = match integration::check(v, &fresh) {
+        Ok(i) => i,
+        Err(errors) => return Ok(Err(invalid(errors))),
+    };
+    if key_taken(&i.site_key, vars, &all, &i.id) {
+        return refuse("site_key", "taken");
+    }
+    if let Err(what) = i.to_config(|n| var(env, n)) {
+        console_log!("integration refused by the configuration: {what}");
+        return refuse("config", "invalid");
+    }
+    Ok(Ok(i))
 }
 
 /// `GET /v1/admin/integrations`: the stored ones, and the `[vars]` one if it names an
@@ -489,34 +505,10 @@ pub(super) async fn read(req: &Request, env: &Env, id: &str) -> Answer {
 pub(super) async fn replace(req: &mut Request, env: &Env, vars: &Config, id: &str) -> Answer {
     let previous = stored(env, id).await?;
     let v = json_body(req).await?;
-    let (connections, all) = fresh_context(env).await?;
-    let now = iso_now();
-    let i = match integration::check(
-        &v,
-        &Fresh {
-            id,
-            site_key: &previous.site_key,
-            now: &now,
-            previous: Some(&previous),
-            local_dev: vars.local_dev,
-            connections: &connections,
-        },
-    ) {
+    let i = match checked(env, vars, &v, id, &previous.site_key, Some(&previous)).await? {
         Ok(i) => i,
-        Err(errors) => return invalid(errors),
+        Err(refused) => return refused,
     };
-    if key_taken(&i.site_key, vars, &all, &i.id) {
-        return invalid(vec![integration::FieldError {
-            field: "site_key".into(),
-            reason: "taken",
-        }]);
-    }
-    if i.to_config(|n| var(env, n)).is_err() {
-        return invalid(vec![integration::FieldError {
-            field: "config".into(),
-            reason: "invalid",
-        }]);
-    }
     store::save(env, &i).await?;
     Ok(Response::from_json(&shown(&i, env, &origin(req)?))?)
 }
