@@ -9,7 +9,8 @@ import initWasm, {
 const RS = '\u001e';
 const US = '\u001f';
 const GS = '\u001d';
-const SEPS = /[\u001e\u001f]/;
+// What the packing uses: an input holding one of them is normalized on its own.
+const SEPS = /[\u001c-\u001f]/;
 
 let ready = null;
 
@@ -102,47 +103,64 @@ export function validGppString(s) {
 }
 
 /**
- * Normalizes and hashes many values with one crossing into wasm each way.
+ * Normalizes and hashes many values with one crossing into wasm each way: the inputs go
+ * in as one string, the answer comes back as one string (the records, then every digest's
+ * 64 hex digits back to back), so nothing crosses per value.
  * @param {Array<{field: string, input: string, country: string}>} records
  * @returns {Array<{normalized: string, sha256: string | null} | {error: string}>}
  */
 export function hashBatch(records) {
-  if (records.length === 0) return [];
-  const packed = new Array(records.length);
+  const n = records.length;
+  if (n === 0) return [];
+  const inputs = new Array(n);
   const { field, country } = records[0];
   let uniform = true;
-  for (let i = 0; i < records.length; i++) {
+  let alone = 0;
+  for (let i = 0; i < n; i++) {
     const r = records[i];
     // The separators are white space to the rules; a value holding one goes alone.
     const input = String(r.input);
-    const alone = input.includes(RS) || input.includes(US) || input.includes(GS);
-    if (r.field !== field || r.country !== country) uniform = false;
-    packed[i] = alone ? null : input;
-  }
-  if (!uniform) {
-    for (let i = 0; i < records.length; i++) {
-      if (packed[i] !== null) packed[i] = `${records[i].field}${US}${records[i].country}${US}${packed[i]}`;
+    if (SEPS.test(input)) {
+      inputs[i] = null;
+      alone++;
+    } else {
+      inputs[i] = input;
     }
+    if (r.field !== field || r.country !== country) uniform = false;
   }
-  const direct = packed.some((p) => p === null);
-  // One split over both separators: [normalized0, sha0, normalized1, sha1, …]; an empty
-  // normalized value means the second part is a reject code.
-  const placeholder = uniform ? '' : `${field}${US}${country}${US}`;
-  const joined = packed.map((p) => (p === null ? placeholder : p)).join(RS);
-  const flat = hashBatchPacked(uniform ? `${GS}${field}${US}${country}${RS}${joined}` : joined).split(SEPS);
-  const out = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    if (direct && packed[i] === null) {
+  let packed;
+  if (uniform) {
+    packed = `${GS}${field}${US}${country}${RS}${alone ? inputs.map((p) => (p === null ? '' : p)).join(RS) : inputs.join(RS)}`;
+  } else {
+    const parts = new Array(n);
+    for (let i = 0; i < n; i++) parts[i] = `${records[i].field}${US}${records[i].country}${US}${inputs[i] === null ? '' : inputs[i]}`;
+    packed = parts.join(RS);
+  }
+  const answer = hashBatchPacked(packed);
+  const cut = answer.lastIndexOf(GS);
+  const digests = answer.slice(cut + 1);
+  const answers = answer.slice(0, cut).split(RS);
+  const out = new Array(n);
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const a = answers[i];
+    const mark = a.charCodeAt(0);
+    if (inputs[i] === null) {
+      // Its placeholder's answer still holds a digest slot when the field is hashed.
+      if (mark !== 0x1f && mark !== 0x1c) d += 64;
       try {
         out[i] = normalize(records[i].field, records[i].input, records[i].country);
       } catch (e) {
         out[i] = { error: e.code };
       }
-      continue;
+    } else if (mark === 0x1f) {
+      out[i] = { error: a.slice(1) };
+    } else if (mark === 0x1c) {
+      out[i] = { normalized: a.slice(1), sha256: null };
+    } else {
+      out[i] = { normalized: a, sha256: digests.slice(d, d + 64) };
+      d += 64;
     }
-    const normalized = flat[2 * i];
-    const second = flat[2 * i + 1];
-    out[i] = normalized === '' ? { error: second } : { normalized, sha256: second === '' ? null : second };
   }
   return out;
 }

@@ -148,6 +148,22 @@ impl Normalizer {
         Ok(&self.value)
     }
 
+    /// Normalizes one value without hashing it: the value, and whether the input was an
+    /// existing digest (COMMON-3: then the value is that digest, lowercased).
+    ///
+    /// # Errors
+    /// As [`normalize`].
+    #[cfg_attr(not(feature = "browser"), allow(dead_code))]
+    pub(crate) fn normalize_flagged(
+        &mut self,
+        field: Field,
+        input: &str,
+        country: Country,
+    ) -> Result<(&str, bool), Reject> {
+        let prehashed = self.normalize_into(field, input, country)?;
+        Ok((&self.value, prehashed))
+    }
+
     /// Fills `self.value`; returns whether the input was an existing digest.
     fn normalize_into(
         &mut self,

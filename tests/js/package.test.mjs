@@ -86,6 +86,24 @@ test('hashBatch with one field and country for all (the packed fast path) answer
   assert.deepEqual(hashBatch([{ field: 'EMAIL', input: 'a@b.co', country: 'USA' }]), [{ error: 'invalid_country' }]);
 });
 
+test('hashBatch digests equal normalize for every length around one SHA-256 block, pre-hashed and unhashed values', () => {
+  const single = (r) => {
+    try {
+      return normalize(r.field, r.input, r.country);
+    } catch (e) {
+      return { error: e.code };
+    }
+  };
+  // Normalized lengths 1 to 120 bytes (one block holds 55), with a pre-hashed value, a
+  // value holding a separator (normalized on its own) and a reject between them.
+  const inputs = Array.from({ length: 120 }, (_, n) => `${'ab'.repeat(n).slice(0, Math.max(n - 8, 0))}@e.co`.slice(-Math.max(n, 1)));
+  inputs.splice(30, 0, 'B3C7A9F1E2D4C6B8A0F9E7D5C3B1A2F4E6D8C0B9A7F5E3D1C2B4A6F8E0D9C7B5', 'x\u001cy@z.co', 'nope');
+  const uniform = inputs.map((input) => ({ field: 'EMAIL', input, country: 'US' }));
+  assert.deepEqual(hashBatch(uniform), uniform.map(single));
+  const mixed = uniform.flatMap((r, i) => [r, { field: i % 2 ? 'MAID' : 'CITY', input: i % 2 ? '6D92078A-8246-4BA4-AE5B-76104861E7DC' : r.input, country: 'GB' }]);
+  assert.deepEqual(hashBatch(mixed), mixed.map(single));
+});
+
 test('matchKeys refuses a matchId or rampId that looks like contact data', () => {
   const keys = matchKeys({ matchId: 'jane.doe@example.com', rampId: '(206) 555-0100' }, 'US');
   assert.deepEqual([...keys], []);
