@@ -24,6 +24,14 @@ const EVENT_FIELDS = ['name', 'eventId', 'eventTime', 'country', 'matchKeys', 'v
 const GPP_SECTIONS = { 2: 'tcfeuv2', 7: 'usnat' };
 // A 429 or 503 whose Retry-After the page cannot read waits this long.
 const DEFAULT_RETRY_MS = 60000;
+// The events of one page view leave together: this long after the first one (config
+// `batchMs`), at once when the page is hidden or left, or when this many are waiting.
+const BATCH_MS = 200;
+const BATCH_NOW = 25;
+// One request body stays under the browser's 64 KB budget for keepalive requests (the
+// sum of those in flight) and under the Worker's 500 events.
+const BODY_MAX_BYTES = 60000;
+const BODY_MAX_EVENTS = 500;
 
 const state = {
   config: null,
@@ -37,7 +45,8 @@ const state = {
   gppSections: {}, // sections fetched with getSection when ping did not parse them
   listening: {},
   pending: [], // events waiting for consent, in memory only
-  timer: null,
+  timer: null, // the outbox's retry timer (Retry-After)
+  batchTimer: null, // the page view's batch window
   ready: null,
 };
 
@@ -234,7 +243,8 @@ function consentChanged() {
     state.pending = [];
     send(waiting.map(attachConsent));
   }
-  flushOutbox();
+  // Events left by an earlier page join this page view's batch.
+  if (readOutbox().events.length) flushSoon();
 }
 
 // ---- Transport -----------------------------------------------------------------------
@@ -284,22 +294,59 @@ function scheduleFlush(at) {
 // Keeps events for a later attempt (bounded; the oldest go first), not before `delay` ms.
 function outbox(events, delay) {
   const o = readOutbox();
-  o.events = o.events.concat(events).slice(-OUTBOX_MAX);
+  // In event order (a failed request's events come back after newer ones), newest kept.
+  const at = (e) => String(e && e.eventTime);
+  o.events = o.events.concat(events).sort((x, y) => (at(x) < at(y) ? -1 : at(x) > at(y) ? 1 : 0)).slice(-OUTBOX_MAX);
   if (delay > 0) o.retryAt = Math.max(o.retryAt, Date.now() + delay);
   writeOutbox(o);
   if (o.retryAt > Date.now()) scheduleFlush(o.retryAt);
 }
 
+// Events that may go join the outbox in storage at once (so a page closed within the
+// batch window loses none) and leave with the rest of the page view's events.
 function send(events) {
   if (!events.length) return;
-  // While the Worker has asked to wait, new events join the outbox.
-  if (readOutbox().retryAt > Date.now()) return outbox(events, 0);
-  post('/v1/events', { v: VERSION, events }).then(safe((res) => {
-    if (res.ok) return;
-    // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
-    if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(events, retryDelay(res));
-    else warn(`refused_${res.status}`);
-  }), safe(() => outbox(events, 0)));
+  outbox(events, 0);
+  if (readOutbox().events.length >= BATCH_NOW) flushNow();
+  else flushSoon();
+}
+
+// The batch window: the first event starts it, later ones join it.
+function flushSoon() {
+  if (state.batchTimer) return;
+  const ms = Number(state.config.batchMs);
+  state.batchTimer = setTimeout(safe(flushNow), ms >= 0 ? ms : BATCH_MS);
+}
+
+function flushNow() {
+  clearTimeout(state.batchTimer);
+  state.batchTimer = null;
+  flushOutbox();
+}
+
+// Posts events as few bodies as the limits allow, `{v, events: [...]}` each.
+function deliver(events) {
+  let body = [];
+  let bytes = 0;
+  const go = () => {
+    if (!body.length) return;
+    const batch = body;
+    post('/v1/events', { v: VERSION, events: batch }).then(safe((res) => {
+      if (res.ok) return;
+      // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
+      if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(batch, retryDelay(res));
+      else warn(`refused_${res.status}`);
+    }), safe(() => outbox(batch, 0)));
+    body = [];
+    bytes = 0;
+  };
+  for (const e of events) {
+    const size = JSON.stringify(e).length + 1;
+    if (body.length && (bytes + size > BODY_MAX_BYTES || body.length === BODY_MAX_EVENTS)) go();
+    body.push(e);
+    bytes += size;
+  }
+  go();
 }
 
 // Only the fields an event may carry, so an outbox written by an earlier tag version
@@ -327,7 +374,7 @@ function flushOutbox() {
     else if (now === 'wait') keep.push(e);
   }
   writeOutbox({ events: keep, retryAt: 0 });
-  send(go);
+  deliver(go);
 }
 
 // ---- Commands ------------------------------------------------------------------------
@@ -359,6 +406,12 @@ const commands = {
     if (!state.acsExplicit) state.acs = readAmznCookie();
     listenTcf();
     listenGpp();
+    if (!state.listening.page) {
+      state.listening.page = true;
+      // Leaving or hiding the page ends its batch window (keepalive carries the request).
+      window.addEventListener('pagehide', safe(flushNow));
+      document.addEventListener('visibilitychange', safe(() => { if (document.visibilityState === 'hidden') flushNow(); }));
+    }
     consentChanged();
   },
   identify(record) {
