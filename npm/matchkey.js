@@ -1,42 +1,97 @@
 // matchkey: Amazon Ads match keys normalized and SHA-256 hashed in the page (wasm).
-// This module wraps the wasm-bindgen output (matchkey_wasm.js) with the package API.
-import initWasm, {
-  normalize as normalizeWasm, matchKeys as matchKeysWasm, hashBatchPacked,
-  requiresConsent as requiresConsentWasm, tcfGranted as tcfGrantedWasm, gppGranted as gppGrantedWasm,
-  validTcfString as validTcfStringWasm, validGppString as validGppStringWasm,
-} from './matchkey_wasm.js';
+// This module wraps the wasm-bindgen output with the package API. Two builds of the same
+// core: the lite one (matchkey_wasm.js: every field but ADDRESS and STATE, the small first
+// download) and the full one (full/matchkey_wasm.js), fetched only when a page needs
+// ADDRESS or STATE; once loaded it answers every call.
+import initLite, * as lite from './matchkey_wasm.js';
 
 const RS = '\u001e';
 const US = '\u001f';
 const GS = '\u001d';
 // What the packing uses: an input holding one of them is normalized on its own.
 const SEPS = /[\u001c-\u001f]/;
+// The fields only the full build has, as field names and as identity record keys.
+const FULL_FIELDS = ['ADDRESS', 'STATE'];
+const FULL_KEYS = ['address', 'state'];
 
+let wasm = lite;
 let ready = null;
+let fullReady = null;
+
+const source = (s) => (s === undefined ? undefined : { module_or_path: s });
 
 /**
- * Loads the wasm module once. In browsers and Web Workers with no argument (the .wasm is
- * fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or a
- * compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
+ * Loads the lite wasm module once. In browsers and Web Workers with no argument (the .wasm
+ * is fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or
+ * a compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
  * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
  * @returns {Promise<void>}
  */
-export function init(source) {
-  if (!ready) {
-    ready = initWasm(source === undefined ? undefined : { module_or_path: source }).then(() => undefined);
-  }
+export function init(source_) {
+  if (!ready) ready = initLite(source(source_)).then(() => undefined);
   return ready;
 }
 
 /**
- * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`.
+ * Loads the full wasm module once (every field, ADDRESS and STATE included); from then on
+ * it answers every call. `prepare` calls it when needed; outside browsers pass the bytes of
+ * `full/matchkey_wasm_bg.wasm`.
+ * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
+ * @returns {Promise<void>}
+ */
+export function initFull(source_) {
+  if (!fullReady) {
+    fullReady = import('./full/matchkey_wasm.js')
+      .then((full) => full.default(source(source_)).then(() => { wasm = full; }))
+      .catch((e) => {
+        fullReady = null; // a failed download may be retried
+        throw e;
+      });
+  }
+  return fullReady;
+}
+
+/** The field names `what` asks for: a field, fields, an identity record, or hashBatch records. */
+function fieldsOf(what) {
+  if (typeof what === 'string') return [what];
+  if (Array.isArray(what)) return what.flatMap((x) => (typeof x === 'string' ? [x] : x && x.field !== undefined ? [String(x.field)] : fieldsOf(x)));
+  if (what && typeof what === 'object') {
+    return FULL_KEYS.filter((k) => what[k] !== undefined && what[k] !== null && String(what[k]).trim() !== '').map((k) => k.toUpperCase());
+  }
+  return [];
+}
+
+/**
+ * Whether normalizing `what` needs the full build and it is not loaded yet.
+ * @param {string | string[] | object | object[]} what a field, fields, an identity record, or hashBatch records
+ * @returns {boolean}
+ */
+export function needsFull(what) {
+  return wasm === lite && fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()));
+}
+
+/**
+ * Makes the synchronous functions ready for `what`: loads the lite build, and the full one
+ * when `what` holds ADDRESS or STATE. Until then those two fields are rejected with
+ * `not_in_this_build`.
+ * @param {string | string[] | object | object[]} [what] a field, fields, an identity record, or hashBatch records
+ * @returns {Promise<void>}
+ */
+export async function prepare(what) {
+  await init();
+  if (needsFull(what)) await initFull();
+}
+
+/**
+ * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`;
+ * ADDRESS and STATE throw `not_in_this_build` until the full build is loaded (`prepare`).
  * @param {string} field EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID
  * @param {string} input
  * @param {string} country ISO 3166-1 alpha-2, a locale such as en-GB, or UK
  * @returns {{normalized: string, sha256: string | null}}
  */
 export function normalize(field, input, country) {
-  return normalizeWasm(String(field), String(input), String(country));
+  return wasm.normalize(String(field), String(input), String(country));
 }
 
 /**
@@ -48,7 +103,7 @@ export function normalize(field, input, country) {
  * @param {string} country
  */
 export function matchKeys(record, country) {
-  return matchKeysWasm(record, String(country));
+  return wasm.matchKeys(record, String(country));
 }
 
 /**
@@ -58,7 +113,7 @@ export function matchKeys(record, country) {
  * @returns {boolean}
  */
 export function requiresConsent(country) {
-  return requiresConsentWasm(String(country));
+  return lite.requiresConsent(String(country));
 }
 
 /**
@@ -69,7 +124,7 @@ export function requiresConsent(country) {
  * @returns {boolean}
  */
 export function tcfGranted(tcData) {
-  return tcfGrantedWasm(tcData);
+  return lite.tcfGranted(tcData);
 }
 
 /**
@@ -81,7 +136,7 @@ export function tcfGranted(tcData) {
  * @returns {boolean}
  */
 export function gppGranted(sectionName, parsedSection, consentRequired = false) {
-  return gppGrantedWasm(String(sectionName), parsedSection, Boolean(consentRequired));
+  return lite.gppGranted(String(sectionName), parsedSection, Boolean(consentRequired));
 }
 
 /**
@@ -90,7 +145,7 @@ export function gppGranted(sectionName, parsedSection, consentRequired = false) 
  * @returns {boolean}
  */
 export function validTcfString(s) {
-  return typeof s === 'string' && validTcfStringWasm(s);
+  return typeof s === 'string' && lite.validTcfString(s);
 }
 
 /**
@@ -99,7 +154,7 @@ export function validTcfString(s) {
  * @returns {boolean}
  */
 export function validGppString(s) {
-  return typeof s === 'string' && validGppStringWasm(s);
+  return typeof s === 'string' && lite.validGppString(s);
 }
 
 /**
@@ -136,7 +191,7 @@ export function hashBatch(records) {
     for (let i = 0; i < n; i++) parts[i] = `${records[i].field}${US}${records[i].country}${US}${inputs[i] === null ? '' : inputs[i]}`;
     packed = parts.join(RS);
   }
-  const answer = hashBatchPacked(packed);
+  const answer = wasm.hashBatchPacked(packed);
   const cut = answer.lastIndexOf(GS);
   const digests = answer.slice(cut + 1);
   const answers = answer.slice(0, cut).split(RS);

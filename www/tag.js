@@ -6,7 +6,7 @@
 // countries need it, what TCF data and which GPP sections grant it. This file only
 // gathers the page's signals and acts on the answer.
 import init, {
-  matchKeys, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+  matchKeys, needsFull, prepare, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
 } from '../pkg/matchkey.js';
 
 const VERSION = 1;
@@ -47,6 +47,7 @@ const state = {
   pending: [], // events waiting for consent, in memory only
   timer: null, // the outbox's retry timer (Retry-After)
   batchTimer: null, // the page view's batch window
+  busy: null, // while identify waits for the full build: later commands wait behind it
   ready: null,
 };
 
@@ -392,6 +393,28 @@ function uuid() {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
+// The match keys of `record`, hashed, join the identity (the build loaded answers them).
+function identifyNow(record) {
+  const keys = matchKeys(record, country());
+  const identity = Object.assign({}, state.identity || {});
+  for (const k of keys) identity[k.type] = k.values[0];
+  for (const r of keys.rejected) warn(`${r.field} ${r.code}`);
+  state.identity = identity;
+  state.expires = Date.now() + state.config.lifetimeDays * 86400000;
+  persistIdentity();
+  return keys.rejected;
+}
+
+// Runs `fn` after the commands already waiting (never throws: `fn` is safe); answers its
+// Promise.
+function after(fn) {
+  const p = (state.busy || Promise.resolve()).then(fn);
+  const done = p.then(() => {}, () => {});
+  state.busy = done;
+  done.then(() => { if (state.busy === done) state.busy = null; });
+  return p;
+}
+
 const commands = {
   init(config) {
     state.config = Object.assign({ endpoint: '', siteKey: '', lifetimeDays: 390, consentWait: true }, config || {});
@@ -414,15 +437,18 @@ const commands = {
     }
     consentChanged();
   },
+  // ADDRESS and STATE need the full build, fetched on first use: then identify answers a
+  // Promise of the rejects, and the commands after it wait for it, in order.
   identify(record) {
-    const keys = matchKeys(record || {}, country());
-    const identity = Object.assign({}, state.identity || {});
-    for (const k of keys) identity[k.type] = k.values[0];
-    for (const r of keys.rejected) warn(`${r.field} ${r.code}`);
-    state.identity = identity;
-    state.expires = Date.now() + state.config.lifetimeDays * 86400000;
-    persistIdentity();
-    return keys.rejected;
+    record = record || {};
+    if (!needsFull(record)) return identifyNow(record);
+    const done = prepare(record).then(safe(() => identifyNow(record)), safe(() => {
+      warn('full_build_unavailable'); // the other fields still count
+      return identifyNow(record);
+    }));
+    // Called while commands wait, this runs inside their chain, which waits for `done`.
+    if (!state.busy) after(() => done);
+    return done;
   },
   track(name, props) {
     props = props || {};
@@ -488,7 +514,9 @@ const commands = {
 function api(command, ...args) {
   if (!state.config && command !== 'init') return;
   const fn = commands[command];
-  return fn ? safe(fn)(...args) : undefined;
+  if (!fn) return undefined;
+  if (state.busy) return after(() => safe(fn)(...args));
+  return safe(fn)(...args);
 }
 
 // Replace the stub and replay its queue once the wasm is ready. Calls made meanwhile

@@ -4,6 +4,7 @@
 //! Every entry point trims (COMMON-2), passes existing digests through (COMMON-3), applies
 //! the field's rule, and never hashes an empty string.
 
+#[cfg(not(feature = "browser-lite"))]
 mod address;
 mod ids;
 mod phone;
@@ -187,9 +188,13 @@ impl Normalizer {
             Field::Email => text_fields::email(input, out),
             Field::Phone => phone::phone(input, country, out, &mut self.chars, &mut self.digits),
             Field::FirstName | Field::LastName => text_fields::name(input, out),
+            #[cfg(not(feature = "browser-lite"))]
             Field::Address => address::address(input, country, out, &mut self.tokens),
             Field::City => text_fields::city(input, out),
+            #[cfg(not(feature = "browser-lite"))]
             Field::State => region::state(input, country, out),
+            #[cfg(feature = "browser-lite")]
+            Field::Address | Field::State => Err(Reason::NotInThisBuild),
             Field::Postal => region::postal(input, country, out),
             Field::Maid => ids::maid(input, out),
             Field::RampId => ids::ramp_id(input, out),

@@ -10,6 +10,7 @@ use crate::text::{fold_upper, nfc, nfkc};
 ///
 /// NOTE: [departure] Amazon's uploader deletes non-`[A-Z]` before folding, which makes its
 /// own keys unreachable for accented input (`Québec` → `qu`); folding first gives `qc`.
+#[cfg(not(feature = "browser-lite"))]
 pub(super) fn state(input: &str, country: Country, out: &mut String) -> Result<(), Reason> {
     let mut key = String::with_capacity(input.len());
     for c in nfc(input).to_uppercase().chars() {

@@ -5,13 +5,35 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import init, {
-  normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+  initFull, needsFull, normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
 } from '../../pkg/matchkey.js';
 import { checkVector, answerOf } from './check-vector.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const vectors = JSON.parse(readFileSync(`${root}tests/vectors/normalization.json`, 'utf8'));
 await init(readFileSync(`${root}pkg/matchkey_wasm_bg.wasm`));
+
+const FULL_ONLY = ['ADDRESS', 'STATE'];
+
+test('lite build: every golden vector but ADDRESS and STATE, which answer not_in_this_build', () => {
+  assert.ok(needsFull({ email: 'a@b.co', address: '1 Main St' }) && !needsFull({ email: 'a@b.co', state: ' ' }));
+  // An empty or pre-hashed ADDRESS or STATE is answered before the field's rules.
+  const liteCheck = (v, answer) => (FULL_ONLY.includes(v.field) && answer.error === 'not_in_this_build' ? null : checkVector(v, answer));
+  const failures = vectors.map((v) => liteCheck(v, answerOf(normalize, v))).filter(Boolean);
+  assert.deepEqual(failures, []);
+  const batch = hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
+  const batchFailures = vectors.map((v, i) => liteCheck(v, batch[i])).filter(Boolean);
+  assert.ok(batch.filter((a) => a.error === 'not_in_this_build').length > 10);
+  assert.deepEqual(batchFailures, []);
+  const keys = matchKeys({ email: 'abc@example.com', address: '1 Main St' }, 'US');
+  assert.deepEqual(keys.rejected, [{ field: 'ADDRESS', code: 'not_in_this_build' }]);
+});
+
+test('full build: loaded on request, it then answers every call', async () => {
+  await initFull(readFileSync(`${root}pkg/full/matchkey_wasm_bg.wasm`));
+  assert.ok(!needsFull(['ADDRESS']));
+  assert.deepEqual(vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean), []);
+});
 
 test('every golden vector through normalize', () => {
   const failures = vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean);
