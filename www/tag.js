@@ -402,6 +402,8 @@ function identifyNow(record) {
   state.identity = identity;
   state.expires = Date.now() + state.config.lifetimeDays * 86400000;
   persistIdentity();
+  // User timing for the site (and scripts/bench-cold-start.mjs): when identities were hashed.
+  try { performance.mark('matchkey:identified'); } catch (_) { /* old browsers */ }
   return keys.rejected;
 }
 
