@@ -4,8 +4,9 @@
 # every field but ADDRESS and STATE, what a page downloads first) and the full build
 # (pkg/full/, every field, fetched only when a page uses ADDRESS or STATE). Each gets the
 # wasm-bindgen glue (--target web: browsers, Web Workers, bundlers, and Node with the
-# bytes passed to init) and wasm-opt; the package files come from npm/. Profile
-# `wasm-browser` (Cargo.toml): optimized for size, SHA-256 for speed. Prints the sizes.
+# bytes passed to init) and wasm-opt -O3; the package files come from npm/. (opt-level
+# "z" and wasm-opt -Oz were measured: larger after brotli and slower in hashBatch.)
+# Prints the sizes.
 # Needs wasm-bindgen 0.2.130 and `npm ci` (binaryen's wasm-opt).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,10 +25,10 @@ build() {
   # Separate target directories: the two builds differ only in features and would
   # otherwise overwrite each other's matchkey.wasm.
   local target="target/pkg-$1"
-  cargo build --quiet --locked --profile wasm-browser --target wasm32-unknown-unknown \
+  cargo build --quiet --locked --release --target wasm32-unknown-unknown \
     --no-default-features --features "$1" --lib --target-dir "$target"
-  wasm-bindgen --target web --out-dir "$2" --out-name matchkey_wasm "$target/wasm32-unknown-unknown/wasm-browser/matchkey.wasm"
-  "$wasm_opt" -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  wasm-bindgen --target web --out-dir "$2" --out-name matchkey_wasm "$target/wasm32-unknown-unknown/release/matchkey.wasm"
+  "$wasm_opt" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$2/matchkey_wasm_bg.wasm" -o "$2/matchkey_wasm_bg.wasm"
 }
