@@ -305,18 +305,19 @@ pub fn hash_batch_packed(packed: &str) -> String {
 /// Marks a record sent unhashed in `hashBatchPacked` output.
 const UNHASHED_MARK: char = '\u{1c}';
 
-/// What a hashed record's digest is: computed at the end from the normalized value at
-/// `records[start..end]`, or an existing digest passed through (COMMON-3).
-enum Digest {
-    Fresh(usize, usize),
-    Given(crate::Sha256Hex),
+/// A hashed record: where its normalized value lies in the answer, and whether it was an
+/// existing digest passed through (COMMON-3: the value is then the digest itself).
+struct Hashed {
+    start: usize,
+    end: usize,
+    prehashed: bool,
 }
 
 /// The answer of `hashBatchPacked` being built.
 struct Batch {
     normalizer: Normalizer,
     records: String,
-    digests: Vec<Digest>,
+    hashed: Vec<Hashed>,
     count: usize,
 }
 
@@ -325,7 +326,7 @@ impl Batch {
         Self {
             normalizer: Normalizer::new(),
             records: String::with_capacity(len + len / 4),
-            digests: Vec::new(),
+            hashed: Vec::new(),
             count: 0,
         }
     }
@@ -345,9 +346,10 @@ impl Batch {
             Ok((field, value, prehashed)) if field.is_hashed() => {
                 let start = self.records.len();
                 self.records.push_str(value);
-                self.digests.push(match crate::Sha256Hex::parse(value) {
-                    Some(given) if prehashed => Digest::Given(given),
-                    _ => Digest::Fresh(start, self.records.len()),
+                self.hashed.push(Hashed {
+                    start,
+                    end: self.records.len(),
+                    prehashed,
                 });
             }
             Ok((_, value, _)) => {
@@ -361,34 +363,28 @@ impl Batch {
         }
     }
 
-    /// The records, U+001D, then the digests.
+    /// The records, U+001D, then the digests, computed now into the answer itself.
     fn finish(self) -> String {
         let Self {
-            records, digests, ..
+            mut records,
+            hashed,
+            ..
         } = self;
-        let fresh: Vec<&[u8]> = digests
-            .iter()
-            .filter_map(|d| match d {
-                Digest::Fresh(start, end) => Some(&records.as_bytes()[*start..*end]),
-                Digest::Given(_) => None,
-            })
-            .collect();
-        let mut fresh_hex = String::with_capacity(fresh.len() * 64);
-        crate::hash::push_hex_digests(&fresh, &mut fresh_hex);
-        drop(fresh);
-        let mut out = records;
-        out.reserve(1 + digests.len() * 64);
-        out.push(GROUP_SEP);
-        let mut next = 0;
-        for d in &digests {
-            match d {
-                Digest::Fresh(..) => {
-                    out.push_str(fresh_hex.get(next..next + 64).unwrap_or_default());
-                    next += 64;
-                }
-                Digest::Given(given) => out.push_str(given.as_str()),
-            }
+        records.reserve(1 + hashed.len() * 64);
+        records.push(GROUP_SEP);
+        for h in &hashed {
+            let value = records.get(h.start..h.end).unwrap_or_default();
+            let digest = if h.prehashed {
+                // The value is the digest, lowercased (COMMON-3).
+                crate::Sha256Hex::parse(value)
+            } else {
+                Some(crate::hash::sha256_hex_short(value.as_bytes()))
+            };
+            records.push_str(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()));
         }
-        out
+        records
     }
 }
+
+/// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
+const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
