@@ -48,6 +48,7 @@ const state = {
   timer: null, // the outbox's retry timer (Retry-After)
   batchTimer: null, // the page view's batch window
   busy: null, // while identify waits for the full build: later commands wait behind it
+  unstored: [], // events to send that storage could not hold (full, or no storage at all)
   ready: null,
 };
 
@@ -308,7 +309,11 @@ function outbox(events, delay) {
 function send(events) {
   if (!events.length) return;
   outbox(events, 0);
-  if (readOutbox().events.length >= BATCH_NOW) flushNow();
+  // What storage did not take waits in memory (another tab's flush cannot see it, so it
+  // is not sent twice).
+  const stored = new Set(readOutbox().events.map((e) => e && e.eventId));
+  state.unstored = state.unstored.concat(events.filter((e) => !stored.has(e.eventId))).slice(-BODY_MAX_EVENTS);
+  if (stored.size + state.unstored.length >= BATCH_NOW) flushNow();
   else flushSoon();
 }
 
@@ -363,12 +368,14 @@ function clean(e) {
 // consent is refused now are dropped, those still unknown are kept.
 function flushOutbox() {
   const o = readOutbox();
-  if (!o.events.length) return;
+  const events = o.events.concat(state.unstored);
+  if (!events.length) return;
   if (o.retryAt > Date.now()) return scheduleFlush(o.retryAt);
+  state.unstored = [];
   const oldest = Date.now() - OUTBOX_DAYS * 86400000;
   const keep = [];
   const go = [];
-  for (const e of o.events) {
+  for (const e of events) {
     if (!e || typeof e !== 'object' || !EVENT_NAME.test(e.name) || !EVENT_ID.test(e.eventId) || !(Date.parse(e.eventTime) > oldest)) continue;
     const now = verdict(consentRequired() || consentRequired(e.country));
     if (now === 'send') go.push(attachConsent(clean(e)));

@@ -453,3 +453,24 @@ test('hiding the page (visibilitychange to hidden) sends the waiting events at o
   assert.deepEqual(JSON.parse(ingest.seen[0].body).events.map((e) => e.eventId), ['vis-1']);
   await context.close();
 });
+
+test('without any storage (localStorage throws, cookies ignored) a page view still sends its events together', async () => {
+  ingest.seen.length = 0;
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    Storage.prototype.setItem = () => { throw new Error('QuotaExceededError'); };
+    Object.defineProperty(Document.prototype, 'cookie', { get: () => '', set: () => {}, configurable: true });
+  });
+  const { page, errors } = await open({}, context);
+  await init(page, { country: 'US' });
+  await page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    for (let i = 0; i < 3; i++) matchkey('track', 'page_view', { eventId: `nostore-${i}` });
+  });
+  await until(() => ingest.seen.length >= 1);
+  await page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, 1);
+  assert.deepEqual(JSON.parse(ingest.seen[0].body).events.map((e) => e.eventId), ['nostore-0', 'nostore-1', 'nostore-2']);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
