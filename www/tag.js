@@ -515,6 +515,7 @@ const commands = {
   reset() {
     state.identity = null;
     state.pending = [];
+    state.unstored = [];
     storeRemove(ID_KEY);
     storeRemove(OUTBOX_KEY);
   },
