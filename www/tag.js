@@ -47,7 +47,7 @@ const state = {
   pending: [], // events waiting for consent, in memory only
   timer: null, // the outbox's retry timer (Retry-After)
   batchTimer: null, // the page view's batch window
-  busy: null, // while identify waits for the full build: later commands wait behind it
+  waiting: null, // while identify waits for the full build: the commands called after it
   unstored: [], // events to send that storage could not hold (full, or no storage at all)
   ready: null,
 };
@@ -414,14 +414,41 @@ function identifyNow(record) {
   return keys.rejected;
 }
 
-// Runs `fn` after the commands already waiting (never throws: `fn` is safe); answers its
-// Promise.
-function after(fn) {
-  const p = (state.busy || Promise.resolve()).then(fn);
-  const done = p.then(() => {}, () => {});
-  state.busy = done;
-  done.then(() => { if (state.busy === done) state.busy = null; });
-  return p;
+// An identify that needs the full build (ADDRESS, STATE) holds the commands called after
+// it until the build is there, so their events carry the whole identity. `finish` hashes
+// the record with whatever build is loaded and runs the held commands in order; it runs
+// when the full build arrives or fails, or at once when the page is left or hidden (the
+// events then go without ADDRESS and STATE rather than not at all).
+function hold(record) {
+  const held = [];
+  const done = new Promise((resolve) => {
+    held.finish = () => {
+      if (state.waiting !== held) return;
+      state.waiting = null;
+      resolve(safe(identifyNow)(record));
+      for (let i = 0; i < held.length; i++) {
+        // A later identify may hold again: the rest waits behind it.
+        if (state.waiting) {
+          state.waiting.push(...held.slice(i));
+          break;
+        }
+        api(...held[i]);
+      }
+    };
+  });
+  state.waiting = held;
+  prepare(record).then(held.finish, () => {
+    warn('full_build_unavailable'); // the other fields still count
+    held.finish();
+  });
+  return done;
+}
+
+// Leaving or hiding the page: held commands run now, then the batch window ends
+// (keepalive carries the request).
+function pageGoing() {
+  if (state.waiting) state.waiting.finish();
+  flushNow();
 }
 
 const commands = {
@@ -440,24 +467,16 @@ const commands = {
     listenGpp();
     if (!state.listening.page) {
       state.listening.page = true;
-      // Leaving or hiding the page ends its batch window (keepalive carries the request).
-      window.addEventListener('pagehide', safe(flushNow));
-      document.addEventListener('visibilitychange', safe(() => { if (document.visibilityState === 'hidden') flushNow(); }));
+      window.addEventListener('pagehide', safe(pageGoing));
+      document.addEventListener('visibilitychange', safe(() => { if (document.visibilityState === 'hidden') pageGoing(); }));
     }
     consentChanged();
   },
   // ADDRESS and STATE need the full build, fetched on first use: then identify answers a
-  // Promise of the rejects, and the commands after it wait for it, in order.
+  // Promise of the rejects, and the commands after it wait for it, in order (`hold`).
   identify(record) {
     record = record || {};
-    if (!needsFull(record)) return identifyNow(record);
-    const done = prepare(record).then(safe(() => identifyNow(record)), safe(() => {
-      warn('full_build_unavailable'); // the other fields still count
-      return identifyNow(record);
-    }));
-    // Called while commands wait, this runs inside their chain, which waits for `done`.
-    if (!state.busy) after(() => done);
-    return done;
+    return needsFull(record) ? hold(record) : identifyNow(record);
   },
   track(name, props) {
     props = props || {};
@@ -525,7 +544,9 @@ function api(command, ...args) {
   if (!state.config && command !== 'init') return;
   const fn = commands[command];
   if (!fn) return undefined;
-  if (state.busy) return after(() => safe(fn)(...args));
+  // Held behind an identify that waits for the full build; like the snippet's queue, the
+  // call answers nothing.
+  if (state.waiting) return void state.waiting.push([command, ...args]);
   return safe(fn)(...args);
 }
 

@@ -114,6 +114,32 @@ test('the full build is fetched only when a page identifies with ADDRESS or STAT
   await context.close();
 });
 
+test('an identify waiting for the full build holds the commands after it; leaving the page sends them without ADDRESS', async () => {
+  ingest.seen.length = 0;
+  const context = await browser.newContext();
+  // The full build never arrives (a slow network).
+  await context.route('**/pkg/full/**', () => {});
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url(), body: r.postData() || '' }));
+  await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=${ingest.url}`);
+  await page.waitForFunction(() => window.matchkey && window.matchkey.loaded);
+  await until(() => ingest.seen.length >= 1); // the fixture's add_to_cart
+  const held = await page.evaluate(() => {
+    const rejects = matchkey('identify', { email: 'abc@example.com', address: '1 Main Street' });
+    return { promise: rejects instanceof Promise, track: matchkey('track', 'purchase', { eventId: 'held-1' }) };
+  });
+  assert.deepEqual(held, { promise: true, track: undefined });
+  await page.waitForTimeout(400);
+  assert.equal(ingest.seen.length, 1, 'the purchase waits for the full build');
+  await page.goto(`${site.url}/tests/js/fixtures/cmp.html`);
+  await until(() => ingest.seen.length >= 2);
+  const purchase = JSON.parse(ingest.seen[1].body).events.find((e) => e.eventId === 'held-1');
+  assert.deepEqual(Object.keys(purchase.matchKeys), ['EMAIL']);
+  assert.ok(!requests.some((r) => /main street/i.test(r.url + r.body)));
+  await context.close();
+});
+
 test('the package initializes in a module Web Worker', async () => {
   const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
   const result = await page.evaluate(() => new Promise((resolve, reject) => {
