@@ -378,7 +378,7 @@ impl Batch {
                 // The value is the digest, lowercased (COMMON-3).
                 crate::Sha256Hex::parse(value)
             } else {
-                Some(crate::hash::sha256_hex_short(value.as_bytes()))
+                Some(crate::Sha256Hex::digest(value.as_bytes()))
             };
             records.push_str(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()));
         }

@@ -11,6 +11,9 @@ pub struct Sha256Hex([u8; 64]);
 impl Sha256Hex {
     /// Hashes `bytes` (COMMON-1: no salt, no trailing newline).
     pub fn digest(bytes: &[u8]) -> Self {
+        if bytes.len() <= ONE_BLOCK_MAX {
+            return Self::from_digest(&one_block(bytes));
+        }
         Self::from_digest(&Sha256::digest(bytes).into())
     }
 
@@ -75,16 +78,11 @@ const IV: [u32; 8] = [
 /// The longest message that fits one padded block.
 const ONE_BLOCK_MAX: usize = 55;
 
-/// The lowercase hex SHA-256 of `msg`, the same digest as [`Sha256Hex::digest`]. A
-/// message of 55 bytes or less (almost every normalized value) is padded into its one
-/// block here and goes straight to `sha2`'s compression function, which skips the
-/// streaming hasher's buffer handling: in the browser that is 40% of a short value's
-/// digest time.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
-pub(crate) fn sha256_hex_short(msg: &[u8]) -> Sha256Hex {
-    if msg.len() > ONE_BLOCK_MAX {
-        return Sha256Hex::digest(msg);
-    }
+/// The SHA-256 of a message of at most [`ONE_BLOCK_MAX`] bytes (almost every normalized
+/// value): padded into its one block here and passed straight to `sha2`'s compression
+/// function, which skips the streaming hasher's buffer handling. In the browser that is
+/// 40% of a short value's digest time (0.13 µs instead of 0.22 µs in Chromium).
+fn one_block(msg: &[u8]) -> [u8; 32] {
     let mut block = [[0u8; 64]];
     block[0][..msg.len()].copy_from_slice(msg);
     block[0][msg.len()] = 0x80;
@@ -96,7 +94,7 @@ pub(crate) fn sha256_hex_short(msg: &[u8]) -> Sha256Hex {
     for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
-    Sha256Hex::from_digest(&digest)
+    digest
 }
 
 /// `lowercase hex SHA-256` of `s`, the one-call form of [`Sha256Hex::digest`].
@@ -135,9 +133,10 @@ mod tests {
             .collect();
         msgs.extend([long.as_bytes(), b"abc@example.com", b""]);
         for m in msgs {
+            let want: [u8; 32] = Sha256::digest(m).into();
             assert_eq!(
-                sha256_hex_short(m),
                 Sha256Hex::digest(m),
+                Sha256Hex::from_digest(&want),
                 "length {}",
                 m.len()
             );
