@@ -113,7 +113,7 @@ export function matchKeys(record, country) {
  * @returns {boolean}
  */
 export function requiresConsent(country) {
-  return lite.requiresConsent(String(country));
+  return wasm.requiresConsent(String(country));
 }
 
 /**
@@ -124,7 +124,7 @@ export function requiresConsent(country) {
  * @returns {boolean}
  */
 export function tcfGranted(tcData) {
-  return lite.tcfGranted(tcData);
+  return wasm.tcfGranted(tcData);
 }
 
 /**
@@ -136,7 +136,7 @@ export function tcfGranted(tcData) {
  * @returns {boolean}
  */
 export function gppGranted(sectionName, parsedSection, consentRequired = false) {
-  return lite.gppGranted(String(sectionName), parsedSection, Boolean(consentRequired));
+  return wasm.gppGranted(String(sectionName), parsedSection, Boolean(consentRequired));
 }
 
 /**
@@ -145,7 +145,7 @@ export function gppGranted(sectionName, parsedSection, consentRequired = false) 
  * @returns {boolean}
  */
 export function validTcfString(s) {
-  return typeof s === 'string' && lite.validTcfString(s);
+  return typeof s === 'string' && wasm.validTcfString(s);
 }
 
 /**
@@ -154,7 +154,7 @@ export function validTcfString(s) {
  * @returns {boolean}
  */
 export function validGppString(s) {
-  return typeof s === 'string' && lite.validGppString(s);
+  return typeof s === 'string' && wasm.validGppString(s);
 }
 
 /**
