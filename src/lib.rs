@@ -37,6 +37,7 @@ mod field;
 mod fold_table;
 mod hash;
 pub mod identity;
+mod lower_table;
 mod match_key;
 mod normalize;
 mod reject;
