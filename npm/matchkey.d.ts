@@ -9,7 +9,7 @@ export type ReasonCode =
   | 'impossible_phone_length' | 'invalid_postal_for_country' | 'zeroed_maid'
   | 'maid_must_not_be_hashed' | 'invalid_maid' | 'invalid_ramp_id' | 'invalid_country'
   | 'unknown_field' | 'raw_pii_not_accepted' | 'not_allowed_from_browser'
-  | 'looks_like_personal_data';
+  | 'looks_like_personal_data' | 'not_in_this_build';
 
 /** The Error thrown for a rejected value; its message never contains the input. */
 export interface MatchkeyError extends Error {
@@ -32,9 +32,29 @@ export interface MatchKey { type: Field; values: [string]; }
 
 export type MatchKeys = MatchKey[] & { rejected: Array<{ field: Field; code: ReasonCode }> };
 
-/** Loads the wasm once; pass the .wasm bytes (or a Module/Response/URL) outside browsers. */
-export function init(source?: BufferSource | WebAssembly.Module | Response | URL | string): Promise<void>;
+type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
+
+/**
+ * Loads the lite wasm once (every field but ADDRESS and STATE); pass the bytes of
+ * `matchkey_wasm_bg.wasm` (or a Module/Response/URL) outside browsers.
+ */
+export function init(source?: WasmSource): Promise<void>;
 export default init;
+/**
+ * Loads the full wasm once (every field); from then on it answers every call. Outside
+ * browsers pass the bytes of `full/matchkey_wasm_bg.wasm`.
+ */
+export function initFull(source?: WasmSource): Promise<void>;
+/** A field, fields, an identity record, or hashBatch records. */
+export type Needs = Field | string | Array<Field | string | { field: Field | string }> | Identity;
+/** Whether `what` holds ADDRESS or STATE and the full build is not loaded yet. */
+export function needsFull(what: Needs): boolean;
+/**
+ * Loads what `what` needs (the lite build; the full one for ADDRESS or STATE). Until the
+ * full build is loaded, ADDRESS and STATE are rejected with `not_in_this_build` (thrown by
+ * `normalize`, listed by `matchKeys`, answered by `hashBatch`).
+ */
+export function prepare(what?: Needs): Promise<void>;
 export function normalize(field: Field | string, input: string, country: string): Normalized;
 export function matchKeys(record: Identity, country: string): MatchKeys;
 export function hashBatch(

@@ -1,41 +1,97 @@
 // matchkey: Amazon Ads match keys normalized and SHA-256 hashed in the page (wasm).
-// This module wraps the wasm-bindgen output (matchkey_wasm.js) with the package API.
-import initWasm, {
-  normalize as normalizeWasm, matchKeys as matchKeysWasm, hashBatchPacked,
-  requiresConsent as requiresConsentWasm, tcfGranted as tcfGrantedWasm, gppGranted as gppGrantedWasm,
-  validTcfString as validTcfStringWasm, validGppString as validGppStringWasm,
-} from './matchkey_wasm.js';
+// This module wraps the wasm-bindgen output with the package API. Two builds of the same
+// core: the lite one (matchkey_wasm.js: every field but ADDRESS and STATE, the small first
+// download) and the full one (full/matchkey_wasm.js), fetched only when a page needs
+// ADDRESS or STATE; once loaded it answers every call.
+import initLite, * as lite from './matchkey_wasm.js';
 
 const RS = '\u001e';
 const US = '\u001f';
 const GS = '\u001d';
-const SEPS = /[\u001e\u001f]/;
+// What the packing uses: an input holding one of them is normalized on its own.
+const SEPS = /[\u001c-\u001f]/;
+// The fields only the full build has, as field names and as identity record keys.
+const FULL_FIELDS = ['ADDRESS', 'STATE'];
+const FULL_KEYS = ['address', 'state'];
 
+let wasm = lite;
 let ready = null;
+let fullReady = null;
+
+const source = (s) => (s === undefined ? undefined : { module_or_path: s });
 
 /**
- * Loads the wasm module once. In browsers and Web Workers with no argument (the .wasm is
- * fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or a
- * compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
+ * Loads the lite wasm module once. In browsers and Web Workers with no argument (the .wasm
+ * is fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or
+ * a compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
  * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
  * @returns {Promise<void>}
  */
-export function init(source) {
-  if (!ready) {
-    ready = initWasm(source === undefined ? undefined : { module_or_path: source }).then(() => undefined);
-  }
+export function init(source_) {
+  if (!ready) ready = initLite(source(source_)).then(() => undefined);
   return ready;
 }
 
 /**
- * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`.
+ * Loads the full wasm module once (every field, ADDRESS and STATE included); from then on
+ * it answers every call. `prepare` calls it when needed; outside browsers pass the bytes of
+ * `full/matchkey_wasm_bg.wasm`.
+ * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
+ * @returns {Promise<void>}
+ */
+export function initFull(source_) {
+  if (!fullReady) {
+    fullReady = import('./full/matchkey_wasm.js')
+      .then((full) => full.default(source(source_)).then(() => { wasm = full; }))
+      .catch((e) => {
+        fullReady = null; // a failed download may be retried
+        throw e;
+      });
+  }
+  return fullReady;
+}
+
+/** The field names `what` asks for: a field, fields, an identity record, or hashBatch records. */
+function fieldsOf(what) {
+  if (typeof what === 'string') return [what];
+  if (Array.isArray(what)) return what.flatMap((x) => (typeof x === 'string' ? [x] : x && x.field !== undefined ? [String(x.field)] : fieldsOf(x)));
+  if (what && typeof what === 'object') {
+    return FULL_KEYS.filter((k) => what[k] !== undefined && what[k] !== null && String(what[k]).trim() !== '').map((k) => k.toUpperCase());
+  }
+  return [];
+}
+
+/**
+ * Whether normalizing `what` needs the full build and it is not loaded yet.
+ * @param {string | string[] | object | object[]} what a field, fields, an identity record, or hashBatch records
+ * @returns {boolean}
+ */
+export function needsFull(what) {
+  return wasm === lite && fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()));
+}
+
+/**
+ * Makes the synchronous functions ready for `what`: loads the lite build, and the full one
+ * when `what` holds ADDRESS or STATE. Until then those two fields are rejected with
+ * `not_in_this_build`.
+ * @param {string | string[] | object | object[]} [what] a field, fields, an identity record, or hashBatch records
+ * @returns {Promise<void>}
+ */
+export async function prepare(what) {
+  await init();
+  if (needsFull(what)) await initFull();
+}
+
+/**
+ * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`;
+ * ADDRESS and STATE throw `not_in_this_build` until the full build is loaded (`prepare`).
  * @param {string} field EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID
  * @param {string} input
  * @param {string} country ISO 3166-1 alpha-2, a locale such as en-GB, or UK
  * @returns {{normalized: string, sha256: string | null}}
  */
 export function normalize(field, input, country) {
-  return normalizeWasm(String(field), String(input), String(country));
+  return wasm.normalize(String(field), String(input), String(country));
 }
 
 /**
@@ -47,7 +103,7 @@ export function normalize(field, input, country) {
  * @param {string} country
  */
 export function matchKeys(record, country) {
-  return matchKeysWasm(record, String(country));
+  return wasm.matchKeys(record, String(country));
 }
 
 /**
@@ -57,7 +113,7 @@ export function matchKeys(record, country) {
  * @returns {boolean}
  */
 export function requiresConsent(country) {
-  return requiresConsentWasm(String(country));
+  return wasm.requiresConsent(String(country));
 }
 
 /**
@@ -68,7 +124,7 @@ export function requiresConsent(country) {
  * @returns {boolean}
  */
 export function tcfGranted(tcData) {
-  return tcfGrantedWasm(tcData);
+  return wasm.tcfGranted(tcData);
 }
 
 /**
@@ -80,7 +136,7 @@ export function tcfGranted(tcData) {
  * @returns {boolean}
  */
 export function gppGranted(sectionName, parsedSection, consentRequired = false) {
-  return gppGrantedWasm(String(sectionName), parsedSection, Boolean(consentRequired));
+  return wasm.gppGranted(String(sectionName), parsedSection, Boolean(consentRequired));
 }
 
 /**
@@ -89,7 +145,7 @@ export function gppGranted(sectionName, parsedSection, consentRequired = false) 
  * @returns {boolean}
  */
 export function validTcfString(s) {
-  return typeof s === 'string' && validTcfStringWasm(s);
+  return typeof s === 'string' && wasm.validTcfString(s);
 }
 
 /**
@@ -98,51 +154,68 @@ export function validTcfString(s) {
  * @returns {boolean}
  */
 export function validGppString(s) {
-  return typeof s === 'string' && validGppStringWasm(s);
+  return typeof s === 'string' && wasm.validGppString(s);
 }
 
 /**
- * Normalizes and hashes many values with one crossing into wasm each way.
+ * Normalizes and hashes many values with one crossing into wasm each way: the inputs go
+ * in as one string, the answer comes back as one string (the records, then every digest's
+ * 64 hex digits back to back), so nothing crosses per value.
  * @param {Array<{field: string, input: string, country: string}>} records
  * @returns {Array<{normalized: string, sha256: string | null} | {error: string}>}
  */
 export function hashBatch(records) {
-  if (records.length === 0) return [];
-  const packed = new Array(records.length);
+  const n = records.length;
+  if (n === 0) return [];
+  const inputs = new Array(n);
   const { field, country } = records[0];
   let uniform = true;
-  for (let i = 0; i < records.length; i++) {
+  let alone = 0;
+  for (let i = 0; i < n; i++) {
     const r = records[i];
     // The separators are white space to the rules; a value holding one goes alone.
     const input = String(r.input);
-    const alone = input.includes(RS) || input.includes(US) || input.includes(GS);
-    if (r.field !== field || r.country !== country) uniform = false;
-    packed[i] = alone ? null : input;
-  }
-  if (!uniform) {
-    for (let i = 0; i < records.length; i++) {
-      if (packed[i] !== null) packed[i] = `${records[i].field}${US}${records[i].country}${US}${packed[i]}`;
+    if (SEPS.test(input)) {
+      inputs[i] = null;
+      alone++;
+    } else {
+      inputs[i] = input;
     }
+    if (r.field !== field || r.country !== country) uniform = false;
   }
-  const direct = packed.some((p) => p === null);
-  // One split over both separators: [normalized0, sha0, normalized1, sha1, …]; an empty
-  // normalized value means the second part is a reject code.
-  const placeholder = uniform ? '' : `${field}${US}${country}${US}`;
-  const joined = packed.map((p) => (p === null ? placeholder : p)).join(RS);
-  const flat = hashBatchPacked(uniform ? `${GS}${field}${US}${country}${RS}${joined}` : joined).split(SEPS);
-  const out = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    if (direct && packed[i] === null) {
+  let packed;
+  if (uniform) {
+    packed = `${GS}${field}${US}${country}${RS}${alone ? inputs.map((p) => (p === null ? '' : p)).join(RS) : inputs.join(RS)}`;
+  } else {
+    const parts = new Array(n);
+    for (let i = 0; i < n; i++) parts[i] = `${records[i].field}${US}${records[i].country}${US}${inputs[i] === null ? '' : inputs[i]}`;
+    packed = parts.join(RS);
+  }
+  const answer = wasm.hashBatchPacked(packed);
+  const cut = answer.lastIndexOf(GS);
+  const digests = answer.slice(cut + 1);
+  const answers = answer.slice(0, cut).split(RS);
+  const out = new Array(n);
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const a = answers[i];
+    const mark = a.charCodeAt(0);
+    if (inputs[i] === null) {
+      // Its placeholder's answer still holds a digest slot when the field is hashed.
+      if (mark !== 0x1f && mark !== 0x1c) d += 64;
       try {
         out[i] = normalize(records[i].field, records[i].input, records[i].country);
       } catch (e) {
         out[i] = { error: e.code };
       }
-      continue;
+    } else if (mark === 0x1f) {
+      out[i] = { error: a.slice(1) };
+    } else if (mark === 0x1c) {
+      out[i] = { normalized: a.slice(1), sha256: null };
+    } else {
+      out[i] = { normalized: a, sha256: digests.slice(d, d + 64) };
+      d += 64;
     }
-    const normalized = flat[2 * i];
-    const second = flat[2 * i + 1];
-    out[i] = normalized === '' ? { error: second } : { normalized, sha256: second === '' ? null : second };
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Part of the demo: the demo shop's static server. Serves only www/ and pkg/ of the
-// repository, side by side as the page expects (/www/index.html loads /www/tag.js, which
-// imports ../pkg/matchkey.js); everything else (/.git, /.dev.vars, /Cargo.toml, …) is 404.
+// repository, side by side as the page expects (/www/index.html loads /pkg/tag.js, the
+// bundled tag, which fetches the wasm next to it); everything else (/.git, /.dev.vars, /Cargo.toml, …) is 404.
 // `/` redirects to REDIRECT (the demo page with its query). Prints "listening on URL".
 // Usage: node scripts/demo-serve.mjs HOST PORT [REDIRECT]
 import { createServer } from 'node:http';

@@ -188,7 +188,7 @@ for path in /.dev.vars /.git/config /Cargo.toml /README.md; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "$shop$path")
   [ "$code" = 404 ] || fail "the demo shop serves $path ($code): it must serve www/ and pkg/ only"
 done
-for path in /www/index.html /www/tag.js /pkg/matchkey.js /pkg/matchkey_wasm_bg.wasm; do
+for path in /www/index.html /pkg/tag.js /pkg/matchkey_wasm_bg.wasm /pkg/full/matchkey_wasm.js /pkg/full/matchkey_wasm_bg.wasm; do
   code=$(curl -s -o /dev/null -w '%{http_code}' "$shop$path")
   [ "$code" = 200 ] || fail "the demo shop does not serve $path ($code)"
 done

@@ -2,7 +2,7 @@
 # The browser suite (run by scripts/test.sh): builds pkg/ and the native CLI (the tests
 # compare against it), checks the payload's size budget (scripts/size-budget.json), then
 # runs the package in Node, an esbuild bundle, and the wasm build and site tag in headless
-# Chromium. Tools come from scripts/install-deps.sh.
+# Chromium (both wasm builds: lite and full). Tools come from scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
@@ -12,6 +12,7 @@ export CHROME_BIN="${CHROME_BIN:-$(command -v chromium)}"
 bash scripts/build-pkg.sh
 cargo build --quiet --locked --bin matchkey
 cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser --lib -- -D warnings
+cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser-lite --lib -- -D warnings
 
 # What a page downloads for the tag (brotli), and the pasted snippet (gzip, under 1 KB).
 node scripts/size-budget.mjs

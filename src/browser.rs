@@ -253,14 +253,18 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
 
 /// Many values in one call: `packed` holds records separated by U+001E, each
 /// `FIELD U+001F COUNTRY U+001F INPUT` (or, when every value shares them,
-/// `U+001D FIELD U+001F COUNTRY` then the inputs); the answer holds one record per input in the
-/// same order, `normalized U+001F sha256` (sha256 empty when unhashed) or
-/// `U+001F code` for a reject (an empty normalized value). The `hashBatch` function of the package packs and
-/// unpacks; one string each way is what makes a batch cheap to cross.
+/// `U+001D FIELD U+001F COUNTRY` then the inputs). The answer has two parts separated by
+/// its last U+001D: one record per input in the same order, separated by U+001E (the
+/// normalized value of a hashed field; U+001C and the value for a field sent unhashed;
+/// U+001F and the reason code for a reject), then the 64 hex digits of each hashed
+/// record's SHA-256, back to back in record order. The `hashBatch` function of the
+/// package packs and unpacks; one string each way is what makes a batch cheap to cross.
+///
+/// The digests are computed at the end, four one-block values at a time
+/// (`crate::hash::push_hex_digests`), and nothing is allocated per value.
 #[wasm_bindgen(js_name = hashBatchPacked)]
 pub fn hash_batch_packed(packed: &str) -> String {
-    let mut normalizer = Normalizer::new();
-    let mut out = String::with_capacity(packed.len() * 2);
+    let mut batch = Batch::with_capacity(packed.len());
     // `U+001D FIELD U+001F COUNTRY U+001E input U+001E input …`: one field and country
     // for the whole batch, the common case, with nothing repeated per value.
     if let Some(rest) = packed.strip_prefix(GROUP_SEP) {
@@ -269,23 +273,14 @@ pub fn hash_batch_packed(packed: &str) -> String {
         let parsed = field
             .parse::<Field>()
             .and_then(|f| Ok((f, Country::parse(country)?)));
-        for (i, input) in inputs.split(RECORD_SEP).enumerate() {
-            if i > 0 {
-                out.push(RECORD_SEP);
-            }
-            push_answer(
-                &mut out,
-                parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c)),
-            );
+        for input in inputs.split(RECORD_SEP) {
+            batch.push(parsed, input);
         }
-        return out;
+        return batch.finish();
     }
     // Batches usually repeat one field and country: parse each distinct pair once.
     let mut last: Option<(&str, &str, Parsed)> = None;
-    for (i, record) in packed.split(RECORD_SEP).enumerate() {
-        if i > 0 {
-            out.push(RECORD_SEP);
-        }
+    for record in packed.split(RECORD_SEP) {
         let mut parts = record.splitn(3, UNIT_SEP);
         let (field, country) = (
             parts.next().unwrap_or_default(),
@@ -302,28 +297,94 @@ pub fn hash_batch_packed(packed: &str) -> String {
                 parsed
             }
         };
-        push_answer(
-            &mut out,
-            parsed.and_then(|(f, c)| normalizer.process(f, &in_form(f, input), c)),
-        );
+        batch.push(parsed, input);
     }
-    out
+    batch.finish()
 }
 
-/// Appends one answer: `normalized U+001F sha256`, or `U+001F code` for a reject (a
-/// normalized value is never empty, so an empty one marks a reject).
-fn push_answer(out: &mut String, res: Result<crate::Output<'_>, Reject>) {
-    match res {
-        Ok(o) => {
-            out.push_str(o.normalized);
-            out.push(UNIT_SEP);
-            if let Some(h) = o.sha256 {
-                out.push_str(h.as_str());
-            }
-        }
-        Err(reject) => {
-            out.push(UNIT_SEP);
-            out.push_str(reject.code());
+/// Marks a record sent unhashed in `hashBatchPacked` output.
+const UNHASHED_MARK: char = '\u{1c}';
+
+/// A hashed record: where its normalized value lies in the answer, and whether it was an
+/// existing digest passed through (COMMON-3: the value is then the digest itself).
+struct Hashed {
+    start: usize,
+    end: usize,
+    prehashed: bool,
+}
+
+/// The answer of `hashBatchPacked` being built.
+struct Batch {
+    normalizer: Normalizer,
+    records: String,
+    hashed: Vec<Hashed>,
+    count: usize,
+}
+
+impl Batch {
+    fn with_capacity(len: usize) -> Self {
+        Self {
+            normalizer: Normalizer::new(),
+            records: String::with_capacity(len + len / 4),
+            hashed: Vec::new(),
+            count: 0,
         }
     }
+
+    /// Normalizes one input and appends its record.
+    fn push(&mut self, parsed: Parsed, input: &str) {
+        if self.count > 0 {
+            self.records.push(RECORD_SEP);
+        }
+        self.count += 1;
+        let normalized = parsed.and_then(|(f, c)| {
+            self.normalizer
+                .normalize_flagged(f, &in_form(f, input), c)
+                .map(|(value, prehashed)| (f, value, prehashed))
+        });
+        match normalized {
+            Ok((field, value, prehashed)) if field.is_hashed() => {
+                let start = self.records.len();
+                self.records.push_str(value);
+                self.hashed.push(Hashed {
+                    start,
+                    end: self.records.len(),
+                    prehashed,
+                });
+            }
+            Ok((_, value, _)) => {
+                self.records.push(UNHASHED_MARK);
+                self.records.push_str(value);
+            }
+            Err(reject) => {
+                self.records.push(UNIT_SEP);
+                self.records.push_str(reject.code());
+            }
+        }
+    }
+
+    /// The records, U+001D, then the digests, computed now into the answer itself.
+    fn finish(self) -> String {
+        let Self {
+            mut records,
+            hashed,
+            ..
+        } = self;
+        records.reserve(1 + hashed.len() * 64);
+        records.push(GROUP_SEP);
+        for h in &hashed {
+            let value = records.get(h.start..h.end).unwrap_or_default();
+            let digest = if h.prehashed {
+                // The value is the digest, lowercased (COMMON-3).
+                crate::Sha256Hex::parse(value)
+            } else {
+                Some(crate::Sha256Hex::digest(value.as_bytes()))
+            };
+            records.push_str(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()));
+        }
+        records
+    }
 }
+
+/// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
+const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";

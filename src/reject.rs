@@ -53,11 +53,14 @@ pub enum Reason {
     /// `looks_like_personal_data`: an unhashed identifier (MATCH_ID, RAMP_ID) that looks
     /// like an email address or a phone number.
     LooksLikePersonalData,
+    /// `not_in_this_build`: the browser's lite build leaves this field's rules out
+    /// (ADDRESS, STATE); the npm package loads the full build for it.
+    NotInThisBuild,
 }
 
 impl Reason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Empty,
         Reason::EmptyAfterNormalization,
         Reason::InvalidEmail,
@@ -73,6 +76,7 @@ impl Reason {
         Reason::RawPiiNotAccepted,
         Reason::NotAllowedFromBrowser,
         Reason::LooksLikePersonalData,
+        Reason::NotInThisBuild,
     ];
 
     /// The stable snake_case code (`"invalid_email"`).
@@ -93,6 +97,7 @@ impl Reason {
             Reason::RawPiiNotAccepted => "raw_pii_not_accepted",
             Reason::NotAllowedFromBrowser => "not_allowed_from_browser",
             Reason::LooksLikePersonalData => "looks_like_personal_data",
+            Reason::NotInThisBuild => "not_in_this_build",
         }
     }
 
@@ -120,6 +125,7 @@ impl Reason {
             Reason::LooksLikePersonalData => {
                 "an identifier that looks like an email address or phone number"
             }
+            Reason::NotInThisBuild => "this build leaves the field's rules out",
         }
     }
 }

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use crate::field::Field;
 use crate::fold_table::FOLD_UPPER;
+use crate::lower_table::LOWER;
 
 /// A Unicode normalization form an input is expected in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +97,46 @@ pub(crate) fn fold_upper(c: char) -> &'static str {
         .map_or("", |i| FOLD_UPPER[i].1)
 }
 
+/// Every character a lowercasing rule can keep, substitute or compare: NAME, CITY and
+/// POSTAL-2 keep `[a-z0-9]`, EMAIL adds `.@-`, NAME substitutes `ß ä ö ü ø æ`, and PHONE
+/// compares its extension markers (`extensión`, `доб`, `ｉｎｔ`, `；ext=` …) without case.
+/// Each rule's test checks that its characters are here; the generated table follows it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const CASE_RELEVANT: &str =
+    "abcdefghijklmnopqrstuvwxyz0123456789.@-;=#~ßäöüøæóдобｉｎｔｘ＃～";
+
+/// `c` lowercased as far as the rules can tell: exactly `char::to_lowercase` for ASCII and
+/// for every character whose lowercase form holds one of [`CASE_RELEVANT`] (the generated
+/// [`LOWER`] table); any other character comes back unchanged, and the rules drop it as
+/// they would drop its lowercase form. Saves Unicode's case tables (some 5 KB of
+/// brotli-compressed wasm) in the browser.
+pub(crate) fn lower(c: char) -> Lower {
+    if c.is_ascii() {
+        return Lower::One(Some(c.to_ascii_lowercase()));
+    }
+    match LOWER.binary_search_by_key(&u32::from(c), |&(cp, _)| cp) {
+        Ok(i) => Lower::Many(LOWER[i].1.chars()),
+        Err(_) => Lower::One(Some(c)),
+    }
+}
+
+/// The characters of [`lower`].
+pub(crate) enum Lower {
+    One(Option<char>),
+    Many(core::str::Chars<'static>),
+}
+
+impl Iterator for Lower {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Lower::One(c) => c.take(),
+            Lower::Many(chars) => chars.next(),
+        }
+    }
+}
+
 /// A decimal digit of any script that libphonenumber reads (ASCII, full-width,
 /// Arabic-Indic, Devanagari, …), as its value.
 pub(crate) fn decimal_digit(c: char) -> Option<u8> {
@@ -114,6 +155,73 @@ pub(crate) fn decimal_digit(c: char) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The characters of `chars` a lowercasing rule can see.
+    fn relevant(chars: impl Iterator<Item = char>) -> String {
+        chars.filter(|c| CASE_RELEVANT.contains(*c)).collect()
+    }
+
+    #[test]
+    fn lower_table_matches_to_lowercase() {
+        let expected: Vec<(u32, String)> = (0x80..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter_map(|c| {
+                let l: String = c.to_lowercase().collect();
+                (l != c.to_string() && l.chars().any(|x| CASE_RELEVANT.contains(x)))
+                    .then(|| (u32::from(c), l))
+            })
+            .collect();
+        if std::env::var_os("MATCHKEY_REGENERATE_TABLES").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/lower_table.rs");
+            let text = std::fs::read_to_string(path).unwrap();
+            let head = &text[..text.find("pub(crate) const LOWER").unwrap()];
+            let rows: String = expected
+                .iter()
+                .map(|(cp, l)| format!("    (0x{cp:X}, \"{l}\"),\n"))
+                .collect();
+            std::fs::write(
+                path,
+                format!("{head}pub(crate) const LOWER: &[(u32, &str)] = &[\n{rows}];\n"),
+            )
+            .unwrap();
+            return;
+        }
+        let table: Vec<(u32, String)> = LOWER.iter().map(|&(cp, s)| (cp, s.to_owned())).collect();
+        assert_eq!(
+            table, expected,
+            "regenerate with MATCHKEY_REGENERATE_TABLES=1 cargo test lower_table"
+        );
+    }
+
+    #[test]
+    fn lower_agrees_with_to_lowercase_wherever_the_rules_can_see() {
+        let compared: Vec<char> = CASE_RELEVANT.chars().collect();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            // What the keeping rules see is the same,
+            assert_eq!(
+                relevant(lower(c)),
+                relevant(c.to_lowercase()),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            // and so is every caseless comparison with a character they compare with.
+            for &r in &compared {
+                assert_eq!(
+                    lower(c).eq(lower(r)),
+                    c.to_lowercase().eq(r.to_lowercase()),
+                    "U+{:04X} against {r}",
+                    u32::from(c)
+                );
+            }
+        }
+        // The string form differs from the char form only for a final capital sigma,
+        // which no rule keeps.
+        let s = "ΟΔΟΣ Σ İstanbul \u{212A}elvin STRAẞE Ærø";
+        assert_eq!(
+            relevant(s.chars().flat_map(lower)),
+            relevant(s.to_lowercase().chars())
+        );
+    }
 
     #[test]
     fn trims_python_space() {

@@ -6,7 +6,7 @@
 // countries need it, what TCF data and which GPP sections grant it. This file only
 // gathers the page's signals and acts on the answer.
 import init, {
-  matchKeys, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+  matchKeys, needsFull, prepare, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
 } from '../pkg/matchkey.js';
 
 const VERSION = 1;
@@ -24,6 +24,14 @@ const EVENT_FIELDS = ['name', 'eventId', 'eventTime', 'country', 'matchKeys', 'v
 const GPP_SECTIONS = { 2: 'tcfeuv2', 7: 'usnat' };
 // A 429 or 503 whose Retry-After the page cannot read waits this long.
 const DEFAULT_RETRY_MS = 60000;
+// The events of one page view leave together: this long after the first one (config
+// `batchMs`), at once when the page is hidden or left, or when this many are waiting.
+const BATCH_MS = 200;
+const BATCH_NOW = 25;
+// One request body stays under the browser's 64 KB budget for keepalive requests (the
+// sum of those in flight) and under the Worker's 500 events.
+const BODY_MAX_BYTES = 60000;
+const BODY_MAX_EVENTS = 500;
 
 const state = {
   config: null,
@@ -37,7 +45,10 @@ const state = {
   gppSections: {}, // sections fetched with getSection when ping did not parse them
   listening: {},
   pending: [], // events waiting for consent, in memory only
-  timer: null,
+  timer: null, // the outbox's retry timer (Retry-After)
+  batchTimer: null, // the page view's batch window
+  waiting: null, // while identify waits for the full build: the commands called after it
+  unstored: [], // events to send that storage could not hold (full, or no storage at all)
   ready: null,
 };
 
@@ -234,7 +245,8 @@ function consentChanged() {
     state.pending = [];
     send(waiting.map(attachConsent));
   }
-  flushOutbox();
+  // Events left by an earlier page join this page view's batch.
+  if (readOutbox().events.length) flushSoon();
 }
 
 // ---- Transport -----------------------------------------------------------------------
@@ -284,22 +296,63 @@ function scheduleFlush(at) {
 // Keeps events for a later attempt (bounded; the oldest go first), not before `delay` ms.
 function outbox(events, delay) {
   const o = readOutbox();
-  o.events = o.events.concat(events).slice(-OUTBOX_MAX);
+  // In event order (a failed request's events come back after newer ones), newest kept.
+  const at = (e) => String(e && e.eventTime);
+  o.events = o.events.concat(events).sort((x, y) => (at(x) < at(y) ? -1 : at(x) > at(y) ? 1 : 0)).slice(-OUTBOX_MAX);
   if (delay > 0) o.retryAt = Math.max(o.retryAt, Date.now() + delay);
   writeOutbox(o);
   if (o.retryAt > Date.now()) scheduleFlush(o.retryAt);
 }
 
+// Events that may go join the outbox in storage at once (so a page closed within the
+// batch window loses none) and leave with the rest of the page view's events.
 function send(events) {
   if (!events.length) return;
-  // While the Worker has asked to wait, new events join the outbox.
-  if (readOutbox().retryAt > Date.now()) return outbox(events, 0);
-  post('/v1/events', { v: VERSION, events }).then(safe((res) => {
-    if (res.ok) return;
-    // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
-    if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(events, retryDelay(res));
-    else warn(`refused_${res.status}`);
-  }), safe(() => outbox(events, 0)));
+  outbox(events, 0);
+  // What storage did not take waits in memory (another tab's flush cannot see it, so it
+  // is not sent twice).
+  const stored = new Set(readOutbox().events.map((e) => e && e.eventId));
+  state.unstored = state.unstored.concat(events.filter((e) => !stored.has(e.eventId))).slice(-BODY_MAX_EVENTS);
+  if (stored.size + state.unstored.length >= BATCH_NOW) flushNow();
+  else flushSoon();
+}
+
+// The batch window: the first event starts it, later ones join it.
+function flushSoon() {
+  if (state.batchTimer) return;
+  const ms = Number(state.config.batchMs);
+  state.batchTimer = setTimeout(safe(flushNow), ms >= 0 ? ms : BATCH_MS);
+}
+
+function flushNow() {
+  clearTimeout(state.batchTimer);
+  state.batchTimer = null;
+  flushOutbox();
+}
+
+// Posts events as few bodies as the limits allow, `{v, events: [...]}` each.
+function deliver(events) {
+  let body = [];
+  let bytes = 0;
+  const go = () => {
+    if (!body.length) return;
+    const batch = body;
+    post('/v1/events', { v: VERSION, events: batch }).then(safe((res) => {
+      if (res.ok) return;
+      // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
+      if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(batch, retryDelay(res));
+      else warn(`refused_${res.status}`);
+    }), safe(() => outbox(batch, 0)));
+    body = [];
+    bytes = 0;
+  };
+  for (const e of events) {
+    const size = JSON.stringify(e).length + 1;
+    if (body.length && (bytes + size > BODY_MAX_BYTES || body.length === BODY_MAX_EVENTS)) go();
+    body.push(e);
+    bytes += size;
+  }
+  go();
 }
 
 // Only the fields an event may carry, so an outbox written by an earlier tag version
@@ -315,19 +368,21 @@ function clean(e) {
 // consent is refused now are dropped, those still unknown are kept.
 function flushOutbox() {
   const o = readOutbox();
-  if (!o.events.length) return;
+  const events = o.events.concat(state.unstored);
+  if (!events.length) return;
   if (o.retryAt > Date.now()) return scheduleFlush(o.retryAt);
+  state.unstored = [];
   const oldest = Date.now() - OUTBOX_DAYS * 86400000;
   const keep = [];
   const go = [];
-  for (const e of o.events) {
+  for (const e of events) {
     if (!e || typeof e !== 'object' || !EVENT_NAME.test(e.name) || !EVENT_ID.test(e.eventId) || !(Date.parse(e.eventTime) > oldest)) continue;
     const now = verdict(consentRequired() || consentRequired(e.country));
     if (now === 'send') go.push(attachConsent(clean(e)));
     else if (now === 'wait') keep.push(e);
   }
   writeOutbox({ events: keep, retryAt: 0 });
-  send(go);
+  deliver(go);
 }
 
 // ---- Commands ------------------------------------------------------------------------
@@ -345,6 +400,57 @@ function uuid() {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
+// The match keys of `record`, hashed, join the identity (the build loaded answers them).
+function identifyNow(record) {
+  const keys = matchKeys(record, country());
+  const identity = Object.assign({}, state.identity || {});
+  for (const k of keys) identity[k.type] = k.values[0];
+  for (const r of keys.rejected) warn(`${r.field} ${r.code}`);
+  state.identity = identity;
+  state.expires = Date.now() + state.config.lifetimeDays * 86400000;
+  persistIdentity();
+  // User timing for the site (and scripts/bench-cold-start.mjs): when identities were hashed.
+  try { performance.mark('matchkey:identified'); } catch (_) { /* old browsers */ }
+  return keys.rejected;
+}
+
+// An identify that needs the full build (ADDRESS, STATE) holds the commands called after
+// it until the build is there, so their events carry the whole identity. `finish` hashes
+// the record with whatever build is loaded and runs the held commands in order; it runs
+// when the full build arrives or fails, or at once when the page is left or hidden (the
+// events then go without ADDRESS and STATE rather than not at all).
+function hold(record) {
+  const held = [];
+  const done = new Promise((resolve) => {
+    held.finish = () => {
+      if (state.waiting !== held) return;
+      state.waiting = null;
+      resolve(safe(identifyNow)(record));
+      for (let i = 0; i < held.length; i++) {
+        // A later identify may hold again: the rest waits behind it.
+        if (state.waiting) {
+          state.waiting.push(...held.slice(i));
+          break;
+        }
+        api(...held[i]);
+      }
+    };
+  });
+  state.waiting = held;
+  prepare(record).then(held.finish, () => {
+    warn('full_build_unavailable'); // the other fields still count
+    held.finish();
+  });
+  return done;
+}
+
+// Leaving or hiding the page: held commands run now, then the batch window ends
+// (keepalive carries the request).
+function pageGoing() {
+  if (state.waiting) state.waiting.finish();
+  flushNow();
+}
+
 const commands = {
   init(config) {
     state.config = Object.assign({ endpoint: '', siteKey: '', lifetimeDays: 390, consentWait: true }, config || {});
@@ -359,17 +465,18 @@ const commands = {
     if (!state.acsExplicit) state.acs = readAmznCookie();
     listenTcf();
     listenGpp();
+    if (!state.listening.page) {
+      state.listening.page = true;
+      window.addEventListener('pagehide', safe(pageGoing));
+      document.addEventListener('visibilitychange', safe(() => { if (document.visibilityState === 'hidden') pageGoing(); }));
+    }
     consentChanged();
   },
+  // ADDRESS and STATE need the full build, fetched on first use: then identify answers a
+  // Promise of the rejects, and the commands after it wait for it, in order (`hold`).
   identify(record) {
-    const keys = matchKeys(record || {}, country());
-    const identity = Object.assign({}, state.identity || {});
-    for (const k of keys) identity[k.type] = k.values[0];
-    for (const r of keys.rejected) warn(`${r.field} ${r.code}`);
-    state.identity = identity;
-    state.expires = Date.now() + state.config.lifetimeDays * 86400000;
-    persistIdentity();
-    return keys.rejected;
+    record = record || {};
+    return needsFull(record) ? hold(record) : identifyNow(record);
   },
   track(name, props) {
     props = props || {};
@@ -427,6 +534,7 @@ const commands = {
   reset() {
     state.identity = null;
     state.pending = [];
+    state.unstored = [];
     storeRemove(ID_KEY);
     storeRemove(OUTBOX_KEY);
   },
@@ -435,7 +543,11 @@ const commands = {
 function api(command, ...args) {
   if (!state.config && command !== 'init') return;
   const fn = commands[command];
-  return fn ? safe(fn)(...args) : undefined;
+  if (!fn) return undefined;
+  // Held behind an identify that waits for the full build; like the snippet's queue, the
+  // call answers nothing.
+  if (state.waiting) return void state.waiting.push([command, ...args]);
+  return safe(fn)(...args);
 }
 
 // Replace the stub and replay its queue once the wasm is ready. Calls made meanwhile

@@ -4,6 +4,7 @@
 //! Every entry point trims (COMMON-2), passes existing digests through (COMMON-3), applies
 //! the field's rule, and never hashes an empty string.
 
+#[cfg(not(feature = "browser-lite"))]
 mod address;
 mod ids;
 mod phone;
@@ -148,6 +149,22 @@ impl Normalizer {
         Ok(&self.value)
     }
 
+    /// Normalizes one value without hashing it: the value, and whether the input was an
+    /// existing digest (COMMON-3: then the value is that digest, lowercased).
+    ///
+    /// # Errors
+    /// As [`normalize`].
+    #[cfg_attr(not(feature = "browser"), allow(dead_code))]
+    pub(crate) fn normalize_flagged(
+        &mut self,
+        field: Field,
+        input: &str,
+        country: Country,
+    ) -> Result<(&str, bool), Reject> {
+        let prehashed = self.normalize_into(field, input, country)?;
+        Ok((&self.value, prehashed))
+    }
+
     /// Fills `self.value`; returns whether the input was an existing digest.
     fn normalize_into(
         &mut self,
@@ -171,9 +188,13 @@ impl Normalizer {
             Field::Email => text_fields::email(input, out),
             Field::Phone => phone::phone(input, country, out, &mut self.chars, &mut self.digits),
             Field::FirstName | Field::LastName => text_fields::name(input, out),
+            #[cfg(not(feature = "browser-lite"))]
             Field::Address => address::address(input, country, out, &mut self.tokens),
             Field::City => text_fields::city(input, out),
+            #[cfg(not(feature = "browser-lite"))]
             Field::State => region::state(input, country, out),
+            #[cfg(feature = "browser-lite")]
+            Field::Address | Field::State => Err(Reason::NotInThisBuild),
             Field::Postal => region::postal(input, country, out),
             Field::Maid => ids::maid(input, out),
             Field::RampId => ids::ramp_id(input, out),

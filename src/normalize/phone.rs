@@ -11,7 +11,7 @@
 use super::phone_meta::{MAIN_REGION, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
-use crate::text::decimal_digit;
+use crate::text::{decimal_digit, lower};
 
 /// Per-region numbering facts (libphonenumber's metadata, generated into `phone_meta.rs`).
 #[derive(Clone, Copy)]
@@ -246,6 +246,23 @@ fn is_punct(c: char) -> bool {
     ) || c.is_whitespace()
 }
 
+/// The extension markers (libphonenumber's) for extensions of at most 20 digits, compared
+/// without case (`lower`).
+const WORDS: &[&str] = &[
+    "extension",
+    "extensión",
+    "extensio",
+    "extensi",
+    "extn",
+    "ext",
+    "xtn",
+    "xt",
+    "anexo",
+    "доб",
+];
+/// Short markers, for extensions of at most 9 digits.
+const SHORT: &[&str] = &["int", "ｉｎｔ", "x", "ｘ", "#", "＃", "~", "～"];
+
 /// Drops a trailing extension (`ext. 123`, `x123`, `#123`, `;ext=123`); the digits Amazon
 /// wants never include it (PHONE-1).
 fn strip_extension(chars: &[char]) -> &[char] {
@@ -277,25 +294,12 @@ fn strip_extension(chars: &[char]) -> &[char] {
     if no_marker && !(had_hash && sep < digits_start) {
         return chars;
     }
-    const WORDS: &[&str] = &[
-        "extension",
-        "extensión",
-        "extensio",
-        "extensi",
-        "extn",
-        "ext",
-        "xtn",
-        "xt",
-        "anexo",
-        "доб",
-    ];
-    const SHORT: &[&str] = &["int", "ｉｎｔ", "x", "ｘ", "#", "＃", "~", "～"];
     // The start of `marker` when it ends right at `marker_end` (case-insensitive).
     let ends_with = |marker: &str| -> Option<usize> {
         let mut start = marker_end;
         for m in marker.chars().rev() {
             start = start.checked_sub(1)?;
-            if !chars[start].to_lowercase().eq(m.to_lowercase()) {
+            if !lower(chars[start]).eq(lower(m)) {
                 return None;
             }
         }
@@ -477,6 +481,15 @@ fn strip_national_prefix<'a>(digits: &'a str, meta: &Meta, undo: bool) -> &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extension_markers_are_compared_exactly() {
+        for marker in WORDS.iter().chain(SHORT).chain(&[";ext="]) {
+            for c in marker.chars().flat_map(char::to_lowercase) {
+                assert!(crate::text::CASE_RELEVANT.contains(c), "{c} in {marker}");
+            }
+        }
+    }
 
     fn norm(input: &str, country: &str) -> Result<String, Reason> {
         let mut out = String::new();

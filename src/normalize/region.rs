@@ -2,7 +2,7 @@
 
 use crate::country::Country;
 use crate::reject::Reason;
-use crate::text::{fold_upper, nfc, nfkc};
+use crate::text::{fold_upper, lower, nfc, nfkc};
 
 /// STATE-1: uppercase, transliterate `Ä Ö Ü Ø Æ`, fold accents (NFKD), keep `[A-Z]`; then
 /// the country's table (Appendix A), else the first two letters when the input was longer
@@ -10,6 +10,7 @@ use crate::text::{fold_upper, nfc, nfkc};
 ///
 /// NOTE: [departure] Amazon's uploader deletes non-`[A-Z]` before folding, which makes its
 /// own keys unreachable for accented input (`Québec` → `qu`); folding first gives `qc`.
+#[cfg(not(feature = "browser-lite"))]
 pub(super) fn state(input: &str, country: Country, out: &mut String) -> Result<(), Reason> {
     let mut key = String::with_capacity(input.len());
     for c in nfc(input).to_uppercase().chars() {
@@ -87,8 +88,8 @@ pub(super) fn postal(input: &str, country: Country, out: &mut String) -> Result<
         PostalRule::Generic => {
             out.extend(
                 input
-                    .to_lowercase()
                     .chars()
+                    .flat_map(lower)
                     .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
             );
             return if out.is_empty() {

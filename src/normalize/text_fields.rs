@@ -2,7 +2,7 @@
 //! EMAIL-2), FIRST_NAME and LAST_NAME (NAME-1) and CITY (CITY-1).
 
 use crate::reject::Reason;
-use crate::text::nfc;
+use crate::text::{lower, nfc};
 
 /// EMAIL-1: lowercase (full Unicode), keep only `[a-z0-9.@-]`. EMAIL-2: exactly one `@`
 /// with something on both sides. No Gmail dot or plus-tag rules: those are Google's.
@@ -80,8 +80,9 @@ const EMAIL_BYTES: ByteRule = byte_rule(b".@-");
 /// NAME-1 and CITY-1's alphabet, `[a-z0-9]` after lowercasing.
 const ALNUM_BYTES: ByteRule = byte_rule(b"");
 
-/// Lowercases `input` (NFC first, COMMON-4), then appends each character that `keep`
-/// accepts, or the replacement `substitute` gives for it. ASCII input takes a
+/// Lowercases `input` (NFC first, COMMON-4; [`lower`], exact for every character the
+/// rules keep or substitute), then appends each character that `keep` accepts, or the
+/// replacement `substitute` gives for it. ASCII input takes a
 /// branch-free table loop (`ascii`, which must agree with `keep`) without Unicode tables.
 fn lower_keep(
     input: &str,
@@ -106,7 +107,7 @@ fn lower_keep(
         *out = String::from_utf8(bytes).unwrap_or_default();
         return;
     }
-    for c in nfc(input).to_lowercase().chars() {
+    for c in nfc(input).chars().flat_map(lower) {
         if keep(c) {
             out.push(c);
         } else if let Some(s) = substitute(c) {
@@ -134,6 +135,57 @@ mod tests {
                 ALNUM_BYTES[usize::from(b)] != 0,
                 is_lower_alnum(lower),
                 "{b}"
+            );
+        }
+    }
+
+    #[test]
+    fn lowercasing_without_case_tables_answers_as_to_lowercase_for_every_code_point() {
+        // The rules' characters, kept or substituted, and what lowercasing can turn into them.
+        let name_keys = ['ß', 'ä', 'ö', 'ü', 'ø', 'æ'];
+        for c in name_keys.into_iter().chain(".@-".chars()) {
+            assert!(crate::text::CASE_RELEVANT.contains(c), "{c}");
+        }
+        for c in (0x80..=0x10FFFF).filter_map(char::from_u32) {
+            let input = format!("Ab{c}.C@d-");
+            let std_lower = nfc(&input).to_lowercase();
+            let want_email: String = std_lower
+                .chars()
+                .filter(|c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '@' | '-'))
+                .collect();
+            let mut out = String::new();
+            lower_keep(
+                &input,
+                &mut out,
+                &EMAIL_BYTES,
+                |c| matches!(c, 'a'..='z' | '0'..='9' | '.' | '@' | '-'),
+                |_| None,
+            );
+            assert_eq!(out, want_email, "EMAIL U+{:04X}", u32::from(c));
+            let want_name: String = std_lower
+                .chars()
+                .flat_map(|c| match c {
+                    'ß' => "ss".chars().collect::<Vec<_>>(),
+                    'ä' | 'æ' => "ae".chars().collect(),
+                    'ö' => "oe".chars().collect(),
+                    'ü' => "ue".chars().collect(),
+                    'ø' => vec!['o'],
+                    c if is_lower_alnum(c) => vec![c],
+                    _ => vec![],
+                })
+                .collect();
+            assert_eq!(
+                run(name, &input).unwrap_or_default(),
+                want_name,
+                "NAME U+{:04X}",
+                u32::from(c)
+            );
+            let want_city: String = std_lower.chars().filter(|&c| is_lower_alnum(c)).collect();
+            assert_eq!(
+                run(city, &input).unwrap_or_default(),
+                want_city,
+                "CITY U+{:04X}",
+                u32::from(c)
             );
         }
     }

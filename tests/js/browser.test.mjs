@@ -40,17 +40,103 @@ async function open(path) {
   return { context, page, requests, errors };
 }
 
-test('every golden vector through the wasm build in Chromium matches the native result', async () => {
+test('every golden vector through both wasm builds in Chromium: the lite build answers as the full one', async () => {
   const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
-  const failures = await page.evaluate(async (vectors) => {
+  const result = await page.evaluate(async (vectors) => {
     const m = await import('/pkg/matchkey.js');
     const { checkVector, answerOf } = await import('/tests/js/check-vector.mjs');
+    const records = vectors.map((v) => ({ field: v.field, input: v.input, country: v.country }));
+    const run = () => {
+      const single = vectors.map((v) => answerOf(m.normalize, v));
+      const batch = m.hashBatch(records);
+      return { single, batch };
+    };
     await m.default();
-    const single = vectors.map((v) => checkVector(v, answerOf(m.normalize, v)));
-    const batch = m.hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
-    return single.concat(vectors.map((v, i) => checkVector(v, batch[i]))).filter(Boolean);
+    const lite = run();
+    const needed = m.needsFull(records);
+    await m.prepare(records);
+    const full = run();
+    // Every vector in the full build; in the lite build every one but ADDRESS and STATE,
+    // which answer not_in_this_build unless empty or pre-hashed.
+    const failures = [];
+    const out = (a) => JSON.stringify(a.error !== undefined ? { error: a.error } : { normalized: a.normalized, sha256: a.sha256 });
+    let deferred = 0;
+    vectors.forEach((v, i) => {
+      for (const kind of ['single', 'batch']) {
+        failures.push(checkVector(v, full[kind][i]));
+        const l = lite[kind][i];
+        if (l.error === 'not_in_this_build' && ['ADDRESS', 'STATE'].includes(v.field)) deferred++;
+        else if (out(l) !== out(full[kind][i])) failures.push(`lite differs: ${checkVector(v, l)}`);
+      }
+    });
+    return { failures: failures.filter(Boolean), deferred, needed };
   }, vectors);
-  assert.deepEqual(failures, []);
+  assert.deepEqual(result.failures, []);
+  assert.ok(result.needed && result.deferred > 20, `${result.deferred} ADDRESS/STATE vectors deferred to the full build`);
+  await context.close();
+});
+
+test('the full build is fetched only when a page identifies with ADDRESS or STATE, once', async () => {
+  ingest.seen.length = 0;
+  const { context, page, requests, errors } = await open(`/tests/js/fixtures/snippet.html?endpoint=${ingest.url}&identify=1`);
+  await until(() => ingest.seen.length >= 1);
+  const wasm = () => requests.filter((r) => /\.wasm$|\/full\//.test(r.url)).map((r) => new URL(r.url).pathname);
+  assert.deepEqual(wasm(), ['/pkg/matchkey_wasm_bg.wasm'], 'e-mail and phone: the lite build only');
+  await page.evaluate(() => {
+    matchkey('identify', { firstName: 'Jane', lastName: 'Doe', postal: '20500', phone: '(202) 555-0143' });
+    matchkey('track', 'page_view', { eventId: 'lite-1' });
+  });
+  await until(() => ingest.seen.length >= 2);
+  assert.deepEqual(wasm(), ['/pkg/matchkey_wasm_bg.wasm'], 'names and postal code: still the lite build only');
+  // The address and the state need the full build; the event after them waits and carries them.
+  await page.evaluate(() => {
+    matchkey('identify', { address: '1600 Pennsylvania Avenue NW', state: 'District of Columbia' });
+    matchkey('track', 'purchase', { eventId: 'full-1' });
+    matchkey('identify', { address: '1600 Pennsylvania Ave NW', state: 'DC' });
+    matchkey('track', 'purchase', { eventId: 'full-2' });
+  });
+  await until(() => ingest.seen.length >= 3);
+  assert.deepEqual(wasm(), ['/pkg/matchkey_wasm_bg.wasm', '/pkg/full/matchkey_wasm.js', '/pkg/full/matchkey_wasm_bg.wasm']);
+  const events = ingest.seen.slice(2).flatMap((r) => JSON.parse(r.body).events);
+  const want = nativeHashes([['ADDRESS', '1600 Pennsylvania Avenue NW', 'US'], ['STATE', 'District of Columbia', 'US'],
+    ['ADDRESS', '1600 Pennsylvania Ave NW', 'US'], ['STATE', 'DC', 'US']]);
+  assert.deepEqual(events.map((e) => e.eventId), ['full-1', 'full-2']);
+  for (const [i, e] of events.entries()) {
+    assert.equal(e.matchKeys.ADDRESS, want[2 * i]);
+    assert.equal(e.matchKeys.STATE, want[2 * i + 1]);
+    assert.deepEqual(Object.keys(e.matchKeys).sort(), ['ADDRESS', 'EMAIL', 'FIRST_NAME', 'LAST_NAME', 'PHONE', 'POSTAL', 'STATE']);
+  }
+  const everything = requests.map((r) => `${r.url}\n${r.body}`).join('\n');
+  for (const raw of ['Pennsylvania', 'pennsylvania', 'District of Columbia', 'Queued.Person', 'queued.person', 'Jane', '555-0143', '20500']) {
+    assert.ok(!everything.includes(raw), `raw value leaked: ${raw}`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an identify waiting for the full build holds the commands after it; leaving the page sends them without ADDRESS', async () => {
+  ingest.seen.length = 0;
+  const context = await browser.newContext();
+  // The full build never arrives (a slow network).
+  await context.route('**/pkg/full/**', () => {});
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push({ url: r.url(), body: r.postData() || '' }));
+  await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=${ingest.url}`);
+  await page.waitForFunction(() => window.matchkey && window.matchkey.loaded);
+  await until(() => ingest.seen.length >= 1); // the fixture's add_to_cart
+  const held = await page.evaluate(() => {
+    const rejects = matchkey('identify', { email: 'abc@example.com', address: '1 Main Street' });
+    return { promise: rejects instanceof Promise, track: matchkey('track', 'purchase', { eventId: 'held-1' }) };
+  });
+  assert.deepEqual(held, { promise: true, track: undefined });
+  await page.waitForTimeout(400);
+  assert.equal(ingest.seen.length, 1, 'the purchase waits for the full build');
+  await page.goto(`${site.url}/tests/js/fixtures/cmp.html`);
+  await until(() => ingest.seen.length >= 2);
+  const purchase = JSON.parse(ingest.seen[1].body).events.find((e) => e.eventId === 'held-1');
+  assert.deepEqual(Object.keys(purchase.matchKeys), ['EMAIL']);
+  assert.ok(!requests.some((r) => /main street/i.test(r.url + r.body)));
   await context.close();
 });
 
@@ -121,7 +207,7 @@ test('snippet: calls before load are replayed, double inclusion is harmless', as
   await until(() => ingest.seen.length >= 1);
   await page.waitForTimeout(200);
   assert.equal(await page.evaluate(() => window.queuedBeforeLoad), true);
-  assert.equal(await page.evaluate(() => document.querySelectorAll('script[src="/www/tag.js"]').length), 1);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('script[src="/pkg/tag.js"]').length), 1);
   assert.equal(ingest.seen.length, 1, 'one event, not two');
   const event = JSON.parse(ingest.seen[0].body).events[0];
   assert.equal(event.name, 'add_to_cart');
@@ -176,7 +262,7 @@ test('awkward inputs (decomposed, compatibility, case-special, scripts) match th
   const { context, page } = await open('/www/index.html?endpoint=' + ingest.url);
   const { single, batch } = await page.evaluate(async (cases) => {
     const m = await import('/pkg/matchkey.js');
-    await m.default();
+    await m.prepare(cases); // the lite build and, for ADDRESS and STATE, the full one
     const single = cases.map((c) => {
       try { return m.normalize(c.field, c.input, c.country); } catch (e) { return { error: e.code }; }
     });

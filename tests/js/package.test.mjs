@@ -5,13 +5,35 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import init, {
-  normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+  initFull, needsFull, normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
 } from '../../pkg/matchkey.js';
 import { checkVector, answerOf } from './check-vector.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const vectors = JSON.parse(readFileSync(`${root}tests/vectors/normalization.json`, 'utf8'));
 await init(readFileSync(`${root}pkg/matchkey_wasm_bg.wasm`));
+
+const FULL_ONLY = ['ADDRESS', 'STATE'];
+
+test('lite build: every golden vector but ADDRESS and STATE, which answer not_in_this_build', () => {
+  assert.ok(needsFull({ email: 'a@b.co', address: '1 Main St' }) && !needsFull({ email: 'a@b.co', state: ' ' }));
+  // An empty or pre-hashed ADDRESS or STATE is answered before the field's rules.
+  const liteCheck = (v, answer) => (FULL_ONLY.includes(v.field) && answer.error === 'not_in_this_build' ? null : checkVector(v, answer));
+  const failures = vectors.map((v) => liteCheck(v, answerOf(normalize, v))).filter(Boolean);
+  assert.deepEqual(failures, []);
+  const batch = hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
+  const batchFailures = vectors.map((v, i) => liteCheck(v, batch[i])).filter(Boolean);
+  assert.ok(batch.filter((a) => a.error === 'not_in_this_build').length > 10);
+  assert.deepEqual(batchFailures, []);
+  const keys = matchKeys({ email: 'abc@example.com', address: '1 Main St' }, 'US');
+  assert.deepEqual(keys.rejected, [{ field: 'ADDRESS', code: 'not_in_this_build' }]);
+});
+
+test('full build: loaded on request, it then answers every call', async () => {
+  await initFull(readFileSync(`${root}pkg/full/matchkey_wasm_bg.wasm`));
+  assert.ok(!needsFull(['ADDRESS']));
+  assert.deepEqual(vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean), []);
+});
 
 test('every golden vector through normalize', () => {
   const failures = vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean);
@@ -84,6 +106,24 @@ test('hashBatch with one field and country for all (the packed fast path) answer
   });
   assert.deepEqual(batch, single);
   assert.deepEqual(hashBatch([{ field: 'EMAIL', input: 'a@b.co', country: 'USA' }]), [{ error: 'invalid_country' }]);
+});
+
+test('hashBatch digests equal normalize for every length around one SHA-256 block, pre-hashed and unhashed values', () => {
+  const single = (r) => {
+    try {
+      return normalize(r.field, r.input, r.country);
+    } catch (e) {
+      return { error: e.code };
+    }
+  };
+  // Normalized lengths 1 to 120 bytes (one block holds 55), with a pre-hashed value, a
+  // value holding a separator (normalized on its own) and a reject between them.
+  const inputs = Array.from({ length: 120 }, (_, n) => `${'ab'.repeat(n).slice(0, Math.max(n - 8, 0))}@e.co`.slice(-Math.max(n, 1)));
+  inputs.splice(30, 0, 'B3C7A9F1E2D4C6B8A0F9E7D5C3B1A2F4E6D8C0B9A7F5E3D1C2B4A6F8E0D9C7B5', 'x\u001cy@z.co', 'nope');
+  const uniform = inputs.map((input) => ({ field: 'EMAIL', input, country: 'US' }));
+  assert.deepEqual(hashBatch(uniform), uniform.map(single));
+  const mixed = uniform.flatMap((r, i) => [r, { field: i % 2 ? 'MAID' : 'CITY', input: i % 2 ? '6D92078A-8246-4BA4-AE5B-76104861E7DC' : r.input, country: 'GB' }]);
+  assert.deepEqual(hashBatch(mixed), mixed.map(single));
 });
 
 test('matchKeys refuses a matchId or rampId that looks like contact data', () => {

@@ -21,7 +21,7 @@ after(async () => {
 const TCF = 'CQHcCQAQHcCQAPoABAENBOFgAAAAAH_AAAqIAPgAAAAA';
 const GPP = 'DBABLA~BVQqAAAAAgA.QA';
 const EMAIL_HASH = '9eceb13483d7f187ec014fd6d4854d1420cfc634328af85f51d0323ba8622e21'; // abc@example.com
-const WAIT = 400; // long enough for a send the tag would have made (it sends at once)
+const WAIT = 400; // long enough for a send the tag would have made (its batch window is 200 ms)
 
 /** TCData as a CMP decodes it (`purpose.consents` and `vendor.consents` keyed by id). */
 function tcData({ vendor = true, purposes = [1, 2, 3, 4, 7], status = 'tcloaded' } = {}) {
@@ -292,6 +292,7 @@ test('the outbox re-checks consent: denied now drops, unknown keeps, granted sen
   const first = await open({ tcf: tcData() });
   await init(first.page, { country: 'DE' });
   await first.page.evaluate(() => matchkey('track', 'purchase', { eventId: 'boxed-1' }));
+  await until(() => ingest.seen.length >= 1);
   await until(async () => (await outboxed(first.page)).length === 1);
   ingest.setStatus(202);
   ingest.seen.length = 0;
@@ -315,6 +316,7 @@ test('the outbox re-checks consent: denied now drops, unknown keeps, granted sen
   await init(a.page, { country: 'GB', consentMode: 'required' });
   await a.page.evaluate((tcf) => matchkey('consent', { tcf, adStorage: 'granted', userData: 'granted' }), TCF);
   await a.page.evaluate(() => matchkey('track', 'purchase', { eventId: 'boxed-2' }));
+  await until(() => ingest.seen.length >= 1);
   await until(async () => (await outboxed(a.page)).length === 1);
   ingest.setStatus(202);
   ingest.seen.length = 0;
@@ -354,7 +356,8 @@ test('503 with Retry-After: events stay in the outbox and nothing is sent before
   const first = await open();
   await init(first.page, { country: 'US' });
   await first.page.evaluate(() => matchkey('track', 'purchase', { eventId: 'r-1' }));
-  await until(async () => (await outboxed(first.page)).length === 1);
+  await until(() => ingest.seen.length >= 1);
+  await until(async () => (await outboxed(first.page)).length === 1 && (await stored(first.page, 'matchkey_outbox')).retryAt > 0);
   const refusedAt = ingest.seen[0].at;
   const { retryAt } = await stored(first.page, 'matchkey_outbox');
   assert.ok(retryAt >= refusedAt + 1500 && retryAt <= refusedAt + 3000, `retryAt ${retryAt - refusedAt} ms`);
@@ -386,5 +389,88 @@ test('network errors keep events in a bounded outbox until the next page', async
   await init(next.page, { country: 'US' });
   await until(() => events().length >= 50);
   assert.equal(await stored(next.page, 'matchkey_outbox'), null);
+  await context.close();
+});
+
+test('one page view: three events leave together in one request after the batch window', async () => {
+  ingest.seen.length = 0;
+  const { context, page, errors } = await open();
+  await init(page, { country: 'US' });
+  const started = Date.now();
+  await page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('track', 'page_view', { eventId: 'pv-1' });
+    matchkey('track', 'add_to_cart', { eventId: 'pv-2', value: 5, currency: 'USD' });
+  });
+  await page.waitForTimeout(50);
+  await page.evaluate(() => matchkey('track', 'checkout', { eventId: 'pv-3' }));
+  await until(() => ingest.seen.length >= 1);
+  await page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, 1, 'one request for the page view');
+  assert.ok(ingest.seen[0].at - started >= 150, `sent after ${ingest.seen[0].at - started} ms, before the window closed`);
+  const body = JSON.parse(ingest.seen[0].body);
+  assert.deepEqual(Object.keys(body).sort(), ['events', 'v']);
+  assert.deepEqual(body.events.map((e) => e.eventId), ['pv-1', 'pv-2', 'pv-3']);
+  assert.ok(body.events.every((e) => e.matchKeys.EMAIL === EMAIL_HASH));
+  assert.equal(await stored(page, 'matchkey_outbox'), null);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('leaving the page (pagehide) sends the waiting events at once, with keepalive', async () => {
+  ingest.seen.length = 0;
+  const { context, page, requests } = await open();
+  await init(page, { country: 'US', batchMs: 60000 });
+  await page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('track', 'page_view', { eventId: 'hide-1' });
+    matchkey('track', 'purchase', { eventId: 'hide-2' });
+  });
+  await page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, 0, 'the window is still open');
+  // Accepted events wait in storage, not only in memory: a page killed now loses none.
+  assert.deepEqual((await outboxed(page)).map((e) => e.eventId), ['hide-1', 'hide-2']);
+  await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=http://127.0.0.1:9`);
+  await until(() => ingest.seen.length >= 1);
+  assert.equal(ingest.seen.length, 1);
+  assert.deepEqual(JSON.parse(ingest.seen[0].body).events.map((e) => e.eventId), ['hide-1', 'hide-2']);
+  assert.ok(!requests.some((r) => r.body.includes('abc@example.com')));
+  await context.close();
+});
+
+test('hiding the page (visibilitychange to hidden) sends the waiting events at once', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open();
+  await init(page, { country: 'US', batchMs: 60000 });
+  await page.evaluate(() => matchkey('track', 'page_view', { eventId: 'vis-1' }));
+  await page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, 0);
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await until(() => ingest.seen.length >= 1);
+  assert.deepEqual(JSON.parse(ingest.seen[0].body).events.map((e) => e.eventId), ['vis-1']);
+  await context.close();
+});
+
+test('without any storage (localStorage throws, cookies ignored) a page view still sends its events together', async () => {
+  ingest.seen.length = 0;
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    Storage.prototype.setItem = () => { throw new Error('QuotaExceededError'); };
+    Object.defineProperty(Document.prototype, 'cookie', { get: () => '', set: () => {}, configurable: true });
+  });
+  const { page, errors } = await open({}, context);
+  await init(page, { country: 'US' });
+  await page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    for (let i = 0; i < 3; i++) matchkey('track', 'page_view', { eventId: `nostore-${i}` });
+  });
+  await until(() => ingest.seen.length >= 1);
+  await page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, 1);
+  assert.deepEqual(JSON.parse(ingest.seen[0].body).events.map((e) => e.eventId), ['nostore-0', 'nostore-1', 'nostore-2']);
+  assert.deepEqual(errors, []);
   await context.close();
 });
