@@ -194,6 +194,7 @@ test('two integrations deliver to their own advertisers with their own grants; a
       });
       assert.equal(r.status, 201, r.text);
       assert.match(r.body.snippet, new RegExp(r.body.site_key));
+      assert.match(r.body.snippet, /\(window,document,"\/pkg\/tag\.js"\);<\/script>/);
       assert.match(r.body.ingest_secret, /^mk_is_/);
       assert.equal(r.body.ingest_secret_sha256, undefined);
       return r.body;

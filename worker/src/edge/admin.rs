@@ -356,12 +356,16 @@ fn shown(i: &Integration, env: &Env, origin: &str) -> Value {
 /// The two tags a site pastes in `<head>`: the stub, then `init` with this Worker and
 /// the site key. `TAG_URL` says where the site serves `tag.js` from.
 fn snippet(env: &Env, origin: &str, site_key: &str) -> String {
-    let tag_url = var(env, "TAG_URL").unwrap_or_else(|| "/matchkey/tag.js".into());
-    let stub = include_str!("../../../www/snippet.js")
+    let tag_url = var(env, "TAG_URL").unwrap_or_else(|| "/pkg/tag.js".into());
+    let stub: String = include_str!("../../../www/snippet.js")
         .lines()
         .filter(|l| !l.starts_with("/*"))
-        .collect::<String>()
-        .replace("\"/www/tag.js\"", &json!(tag_url).to_string());
+        .collect();
+    // The stub ends with the tag's URL as its last argument: `…(window,document,"URL");`.
+    let stub = match stub.rfind(",\"") {
+        Some(at) => format!("{},{});", &stub[..at], json!(tag_url)),
+        None => stub,
+    };
     format!(
         "<script>{stub}</script>\n<script>matchkey('init', {});</script>",
         json!({ "endpoint": origin, "siteKey": site_key })
