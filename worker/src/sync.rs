@@ -202,7 +202,7 @@ impl Erasures {
         jitter: f64,
     ) -> (Chunk, u64, u64) {
         let mut m = Membership {
-            acc: self.acc.clone(),
+            acc: self.acc,
             audience_id: Some(0),
             failures: self.failures,
             counters: self.counters,

@@ -348,24 +348,25 @@ fn shown(i: &Integration, env: &Env, origin: &str) -> Value {
             "has_ingest_secret".into(),
             json!(i.ingest_secret_sha256.is_some()),
         );
-        o.insert("snippet".into(), json!(snippet(env, origin, &i.site_key)));
+        o.insert(
+            "snippet".into(),
+            json!(snippet(env, &i.init_options(origin))),
+        );
     }
     v
 }
 
-/// The two tags a site pastes in `<head>`: the stub, then `init` with this Worker and
-/// the site key. `TAG_URL` says where the site serves `tag.js` from.
-fn snippet(env: &Env, origin: &str, site_key: &str) -> String {
+/// The two tags a site pastes in `<head>`: the stub, then `init` with this Worker, the
+/// site key and the cookie-sync settings ([`Integration::init_options`]). `TAG_URL` says
+/// where the site serves `tag.js` from.
+fn snippet(env: &Env, options: &Value) -> String {
     let tag_url = var(env, "TAG_URL").unwrap_or_else(|| "/matchkey/tag.js".into());
     let stub = include_str!("../../../www/snippet.js")
         .lines()
         .filter(|l| !l.starts_with("/*"))
         .collect::<String>()
         .replace("\"/www/tag.js\"", &json!(tag_url).to_string());
-    format!(
-        "<script>{stub}</script>\n<script>matchkey('init', {});</script>",
-        json!({ "endpoint": origin, "siteKey": site_key })
-    )
+    format!("<script>{stub}</script>\n<script>matchkey('init', {options});</script>")
 }
 
 fn origin(req: &Request) -> Result<String> {
