@@ -169,3 +169,59 @@ test('one limiter keeps Data Provider calls at most 100 per second per profile a
     await worker.stop();
   }
 });
+
+test('an integration with cookie audiences and cookie-sync settings: the snippet carries them, and its site adds cookies', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '1' });
+  try {
+    const install = {
+      name: 'Shop', allowed_origins: [ORIGIN],
+      config: { advertiser_id: 'ENTITY1MATCHKEYDEMO', region: 'NA', amc_advertiser_id: '583000000000001', audience_api: 'dp', profile_id: PROFILE,
+        cookie_sync: { partner_code: 'mk_partner', match_url: amazon.url } },
+      audiences: [{ name: 'seen', match_method: 'cookie' }, 'news'],
+    };
+    const refused = await worker.request('/v1/admin/integrations', { method: 'POST', headers: admin,
+      body: JSON.stringify({ ...install, config: { ...install.config, audience_api: 'amc' } }) });
+    const why = await refused.json();
+    assert.equal(refused.status, 400);
+    assert.ok(why.fields.some((f) => f.field === 'audiences[0].match_method' && f.reason === 'cookie_matching_needs_audience_api_dp'), JSON.stringify(why));
+    const r = await worker.request('/v1/admin/integrations', { method: 'POST', headers: admin, body: JSON.stringify(install) });
+    assert.equal(r.status, 201);
+    const created = await r.json();
+    assert.ok(created.snippet.includes(`"cookieSync":{"matchUrl":"${amazon.url}","partnerCode":"mk_partner","periodHours":24}`) ||
+      created.snippet.includes(`"cookieSync":{"partnerCode":"mk_partner","periodHours":24,"matchUrl":"${amazon.url}"}`), created.snippet);
+    const id = vid();
+    const site = { origin: ORIGIN, 'x-matchkey-site-key': created.site_key };
+    assert.equal((await members(worker, 'seen', { add: [{ visitorId: id }] }, site)).status, 202);
+    const news = await members(worker, 'news', { add: [{ visitorId: id }] }, site);
+    assert.equal((await news.json()).rejected[0].reason, 'visitor_id_not_accepted');
+    await until(async () => (await audiences()).seen?.cookieMembers[0] === id, 20000);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('cookie patches and erasures keep their work through 429 and 5xx, and log the retries', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...DP, BACKOFF_BASE_MS: '50' });
+  try {
+    const id = vid();
+    await amazon.control('/__emulator/faults', { endpoint: 'dpAudience', kind: 'status', status: 429, retryAfter: 1, count: 1 });
+    await amazon.control('/__emulator/faults', { endpoint: 'dpUsers', kind: 'status', status: 503, count: 1 });
+    await members(worker, 'seen', { add: [{ visitorId: id }] }, browser);
+    await until(async () => (await audiences()).seen?.cookieMembers[0] === id, 20000);
+    await erase(worker, { visitorIds: [id] }, browser);
+    await until(async () => (await amazon.get('/__emulator/erasures')).length === 1, 20000);
+    assert.deepEqual((await audiences()).seen.cookieMembers, []);
+    const log = await (await worker.request('/v1/deliveries', { headers: admin })).json();
+    const outcomes = log.deliveries.map((d) => `${d.status}:${d.amazon_code ?? d.code ?? ''}`);
+    assert.ok(outcomes.some((o) => o.startsWith('retry:HTTP_429')), outcomes.join());
+    assert.ok(outcomes.some((o) => o.startsWith('retry:HTTP_503')), outcomes.join());
+    assert.ok(outcomes.some((o) => o.startsWith('audience_cookies_submitted')), outcomes.join());
+    assert.ok(outcomes.some((o) => o.startsWith('erasure_submitted')), outcomes.join());
+    const stats = await (await worker.request('/v1/erasure', { headers: admin })).json();
+    assert.deepEqual([stats.counters.accepted, stats.counters.sent, stats.pending, stats.balanced], [1, 1, 0, true]);
+  } finally {
+    await worker.stop();
+  }
+});
