@@ -225,3 +225,22 @@ test('cookie patches and erasures keep their work through 429 and 5xx, and log t
     await worker.stop();
   }
 });
+
+test('an erasure withdraws a pending add of the visitor id from the cookie audiences', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...DP, FLUSH_SECONDS: '300' });
+  try {
+    const id = vid();
+    await members(worker, 'seen', { add: [{ visitorId: id }] }, browser);
+    const r = await erase(worker, { visitorIds: [id] }, browser);
+    assert.equal(r.status, 202);
+    const flushed = await worker.request('/v1/audiences/seen/flush', { method: 'POST', headers: admin });
+    assert.equal(flushed.status, 200);
+    await until(async () => (await amazon.get('/__emulator/requests?endpoint=dpAudience')).length === 1, 20000);
+    const [patch] = (await amazon.get('/__emulator/requests?endpoint=dpAudience'))[0].body.patches;
+    assert.deepEqual([patch.op, patch.path], ['remove', `/COOKIE-${id}/audiences`], 'the last intent is the removal');
+    assert.deepEqual((await audiences()).seen.cookieMembers, []);
+  } finally {
+    await worker.stop();
+  }
+});

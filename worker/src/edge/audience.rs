@@ -59,10 +59,11 @@ impl DurableObject for AudienceSync {
         let storage = self.state.storage();
         match req.path().as_str() {
             "/members" => {
+                // `name` and `country` are absent for the removals an erasure sends.
                 #[derive(Deserialize)]
                 struct Members {
-                    name: String,
-                    country: String,
+                    name: Option<String>,
+                    country: Option<String>,
                     changes: Vec<(String, String)>,
                 }
                 let body: Members = req.json().await?;
@@ -84,8 +85,12 @@ impl DurableObject for AudienceSync {
                 let flush_ms = config.flush_seconds * 1000;
                 self.with(|m| m.joined(accepted, new_people, now, flush_ms));
                 let mut put: Vec<(String, String)> = latest.into_iter().collect();
-                put.push(("meta:name".into(), body.name));
-                put.push(("meta:country".into(), body.country));
+                if let Some(name) = body.name {
+                    put.push(("meta:name".into(), name));
+                }
+                if let Some(country) = body.country {
+                    put.push(("meta:country".into(), country));
+                }
                 self.commit(put, Vec::new()).await?;
                 self.schedule(&config).await?;
                 Response::from_json(&json!({ "pending": self.with(|m| m.acc.pending) }))

@@ -18,13 +18,15 @@ use super::api::body;
 use super::limiter::paced;
 use super::log::{self, Record};
 use super::{
-    Answer, KEYS_PER_CALL, RelayError, alarm_at, auth as caller_auth, commit, durable, entries,
-    iso_now, jitter, now_ms, object_config, object_name, random_uuid,
+    Answer, KEYS_PER_CALL, RelayError, alarm_at, audience_sync, auth as caller_auth, commit,
+    durable, entries, iso_now, jitter, now_ms, object_config, object_name, random_uuid,
 };
+use crate::audience::{COOKIE_KEY, cookie_change};
 use crate::config::Config;
 use crate::erasure;
 use crate::ingest::{self, Problem};
 use crate::sync::{Chunk, Erasures};
+use matchkey::amazon::audience::Action;
 
 const ERASURES: &str = "ERASURES";
 const STATE: &str = "meta:erasures";
@@ -56,9 +58,36 @@ pub(super) async fn erase(req: &mut Request, env: &Env, vars: &Config) -> Answer
         if answer.status_code() != 200 {
             return Err(RelayError::Busy("queue_unavailable", 10));
         }
+        withdraw(env, &config, &people).await?;
     }
     let answer = json!({ "accepted": people.len(), "rejected": rejected });
     Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// An erased cookie's last intent in every cookie audience of `BROWSER_AUDIENCES` becomes
+/// a removal, so that an add still waiting there cannot put the visitor back after the
+/// erasure. (Audiences only servers fill are not known here: their servers remove.)
+async fn withdraw(env: &Env, config: &Config, people: &[ErasedUser]) -> Result<()> {
+    let changes: Vec<Value> = people
+        .iter()
+        .filter_map(|p| match p {
+            ErasedUser::Cookie(id) => Some(json!([
+                format!("{COOKIE_KEY}{id}"),
+                cookie_change(id, Action::Remove).to_string()
+            ])),
+            ErasedUser::External(_) => None,
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let body = json!({ "changes": changes }).to_string();
+    for name in &config.audiences {
+        if config.match_method(name).cookies() {
+            audience_sync(env, config, name, "/members", Some(body.clone())).await?;
+        }
+    }
+    Ok(())
 }
 
 /// `GET /v1/erasure` (admin): the integration's erasure accounting.
