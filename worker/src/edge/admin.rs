@@ -623,6 +623,8 @@ pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
         ("BATCHER", env.durable_object("BATCHER").is_ok()),
         ("AUDIENCES", env.durable_object("AUDIENCES").is_ok()),
         ("GUARD", env.durable_object("GUARD").is_ok()),
+        ("LIMITER", env.durable_object("LIMITER").is_ok()),
+        ("ERASURES", env.durable_object("ERASURES").is_ok()),
         ("RATE_LIMITER", env.rate_limiter("RATE_LIMITER").is_ok()),
     ];
     f.migrations = match store::db(env).await {
