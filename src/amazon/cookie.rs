@@ -289,6 +289,24 @@ mod tests {
         assert_eq!(VisitorIdError::Invalid.code(), "invalid_visitor_id");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn an_accepted_visitor_id_is_random_shaped_and_never_a_contact(id in "\\PC{0,40}|[0-9a-f@+. -]{0,40}") {
+            if check_visitor_id(&id).is_ok() {
+                proptest::prop_assert!(id.len() == 32 || id.len() == 36);
+                proptest::prop_assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase() || b == b'-'));
+                proptest::prop_assert!(!looks_like_contact(&id));
+                proptest::prop_assert!(ErasedUser::from_key(&ErasedUser::Cookie(id.clone()).key()).is_some());
+            }
+        }
+
+        #[test]
+        fn random_ids_pass(bytes in proptest::array::uniform16(proptest::num::u8::ANY)) {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            proptest::prop_assert_eq!(check_visitor_id(&hex), Ok(()));
+        }
+    }
+
     #[test]
     fn the_matching_url_per_region_and_consent() {
         assert_eq!(
