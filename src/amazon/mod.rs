@@ -6,6 +6,8 @@
 //! - [`retry`]: refresh, retry or fail after an answer; the Login with Amazon grant.
 //! - [`audience`]: audience members as AMC records or Data Provider records, and the
 //!   audience calls.
+//! - [`cookie`]: the visitor id rule, cookie matching, `COOKIE-<id>` membership patches
+//!   and `PATCH /v2/dp/users` erasure (Data Provider API).
 //! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
 //! - [`connect`]: the authorization-code grant with PKCE, and discovery of what a grant
 //!   reaches (profiles, DSP advertisers, AMC accounts and instances).
@@ -17,6 +19,7 @@
 pub mod amc;
 pub mod audience;
 pub mod connect;
+pub mod cookie;
 pub mod dsp;
 pub mod events;
 mod request;

@@ -80,6 +80,8 @@ export async function startWorker(amazon, vars = {}, options = {}) {
       BATCHER: { className: 'Batcher', useSQLite: true },
       AUDIENCES: { className: 'AudienceSync', useSQLite: true },
       GUARD: { className: 'Guard', useSQLite: true },
+      LIMITER: { className: 'Limiter', useSQLite: true },
+      ERASURES: { className: 'Erasure', useSQLite: true },
     },
   });
   // Miniflare also serves the Worker on a loopback port, for programs such as the CLI.

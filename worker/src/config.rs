@@ -145,8 +145,14 @@ pub struct Config {
     /// `CUSTOM_DATA`: JSON object, custom data name → type; the only names browsers may
     /// send, and the type their values must have.
     pub custom_data: BTreeMap<String, CustomType>,
-    /// `BROWSER_AUDIENCES`: the audiences browsers may join (default none).
+    /// `BROWSER_AUDIENCES`: the audiences browsers may join (default none), each
+    /// `name` or `name:method` (`hashed`, `cookie` or `both`; `hashed` when not given).
     pub audiences: Vec<String>,
+    /// The match method of each audience in `BROWSER_AUDIENCES`.
+    pub audience_methods: BTreeMap<String, MatchMethod>,
+    /// `DP_REQUESTS_PER_SECOND` (default 90, at most 100): the pace of Data Provider calls
+    /// per profile, shared by every object (Amazon allows 100 per second).
+    pub dp_requests_per_second: u64,
     /// `ADD_CLIENT_IP` (default off): add the client IP as `consent.geo.ipAddress` to a
     /// browser's event whose consent is granted.
     pub add_client_ip: bool,
@@ -221,6 +227,49 @@ pub const DEFAULT_EVENT_MAP: [(&str, &str); 10] = [
     ("contact", "CONTACT"),
     ("application", "APPLICATION"),
 ];
+
+/// How an audience's members are matched (Lytics lets each audience choose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMethod {
+    /// Hashed match keys (records uploaded, then the external user id).
+    Hashed,
+    /// The site's visitor id, matched to Amazon's cookie by the tag (`COOKIE-<id>`).
+    Cookie,
+    /// Both: a visitor id and hashes, each where given.
+    Both,
+}
+
+impl MatchMethod {
+    /// `hashed`, `cookie` or `both`.
+    pub fn parse(s: &str) -> Option<MatchMethod> {
+        match s {
+            "hashed" => Some(MatchMethod::Hashed),
+            "cookie" => Some(MatchMethod::Cookie),
+            "both" => Some(MatchMethod::Both),
+            _ => None,
+        }
+    }
+
+    /// The name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMethod::Hashed => "hashed",
+            MatchMethod::Cookie => "cookie",
+            MatchMethod::Both => "both",
+        }
+    }
+
+    /// Whether visitor ids (cookies) are used.
+    pub fn cookies(self) -> bool {
+        self != MatchMethod::Hashed
+    }
+
+    /// Whether hashes are used.
+    pub fn hashes(self) -> bool {
+        self != MatchMethod::Cookie
+    }
+}
 
 fn list(s: Option<String>) -> Vec<String> {
     s.unwrap_or_default()
@@ -329,14 +378,19 @@ impl Config {
                 custom_data.insert(name, kind);
             }
         }
-        let audiences = list(var("BROWSER_AUDIENCES"));
-        if !audiences
-            .iter()
-            .all(|a| matchkey::amazon::audience::valid_name(a))
-        {
-            return Err(
-                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)".into(),
-            );
+        let mut audiences = Vec::new();
+        let mut audience_methods = BTreeMap::new();
+        for entry in list(var("BROWSER_AUDIENCES")) {
+            let (name, method) = match entry.split_once(':') {
+                Some((name, method)) => (name.trim(), MatchMethod::parse(method.trim())),
+                None => (entry.as_str(), Some(MatchMethod::Hashed)),
+            };
+            let Some(method) = method.filter(|_| matchkey::amazon::audience::valid_name(name))
+            else {
+                return Err("BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64), each optionally :hashed, :cookie or :both".into());
+            };
+            audiences.push(name.to_owned());
+            audience_methods.insert(name.to_owned(), method);
         }
         let add_client_ip = match var("ADD_CLIENT_IP")
             .unwrap_or_default()
@@ -348,6 +402,18 @@ impl Config {
             "true" | "1" | "on" | "yes" => true,
             _ => return Err("ADD_CLIENT_IP must be true or false".into()),
         };
+        let audience_api = match var("AUDIENCE_API").unwrap_or_default().trim() {
+            "" | "amc" => AudienceApi::Amc,
+            "dp" => AudienceApi::Dp {
+                profile_id: var("PROFILE_ID")
+                    .filter(|s| !s.is_empty())
+                    .ok_or("AUDIENCE_API=dp needs PROFILE_ID")?,
+            },
+            _ => return Err("AUDIENCE_API must be amc or dp".into()),
+        };
+        if audience_api == AudienceApi::Amc && audience_methods.values().any(|m| m.cookies()) {
+            return Err("BROWSER_AUDIENCES: cookie and both need AUDIENCE_API=dp (COOKIE ids exist only in the Data Provider API)".into());
+        }
         Ok(Config {
             advertiser_id,
             region,
@@ -377,13 +443,7 @@ impl Config {
             },
             audience_batch: (number("AUDIENCE_BATCH", 6000)? as usize).clamp(1, 10_000),
             audience_ttl_seconds: number("AUDIENCE_TTL_SECONDS", 34_300_800)?.min(34_300_800),
-            audience_api: match var("AUDIENCE_API").unwrap_or_default().trim() {
-                "" | "amc" => AudienceApi::Amc,
-                "dp" => AudienceApi::Dp {
-                    profile_id: var("PROFILE_ID").filter(|s| !s.is_empty()).ok_or("AUDIENCE_API=dp needs PROFILE_ID")?,
-                },
-                _ => return Err("AUDIENCE_API must be amc or dp".into()),
-            },
+            audience_api,
             api_kind: match var("API_KIND").unwrap_or_default().trim() {
                 "" | "events" => ApiKind::Events,
                 "dsp" => ApiKind::Dsp {
@@ -396,6 +456,8 @@ impl Config {
             browser_ids,
             custom_data,
             audiences,
+            audience_methods,
+            dp_requests_per_second: number("DP_REQUESTS_PER_SECOND", 90)?.clamp(1, 100),
             add_client_ip,
             integration_id: crate::integration::DEFAULT_ID.to_owned(),
             connection_id: None,
@@ -414,6 +476,25 @@ impl Config {
         match &self.audience_api {
             AudienceApi::Amc => matchkey::amazon::audience::Api::Amc,
             AudienceApi::Dp { profile_id } => matchkey::amazon::audience::Api::Dp { profile_id },
+        }
+    }
+
+    /// The Data Provider profile, when audiences go through the Data Provider API.
+    pub fn dp_profile(&self) -> Option<&str> {
+        match &self.audience_api {
+            AudienceApi::Dp { profile_id } => Some(profile_id),
+            AudienceApi::Amc => None,
+        }
+    }
+
+    /// How members of audience `name` are matched: its `BROWSER_AUDIENCES` method, else
+    /// (an audience only servers fill) both when the Data Provider API keeps audiences,
+    /// hashed otherwise.
+    pub fn match_method(&self, name: &str) -> MatchMethod {
+        match self.audience_methods.get(name) {
+            Some(m) => *m,
+            None if self.dp_profile().is_some() => MatchMethod::Both,
+            None => MatchMethod::Hashed,
         }
     }
 
@@ -469,6 +550,35 @@ mod tests {
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn browser_audiences_carry_their_match_method() {
+        let base = [
+            ("ADVERTISER_ID", "583"),
+            ("BROWSER_AUDIENCES", "news, seen:cookie, all:both"),
+        ];
+        let amc = Config::from_vars(vars(&base));
+        assert!(amc.unwrap_err().contains("AUDIENCE_API=dp"));
+        let mut dp = base.to_vec();
+        dp.extend([("AUDIENCE_API", "dp"), ("PROFILE_ID", "9")]);
+        let c = Config::from_vars(vars(&dp)).unwrap();
+        assert_eq!(c.audiences, ["news", "seen", "all"]);
+        assert_eq!(c.match_method("news"), MatchMethod::Hashed);
+        assert_eq!(c.match_method("seen"), MatchMethod::Cookie);
+        assert_eq!(c.match_method("all"), MatchMethod::Both);
+        // An audience only servers fill: both under the Data Provider API.
+        assert_eq!(c.match_method("crm"), MatchMethod::Both);
+        assert_eq!(c.dp_profile(), Some("9"));
+        assert_eq!(c.dp_requests_per_second, 90);
+        let plain = Config::from_vars(vars(&[("BROWSER_AUDIENCES", "news")])).unwrap();
+        assert_eq!(plain.match_method("crm"), MatchMethod::Hashed);
+        for bad in ["news:fax", "bad name:cookie", ":cookie"] {
+            assert!(
+                Config::from_vars(vars(&[("BROWSER_AUDIENCES", bad)])).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -601,7 +711,7 @@ mod tests {
             (
                 "BROWSER_AUDIENCES",
                 "ok,not ok",
-                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64)",
+                "BROWSER_AUDIENCES must list audience names ([0-9A-Za-z_-], at most 64), each optionally :hashed, :cookie or :both",
             ),
             (
                 "ADD_CLIENT_IP",

@@ -15,13 +15,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+pub use crate::config::MatchMethod;
 use crate::config::{CONVERSION_TYPES, Config, valid_custom_data_name, valid_data_set_name};
 
 /// The id of the integration the `[vars]` describe.
 pub const DEFAULT_ID: &str = "default";
 
 /// The vars an integration sets for itself; every other var is the Worker's.
-pub const PER_INTEGRATION: [&str; 14] = [
+pub const PER_INTEGRATION: [&str; 15] = [
     "ADVERTISER_ID",
     "REGION",
     "SITE_KEYS",
@@ -36,6 +37,7 @@ pub const PER_INTEGRATION: [&str; 14] = [
     "BROWSER_AUDIENCES",
     "BROWSER_IDS",
     "CUSTOM_DATA",
+    "COOKIE_SYNC",
 ];
 
 /// An integration's variant: which Amazon API its events go to.
@@ -59,14 +61,6 @@ impl Variant {
             _ => None,
         }
     }
-}
-
-/// How an audience a browser may join is matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchMethod {
-    /// Hashed match keys (the only one until cookie sync lands).
-    Hashed,
 }
 
 /// An audience browsers may join.
@@ -115,7 +109,7 @@ pub struct Integration {
 }
 
 /// The keys of `config`, and the var each sets.
-pub const CONFIG_KEYS: [(&str, &str); 9] = [
+pub const CONFIG_KEYS: [(&str, &str); 10] = [
     ("advertiser_id", "ADVERTISER_ID"),
     ("region", "REGION"),
     ("profile_id", "PROFILE_ID"),
@@ -125,7 +119,11 @@ pub const CONFIG_KEYS: [(&str, &str); 9] = [
     ("conversion_definitions", "CONVERSION_DEFINITIONS"),
     ("custom_data", "CUSTOM_DATA"),
     ("browser_ids", "BROWSER_IDS"),
+    ("cookie_sync", "COOKIE_SYNC"),
 ];
+
+/// Longest cookie-matching period: a year.
+pub const MAX_PERIOD_HOURS: u64 = 8_760;
 
 /// A field the admin API refused, by its path and a stable reason code (never its value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -298,7 +296,7 @@ pub fn check(body: &Value, fresh: &Fresh<'_>) -> Result<Integration, Vec<FieldEr
         None => {}
         Some(_) => errors.push(err("config", "must_be_object")),
     }
-    check_config(&config, variant, &mut errors);
+    check_config(&config, variant, fresh.local_dev, &mut errors);
 
     let mut allowed_origins = Vec::new();
     match obj.get("allowed_origins") {
@@ -351,14 +349,23 @@ pub fn check(body: &Value, fresh: &Fresh<'_>) -> Result<Integration, Vec<FieldEr
                     (Some(name), _) if !matchkey::amazon::audience::valid_name(name) => {
                         errors.push(err(format!("audiences[{i}].name"), "invalid_audience_name"));
                     }
-                    (Some(name), Some("hashed")) => audiences.push(AudienceSetting {
-                        name: name.to_owned(),
-                        match_method: MatchMethod::Hashed,
-                    }),
-                    (Some(_), Some("cookie" | "both")) => errors.push(err(
-                        format!("audiences[{i}].match_method"),
-                        "cookie_matching_not_available",
-                    )),
+                    (Some(name), Some(method)) if MatchMethod::parse(method).is_some() => {
+                        let match_method =
+                            MatchMethod::parse(method).unwrap_or(MatchMethod::Hashed);
+                        // COOKIE ids exist only in the Data Provider API.
+                        if match_method.cookies()
+                            && config.get("audience_api").and_then(Value::as_str) != Some("dp")
+                        {
+                            errors.push(err(
+                                format!("audiences[{i}].match_method"),
+                                "cookie_matching_needs_audience_api_dp",
+                            ));
+                        }
+                        audiences.push(AudienceSetting {
+                            name: name.to_owned(),
+                            match_method,
+                        });
+                    }
                     (Some(_), _) => {
                         errors.push(err(format!("audiences[{i}].match_method"), "invalid"));
                     }
@@ -409,7 +416,12 @@ pub fn valid_event_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-fn check_config(c: &BTreeMap<String, Value>, variant: Variant, errors: &mut Vec<FieldError>) {
+fn check_config(
+    c: &BTreeMap<String, Value>,
+    variant: Variant,
+    local_dev: bool,
+    errors: &mut Vec<FieldError>,
+) {
     let field = |k: &str| format!("config.{k}");
     let get = |k: &str| c.get(k).and_then(Value::as_str);
     let typed = |k: &str, ok: bool, errors: &mut Vec<FieldError>| {
@@ -480,6 +492,9 @@ fn check_config(c: &BTreeMap<String, Value>, variant: Variant, errors: &mut Vec<
             }),
         errors,
     );
+    if let Some(sync) = c.get("cookie_sync") {
+        check_cookie_sync(sync, local_dev, errors);
+    }
     typed(
         "browser_ids",
         c.get("browser_ids")
@@ -492,7 +507,69 @@ fn check_config(c: &BTreeMap<String, Value>, variant: Variant, errors: &mut Vec<
     );
 }
 
+/// `config.cookie_sync`: `{partner_code, period_hours?, match_url?}`. The partner code is
+/// Amazon's (`[A-Za-z0-9_-]`, 1 to 64); the period 1 to [`MAX_PERIOD_HOURS`] (24 when not
+/// given); `match_url` replaces the region's matching host (tests point it at the emulator):
+/// an `https://` URL, or `http://` on loopback in local development.
+fn check_cookie_sync(sync: &Value, local_dev: bool, errors: &mut Vec<FieldError>) {
+    let Some(obj) = sync.as_object() else {
+        errors.push(err("config.cookie_sync", "must_be_object"));
+        return;
+    };
+    for key in obj.keys() {
+        if !["partner_code", "period_hours", "match_url"].contains(&key.as_str()) {
+            let key: String = key.chars().take(64).collect();
+            errors.push(err(format!("config.cookie_sync.{key}"), "unknown_field"));
+        }
+    }
+    match obj.get("partner_code").and_then(Value::as_str) {
+        Some(p) if crate::integration::valid_id(p) => {}
+        Some(_) => errors.push(err("config.cookie_sync.partner_code", "invalid")),
+        None => errors.push(err("config.cookie_sync.partner_code", "required")),
+    }
+    if let Some(h) = obj.get("period_hours")
+        && !h
+            .as_u64()
+            .is_some_and(|h| (1..=MAX_PERIOD_HOURS).contains(&h))
+    {
+        errors.push(err("config.cookie_sync.period_hours", "must_be_1_to_8760"));
+    }
+    if let Some(url) = obj.get("match_url") {
+        let ok = url.as_str().is_some_and(|u| {
+            u.len() <= 200
+                && (valid_origin(u.trim_end_matches('/'), local_dev)
+                    || u.strip_prefix("https://").is_some_and(|rest| {
+                        !rest.is_empty()
+                            && rest
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-._/:".contains(&b))
+                    }))
+        });
+        if !ok {
+            errors.push(err("config.cookie_sync.match_url", "invalid_url"));
+        }
+    }
+}
+
 impl Integration {
+    /// The options of the site's `matchkey('init', …)`: the Worker's origin, the site key
+    /// and, when cookie matching is set up, `cookieSync: {partnerCode, periodHours,
+    /// matchUrl?}` (the tag's matching request; `matchUrl` only when overridden).
+    pub fn init_options(&self, endpoint: &str) -> Value {
+        let mut options = json!({ "endpoint": endpoint, "siteKey": self.site_key });
+        if let Some(sync) = self.config.get("cookie_sync").and_then(Value::as_object) {
+            let mut c = json!({
+                "partnerCode": sync.get("partner_code"),
+                "periodHours": sync.get("period_hours").and_then(Value::as_u64).unwrap_or(24),
+            });
+            if let Some(url) = sync.get("match_url") {
+                c["matchUrl"] = url.clone();
+            }
+            options["cookieSync"] = c;
+        }
+        options
+    }
+
     /// The var an integration sets, as [`Config::from_vars`] reads it.
     pub fn var(&self, name: &str) -> Option<String> {
         let config_text = |key: &str| {
@@ -513,7 +590,7 @@ impl Integration {
             "BROWSER_AUDIENCES" => Some(
                 self.audiences
                     .iter()
-                    .map(|a| a.name.as_str())
+                    .map(|a| format!("{}:{}", a.name, a.match_method.as_str()))
                     .collect::<Vec<_>>()
                     .join(","),
             ),
@@ -651,7 +728,10 @@ mod tests {
             ("event_map.purchase", "unknown_conversion_type"),
             ("event_map.bad name", "invalid_event_name"),
             ("audiences[0].name", "invalid_audience_name"),
-            ("audiences[1].match_method", "cookie_matching_not_available"),
+            (
+                "audiences[1].match_method",
+                "cookie_matching_needs_audience_api_dp",
+            ),
         ] {
             assert!(
                 got.contains(&(expected.0.to_owned(), expected.1)),
@@ -698,6 +778,65 @@ mod tests {
         assert_eq!(second.created_at, first.created_at);
         assert_eq!(second.updated_at, "2026-11-28T00:00:00Z");
         assert_eq!(second.ingest_secret_sha256, first.ingest_secret_sha256);
+    }
+
+    #[test]
+    fn cookie_audiences_need_the_data_provider_api_and_sync_settings_reach_the_snippet() {
+        let body = json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA", "amc_advertiser_id": "42",
+            "audience_api": "dp", "profile_id": "7",
+            "cookie_sync": {"partner_code": "mk_partner", "match_url": "https://match.example"}},
+            "audiences": [{"name": "seen", "match_method": "cookie"}, {"name": "all", "match_method": "both"}, "news"]});
+        let i = check(&body, &fresh(&[])).unwrap();
+        let c = i.to_config(base).unwrap();
+        assert_eq!(c.match_method("seen"), MatchMethod::Cookie);
+        assert_eq!(c.match_method("all"), MatchMethod::Both);
+        assert_eq!(c.match_method("news"), MatchMethod::Hashed);
+        assert_eq!(c.audiences, ["seen", "all", "news"]);
+        assert_eq!(
+            i.init_options("https://w.example"),
+            json!({"endpoint": "https://w.example", "siteKey": "generated-key-1",
+                "cookieSync": {"partnerCode": "mk_partner", "periodHours": 24, "matchUrl": "https://match.example"}})
+        );
+        let plain = check(
+            &json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA"}}),
+            &fresh(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            plain.init_options("e"),
+            json!({"endpoint": "e", "siteKey": "generated-key-1"})
+        );
+        let amc = json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA", "amc_advertiser_id": "42",
+            "cookie_sync": {"period_hours": 0, "match_url": "javascript:x", "x": 1}},
+            "audiences": [{"name": "seen", "match_method": "both"}]});
+        let errors = check(&amc, &fresh(&[])).unwrap_err();
+        let got: Vec<(String, &str)> = errors.iter().map(|e| (e.field.clone(), e.reason)).collect();
+        for expected in [
+            (
+                "audiences[0].match_method",
+                "cookie_matching_needs_audience_api_dp",
+            ),
+            ("config.cookie_sync.partner_code", "required"),
+            ("config.cookie_sync.period_hours", "must_be_1_to_8760"),
+            ("config.cookie_sync.match_url", "invalid_url"),
+            ("config.cookie_sync.x", "unknown_field"),
+        ] {
+            assert!(
+                got.contains(&(expected.0.to_owned(), expected.1)),
+                "{expected:?} missing from {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_http_matching_url_only_in_local_development() {
+        let body = json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA",
+            "cookie_sync": {"partner_code": "p", "match_url": "http://127.0.0.1:9797"}}});
+        let errors = check(&body, &fresh(&[])).unwrap_err();
+        assert_eq!(errors[0].field, "config.cookie_sync.match_url");
+        let mut local = fresh(&[]);
+        local.local_dev = true;
+        assert!(check(&body, &local).is_ok());
     }
 
     #[test]

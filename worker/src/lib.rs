@@ -11,6 +11,7 @@ pub mod check;
 pub mod config;
 #[cfg(target_arch = "wasm32")]
 mod edge;
+pub mod erasure;
 pub mod ingest;
 pub mod integration;
 pub mod migrations;

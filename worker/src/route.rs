@@ -19,6 +19,10 @@ pub enum Route {
     Health,
     /// `POST /v1/audiences/{name}/members`.
     Members(String),
+    /// `POST /v1/erasure`: people to erase at Amazon.
+    Erasure,
+    /// `GET /v1/erasure` (admin): the erasure accounting.
+    ErasureStats,
     /// `POST /v1/audiences/{name}/flush` (admin).
     AudienceFlush(String),
     /// `GET /v1/deliveries` (admin).
@@ -116,6 +120,8 @@ pub fn route(method: &str, path: &str) -> Route {
         [Some("v1"), Some("deliveries"), None, ..] => only("GET", get, Route::Deliveries),
         [Some("v1"), Some("replay"), None, ..] => only("POST", post, Route::Replay),
         [Some("v1"), Some("flush"), None, ..] => only("POST", post, Route::Flush),
+        [Some("v1"), Some("erasure"), None, ..] if get => Route::ErasureStats,
+        [Some("v1"), Some("erasure"), None, ..] => only("GET, POST", post, Route::Erasure),
         [Some("v1"), Some("connect"), Some("start"), None, ..] => {
             only("POST", post, Route::ConnectStart)
         }
@@ -207,6 +213,13 @@ mod tests {
         assert_eq!(route("GET", "/v1/deliveries"), Route::Deliveries);
         assert_eq!(route("POST", "/v1/replay"), Route::Replay);
         assert_eq!(route("POST", "/v1/flush"), Route::Flush);
+        assert_eq!(route("POST", "/v1/erasure"), Route::Erasure);
+        assert_eq!(route("GET", "/v1/erasure"), Route::ErasureStats);
+        assert_eq!(
+            route("PUT", "/v1/erasure"),
+            Route::MethodNotAllowed("GET, POST")
+        );
+        assert_eq!(route("POST", "/v1/erasure/x"), Route::NotFound);
         assert_eq!(route("OPTIONS", "/anything"), Route::Preflight);
         assert_eq!(route("POST", "/v1/connect/start"), Route::ConnectStart);
         assert_eq!(route("GET", "/v1/connect/callback"), Route::ConnectCallback);
@@ -295,6 +308,9 @@ mod tests {
             if let Route::Members(name) | Route::AudienceFlush(name) = &r {
                 prop_assert!(valid_name(name));
                 prop_assert_eq!(method.as_str(), "POST");
+            }
+            if r == Route::Erasure {
+                prop_assert_eq!(path.as_str(), "/v1/erasure");
             }
             if let Route::Integration { id, .. } | Route::IntegrationAction { id, .. } = &r {
                 prop_assert!(valid_id(id));

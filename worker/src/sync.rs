@@ -4,7 +4,12 @@
 //!
 //! Pending changes are kept one per person (the last intent wins), so the accounting
 //! counts the changes a later one replaced: accepted = sent + rejected + superseded +
-//! pending.
+//! pending. A person is an external user id (hashes) or a cookie (a visitor id); both
+//! kinds wait in the same accumulator and are sent by kind.
+//!
+//! Also here: [`Erasures`], the same machine for `PATCH /v2/dp/users` (a person erased
+//! once; a repeat request for a pending person is superseded), and [`Pacer`], the one
+//! limiter of Data Provider calls per profile (the `Limiter` Durable Object's state).
 
 use matchkey::amazon::retry::{self, Next};
 use serde::{Deserialize, Serialize};
@@ -155,6 +160,106 @@ impl Membership {
     }
 }
 
+/// Erasures waiting for `PATCH /v2/dp/users`, one per person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Erasures {
+    /// People with a pending erasure, and when they go.
+    #[serde(flatten)]
+    pub acc: Accumulator,
+    /// Failed sends in a row (the backoff exponent).
+    pub failures: u32,
+    /// accepted = sent + rejected + superseded + pending (superseded: asked again while
+    /// pending).
+    pub counters: MemberCounters,
+}
+
+impl Erasures {
+    /// An erasure request: `accepted` people, `new_people` of them not already pending.
+    pub fn joined(&mut self, accepted: u64, new_people: u64, now: u64, flush_ms: u64) {
+        self.counters.accepted += accepted;
+        self.counters.superseded += accepted - new_people.min(accepted);
+        self.acc.add(new_people, now, flush_ms);
+    }
+
+    /// Whether a chunk of `len` goes now (full, forced or due).
+    pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
+        self.acc.force || len >= batch_size || self.acc.due_at.is_some_and(|d| now >= d)
+    }
+
+    /// Amazon's answer to a chunk of `len` erasures: a 207 counts the users in its
+    /// `error` list as rejected and the others as sent; a 404 is a refusal (there is no
+    /// audience to create again); otherwise as [`Membership::answered`].
+    #[allow(clippy::too_many_arguments)] // One answer, as it came.
+    pub fn answered(
+        &mut self,
+        len: usize,
+        status: u16,
+        retry_after: Option<&str>,
+        body: &str,
+        now: u64,
+        unit_ms: u64,
+        jitter: f64,
+    ) -> (Chunk, u64, u64) {
+        let mut m = Membership {
+            acc: self.acc,
+            audience_id: Some(0),
+            failures: self.failures,
+            counters: self.counters,
+        };
+        let status_seen = if status == 404 { 400 } else { status };
+        let chunk = m.answered(len, status_seen, retry_after, body, now, unit_ms, jitter);
+        let (mut sent, mut rejected) = match &chunk {
+            Chunk::Sent => (len as u64, 0),
+            Chunk::Rejected(_) => (0, len as u64),
+            _ => (0, 0),
+        };
+        if status == 207 {
+            let errors = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["error"].as_array().map(Vec::len))
+                .unwrap_or(0) as u64;
+            let errors = errors.min(sent);
+            m.counters.sent -= errors;
+            m.counters.rejected += errors;
+            sent -= errors;
+            rejected += errors;
+        }
+        self.acc = m.acc;
+        self.failures = m.failures;
+        self.counters = m.counters;
+        (chunk, sent, rejected)
+    }
+
+    /// accepted = sent + rejected + superseded + pending.
+    pub fn balanced(&self) -> bool {
+        let c = &self.counters;
+        c.accepted == c.sent + c.rejected + c.superseded + self.acc.pending
+    }
+}
+
+/// Hands out send slots for one Data Provider profile, so that every object together stays
+/// under Amazon's 100 requests per second: slots are spaced `1000 / per_second` ms apart,
+/// the next never before now, so no window of a second holds more than `per_second`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pacer {
+    /// The first free slot (ms).
+    pub next_ms: u64,
+}
+
+/// The longest a caller waits in place for a slot; beyond it, it holds and retries later.
+pub const MAX_SLOT_WAIT_MS: u64 = 5_000;
+
+impl Pacer {
+    /// Reserves `n` consecutive slots at `now`: how long until the first, and the spacing.
+    pub fn take(&mut self, now: u64, n: u64, per_second: u64) -> (u64, u64) {
+        let spacing = 1000_u64.div_ceil(per_second.clamp(1, 1000));
+        let first = self.next_ms.max(now);
+        self.next_ms = first + spacing * n.max(1);
+        (first - now, spacing)
+    }
+}
+
 /// An `Option<u64>` as a JSON string, for ids beyond JavaScript's 2^53.
 mod id_text {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -200,6 +305,77 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Membership>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn the_pacer_never_puts_more_than_the_rate_in_a_second() {
+        let mut p = Pacer::default();
+        // Two objects ask at once, again and again (a fake clock that barely moves).
+        let mut slots = Vec::new();
+        let mut now = 1_000_000;
+        for i in 0..400 {
+            let (wait, spacing) = p.take(now, 1, 90);
+            assert_eq!(spacing, 12);
+            slots.push(now + wait);
+            if i % 7 == 0 {
+                now += 3;
+            }
+        }
+        for (i, &at) in slots.iter().enumerate() {
+            let in_window = slots[i..].iter().take_while(|&&s| s < at + 1000).count();
+            assert!(in_window <= 90, "{in_window} in a second");
+        }
+        // A reservation of several: consecutive, and the next caller after them.
+        let mut p = Pacer::default();
+        assert_eq!(p.take(0, 3, 100), (0, 10));
+        assert_eq!(p.take(5, 1, 100), (25, 10));
+        // Idle time is not saved up: no burst after a quiet minute.
+        assert_eq!(p.take(60_000, 1, 100), (0, 10));
+        assert_eq!(p.take(60_000, 1, 100), (10, 10));
+    }
+
+    #[test]
+    fn erasures_are_counted_once_and_partial_answers_split() {
+        let mut e = Erasures::default();
+        e.joined(3, 2, 0, FLUSH); // one asked twice
+        assert_eq!((e.acc.pending, e.counters.superseded), (2, 1));
+        assert!(!e.chunk_due(2, 1000, 10) && e.chunk_due(2, 1000, FLUSH));
+        let (c, _, _) = e.answered(2, 429, Some("5"), "{}", FLUSH, 1000, 0.5);
+        assert!(matches!(c, Chunk::Retry { .. }));
+        assert_eq!(e.acc.not_before, FLUSH + 5000);
+        assert!(e.balanced());
+        let body = r#"{"success":[{"index":0}],"error":[{"index":1,"errors":[]}]}"#;
+        let (c, sent, rejected) = e.answered(2, 207, None, body, FLUSH + 5000, 1000, 0.5);
+        assert_eq!((c, sent, rejected), (Chunk::Sent, 1, 1));
+        assert_eq!(
+            (e.counters.sent, e.counters.rejected, e.acc.pending),
+            (1, 1, 0)
+        );
+        assert!(e.balanced());
+        e.joined(1, 1, 0, FLUSH);
+        let (c, _, rejected) = e.answered(1, 404, None, "{}", 0, 1000, 0.5);
+        assert!(matches!(c, Chunk::Rejected(_)));
+        assert_eq!(rejected, 1);
+        assert!(e.balanced());
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<Erasures>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn cookie_and_hashed_chunks_share_the_accounting() {
+        let mut m = Membership::default();
+        m.joined(5, 5, 0, FLUSH); // 3 hashed people, 2 cookies
+        assert_eq!(
+            m.answered(3, 200, None, "{}", FLUSH, 1000, 0.5),
+            Chunk::Sent
+        );
+        let r = m.answered(2, 400, None, r#"{"code":"BAD_REQUEST"}"#, FLUSH, 1000, 0.5);
+        assert_eq!(r, Chunk::Rejected(Some("BAD_REQUEST".into())));
+        assert_eq!(
+            (m.counters.sent, m.counters.rejected, m.acc.pending),
+            (3, 2, 0)
+        );
+        assert!(m.balanced());
     }
 
     #[test]

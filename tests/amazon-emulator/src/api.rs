@@ -20,7 +20,10 @@ use crate::dsp;
 use crate::events;
 use crate::lwa;
 use crate::reply::Reply;
-use crate::state::{AcceptedEvent, Audience, AudienceKind, DataSet, Job, Outcome, Upload, World};
+use crate::state::{
+    AcceptedEvent, Audience, AudienceKind, CookieMatch, DataSet, Erasure, Job, Outcome, Upload,
+    World,
+};
 use crate::trafficking;
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
@@ -91,6 +94,10 @@ pub(crate) enum Route {
     DpAudienceMetadata,
     /// `PATCH /v2/dp/audience`
     DpAudience,
+    /// `PATCH /v2/dp/users`: erasure.
+    DpUsers,
+    /// `GET /ecm3` (and the EU host's `GET /s/ecm3`, `eu`): cookie matching, from a page.
+    CookieMatch { eu: bool },
     /// `POST /dsp/v1/campaigns/list`
     DspCampaigns,
     /// `POST /dsp/v1/adGroups/list`
@@ -213,6 +220,9 @@ impl Route {
             },
             ["v2", "dp", "audiencemetadata", ""] if post => Self::DpAudienceMetadata,
             ["v2", "dp", "audience"] if patch => Self::DpAudience,
+            ["v2", "dp", "users"] if patch => Self::DpUsers,
+            ["ecm3"] if get => Self::CookieMatch { eu: false },
+            ["s", "ecm3"] if get => Self::CookieMatch { eu: true },
             ["dsp", "v1", "campaigns", "list"] if post => Self::DspCampaigns,
             ["dsp", "v1", "adGroups", "list"] if post => Self::DspAdGroups,
             ["dsp", "v1", "targets", "list"] if post => Self::DspTargets,
@@ -261,6 +271,8 @@ impl Route {
             Self::AmcUploadGet { .. } => "amcUploadJobs",
             Self::DpAudienceMetadata => "dpAudienceMetadata",
             Self::DpAudience => "dpAudience",
+            Self::DpUsers => "dpUsers",
+            Self::CookieMatch { .. } => "cookieMatch",
             Self::DspCampaigns => "dspCampaigns",
             Self::DspAdGroups => "dspAdGroups",
             Self::DspTargets => "dspTargets",
@@ -311,6 +323,8 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         } => get_upload(world, call, instance_id, data_set_id, upload_id),
         Route::DpAudienceMetadata => create_dp_audience(world, call),
         Route::DpAudience => patch_dp_audiences(world, call),
+        Route::DpUsers => erase_dp_users(world, call),
+        Route::CookieMatch { eu } => Ok(cookie_match(world, call, *eu)),
         Route::DspCampaigns | Route::DspAdGroups | Route::DspTargets => {
             list_trafficking(world, call)
         }
@@ -1414,6 +1428,7 @@ fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
             account_id: advertiser.account_id,
             definition: body,
             members: Default::default(),
+            cookie_members: Default::default(),
             received_records: 0,
         },
     );
@@ -1714,6 +1729,7 @@ fn create_dp_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
             account_id: advertiser.account_id,
             definition: body,
             members: Default::default(),
+            cookie_members: Default::default(),
             received_records: 0,
         },
     );
@@ -1723,12 +1739,14 @@ fn create_dp_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
     ))
 }
 
-/// `PATCH /v2/dp/audience`: adds external ids to Data Provider audiences or removes them,
-/// patch by patch. Emulator choices: the answer is 207 `{success[{index}], error[{index,
-/// errors[]}]}` with 0-based indexes, like the Events API; a patch applies in full or not
-/// at all; and its external id must have been uploaded through `/dp/records/hashed` for the
-/// Scope profile's account (the Data Provider flow is upload, then associate), for `add`
-/// and `remove` alike.
+/// `PATCH /v2/dp/audience`: adds external ids or cookies to Data Provider audiences or
+/// removes them, patch by patch. Emulator choices: the answer is 207 `{success[{index}],
+/// error[{index, errors[]}]}` with 0-based indexes, like the Events API; a patch applies in
+/// full or not at all; an external id must have been uploaded through `/dp/records/hashed`
+/// for the Scope profile's account (the Data Provider flow is upload, then associate), for
+/// `add` and `remove` alike; a cookie (`/COOKIE-<id>/audiences`) needs no upload (whether
+/// Amazon ever matched it is its own business, as at Amazon) and is kept apart from the
+/// external ids.
 fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
     let scope = require_scope(world, &caller, call)?;
@@ -1749,15 +1767,18 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
             .as_array()
             .map(|ids| ids.iter().filter_map(Value::as_u64).collect())
             .unwrap_or_default();
-        let external_id = patch["path"]
-            .as_str()
-            .and_then(audience::dp_patch_external_id)
-            .unwrap_or_default();
+        let member = patch["path"].as_str().and_then(audience::dp_patch_member);
+        let (cookie, external_id) = match member {
+            Some(audience::DpMember::Cookie(id)) => (true, id),
+            Some(audience::DpMember::External(id)) => (false, id),
+            None => (false, ""),
+        };
         if errors.is_empty() {
-            let uploaded = world
-                .dp_external_ids
-                .get(&scope.account_id)
-                .is_some_and(|known| known.contains(external_id));
+            let uploaded = cookie
+                || world
+                    .dp_external_ids
+                    .get(&scope.account_id)
+                    .is_some_and(|known| known.contains(external_id));
             if !uploaded {
                 errors.push(FieldError {
                     code: check::NOT_FOUND,
@@ -1789,10 +1810,15 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
             for audience_id in &audience_ids {
                 let audience = world.audiences.get_mut(audience_id).expect("checked above");
                 audience.received_records += 1;
-                if add {
-                    audience.members.insert(external_id.to_owned());
+                let members = if cookie {
+                    &mut audience.cookie_members
                 } else {
-                    audience.members.remove(external_id);
+                    &mut audience.members
+                };
+                if add {
+                    members.insert(external_id.to_owned());
+                } else {
+                    members.remove(external_id);
                 }
             }
             answer.accepted(index, json!({ "index": index }));
@@ -1801,6 +1827,129 @@ fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
         }
     }
     Ok(answer.reply())
+}
+
+/// `PATCH /v2/dp/users`: erases users (`{users: [{userId: [{type, id}], advertiserId}]}`)
+/// for an advertiser the Scope profile's grant reaches. Each erased external id or cookie
+/// leaves every audience of that account (and an erased external id must be uploaded
+/// again before it can join one). Emulator choices: the 207 answer of the audience
+/// patches, user by user; a user applies in full or not at all.
+fn erase_dp_users(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
+    let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let scope = require_scope(world, &caller, call)?;
+    require_media(call, &[JSON])?;
+    let body = parse_object(call, audience::DP_USERS_MAX_BODY, &["users"])?;
+    let users = match body.get("users") {
+        Some(Value::Array(users)) if !users.is_empty() => users,
+        _ => {
+            return Err(Reply::bad_request(
+                "users is required and must be a non-empty array.",
+            ));
+        }
+    };
+    let mut answer = MultiStatus::default();
+    for (index, user) in users.iter().enumerate() {
+        let mut errors = audience::validate_dp_user(user, index);
+        let advertiser_id = audience::dp_advertiser_id(&user["advertiserId"]);
+        if errors.is_empty() {
+            let reachable = world.config.advertisers.iter().any(|advertiser| {
+                advertiser.amc_id() == advertiser_id
+                    && advertiser.account_id == scope.account_id
+                    && can_reach(&caller, advertiser)
+            });
+            if !reachable {
+                errors.push(FieldError {
+                    code: check::NOT_FOUND,
+                    field_location: format!("users[{index}].advertiserId"),
+                    message: "advertiserId is not the Scope profile's advertiser".to_owned(),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            answer.refused_listing(index, errors);
+            continue;
+        }
+        let at = world.now_text();
+        for id in user["userId"].as_array().into_iter().flatten() {
+            let kind = id["type"].as_str().unwrap_or_default().to_owned();
+            let text = id["id"].as_str().unwrap_or_default().to_owned();
+            for audience in world
+                .audiences
+                .values_mut()
+                .filter(|a| a.account_id == scope.account_id)
+            {
+                match kind.as_str() {
+                    "COOKIE" => audience.cookie_members.remove(&text),
+                    "EXTERNAL_USER_ID" => audience.members.remove(&text),
+                    _ => false,
+                };
+            }
+            if kind == "EXTERNAL_USER_ID"
+                && let Some(known) = world.dp_external_ids.get_mut(&scope.account_id)
+            {
+                known.remove(&text);
+            }
+            world.erasures.push(Erasure {
+                at: at.clone(),
+                account_id: scope.account_id.clone(),
+                advertiser_id: advertiser_id.unwrap_or_default(),
+                kind,
+                id: text,
+            });
+        }
+        answer.accepted(index, json!({ "index": index }));
+    }
+    Ok(answer.reply())
+}
+
+/// `GET /ecm3` and `GET /s/ecm3`: the page's cookie matching request (spec F4). `ex` (the
+/// partner code) and `id` (the visitor id, `[0-9a-zA-Z_-]{1,128}`) are required; `gdpr`
+/// is `0` or `1` when sent, and `gdpr=1` needs a `gdpr_consent` TCF string. A match
+/// answers the pixel; a refusal 400 `{code, message}`. Both are recorded for
+/// `GET /__emulator/matches`. No token: a browser makes this request.
+fn cookie_match(world: &mut World, call: &Call<'_>, eu: bool) -> Reply {
+    let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let value = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (partner_code, visitor_id) = (value("ex"), value("id"));
+    let (gdpr, gdpr_consent) = (value("gdpr"), value("gdpr_consent"));
+    let refused = if partner_code
+        .as_deref()
+        .is_none_or(|p| !audience::is_external_user_id(p))
+    {
+        Some("ex is required: the partner code Amazon assigned")
+    } else if visitor_id
+        .as_deref()
+        .is_none_or(|id| !audience::is_external_user_id(id))
+    {
+        Some("id is required and must match [0-9a-zA-Z_-]{1,128}")
+    } else if gdpr.as_deref().is_some_and(|g| g != "0" && g != "1") {
+        Some("gdpr must be 0 or 1")
+    } else if gdpr.as_deref() == Some("1") && gdpr_consent.as_deref().is_none_or(str::is_empty) {
+        Some("gdpr=1 needs gdpr_consent, the TCF consent string")
+    } else {
+        None
+    };
+    world.matches.push(CookieMatch {
+        at: world.now_text(),
+        path: if eu { "/s/ecm3" } else { "/ecm3" }.to_owned(),
+        partner_code,
+        visitor_id,
+        gdpr,
+        gdpr_consent,
+        accepted: refused.is_none(),
+        refused,
+    });
+    match refused {
+        None => Reply::pixel(),
+        Some(message) => Reply::bad_request(message),
+    }
 }
 
 /// The caller of an AMC request and the AMC account it names, once the token and the AMC

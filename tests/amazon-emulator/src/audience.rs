@@ -290,10 +290,34 @@ pub fn validate_dp_metadata(body: &Value) -> Vec<FieldError> {
 }
 
 /// The external id of a Data Provider patch path `/EXTERNAL_USER_ID-<externalId>/audiences`.
+#[cfg(test)]
 pub(crate) fn dp_patch_external_id(path: &str) -> Option<&str> {
-    path.strip_prefix("/EXTERNAL_USER_ID-")?
-        .strip_suffix("/audiences")
-        .filter(|id| is_external_user_id(id))
+    match dp_patch_member(path)? {
+        DpMember::External(id) => Some(id),
+        DpMember::Cookie(_) => None,
+    }
+}
+
+/// Who a Data Provider patch path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DpMember<'a> {
+    /// `/EXTERNAL_USER_ID-<externalId>/audiences`: an id uploaded with hashed records.
+    External(&'a str),
+    /// `/COOKIE-<id>/audiences`: a data provider's visitor id, matched to Amazon's cookie by
+    /// the `ecm3` request (spec F4).
+    Cookie(&'a str),
+}
+
+/// The member of a patch path: `EXTERNAL_USER_ID-` or `COOKIE-` and an id of
+/// `[0-9a-zA-Z_-]{1,128}` (emulator choice for cookies: the external id's rule; Amazon
+/// documents none). `MAID-` paths exist at Amazon but are not emulated.
+pub(crate) fn dp_patch_member(path: &str) -> Option<DpMember<'_>> {
+    let rest = path.strip_suffix("/audiences")?;
+    if let Some(id) = rest.strip_prefix("/EXTERNAL_USER_ID-") {
+        return is_external_user_id(id).then_some(DpMember::External(id));
+    }
+    let id = rest.strip_prefix("/COOKIE-")?;
+    is_external_user_id(id).then_some(DpMember::Cookie(id))
 }
 
 /// Validates the patch at `index` of a `PATCH /v2/dp/audience` body's `patches[]`.
@@ -304,13 +328,13 @@ pub fn validate_dp_patch(patch: &Value, index: usize) -> Vec<FieldError> {
     };
     checker.one_of(patch.get("op"), "op", true, &["add", "remove"]);
     if let Some(path) = checker.string(patch.get("path"), "path", true)
-        && dp_patch_external_id(path).is_none()
+        && dp_patch_member(path).is_none()
     {
-        // COOKIE-… and MAID-… paths exist at Amazon but are not emulated.
+        // MAID-… paths exist at Amazon but are not emulated.
         checker.push(
             check::INVALID_CHARACTERS,
             "path",
-            "path must be /EXTERNAL_USER_ID-<externalId>/audiences with externalId [0-9a-zA-Z_-]{1,128}",
+            "path must be /EXTERNAL_USER_ID-<externalId>/audiences or /COOKIE-<id>/audiences with an id of [0-9a-zA-Z_-]{1,128}",
         );
     }
     if let Some(ids) = checker.array(patch.get("value"), "value", true, 1, usize::MAX) {
@@ -323,6 +347,54 @@ pub fn validate_dp_patch(patch: &Value, index: usize) -> Vec<FieldError> {
                 );
             }
         }
+    }
+    checker.into_errors()
+}
+
+/// Largest `PATCH /v2/dp/users` body (emulator choice: the audience patch's 1 MB).
+pub(crate) const DP_USERS_MAX_BODY: usize = 1024 * 1024;
+/// The user id types of `PATCH /v2/dp/users` (spec F4).
+pub(crate) const DP_USER_ID_TYPES: &[&str] = &["COOKIE", "MAID", "EXTERNAL_USER_ID"];
+
+/// Validates the user at `index` of a `PATCH /v2/dp/users` body's `users[]`:
+/// `{userId: [{type, id}], advertiserId}`, every field required.
+pub(crate) fn validate_dp_user(user: &Value, index: usize) -> Vec<FieldError> {
+    let mut checker = Checker::new(format!("users[{index}]"));
+    let Some(user) = checker.object(Some(user), "", true, &["userId", "advertiserId"]) else {
+        return checker.into_errors();
+    };
+    if let Some(ids) = checker.array(user.get("userId"), "userId", true, 1, 100) {
+        for (position, id) in ids.iter().enumerate() {
+            let field = format!("userId[{position}]");
+            if let Some(id) = checker.object(Some(id), &field, true, &["type", "id"]) {
+                checker.one_of(
+                    id.get("type"),
+                    &format!("{field}.type"),
+                    true,
+                    DP_USER_ID_TYPES,
+                );
+                if let Some(text) = checker.string(id.get("id"), &format!("{field}.id"), true)
+                    && !is_external_user_id(text)
+                {
+                    checker.push(
+                        check::INVALID_CHARACTERS,
+                        &format!("{field}.id"),
+                        "id must match [0-9a-zA-Z_-]{1,128}",
+                    );
+                }
+            }
+        }
+    }
+    match user.get("advertiserId") {
+        None | Some(Value::Null) => {
+            checker.push(check::IS_NULL, "advertiserId", "advertiserId is required");
+        }
+        Some(id) if dp_advertiser_id(id).is_some() => {}
+        Some(_) => checker.push(
+            check::IS_INVALID,
+            "advertiserId",
+            "advertiserId must be the numeric DSP advertiser id (a number or a string of digits)",
+        ),
     }
     checker.into_errors()
 }
@@ -703,12 +775,66 @@ mod tests {
             "/EXTERNAL_USER_ID-u_1/audience",
             "EXTERNAL_USER_ID-u_1/audiences",
             "/MAID-u_1/audiences",
-            "/COOKIE-u_1/audiences",
+            "/COOKIE-u 1/audiences",
+            "/COOKIE-/audiences",
             long.as_str(),
         ] {
             assert_eq!(dp_patch_external_id(path), None, "{path}");
             let patch = edited(dp_patch(), |p| p["path"] = json!(path));
             assert_eq!(locations(validate_dp_patch(&patch, 0)), ["patches[0].path"]);
+        }
+    }
+
+    #[test]
+    fn cookie_paths_name_one_cookie() {
+        assert_eq!(
+            dp_patch_member("/COOKIE-0123abcd/audiences"),
+            Some(DpMember::Cookie("0123abcd"))
+        );
+        assert_eq!(dp_patch_external_id("/COOKIE-0123abcd/audiences"), None);
+        let patch = edited(dp_patch(), |p| {
+            p["path"] = json!("/COOKIE-0123abcd/audiences")
+        });
+        assert!(validate_dp_patch(&patch, 0).is_empty());
+        let long = format!("/COOKIE-{}/audiences", "a".repeat(129));
+        assert_eq!(dp_patch_member(&long), None);
+    }
+
+    #[test]
+    fn dp_users_are_checked_strictly() {
+        let user = json!({"userId": [{"type": "COOKIE", "id": "0123abcd"}], "advertiserId": "583000000000001"});
+        assert!(validate_dp_user(&user, 0).is_empty());
+        let number = edited(user.clone(), |u| {
+            u["advertiserId"] = json!(583000000000001u64)
+        });
+        assert!(validate_dp_user(&number, 0).is_empty());
+        for (edit, location) in [
+            (
+                json!({"userId": [], "advertiserId": "1"}),
+                "users[1].userId",
+            ),
+            (
+                json!({"userId": [{"type": "EMAIL", "id": "x"}], "advertiserId": "1"}),
+                "users[1].userId[0].type",
+            ),
+            (
+                json!({"userId": [{"type": "COOKIE", "id": "a@b"}], "advertiserId": "1"}),
+                "users[1].userId[0].id",
+            ),
+            (
+                json!({"userId": [{"type": "COOKIE", "id": "a", "x": 1}], "advertiserId": "1"}),
+                "users[1].userId[0].x",
+            ),
+            (
+                json!({"userId": [{"type": "COOKIE", "id": "a"}]}),
+                "users[1].advertiserId",
+            ),
+            (
+                json!({"userId": [{"type": "COOKIE", "id": "a"}], "advertiserId": "x1"}),
+                "users[1].advertiserId",
+            ),
+        ] {
+            assert_eq!(locations(validate_dp_user(&edit, 1)), [location], "{edit}");
         }
     }
 

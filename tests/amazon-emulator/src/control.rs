@@ -142,6 +142,14 @@ pub(crate) fn handle(
                 to_json(&world.audiences.values().collect::<Vec<_>>()),
             ))
         }
+        ("GET", "/matches") => {
+            let world = shared.world();
+            Ok(Reply::json(StatusCode::OK, to_json(&world.matches)))
+        }
+        ("GET", "/erasures") => {
+            let world = shared.world();
+            Ok(Reply::json(StatusCode::OK, to_json(&world.erasures)))
+        }
         ("GET", "/uploads") => {
             let world = shared.world();
             Ok(Reply::json(

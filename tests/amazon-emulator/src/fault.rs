@@ -26,6 +26,8 @@ pub const ENDPOINTS: &[&str] = &[
     "amcUploadJobs",
     "dpAudienceMetadata",
     "dpAudience",
+    "dpUsers",
+    "cookieMatch",
     "dspCampaigns",
     "dspAdGroups",
     "dspTargets",
@@ -260,6 +262,8 @@ mod tests {
             "amcUploadJobs",
             "dpAudienceMetadata",
             "dpAudience",
+            "dpUsers",
+            "cookieMatch",
         ] {
             let drop = format!(r#"{{"endpoint":"{endpoint}","kind":"drop"}}"#);
             assert_eq!(spec(&drop).check(), Ok(()));

@@ -23,6 +23,8 @@ pub(crate) struct Reply {
     retry_after: Option<u64>,
     no_store: bool,
     cors: bool,
+    /// Answer a 1×1 GIF instead of JSON (the cookie matching pixel).
+    pixel: bool,
     /// Per-item outcomes for the request log.
     pub(crate) outcomes: Option<Vec<Outcome>>,
 }
@@ -141,6 +143,7 @@ impl Reply {
             retry_after: None,
             no_store: false,
             cors: false,
+            pixel: false,
             outcomes: None,
         }
     }
@@ -151,6 +154,15 @@ impl Reply {
             location: Some(location),
             no_store: true,
             ..Self::empty(StatusCode::FOUND)
+        }
+    }
+
+    /// A 200 answer with a transparent 1×1 GIF: the cookie matching pixel.
+    pub(crate) fn pixel() -> Self {
+        Self {
+            pixel: true,
+            no_store: true,
+            ..Self::empty(StatusCode::OK)
         }
     }
 
@@ -176,15 +188,20 @@ impl Reply {
     /// The HTTP response.
     pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let is_json = self.body.is_some();
-        let body = self
-            .body
-            .map(|value| Bytes::from(value.to_string()))
-            .unwrap_or_default();
+        let body = if self.pixel {
+            Bytes::from_static(PIXEL_GIF)
+        } else {
+            self.body
+                .map(|value| Bytes::from(value.to_string()))
+                .unwrap_or_default()
+        };
         let mut response = Response::new(Full::new(body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         if is_json {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        } else if self.pixel {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("image/gif"));
         }
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(LOCATION, location);
@@ -209,6 +226,13 @@ impl Reply {
         response
     }
 }
+
+/// A transparent 1×1 GIF.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
 
 /// Serializes a value that cannot fail to serialize (plain data types).
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Value {

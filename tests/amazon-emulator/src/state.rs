@@ -150,7 +150,49 @@ pub(crate) struct Audience {
     /// External user ids currently in the audience (AMC CREATE and Data Provider `add`
     /// add, AMC DELETE and Data Provider `remove` remove).
     pub(crate) members: BTreeSet<String>,
+    /// Cookie ids (a data provider's visitor ids) currently in a Data Provider audience,
+    /// through `/COOKIE-<id>/audiences` patches.
+    pub(crate) cookie_members: BTreeSet<String>,
     pub(crate) received_records: u64,
+}
+
+/// A cookie matching request (`GET /ecm3`, `GET /s/ecm3`), for `GET /__emulator/matches`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CookieMatch {
+    /// Emulator time (RFC 3339).
+    pub(crate) at: String,
+    /// `/ecm3` or `/s/ecm3` (without a region prefix).
+    pub(crate) path: String,
+    /// `ex`, the partner code.
+    pub(crate) partner_code: Option<String>,
+    /// `id`, the data provider's visitor id.
+    pub(crate) visitor_id: Option<String>,
+    /// `gdpr` as sent (`0` or `1`).
+    pub(crate) gdpr: Option<String>,
+    /// `gdpr_consent`, the TCF string.
+    pub(crate) gdpr_consent: Option<String>,
+    /// Whether the match was made.
+    pub(crate) accepted: bool,
+    /// Why not, when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refused: Option<&'static str>,
+}
+
+/// One user erased by `PATCH /v2/dp/users`, for `GET /__emulator/erasures`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Erasure {
+    /// Emulator time (RFC 3339).
+    pub(crate) at: String,
+    /// The account of the Scope profile.
+    pub(crate) account_id: String,
+    /// The numeric DSP advertiser id the erasure named.
+    pub(crate) advertiser_id: u64,
+    /// `COOKIE`, `MAID` or `EXTERNAL_USER_ID`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) id: String,
 }
 
 /// An AMC records job.
@@ -233,6 +275,10 @@ pub(crate) struct World {
     pub(crate) s3_objects: BTreeMap<(String, String), Vec<u8>>,
     /// External ids accepted by `POST /dp/records/hashed`, by account id.
     pub(crate) dp_external_ids: BTreeMap<String, BTreeSet<String>>,
+    /// Cookie matching requests, in arrival order.
+    pub(crate) matches: Vec<CookieMatch>,
+    /// Users erased by `PATCH /v2/dp/users`, in arrival order.
+    pub(crate) erasures: Vec<Erasure>,
     /// DSP campaigns by account id: the config's, until `PUT /__emulator/dsp/{accountId}`.
     pub(crate) campaigns: BTreeMap<String, Vec<Campaign>>,
     /// DSP third-party creatives by id (all advertisers).
@@ -291,6 +337,8 @@ impl World {
             uploads: BTreeMap::new(),
             s3_objects: BTreeMap::new(),
             dp_external_ids: BTreeMap::new(),
+            matches: Vec::new(),
+            erasures: Vec::new(),
             campaigns: BTreeMap::new(),
             creatives: BTreeMap::new(),
             associations: Vec::new(),
@@ -320,7 +368,7 @@ impl World {
     }
 
     /// Clears requests, faults, revocations, audiences, jobs, data sets, uploads, S3
-    /// objects, Data Provider external ids, DSP creatives and associations, codes, the consent choice and the clock, and puts
+    /// objects, Data Provider external ids, cookie matches, erasures, DSP creatives and associations, codes, the consent choice and the clock, and puts
     /// the DSP campaigns back to the configuration's; keeps the configuration and issued
     /// tokens (so a client's cached token stays valid).
     pub(crate) fn reset(&mut self) {
@@ -337,6 +385,8 @@ impl World {
         self.uploads.clear();
         self.s3_objects.clear();
         self.dp_external_ids.clear();
+        self.matches.clear();
+        self.erasures.clear();
         self.creatives.clear();
         self.associations.clear();
         self.load_grants();

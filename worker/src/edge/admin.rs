@@ -348,14 +348,18 @@ fn shown(i: &Integration, env: &Env, origin: &str) -> Value {
             "has_ingest_secret".into(),
             json!(i.ingest_secret_sha256.is_some()),
         );
-        o.insert("snippet".into(), json!(snippet(env, origin, &i.site_key)));
+        o.insert(
+            "snippet".into(),
+            json!(snippet(env, &i.init_options(origin))),
+        );
     }
     v
 }
 
-/// The two tags a site pastes in `<head>`: the stub, then `init` with this Worker and
-/// the site key. `TAG_URL` says where the site serves `tag.js` from.
-fn snippet(env: &Env, origin: &str, site_key: &str) -> String {
+/// The two tags a site pastes in `<head>`: the stub, then `init` with this Worker, the
+/// site key and the cookie-sync settings ([`Integration::init_options`]). `TAG_URL` says
+/// where the site serves the bundled tag from.
+fn snippet(env: &Env, options: &Value) -> String {
     let tag_url = var(env, "TAG_URL").unwrap_or_else(|| "/pkg/tag.js".into());
     let stub: String = include_str!("../../../www/snippet.js")
         .lines()
@@ -366,10 +370,7 @@ fn snippet(env: &Env, origin: &str, site_key: &str) -> String {
         Some(at) => format!("{},{});", &stub[..at], json!(tag_url)),
         None => stub,
     };
-    format!(
-        "<script>{stub}</script>\n<script>matchkey('init', {});</script>",
-        json!({ "endpoint": origin, "siteKey": site_key })
-    )
+    format!("<script>{stub}</script>\n<script>matchkey('init', {options});</script>")
 }
 
 fn origin(req: &Request) -> Result<String> {
@@ -626,6 +627,8 @@ pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
         ("BATCHER", env.durable_object("BATCHER").is_ok()),
         ("AUDIENCES", env.durable_object("AUDIENCES").is_ok()),
         ("GUARD", env.durable_object("GUARD").is_ok()),
+        ("LIMITER", env.durable_object("LIMITER").is_ok()),
+        ("ERASURES", env.durable_object("ERASURES").is_ok()),
         ("RATE_LIMITER", env.rate_limiter("RATE_LIMITER").is_ok()),
     ];
     f.migrations = match store::db(env).await {

@@ -146,12 +146,12 @@ pub(super) async fn members(req: &mut Request, env: &Env, vars: &Config, name: &
         user_agent: None,
         client_ip: None,
     };
-    let (country, changes, rejected) = audience::changes(&body, &ctx, config)
+    let (country, changes, rejected) = audience::changes(&body, &ctx, config, name)
         .map_err(|code| RelayError::Status(audience::status(code), code))?;
     if !changes.is_empty() {
         let items: Vec<Value> = changes
             .iter()
-            .map(|c| json!([c.external_user_id, c.record.to_string()]))
+            .map(|c| json!([c.key, c.record.to_string()]))
             .collect();
         let body =
             json!({ "name": name, "country": country.as_str(), "changes": items }).to_string();

@@ -1,7 +1,9 @@
 //! The `AudienceSync` Durable Object: one audience's pending membership changes (one per
-//! person: the last intent), sent as AMC or Data Provider records. A thin loop around
-//! [`Membership`], kept in memory and written with the changes it concerns in one
-//! storage transaction; the alarm never moves earlier than a retry time Amazon asked for.
+//! person: the last intent), sent as AMC or Data Provider records, and cookies (visitor
+//! ids) as Data Provider `/COOKIE-<id>/audiences` patches (no records upload). A thin
+//! loop around [`Membership`], kept in memory and written with the changes it concerns in
+//! one storage transaction; the alarm never moves earlier than a retry time Amazon asked
+//! for. Every Data Provider call waits for its slot from the profile's `Limiter`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -12,13 +14,15 @@ use serde_json::json;
 use worker::*;
 
 use matchkey::Country;
-use matchkey::amazon::{self, audience as amazon_audience};
+use matchkey::amazon::{self, audience as amazon_audience, cookie as amazon_cookie};
 
 use super::amazon::{Reply, access_token, auth, client_id, send};
+use super::limiter::paced;
 use super::log::{self, Record};
 use super::{
     KEYS_PER_CALL, alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid,
 };
+use crate::audience::read_cookie_change;
 use crate::config::{AudienceApi, Config};
 use crate::sync::{Chunk, Membership};
 
@@ -55,10 +59,11 @@ impl DurableObject for AudienceSync {
         let storage = self.state.storage();
         match req.path().as_str() {
             "/members" => {
+                // `name` and `country` are absent for the removals an erasure sends.
                 #[derive(Deserialize)]
                 struct Members {
-                    name: String,
-                    country: String,
+                    name: Option<String>,
+                    country: Option<String>,
                     changes: Vec<(String, String)>,
                 }
                 let body: Members = req.json().await?;
@@ -80,8 +85,12 @@ impl DurableObject for AudienceSync {
                 let flush_ms = config.flush_seconds * 1000;
                 self.with(|m| m.joined(accepted, new_people, now, flush_ms));
                 let mut put: Vec<(String, String)> = latest.into_iter().collect();
-                put.push(("meta:name".into(), body.name));
-                put.push(("meta:country".into(), body.country));
+                if let Some(name) = body.name {
+                    put.push(("meta:name".into(), name));
+                }
+                if let Some(country) = body.country {
+                    put.push(("meta:country".into(), country));
+                }
                 self.commit(put, Vec::new()).await?;
                 self.schedule(&config).await?;
                 Response::from_json(&json!({ "pending": self.with(|m| m.acc.pending) }))
@@ -215,56 +224,79 @@ impl AudienceSync {
                 self.with(|m| m.create_failed(now_ms(), unit, jitter()));
                 break;
             };
-            let records: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
-            let (status, retry_after, text) = send_chunk(
-                config,
-                &auth(config, &token, &client_id),
-                audience_id,
-                &records,
-            )
-            .await;
-            let outcome = self.with(|m| {
-                m.answered(
-                    records.len(),
-                    status,
-                    retry_after.as_deref(),
-                    &text,
-                    now_ms(),
-                    unit,
-                    jitter(),
-                )
+            // Cookies and hashed people wait together; each kind goes its own way, and
+            // its answer is settled on its own.
+            let (cookies, hashed): (Vec<_>, Vec<_>) = chunk.into_iter().partition(|(_, r)| {
+                serde_json::from_str::<serde_json::Value>(r)
+                    .ok()
+                    .is_some_and(|v| read_cookie_change(&v).is_some())
             });
-            let n = records.len();
-            let (sent, failed, word, code) = match &outcome {
-                Chunk::Sent => (n, 0, "audience_submitted", None),
-                Chunk::Rejected(code) => (0, n, "audience_rejected", code.as_deref()),
-                // Deleted on Amazon's side, or another environment's: created again on
-                // the next run, the changes kept.
-                Chunk::AudienceGone => (0, 0, "retry", Some("AUDIENCE_NOT_FOUND")),
-                Chunk::Retry { code, .. } => (0, 0, "retry", Some(code.as_str())),
-            };
-            self.log(config, &random_uuid(), n, sent, failed, status, word, code)
-                .await;
-            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
-            match outcome {
-                Chunk::Sent => {
-                    let mut put = Vec::new();
-                    if config.audience_api == AudienceApi::Amc
-                        && let Some(job) = amazon_audience::parse_job_id(&text)
-                    {
-                        put.push((format!("{JOB_PREFIX}{job}"), n.to_string()));
-                    }
-                    self.commit(put, keys).await?;
+            let mut stop = false;
+            for (part, cookie) in [(hashed, false), (cookies, true)] {
+                if part.is_empty() {
+                    continue;
                 }
-                Chunk::Rejected(_) => self.commit(Vec::new(), keys).await?,
-                Chunk::AudienceGone => break,
-                Chunk::Retry { refresh, .. } => {
-                    if refresh {
-                        // The next run takes the fresh token from the cache.
-                        let _ = access_token(&self.env, config, true).await;
+                let records: Vec<&str> = part.iter().map(|(_, r)| r.as_str()).collect();
+                let auth = auth(config, &token, &client_id);
+                let (status, retry_after, text) = if cookie {
+                    send_cookies(&self.env, config, &auth, audience_id, &records).await
+                } else {
+                    send_chunk(&self.env, config, &auth, audience_id, &records).await
+                };
+                let outcome = self.with(|m| {
+                    m.answered(
+                        records.len(),
+                        status,
+                        retry_after.as_deref(),
+                        &text,
+                        now_ms(),
+                        unit,
+                        jitter(),
+                    )
+                });
+                let n = records.len();
+                let (sent, failed, word, code) = match &outcome {
+                    Chunk::Sent => (n, 0, "audience_submitted", None),
+                    Chunk::Rejected(code) => (0, n, "audience_rejected", code.as_deref()),
+                    // Deleted on Amazon's side, or another environment's: created again on
+                    // the next run, the changes kept.
+                    Chunk::AudienceGone => (0, 0, "retry", Some("AUDIENCE_NOT_FOUND")),
+                    Chunk::Retry { code, .. } => (0, 0, "retry", Some(code.as_str())),
+                };
+                let word = match (cookie, word) {
+                    (true, "audience_submitted") => "audience_cookies_submitted",
+                    (true, "audience_rejected") => "audience_cookies_rejected",
+                    (_, word) => word,
+                };
+                self.log(config, &random_uuid(), n, sent, failed, status, word, code)
+                    .await;
+                let keys: Vec<String> = part.iter().map(|(k, _)| k.clone()).collect();
+                match outcome {
+                    Chunk::Sent => {
+                        let mut put = Vec::new();
+                        if config.audience_api == AudienceApi::Amc
+                            && let Some(job) = amazon_audience::parse_job_id(&text)
+                        {
+                            put.push((format!("{JOB_PREFIX}{job}"), n.to_string()));
+                        }
+                        self.commit(put, keys).await?;
                     }
+                    Chunk::Rejected(_) => self.commit(Vec::new(), keys).await?,
+                    Chunk::AudienceGone => stop = true,
+                    Chunk::Retry { refresh, .. } => {
+                        if refresh {
+                            // The next run takes the fresh token from the cache.
+                            let _ = access_token(&self.env, config, true).await;
+                        }
+                        stop = true;
+                    }
+                }
+                if stop {
                     break;
                 }
+            }
+            if stop {
+                break;
             }
         }
         self.with(|m| m.acc.force = m.acc.force && m.acc.pending > 0);
@@ -293,7 +325,10 @@ impl AudienceSync {
         };
         let advertiser = config.amc_advertiser_id.unwrap_or_default();
         let call = amazon_audience::create_audience(config.audience_api(), auth, &spec, advertiser);
-        let (status, _, text) = send(call).await;
+        let (status, _, text) = match config.dp_profile() {
+            Some(profile) => paced(&self.env, config, profile, call).await,
+            None => send(call).await,
+        };
         match amazon_audience::parse_audience_id(status, &text) {
             Some(id) => {
                 self.with(|m| m.audience_id = Some(id));
@@ -374,14 +409,54 @@ async fn upgrade(storage: &Storage) -> Result<Membership> {
 /// Sends one chunk of serialized records through the configured audience API: the
 /// answer of the first call that fails, else of the last one.
 async fn send_chunk(
+    env: &Env,
     config: &Config,
     auth: &amazon::Auth<'_>,
     audience_id: u64,
     records: &[&str],
 ) -> Reply {
+    let calls = amazon_audience::send_records(config.audience_api(), auth, audience_id, records);
+    send_all(env, config, calls).await
+}
+
+/// Sends cookie changes as `/COOKIE-<id>/audiences` patches (each body under 1 MB). Without
+/// the Data Provider API there is nowhere to send them: refused for good, unsent.
+async fn send_cookies(
+    env: &Env,
+    config: &Config,
+    auth: &amazon::Auth<'_>,
+    audience_id: u64,
+    records: &[&str],
+) -> Reply {
+    let Some(profile) = config.dp_profile() else {
+        return (
+            400,
+            None,
+            r#"{"code":"COOKIE_NEEDS_DATA_PROVIDER_API"}"#.into(),
+        );
+    };
+    let parsed: Vec<serde_json::Value> = records
+        .iter()
+        .filter_map(|r| serde_json::from_str(r).ok())
+        .collect();
+    let changes = parsed.iter().filter_map(read_cookie_change);
+    let calls = amazon_cookie::cookie_patches(auth, profile, audience_id, changes);
+    if calls.is_empty() {
+        // Nothing valid to send (ids are checked when taken, so not reached).
+        return (400, None, r#"{"code":"INVALID_VISITOR_ID"}"#.into());
+    }
+    send_all(env, config, calls).await
+}
+
+/// Sends `calls` in order, each Data Provider call in its limiter's turn: the answer of
+/// the first that fails, else of the last one.
+async fn send_all(env: &Env, config: &Config, calls: Vec<amazon::ApiRequest>) -> Reply {
     let mut answer = (0, None, String::new());
-    for call in amazon_audience::send_records(config.audience_api(), auth, audience_id, records) {
-        answer = send(call).await;
+    for call in calls {
+        answer = match config.dp_profile() {
+            Some(profile) => paced(env, config, profile, call).await,
+            None => send(call).await,
+        };
         if !(200..300).contains(&answer.0) {
             break;
         }

@@ -12,7 +12,9 @@
 //! - `admin`: connecting Amazon accounts, the integrations API, `/v1/admin/check`;
 //! - `alerts`: the cron trigger's webhook (connections to reconnect, dead letters);
 //! - `batcher` and `audience`: the two Durable Objects, thin loops around
-//!   [`crate::queue::Queue`] and the audience accumulator.
+//!   [`crate::queue::Queue`] and the audience accumulator;
+//! - `erasure`: `POST /v1/erasure` and its Durable Object (`PATCH /v2/dp/users`);
+//! - `limiter`: the Durable Object pacing Data Provider calls per profile.
 
 mod admin;
 mod alerts;
@@ -21,7 +23,9 @@ mod api;
 mod audience;
 mod auth;
 mod batcher;
+mod erasure;
 mod health;
+mod limiter;
 mod log;
 mod store;
 
@@ -229,6 +233,12 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
         Route::Ingest => api::ingest(req, env, config, false).await,
         Route::Validate => api::ingest(req, env, config, true).await,
         Route::Members(name) => api::members(req, env, config, &name).await,
+        Route::Erasure => erasure::erase(req, env, config).await,
+        Route::ErasureStats => {
+            auth::admin(req, env).await?;
+            let config = &chosen(req, env, config).await?;
+            erasure::stats(env, config).await
+        }
         Route::Healthz => health::public(env).await,
         Route::Health => {
             auth::admin(req, env).await?;

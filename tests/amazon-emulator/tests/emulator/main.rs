@@ -7,6 +7,7 @@ mod audiences;
 mod binary;
 mod connect;
 mod controls;
+mod cookies;
 mod creatives;
 mod dp_audiences;
 mod dsp;

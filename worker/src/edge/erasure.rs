@@ -1,0 +1,341 @@
+//! `POST /v1/erasure` and the `Erasure` Durable Object (one per integration): people to
+//! erase at Amazon (a cookie, or the external user id of a hashed identity) wait one per
+//! person ([`Erasures`]) and go in batches as `PATCH /v2/dp/users`, each call in the
+//! profile's `Limiter` turn, with the retry rules of the audience path. The delivery log
+//! gets counts and Amazon's status only, never an id.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use worker::*;
+
+use matchkey::amazon::cookie::{self as amazon_cookie, ErasedUser, MAX_USERS_PER_ERASURE};
+
+use super::amazon::{access_token, auth, client_id};
+use super::api::body;
+use super::limiter::paced;
+use super::log::{self, Record};
+use super::{
+    Answer, KEYS_PER_CALL, RelayError, alarm_at, audience_sync, auth as caller_auth, commit,
+    durable, entries, iso_now, jitter, now_ms, object_config, object_name, random_uuid,
+};
+use crate::audience::{COOKIE_KEY, cookie_change};
+use crate::config::Config;
+use crate::erasure;
+use crate::ingest::{self, Problem};
+use crate::sync::{Chunk, Erasures};
+use matchkey::amazon::audience::Action;
+
+const ERASURES: &str = "ERASURES";
+const STATE: &str = "meta:erasures";
+const PREFIX: &str = "e:";
+
+/// `POST /v1/erasure`: a server's visitor ids and identities, or a browser's own visitor id.
+pub(super) async fn erase(req: &mut Request, env: &Env, vars: &Config) -> Answer {
+    let (caller, config) = caller_auth::caller(req, env, vars).await?;
+    let bytes = body(req).await?;
+    let body: Value =
+        serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
+    let ctx = ingest::Context {
+        caller,
+        user_agent: None,
+        client_ip: None,
+    };
+    let (people, rejected): (Vec<ErasedUser>, Vec<Problem>) =
+        erasure::erasures(&body, &ctx, &config)
+            .map_err(|code| RelayError::Status(erasure::status(code), code))?;
+    if !people.is_empty() {
+        let keys: Vec<String> = people.iter().map(ErasedUser::key).collect();
+        let answer = object(
+            env,
+            &config,
+            "/erase",
+            Some(json!({ "users": keys }).to_string()),
+        )
+        .await?;
+        if answer.status_code() != 200 {
+            return Err(RelayError::Busy("queue_unavailable", 10));
+        }
+        withdraw(env, &config, &people).await?;
+    }
+    let answer = json!({ "accepted": people.len(), "rejected": rejected });
+    Ok(Response::from_json(&answer)?.with_status(202))
+}
+
+/// An erased cookie's last intent in every cookie audience of `BROWSER_AUDIENCES` becomes
+/// a removal, so that an add still waiting there cannot put the visitor back after the
+/// erasure. (Audiences only servers fill are not known here: their servers remove.)
+async fn withdraw(env: &Env, config: &Config, people: &[ErasedUser]) -> Result<()> {
+    let changes: Vec<Value> = people
+        .iter()
+        .filter_map(|p| match p {
+            ErasedUser::Cookie(id) => Some(json!([
+                format!("{COOKIE_KEY}{id}"),
+                cookie_change(id, Action::Remove).to_string()
+            ])),
+            ErasedUser::External(_) => None,
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let body = json!({ "changes": changes }).to_string();
+    for name in &config.audiences {
+        if config.match_method(name).cookies() {
+            audience_sync(env, config, name, "/members", Some(body.clone())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `GET /v1/erasure` (admin): the integration's erasure accounting.
+pub(super) async fn stats(env: &Env, config: &Config) -> Answer {
+    let stats: Value = object(env, config, "/stats", None).await?.json().await?;
+    Ok(Response::from_json(&stats)?)
+}
+
+async fn object(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
+    let path = format!("{path}?integration={}", config.integration_id);
+    durable(env, ERASURES, &object_name(config, "erasure"), &path, body).await
+}
+
+/// Keeps one integration's pending erasures and sends them.
+#[durable_object]
+pub struct Erasure {
+    state: State,
+    env: Env,
+    erasures: Rc<RefCell<Option<Erasures>>>,
+}
+
+impl DurableObject for Erasure {
+    fn new(state: State, env: Env) -> Self {
+        Erasure {
+            state,
+            env,
+            erasures: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let Some(config) = object_config(&self.env, &self.state.storage(), Some(&req)).await?
+        else {
+            return Response::error("configuration_error", 500);
+        };
+        self.load().await;
+        match req.path().as_str() {
+            "/erase" => {
+                #[derive(Deserialize)]
+                struct Erase {
+                    users: Vec<String>,
+                }
+                let body: Erase = req.json().await?;
+                let accepted = body.users.len() as u64;
+                let mut keys: Vec<String> = body
+                    .users
+                    .iter()
+                    .filter(|k| ErasedUser::from_key(k).is_some())
+                    .map(|k| format!("{PREFIX}{k}"))
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                let mut known = 0;
+                for chunk in keys.chunks(KEYS_PER_CALL) {
+                    known += self
+                        .state
+                        .storage()
+                        .get_multiple(chunk.to_vec())
+                        .await?
+                        .size() as u64;
+                }
+                let new_people = keys.len() as u64 - known;
+                let flush_ms = config.flush_seconds * 1000;
+                self.with(|e| e.joined(accepted, new_people, now_ms(), flush_ms));
+                let put = keys.into_iter().map(|k| (k, "1".to_owned())).collect();
+                self.commit(put, Vec::new()).await?;
+                self.schedule(&config).await?;
+                Response::from_json(&json!({ "pending": self.with(|e| e.acc.pending) }))
+            }
+            "/flush" => {
+                self.with(|e| e.acc.force = true);
+                self.commit(Vec::new(), Vec::new()).await?;
+                self.schedule(&config).await?;
+                Response::from_json(&json!({ "flushing": true }))
+            }
+            _ => {
+                let e = self.with(|e| e.clone());
+                Response::from_json(&json!({
+                    "pending": e.acc.pending,
+                    "counters": e.counters,
+                    "balanced": e.balanced(),
+                }))
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
+            self.load().await;
+            self.sync(&config).await?;
+        }
+        Response::ok("erased")
+    }
+}
+
+impl Erasure {
+    async fn load(&self) {
+        if self.erasures.borrow().is_none() {
+            let stored: Erasures = self
+                .state
+                .storage()
+                .get(STATE)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            self.erasures.borrow_mut().get_or_insert(stored);
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Erasures) -> R) -> R {
+        f(self
+            .erasures
+            .borrow_mut()
+            .get_or_insert_with(Erasures::default))
+    }
+
+    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
+        commit(&self.state.storage(), STATE, &self.erasures, put, delete).await
+    }
+
+    async fn schedule(&self, config: &Config) -> Result<()> {
+        let storage = self.state.storage();
+        let at = self.with(|e| {
+            e.acc
+                .next_alarm(now_ms(), MAX_USERS_PER_ERASURE, config.flush_seconds * 1000)
+        });
+        match at {
+            Some(at) => alarm_at(&storage, at).await,
+            None => storage.delete_alarm().await,
+        }
+    }
+
+    /// One row of the delivery log: counts and Amazon's status, never an id.
+    #[allow(clippy::too_many_arguments)] // One row of the log, column by column.
+    async fn log(
+        &self,
+        config: &Config,
+        people: usize,
+        sent: u64,
+        rejected: u64,
+        status: u16,
+        outcome: &str,
+        code: Option<&str>,
+    ) {
+        let record = Record {
+            integration: config.integration_id.clone(),
+            at: iso_now(),
+            advertiser: config.advertiser_id.clone(),
+            region: config.region.as_str().to_owned(),
+            batch_id: random_uuid(),
+            events: people,
+            accepted: sent as usize,
+            failed: rejected as usize,
+            status,
+            outcome: outcome.to_owned(),
+            code: code.map(str::to_owned),
+            ..Record::default()
+        };
+        if let Err(e) = log::write(&self.env, &record).await {
+            console_error!("delivery log: D1 write failed: {e}");
+        }
+    }
+
+    async fn sync(&self, config: &Config) -> Result<()> {
+        let unit = config.backoff_base_ms;
+        let (Some(profile), Some(advertiser)) = (config.dp_profile(), config.amc_advertiser_id)
+        else {
+            // The integration lost its Data Provider settings: keep the erasures, hold.
+            self.with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
+            self.commit(Vec::new(), Vec::new()).await?;
+            return self.schedule(config).await;
+        };
+        let token = match access_token(&self.env, config, false).await {
+            Ok(t) => t,
+            Err(_) => {
+                self.with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
+                self.commit(Vec::new(), Vec::new()).await?;
+                return self.schedule(config).await;
+            }
+        };
+        let client_id = client_id(&self.env);
+        let storage = self.state.storage();
+        while self.with(|e| e.acc.pending > 0 && e.acc.may_send(now_ms())) {
+            let chunk = entries(&storage, PREFIX, MAX_USERS_PER_ERASURE).await?;
+            if chunk.is_empty()
+                || !self.with(|e| e.chunk_due(chunk.len(), MAX_USERS_PER_ERASURE, now_ms()))
+            {
+                break;
+            }
+            let users: Vec<ErasedUser> = chunk
+                .iter()
+                .filter_map(|(k, _)| ErasedUser::from_key(k.get(PREFIX.len()..)?))
+                .collect();
+            let keys: Vec<String> = chunk.into_iter().map(|(k, _)| k).collect();
+            let n = keys.len();
+            let auth = auth(config, &token, &client_id);
+            let mut answer = (200, None, "{}".to_owned());
+            for call in amazon_cookie::erasures(&auth, profile, advertiser, &users) {
+                answer = paced(&self.env, config, profile, call).await;
+                if !(200..300).contains(&answer.0) {
+                    break;
+                }
+            }
+            let (status, retry_after, text) = answer;
+            let (outcome, sent, rejected) = self.with(|e| {
+                e.answered(
+                    n,
+                    status,
+                    retry_after.as_deref(),
+                    &text,
+                    now_ms(),
+                    unit,
+                    jitter(),
+                )
+            });
+            match outcome {
+                Chunk::Sent => {
+                    self.log(config, n, sent, rejected, status, "erasure_submitted", None)
+                        .await;
+                    self.commit(Vec::new(), keys).await?;
+                }
+                Chunk::Rejected(code) => {
+                    self.log(
+                        config,
+                        n,
+                        0,
+                        rejected,
+                        status,
+                        "erasure_rejected",
+                        code.as_deref(),
+                    )
+                    .await;
+                    self.commit(Vec::new(), keys).await?;
+                }
+                Chunk::AudienceGone => break,
+                Chunk::Retry { code, refresh } => {
+                    self.log(config, n, 0, 0, status, "retry", Some(&code))
+                        .await;
+                    if refresh {
+                        let _ = access_token(&self.env, config, true).await;
+                    }
+                    break;
+                }
+            }
+        }
+        self.with(|e| e.acc.force = e.acc.force && e.acc.pending > 0);
+        self.commit(Vec::new(), Vec::new()).await?;
+        self.schedule(config).await
+    }
+}
