@@ -11,6 +11,8 @@ require_deps
 bash scripts/build-worker.sh
 cargo build --quiet --locked -p amazon-emulator --bin amazon-emulator
 cargo build --quiet --locked --bin matchkey
+# The site tag, for the suites that drive it in Chromium against the Worker.
+[ -f pkg/tag.js ] || bash scripts/build-pkg.sh
 node --test --test-concurrency=1 tests/worker/
 
 # A short bounded load run: every accepted event must reach Amazon or the log.

@@ -12,6 +12,9 @@ import init, {
 const VERSION = 1;
 const ID_KEY = 'matchkey_id';
 const OUTBOX_KEY = 'matchkey_outbox';
+const VISITOR_KEY = 'matchkey_vid'; // the random first-party visitor id (cookie sync)
+const SYNC_KEY = 'matchkey_sync'; // when the visitor id was last matched, and which
+const OPT_OUT_KEY = 'matchkey_optout';
 const OUTBOX_MAX = 50;
 const OUTBOX_DAYS = 7;
 // What the Worker accepts as an event name and an event id.
@@ -36,6 +39,7 @@ const BODY_MAX_EVENTS = 500;
 const state = {
   config: null,
   identity: null, // {EMAIL: hash, …}, in memory; in storage only with consent where required
+  visitor: null, // {id, expires}: random, never derived from personal data; stored like the identity
   expires: 0,
   acs: null, // {amznUserData, amznAdStorage}: consent() or the amzn_consent cookie
   acsExplicit: false,
@@ -239,8 +243,12 @@ function consentChanged() {
     if (state.pending.length) warn('consent_denied');
     state.pending = [];
     storeRemove(ID_KEY);
+    // Consent withdrawn: Amazon is asked to forget the visitor, and so is the page.
+    forgetVisitor(true);
   } else if (now === 'send') {
     persistIdentity();
+    ensureVisitor();
+    matchCookie();
     const waiting = state.pending;
     state.pending = [];
     send(waiting.map(attachConsent));
@@ -389,9 +397,69 @@ function flushOutbox() {
 
 // The identity goes to storage only where consent is not required or has been granted.
 function persistIdentity() {
-  if (!state.identity || !Object.keys(state.identity).length) return;
+  if (!state.identity || !Object.keys(state.identity).length || optedOut()) return;
   if (verdict(consentRequired()) !== 'send') return;
   storeSet(ID_KEY, { keys: state.identity, expires: state.expires }, state.config.lifetimeDays);
+}
+
+// ---- Cookie sync: a random visitor id, matched to Amazon's cookie ----------------------
+
+function optedOut() {
+  return !!storeGet(OPT_OUT_KEY);
+}
+
+function randomId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// The visitor id, for sites with cookie sync: read, or made once events may be sent (so
+// never stored before consent where it is required), kept as long as the identity.
+function ensureVisitor() {
+  if (!state.config.cookieSync || optedOut()) return null;
+  if (!state.visitor) {
+    const stored = storeGet(VISITOR_KEY);
+    state.visitor = stored && /^[0-9a-f]{32}$/.test(stored.id) && stored.expires > Date.now()
+      ? stored
+      : { id: randomId(), expires: Date.now() + state.config.lifetimeDays * 86400000 };
+  }
+  storeSet(VISITOR_KEY, state.visitor, state.config.lifetimeDays);
+  return state.visitor.id;
+}
+
+// Amazon's cookie matching: one request for the visitor id per `periodHours`, only with a
+// partner code, only while events may be sent, and where consent is required only with a
+// TCF string to pass on.
+function matchCookie() {
+  const sync = state.config.cookieSync;
+  if (!sync || !sync.partnerCode || !sync.matchUrl || !state.visitor || optedOut()) return;
+  const required = consentRequired();
+  if (verdict(required) !== 'send') return;
+  const tcf = state.strings.tcf || (state.tcData && state.tcData.tcString);
+  const applies = required || (state.tcData && state.tcData.gdprApplies === true);
+  if (applies && !(typeof tcf === 'string' && validTcfString(tcf))) return warn('cookie_sync_needs_tcf');
+  const last = storeGet(SYNC_KEY);
+  const period = (Number(sync.periodHours) || 24) * 3600000;
+  if (last && last.id === state.visitor.id && Date.now() - last.at < period) return;
+  let url = `${sync.matchUrl}?ex=${encodeURIComponent(sync.partnerCode)}&id=${state.visitor.id}`;
+  if (state.tcData || applies) url += `&gdpr=${applies ? 1 : 0}`;
+  if (applies) url += `&gdpr_consent=${encodeURIComponent(tcf)}`;
+  const img = new Image();
+  img.referrerPolicy = 'strict-origin';
+  img.src = url;
+  emit({ cookieSync: url });
+  storeSet(SYNC_KEY, { id: state.visitor.id, at: Date.now() }, state.config.lifetimeDays);
+}
+
+// Forgets the visitor id here; with `erase`, first asks the Worker to erase it at Amazon.
+function forgetVisitor(erase) {
+  const id = state.visitor ? state.visitor.id : (storeGet(VISITOR_KEY) || {}).id;
+  if (erase && typeof id === 'string' && /^[0-9a-f]{32}$/.test(id)) {
+    post('/v1/erasure', { visitorIds: [id] }).catch(() => {});
+  }
+  state.visitor = null;
+  storeRemove(VISITOR_KEY);
+  storeRemove(SYNC_KEY);
 }
 
 function uuid() {
@@ -475,10 +543,12 @@ const commands = {
   // ADDRESS and STATE need the full build, fetched on first use: then identify answers a
   // Promise of the rejects, and the commands after it wait for it, in order (`hold`).
   identify(record) {
+    if (optedOut()) return warn('opted_out');
     record = record || {};
     return needsFull(record) ? hold(record) : identifyNow(record);
   },
   track(name, props) {
+    if (optedOut()) return warn('opted_out');
     props = props || {};
     const eventId = props.eventId === undefined ? uuid() : String(props.eventId);
     if (typeof name !== 'string' || !EVENT_NAME.test(name)) return warn('invalid_event_name');
@@ -518,20 +588,40 @@ const commands = {
     if (c.gpp !== undefined) state.strings.gpp = c.gpp;
     consentChanged();
   },
+  // Joins or leaves an audience: with the hashed identity and the visitor id (the
+  // audience's match method at the Worker decides which count); a removal only with the
+  // visitor id, the one id a browser holds that nobody else can name.
   audience(name, action) {
-    // A removal by hashes would let anyone who knows an e-mail address remove that
-    // person; removals come from the site's server until visitor ids exist.
-    if (action === 'remove') return warn('audience_remove_needs_server');
-    if (action !== undefined && action !== 'add') return warn('unknown_audience_action');
+    action = action === undefined ? 'add' : action;
+    if (action !== 'add' && action !== 'remove') return warn('unknown_audience_action');
     if (typeof name !== 'string' || !name) return warn('invalid_audience_name');
-    if (!state.identity || !Object.keys(state.identity).length) return warn('no_identity');
+    if (optedOut()) return warn('opted_out');
     if (verdict(consentRequired()) !== 'send') return warn('consent_not_granted');
-    const body = { country: country(), add: [{ matchKeys: state.identity }] };
+    const visitorId = ensureVisitor();
+    const who = {};
+    if (visitorId) who.visitorId = visitorId;
+    const hashed = state.identity && Object.keys(state.identity).length;
+    if (action === 'add' && hashed) who.matchKeys = state.identity;
+    if (!who.visitorId && !who.matchKeys) return warn('no_identity');
+    if (action === 'remove' && !who.visitorId) return warn('no_visitor_id');
+    const body = { country: country(), [action]: [who] };
     const c = consentBody();
     if (c) body.consent = c;
     post(`/v1/audiences/${encodeURIComponent(name)}/members`, body).catch(() => {});
   },
+  // The visitor says no: Amazon is asked to erase the visitor id, the page forgets it and
+  // the hashed identity, and nothing is matched, stored or sent for them from now on.
+  optOut() {
+    forgetVisitor(true);
+    state.identity = null;
+    state.pending = [];
+    state.unstored = [];
+    storeRemove(ID_KEY);
+    storeRemove(OUTBOX_KEY);
+    storeSet(OPT_OUT_KEY, 1, 3650);
+  },
   reset() {
+    forgetVisitor(false);
     state.identity = null;
     state.pending = [];
     state.unstored = [];

@@ -90,6 +90,18 @@ pub fn valid_visitor_id(id: &str) -> bool {
     check_visitor_id(id).is_ok()
 }
 
+/// The matching endpoint (no query) on `base`: `{base}/ecm3`, or `{base}/s/ecm3` on the
+/// EU host or when `eu_path`. The tag receives it whole and adds the query.
+pub fn matching_endpoint(base: &str, eu_path: bool) -> String {
+    let base = base.trim_end_matches('/');
+    let path = if eu_path || base == MATCH_BASE_EU {
+        "/s/ecm3"
+    } else {
+        "/ecm3"
+    };
+    format!("{base}{path}")
+}
+
 /// The matching URL the page requests for `visitor_id`: `{base}/ecm3` (`{base}/s/ecm3` on
 /// the EU host, or when `eu_path`), with the partner code, and `gdpr`/`gdpr_consent` when
 /// the page knows whether GDPR applies (`gdpr`: `Some(applies, TCF string)`).
@@ -100,14 +112,9 @@ pub fn matching_url(
     visitor_id: &str,
     gdpr: Option<(bool, Option<&str>)>,
 ) -> String {
-    let base = base.trim_end_matches('/');
-    let path = if eu_path || base == MATCH_BASE_EU {
-        "/s/ecm3"
-    } else {
-        "/ecm3"
-    };
     let mut url = format!(
-        "{base}{path}?ex={}&id={}",
+        "{}?ex={}&id={}",
+        matching_endpoint(base, eu_path),
         url_encode(partner_code),
         url_encode(visitor_id)
     );

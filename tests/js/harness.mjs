@@ -52,7 +52,7 @@ export async function recorder() {
     req.on('end', () => {
       if (req.method !== 'OPTIONS') {
         const url = new URL(req.url, 'http://recorder');
-        seen.push({ method: req.method, path: url.pathname, siteKey: url.searchParams.get('siteKey'), headers: req.headers, body, at: Date.now() });
+        seen.push({ method: req.method, path: url.pathname, query: url.search, siteKey: url.searchParams.get('siteKey'), headers: req.headers, body, at: Date.now() });
       }
       const head = req.method === 'OPTIONS' ? cors : { ...cors, ...extra };
       res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : '{"accepted":[]}');

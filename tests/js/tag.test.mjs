@@ -474,3 +474,102 @@ test('without any storage (localStorage throws, cookies ignored) a page view sti
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+// ---- Cookie sync: the visitor id, Amazon's matching request, audiences, erasure ---------
+
+const matches = () => ingest.seen.filter((r) => r.path === '/ecm3');
+const erasures = () => ingest.seen.filter((r) => r.path === '/v1/erasure').map((r) => JSON.parse(r.body));
+const members = () => ingest.seen.filter((r) => r.path.endsWith('/members')).map((r) => JSON.parse(r.body));
+const visitor = async (page) => ((await stored(page, 'matchkey_vid')) || {}).id;
+const sync = () => ({ cookieSync: { partnerCode: 'p1', periodHours: 24, matchUrl: `${ingest.url}/ecm3` } });
+
+test('cookie sync: matching waits for consent, goes once with the TCF string, never when declined; the id survives a reload, not reset', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open({ tcf: null });
+  await init(page, { country: 'DE', ...sync() });
+  await page.evaluate(() => matchkey('track', 'page_view'));
+  await page.waitForTimeout(WAIT);
+  assert.equal(matches().length, 0, 'no matching before consent');
+  assert.equal(await stored(page, 'matchkey_vid'), null, 'no visitor id stored before consent');
+  await page.evaluate((d) => window.setTcData(d), tcData({ status: 'useractioncomplete' }));
+  await until(() => matches().length === 1);
+  const vid = await visitor(page);
+  assert.match(vid, /^[0-9a-f]{32}$/);
+  const q = new URLSearchParams(matches()[0].query);
+  assert.deepEqual([q.get('ex'), q.get('id'), q.get('gdpr'), q.get('gdpr_consent')], ['p1', vid, '1', TCF]);
+  await page.evaluate(() => matchkey('track', 'purchase'));
+  // A reload: the same id, and no second matching within the period.
+  const again = await open({ tcf: tcData() }, context);
+  await init(again.page, { country: 'DE', ...sync() });
+  await until(() => events().length >= 2);
+  assert.equal(await visitor(again.page), vid);
+  assert.equal(matches().length, 1);
+  // reset (a logout) forgets the id here and erases nothing; the next id is new.
+  await again.page.evaluate(() => matchkey('reset'));
+  assert.equal(await stored(again.page, 'matchkey_vid'), null);
+  await again.page.evaluate((d) => window.setTcData(d), tcData({ status: 'useractioncomplete' }));
+  await until(() => matches().length === 2);
+  assert.notEqual(new URLSearchParams(matches()[1].query).get('id'), vid);
+  assert.equal(erasures().length, 0);
+  await context.close();
+
+  // Declined: no id, no matching.
+  ingest.seen.length = 0;
+  const declined = await open({ tcf: tcData({ purposes: [] }) });
+  await init(declined.page, { country: 'DE', ...sync() });
+  await declined.page.evaluate(() => matchkey('audience', 'seen', 'add'));
+  await declined.page.waitForTimeout(WAIT);
+  assert.equal(matches().length + members().length, 0);
+  assert.equal(await stored(declined.page, 'matchkey_vid'), null);
+  await declined.context.close();
+});
+
+test('cookie sync: audiences by visitor id (and hashes), removal by visitor id only; withdrawn consent and optOut erase', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open({ tcf: tcData() });
+  await init(page, { country: 'DE', ...sync() });
+  await until(() => matches().length === 1);
+  const vid = await visitor(page);
+  await page.evaluate(() => matchkey('audience', 'seen', 'add'));
+  await until(() => members().length === 1);
+  assert.deepEqual(members()[0], { country: 'DE', add: [{ visitorId: vid }], consent: { tcf: TCF } });
+  await page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('audience', 'all', 'add');
+    matchkey('audience', 'seen', 'remove');
+  });
+  await until(() => members().length === 3);
+  assert.deepEqual(members()[1].add, [{ visitorId: vid, matchKeys: { EMAIL: EMAIL_HASH } }]);
+  assert.deepEqual(members()[2].remove, [{ visitorId: vid }]);
+  // The visitor withdraws consent: the Worker is asked to erase the id, the page forgets it.
+  await page.evaluate((d) => window.setTcData(d), tcData({ status: 'useractioncomplete', purposes: [] }));
+  await until(() => erasures().length === 1);
+  assert.deepEqual(erasures()[0], { visitorIds: [vid] });
+  assert.equal(await stored(page, 'matchkey_vid'), null);
+  await context.close();
+
+  // optOut where no consent is needed: erased, forgotten, and nothing sent afterwards.
+  ingest.seen.length = 0;
+  const us = await open();
+  await init(us.page, { country: 'US', ...sync() });
+  await until(() => matches().length === 1);
+  assert.equal(new URLSearchParams(matches()[0].query).get('gdpr'), null, 'no GDPR parameters without a TCF signal');
+  const usVid = await visitor(us.page);
+  await us.page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('optOut');
+  });
+  await until(() => erasures().length === 1);
+  assert.deepEqual(erasures()[0], { visitorIds: [usVid] });
+  assert.equal(await stored(us.page, 'matchkey_id'), null);
+  const sent = ingest.seen.length;
+  await us.page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('track', 'purchase');
+    matchkey('audience', 'seen', 'add');
+  });
+  await us.page.waitForTimeout(WAIT);
+  assert.equal(ingest.seen.length, sent);
+  assert.equal(await stored(us.page, 'matchkey_vid'), null);
+  await us.context.close();
+});

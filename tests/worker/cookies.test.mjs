@@ -188,8 +188,8 @@ test('an integration with cookie audiences and cookie-sync settings: the snippet
     const r = await worker.request('/v1/admin/integrations', { method: 'POST', headers: admin, body: JSON.stringify(install) });
     assert.equal(r.status, 201);
     const created = await r.json();
-    assert.ok(created.snippet.includes(`"cookieSync":{"matchUrl":"${amazon.url}","partnerCode":"mk_partner","periodHours":24}`) ||
-      created.snippet.includes(`"cookieSync":{"partnerCode":"mk_partner","periodHours":24,"matchUrl":"${amazon.url}"}`), created.snippet);
+    assert.ok(created.snippet.includes(`"cookieSync":{"matchUrl":"${amazon.url}/ecm3","partnerCode":"mk_partner","periodHours":24}`) ||
+      created.snippet.includes(`"cookieSync":{"partnerCode":"mk_partner","periodHours":24,"matchUrl":"${amazon.url}/ecm3"}`), created.snippet);
     const id = vid();
     const site = { origin: ORIGIN, 'x-matchkey-site-key': created.site_key };
     assert.equal((await members(worker, 'seen', { add: [{ visitorId: id }] }, site)).status, 202);

@@ -562,9 +562,15 @@ impl Integration {
                 "partnerCode": sync.get("partner_code"),
                 "periodHours": sync.get("period_hours").and_then(Value::as_u64).unwrap_or(24),
             });
-            if let Some(url) = sync.get("match_url") {
-                c["matchUrl"] = url.clone();
-            }
+            // The whole endpoint, so the page adds only the query: the region's Amazon
+            // host (EU for an EU advertiser), or the configured one.
+            let eu = self.config.get("region").and_then(Value::as_str) == Some("EU");
+            let base = sync.get("match_url").and_then(Value::as_str).unwrap_or(if eu {
+                matchkey::amazon::cookie::MATCH_BASE_EU
+            } else {
+                matchkey::amazon::cookie::MATCH_BASE_NA
+            });
+            c["matchUrl"] = json!(matchkey::amazon::cookie::matching_endpoint(base, eu));
             options["cookieSync"] = c;
         }
         options
@@ -795,7 +801,7 @@ mod tests {
         assert_eq!(
             i.init_options("https://w.example"),
             json!({"endpoint": "https://w.example", "siteKey": "generated-key-1",
-                "cookieSync": {"partnerCode": "mk_partner", "periodHours": 24, "matchUrl": "https://match.example"}})
+                "cookieSync": {"partnerCode": "mk_partner", "periodHours": 24, "matchUrl": "https://match.example/ecm3"}})
         );
         let plain = check(
             &json!({"name": "x", "config": {"advertiser_id": "A", "region": "NA"}}),
