@@ -1,8 +1,10 @@
 // The browser payload's size budget (scripts/size-budget.json, the one place its numbers
 // live): what a page downloads for the tag, brotli quality 11, per file and in total, and
-// the pasted snippet gzipped. Prints measured against budget; exits 1 when any is over.
+// the pasted snippet gzipped; and the console's files (the "console" key). Prints
+// measured against budget; exits 1 when any is over.
 // The browser suite (scripts/test-browser.sh) runs it after building pkg/.
-// Usage: node scripts/size-budget.mjs [--report]   (--report: print only, never fail)
+// Usage: node scripts/size-budget.mjs [--report] [--console]   (--report: print only, never
+// fail; --console: only the console's files)
 import { readFileSync } from 'node:fs';
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const budget = JSON.parse(readFileSync(`${root}scripts/size-budget.json`, 'utf8'));
 const reportOnly = process.argv.includes('--report');
+// --console: only the console's files (no pkg/ build needed).
+const consoleOnly = process.argv.includes('--console');
 const brotli = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
 const gzip = (b) => gzipSync(b, { level: 9 }).length;
 
@@ -21,7 +25,7 @@ const check = (what, measured, limit) => {
   if (!ok) over.push(`${what}: ${measured} B, budget ${limit} B`);
 };
 let total = 0;
-for (const [file, limit] of Object.entries(budget.brotli.files)) {
+for (const [file, limit] of Object.entries(consoleOnly ? {} : budget.brotli.files)) {
   let bytes;
   try {
     bytes = readFileSync(`${root}${file}`);
@@ -33,8 +37,18 @@ for (const [file, limit] of Object.entries(budget.brotli.files)) {
   total += size;
   check(`${file} (brotli, raw ${bytes.length} B)`, size, limit);
 }
-check('total (brotli)', total, budget.brotli.total);
-for (const [file, limit] of Object.entries(budget.gzip ?? {})) check(`${file} (gzip)`, gzip(readFileSync(`${root}${file}`)), limit);
+if (!consoleOnly) check('total (brotli)', total, budget.brotli.total);
+for (const [file, limit] of Object.entries(consoleOnly ? {} : budget.gzip ?? {})) check(`${file} (gzip)`, gzip(readFileSync(`${root}${file}`)), limit);
+// The console's own budget (its files ship in the Worker, not to shoppers' pages).
+if (budget.console) {
+  let consoleTotal = 0;
+  for (const [file, limit] of Object.entries(budget.console.files)) {
+    const size = brotli(readFileSync(`${root}${file}`));
+    consoleTotal += size;
+    check(`${file} (brotli)`, size, limit);
+  }
+  check('console total (brotli)', consoleTotal, budget.console.total);
+}
 
 const w = Math.max(...rows.map((r) => r[0].length));
 console.log(`${'browser payload'.padEnd(w)}  measured    budget  used`);
