@@ -3,7 +3,8 @@
 //! the object's own transaction; never a D1 row per event). An entry keeps what an
 //! operator needs to see whether a conversion arrived: its name, conversion type,
 //! country, which match-key *types* it carried, its consent, and its state. Never a
-//! match-key value, a user agent or an IP address.
+//! match-key value, a user agent or an IP address. Each entry is stored under its slot
+//! ([`slot_key`]), so a change writes only the entries it touched.
 
 use std::collections::VecDeque;
 
@@ -33,6 +34,9 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
+    /// Its place in the ring's history (its slot is this modulo [`CAPACITY`]).
+    #[serde(default)]
+    pub seq: u64,
     /// When it was accepted (ms since the epoch).
     pub at: u64,
     /// When its state last changed (ms).
@@ -100,6 +104,7 @@ pub fn entry(event: &Value, at: u64, replayed: bool) -> Entry {
         _ => Vec::new(),
     };
     Entry {
+        seq: 0,
         at,
         changed: at,
         event_id: text(
@@ -126,6 +131,12 @@ pub fn entry(event: &Value, at: u64, replayed: bool) -> Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ring {
     entries: VecDeque<Entry>,
+    next: u64,
+}
+
+/// The storage key of the slot an entry lives in.
+pub fn slot_key(seq: u64) -> String {
+    format!("live:{:03}", seq % CAPACITY as u64)
 }
 
 /// What one delivery attempt decided, by index in its batch.
@@ -142,25 +153,41 @@ pub struct Settled<'a> {
 }
 
 impl Ring {
-    /// Adds events as they were queued (JSON text, as the object stores them).
+    /// The ring of stored entries (in any order; the newest [`CAPACITY`] are kept).
+    pub fn from_entries(mut entries: Vec<Entry>) -> Ring {
+        entries.sort_by_key(|e| e.seq);
+        let skip = entries.len().saturating_sub(CAPACITY);
+        let entries: VecDeque<Entry> = entries.into_iter().skip(skip).collect();
+        let next = entries.back().map_or(0, |e| e.seq + 1);
+        Ring { entries, next }
+    }
+
+    /// Adds events as they were queued (JSON text, as the object stores them); answers
+    /// the entries written.
     pub fn accepted<'a>(
         &mut self,
         events: impl IntoIterator<Item = &'a str>,
         at: u64,
         replayed: bool,
-    ) {
+    ) -> Vec<&Entry> {
+        let before = self.next;
         for event in events {
             let value: Value = serde_json::from_str(event).unwrap_or(Value::Null);
-            self.entries.push_back(entry(&value, at, replayed));
+            let mut e = entry(&value, at, replayed);
+            e.seq = self.next;
+            self.next += 1;
+            self.entries.push_back(e);
             while self.entries.len() > CAPACITY {
                 self.entries.pop_front();
             }
         }
+        self.entries.iter().filter(|e| e.seq >= before).collect()
     }
 
     /// Records what an attempt did with a batch (`ids`: the batch's event ids in
     /// order); events neither taken nor refused are `batched` (they go again).
-    pub fn settle(&mut self, ids: &[String], s: &Settled<'_>, at: u64) {
+    pub fn settle(&mut self, ids: &[String], s: &Settled<'_>, at: u64) -> Vec<&Entry> {
+        let mut changed = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             let (state, code, field) = if s.delivered.contains(&i) {
                 (State::Delivered, None, None)
@@ -177,8 +204,13 @@ impl Ring {
                 e.changed = at;
                 e.code = code.map(|c| c.chars().take(64).collect());
                 e.field = field.map(|f| f.chars().take(128).collect());
+                changed.push(e.seq);
             }
         }
+        self.entries
+            .iter()
+            .filter(|e| changed.contains(&e.seq))
+            .collect()
     }
 
     /// The newest `limit` entries, newest first.
@@ -270,9 +302,22 @@ mod tests {
         let recent = ring.recent(3);
         assert_eq!(recent[0].event_id, format!("e{}", CAPACITY + 19));
         assert_eq!(ring.recent(10_000).last().unwrap().event_id, "e20");
-        let stored = serde_json::to_string(&ring).unwrap();
-        assert!(stored.len() < 100_000, "{} bytes", stored.len());
-        assert_eq!(serde_json::from_str::<Ring>(&stored).unwrap(), ring);
+        // Stored slot by slot: the newest entries overwrite the oldest slots, and the
+        // ring read back from its slots is the same.
+        let mut slots = std::collections::BTreeMap::new();
+        for e in ring.recent(usize::MAX).into_iter().rev() {
+            slots.insert(slot_key(e.seq), serde_json::to_string(e).unwrap());
+        }
+        assert_eq!(slots.len(), CAPACITY);
+        let back = Ring::from_entries(
+            slots
+                .values()
+                .map(|v| serde_json::from_str(v).unwrap())
+                .collect(),
+        );
+        assert_eq!(back, ring);
+        let written = back.clone().accepted([events[0].as_str()], 2, false).len();
+        assert_eq!(written, 1);
     }
 
     #[test]
@@ -281,7 +326,7 @@ mod tests {
         let ids: Vec<String> = (0..4).map(|i| format!("e{i}")).collect();
         let events: Vec<String> = ids.iter().map(|i| event(i)).collect();
         ring.accepted(events.iter().map(String::as_str), 1, false);
-        ring.settle(
+        let changed = ring.settle(
             &ids,
             &Settled {
                 delivered: &[0],
@@ -291,6 +336,7 @@ mod tests {
             },
             9,
         );
+        assert_eq!(changed.len(), 4);
         let by_id = |id: &str| {
             ring.recent(10)
                 .into_iter()

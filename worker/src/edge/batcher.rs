@@ -135,7 +135,7 @@ impl DurableObject for Batcher {
                         r.accepted(list, now, body.replayed)
                     })
                     .await?;
-                events.push(live);
+                events.extend(live);
                 self.commit(events, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
@@ -399,11 +399,11 @@ impl Batcher {
             }
         });
         let key = format!("{LOG_PREFIX}{:013}:{batch_id}", now_ms());
-        let live = self
+        let mut put = self
             .live
             .settle(&self.state.storage(), batch, d, now_ms())
             .await?;
-        self.commit(vec![(key, serde_json::to_string(&record)?), live], delete)
-            .await
+        put.push((key, serde_json::to_string(&record)?));
+        self.commit(put, delete).await
     }
 }

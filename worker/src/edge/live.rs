@@ -1,16 +1,17 @@
 //! The live events ring of a `Batcher` (`crate::live`): kept in memory by the object,
-//! read from its storage once, and written as one value in the object's own storage
-//! transaction with the change that moved it.
+//! read from its storage once, and written entry by entry (one key per slot) in the
+//! object's own storage transaction with the change that moved it.
 
 use std::cell::RefCell;
 
 use serde_json::Value;
 use worker::*;
 
-use crate::live::{Ring, Settled};
+use super::entries;
+use crate::live::{CAPACITY, Entry, Ring, Settled, slot_key};
 use crate::queue::Decision;
 
-const KEY: &str = "meta:live";
+const PREFIX: &str = "live:";
 
 /// The object's ring (loaded on first use).
 #[derive(Default)]
@@ -19,26 +20,31 @@ pub(super) struct LiveRing(RefCell<Option<Ring>>);
 impl LiveRing {
     async fn load(&self, storage: &Storage) -> Result<()> {
         if self.0.borrow().is_none() {
-            let stored: Option<String> = storage.get(KEY).await.ok().flatten();
-            let ring = stored
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
+            let stored: Vec<Entry> = entries(storage, PREFIX, CAPACITY)
+                .await?
+                .iter()
+                .filter_map(|(_, v)| serde_json::from_str(v).ok())
+                .collect();
+            let ring = Ring::from_entries(stored);
             self.0.borrow_mut().get_or_insert(ring);
         }
         Ok(())
     }
 
-    /// Changes the ring; answers the key and value to write with the change.
+    /// Changes the ring; answers the keys and values to write with the change (only
+    /// the entries it touched).
     pub(super) async fn note(
         &self,
         storage: &Storage,
-        f: impl FnOnce(&mut Ring),
-    ) -> Result<(String, String)> {
+        f: impl FnOnce(&mut Ring) -> Vec<&Entry>,
+    ) -> Result<Vec<(String, String)>> {
         self.load(storage).await?;
         let mut slot = self.0.borrow_mut();
         let ring = slot.get_or_insert_with(Ring::default);
-        f(ring);
-        Ok((KEY.to_owned(), serde_json::to_string(ring)?))
+        f(ring)
+            .into_iter()
+            .map(|e| Ok((slot_key(e.seq), serde_json::to_string(e)?)))
+            .collect()
     }
 
     /// Records what one attempt did with `batch`.
@@ -48,7 +54,7 @@ impl LiveRing {
         batch: &[(String, String)],
         d: &Decision,
         now: u64,
-    ) -> Result<(String, String)> {
+    ) -> Result<Vec<(String, String)>> {
         let ids: Vec<String> = batch
             .iter()
             .map(|(_, e)| {
