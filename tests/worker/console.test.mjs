@@ -292,6 +292,8 @@ test('the views with real data: install, live events, delivery, dead letter repl
   const audit = await page.textContent('#audit');
   assert.match(audit, /Grace \(usr_[0-9a-f]+\)\s*integration\.disable\s*int_/);
   assert.match(audit, /admin key \(admin\)\s*integration\.install/);
+  assert.match(audit, /integration\.install\s*int_\w+\s*201\s*session/);
+  assert.match(audit, /connection\.add\s*conn_\w+\s*201\s*key/, 'a change made with the bearer key is audited too');
   assert.match(audit, /deliveries\.replay/);
   assert.match(audit, /user\.invite/);
   assert.ok(!audit.includes(graceKey) && !audit.includes(siteKey), 'the audit log holds no value');
@@ -303,6 +305,16 @@ test('the views with real data: install, live events, delivery, dead letter repl
   assert.equal(after, 401, 'a revoked person is signed out at once');
   assert.equal((await signIn(graceKey)).status, 401, 'and cannot sign in again');
   await grace.context.close();
+
+  // Keyboard: the views are links, the confirmation a modal dialog that Escape cancels.
+  await page.focus('nav a[href="#deliveries"]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.body.dataset.view === 'deliveries');
+  await page.focus(`#accounting li:has-text("${id}") button`);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#confirm[open]');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('confirm').open);
 
   // Sign out from the page.
   await open(page, '#integrations');

@@ -504,8 +504,8 @@ async function showPeople() {
       s.current ? badge('this one', 'ok') : (s.alive ? badge('active', 'ok') : badge('ended', 'muted')),
       s.alive && !s.current ? h('button', { type: 'button', onclick: () => revoke('sessions', s.id, `${s.user_name}'s session`) }, 'Revoke') : ''])),
     h('h2', {}, 'Audit log'),
-    h('section', { id: 'audit' }, table(['When', 'Who', 'Action', 'Target', 'Status'],
-      audit.audit.map((a) => [when(a.at), `${a.actor_name} (${a.actor_id})`, a.action, a.target, a.status]), 'No change yet.')));
+    h('section', { id: 'audit' }, table(['When', 'Who', 'Action', 'Target', 'Status', 'With'],
+      audit.audit.map((a) => [when(a.at), `${a.actor_name} (${a.actor_id})`, a.action, a.target, a.status, a.via]), 'No change yet.')));
 }
 
 // ---- Routing --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 -- The console: people who may sign in (each with a personal sign-in key, stored only as
 -- its SHA-256), their sessions (the cookie's token only as its SHA-256), and the audit
--- log of every change (who, what, when, the target's id; never a value).
+-- log of every change (who, how: 'key' or 'session', what, when, the target's id; never
+-- a value).
 CREATE TABLE IF NOT EXISTS console_users (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -27,5 +28,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
   actor_name TEXT NOT NULL,
   action TEXT NOT NULL,
   target TEXT,
-  status INTEGER NOT NULL
+  status INTEGER NOT NULL,
+  via TEXT NOT NULL DEFAULT 'key'
 );

@@ -128,7 +128,7 @@ pub(super) async fn audit(
     store::db(env)
         .await?
         .prepare(
-            "INSERT INTO audit_log (at, actor_id, actor_name, action, target, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO audit_log (at, actor_id, actor_name, action, target, status, via) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(&[
             iso_now().as_str().into(),
@@ -137,6 +137,7 @@ pub(super) async fn audit(
             action.into(),
             store::opt(target),
             f64::from(status).into(),
+            if who.session.is_some() { "session" } else { "key" }.into(),
         ])?
         .run()
         .await?;
@@ -231,6 +232,12 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
     }
     let id = format!("ses_{}", hex(&random_bytes(8)));
     let now = now_ms() as f64;
+    // Sessions ended more than a week ago are forgotten (they can never come back).
+    let forget = now - (rules::SESSION_MAX_MS + 7 * 86_400_000) as f64;
+    db.prepare("DELETE FROM console_sessions WHERE created_ms < ?1")
+        .bind(&[forget.into()])?
+        .run()
+        .await?;
     db.prepare(
         "INSERT INTO console_sessions (id, token_sha256, user_id, user_name, csrf, created_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )
@@ -432,7 +439,7 @@ pub(super) async fn handle(
             let limit = limit_param(req, 200, 1000)?;
             let list = rows(
                 env,
-                "SELECT id, at, actor_id, actor_name, action, target, status FROM audit_log ORDER BY id DESC LIMIT ?1",
+                "SELECT id, at, actor_id, actor_name, via, action, target, status FROM audit_log ORDER BY id DESC LIMIT ?1",
                 &[limit.into()],
             )
             .await?;
