@@ -130,7 +130,11 @@ test('a change made with a session needs the CSRF token and this origin; sign-ou
   assert.equal((await call('/v1/admin/integrations', { headers: { cookie: s.cookie } })).body.error, 'session_expired');
 });
 
+/** A screenshot of the view; anything shown once (a new secret or key) is blanked first. */
 async function shot(page, name) {
+  await page.evaluate(() => {
+    for (const e of document.querySelectorAll('.once code, #new-key')) e.textContent = '(hidden in screenshots)';
+  });
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
 
@@ -248,8 +252,10 @@ test('the views with real data: install, live events, delivery, dead letter repl
   await page.waitForSelector('#amazon-request');
   const request = await page.textContent('#amazon-request');
   assert.match(request, /^POST http\S+\/adsApi\/v1\/create\/events\n/);
-  assert.ok(request.includes(EMAIL_HASH), request);
+  assert.match(request, /"type": "EMAIL",\s*"values": \[\s*"<SHA-256 of the EMAIL typed here>"/);
+  assert.ok(!request.includes(EMAIL_HASH), 'the console shows no match-key value');
   assert.match(request, /<Login with Amazon access token>/);
+  assert.ok(sent.some((r) => r.url.endsWith('/validate') && r.body.includes(EMAIL_HASH)), 'the digest was sent');
   assert.ok(!sent.some((r) => r.body.includes(EMAIL)), 'the raw e-mail never left the page');
   await shot(page, 'try-it');
 

@@ -414,6 +414,17 @@ async function sha256hex(text) {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** The request body with each match-key value named, not shown (the console shows no match-key value). */
+function withoutValues(body) {
+  const copy = structuredClone(body ?? {});
+  for (const event of copy.events || copy.eventData || []) {
+    for (const key of event.matchKeys || []) {
+      if (Array.isArray(key.values)) key.values = key.values.map(() => `<SHA-256 of the ${key.type} typed here>`);
+    }
+  }
+  return copy;
+}
+
 async function showTry() {
   const { select, chosen } = await integrationPicker(() => {});
   const example = { name: 'purchase', country: 'US', value: 42.5, currency: 'USD', consent: { amazonConsent: { amznUserData: 'GRANTED', amznAdStorage: 'GRANTED' } } };
@@ -423,7 +434,7 @@ async function showTry() {
     h('textarea', { id: 't-event', rows: 6 }, JSON.stringify(example, null, 2)),
     h('label', { for: 't-email' }, 'E-mail (already normalized: trimmed, lower case)'), h('input', { id: 't-email', type: 'email', autocomplete: 'off' }),
     h('label', { for: 't-phone' }, 'Phone (already normalized: E.164 digits)'), h('input', { id: 't-phone', autocomplete: 'off' }),
-    h('p', { class: 'hint' }, 'Personal values are hashed here with SHA-256 (Web Crypto) before anything is sent; only the digests leave the page. Normalize them first (the page does not apply matchkey\'s full rules).'),
+    h('p', { class: 'hint' }, 'Personal values are hashed here with SHA-256 (Web Crypto) before anything is sent; only the digests leave the page, and the request below names them rather than showing them. Normalize them first (the page does not apply matchkey\'s full rules).'),
     h('button', { type: 'submit' }, 'Show the Amazon request'));
   const out = h('section', { id: 'try-result', 'aria-live': 'polite' });
   form.addEventListener('submit', async (e) => {
@@ -442,7 +453,7 @@ async function showTry() {
       out.replaceChildren(
         r.rejected.length ? h('ul', { class: 'err' }, r.rejected.map((x) => h('li', {}, `${x.field}: ${x.reason}`))) : h('p', {}, badge('accepted', 'ok'), ' Amazon would receive:'),
         r.warnings.length ? h('p', { class: 'hint' }, `Warnings: ${r.warnings.map((w) => `${w.field}: ${w.reason}`).join('; ')}`) : '',
-        h('pre', { id: 'amazon-request' }, `${r.request.method} ${r.request.url}\n${Object.entries(r.request.headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${JSON.stringify(r.request.body, null, 2)}`));
+        h('pre', { id: 'amazon-request' }, `${r.request.method} ${r.request.url}\n${Object.entries(r.request.headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${JSON.stringify(withoutValues(r.request.body), null, 2)}`));
     } catch (err) {
       out.replaceChildren(failure(err));
     }
