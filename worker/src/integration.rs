@@ -565,11 +565,14 @@ impl Integration {
             // The whole endpoint, so the page adds only the query: the region's Amazon
             // host (EU for an EU advertiser), or the configured one.
             let eu = self.config.get("region").and_then(Value::as_str) == Some("EU");
-            let base = sync.get("match_url").and_then(Value::as_str).unwrap_or(if eu {
-                matchkey::amazon::cookie::MATCH_BASE_EU
-            } else {
-                matchkey::amazon::cookie::MATCH_BASE_NA
-            });
+            let base = sync
+                .get("match_url")
+                .and_then(Value::as_str)
+                .unwrap_or(if eu {
+                    matchkey::amazon::cookie::MATCH_BASE_EU
+                } else {
+                    matchkey::amazon::cookie::MATCH_BASE_NA
+                });
             c["matchUrl"] = json!(matchkey::amazon::cookie::matching_endpoint(base, eu));
             options["cookieSync"] = c;
         }

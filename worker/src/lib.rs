@@ -9,11 +9,13 @@
 pub mod audience;
 pub mod check;
 pub mod config;
+pub mod console;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 pub mod erasure;
 pub mod ingest;
 pub mod integration;
+pub mod live;
 pub mod migrations;
 pub mod queue;
 pub mod route;

@@ -61,6 +61,10 @@ pub enum Route {
     },
     /// `GET /v1/admin/check`: what a production deployment still needs.
     Check,
+    /// `GET /console` and its files (`crate::console::ASSETS`), by name.
+    Asset(&'static str),
+    /// The console's own admin routes.
+    Console(ConsoleRoute),
     /// A known path with another method: 405.
     MethodNotAllowed(&'static str),
     /// An audience path whose name breaks Amazon's rule: 400.
@@ -78,6 +82,38 @@ pub enum IntegrationAction {
     Enable,
     /// Make a new ingest secret for the integration's servers (shown once).
     IngestSecret,
+}
+
+/// The console's routes under `/v1/admin` (sessions, people, audit, and the views'
+/// reads that the older admin API lacks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleRoute {
+    /// `GET /v1/admin/session`: who is signed in, and the session's CSRF token.
+    Whoami,
+    /// `POST /v1/admin/session`: a sign-in key (the admin key or a person's) for a cookie.
+    SignIn,
+    /// `DELETE /v1/admin/session`: sign out.
+    SignOut,
+    /// `GET /v1/admin/sessions`.
+    Sessions,
+    /// `POST /v1/admin/sessions/{id}/revoke`.
+    RevokeSession(String),
+    /// `GET /v1/admin/users`.
+    Users,
+    /// `POST /v1/admin/users`: invite someone (their sign-in key is shown once).
+    Invite,
+    /// `POST /v1/admin/users/{id}/revoke`: their key and sessions stop working.
+    RevokeUser(String),
+    /// `GET /v1/admin/audit`.
+    Audit,
+    /// `GET /v1/admin/connections/{id}/accounts`: profiles and DSP advertisers.
+    Accounts(String),
+    /// `GET /v1/admin/integrations/{id}/live`: the live events ring.
+    Live(String),
+    /// `GET /v1/admin/integrations/{id}/audiences`: members sent per audience.
+    Audiences(String),
+    /// `POST /v1/admin/integrations/{id}/validate`: the dry run for the console.
+    TryIt(String),
 }
 
 /// Whether `s` may be an integration id in a path (`[A-Za-z0-9_-]`, 1 to 64).
@@ -112,7 +148,67 @@ pub fn route(method: &str, path: &str) -> Route {
             Route::MethodNotAllowed(allowed)
         }
     };
+    let console =
+        |allowed: &'static str, ok: bool, r: ConsoleRoute| only(allowed, ok, Route::Console(r));
+    let id_of = |s: &str| valid_id(s).then(|| s.to_owned());
     match parts {
+        [Some("console"), None, ..] => only("GET", get, Route::Asset("index.html")),
+        [Some("console"), Some(file), None, ..] => match crate::console::asset(file) {
+            Some(a) => only("GET", get, Route::Asset(a.name)),
+            None => Route::NotFound,
+        },
+        [Some("v1"), Some("admin"), Some("session"), None, ..] => match method {
+            "GET" => Route::Console(ConsoleRoute::Whoami),
+            "POST" => Route::Console(ConsoleRoute::SignIn),
+            "DELETE" => Route::Console(ConsoleRoute::SignOut),
+            _ => Route::MethodNotAllowed("GET, POST, DELETE"),
+        },
+        [Some("v1"), Some("admin"), Some("sessions"), None, ..] => {
+            console("GET", get, ConsoleRoute::Sessions)
+        }
+        [Some("v1"), Some("admin"), Some("audit"), None, ..] => {
+            console("GET", get, ConsoleRoute::Audit)
+        }
+        [Some("v1"), Some("admin"), Some("users"), None, ..] => match method {
+            "GET" => Route::Console(ConsoleRoute::Users),
+            "POST" => Route::Console(ConsoleRoute::Invite),
+            _ => Route::MethodNotAllowed("GET, POST"),
+        },
+        [
+            Some("v1"),
+            Some("admin"),
+            Some(what @ ("sessions" | "users")),
+            Some(id),
+            Some("revoke"),
+        ] => match id_of(id) {
+            Some(id) if what == "sessions" => {
+                console("POST", post, ConsoleRoute::RevokeSession(id))
+            }
+            Some(id) => console("POST", post, ConsoleRoute::RevokeUser(id)),
+            None => Route::NotFound,
+        },
+        [
+            Some("v1"),
+            Some("admin"),
+            Some("connections"),
+            Some(id),
+            Some("accounts"),
+        ] => match id_of(id) {
+            Some(id) => console("GET", get, ConsoleRoute::Accounts(id)),
+            None => Route::NotFound,
+        },
+        [
+            Some("v1"),
+            Some("admin"),
+            Some("integrations"),
+            Some(id),
+            Some(what @ ("live" | "audiences" | "validate")),
+        ] => match id_of(id) {
+            Some(id) if what == "live" => console("GET", get, ConsoleRoute::Live(id)),
+            Some(id) if what == "audiences" => console("GET", get, ConsoleRoute::Audiences(id)),
+            Some(id) => console("POST", post, ConsoleRoute::TryIt(id)),
+            None => Route::NotFound,
+        },
         [Some("healthz"), None, ..] => only("GET", get, Route::Healthz),
         [Some("v1"), Some("events"), None, ..] => only("POST", post, Route::Ingest),
         [Some("v1"), Some("validate"), None, ..] => only("POST", post, Route::Validate),
@@ -199,10 +295,110 @@ pub fn route(method: &str, path: &str) -> Route {
     }
 }
 
+impl Route {
+    /// Whether only an operator may ask (the admin key, or a console session).
+    pub fn needs_operator(&self) -> bool {
+        match self {
+            Route::Health
+            | Route::AudienceFlush(_)
+            | Route::Deliveries
+            | Route::Replay
+            | Route::Flush
+            | Route::ConnectStart
+            | Route::Connections { .. }
+            | Route::Integrations { .. }
+            | Route::Integration { .. }
+            | Route::IntegrationAction { .. }
+            | Route::ErasureStats
+            | Route::Check => true,
+            Route::Console(c) => *c != ConsoleRoute::SignIn,
+            Route::Asset(name) => crate::console::asset(name).is_some_and(|a| a.protected),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn console_routes() {
+        let c = |m: &str, p: &str| route(m, p);
+        assert_eq!(c("GET", "/console"), Route::Asset("index.html"));
+        assert_eq!(c("GET", "/console/app.js"), Route::Asset("app.js"));
+        assert_eq!(c("GET", "/console/sign-in"), Route::Asset("sign-in"));
+        assert_eq!(c("GET", "/console/../etc"), Route::NotFound);
+        assert_eq!(c("POST", "/console"), Route::MethodNotAllowed("GET"));
+        assert_eq!(
+            c("POST", "/v1/admin/session"),
+            Route::Console(ConsoleRoute::SignIn)
+        );
+        assert_eq!(
+            c("DELETE", "/v1/admin/session"),
+            Route::Console(ConsoleRoute::SignOut)
+        );
+        assert_eq!(
+            c("PUT", "/v1/admin/session"),
+            Route::MethodNotAllowed("GET, POST, DELETE")
+        );
+        assert_eq!(
+            c("POST", "/v1/admin/users/usr_1/revoke"),
+            Route::Console(ConsoleRoute::RevokeUser("usr_1".into()))
+        );
+        assert_eq!(
+            c("POST", "/v1/admin/sessions/s_1/revoke"),
+            Route::Console(ConsoleRoute::RevokeSession("s_1".into()))
+        );
+        assert_eq!(
+            c("GET", "/v1/admin/connections/conn_1/accounts"),
+            Route::Console(ConsoleRoute::Accounts("conn_1".into()))
+        );
+        assert_eq!(
+            c("GET", "/v1/admin/integrations/int_1/live"),
+            Route::Console(ConsoleRoute::Live("int_1".into()))
+        );
+        assert_eq!(
+            c("POST", "/v1/admin/integrations/int_1/validate"),
+            Route::Console(ConsoleRoute::TryIt("int_1".into()))
+        );
+        assert_eq!(
+            c("POST", "/v1/admin/integrations/int_1/live"),
+            Route::MethodNotAllowed("GET")
+        );
+        assert_eq!(c("GET", "/v1/admin/integrations/a.b/live"), Route::NotFound);
+        // Every admin route, old and new, needs an operator; sign-in and the sign-in page do not.
+        for (m, p) in [
+            ("GET", "/v1/health"),
+            ("GET", "/v1/deliveries"),
+            ("POST", "/v1/replay"),
+            ("POST", "/v1/flush"),
+            ("POST", "/v1/connect/start"),
+            ("GET", "/v1/admin/check"),
+            ("GET", "/v1/admin/integrations"),
+            ("GET", "/v1/admin/session"),
+            ("DELETE", "/v1/admin/session"),
+            ("GET", "/v1/admin/audit"),
+            ("GET", "/v1/admin/users"),
+            ("GET", "/console"),
+            ("GET", "/console/app.js"),
+            ("GET", "/v1/erasure"),
+        ] {
+            assert!(route(m, p).needs_operator(), "{m} {p}");
+        }
+        for (m, p) in [
+            ("POST", "/v1/admin/session"),
+            ("GET", "/console/sign-in"),
+            ("GET", "/console/console.css"),
+            ("POST", "/v1/events"),
+            ("POST", "/v1/erasure"),
+            ("GET", "/healthz"),
+            ("GET", "/v1/connect/callback"),
+        ] {
+            assert!(!route(m, p).needs_operator(), "{m} {p}");
+        }
+    }
 
     #[test]
     fn every_route_and_its_neighbours() {
@@ -313,6 +509,9 @@ mod tests {
                 prop_assert_eq!(path.as_str(), "/v1/erasure");
             }
             if let Route::Integration { id, .. } | Route::IntegrationAction { id, .. } = &r {
+                prop_assert!(valid_id(id));
+            }
+            if let Route::Console(ConsoleRoute::Live(id) | ConsoleRoute::Accounts(id) | ConsoleRoute::RevokeUser(id)) = &r {
                 prop_assert!(valid_id(id));
             }
         }

@@ -265,7 +265,7 @@ pub(super) async fn connect_callback(req: &Request, env: &Env, vars: &Config) ->
         "Connected",
         &[
             format!("Amazon Ads account connected: <code>{id}</code> ({}).", pending.region),
-            "Next: install an integration with this <code>connection_id</code> (POST /v1/admin/integrations). You can close this page.".into(),
+            "Next: install an integration with this <code>connection_id</code> (POST /v1/admin/integrations, or <a href=\"/console#integration\">in the console</a>). You can close this page.".into(),
         ],
     )
 }

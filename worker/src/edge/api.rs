@@ -59,7 +59,17 @@ async fn queued(answer: Response) -> std::result::Result<(), RelayError> {
 /// `POST /v1/events` and `POST /v1/validate`.
 pub(super) async fn ingest(req: &mut Request, env: &Env, vars: &Config, dry_run: bool) -> Answer {
     let (caller, config) = auth::caller(req, env, vars).await?;
-    let config = &config;
+    run(req, env, &config, caller, dry_run).await
+}
+
+/// Ingest (or its dry run) for a caller already identified, of integration `config`.
+pub(super) async fn run(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    caller: Caller,
+    dry_run: bool,
+) -> Answer {
     if !config.events_enabled {
         return Err(RelayError::Status(403, "events_not_enabled"));
     }

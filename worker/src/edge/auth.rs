@@ -82,6 +82,25 @@ async fn check_secret(
     }
 }
 
+/// Whether the client (by IP) may still try a secret: refused once it failed too often.
+pub(super) async fn guard_open(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
+    let ip = client_ip(req);
+    if durable(env, GUARD, &ip, "/check", Some(String::new()))
+        .await?
+        .status_code()
+        != 200
+    {
+        return Err(RelayError::Status(429, "too_many_failed_secrets"));
+    }
+    Ok(())
+}
+
+/// Counts a failed secret of the client.
+pub(super) async fn guard_failed(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
+    durable(env, GUARD, &client_ip(req), "/fail", Some(String::new())).await?;
+    Ok(())
+}
+
 /// The admin key, as a bearer token.
 pub(super) async fn admin(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
     let given = bearer(req)?.ok_or(RelayError::Status(401, "invalid_admin_key"))?;

@@ -15,6 +15,7 @@ use worker::*;
 
 use super::amazon::{self as http, access_token, auth, client_id, events_call, request_body};
 use super::health::Health;
+use super::live::LiveRing;
 use super::log::{self, Record};
 use super::{alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid};
 use crate::config::Config;
@@ -74,6 +75,7 @@ pub struct Batcher {
     queue: Rc<RefCell<Option<Queue>>>,
     health: RefCell<Option<Health>>,
     pruned_at: RefCell<u64>,
+    live: LiveRing,
 }
 
 impl DurableObject for Batcher {
@@ -84,6 +86,7 @@ impl DurableObject for Batcher {
             queue: Rc::new(RefCell::new(None)),
             health: RefCell::new(None),
             pruned_at: RefCell::new(0),
+            live: LiveRing::default(),
         }
     }
 
@@ -121,10 +124,18 @@ impl DurableObject for Batcher {
                     }
                     (seqs, q.clone())
                 });
-                let events: Vec<(String, String)> = seqs
+                let mut events: Vec<(String, String)> = seqs
                     .zip(body.events)
                     .map(|(seq, event)| (event_key(now, seq), event))
                     .collect();
+                let list = events.iter().map(|(_, e)| e.as_str());
+                let live = self
+                    .live
+                    .note(&self.state.storage(), |r| {
+                        r.accepted(list, now, body.replayed)
+                    })
+                    .await?;
+                events.extend(live);
                 self.commit(events, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
@@ -146,6 +157,7 @@ impl DurableObject for Batcher {
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "resumed": true }))
             }
+            "/live" => Response::from_json(&self.live.read(&self.state.storage(), 500).await?),
             _ => {
                 let q = self.with(|q| q.clone());
                 let health = self.health.borrow().clone().unwrap_or_default();
@@ -387,7 +399,11 @@ impl Batcher {
             }
         });
         let key = format!("{LOG_PREFIX}{:013}:{batch_id}", now_ms());
-        self.commit(vec![(key, serde_json::to_string(&record)?)], delete)
-            .await
+        let mut put = self
+            .live
+            .settle(&self.state.storage(), batch, d, now_ms())
+            .await?;
+        put.push((key, serde_json::to_string(&record)?));
+        self.commit(put, delete).await
     }
 }

@@ -137,8 +137,9 @@ pub(super) async fn prune(env: &Env, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// `GET /v1/deliveries?limit=&integration=` (admin): batches, refused events, dead
-/// letters (of one integration, or all), and the accounting of each integration.
+/// `GET /v1/deliveries?limit=&integration=&status=&since=&until=` (admin): batches,
+/// refused events, dead letters (of one integration, or all; `status` filters the
+/// batches, `since` and `until` every list), and the accounting of each integration.
 pub(super) async fn deliveries(
     req: &Request,
     env: &Env,
@@ -152,30 +153,74 @@ pub(super) async fn deliveries(
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    };
+    // Times as the log writes them (ISO 8601 in UTC), so that text order is time order.
+    let time =
+        |name: &str, code: &'static str| -> std::result::Result<Option<String>, RelayError> {
+            match param(name) {
+                None => Ok(None),
+                Some(v) => {
+                    let ms = js_sys::Date::parse(&v);
+                    if ms.is_nan() {
+                        return Err(RelayError::Status(400, code));
+                    }
+                    Ok(Some(js_sys::Date::new(&ms.into()).to_iso_string().into()))
+                }
+            }
+        };
+    let since = time("since", "invalid_since")?;
+    let until = time("until", "invalid_until")?;
+    let status = param("status");
+    if status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "delivered" | "retry" | "dead_lettered" | "rejected"))
+    {
+        return Err(RelayError::Status(400, "invalid_status"));
+    }
     let db = db(env).await?;
     let filter = chosen.map(|c| c.integration_id.clone());
-    let newest = |columns: &'static str, table: &'static str| {
+    let newest = |columns: &'static str, table: &'static str, by_status: bool| {
         let db = &db;
-        let filter = filter.clone();
+        let mut conditions: Vec<(&'static str, JsValue)> = Vec::new();
+        if let Some(id) = &filter {
+            conditions.push(("integration =", id.as_str().into()));
+        }
+        if let Some(s) = &since {
+            conditions.push(("at >=", s.as_str().into()));
+        }
+        if let Some(u) = &until {
+            conditions.push(("at <", u.as_str().into()));
+        }
+        if by_status && let Some(s) = &status {
+            conditions.push(("status =", s.as_str().into()));
+        }
         async move {
-            let statement = match &filter {
-                Some(id) => db
-                    .prepare(format!(
-                        "SELECT {columns} FROM {table} WHERE integration = ?2 ORDER BY id DESC LIMIT ?1"
-                    ))
-                    .bind(&[limit.into(), id.as_str().into()])?,
-                None => db
-                    .prepare(format!("SELECT {columns} FROM {table} ORDER BY id DESC LIMIT ?1"))
-                    .bind(&[limit.into()])?,
-            };
-            statement.all().await?.results::<Value>()
+            let mut sql = format!("SELECT {columns} FROM {table}");
+            let mut binds: Vec<JsValue> = vec![limit.into()];
+            for (i, (condition, value)) in conditions.into_iter().enumerate() {
+                sql.push_str(if i == 0 { " WHERE " } else { " AND " });
+                sql.push_str(&format!("{condition} ?{}", i + 2));
+                binds.push(value);
+            }
+            sql.push_str(" ORDER BY id DESC LIMIT ?1");
+            db.prepare(sql)
+                .bind(&binds)?
+                .all()
+                .await?
+                .results::<Value>()
         }
     };
-    let batches = newest("*", "deliveries").await?;
-    let failed = newest("*", "failed_events").await?;
+    let batches = newest("*", "deliveries", true).await?;
+    let failed = newest("*", "failed_events", status.as_deref() == Some("rejected")).await?;
     let dead = newest(
         "id, at, integration, advertiser, region, event_id, event_time, reason, replayed_at",
         "dead_letters",
+        false,
     )
     .await?;
     let mut configs = Vec::new();

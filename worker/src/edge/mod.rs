@@ -10,6 +10,8 @@
 //! - `store`: the D1 schema, connections and integrations, and which integration a
 //!   request or an object serves;
 //! - `admin`: connecting Amazon accounts, the integrations API, `/v1/admin/check`;
+//! - `console`: the console's files, sessions, people, audit log and views' reads;
+//! - `live`: the live events ring a `Batcher` keeps;
 //! - `alerts`: the cron trigger's webhook (connections to reconnect, dead letters);
 //! - `batcher` and `audience`: the two Durable Objects, thin loops around
 //!   [`crate::queue::Queue`] and the audience accumulator;
@@ -23,9 +25,11 @@ mod api;
 mod audience;
 mod auth;
 mod batcher;
+mod console;
 mod erasure;
 mod health;
 mod limiter;
+mod live;
 mod log;
 mod store;
 
@@ -228,25 +232,67 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
         return Err(RelayError::Status(403, "local_only"));
     }
     let method = req.method().to_string().to_ascii_uppercase();
-    match route::route(&method, url.path()) {
+    let route = route::route(&method, url.path());
+    // Every admin route and console file that shows data: the admin key or a session
+    // (with its CSRF token for a change).
+    let who = if route.needs_operator() {
+        match console::operator(req, env, &method).await {
+            Ok(who) => Some(who),
+            Err(RelayError::Status(401, _)) if route == Route::Asset("index.html") => {
+                return console::to_sign_in();
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let mut answer = serve(req, env, config, route.clone(), who.as_ref()).await;
+    if let (Some(who), Some((action, target))) = (&who, crate::console::action(&route)) {
+        let (status, created) = match &mut answer {
+            Ok(r) => (r.status_code(), created_id(r).await),
+            Err(RelayError::Status(status, _)) => (*status, None),
+            Err(_) => (500, None),
+        };
+        let target = target.or(created).or(integration_param(req).ok().flatten());
+        if let Err(e) = console::audit(env, who, action, target.as_deref(), status).await {
+            console_error!("audit log: D1 write failed: {e}");
+        }
+    }
+    answer
+}
+
+/// The `id` a create answered (for the audit log).
+async fn created_id(r: &mut Response) -> Option<String> {
+    if r.status_code() != 201 {
+        return None;
+    }
+    let v: Value = r.cloned().ok()?.json().await.ok()?;
+    v["id"].as_str().map(str::to_owned)
+}
+
+async fn serve(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    route: Route,
+    who: Option<&console::Operator>,
+) -> Answer {
+    match route {
         Route::Preflight => preflight(req, env, config).await,
         Route::Ingest => api::ingest(req, env, config, false).await,
         Route::Validate => api::ingest(req, env, config, true).await,
         Route::Members(name) => api::members(req, env, config, &name).await,
         Route::Erasure => erasure::erase(req, env, config).await,
         Route::ErasureStats => {
-            auth::admin(req, env).await?;
             let config = &chosen(req, env, config).await?;
             erasure::stats(env, config).await
         }
         Route::Healthz => health::public(env).await,
         Route::Health => {
-            auth::admin(req, env).await?;
             let config = &chosen(req, env, config).await?;
             health::details(env, config).await
         }
         Route::AudienceFlush(name) => {
-            auth::admin(req, env).await?;
             let config = &chosen(req, env, config).await?;
             let stats: Value = audience_sync(env, config, &name, "/flush", Some(String::new()))
                 .await?
@@ -255,7 +301,6 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
             Ok(Response::from_json(&stats)?)
         }
         Route::Deliveries => {
-            auth::admin(req, env).await?;
             let chosen = match integration_param(req)? {
                 Some(_) => Some(chosen(req, env, config).await?),
                 None => None,
@@ -263,24 +308,18 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
             log::deliveries(req, env, config, chosen.as_ref()).await
         }
         Route::Replay => {
-            auth::admin(req, env).await?;
             let config = &chosen(req, env, config).await?;
             log::replay(env, config).await
         }
         Route::Flush => {
-            auth::admin(req, env).await?;
             let config = &chosen(req, env, config).await?;
             // The Durable Object's answer has immutable headers: answer afresh.
             let stats: Value = batcher(env, config, "/flush", None).await?.json().await?;
             Ok(Response::from_json(&stats)?)
         }
-        Route::ConnectStart => {
-            auth::admin(req, env).await?;
-            admin::connect_start(req, env, config).await
-        }
+        Route::ConnectStart => admin::connect_start(req, env, config).await,
         Route::ConnectCallback => admin::connect_callback(req, env, config).await,
         Route::Connections { create } => {
-            auth::admin(req, env).await?;
             if create {
                 admin::add_connection(req, env, config).await
             } else {
@@ -288,7 +327,6 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
             }
         }
         Route::Integrations { create } => {
-            auth::admin(req, env).await?;
             if create {
                 admin::install(req, env, config).await
             } else {
@@ -296,21 +334,22 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
             }
         }
         Route::Integration { id, replace } => {
-            auth::admin(req, env).await?;
             if replace {
                 admin::replace(req, env, config, &id).await
             } else {
                 admin::read(req, env, &id).await
             }
         }
-        Route::IntegrationAction { id, action } => {
-            auth::admin(req, env).await?;
-            admin::act(req, env, &id, action).await
-        }
-        Route::Check => {
-            auth::admin(req, env).await?;
-            admin::check(env, config).await
-        }
+        Route::IntegrationAction { id, action } => admin::act(req, env, &id, action).await,
+        Route::Check => admin::check(env, config).await,
+        Route::Asset(name) => match crate::console::asset(name) {
+            Some(a) => console::asset(a),
+            None => Err(RelayError::Status(404, "not_found")),
+        },
+        Route::Console(c) => match who {
+            Some(who) => console::handle(req, env, config, who, c).await,
+            None => console::sign_in(req, env).await,
+        },
         Route::MethodNotAllowed(allow) => {
             let mut r = RelayError::Status(405, "method_not_allowed").into_response()?;
             r.headers_mut().set("allow", allow)?;

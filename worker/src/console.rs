@@ -1,0 +1,306 @@
+//! The console's rules, decided without I/O: its files (embedded in the Worker, so the
+//! Worker checks the session before serving any that shows data), the session cookie,
+//! sessions' lifetime, the CSRF rule for changes made with a session, and what the audit
+//! log calls each change. Tested natively; `edge/console.rs` carries them out.
+
+use subtle::ConstantTimeEq;
+
+use crate::route::{ConsoleRoute, IntegrationAction, Route};
+
+/// One file of the console.
+#[derive(Debug, Clone, Copy)]
+pub struct Asset {
+    /// Its name under `/console/` (`index.html` is `/console` itself).
+    pub name: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its text.
+    pub body: &'static str,
+    /// Served only with a session (or the admin key): the app and its code.
+    pub protected: bool,
+}
+
+/// Every file the console has.
+pub const ASSETS: [Asset; 5] = [
+    Asset {
+        name: "index.html",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../console/index.html"),
+        protected: true,
+    },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../console/app.js"),
+        protected: true,
+    },
+    Asset {
+        name: "sign-in",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../console/sign-in.html"),
+        protected: false,
+    },
+    Asset {
+        name: "sign-in.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../console/sign-in.js"),
+        protected: false,
+    },
+    Asset {
+        name: "console.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../console/console.css"),
+        protected: false,
+    },
+];
+
+/// The file named `name`.
+pub fn asset(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|a| a.name == name)
+}
+
+/// The Content-Security-Policy of every console page: nothing but this origin's own
+/// scripts, styles and API; no inline script, no framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The session cookie: `__Host-` (Secure, path `/`, no domain: only this host sets or reads it).
+pub const COOKIE: &str = "__Host-mk_session";
+
+/// A session ends this long after sign-in, whatever happens.
+pub const SESSION_MAX_MS: u64 = 8 * 3_600_000;
+/// … or after this long without a request.
+pub const IDLE_MS: u64 = 30 * 60_000;
+/// How often a session's last use is written (not on every request).
+pub const TOUCH_EVERY_MS: u64 = 60_000;
+
+/// The `Set-Cookie` value that starts a session.
+pub fn set_cookie(token: &str) -> String {
+    format!(
+        "{COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        SESSION_MAX_MS / 1000
+    )
+}
+
+/// The `Set-Cookie` value that ends one in the browser.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The session token in a `Cookie` header: 64 lowercase hex, or nothing.
+pub fn session_token(cookie_header: &str) -> Option<&str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// Whether a session made at `created`, last used at `last`, is still alive at `now`.
+pub fn alive(created: u64, last: u64, revoked: bool, now: u64) -> bool {
+    !revoked && now.saturating_sub(created) < SESSION_MAX_MS && now.saturating_sub(last) < IDLE_MS
+}
+
+/// Whether the last use should be written now.
+pub fn needs_touch(last: u64, now: u64) -> bool {
+    now.saturating_sub(last) >= TOUCH_EVERY_MS
+}
+
+/// Whether `method` changes something (and so needs the CSRF token with a session).
+pub fn is_change(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+/// The CSRF rule for a change made with a session cookie: the request comes from this
+/// origin (its `Origin` header, which browsers send on every such request) and carries
+/// the session's token in `X-CSRF-Token` (compared in constant time).
+///
+/// # Errors
+/// `csrf_origin_mismatch`, `csrf_token_missing` or `csrf_token_invalid`.
+pub fn csrf(
+    origin: Option<&str>,
+    own_origin: &str,
+    token: Option<&str>,
+    expected: &str,
+) -> Result<(), &'static str> {
+    if origin != Some(own_origin) {
+        return Err("csrf_origin_mismatch");
+    }
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err("csrf_token_missing");
+    };
+    let equal =
+        token.len() == expected.len() && bool::from(token.as_bytes().ct_eq(expected.as_bytes()));
+    if equal {
+        Ok(())
+    } else {
+        Err("csrf_token_invalid")
+    }
+}
+
+/// What the audit log calls a change: an action and, where the route names one, its
+/// target (`?integration=` is added by the caller). `None` for reads.
+pub fn action(route: &Route) -> Option<(&'static str, Option<String>)> {
+    Some(match route {
+        Route::ConnectStart => ("connection.start", None),
+        Route::Connections { create: true } => ("connection.add", None),
+        Route::Integrations { create: true } => ("integration.install", None),
+        Route::Integration { id, replace: true } => ("integration.edit", Some(id.clone())),
+        Route::IntegrationAction { id, action } => (
+            match action {
+                IntegrationAction::Disable => "integration.disable",
+                IntegrationAction::Enable => "integration.enable",
+                IntegrationAction::IngestSecret => "integration.new_ingest_secret",
+            },
+            Some(id.clone()),
+        ),
+        Route::Replay => ("deliveries.replay", None),
+        Route::Flush => ("deliveries.flush", None),
+        Route::AudienceFlush(name) => ("audience.flush", Some(name.clone())),
+        Route::Console(c) => match c {
+            ConsoleRoute::SignIn => ("session.sign_in", None),
+            ConsoleRoute::SignOut => ("session.sign_out", None),
+            ConsoleRoute::RevokeSession(id) => ("session.revoke", Some(id.clone())),
+            ConsoleRoute::Invite => ("user.invite", None),
+            ConsoleRoute::RevokeUser(id) => ("user.revoke", Some(id.clone())),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// A person's name as the console shows it: 1 to 100 printable characters, trimmed.
+pub fn valid_person_name(name: &str) -> bool {
+    let name = name.trim();
+    (1..=100).contains(&name.chars().count()) && !name.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::route;
+
+    const T: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn the_cookie_is_host_only_secure_http_only_and_strict() {
+        let c = set_cookie(T);
+        assert!(c.starts_with("__Host-mk_session="));
+        for part in [
+            "Path=/",
+            "Secure",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Max-Age=28800",
+        ] {
+            assert!(c.contains(part), "{c}");
+        }
+        assert!(!c.contains("Domain"));
+        assert!(clear_cookie().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn the_token_is_read_only_from_its_own_cookie_and_shape() {
+        assert_eq!(session_token(&format!("a=b; {COOKIE}={T}; c=d")), Some(T));
+        assert_eq!(session_token(&format!("mk_session={T}")), None);
+        assert_eq!(session_token(&format!("{COOKIE}={}", &T[1..])), None);
+        assert_eq!(
+            session_token(&format!("{COOKIE}={}", T.to_uppercase())),
+            None
+        );
+        assert_eq!(session_token(""), None);
+    }
+
+    #[test]
+    fn sessions_end_by_age_idleness_or_revocation() {
+        assert!(alive(0, 0, false, IDLE_MS - 1));
+        assert!(!alive(0, 0, false, IDLE_MS));
+        assert!(alive(0, SESSION_MAX_MS - 10, false, SESSION_MAX_MS - 1));
+        assert!(!alive(0, SESSION_MAX_MS - 10, false, SESSION_MAX_MS));
+        assert!(!alive(0, 0, true, 1));
+        assert!(!needs_touch(100, 100 + TOUCH_EVERY_MS - 1));
+        assert!(needs_touch(100, 100 + TOUCH_EVERY_MS));
+    }
+
+    #[test]
+    fn csrf_needs_this_origin_and_the_token() {
+        let own = "https://w.example";
+        assert_eq!(csrf(Some(own), own, Some("tok"), "tok"), Ok(()));
+        assert_eq!(
+            csrf(None, own, Some("tok"), "tok"),
+            Err("csrf_origin_mismatch")
+        );
+        assert_eq!(
+            csrf(Some("https://evil.example"), own, Some("tok"), "tok"),
+            Err("csrf_origin_mismatch")
+        );
+        assert_eq!(csrf(Some(own), own, None, "tok"), Err("csrf_token_missing"));
+        assert_eq!(
+            csrf(Some(own), own, Some(""), "tok"),
+            Err("csrf_token_missing")
+        );
+        assert_eq!(
+            csrf(Some(own), own, Some("tok2"), "tok"),
+            Err("csrf_token_invalid")
+        );
+        assert!(is_change("POST") && is_change("DELETE") && is_change("PUT"));
+        assert!(!is_change("GET"));
+    }
+
+    #[test]
+    fn every_change_has_an_audit_name_and_reads_have_none() {
+        for (m, p, name) in [
+            ("POST", "/v1/connect/start", "connection.start"),
+            ("POST", "/v1/admin/integrations", "integration.install"),
+            ("PUT", "/v1/admin/integrations/int_1", "integration.edit"),
+            (
+                "POST",
+                "/v1/admin/integrations/int_1/disable",
+                "integration.disable",
+            ),
+            ("POST", "/v1/replay", "deliveries.replay"),
+            ("POST", "/v1/admin/users", "user.invite"),
+            ("POST", "/v1/admin/users/usr_1/revoke", "user.revoke"),
+            ("DELETE", "/v1/admin/session", "session.sign_out"),
+        ] {
+            assert_eq!(action(&route(m, p)).map(|a| a.0), Some(name), "{m} {p}");
+        }
+        for (m, p) in [
+            ("GET", "/v1/deliveries"),
+            ("GET", "/v1/admin/audit"),
+            ("POST", "/v1/admin/integrations/i/validate"),
+        ] {
+            assert_eq!(action(&route(m, p)), None, "{m} {p}");
+        }
+    }
+
+    #[test]
+    fn pages_have_no_inline_script_or_style() {
+        for a in ASSETS
+            .iter()
+            .filter(|a| a.name.ends_with(".html") || a.name == "sign-in")
+        {
+            let body = a.body.to_ascii_lowercase();
+            assert!(
+                !body.contains("<script>") && !body.contains("<style"),
+                "{}",
+                a.name
+            );
+            assert!(
+                !body.contains(" style=") && !body.contains(" onclick"),
+                "{}",
+                a.name
+            );
+        }
+        assert!(CSP.contains("default-src 'none'") && CSP.contains("frame-ancestors 'none'"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_person_name(" Ada "));
+        assert!(!valid_person_name(""));
+        assert!(!valid_person_name("a\nb"));
+        assert!(!valid_person_name(&"x".repeat(101)));
+    }
+}
