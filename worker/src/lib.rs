@@ -7,6 +7,7 @@
 //! the thin effectful part. See `worker/README.md`.
 
 pub mod audience;
+pub mod backlog;
 pub mod check;
 pub mod config;
 #[cfg(target_arch = "wasm32")]

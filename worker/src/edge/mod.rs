@@ -496,9 +496,15 @@ async fn alarm_at(storage: &Storage, at: u64) -> Result<()> {
 
 /// Up to `limit` entries under `prefix`, in key order, with their values as text.
 async fn entries(storage: &Storage, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
-    let list = storage
-        .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
-        .await?;
+    entries_with(storage, ListOptions::new().prefix(prefix).limit(limit)).await
+}
+
+/// The entries a listing with `options` finds, with their values as text.
+async fn entries_with(
+    storage: &Storage,
+    options: ListOptions<'_>,
+) -> Result<Vec<(String, String)>> {
+    let list = storage.list_with_options(options).await?;
     let mut out = Vec::new();
     for entry in list.entries() {
         let pair = js_sys::Array::from(&entry?);
