@@ -286,3 +286,73 @@ c.commit()
     rmSync(persist, { recursive: true, force: true });
   }
 });
+
+test('sharded (SHARDS=4): an outage and a restart lose nothing, send nothing twice, and the admin routes add up every shard', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'matchkey-faults-'));
+  const SHARDED = { ...FAST, SHARDS: '4' };
+  try {
+    let worker = await startWorker(amazon.url, SHARDED, { persist });
+    await fault({ endpoint: 'events', kind: 'status', status: 503, count: 100000 });
+    const list = events('sharded', 2000);
+    await ingest(worker, list);
+    // Browser-sized requests too: one event each.
+    const singles = events('single', 20);
+    for (const e of singles) await ingest(worker, [e]);
+    const during = await accounting(worker);
+    assert.deepEqual([during.accepted, during.pending], [2020, 2020], 'every shard counted');
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await eventRequests()).length >= 4);
+    await worker.stop();
+    await fetch(`${amazon.url}/__emulator/faults`, { method: 'DELETE' });
+    worker = await startWorker(amazon.url, SHARDED, { persist });
+    try {
+      await admin(worker, '/v1/flush', 'POST');
+      const a = await deliveredOnce(worker, [...list, ...singles]);
+      assert.deepEqual([a.accepted, a.delivered, a.deadLettered], [2020, 2020, 0]);
+      // Each shard's batches went whole: at most one partial batch per shard.
+      const sent = (await eventRequests()).filter((r) => r.status === 200 || r.status === 207);
+      assert.ok(sent.length <= 8, `${sent.length} successful requests for 2,020 events over 4 shards`);
+      const log = (await admin(worker, '/v1/deliveries')).body;
+      assert.equal(log.accounting.default.accepted, 2020);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
+
+test('sharded: dead letters from every shard are replayed once each', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...FAST, SHARDS: '3' });
+  try {
+    // One refused request per shard (each shard's 10 or so events are one batch).
+    await fault({ endpoint: 'events', kind: 'status', status: 400, count: 3 });
+    const list = events('shreplay', 30);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await admin(worker, '/v1/deliveries')).body.deadLetters?.length === 30);
+    const [one, two] = await Promise.all([admin(worker, '/v1/replay', 'POST'), admin(worker, '/v1/replay', 'POST')]);
+    assert.equal(one.body.replayed + two.body.replayed, 30);
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.replayed], [60, 30, 30, 30]);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('SHARDS=auto at a low rate stays one object and delivers as before', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...FAST, SHARDS: 'auto' });
+  try {
+    const list = events('auto', 600);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.accepted, a.delivered], [600, 600]);
+    assert.equal((await eventRequests()).length, 2);
+  } finally {
+    await worker.stop();
+  }
+});

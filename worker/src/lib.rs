@@ -18,4 +18,5 @@ pub mod migrations;
 pub mod queue;
 pub mod route;
 pub mod seal;
+pub mod shard;
 pub mod sync;

@@ -23,9 +23,12 @@ use super::{
 use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
+use crate::shard::{self, Epochs, Observer, Shards};
 
 const QUEUE: &str = "meta:queue";
 const HEALTH: &str = "meta:health";
+/// Shard 0's epoch record (`SHARDS=auto`).
+const EPOCHS: &str = "meta:epochs";
 const LOG_PREFIX: &str = "log:";
 /// Events read from storage per alarm run.
 const READ_LIMIT: usize = 5000;
@@ -73,6 +76,9 @@ pub struct Batcher {
     /// Whether log records wait for D1 (`None`: not known yet), so that an enqueue does
     /// not list them.
     logs_waiting: Cell<Option<bool>>,
+    /// Shard 0 under `SHARDS=auto`: its own traffic, and the epoch record it keeps.
+    observer: RefCell<Observer>,
+    epochs: RefCell<Option<Epochs>>,
 }
 
 impl DurableObject for Batcher {
@@ -85,6 +91,8 @@ impl DurableObject for Batcher {
             pruned_at: RefCell::new(0),
             alarm: Cell::new(None),
             logs_waiting: Cell::new(None),
+            observer: RefCell::new(Observer::default()),
+            epochs: RefCell::new(None),
         }
     }
 
@@ -126,6 +134,9 @@ impl DurableObject for Batcher {
                 let chunk = (chunk_key(now, seqs.start), encode_chunk(&body.events));
                 self.commit(vec![chunk], Vec::new()).await?;
                 self.schedule(&limits).await?;
+                if config.shards == Shards::Auto && shard_param(&req)? == 0 {
+                    self.observe(n, now, &limits).await?;
+                }
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
             "/flush" => {
@@ -139,6 +150,7 @@ impl DurableObject for Batcher {
                     &json!({ "flushing": true, "notBefore": snapshot.acc.not_before }),
                 )
             }
+            "/epochs" => Response::from_json(&self.epochs().await?),
             "/resume" => {
                 self.with(Queue::resume);
                 self.commit(Vec::new(), Vec::new()).await?;
@@ -334,6 +346,38 @@ impl Batcher {
         self.schedule(&limits).await
     }
 
+    /// Shard 0's epoch record (one epoch of one shard when none was announced).
+    async fn epochs(&self) -> Result<Epochs> {
+        if let Some(e) = self.epochs.borrow().clone() {
+            return Ok(e);
+        }
+        let e: Epochs = self
+            .state
+            .storage()
+            .get(EPOCHS)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        *self.epochs.borrow_mut() = Some(e.clone());
+        Ok(e)
+    }
+
+    /// Shard 0 under `auto`: counts an enqueue of `n` events; when a window closes,
+    /// decides the next epoch's shards ([`shard::observe`]) and stores the record.
+    async fn observe(&self, n: u64, now: u64, limits: &Limits) -> Result<()> {
+        let mut e = self.epochs().await?;
+        let Some(totals) = self.observer.borrow_mut().record(n, now, e.n_at(now)) else {
+            return Ok(());
+        };
+        if shard::observe(&mut e, totals, now, limits.flush_ms, limits.batch_size) {
+            self.state.storage().put(EPOCHS, &e).await?;
+            console_log!("shards: {:?}", e.epochs.last());
+            *self.epochs.borrow_mut() = Some(e);
+        }
+        Ok(())
+    }
+
     /// About [`READ_LIMIT`] of the oldest waiting events, in both storage forms: the
     /// per-event keys of earlier versions and chunks (listed a page at a time, so a
     /// backlog of large chunks is not read whole).
@@ -442,4 +486,14 @@ impl Batcher {
         self.logs_waiting.set(Some(true));
         self.commit(put, writes.delete).await
     }
+}
+
+/// The shard a request names (`?shard=`; 0 without).
+fn shard_param(req: &Request) -> Result<u32> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "shard")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0))
 }
