@@ -231,8 +231,9 @@ impl Observer {
 }
 
 /// What shard 0 does with a closed window under `auto`: from the estimated totals it
-/// decides N and announces it for the next grid boundary at least [`LEAD_MS`] ahead.
-/// Returns whether the record changed.
+/// decides N and announces it for the next grid boundary at least [`LEAD_MS`] ahead and
+/// after every epoch already announced (an announced epoch is never replaced: an isolate
+/// may already route by it). Returns whether the record changed.
 pub fn observe(
     epochs: &mut Epochs,
     totals: (f64, f64),
@@ -242,10 +243,12 @@ pub fn observe(
 ) -> bool {
     let current = epochs.n_at(now);
     let next = decide(totals.0, totals.1, flush_ms, batch_size, current);
-    if next == epochs.epochs.last().map_or(1, |e| e.n) {
+    let last = epochs.epochs.last().copied();
+    if next == last.map_or(1, |e| e.n) {
         return false;
     }
-    epochs.announce(next_epoch_start(now), next)
+    let after_last = last.map_or(0, |e| e.from_ms + GRID_MS);
+    epochs.announce(next_epoch_start(now).max(after_last), next)
 }
 
 #[cfg(test)]
@@ -346,6 +349,20 @@ mod tests {
         }
         let (requests, _) = closed.unwrap();
         assert!((900.0..1100.0).contains(&requests), "{requests}");
+    }
+
+    #[test]
+    fn an_announced_epoch_is_never_replaced() {
+        let mut e = Epochs::default();
+        let now = 1_000_000;
+        assert!(observe(&mut e, (1_000.0, 1_000.0), now, 60_000, 500));
+        let first = *e.epochs.last().unwrap();
+        // A second window closes before the first epoch began and wants more shards.
+        assert!(observe(&mut e, (4_000.0, 4_000.0), now + 1, 60_000, 500));
+        let second = *e.epochs.last().unwrap();
+        assert_eq!(e.epochs[e.epochs.len() - 2], first);
+        assert!(second.from_ms > first.from_ms);
+        assert_eq!((first.n, second.n), (4, 16));
     }
 
     #[test]

@@ -130,9 +130,11 @@ impl DurableObject for Batcher {
                     }
                     (seqs, q.clone())
                 });
-                // The request's events are one storage value: one write, whatever their number.
-                let chunk = (chunk_key(now, seqs.start), encode_chunk(&body.events));
-                self.commit(vec![chunk], Vec::new()).await?;
+                // The request's events are one storage value: one write, whatever their
+                // number (none: no chunk, which nothing would ever settle).
+                let chunk = (!body.events.is_empty())
+                    .then(|| (chunk_key(now, seqs.start), encode_chunk(&body.events)));
+                self.commit(chunk.into_iter().collect(), Vec::new()).await?;
                 self.schedule(&limits).await?;
                 if config.shards == Shards::Auto && shard_param(&req)? == 0 {
                     self.observe(n, now, &limits).await?;
