@@ -99,6 +99,9 @@ pub struct Epoch {
 pub struct Epochs {
     /// In order of `from_ms`; the first starts at 0.
     pub epochs: Vec<Epoch>,
+    /// The most shards of the epochs no longer kept (their shards may still hold events).
+    #[serde(default)]
+    pub widest_dropped: u32,
 }
 
 impl Default for Epochs {
@@ -115,6 +118,7 @@ impl Epochs {
                 from_ms: 0,
                 n: n.clamp(1, MAX_SHARDS),
             }],
+            widest_dropped: 0,
         }
     }
 
@@ -131,7 +135,12 @@ impl Epochs {
     /// The most shards any kept epoch used: the shards that may hold events, which the
     /// admin routes read and flush.
     pub fn max_n(&self) -> u32 {
-        self.epochs.iter().map(|e| e.n).max().unwrap_or(1)
+        self.epochs
+            .iter()
+            .map(|e| e.n)
+            .max()
+            .unwrap_or(1)
+            .max(self.widest_dropped)
     }
 
     /// Records that `n` shards hold from `from_ms` on (replacing any epoch announced for
@@ -146,13 +155,13 @@ impl Epochs {
             return true;
         }
         self.epochs.push(Epoch { from_ms, n });
-        // Forget the oldest, but keep the largest N known so its shards stay visible.
+        // Forget the oldest (long past), but remember how many shards it used so that
+        // they stay visible; no kept epoch's N changes.
         while self.epochs.len() > KEEP_EPOCHS {
-            let widest = self.max_n();
-            self.epochs.remove(0);
+            let dropped = self.epochs.remove(0);
+            self.widest_dropped = self.widest_dropped.max(dropped.n);
             if let Some(first) = self.epochs.first_mut() {
                 first.from_ms = 0;
-                first.n = first.n.max(widest);
             }
         }
         true
@@ -315,6 +324,9 @@ mod tests {
         assert!(e.epochs.len() <= KEEP_EPOCHS);
         assert_eq!(e.max_n(), 40);
         assert_eq!(e.epochs[0].from_ms, 0);
+        // The epochs kept, the current one above all, keep their N.
+        assert!(e.epochs.iter().all(|x| x.n == 2 || x.n == 3));
+        assert_eq!(e.n_at(40 * GRID_MS), 2 + (39 % 2));
     }
 
     #[test]
