@@ -4,7 +4,9 @@
 // exactly once, and no request goes to Amazon before a Retry-After has passed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { serialize } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, startWorker, until, INGEST_SECRET, ADMIN_KEY, ADVERTISER } from './harness.mjs';
@@ -198,6 +200,158 @@ test('a refused batch is dead-lettered in one write; two replays at once send ea
     // Replayed events count as accepted again: 8 = 4 delivered + 4 dead-lettered earlier.
     assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.replayed], [8, 4, 4, 4]);
     assert.equal((await admin(worker, '/v1/replay', 'POST')).body.replayed, 0);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('a chunk split between batches keeps exactly its unsent events across a restart, with a 207 inside it', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'matchkey-faults-'));
+  try {
+    // A long flush window: the first full batch goes at once, the rest waits.
+    let worker = await startWorker(amazon.url, { ...FAST, FLUSH_SECONDS: '600' }, { persist });
+    // Three requests of 300 (one chunk each); every seventh event has a currency Amazon
+    // refuses, so the 207 answers settle part of each chunk as rejected.
+    const list = events('chunk', 900).map((e, i) => (i % 7 === 3 ? { ...e, currency: 'XXQ' } : e));
+    await ingest300(worker, list);
+    // 500 = the first chunk and 200 of the second; the second chunk keeps its last 100.
+    await until(async () => (await eventRequests()).length === 1);
+    await until(async () => (await accounting(worker)).pending === 400);
+    assert.equal((await eventRequests())[0].status, 207);
+    await worker.stop();
+    worker = await startWorker(amazon.url, { ...FAST, FLUSH_SECONDS: '600' }, { persist });
+    try {
+      await admin(worker, '/v1/flush', 'POST');
+      await until(async () => (await accounting(worker)).pending === 0);
+      const counts = await received();
+      const bad = list.filter((_, i) => i % 7 === 3);
+      for (const e of list) {
+        const expected = e.currency === 'XXQ' ? 0 : 1;
+        assert.equal(counts.get(e.eventId) ?? 0, expected, `${e.eventId} received ${counts.get(e.eventId) ?? 0} times`);
+      }
+      const a = await accounting(worker);
+      assert.deepEqual([a.accepted, a.delivered, a.rejected, a.deadLettered, a.pending], [900, 900 - bad.length, bad.length, 0, 0]);
+      assert.equal((await eventRequests()).length, 2, 'two requests: 500 and 400');
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
+
+async function ingest300(worker, list) {
+  for (let i = 0; i < list.length; i += 300) {
+    const r = await worker.request('/v1/events', { method: 'POST', body: JSON.stringify({ events: list.slice(i, i + 300) }), headers: { authorization: `Bearer ${INGEST_SECRET}` } });
+    assert.equal(r.status, 202, await r.text());
+  }
+}
+
+test('an object of the previous version (one ev: key per event) is delivered whole, next to new chunks', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'matchkey-faults-'));
+  try {
+    let worker = await startWorker(amazon.url, { ...FAST, FLUSH_SECONDS: '600' }, { persist });
+    // The events as the previous version stored them: an Amazon event each (the dry run's).
+    const old = events('legacy', 7);
+    const r = await worker.request('/v1/validate', { method: 'POST', body: JSON.stringify({ events: old }), headers: { authorization: `Bearer ${INGEST_SECRET}` } });
+    const stored = (await r.json()).request.body.events.map((e) => JSON.stringify(e));
+    await admin(worker, '/v1/flush', 'POST'); // creates the object
+    await worker.stop();
+    // Its storage as the previous version left it: `ev:` keys and no queue record (read
+    // as an upgrade), written while workerd is stopped.
+    const dir = join(persist, 'do', readdirSync(join(persist, 'do')).find((d) => d.endsWith('Batcher')));
+    const file = join(dir, readdirSync(dir).find((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)));
+    const rows = stored.map((e, i) => [`ev:${String(Date.now() - 1000).padStart(13, '0')}:${String(i + 1).padStart(12, '0')}`, serialize(e).toString('hex')]);
+    execFileSync('python3', ['-c', `
+import sqlite3, sys, json
+c = sqlite3.connect(sys.argv[1])
+c.execute("DELETE FROM _cf_KV WHERE key = 'meta:queue'")
+for k, v in json.loads(sys.argv[2]):
+    c.execute("INSERT INTO _cf_KV (key, value) VALUES (?, ?)", (k, bytes.fromhex(v)))
+c.commit()
+`, file, JSON.stringify(rows)]);
+    worker = await startWorker(amazon.url, { ...FAST, FLUSH_SECONDS: '600' }, { persist });
+    try {
+      const fresh = events('fresh', 5);
+      await ingest(worker, fresh);
+      await admin(worker, '/v1/flush', 'POST');
+      const a = await deliveredOnce(worker, [...old, ...fresh]);
+      assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.pending], [12, 12, 0, 0]);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
+
+test('sharded (SHARDS=4): an outage and a restart lose nothing, send nothing twice, and the admin routes add up every shard', async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'matchkey-faults-'));
+  const SHARDED = { ...FAST, SHARDS: '4' };
+  try {
+    let worker = await startWorker(amazon.url, SHARDED, { persist });
+    await fault({ endpoint: 'events', kind: 'status', status: 503, count: 100000 });
+    const list = events('sharded', 2000);
+    await ingest(worker, list);
+    // Browser-sized requests too: one event each.
+    const singles = events('single', 20);
+    for (const e of singles) await ingest(worker, [e]);
+    const during = await accounting(worker);
+    assert.deepEqual([during.accepted, during.pending], [2020, 2020], 'every shard counted');
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await eventRequests()).length >= 4);
+    await worker.stop();
+    await fetch(`${amazon.url}/__emulator/faults`, { method: 'DELETE' });
+    worker = await startWorker(amazon.url, SHARDED, { persist });
+    try {
+      await admin(worker, '/v1/flush', 'POST');
+      const a = await deliveredOnce(worker, [...list, ...singles]);
+      assert.deepEqual([a.accepted, a.delivered, a.deadLettered], [2020, 2020, 0]);
+      // Each shard's batches went whole: at most one partial batch per shard.
+      const sent = (await eventRequests()).filter((r) => r.status === 200 || r.status === 207);
+      assert.ok(sent.length <= 8, `${sent.length} successful requests for 2,020 events over 4 shards`);
+      const log = (await admin(worker, '/v1/deliveries')).body;
+      assert.equal(log.accounting.default.accepted, 2020);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});
+
+test('sharded: dead letters from every shard are replayed once each', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...FAST, SHARDS: '3' });
+  try {
+    // One refused request per shard (each shard's 10 or so events are one batch).
+    await fault({ endpoint: 'events', kind: 'status', status: 400, count: 3 });
+    const list = events('shreplay', 30);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    await until(async () => (await admin(worker, '/v1/deliveries')).body.deadLetters?.length === 30);
+    const [one, two] = await Promise.all([admin(worker, '/v1/replay', 'POST'), admin(worker, '/v1/replay', 'POST')]);
+    assert.equal(one.body.replayed + two.body.replayed, 30);
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.replayed], [60, 30, 30, 30]);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('SHARDS=auto at a low rate stays one object and delivers as before', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { ...FAST, SHARDS: 'auto' });
+  try {
+    const list = events('auto', 600);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.accepted, a.delivered], [600, 600]);
+    assert.equal((await eventRequests()).length, 2);
   } finally {
     await worker.stop();
   }

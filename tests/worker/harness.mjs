@@ -16,7 +16,7 @@ export const TEST_TOKEN_KEYS = `test:${Buffer.from('matchkey-test-sealing-key-32
 
 /**
  * Starts the emulator on a free port (`args`: more of its flags, e.g. `--config file`);
- * resolves with {url, stop, control(path, body), get(path)}.
+ * resolves with {url, pid, stop, control(path, body), get(path)}.
  */
 export async function startEmulator(args = []) {
   const child = spawn(`${root}target/debug/amazon-emulator`, ['--port', '0', '-q', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -31,7 +31,7 @@ export async function startEmulator(args = []) {
     return r.json();
   };
   const get = async (path) => (await fetch(url + path)).json();
-  return { url, control, get, stop: () => child.kill() };
+  return { url, pid: child.pid, control, get, stop: () => child.kill() };
 }
 
 /**

@@ -126,6 +126,9 @@ pub struct Config {
     pub local_dev: bool,
     /// `RATE_LIMIT_PER_MINUTE` (default 600) per site key and per client IP.
     pub rate_limit_per_minute: u32,
+    /// `SHARDS` (default 1): batching objects per integration, a number up to 64 or
+    /// `auto` (see [`crate::shard`]).
+    pub shards: crate::shard::Shards,
     /// `REFRESH_TOKEN_GRANTED_AT` (RFC 3339 date), to warn before the 365-day expiry.
     pub refresh_token_granted_at: Option<String>,
     /// `API_KIND`: `events` (default) or `dsp`.
@@ -436,6 +439,7 @@ impl Config {
             backoff_base_ms: number("BACKOFF_BASE_MS", 1000)?.clamp(10, 60_000),
             local_dev,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
+            shards: crate::shard::Shards::parse(var("SHARDS").as_deref())?,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
             amc_advertiser_id: match var("AMC_ADVERTISER_ID").filter(|s| !s.is_empty()) {
                 None => None,

@@ -7,6 +7,7 @@
 //! the thin effectful part. See `worker/README.md`.
 
 pub mod audience;
+pub mod backlog;
 pub mod check;
 pub mod config;
 pub mod console;
@@ -20,4 +21,5 @@ pub mod migrations;
 pub mod queue;
 pub mod route;
 pub mod seal;
+pub mod shard;
 pub mod sync;

@@ -1,10 +1,9 @@
 //! Live events: the last few hundred events of one integration, as the console shows
-//! them, kept by its batching object in a bounded ring (one storage value, written in
-//! the object's own transaction; never a D1 row per event). An entry keeps what an
+//! them, kept by its batching object in a bounded ring (never a D1 row per event). An entry keeps what an
 //! operator needs to see whether a conversion arrived: its name, conversion type,
 //! country, which match-key *types* it carried, its consent, and its state. Never a
-//! match-key value, a user agent or an IP address. Each entry is stored under its slot
-//! ([`slot_key`]), so a change writes only the entries it touched.
+//! match-key value, a user agent or an IP address. The ring lives in the object's memory
+//! and is written as one value at most every [`SAVE_EVERY_MS`] (see [`save_due`]).
 
 use std::collections::VecDeque;
 
@@ -134,9 +133,14 @@ pub struct Ring {
     next: u64,
 }
 
-/// The storage key of the slot an entry lives in.
-pub fn slot_key(seq: u64) -> String {
-    format!("live:{:03}", seq % CAPACITY as u64)
+/// How often at most the ring is written to the object's storage (one value): the live
+/// view is for looking, not accounting, so an ingest never pays a write for it, and an
+/// object evicted within this time loses only its newest entries from the view.
+pub const SAVE_EVERY_MS: u64 = 5_000;
+
+/// Whether a ring last written at `saved_at` (ms) is written with a change at `now`.
+pub fn save_due(saved_at: u64, now: u64) -> bool {
+    now.saturating_sub(saved_at) >= SAVE_EVERY_MS
 }
 
 /// What one delivery attempt decided, by index in its batch.
@@ -302,22 +306,19 @@ mod tests {
         let recent = ring.recent(3);
         assert_eq!(recent[0].event_id, format!("e{}", CAPACITY + 19));
         assert_eq!(ring.recent(10_000).last().unwrap().event_id, "e20");
-        // Stored slot by slot: the newest entries overwrite the oldest slots, and the
-        // ring read back from its slots is the same.
-        let mut slots = std::collections::BTreeMap::new();
-        for e in ring.recent(usize::MAX).into_iter().rev() {
-            slots.insert(slot_key(e.seq), serde_json::to_string(e).unwrap());
-        }
-        assert_eq!(slots.len(), CAPACITY);
-        let back = Ring::from_entries(
-            slots
-                .values()
-                .map(|v| serde_json::from_str(v).unwrap())
-                .collect(),
-        );
+        // Stored as one value (newest first, as read), the ring read back is the same.
+        let stored = serde_json::to_string(&ring.recent(CAPACITY)).unwrap();
+        let back = Ring::from_entries(serde_json::from_str(&stored).unwrap());
         assert_eq!(back, ring);
         let written = back.clone().accepted([events[0].as_str()], 2, false).len();
         assert_eq!(written, 1);
+    }
+
+    #[test]
+    fn written_at_most_every_few_seconds() {
+        assert!(save_due(0, SAVE_EVERY_MS));
+        assert!(!save_due(10_000, 10_000 + SAVE_EVERY_MS - 1));
+        assert!(save_due(10_000, 10_000 + SAVE_EVERY_MS));
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub(super) fn token_url(config: &Config, region: &str) -> String {
 }
 
 /// The request body of a batch for the configured API.
-pub(super) fn request_body(config: &Config, batch: &[(String, String)]) -> String {
+pub(super) fn request_body<K>(config: &Config, batch: &[(K, String)]) -> String {
     match &config.api_kind {
         ApiKind::Events => events::events_body(batch.iter().map(|(_, e)| e.as_str())),
         ApiKind::Dsp { definitions, .. } => {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use worker::*;
 
 use super::amazon::{auth as api_auth, events_call, request_body};
-use super::{Answer, RelayError, audience_sync, auth, batcher, now, random_uuid};
+use super::{Answer, RelayError, audience_sync, auth, enqueue, enqueue_answer, now, random_uuid};
 use crate::audience;
 use crate::config::Config;
 use crate::ingest::{self, BodyError, Caller, MAX_BODY_BYTES};
@@ -40,20 +40,7 @@ pub(super) async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Rela
 /// Hands accepted work to a Durable Object; its 503 (backlog full) becomes ours, with
 /// its Retry-After, so that the tag keeps the events.
 async fn queued(answer: Response) -> std::result::Result<(), RelayError> {
-    match answer.status_code() {
-        200 => Ok(()),
-        503 => {
-            let secs = answer
-                .headers()
-                .get("retry-after")
-                .ok()
-                .flatten()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(60);
-            Err(RelayError::Busy("backlog_full", secs))
-        }
-        _ => Err(RelayError::Busy("queue_unavailable", 10)),
-    }
+    enqueue_answer(&answer)
 }
 
 /// `POST /v1/events` and `POST /v1/validate`.
@@ -86,13 +73,13 @@ pub(super) async fn run(
         user_agent: user_agent.as_deref(),
         client_ip: client_ip.as_deref(),
     };
-    let outcome = ingest::convert(&body.events, &ctx, config, now(), &mut random_uuid);
-    let accepted: Vec<Value> = outcome
-        .accepted
-        .iter()
-        .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
-        .collect();
+    let mut outcome = ingest::convert(&body.events, &ctx, config, now(), &mut random_uuid);
     if dry_run {
+        let accepted: Vec<Value> = outcome
+            .accepted
+            .iter()
+            .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
+            .collect();
         // The call a delivery would make, with placeholders for the credentials.
         let batch: Vec<(String, String)> = outcome
             .accepted
@@ -119,18 +106,50 @@ pub(super) async fn run(
         let answer = json!({ "request": request, "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
         return Ok(Response::from_json(&answer)?);
     }
+    let mut retry_after = None;
     if !outcome.accepted.is_empty() {
-        let events: Vec<String> = outcome
+        let events: Vec<(String, String)> = outcome
             .accepted
             .iter()
-            .map(|a| a.event.to_string())
+            .map(|a| (a.event_id.clone(), a.event.to_string()))
             .collect();
-        let body = json!({ "events": events }).to_string();
-        queued(batcher(env, config, "/enqueue", Some(body)).await?).await?;
+        if let Some(refused) = enqueue(env, config, events, false).await? {
+            // Nothing queued: the whole request is refused and the tag keeps it. Some
+            // shards took theirs: those are accepted (sending them again would send them
+            // twice), the others are refused one by one with the shard's reason.
+            if refused.indexes.len() == outcome.accepted.len() {
+                return Err(refused.error);
+            }
+            let (code, secs) = match refused.error {
+                RelayError::Busy(code, secs) => (code, secs),
+                _ => ("queue_unavailable", 10),
+            };
+            retry_after = Some(secs);
+            for &i in refused.indexes.iter().rev() {
+                let a = outcome.accepted.remove(i);
+                outcome.rejected.push(ingest::Problem {
+                    index: a.index,
+                    field: None,
+                    reason: code,
+                });
+            }
+            outcome.rejected.sort_by_key(|p| p.index);
+        }
     }
+    let accepted: Vec<Value> = outcome
+        .accepted
+        .iter()
+        .map(|a| json!({ "index": a.index, "eventId": a.event_id }))
+        .collect();
     let answer =
         json!({ "accepted": accepted, "rejected": outcome.rejected, "warnings": outcome.warnings });
-    Ok(Response::from_json(&answer)?.with_status(202))
+    let mut response = Response::from_json(&answer)?.with_status(202);
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .set("retry-after", &secs.to_string())?;
+    }
+    Ok(response)
 }
 
 /// `POST /v1/audiences/{name}/members`: adds and removes, queued in the audience's

@@ -2,9 +2,10 @@
 //! [`Queue`]: it reads storage, asks the machine, and carries out what it decides. The
 //! queue lives in memory (one copy for every request and the alarm, so an enqueue during
 //! a delivery is never lost) and is written with each change in one storage
-//! transaction, together with the events it concerns.
+//! transaction, together with the events it concerns: an enqueue writes the request's
+//! events as one chunk ([`crate::backlog`]), and delivery deletes or rewrites chunks.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use matchkey::amazon::TokenError;
@@ -17,16 +18,23 @@ use super::amazon::{self as http, access_token, auth, client_id, events_call, re
 use super::health::Health;
 use super::live::LiveRing;
 use super::log::{self, Record};
-use super::{alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid};
+use super::{
+    alarm_at, commit, entries, entries_with, iso_now, jitter, now_ms, object_config, random_uuid,
+};
+use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
+use crate::shard::{self, Epochs, Observer, Shards};
 
 const QUEUE: &str = "meta:queue";
 const HEALTH: &str = "meta:health";
-const EVENT_PREFIX: &str = "ev:";
+/// Shard 0's epoch record (`SHARDS=auto`).
+const EPOCHS: &str = "meta:epochs";
 const LOG_PREFIX: &str = "log:";
 /// Events read from storage per alarm run.
 const READ_LIMIT: usize = 5000;
+/// Chunks listed per storage call while reading a run's events.
+const CHUNK_PAGE: usize = 256;
 /// When D1 is down, try the log again after this long.
 const LOG_RETRY_MS: u64 = 10_000;
 const PRUNE_EVERY_MS: u64 = 3_600_000;
@@ -39,18 +47,6 @@ fn limits(config: &Config) -> Limits {
         max_backlog: config.max_backlog,
         backoff_unit_ms: config.backoff_base_ms,
     }
-}
-
-/// An event's storage key: its enqueue time first, so that a listing starts with the oldest.
-fn event_key(stamp: u64, seq: u64) -> String {
-    format!("{EVENT_PREFIX}{stamp:013}:{seq:012}")
-}
-
-/// The enqueue time (ms) written into an event's storage key.
-fn stamp_of(key: &str) -> u64 {
-    key.get(EVENT_PREFIX.len()..EVENT_PREFIX.len() + 13)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
 }
 
 /// The queue of an object written by an earlier version (events under `ev:`, no
@@ -76,6 +72,15 @@ pub struct Batcher {
     health: RefCell<Option<Health>>,
     pruned_at: RefCell<u64>,
     live: LiveRing,
+    /// The alarm as last set or deleted by this instance (`None`: not known), so that an
+    /// enqueue that does not move it costs no storage call.
+    alarm: Cell<Option<Option<u64>>>,
+    /// Whether log records wait for D1 (`None`: not known yet), so that an enqueue does
+    /// not list them.
+    logs_waiting: Cell<Option<bool>>,
+    /// Shard 0 under `SHARDS=auto`: its own traffic, and the epoch record it keeps.
+    observer: RefCell<Observer>,
+    epochs: RefCell<Option<Epochs>>,
 }
 
 impl DurableObject for Batcher {
@@ -87,6 +92,10 @@ impl DurableObject for Batcher {
             health: RefCell::new(None),
             pruned_at: RefCell::new(0),
             live: LiveRing::default(),
+            alarm: Cell::new(None),
+            logs_waiting: Cell::new(None),
+            observer: RefCell::new(Observer::default()),
+            epochs: RefCell::new(None),
         }
     }
 
@@ -124,20 +133,25 @@ impl DurableObject for Batcher {
                     }
                     (seqs, q.clone())
                 });
-                let mut events: Vec<(String, String)> = seqs
-                    .zip(body.events)
-                    .map(|(seq, event)| (event_key(now, seq), event))
+                // The request's events are one storage value: one write, whatever their
+                // number (none: no chunk, which nothing would ever settle). The live ring
+                // rides along when its write is due.
+                let mut put: Vec<(String, String)> = (!body.events.is_empty())
+                    .then(|| (chunk_key(now, seqs.start), encode_chunk(&body.events)))
+                    .into_iter()
                     .collect();
-                let list = events.iter().map(|(_, e)| e.as_str());
                 let live = self
                     .live
-                    .note(&self.state.storage(), |r| {
-                        r.accepted(list, now, body.replayed)
+                    .note(&self.state.storage(), now, |r| {
+                        r.accepted(body.events.iter().map(String::as_str), now, body.replayed);
                     })
                     .await?;
-                events.extend(live);
-                self.commit(events, Vec::new()).await?;
+                put.extend(live);
+                self.commit(put, Vec::new()).await?;
                 self.schedule(&limits).await?;
+                if config.shards == Shards::Auto && shard_param(&req)? == 0 {
+                    self.observe(n, now, &limits).await?;
+                }
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
             "/flush" => {
@@ -151,6 +165,7 @@ impl DurableObject for Batcher {
                     &json!({ "flushing": true, "notBefore": snapshot.acc.not_before }),
                 )
             }
+            "/epochs" => Response::from_json(&self.epochs().await?),
             "/resume" => {
                 self.with(Queue::resume);
                 self.commit(Vec::new(), Vec::new()).await?;
@@ -174,6 +189,8 @@ impl DurableObject for Batcher {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // The alarm that fired is gone; whatever this run sets is remembered afresh.
+        self.alarm.set(None);
         if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
             self.load().await?;
             self.deliver(&config).await?;
@@ -220,30 +237,52 @@ impl Batcher {
         let now = now_ms();
         let storage = self.state.storage();
         let mut at = self.with(|q| q.next_alarm(now, limits));
-        if !entries(&storage, LOG_PREFIX, 1).await?.is_empty() {
+        let logs_waiting = match self.logs_waiting.get() {
+            Some(known) => known,
+            None => {
+                let waiting = !entries(&storage, LOG_PREFIX, 1).await?.is_empty();
+                self.logs_waiting.set(Some(waiting));
+                waiting
+            }
+        };
+        if logs_waiting {
             let log_at = now + LOG_RETRY_MS;
+            // An alarm already set sooner than that serves the log too.
+            let log_at = match self.alarm.get() {
+                Some(Some(set)) if set <= log_at && set > now => set,
+                _ => log_at,
+            };
             at = Some(at.map_or(log_at, |a| a.min(log_at)));
         }
-        match at {
-            Some(at) => alarm_at(&storage, at).await,
-            None => storage.delete_alarm().await,
+        if self.alarm.get() == Some(at) {
+            return Ok(());
         }
+        match at {
+            Some(at) => alarm_at(&storage, at).await?,
+            None => storage.delete_alarm().await?,
+        }
+        self.alarm.set(Some(at));
+        Ok(())
     }
 
     /// Writes waiting log records to D1, oldest first; stops at the first failure.
     async fn write_logs(&self, config: &Config) -> Result<()> {
         let storage = self.state.storage();
-        for (key, value) in entries(&storage, LOG_PREFIX, 50).await? {
+        let waiting = entries(&storage, LOG_PREFIX, 50).await?;
+        let all = waiting.len() < 50;
+        for (key, value) in waiting {
             let Ok(record) = serde_json::from_str::<Record>(&value) else {
                 storage.delete(&key).await?;
                 continue;
             };
             if let Err(e) = log::write(&self.env, &record).await {
                 console_error!("delivery log: D1 write failed, kept for the next run: {e}");
+                self.logs_waiting.set(Some(true));
                 return Ok(());
             }
             storage.delete(&key).await?;
         }
+        self.logs_waiting.set(if all { Some(false) } else { None });
         let now = now_ms();
         if now.saturating_sub(*self.pruned_at.borrow()) >= PRUNE_EVERY_MS
             && log::prune(&self.env, config).await.is_ok()
@@ -274,12 +313,11 @@ impl Batcher {
             Err(e) => return self.token_failed(e, &limits).await,
         };
         self.health(|h| h.token_state = Some("ok".into()));
-        let storage = self.state.storage();
-        let items = entries(&storage, EVENT_PREFIX, READ_LIMIT).await?;
+        let mut backlog = self.read_backlog().await?;
         let parse = http::multi_status_reader(config);
         let client_id = client_id(&self.env);
-        for batch in events::batches(items, limits.batch_size) {
-            let oldest = batch.first().map_or(now, |(k, _)| stamp_of(k));
+        for batch in events::batches(backlog.items(READ_LIMIT), limits.batch_size) {
+            let oldest = batch.first().map_or(now, |(slot, _)| backlog.stamp(*slot));
             if !self.with(|q| q.batch_due(batch.len(), oldest, now_ms(), &limits)) {
                 self.with(|q| q.wait_for(oldest, &limits));
                 break;
@@ -311,7 +349,8 @@ impl Batcher {
                     Err(e) => return self.token_failed(e, &limits).await,
                 }
             };
-            self.carry_out(config, &batch, &decision, status).await?;
+            self.carry_out(config, &mut backlog, &batch, &decision, status)
+                .await?;
             if decision.stop {
                 break;
             }
@@ -321,6 +360,66 @@ impl Batcher {
         self.write_logs(config).await?;
         self.save_health().await?;
         self.schedule(&limits).await
+    }
+
+    /// Shard 0's epoch record (one epoch of one shard when none was announced).
+    async fn epochs(&self) -> Result<Epochs> {
+        if let Some(e) = self.epochs.borrow().clone() {
+            return Ok(e);
+        }
+        let e: Epochs = self
+            .state
+            .storage()
+            .get(EPOCHS)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        *self.epochs.borrow_mut() = Some(e.clone());
+        Ok(e)
+    }
+
+    /// Shard 0 under `auto`: counts an enqueue of `n` events; when a window closes,
+    /// decides the next epoch's shards ([`shard::observe`]) and stores the record.
+    async fn observe(&self, n: u64, now: u64, limits: &Limits) -> Result<()> {
+        let mut e = self.epochs().await?;
+        let Some(totals) = self.observer.borrow_mut().record(n, now, e.n_at(now)) else {
+            return Ok(());
+        };
+        if shard::observe(&mut e, totals, now, limits.flush_ms, limits.batch_size) {
+            self.state.storage().put(EPOCHS, &e).await?;
+            console_log!("shards: {:?}", e.epochs.last());
+            *self.epochs.borrow_mut() = Some(e);
+        }
+        Ok(())
+    }
+
+    /// About [`READ_LIMIT`] of the oldest waiting events, in both storage forms: the
+    /// per-event keys of earlier versions and chunks (listed a page at a time, so a
+    /// backlog of large chunks is not read whole).
+    async fn read_backlog(&self) -> Result<Backlog> {
+        let storage = self.state.storage();
+        let legacy = entries(&storage, EVENT_PREFIX, READ_LIMIT).await?;
+        let mut events = legacy.len();
+        let mut chunks: Vec<(String, String)> = Vec::new();
+        while events < READ_LIMIT {
+            let start = chunks.last().map(|(k, _)| format!("{k}\u{0}"));
+            let mut options = ListOptions::new().prefix(CHUNK_PREFIX).limit(CHUNK_PAGE);
+            if let Some(start) = &start {
+                options = options.start(start);
+            }
+            let page = entries_with(&storage, options).await?;
+            let full = page.len() == CHUNK_PAGE;
+            for (key, value) in page {
+                // A cheap count: one comma-separated string per event.
+                events += value.matches("\",\"").count() + 1;
+                chunks.push((key, value));
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(Backlog::from_listing(legacy, chunks))
     }
 
     async fn token_failed(&self, e: TokenError, limits: &Limits) -> Result<()> {
@@ -346,7 +445,8 @@ impl Batcher {
     async fn carry_out(
         &self,
         config: &Config,
-        batch: &[(String, String)],
+        backlog: &mut Backlog,
+        batch: &[(Slot, String)],
         d: &Decision,
         status: u16,
     ) -> Result<()> {
@@ -357,15 +457,13 @@ impl Batcher {
                 .and_then(|e| e["eventId"].as_str().map(str::to_owned))
                 .unwrap_or_default()
         };
-        let mut delete: Vec<String> = Vec::new();
-        let mut take = |i: usize| {
-            if let Some((key, _)) = batch.get(i) {
-                delete.push(key.clone());
-            }
-        };
-        d.delivered.iter().for_each(|&i| take(i));
-        d.rejected.iter().for_each(|e| take(e.index));
-        d.dead.iter().for_each(|&i| take(i));
+        let settled = d
+            .delivered
+            .iter()
+            .chain(d.rejected.iter().map(|e| &e.index))
+            .chain(d.dead.iter())
+            .filter_map(|&i| batch.get(i).map(|(slot, _)| *slot));
+        let writes = backlog.settle(settled);
         let batch_id = random_uuid();
         let record = Record {
             integration: config.integration_id.clone(),
@@ -399,11 +497,24 @@ impl Batcher {
             }
         });
         let key = format!("{LOG_PREFIX}{:013}:{batch_id}", now_ms());
-        let mut put = self
-            .live
-            .settle(&self.state.storage(), batch, d, now_ms())
-            .await?;
+        let mut put = writes.put;
+        put.extend(
+            self.live
+                .settle(&self.state.storage(), batch, d, now_ms())
+                .await?,
+        );
         put.push((key, serde_json::to_string(&record)?));
-        self.commit(put, delete).await
+        self.logs_waiting.set(Some(true));
+        self.commit(put, writes.delete).await
     }
+}
+
+/// The shard a request names (`?shard=`; 0 without).
+fn shard_param(req: &Request) -> Result<u32> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "shard")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0))
 }

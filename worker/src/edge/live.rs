@@ -1,57 +1,70 @@
 //! The live events ring of a `Batcher` (`crate::live`): kept in memory by the object,
-//! read from its storage once, and written entry by entry (one key per slot) in the
-//! object's own storage transaction with the change that moved it.
+//! read from its storage once, and written as one value with a change at most every
+//! [`crate::live::SAVE_EVERY_MS`] (in the object's own transaction), so an ingest request still
+//! costs one write and the view survives the object's restarts but for its newest
+//! entries.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde_json::Value;
 use worker::*;
 
-use super::entries;
-use crate::live::{CAPACITY, Entry, Ring, Settled, slot_key};
+use crate::live::{CAPACITY, Entry, Ring, Settled, save_due};
 use crate::queue::Decision;
 
-const PREFIX: &str = "live:";
+const KEY: &str = "live:ring";
 
-/// The object's ring (loaded on first use).
+/// The object's ring (loaded on first use) and when it was last written.
 #[derive(Default)]
-pub(super) struct LiveRing(RefCell<Option<Ring>>);
+pub(super) struct LiveRing {
+    ring: RefCell<Option<Ring>>,
+    saved_at: Cell<u64>,
+}
 
 impl LiveRing {
     async fn load(&self, storage: &Storage) -> Result<()> {
-        if self.0.borrow().is_none() {
-            let stored: Vec<Entry> = entries(storage, PREFIX, CAPACITY)
-                .await?
-                .iter()
-                .filter_map(|(_, v)| serde_json::from_str(v).ok())
-                .collect();
-            let ring = Ring::from_entries(stored);
-            self.0.borrow_mut().get_or_insert(ring);
+        if self.ring.borrow().is_none() {
+            let stored: Vec<Entry> = storage
+                .get::<String>(KEY)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .unwrap_or_default();
+            self.ring
+                .borrow_mut()
+                .get_or_insert(Ring::from_entries(stored));
         }
         Ok(())
     }
 
-    /// Changes the ring; answers the keys and values to write with the change (only
-    /// the entries it touched).
+    /// Changes the ring; answers what to write with the change: the whole ring when a
+    /// write is due, else nothing.
     pub(super) async fn note(
         &self,
         storage: &Storage,
-        f: impl FnOnce(&mut Ring) -> Vec<&Entry>,
+        now: u64,
+        f: impl FnOnce(&mut Ring),
     ) -> Result<Vec<(String, String)>> {
         self.load(storage).await?;
-        let mut slot = self.0.borrow_mut();
+        let mut slot = self.ring.borrow_mut();
         let ring = slot.get_or_insert_with(Ring::default);
-        f(ring)
-            .into_iter()
-            .map(|e| Ok((slot_key(e.seq), serde_json::to_string(e)?)))
-            .collect()
+        f(ring);
+        if !save_due(self.saved_at.get(), now) {
+            return Ok(Vec::new());
+        }
+        self.saved_at.set(now);
+        Ok(vec![(
+            KEY.to_owned(),
+            serde_json::to_string(&ring.recent(CAPACITY))?,
+        )])
     }
 
     /// Records what one attempt did with `batch`.
-    pub(super) async fn settle(
+    pub(super) async fn settle<K>(
         &self,
         storage: &Storage,
-        batch: &[(String, String)],
+        batch: &[(K, String)],
         d: &Decision,
         now: u64,
     ) -> Result<Vec<(String, String)>> {
@@ -76,13 +89,16 @@ impl LiveRing {
             dead: &d.dead,
             code: d.code.as_deref(),
         };
-        self.note(storage, |r| r.settle(&ids, &settled, now)).await
+        self.note(storage, now, |r| {
+            r.settle(&ids, &settled, now);
+        })
+        .await
     }
 
     /// The newest entries, newest first.
     pub(super) async fn read(&self, storage: &Storage, limit: usize) -> Result<Value> {
         self.load(storage).await?;
-        let slot = self.0.borrow();
+        let slot = self.ring.borrow();
         let recent = slot.as_ref().map(|r| r.recent(limit)).unwrap_or_default();
         Ok(serde_json::to_value(recent)?)
     }

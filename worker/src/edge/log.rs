@@ -268,13 +268,14 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let claim = format!("{}#{}", iso_now(), super::random_uuid());
     #[derive(Deserialize)]
     struct Dead {
+        id: f64,
         event: String,
     }
     let rows: Vec<Dead> = db
         .prepare(
             "UPDATE dead_letters SET replayed_at = ?1 WHERE id IN (\
                SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND integration = ?3 ORDER BY id LIMIT ?4\
-             ) RETURNING event",
+             ) RETURNING id, event",
         )
         .bind(&[
             claim.as_str().into(),
@@ -286,20 +287,28 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
         .await?
         .results()?;
     if !rows.is_empty() {
-        let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
-        let answer = batcher(
-            env,
-            config,
-            "/enqueue",
-            Some(json!({ "events": events, "replayed": true }).to_string()),
-        )
-        .await?;
-        if answer.status_code() != 200 {
-            db.prepare("UPDATE dead_letters SET replayed_at = NULL WHERE replayed_at = ?1")
-                .bind(&[claim.as_str().into()])?
+        let events: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let id = serde_json::from_str::<Value>(&r.event)
+                    .ok()
+                    .and_then(|e| e["eventId"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (id, r.event.clone())
+            })
+            .collect();
+        if let Some(refused) = super::enqueue(env, config, events, true).await? {
+            // Release the claim of exactly the rows no shard took: the others are queued
+            // and a later replay must not send them again.
+            for &i in &refused.indexes {
+                db.prepare(
+                    "UPDATE dead_letters SET replayed_at = NULL WHERE id = ?1 AND replayed_at = ?2",
+                )
+                .bind(&[rows[i].id.into(), claim.as_str().into()])?
                 .run()
                 .await?;
-            return Err(RelayError::Busy("backlog_full", 60));
+            }
+            return Err(refused.error);
         }
     }
     // Whatever waits goes now too (after a re-authorization, say).

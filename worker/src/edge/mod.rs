@@ -44,6 +44,7 @@ use worker::*;
 use crate::config::Config;
 use crate::integration::DEFAULT_ID;
 use crate::route::{self, Route};
+use crate::shard::{self, Epochs, Shards};
 
 const BATCHER: &str = "BATCHER";
 const AUDIENCES: &str = "AUDIENCES";
@@ -424,11 +425,213 @@ fn object_name(config: &Config, what: &str) -> String {
     }
 }
 
-/// Calls the integration's batching Durable Object.
+/// The name of shard `k` of an integration's batching object: shard 0 keeps the name
+/// of the unsharded object, so that switching sharding on orphans nothing.
+fn shard_name(config: &Config, k: u32) -> String {
+    let base = object_name(config, config.region.as_str());
+    if k == 0 {
+        base
+    } else {
+        format!("{base}:shard:{k}")
+    }
+}
+
+/// Calls shard `k` of the integration's batching Durable Object.
+async fn batcher_shard(
+    env: &Env,
+    config: &Config,
+    k: u32,
+    path: &str,
+    body: Option<String>,
+) -> Result<Response> {
+    let path = format!("{path}?integration={}&shard={k}", config.integration_id);
+    durable(env, BATCHER, &shard_name(config, k), &path, body).await
+}
+
+thread_local! {
+    /// Each integration's epoch record as this isolate last read it from shard 0, and when.
+    static EPOCHS: RefCell<std::collections::HashMap<String, (u64, Epochs)>> =
+        RefCell::new(std::collections::HashMap::new());
+}
+
+/// The integration's epoch record: fixed for `SHARDS=N`; under `auto`, shard 0's,
+/// read at most every [`shard::CACHE_MS`] per isolate (epochs are announced
+/// [`shard::LEAD_MS`] ahead, so a copy that old still names the right N).
+async fn epochs(env: &Env, config: &Config) -> Result<Epochs> {
+    if let Shards::Fixed(n) = config.shards {
+        return Ok(Epochs::fixed(n));
+    }
+    let now = now_ms();
+    let cached = EPOCHS.with(|c| {
+        c.borrow()
+            .get(&config.integration_id)
+            .filter(|(at, _)| now.saturating_sub(*at) < shard::CACHE_MS)
+            .map(|(_, e)| e.clone())
+    });
+    if let Some(e) = cached {
+        return Ok(e);
+    }
+    let mut answer = batcher_shard(env, config, 0, "/epochs", None).await?;
+    let e: Epochs = answer.json().await.unwrap_or_default();
+    EPOCHS.with(|c| {
+        c.borrow_mut()
+            .insert(config.integration_id.clone(), (now, e.clone()));
+    });
+    Ok(e)
+}
+
+/// Calls the integration's batching objects: `/stats`, `/flush` and `/resume` go to
+/// every shard that may hold events and the answers are merged into one of the same
+/// shape (a single object answers as it always did).
 async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
-    let name = object_name(config, config.region.as_str());
-    let path = format!("{path}?integration={}", config.integration_id);
-    durable(env, BATCHER, &name, &path, body).await
+    let shards = epochs(env, config).await?.max_n();
+    if shards <= 1 {
+        return batcher_shard(env, config, 0, path, body).await;
+    }
+    let calls = (0..shards).map(|k| {
+        let body = body.clone();
+        async move {
+            let mut r = batcher_shard(env, config, k, path, body).await?;
+            r.json::<Value>().await
+        }
+    });
+    let answers: Vec<Value> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    Response::from_json(&merge_answers(&answers))
+}
+
+/// One answer for many shards: sums of `pending` and the counters, the latest
+/// `notBefore`, the earliest `nextAlarmAt`, balanced only if every shard is, and shard
+/// 0's health with the latest error of any shard.
+fn merge_answers(answers: &[Value]) -> Value {
+    let mut merged = answers.first().cloned().unwrap_or(Value::Null);
+    let Some(out) = merged.as_object_mut() else {
+        return merged;
+    };
+    let sum = |f: &dyn Fn(&Value) -> &Value| -> u64 {
+        answers.iter().filter_map(|a| f(a).as_u64()).sum()
+    };
+    if out.contains_key("pending") {
+        out.insert("pending".into(), json!(sum(&|a| &a["pending"])));
+    }
+    if let Some(counters) = out.get("counters").and_then(Value::as_object).cloned() {
+        let mut total = serde_json::Map::new();
+        for key in counters.keys() {
+            total.insert(key.clone(), json!(sum(&|a| &a["counters"][key.as_str()])));
+        }
+        out.insert("counters".into(), Value::Object(total));
+    }
+    if out.contains_key("balanced") {
+        let all = answers
+            .iter()
+            .all(|a| a["balanced"].as_bool().unwrap_or(false));
+        out.insert("balanced".into(), json!(all));
+    }
+    if out.contains_key("notBefore") {
+        let latest = answers.iter().filter_map(|a| a["notBefore"].as_u64()).max();
+        out.insert("notBefore".into(), json!(latest));
+    }
+    if out.contains_key("nextAlarmAt") {
+        let earliest = answers
+            .iter()
+            .filter_map(|a| a["nextAlarmAt"].as_f64())
+            .reduce(f64::min);
+        out.insert("nextAlarmAt".into(), json!(earliest));
+    }
+    if let Some(latest) = answers
+        .iter()
+        .filter(|a| a["health"]["lastErrorAt"].is_string())
+        .max_by_key(|a| {
+            a["health"]["lastErrorAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        && let Some(health) = out.get_mut("health").and_then(Value::as_object_mut)
+    {
+        for key in ["lastErrorAt", "lastErrorCode"] {
+            health.insert(key.into(), latest["health"][key].clone());
+        }
+    }
+    out.insert("shards".into(), json!(answers.len()));
+    merged
+}
+
+/// Why some events could not be queued: their indexes (in the list given to
+/// [`enqueue`]) and the error to answer for them.
+struct Refused {
+    indexes: Vec<usize>,
+    error: RelayError,
+}
+
+/// What a batching object's answer to `/enqueue` means: its 503 (backlog full) becomes
+/// ours, with its Retry-After, so that the tag keeps the events.
+fn enqueue_answer(answer: &Response) -> std::result::Result<(), RelayError> {
+    match answer.status_code() {
+        200 => Ok(()),
+        503 => {
+            let secs = answer
+                .headers()
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(60);
+            Err(RelayError::Busy("backlog_full", secs))
+        }
+        _ => Err(RelayError::Busy("queue_unavailable", 10)),
+    }
+}
+
+/// Queues `events` (event id, Events API event as JSON) in the integration's batching
+/// objects: all in one with one shard, else each in the shard its id hashes to under
+/// the epoch in force now (the shards are called at once). Returns what a shard refused.
+async fn enqueue(
+    env: &Env,
+    config: &Config,
+    events: Vec<(String, String)>,
+    replayed: bool,
+) -> Result<Option<Refused>> {
+    let n = epochs(env, config).await?.n_at(now_ms());
+    let mut groups: Vec<(Vec<usize>, Vec<String>)> = vec![(Vec::new(), Vec::new()); n as usize];
+    for (i, (id, event)) in events.into_iter().enumerate() {
+        let k = if n == 1 { 0 } else { shard::shard_of(&id, n) };
+        let group = &mut groups[k as usize];
+        group.0.push(i);
+        group.1.push(event);
+    }
+    let calls = groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (indexes, _))| !indexes.is_empty())
+        .map(|(k, (indexes, events))| async move {
+            let body = json!({ "events": events, "replayed": replayed }).to_string();
+            let answer = batcher_shard(env, config, k as u32, "/enqueue", Some(body)).await;
+            (indexes, answer)
+        });
+    let mut refused: Option<Refused> = None;
+    for (indexes, answer) in futures_util::future::join_all(calls).await {
+        let error = match answer {
+            Ok(answer) => match enqueue_answer(&answer) {
+                Ok(()) => continue,
+                Err(e) => e,
+            },
+            Err(e) => {
+                console_error!("enqueue: {e}");
+                RelayError::Busy("queue_unavailable", 10)
+            }
+        };
+        match &mut refused {
+            Some(r) => r.indexes.extend(indexes),
+            None => refused = Some(Refused { indexes, error }),
+        }
+    }
+    if let Some(r) = &mut refused {
+        r.indexes.sort_unstable();
+    }
+    Ok(refused)
 }
 
 /// The configuration of the integration a Durable Object serves: named by the request
@@ -545,9 +748,15 @@ async fn alarm_at(storage: &Storage, at: u64) -> Result<()> {
 
 /// Up to `limit` entries under `prefix`, in key order, with their values as text.
 async fn entries(storage: &Storage, prefix: &str, limit: usize) -> Result<Vec<(String, String)>> {
-    let list = storage
-        .list_with_options(ListOptions::new().prefix(prefix).limit(limit))
-        .await?;
+    entries_with(storage, ListOptions::new().prefix(prefix).limit(limit)).await
+}
+
+/// The entries a listing with `options` finds, with their values as text.
+async fn entries_with(
+    storage: &Storage,
+    options: ListOptions<'_>,
+) -> Result<Vec<(String, String)>> {
+    let list = storage.list_with_options(options).await?;
     let mut out = Vec::new();
     for entry in list.entries() {
         let pair = js_sys::Array::from(&entry?);

@@ -1,0 +1,404 @@
+//! Sharding an integration's queue over several `Batcher` objects, as pure decisions.
+//!
+//! One Durable Object handles roughly a thousand requests a second; a shop sending ten
+//! thousand single-event requests a second needs more. With `SHARDS=N` (or `auto`) an
+//! integration's events are spread by event id over N objects:
+//! `shard = fnv1a64(eventId) mod N`. Shard 0 keeps the object name of the unsharded queue
+//! (nothing is orphaned when sharding is switched on), shard K > 0 is `…:shard:K`.
+//!
+//! N changes only at epoch boundaries: an [`Epochs`] record says from when which N holds,
+//! and an epoch is always announced at least [`LEAD_MS`] ahead, longer than any Worker
+//! isolate caches the record ([`CACHE_MS`]), so every isolate routes an event id of one
+//! epoch to the same shard. Under `auto`, the stated observer is shard 0: it counts its
+//! own enqueue requests and events over [`WINDOW_MS`], multiplies by the current N (the
+//! hash spreads ids evenly) and [`decide`]s the next N: enough shards for
+//! [`TARGET_REQUESTS_PER_SHARD`] each, but never so many that a shard would no longer fill
+//! a 500-event batch inside the flush window (which keeps Amazon requests at 2 per 1,000
+//! events). Each shard then batches and delivers on its own, exactly as one object did.
+
+use serde::{Deserialize, Serialize};
+
+/// Most shards per integration.
+pub const MAX_SHARDS: u32 = 64;
+/// Enqueue requests a second a shard is sized for (a quarter of a Durable Object's
+/// roughly 1,000 a second: headroom for delivery, bursts and a slow isolate).
+pub const TARGET_REQUESTS_PER_SHARD: f64 = 250.0;
+/// The observer's window.
+pub const WINDOW_MS: u64 = 10_000;
+/// A new epoch starts at least this long after it is decided.
+pub const LEAD_MS: u64 = 45_000;
+/// Epochs start on multiples of this.
+pub const GRID_MS: u64 = 15_000;
+/// How long a Worker isolate may use its copy of the epoch record (< [`LEAD_MS`]).
+pub const CACHE_MS: u64 = 30_000;
+// An isolate's copy of the record is never older than the lead of an announced epoch.
+const _: () = assert!(LEAD_MS > CACHE_MS);
+
+/// Epochs kept in the record (the oldest still name shards that may hold events).
+pub const KEEP_EPOCHS: usize = 16;
+
+/// The `SHARDS` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shards {
+    /// A fixed number of shards (1, the default, is one object per integration).
+    Fixed(u32),
+    /// Shard 0 observes the rate and decides each epoch's number.
+    Auto,
+}
+
+impl Default for Shards {
+    fn default() -> Self {
+        Shards::Fixed(1)
+    }
+}
+
+impl Shards {
+    /// Reads `SHARDS`: `auto`, or a whole number from 1 to [`MAX_SHARDS`]; absent is 1.
+    ///
+    /// # Errors
+    /// A message naming the setting.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(Shards::Fixed(1)),
+            Some(v) if v.eq_ignore_ascii_case("auto") => Ok(Shards::Auto),
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=MAX_SHARDS).contains(&n) => Ok(Shards::Fixed(n)),
+                _ => Err(format!("SHARDS must be auto or 1 to {MAX_SHARDS}")),
+            },
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: stable across versions and platforms (never `std`'s hasher).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The shard of an event id among `n`.
+pub fn shard_of(event_id: &str, n: u32) -> u32 {
+    (fnv1a64(event_id.as_bytes()) % u64::from(n.max(1))) as u32
+}
+
+/// One epoch: from `from_ms` on (until the next one), `n` shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Epoch {
+    /// When it starts (ms since the Unix epoch).
+    pub from_ms: u64,
+    /// Shards during it.
+    pub n: u32,
+}
+
+/// The epoch record, kept by shard 0 and cached by Worker isolates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epochs {
+    /// In order of `from_ms`; the first starts at 0.
+    pub epochs: Vec<Epoch>,
+    /// The most shards of the epochs no longer kept (their shards may still hold events).
+    #[serde(default)]
+    pub widest_dropped: u32,
+}
+
+impl Default for Epochs {
+    fn default() -> Self {
+        Epochs::fixed(1)
+    }
+}
+
+impl Epochs {
+    /// One epoch of `n` shards, forever.
+    pub fn fixed(n: u32) -> Self {
+        Epochs {
+            epochs: vec![Epoch {
+                from_ms: 0,
+                n: n.clamp(1, MAX_SHARDS),
+            }],
+            widest_dropped: 0,
+        }
+    }
+
+    /// The shards at time `t`.
+    pub fn n_at(&self, t: u64) -> u32 {
+        self.epochs
+            .iter()
+            .rev()
+            .find(|e| e.from_ms <= t)
+            .or(self.epochs.first())
+            .map_or(1, |e| e.n)
+    }
+
+    /// The most shards any kept epoch used: the shards that may hold events, which the
+    /// admin routes read and flush.
+    pub fn max_n(&self) -> u32 {
+        self.epochs
+            .iter()
+            .map(|e| e.n)
+            .max()
+            .unwrap_or(1)
+            .max(self.widest_dropped)
+    }
+
+    /// Records that `n` shards hold from `from_ms` on (replacing any epoch announced for
+    /// that time or later). Returns whether the record changed.
+    pub fn announce(&mut self, from_ms: u64, n: u32) -> bool {
+        let last = self.epochs.last().copied();
+        if last.is_some_and(|l| l.n == n) {
+            return false;
+        }
+        self.epochs.retain(|e| e.from_ms < from_ms);
+        if self.epochs.last().is_some_and(|l| l.n == n) {
+            return true;
+        }
+        self.epochs.push(Epoch { from_ms, n });
+        // Forget the oldest (long past), but remember how many shards it used so that
+        // they stay visible; no kept epoch's N changes.
+        while self.epochs.len() > KEEP_EPOCHS {
+            let dropped = self.epochs.remove(0);
+            self.widest_dropped = self.widest_dropped.max(dropped.n);
+            if let Some(first) = self.epochs.first_mut() {
+                first.from_ms = 0;
+            }
+        }
+        true
+    }
+}
+
+/// When an epoch decided at `now` may start: at least [`LEAD_MS`] later, on the grid.
+pub fn next_epoch_start(now: u64) -> u64 {
+    (now + LEAD_MS).div_ceil(GRID_MS) * GRID_MS
+}
+
+/// The shards wanted for a total rate of `requests_per_s` enqueue requests carrying
+/// `events_per_s` events, with a flush window of `flush_ms`, given `current` shards:
+/// enough for [`TARGET_REQUESTS_PER_SHARD`] each, at most as many as still fill a
+/// 500-event batch well inside the window (a fifth to spare), and fewer only once half
+/// as many would do (no flapping around a boundary).
+pub fn decide(
+    requests_per_s: f64,
+    events_per_s: f64,
+    flush_ms: u64,
+    batch_size: usize,
+    current: u32,
+) -> u32 {
+    let for_load = (requests_per_s / TARGET_REQUESTS_PER_SHARD).ceil().max(1.0);
+    let full_batches =
+        (events_per_s * flush_ms as f64 / 1000.0 / (batch_size as f64 * 1.2)).floor();
+    let want = for_load
+        .min(full_batches.max(1.0))
+        .min(f64::from(MAX_SHARDS)) as u32;
+    if want >= current || want * 2 <= current {
+        want.max(1)
+    } else {
+        current
+    }
+}
+
+/// Shard 0's view of the traffic: its own enqueue requests and events in the current
+/// window, all under one N (a window that would span an epoch boundary starts again:
+/// its share of the traffic changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Observer {
+    window_start: u64,
+    n: u32,
+    requests: u64,
+    events: u64,
+}
+
+impl Observer {
+    /// One enqueue of `events` at `now`, when `n` shards are in force. Returns the
+    /// estimated totals of the integration (requests/s, events/s: shard 0's rates times
+    /// `n`) over the window that just closed, when one did.
+    pub fn record(&mut self, events: u64, now: u64, n: u32) -> Option<(f64, f64)> {
+        let mut closed = None;
+        if self.window_start == 0 || self.n != n {
+            *self = Observer {
+                window_start: now,
+                n,
+                requests: 0,
+                events: 0,
+            };
+        } else if now >= self.window_start + WINDOW_MS {
+            let secs = (now - self.window_start) as f64 / 1000.0;
+            let scale = f64::from(n.max(1));
+            closed = Some((
+                self.requests as f64 / secs * scale,
+                self.events as f64 / secs * scale,
+            ));
+            self.window_start = now;
+            self.requests = 0;
+            self.events = 0;
+        }
+        self.requests += 1;
+        self.events += events;
+        closed
+    }
+}
+
+/// What shard 0 does with a closed window under `auto`: from the estimated totals it
+/// decides N and announces it for the next grid boundary at least [`LEAD_MS`] ahead and
+/// after every epoch already announced (an announced epoch is never replaced: an isolate
+/// may already route by it). Returns whether the record changed.
+pub fn observe(
+    epochs: &mut Epochs,
+    totals: (f64, f64),
+    now: u64,
+    flush_ms: u64,
+    batch_size: usize,
+) -> bool {
+    let current = epochs.n_at(now);
+    let next = decide(totals.0, totals.1, flush_ms, batch_size, current);
+    let last = epochs.epochs.last().copied();
+    if next == last.map_or(1, |e| e.n) {
+        return false;
+    }
+    let after_last = last.map_or(0, |e| e.from_ms + GRID_MS);
+    epochs.announce(next_epoch_start(now).max(after_last), next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setting() {
+        assert_eq!(Shards::parse(None), Ok(Shards::Fixed(1)));
+        assert_eq!(Shards::parse(Some("8")), Ok(Shards::Fixed(8)));
+        assert_eq!(Shards::parse(Some("AUTO")), Ok(Shards::Auto));
+        assert!(Shards::parse(Some("0")).is_err());
+        assert!(Shards::parse(Some("65")).is_err());
+        assert!(Shards::parse(Some("many")).is_err());
+    }
+
+    #[test]
+    fn the_hash_is_stable_and_spreads_ids_evenly() {
+        // Fixed vectors: a change of hash would move ids between shards mid-epoch.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(shard_of("anything", 1), 0);
+        let mut counts = [0u32; 16];
+        for i in 0..160_000 {
+            counts[shard_of(&format!("order-{i}"), 16) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_000..11_000).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn an_epoch_holds_from_its_start_and_is_announced_ahead() {
+        let mut e = Epochs::default();
+        assert_eq!(e.n_at(123), 1);
+        let now = 1_000_000_123;
+        let from = next_epoch_start(now);
+        assert!(from >= now + LEAD_MS && from.is_multiple_of(GRID_MS));
+        assert!(e.announce(from, 8));
+        assert_eq!(
+            (e.n_at(from - 1), e.n_at(from), e.n_at(from + 1)),
+            (1, 8, 8)
+        );
+        assert!(
+            !e.announce(from + GRID_MS, 8),
+            "the same N again changes nothing"
+        );
+        // A different N announced later replaces nothing before its own start.
+        assert!(e.announce(from + 5 * GRID_MS, 2));
+        assert_eq!(e.n_at(from + 4 * GRID_MS), 8);
+        assert_eq!(e.n_at(from + 5 * GRID_MS), 2);
+        assert_eq!(e.max_n(), 8);
+    }
+
+    #[test]
+    fn the_record_stays_short_and_keeps_the_widest_shards_visible() {
+        let mut e = Epochs::default();
+        for i in 0..40u64 {
+            e.announce(
+                (i + 1) * GRID_MS,
+                if i == 3 { 40 } else { 2 + (i % 2) as u32 },
+            );
+        }
+        assert!(e.epochs.len() <= KEEP_EPOCHS);
+        assert_eq!(e.max_n(), 40);
+        assert_eq!(e.epochs[0].from_ms, 0);
+        // The epochs kept, the current one above all, keep their N.
+        assert!(e.epochs.iter().all(|x| x.n == 2 || x.n == 3));
+        assert_eq!(e.n_at(40 * GRID_MS), 2 + (39 % 2));
+    }
+
+    #[test]
+    fn decide_sizes_for_load_and_keeps_batches_full() {
+        // 10 events/s, one event a request: one shard.
+        assert_eq!(decide(10.0, 10.0, 60_000, 500, 1), 1);
+        assert_eq!(decide(1_000.0, 1_000.0, 60_000, 500, 1), 4);
+        assert_eq!(decide(10_000.0, 10_000.0, 60_000, 500, 1), 40);
+        // Servers: 20 requests of 500 a second need one shard.
+        assert_eq!(decide(20.0, 10_000.0, 60_000, 500, 1), 1);
+        // A short flush window caps N so that each shard still fills its batches.
+        assert_eq!(decide(1_000.0, 1_000.0, 1_000, 500, 1), 1);
+        // Hysteresis: down only when half would do.
+        assert_eq!(decide(700.0, 700.0, 60_000, 500, 4), 4);
+        assert_eq!(decide(400.0, 400.0, 60_000, 500, 4), 2);
+        assert_eq!(decide(0.0, 0.0, 60_000, 500, 4), 1);
+    }
+
+    #[test]
+    fn a_window_spanning_an_epoch_boundary_is_not_used() {
+        let mut o = Observer::default();
+        for t in 1..=5_000u64 {
+            assert_eq!(o.record(1, t, 1), None);
+        }
+        // N went from 1 to 4: shard 0 now sees a quarter; the old window is dropped.
+        assert_eq!(o.record(1, 5_001, 4), None);
+        let mut closed = None;
+        for t in 5_002..=30_000u64 {
+            if t % 4 == 0 {
+                closed = closed.or(o.record(1, t, 4));
+            }
+        }
+        let (requests, _) = closed.unwrap();
+        assert!((900.0..1100.0).contains(&requests), "{requests}");
+    }
+
+    #[test]
+    fn an_announced_epoch_is_never_replaced() {
+        let mut e = Epochs::default();
+        let now = 1_000_000;
+        assert!(observe(&mut e, (1_000.0, 1_000.0), now, 60_000, 500));
+        let first = *e.epochs.last().unwrap();
+        // A second window closes before the first epoch began and wants more shards.
+        assert!(observe(&mut e, (4_000.0, 4_000.0), now + 1, 60_000, 500));
+        let second = *e.epochs.last().unwrap();
+        assert_eq!(e.epochs[e.epochs.len() - 2], first);
+        assert!(second.from_ms > first.from_ms);
+        assert_eq!((first.n, second.n), (4, 16));
+    }
+
+    #[test]
+    fn shard_zero_observes_and_announces() {
+        let mut e = Epochs::default();
+        let mut o = Observer::default();
+        let mut now = 10_000;
+        let mut announced = false;
+        // 2,000 single-event requests a second in all; shard 0 sees all of them at N=1.
+        for _ in 0..130_000 {
+            now += 1;
+            if let Some(totals) = o.record(1, now, e.n_at(now))
+                && observe(&mut e, totals, now, 60_000, 500)
+            {
+                announced = true;
+            }
+            if announced {
+                break;
+            }
+        }
+        assert!(announced);
+        assert_eq!(e.epochs.last().unwrap().n, 4);
+        assert!(e.epochs.last().unwrap().from_ms >= now + LEAD_MS);
+        // Nothing changes until then.
+        assert_eq!(e.n_at(now), 1);
+    }
+}
