@@ -346,7 +346,20 @@ function deliver(events) {
     if (!body.length) return;
     const batch = body;
     post('/v1/events', { v: VERSION, events: batch }).then(safe((res) => {
-      if (res.ok) return;
+      if (res.ok) {
+        // A sharded Worker may take part of a request: the events a shard could not
+        // queue now come back as rejected with a retryable reason, and wait here.
+        if (res.status === 202 && res.headers.get('retry-after')) {
+          return res.json().then(safe((answer) => {
+            const again = (answer.rejected || [])
+              .filter((r) => r.reason === 'backlog_full' || r.reason === 'queue_unavailable')
+              .map((r) => batch[r.index])
+              .filter(Boolean);
+            if (again.length) outbox(again, retryDelay(res));
+          }), () => {});
+        }
+        return;
+      }
       // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
       if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(batch, retryDelay(res));
       else warn(`refused_${res.status}`);

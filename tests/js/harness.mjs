@@ -42,6 +42,7 @@ export async function recorder() {
   const seen = [];
   let status = 202;
   let extra = {};
+  let answer = '{"accepted":[]}';
   const server = createServer((req, res) => {
     const cors = {
       'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type',
@@ -55,13 +56,13 @@ export async function recorder() {
         seen.push({ method: req.method, path: url.pathname, query: url.search, siteKey: url.searchParams.get('siteKey'), headers: req.headers, body, at: Date.now() });
       }
       const head = req.method === 'OPTIONS' ? cors : { ...cors, ...extra };
-      res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : '{"accepted":[]}');
+      res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : answer);
     });
   });
   return {
     url: await listen(server),
     seen,
-    setStatus: (s, headers = {}) => { status = s; extra = headers; },
+    setStatus: (s, headers = {}, body = '{"accepted":[]}') => { status = s; extra = headers; answer = body; },
     close: () => new Promise((r) => server.close(r)),
   };
 }

@@ -378,6 +378,25 @@ test('503 with Retry-After: events stay in the outbox and nothing is sent before
   await first.context.close();
 });
 
+test('a sharded Worker that queues part of a request: the refused events wait for Retry-After, the taken ones are not sent again', async () => {
+  ingest.seen.length = 0;
+  ingest.setStatus(202, { 'retry-after': '1' }, JSON.stringify({
+    accepted: [{ index: 0, eventId: 's-1' }], rejected: [{ index: 1, reason: 'backlog_full' }], warnings: [],
+  }));
+  const { context, page } = await open();
+  await init(page, { country: 'US' });
+  await page.evaluate(() => {
+    matchkey('track', 'purchase', { eventId: 's-1' });
+    matchkey('track', 'purchase', { eventId: 's-2' });
+  });
+  await until(async () => (await outboxed(page)).length === 1);
+  assert.deepEqual((await outboxed(page)).map((e) => e.eventId), ['s-2']);
+  ingest.setStatus(202);
+  await until(() => ingest.seen.length >= 2, 5000);
+  assert.deepEqual(JSON.parse(ingest.seen[1].body).events.map((e) => e.eventId), ['s-2']);
+  await context.close();
+});
+
 test('network errors keep events in a bounded outbox until the next page', async () => {
   ingest.seen.length = 0;
   const { context, page } = await open();
