@@ -83,6 +83,18 @@ pub struct Context<'a> {
     pub client_ip: Option<&'a str>,
 }
 
+impl Context<'static> {
+    /// A caller's context for a request that carries no event (members, erasure): no
+    /// user agent or client IP is taken from it.
+    pub fn bodiless(caller: Caller) -> Self {
+        Context {
+            caller,
+            user_agent: None,
+            client_ip: None,
+        }
+    }
+}
+
 impl Context<'_> {
     /// The identity rule's sender for this caller.
     pub fn sender(&self, config: &Config) -> Sender {

@@ -155,6 +155,11 @@ impl Accumulator {
         self.pending += n;
     }
 
+    /// Whether a chunk of `len` items goes now: full, forced, or its oldest is due.
+    pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
+        self.force || len >= batch_size || self.due_at.is_some_and(|d| now >= d)
+    }
+
     /// `n` items settled (sent, refused or given up).
     pub fn remove(&mut self, n: u64) {
         self.pending = self.pending.saturating_sub(n);

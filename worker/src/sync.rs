@@ -35,6 +35,23 @@ pub struct MemberCounters {
     pub rejected: u64,
 }
 
+impl MemberCounters {
+    /// A request of `changes`, `new_people` of them for people without a pending change
+    /// (the others replace one): counted, and the new ones added to `acc`.
+    pub fn joined(
+        &mut self,
+        acc: &mut Accumulator,
+        changes: u64,
+        new_people: u64,
+        now: u64,
+        flush_ms: u64,
+    ) {
+        self.accepted += changes;
+        self.superseded += changes - new_people.min(changes);
+        acc.add(new_people, now, flush_ms);
+    }
+}
+
 /// The audience's persistent state (one storage key).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,14 +92,12 @@ impl Membership {
     /// A members request: `changes` accepted, `new_people` of them for people without a
     /// pending change (the others replace one).
     pub fn joined(&mut self, changes: u64, new_people: u64, now: u64, flush_ms: u64) {
-        self.counters.accepted += changes;
-        self.counters.superseded += changes - new_people.min(changes);
-        self.acc.add(new_people, now, flush_ms);
+        (self.counters).joined(&mut self.acc, changes, new_people, now, flush_ms);
     }
 
     /// Whether a chunk of `len` changes goes now: full, forced, or its oldest is due.
     pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
-        self.acc.force || len >= batch_size || self.acc.due_at.is_some_and(|d| now >= d)
+        self.acc.chunk_due(len, batch_size, now)
     }
 
     /// No token: wait a minute.
@@ -177,14 +192,12 @@ pub struct Erasures {
 impl Erasures {
     /// An erasure request: `accepted` people, `new_people` of them not already pending.
     pub fn joined(&mut self, accepted: u64, new_people: u64, now: u64, flush_ms: u64) {
-        self.counters.accepted += accepted;
-        self.counters.superseded += accepted - new_people.min(accepted);
-        self.acc.add(new_people, now, flush_ms);
+        (self.counters).joined(&mut self.acc, accepted, new_people, now, flush_ms);
     }
 
     /// Whether a chunk of `len` goes now (full, forced or due).
     pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
-        self.acc.force || len >= batch_size || self.acc.due_at.is_some_and(|d| now >= d)
+        self.acc.chunk_due(len, batch_size, now)
     }
 
     /// Amazon's answer to a chunk of `len` erasures: a 207 counts the users in its

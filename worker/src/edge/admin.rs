@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use worker::*;
 
 use super::amazon::{access_token, auth, client_id, send, token_url};
-use super::api::body;
 use super::auth::DEMO_SECRETS;
 use super::health::days_until_expiry;
 use super::store::{self, hex};
@@ -30,8 +29,7 @@ fn bad(code: &'static str) -> RelayError {
 
 /// A request body as a JSON object (bounded).
 async fn json_body(req: &mut Request) -> std::result::Result<Value, RelayError> {
-    let bytes = body(req).await?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad("bad_json"))?;
+    let v = super::api::json_body(req).await?;
     if v.is_object() {
         Ok(v)
     } else {
@@ -52,6 +50,19 @@ fn label_of(v: &Value) -> std::result::Result<Option<String>, RelayError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= 100 => Ok(Some(s.trim().to_owned())),
         Some(_) => Err(bad("invalid_label")),
+    }
+}
+
+/// The security profile's client id and secret.
+fn lwa_client(env: &Env) -> std::result::Result<(String, String), RelayError> {
+    match (
+        secret(env, "LWA_CLIENT_ID"),
+        secret(env, "LWA_CLIENT_SECRET"),
+    ) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        _ => Err(RelayError::Config(
+            "LWA_CLIENT_ID and LWA_CLIENT_SECRET are not set".into(),
+        )),
     }
 }
 
@@ -201,14 +212,7 @@ pub(super) async fn connect_callback(req: &Request, env: &Env, vars: &Config) ->
     let verifier = keys
         .open(&state, &pending.verifier)
         .map_err(|e| RelayError::Config(e.code().into()))?;
-    let (Some(client_id), Some(client_secret)) = (
-        secret(env, "LWA_CLIENT_ID"),
-        secret(env, "LWA_CLIENT_SECRET"),
-    ) else {
-        return Err(RelayError::Config(
-            "LWA_CLIENT_ID and LWA_CLIENT_SECRET are not set".into(),
-        ));
-    };
+    let (client_id, client_secret) = lwa_client(env)?;
     let (status, _, text) = send(connect::code_grant(
         &token_url(vars, &pending.region),
         &client_id,
@@ -292,14 +296,7 @@ pub(super) async fn add_connection(req: &mut Request, env: &Env, vars: &Config) 
         Some(_) => return Err(bad("invalid_granted_at")),
     };
     let keys = keys(env)?;
-    let (Some(client_id), Some(client_secret)) = (
-        secret(env, "LWA_CLIENT_ID"),
-        secret(env, "LWA_CLIENT_SECRET"),
-    ) else {
-        return Err(RelayError::Config(
-            "LWA_CLIENT_ID and LWA_CLIENT_SECRET are not set".into(),
-        ));
-    };
+    let (client_id, client_secret) = lwa_client(env)?;
     let (status, _, text) = send(amazon::lwa_refresh(
         &token_url(vars, region.code()),
         &client_id,

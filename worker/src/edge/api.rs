@@ -37,6 +37,12 @@ pub(super) async fn body(req: &mut Request) -> std::result::Result<Vec<u8>, Rela
     Ok(bytes)
 }
 
+/// The body as JSON (bounded, as [`body`] reads it).
+pub(super) async fn json_body(req: &mut Request) -> std::result::Result<Value, RelayError> {
+    let bytes = body(req).await?;
+    serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))
+}
+
 /// Hands accepted work to a Durable Object; its 503 (backlog full) becomes ours, with
 /// its Retry-After, so that the tag keeps the events.
 async fn queued(answer: Response) -> std::result::Result<(), RelayError> {
@@ -167,14 +173,8 @@ pub(super) async fn members(req: &mut Request, env: &Env, vars: &Config, name: &
     if config.amc_advertiser_id.is_none() {
         return Err(RelayError::Status(409, "audiences_not_configured"));
     }
-    let bytes = body(req).await?;
-    let body: Value =
-        serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
-    let ctx = ingest::Context {
-        caller,
-        user_agent: None,
-        client_ip: None,
-    };
+    let body = json_body(req).await?;
+    let ctx = ingest::Context::bodiless(caller);
     let (country, changes, rejected) = audience::changes(&body, &ctx, config, name)
         .map_err(|code| RelayError::Status(audience::status(code), code))?;
     if !changes.is_empty() {

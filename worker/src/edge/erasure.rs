@@ -14,7 +14,7 @@ use worker::*;
 use matchkey::amazon::cookie::{self as amazon_cookie, ErasedUser, MAX_USERS_PER_ERASURE};
 
 use super::amazon::{access_token, auth, client_id};
-use super::api::body;
+use super::api::json_body;
 use super::limiter::paced;
 use super::log::{self, Record};
 use super::{
@@ -35,14 +35,8 @@ const PREFIX: &str = "e:";
 /// `POST /v1/erasure`: a server's visitor ids and identities, or a browser's own visitor id.
 pub(super) async fn erase(req: &mut Request, env: &Env, vars: &Config) -> Answer {
     let (caller, config) = caller_auth::caller(req, env, vars).await?;
-    let bytes = body(req).await?;
-    let body: Value =
-        serde_json::from_slice(&bytes).map_err(|_| RelayError::Status(400, "bad_json"))?;
-    let ctx = ingest::Context {
-        caller,
-        user_agent: None,
-        client_ip: None,
-    };
+    let body = json_body(req).await?;
+    let ctx = ingest::Context::bodiless(caller);
     let (people, rejected): (Vec<ErasedUser>, Vec<Problem>) =
         erasure::erasures(&body, &ctx, &config)
             .map_err(|code| RelayError::Status(erasure::status(code), code))?;
