@@ -165,7 +165,8 @@ start() {
   pgids+=("$pid")
   url=
   for _ in $(seq 600); do
-    url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/$name.log" | head -1)
+    # The log may not exist yet: the background shell creates it when it gets to run.
+    url=$({ sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/$name.log" 2>/dev/null || true; } | head -1)
     [ -n "$url" ] && break
     kill -0 "$pid" 2>/dev/null || fail "the $name stopped while starting"
     sleep 0.1
