@@ -3,8 +3,9 @@
 // rows, quoted cells with commas, quotes and line breaks, non-ASCII names in NFC and NFD)
 // is dropped on the page in Chromium, hashed there by the wasm package in a Web Worker,
 // downloaded, and compared byte for byte with `target/debug/matchkey hash-csv` run on
-// the same file with the same options. The page's requests are watched: the file's
-// content never leaves the page. A screenshot goes to target/console-screenshots/.
+// the same file with the same options, then again with --strict. The page's requests
+// are watched: the file's content never leaves the page. A screenshot goes to
+// target/console-screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
@@ -128,6 +129,25 @@ test('the file page hashes 120,000 rows in the page, byte-identical to matchkey 
     assert.equal(r.body, '', `sent a body: ${r.url}`);
   }
   await page.screenshot({ path: `${SHOTS}/file.png`, fullPage: true });
+
+  // --strict: short rows refused, the same bytes as the CLI's (which exits 1 for them),
+  // and the page says so.
+  const strictWant = `${DIR}/cli-strict.csv`;
+  const [input2, output2] = [openSync(file, 'r'), openSync(strictWant, 'w')];
+  const strictCli = spawnSync(`${root}target/debug/matchkey`, ['hash-csv', '--map', MAP.map(([c, f]) => `${c}=${f}`).join(','), '--country-column', 'country', '--keep', 'id,note', '--strict', '--no-progress'], { stdio: [input2, output2, 'pipe'] });
+  closeSync(input2);
+  closeSync(output2);
+  assert.equal(strictCli.status, 1, String(strictCli.stderr));
+  await page.check('#f-file-strict');
+  await page.evaluate(() => document.querySelector('#file-result').replaceChildren());
+  await page.click('#file-form button[type=submit]');
+  const strictLink = await page.waitForSelector('#file-download', { timeout: 240_000 });
+  assert.match(await page.textContent('#file-result [role=alert]'), /rows refused: hash-csv would exit 1/);
+  const [strictDownload] = await Promise.all([page.waitForEvent('download'), strictLink.click()]);
+  const strictGot = `${DIR}/page-strict.csv`;
+  await strictDownload.saveAs(strictGot);
+  assert.ok(readFileSync(strictGot).equals(readFileSync(strictWant)), '--strict: byte-identical to the CLI output');
+  assert.match(await page.textContent('#file-result'), /Rows refused: short_row/);
   await context.close();
 });
 

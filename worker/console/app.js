@@ -612,7 +612,14 @@ async function showFile() {
       if (r.error) { result.replaceChildren(h('p', { class: 'err', role: 'alert' }, `Not hashed: ${r.error}`)); return; }
       url = URL.createObjectURL(r.done);
       const out = file.name.replace(/\.(csv|tsv|txt)$/i, '') + '-hashed.csv';
+      // What would make `hash-csv` exit 1 (its output is the same): said, not hidden.
+      const c = r.counts;
+      const refused = c.refused.reduce((n, t) => n + t.count, 0);
+      const verdict = refused ? `${refused} rows refused: hash-csv would exit 1 unless --max-bad-rows allows them.`
+        : c.rowsWritten === 0 ? 'No row written.'
+          : c.noMatchKeys === c.rowsWritten ? 'No row has a usable match key: is the mapping right?' : '';
       result.replaceChildren(
+        verdict ? h('p', { class: 'err', role: 'alert' }, verdict) : '',
         h('p', {}, badge('done', 'ok'), ` ${r.counts.rowsWritten.toLocaleString()} rows in ${((performance.now() - started) / 1000).toFixed(1)} s. `,
           h('a', { id: 'file-download', class: 'button', href: url, download: out }, `Download ${out}`)),
         countsTable(r.counts));
