@@ -2,7 +2,9 @@
 # Builds the npm package `matchkey` into pkg/ from scratch: the core with the `browser`
 # feature for wasm32, twice: the lite build (pkg/matchkey_wasm*, feature `browser-lite`:
 # every field but ADDRESS and STATE, what a page downloads first) and the full build
-# (pkg/full/, every field, fetched only when a page uses ADDRESS or STATE). Each gets the
+# (pkg/full/, every field, fetched only when a page uses ADDRESS or STATE); and a third,
+# pkg/csv/ (feature `browser-csv`: the full build plus `hash-csv` over a streamed file,
+# for the console's file page, with npm/csv.js as its API). Each gets the
 # wasm-bindgen glue (--target web: browsers, Web Workers, bundlers, and Node with the
 # bytes passed to init) and wasm-opt -O3; the package files come from npm/. (opt-level
 # "z" and wasm-opt -Oz were measured: larger after brotli and slower in hashBatch.)
@@ -19,7 +21,7 @@ fi
 # All current browsers run simd128 (and wasm-opt's passes below rely on it).
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
 wasm_opt=node_modules/.bin/wasm-opt
-rm -rf pkg && mkdir -p pkg/full
+rm -rf pkg && mkdir -p pkg/full pkg/csv
 # build FEATURE OUT_DIR: one wasm build with its glue.
 build() {
   # Separate target directories: the two builds differ only in features and would
@@ -34,14 +36,15 @@ build() {
 }
 build browser-lite pkg
 build browser pkg/full
-cp npm/package.json npm/matchkey.js npm/matchkey.d.ts npm/README.md pkg/
+build browser-csv pkg/csv
+cp npm/package.json npm/matchkey.js npm/matchkey.d.ts npm/csv.js npm/csv.d.ts npm/README.md pkg/
 # The site tag as pages load it: one minified module (pkg/tag.js).
 node scripts/bundle-tag.mjs
 # shellcheck disable=SC2016 # JavaScript, not shell
 node --input-type=module -e '
   import { readFileSync } from "node:fs";
   import { gzipSync, brotliCompressSync, constants } from "node:zlib";
-  for (const f of ["pkg/matchkey_wasm_bg.wasm", "pkg/tag.js", "pkg/matchkey_wasm.js", "pkg/matchkey.js", "pkg/full/matchkey_wasm_bg.wasm", "pkg/full/matchkey_wasm.js"]) {
+  for (const f of ["pkg/matchkey_wasm_bg.wasm", "pkg/tag.js", "pkg/matchkey_wasm.js", "pkg/matchkey.js", "pkg/full/matchkey_wasm_bg.wasm", "pkg/full/matchkey_wasm.js", "pkg/csv.js", "pkg/csv/matchkey_wasm_bg.wasm", "pkg/csv/matchkey_wasm.js"]) {
     const b = readFileSync(f);
     const gz = gzipSync(b, { level: 9 }).length;
     const br = brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;

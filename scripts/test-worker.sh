@@ -8,11 +8,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 require_deps
 
+# The site tag, for the suites that drive it in Chromium against the Worker, and the
+# package's csv build, which the Worker embeds for the console's file page: before the
+# Worker is built.
+[ -f pkg/tag.js ] && [ -f pkg/csv/matchkey_wasm_bg.wasm ] || bash scripts/build-pkg.sh
 bash scripts/build-worker.sh
 cargo build --quiet --locked -p amazon-emulator --bin amazon-emulator
 cargo build --quiet --locked --bin matchkey
-# The site tag, for the suites that drive it in Chromium against the Worker.
-[ -f pkg/tag.js ] || bash scripts/build-pkg.sh
 node --test --test-concurrency=1 tests/worker/
 
 # Short bounded load runs (browser single events and 500-event server bodies, then the

@@ -388,3 +388,361 @@ impl Batch {
 
 /// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
 const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The console's file page: `matchkey hash-csv` in the page (the `browser-csv` build
+/// only; the builds shoppers' pages load have no file to read).
+#[cfg(all(feature = "browser-csv", not(feature = "browser-lite")))]
+pub mod csv_file {
+    use std::collections::BTreeMap;
+
+    use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+    use js_sys::{Array, Object};
+    use wasm_bindgen::prelude::*;
+
+    use super::{in_form, set};
+    use crate::csv_rows::{Plan, RowCountry, RowCounts, RowWriter, detect_delimiter};
+    use crate::{Country, Field, Normalizer};
+
+    /// Row numbers kept per reason for the page's summary (as the CLI keeps lines).
+    const ROWS_KEPT: usize = 10;
+
+    fn error(code: &str, message: &str) -> JsValue {
+        let error: JsValue = JsError::new(message).into();
+        set(&error, "code", &code.into());
+        error
+    }
+
+    /// `,` `;` `\t` `|`, or detected from `text` when `given` is empty.
+    fn delimiter(given: &str, text: impl FnOnce() -> String) -> Result<u8, JsValue> {
+        match given {
+            "" => Ok(detect_delimiter(&text())),
+            "," | ";" | "\t" | "|" => Ok(given.as_bytes()[0]),
+            _ => Err(error(
+                "invalid_delimiter",
+                "the delimiter is one of , ; tab |",
+            )),
+        }
+    }
+
+    fn reader(delimiter: u8) -> Reader {
+        ReaderBuilder::new().delimiter(delimiter).build()
+    }
+
+    /// One record read by `csv-core` across chunks: its bytes and field ends.
+    #[derive(Default)]
+    struct Record {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+        len: usize,
+        fields: usize,
+    }
+
+    impl Record {
+        /// Reads from `input` until a record is complete (`Some(consumed)` with it in
+        /// `self`), or the input is used up (`None`: all of it consumed). An empty
+        /// `input` ends the file.
+        fn read(&mut self, reader: &mut Reader, input: &[u8]) -> (bool, usize) {
+            let mut at = 0;
+            loop {
+                if self.bytes.len() < self.len + 1024 {
+                    self.bytes.resize((self.bytes.len() * 2).max(4096), 0);
+                }
+                if self.ends.len() < self.fields + 16 {
+                    self.ends.resize((self.ends.len() * 2).max(64), 0);
+                }
+                let (res, nin, nout, nend) = reader.read_record(
+                    &input[at..],
+                    &mut self.bytes[self.len..],
+                    &mut self.ends[self.fields..],
+                );
+                at += nin;
+                self.len += nout;
+                self.fields += nend;
+                match res {
+                    ReadRecordResult::Record => return (true, at),
+                    ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+                    ReadRecordResult::InputEmpty | ReadRecordResult::End => return (false, at),
+                }
+            }
+        }
+
+        fn clear(&mut self) {
+            self.len = 0;
+            self.fields = 0;
+        }
+
+        /// Where cell `i` lies in the record's bytes (empty when the row is short).
+        fn cell(&self, i: usize) -> std::ops::Range<usize> {
+            if i >= self.fields {
+                return 0..0;
+            }
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            start..self.ends[i]
+        }
+    }
+
+    /// The header row of a CSV file from its first bytes (UTF-8, byte-order mark
+    /// removed; the page decodes other encodings first; `whole` when they are the whole
+    /// file): `{names, delimiter}`, the names trimmed, the delimiter detected as
+    /// `hash-csv` does unless given.
+    ///
+    /// # Errors
+    /// `no_header` (no complete first row in `sample`), `invalid_encoding`,
+    /// `invalid_delimiter`.
+    #[wasm_bindgen(js_name = csvHeader)]
+    pub fn csv_header_js(
+        sample: &[u8],
+        delimiter_given: &str,
+        whole: bool,
+    ) -> Result<JsValue, JsValue> {
+        let d = delimiter(delimiter_given, || {
+            String::from_utf8_lossy(sample).into_owned()
+        })?;
+        let mut reader = reader(d);
+        let mut record = Record::default();
+        let (complete, _) = record.read(&mut reader, sample);
+        if !(complete || whole && record.read(&mut reader, &[]).0) {
+            return Err(error(
+                "no_header",
+                "no header row in the file's first bytes",
+            ));
+        }
+        let text = std::str::from_utf8(&record.bytes[..record.len])
+            .map_err(|_| error("invalid_encoding", "the header row is not valid UTF-8"))?;
+        let names = Array::new();
+        for i in 0..record.fields {
+            let name = &text[record.cell(i)];
+            let name = if i == 0 {
+                name.trim_start_matches('\u{feff}')
+            } else {
+                name
+            };
+            names.push(&name.trim().into());
+        }
+        let result: JsValue = Object::new().into();
+        set(&result, "names", &names.into());
+        set(&result, "delimiter", &char::from(d).to_string().into());
+        Ok(result)
+    }
+
+    /// Counts of one reason: how many rows, and the first row numbers.
+    #[derive(Default)]
+    struct Tally {
+        count: u64,
+        rows: Vec<u64>,
+    }
+
+    impl Tally {
+        fn add(&mut self, row: u64) {
+            self.count += 1;
+            if self.rows.len() < ROWS_KEPT {
+                self.rows.push(row);
+            }
+        }
+    }
+
+    /// `matchkey hash-csv` over a file fed in chunks of UTF-8 bytes: each `push` returns
+    /// the output of the rows it completed, `finish` the rest; the output is the CLI's,
+    /// byte for byte (the library's row logic and CSV writer, `csv-core`'s reader as the
+    /// CLI's `csv` reader uses it). Memory holds one row and one chunk's output.
+    #[wasm_bindgen(js_name = CsvHasher)]
+    pub struct CsvHasher {
+        reader: Reader,
+        record: Record,
+        plan: Plan,
+        width: usize,
+        strict: bool,
+        header_read: bool,
+        rows_read: u64,
+        normalizer: Normalizer,
+        rows: RowWriter,
+        counts: RowCounts,
+        refused: BTreeMap<&'static str, Tally>,
+        warnings: BTreeMap<&'static str, Tally>,
+    }
+
+    #[wasm_bindgen(js_class = CsvHasher)]
+    impl CsvHasher {
+        /// A conversion of a file whose header has `width` columns: `map` as
+        /// `index=FIELD` pairs separated by commas (0-based header indices, FIELD as in
+        /// `--map`), `country` (for every row) or `country_column` (an index, or -1),
+        /// `keep` the indices copied, `delimiter` one of `,` `;` tab `|`, `strict`
+        /// refusing short and long rows.
+        ///
+        /// # Errors
+        /// `unknown_field`, `invalid_country`, `invalid_delimiter`, `bad_column` (an
+        /// index not in the header), `nothing_to_write`.
+        #[wasm_bindgen(constructor)]
+        pub fn new(
+            width: u32,
+            map: &str,
+            country: &str,
+            country_column: i32,
+            keep: &[u32],
+            delimiter_given: &str,
+            strict: bool,
+        ) -> Result<CsvHasher, JsValue> {
+            let width = width as usize;
+            let index = |i: &str| -> Result<usize, JsValue> {
+                i.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < width)
+                    .ok_or_else(|| error("bad_column", "a column index not in the header"))
+            };
+            let mut mapped = Vec::new();
+            for pair in map.split(',').filter(|p| !p.trim().is_empty()) {
+                let (i, field) = pair
+                    .split_once('=')
+                    .ok_or_else(|| error("bad_mapping", "a mapping is index=FIELD"))?;
+                let field = field.parse::<Field>().map_err(super::reject_error)?;
+                mapped.push((index(i)?, field));
+            }
+            let row_country = if country_column >= 0 {
+                RowCountry::Column(index(&country_column.to_string())?)
+            } else {
+                RowCountry::Fixed(Country::parse(country).map_err(super::reject_error)?)
+            };
+            let keep: Vec<usize> = keep
+                .iter()
+                .map(|&i| index(&i.to_string()))
+                .collect::<Result<_, _>>()?;
+            let plan = Plan::new(width, &mapped, row_country, &keep).ok_or_else(|| {
+                error(
+                    "nothing_to_write",
+                    "nothing to write: no mapped or kept column",
+                )
+            })?;
+            let d = match delimiter_given {
+                "" => Err(error("invalid_delimiter", "the delimiter must be given")),
+                given => delimiter(given, String::new),
+            }?;
+            Ok(CsvHasher {
+                reader: reader(d),
+                record: Record::default(),
+                plan,
+                width,
+                strict,
+                header_read: false,
+                rows_read: 0,
+                normalizer: Normalizer::new(),
+                rows: RowWriter::new(),
+                counts: RowCounts::default(),
+                refused: BTreeMap::new(),
+                warnings: BTreeMap::new(),
+            })
+        }
+
+        /// The output header row.
+        #[wasm_bindgen(js_name = headerRow)]
+        pub fn header_row(&self, names: Vec<String>) -> Vec<u8> {
+            let mut out = Vec::new();
+            self.plan
+                .write_header(|i| names.get(i).map_or("", String::as_str), &mut out);
+            out
+        }
+
+        /// Reads `chunk` (the file's next bytes, UTF-8, the byte-order mark removed) and
+        /// returns the output rows it completed. The first row read is the header.
+        pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+            let mut out = Vec::with_capacity(chunk.len() * 2);
+            let mut at = 0;
+            while at < chunk.len() {
+                let (complete, used) = self.record.read(&mut self.reader, &chunk[at..]);
+                at += used;
+                if complete {
+                    self.row(&mut out);
+                }
+            }
+            out
+        }
+
+        /// Ends the file: the output of a last row without a line break.
+        pub fn finish(&mut self) -> Vec<u8> {
+            let mut out = Vec::new();
+            while self.record.read(&mut self.reader, &[]).0 {
+                self.row(&mut out);
+            }
+            out
+        }
+
+        /// The counts so far: `{rowsRead, rowsWritten, noMatchKeys, rejects: [{field,
+        /// code, count}], refused: [{reason, count, rows}], warnings: [{reason, count,
+        /// rows}]}` (rows numbered from 1, the header not counted; never a value).
+        pub fn counts(&self) -> JsValue {
+            let result: JsValue = Object::new().into();
+            set(&result, "rowsRead", &(self.rows_read as f64).into());
+            set(&result, "rowsWritten", &(self.counts.rows as f64).into());
+            set(
+                &result,
+                "noMatchKeys",
+                &(self.counts.no_match_keys as f64).into(),
+            );
+            let rejects = Array::new();
+            for ((field, code), n) in &self.counts.rejects {
+                let item: JsValue = Object::new().into();
+                set(&item, "field", &field.as_str().into());
+                set(&item, "code", &(*code).into());
+                set(&item, "count", &(*n as f64).into());
+                rejects.push(&item);
+            }
+            set(&result, "rejects", &rejects.into());
+            for (name, tallies) in [("refused", &self.refused), ("warnings", &self.warnings)] {
+                let list = Array::new();
+                for (reason, tally) in tallies {
+                    let item: JsValue = Object::new().into();
+                    set(&item, "reason", &(*reason).into());
+                    set(&item, "count", &(tally.count as f64).into());
+                    let rows = Array::new();
+                    for r in &tally.rows {
+                        rows.push(&(*r as f64).into());
+                    }
+                    set(&item, "rows", &rows.into());
+                    list.push(&item);
+                }
+                set(&result, name, &list.into());
+            }
+            result
+        }
+
+        /// Converts the record just read (or skips the header) and clears it.
+        fn row(&mut self, out: &mut Vec<u8>) {
+            if !self.header_read {
+                self.header_read = true;
+                self.record.clear();
+                return;
+            }
+            self.rows_read += 1;
+            let n = self.rows_read;
+            let shape = match self.record.fields {
+                f if f < self.width => Some("short_row"),
+                f if f > self.width => Some("long_row"),
+                _ => None,
+            };
+            let record = &self.record;
+            let Ok(text) = std::str::from_utf8(&record.bytes[..record.len]) else {
+                self.refused.entry("invalid_encoding").or_default().add(n);
+                self.record.clear();
+                return;
+            };
+            match shape {
+                Some(reason) if self.strict => {
+                    self.refused.entry(reason).or_default().add(n);
+                    self.record.clear();
+                    return;
+                }
+                Some(reason) => self.warnings.entry(reason).or_default().add(n),
+                None => {}
+            }
+            self.rows.write_row(
+                &self.plan,
+                |i| &text[record.cell(i)],
+                in_form,
+                &mut self.normalizer,
+                &mut self.counts,
+                out,
+            );
+            self.record.clear();
+        }
+    }
+}

@@ -33,6 +33,9 @@ pub mod amazon;
 pub mod browser;
 pub mod consent;
 mod country;
+// The CLI's and the console file page's row logic: not in the builds shoppers load.
+#[cfg(any(feature = "cli", feature = "browser-csv"))]
+pub mod csv_rows;
 mod field;
 mod fold_table;
 mod hash;

@@ -794,3 +794,126 @@ fn amc_prepare_is_the_same_with_threads() {
     assert!(outputs[1] == outputs[0] && outputs[2] == outputs[0]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The console's file page writes rows with the library's `csv_rows` (the wasm build of
+/// it): the binary's output equals the library's row function run on the same file's
+/// records, mapped, kept and country columns, rejects and short rows included.
+#[test]
+fn the_binary_and_the_library_row_function_agree() {
+    use matchkey::csv_rows::{Plan, RowCountry, RowCounts, RowWriter};
+    use matchkey::{Field, Normalizer};
+    let mut input = String::from("id,email,phone,first,street,state,zip,country,note\n");
+    let cells = [
+        [
+            "1",
+            "Ada@Example.com ",
+            "(555) 010-2030",
+            "José",
+            "1 Main St.",
+            "California",
+            "94105-1234",
+            "us",
+            "a,b",
+        ],
+        [
+            "2",
+            "nope",
+            "12",
+            "Zoe\u{308}",
+            "",
+            "XX",
+            "1",
+            "uk",
+            "\"q\"",
+        ],
+        [
+            "3",
+            "",
+            "+44 20 7946 0958",
+            "ÅSA",
+            "10 Downing Street",
+            "",
+            "SW1A 2AA",
+            "GB",
+            "",
+        ],
+        [
+            "4",
+            "b@c.de",
+            "030 1234567",
+            "Łukasz",
+            "Hauptstraße 1",
+            "Berlin",
+            "10115",
+            "xx",
+            "multi\nline",
+        ],
+    ];
+    for round in 0..50 {
+        for row in &cells {
+            let quoted: Vec<String> = row
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        (*c).to_owned()
+                    }
+                })
+                .collect();
+            input.push_str(&quoted.join(","));
+            input.push('\n');
+        }
+        if round % 10 == 0 {
+            input.push_str(&format!("short{round},x@y.z\n"));
+        }
+    }
+    let (out, err, code) = run(
+        &[
+            "hash-csv",
+            "--map",
+            "email=EMAIL,phone=PHONE,first=FIRST_NAME,street=ADDRESS,state=STATE,zip=POSTAL",
+            "--country-column",
+            "country",
+            "--keep",
+            "id,note",
+            "--threads",
+            "2",
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let map = [
+        (1, Field::Email),
+        (2, Field::Phone),
+        (3, Field::FirstName),
+        (4, Field::Address),
+        (5, Field::State),
+        (6, Field::Postal),
+    ];
+    let plan = Plan::new(9, &map, RowCountry::Column(7), &[0, 8]).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input.as_bytes());
+    let mut records = reader.records().map(Result::unwrap);
+    let header = records.next().unwrap();
+    let mut want = Vec::new();
+    plan.write_header(|i| &header[i], &mut want);
+    let (mut rows, mut normalizer, mut counts) =
+        (RowWriter::new(), Normalizer::new(), RowCounts::default());
+    for record in records {
+        rows.write_row(
+            &plan,
+            |i| record.get(i).unwrap_or_default(),
+            |_, v| std::borrow::Cow::Borrowed(v),
+            &mut normalizer,
+            &mut counts,
+            &mut want,
+        );
+    }
+    assert_eq!(out, String::from_utf8(want).unwrap());
+    assert_eq!(counts.rows, 205);
+    assert!(counts.rejects.len() >= 4, "{:?}", counts.rejects);
+}

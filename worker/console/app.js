@@ -526,11 +526,122 @@ async function showPeople() {
       audit.audit.map((a) => [when(a.at), `${a.actor_name} (${a.actor_id})`, a.action, a.target, a.status, a.via]), 'No change yet.')));
 }
 
+// ---- Hash a file ------------------------------------------------------------------------
+
+/** The CLI's field names (`--map column=FIELD`). */
+const FIELDS = ['EMAIL', 'PHONE', 'FIRST_NAME', 'LAST_NAME', 'ADDRESS', 'CITY', 'STATE', 'POSTAL', 'MAID', 'RAMP_ID', 'MATCH_ID'];
+/** A first guess from a column's name (the operator changes it). */
+const GUESS = [[/e-?mail/, 'EMAIL'], [/phone|mobile|tel/, 'PHONE'], [/^first|given/, 'FIRST_NAME'], [/^last|surname|family/, 'LAST_NAME'],
+  [/address|street/, 'ADDRESS'], [/city|town/, 'CITY'], [/^state|province|region/, 'STATE'], [/zip|postal|postcode/, 'POSTAL'], [/^country/, 'country']];
+
+function guess(name) {
+  const n = name.toLowerCase();
+  return (GUESS.find(([re]) => re.test(n)) || [null, ''])[1];
+}
+
+/** One run of hash-worker.js: resolves with its last message (done or error), reports progress. */
+function inWorker(message, onProgress = () => {}) {
+  const worker = new Worker('/console/hash-worker.js', { type: 'module' });
+  return new Promise((resolve) => {
+    worker.onmessage = ({ data }) => {
+      if (data.progress !== undefined) { onProgress(data.progress); return; }
+      worker.terminate();
+      resolve(data);
+    };
+    worker.onerror = () => { worker.terminate(); resolve({ error: 'worker_failed', message: 'the hashing worker could not start' }); };
+    worker.postMessage(message);
+  });
+}
+
+function countsTable(counts) {
+  const rows = [['Rows read', counts.rowsRead], ['Rows written', counts.rowsWritten], ['Written without any match key', counts.noMatchKeys]];
+  for (const r of counts.rejects) rows.push([`${r.field} rejected: ${r.code}`, r.count]);
+  for (const [kind, list] of [['refused', counts.refused], ['warned', counts.warnings]]) {
+    for (const t of list) rows.push([`Rows ${kind}: ${t.reason}`, `${t.count} (rows ${t.rows.join(', ')}${t.count > t.rows.length ? ', …' : ''})`]);
+  }
+  return table(['', 'Count'], rows);
+}
+
+async function showFile() {
+  const input = h('input', { id: 'file-input', type: 'file', accept: '.csv,.tsv,.txt,text/csv' });
+  const drop = h('label', { class: 'drop', for: 'file-input' }, 'Drop a CSV file here, or choose one: ', input);
+  const body = h('div', { id: 'file-body' });
+  let url = null;
+  const pick = async (file) => {
+    if (!file) return;
+    if (url) { URL.revokeObjectURL(url); url = null; }
+    body.replaceChildren(h('p', {}, 'Reading the header…'));
+    const r = await inWorker({ type: 'header', file });
+    if (r.error) { body.replaceChildren(h('p', { class: 'err', role: 'alert' }, `The header could not be read: ${r.error}`)); return; }
+    const { names, delimiter, encoding } = r.header;
+    const selects = names.map((name, i) => h('select', { id: `col-${i}`, 'aria-label': `Column ${i + 1} (${name})` },
+      h('option', { value: '' }, '— not written —'), h('option', { value: 'keep' }, 'copy unchanged'), h('option', { value: 'country' }, 'country of the row'),
+      FIELDS.map((f) => h('option', { value: f }, f))));
+    selects.forEach((s, i) => { s.value = guess(names[i]); });
+    const country = h('input', { id: 'f-file-country', value: 'US', size: 6, autocomplete: 'off' });
+    const strict = h('input', { id: 'f-file-strict', type: 'checkbox' });
+    const progress = h('progress', { id: 'file-progress', max: file.size, value: 0 });
+    const result = h('section', { id: 'file-result', 'aria-live': 'polite' });
+    const run = h('button', { type: 'submit' }, 'Hash the file');
+    const form = h('form', { id: 'file-form' },
+      h('p', {}, `${file.name}: ${file.size.toLocaleString()} bytes, read as ${encoding} separated by ${delimiter === '\t' ? 'tabs' : `“${delimiter}”`}.`),
+      h('table', { class: 'map' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Column'), h('th', { scope: 'col' }, 'Becomes'))),
+        h('tbody', {}, names.map((name, i) => h('tr', {}, h('td', {}, h('label', { for: `col-${i}` }, name || `(column ${i + 1})`)), h('td', {}, selects[i]))))),
+      field('Country of every row', 'file-country', country, 'ISO 3166-1 alpha-2 (UK and en-GB accepted); ignored when a column holds each row\'s country.'),
+      field('Refuse short and long rows', 'file-strict', strict, 'As --strict: rows with fewer or more cells than the header are refused, not read.'),
+      h('p', {}, run), progress, result);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const map = [];
+      const keep = [];
+      let countryColumn = -1;
+      selects.forEach((s, i) => {
+        if (s.value === 'keep') keep.push(i);
+        else if (s.value === 'country') countryColumn = countryColumn < 0 ? i : countryColumn;
+        else if (s.value) map.push([i, s.value]);
+      });
+      if (!map.length) { result.replaceChildren(h('p', { class: 'err', role: 'alert' }, 'Map at least one column to a field.')); return; }
+      if (url) { URL.revokeObjectURL(url); url = null; }
+      run.disabled = true;
+      progress.value = 0;
+      result.replaceChildren(h('p', {}, 'Hashing in this page…'));
+      const options = { names, delimiter, encoding, map, keep, countryColumn, country: country.value.trim(), strict: strict.checked };
+      const started = performance.now();
+      const r = await inWorker({ type: 'hash', file, options }, (read) => { progress.value = read; });
+      run.disabled = false;
+      if (r.error) { result.replaceChildren(h('p', { class: 'err', role: 'alert' }, `Not hashed: ${r.error}`)); return; }
+      url = URL.createObjectURL(r.done);
+      const out = file.name.replace(/\.(csv|tsv|txt)$/i, '') + '-hashed.csv';
+      // What would make `hash-csv` exit 1 (its output is the same): said, not hidden.
+      const c = r.counts;
+      const refused = c.refused.reduce((n, t) => n + t.count, 0);
+      const verdict = refused ? `${refused} rows refused: hash-csv would exit 1 unless --max-bad-rows allows them.`
+        : c.rowsWritten === 0 ? 'No row written.'
+          : c.noMatchKeys === c.rowsWritten ? 'No row has a usable match key: is the mapping right?' : '';
+      result.replaceChildren(
+        verdict ? h('p', { class: 'err', role: 'alert' }, verdict) : '',
+        h('p', {}, badge('done', 'ok'), ` ${r.counts.rowsWritten.toLocaleString()} rows in ${((performance.now() - started) / 1000).toFixed(1)} s. `,
+          h('a', { id: 'file-download', class: 'button', href: url, download: out }, `Download ${out}`)),
+        countsTable(r.counts));
+    });
+    body.replaceChildren(form);
+  };
+  input.addEventListener('change', () => pick(input.files[0]));
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); pick(e.dataTransfer.files[0]); });
+  view.replaceChildren(h('h1', {}, 'Hash a file'),
+    h('p', {}, 'The file is read and hashed in this page by the matchkey wasm package, in a Web Worker: nothing is uploaded. The download is what ',
+      h('code', {}, 'matchkey hash-csv'), ' writes for the same mapping, country and --strict, byte for byte: mapped columns hold the SHA-256 of their normalized value (MAID, RAMP_ID and MATCH_ID the value), rejected cells are empty, the country column holds ISO codes, other columns are dropped unless copied.'),
+    h('p', { class: 'hint' }, 'Where it can differ from the CLI: non-ASCII cells are put in Unicode normal form by this browser (String.prototype.normalize) rather than the CLI\'s tables (Unicode 18); the two agree on every character both Unicode versions know, so only a character newer than this browser\'s Unicode can hash differently. A UTF-16 file with a broken character has it replaced (U+FFFD) here, where the CLI refuses the row. Refused rows are numbered by row here, by line in the file by the CLI.'),
+    drop, body);
+}
+
 // ---- Routing --------------------------------------------------------------------------
 
 const VIEWS = {
   integrations: showIntegrations, integration: () => showIntegrationForm(new URLSearchParams(location.hash.split('?')[1] || '').get('id')),
-  connections: showConnections, live: showLive, deliveries: showDeliveries, health: showHealth, try: showTry,
+  connections: showConnections, live: showLive, deliveries: showDeliveries, health: showHealth, try: showTry, file: showFile,
   audiences: showAudiences, people: showPeople,
 };
 

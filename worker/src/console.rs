@@ -14,55 +14,94 @@ pub struct Asset {
     pub name: &'static str,
     /// Its `Content-Type`.
     pub content_type: &'static str,
-    /// Its text.
-    pub body: &'static str,
+    /// Its bytes.
+    pub body: &'static [u8],
     /// Served only with a session (or the admin key): the app and its code.
     pub protected: bool,
+    /// Its Content-Security-Policy.
+    pub csp: &'static str,
+}
+
+/// A console file of this folder.
+macro_rules! file {
+    ($name:literal, $type:literal, $protected:literal) => {
+        file!($name, $name, $type, $protected, CSP)
+    };
+    ($name:literal, $path:literal, $type:literal, $protected:literal, $csp:expr) => {
+        Asset {
+            name: $name,
+            content_type: $type,
+            body: include_bytes!(concat!("../console/", $path)),
+            protected: $protected,
+            csp: $csp,
+        }
+    };
+}
+
+/// A file of the npm package (`pkg/`, copied by build.rs; empty when not built), for
+/// the file page's Web Worker.
+macro_rules! package_file {
+    ($path:literal, $type:literal) => {
+        Asset {
+            name: concat!("pkg/", $path),
+            content_type: $type,
+            body: include_bytes!(concat!(env!("OUT_DIR"), "/pkg/", $path)),
+            protected: true,
+            csp: WORKER_CSP,
+        }
+    };
 }
 
 /// Every file the console has.
-pub const ASSETS: [Asset; 5] = [
-    Asset {
-        name: "index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../console/index.html"),
-        protected: true,
-    },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../console/app.js"),
-        protected: true,
-    },
-    Asset {
-        name: "sign-in",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../console/sign-in.html"),
-        protected: false,
-    },
-    Asset {
-        name: "sign-in.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../console/sign-in.js"),
-        protected: false,
-    },
-    Asset {
-        name: "console.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../console/console.css"),
-        protected: false,
-    },
+pub const ASSETS: [Asset; 9] = [
+    file!(
+        "index.html",
+        "index.html",
+        "text/html; charset=utf-8",
+        true,
+        APP_CSP
+    ),
+    file!("app.js", "text/javascript; charset=utf-8", true),
+    file!(
+        "sign-in",
+        "sign-in.html",
+        "text/html; charset=utf-8",
+        false,
+        CSP
+    ),
+    file!("sign-in.js", "text/javascript; charset=utf-8", false),
+    file!("console.css", "text/css; charset=utf-8", false),
+    file!(
+        "hash-worker.js",
+        "hash-worker.js",
+        "text/javascript; charset=utf-8",
+        true,
+        WORKER_CSP
+    ),
+    package_file!("csv.js", "text/javascript; charset=utf-8"),
+    package_file!("csv/matchkey_wasm.js", "text/javascript; charset=utf-8"),
+    package_file!("csv/matchkey_wasm_bg.wasm", "application/wasm"),
 ];
 
-/// The file named `name`.
+/// The file named `name` (a package file the build did not have is not there).
 pub fn asset(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
+    ASSETS.iter().find(|a| a.name == name && !a.body.is_empty())
 }
 
 /// The Content-Security-Policy of every console page: nothing but this origin's own
 /// scripts, styles and API; no inline script, no framing.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The app's page: [`CSP`] and Web Workers from this origin (the file page's).
+pub const APP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The policy of the file page's Web Worker and the package it imports: this origin's
+/// scripts and, for the package's wasm, `'wasm-unsafe-eval'` (compiling WebAssembly, not
+/// `eval`); the page itself does not get it.
+pub const WORKER_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The session cookie: `__Host-` (Secure, path `/`, no domain: only this host sets or reads it).
 pub const COOKIE: &str = "__Host-mk_session";
@@ -281,7 +320,7 @@ mod tests {
             .iter()
             .filter(|a| a.name.ends_with(".html") || a.name == "sign-in")
         {
-            let body = a.body.to_ascii_lowercase();
+            let body = String::from_utf8_lossy(a.body).to_ascii_lowercase();
             assert!(
                 !body.contains("<script>") && !body.contains("<style"),
                 "{}",
@@ -294,6 +333,16 @@ mod tests {
             );
         }
         assert!(CSP.contains("default-src 'none'") && CSP.contains("frame-ancestors 'none'"));
+        // Only the worker and the package may compile WebAssembly.
+        for a in &ASSETS {
+            let wasm = a.csp.contains("'wasm-unsafe-eval'");
+            assert_eq!(
+                wasm,
+                a.name.starts_with("pkg/") || a.name == "hash-worker.js",
+                "{}",
+                a.name
+            );
+        }
     }
 
     #[test]

@@ -153,6 +153,13 @@ pub fn route(method: &str, path: &str) -> Route {
     let id_of = |s: &str| valid_id(s).then(|| s.to_owned());
     match parts {
         [Some("console"), None, ..] => only("GET", get, Route::Asset("index.html")),
+        // The npm package the file page's worker loads: `pkg/csv.js`, `pkg/csv/…`.
+        [Some("console"), Some("pkg"), Some(_), ..] => {
+            match crate::console::asset(path.trim_start_matches("/console/")) {
+                Some(a) => only("GET", get, Route::Asset(a.name)),
+                None => Route::NotFound,
+            }
+        }
         [Some("console"), Some(file), None, ..] => match crate::console::asset(file) {
             Some(a) => only("GET", get, Route::Asset(a.name)),
             None => Route::NotFound,
@@ -328,6 +335,8 @@ mod tests {
         let c = |m: &str, p: &str| route(m, p);
         assert_eq!(c("GET", "/console"), Route::Asset("index.html"));
         assert_eq!(c("GET", "/console/app.js"), Route::Asset("app.js"));
+        assert_eq!(c("GET", "/console/pkg/nope.js"), Route::NotFound);
+        assert_eq!(c("GET", "/console/pkg/full/../app.js"), Route::NotFound);
         assert_eq!(c("GET", "/console/sign-in"), Route::Asset("sign-in"));
         assert_eq!(c("GET", "/console/../etc"), Route::NotFound);
         assert_eq!(c("POST", "/console"), Route::MethodNotAllowed("GET"));

@@ -20,7 +20,7 @@ use matchkey::{Country, Field, Normalizer};
 use serde_json::{Value, json};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::hash_csv::{RowCountry, Rows, advance, copy_cells, progress_bar};
+use crate::hash_csv::{self, RowCountry, Rows, advance, copy_cells, progress_bar};
 use crate::journal::{Batch, Header, Journal, Totals};
 use crate::parallel::{self, CHUNK_ROWS};
 use crate::reader::{self, CsvReader, Refused, Row, Stats};
@@ -376,7 +376,7 @@ impl Members {
     /// The outcome of one row.
     fn make(&self, record: &csv::StringRecord, normalizer: &mut Normalizer, out: &mut Outcome) {
         let columns = &self.columns;
-        let Ok(country) = columns.country.of(record) else {
+        let Ok(country) = hash_csv::country_of(columns.country, record) else {
             out.record = Err("invalid_country");
             return;
         };

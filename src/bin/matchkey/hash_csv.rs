@@ -1,6 +1,7 @@
 //! `matchkey hash-csv`: streaming CSV → CSV with the mapped columns replaced by their
 //! match-key values (the AMC advertiser-data-upload form).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -8,6 +9,7 @@ use std::os::fd::AsFd;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
+use matchkey::csv_rows::{Plan, RowCounts, RowWriter, Source};
 use matchkey::{Country, Field, Normalizer, Reject};
 
 use crate::parallel::{self, CHUNK_ROWS, Threads};
@@ -82,20 +84,14 @@ impl Rows {
 }
 
 /// `--country` for every row, or the row's own cell in the `--country-column`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RowCountry {
-    Fixed(Country),
-    Column(usize),
-}
+pub(crate) use matchkey::csv_rows::RowCountry;
 
-impl RowCountry {
-    /// The country of `record`.
-    pub(crate) fn of(self, record: &csv::StringRecord) -> Result<Country, Reject> {
-        match self {
-            RowCountry::Fixed(country) => Ok(country),
-            RowCountry::Column(i) => Country::parse(record.get(i).unwrap_or_default()),
-        }
-    }
+/// The country of `record` (a short row's missing cell read as empty).
+pub(crate) fn country_of(
+    country: RowCountry,
+    record: &csv::StringRecord,
+) -> Result<Country, Reject> {
+    country.of(|i| record.get(i).unwrap_or_default())
 }
 
 /// Moves `bar` to `byte` once the input has advanced a MiB past `last`; whether it moved.
@@ -131,15 +127,6 @@ pub(crate) fn parse_mapping(s: &str) -> Result<(String, Field), String> {
         .parse::<Field>()
         .map_err(|_| format!("`{field}` is not a match-key field"))?;
     Ok((column.to_owned(), field))
-}
-
-/// What an output column is made of.
-#[derive(Debug, Clone, Copy)]
-enum Source {
-    Copy,
-    Hash(Field),
-    /// The row's country, written as its ISO 3166-1 alpha-2 code (empty when invalid).
-    Country,
 }
 
 /// One output column, for callers that describe the file (the AMC dataset definition).
@@ -254,25 +241,25 @@ fn hash_csv(
 
     // What each column of the header becomes (a mapped column wins over the country
     // column, which wins over a kept one); output in the header's order.
-    let mut sources: Vec<Option<Source>> = header.names.iter().map(|_| None).collect();
-    for name in &args.keep {
-        sources[header.column(name, "--keep")?] = Some(Source::Copy);
-    }
-    if let RowCountry::Column(i) = row_country {
-        sources[i] = Some(Source::Country);
-    }
-    for (name, field) in args.rows.map.iter().rev() {
-        sources[header.column(name, "--map")?] = Some(Source::Hash(*field));
-    }
-    let sources: Vec<(usize, Source)> = sources
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, s)| Some((i, s?)))
-        .collect();
-    if sources.is_empty() {
+    let keep = args
+        .keep
+        .iter()
+        .map(|name| header.column(name, "--keep"))
+        .collect::<anyhow::Result<Vec<usize>>>()?;
+    // Looked up last to first, so a missing column is reported as it always was.
+    let mut map = args
+        .rows
+        .map
+        .iter()
+        .rev()
+        .map(|(name, field)| Ok((header.column(name, "--map")?, *field)))
+        .collect::<anyhow::Result<Vec<(usize, Field)>>>()?;
+    map.reverse();
+    let Some(plan) = Plan::new(header.names.len(), &map, row_country, &keep) else {
         bail!("nothing to write: no mapped or kept column");
-    }
-    let columns: Vec<Column> = sources
+    };
+    let columns: Vec<Column> = plan
+        .columns
         .iter()
         .map(|&(i, s)| {
             let name = header.names[i].clone();
@@ -283,10 +270,8 @@ fn hash_csv(
             }
         })
         .collect();
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(columns.iter().map(|c| match c {
-        Column::Kept(name) | Column::MatchKey(name, _) | Column::Country(name) => name,
-    }))?;
+    let mut head = Vec::new();
+    plan.write_header(|i| &header.names[i], &mut head);
 
     let mut summary = Summary {
         read_as: header.describe(),
@@ -294,26 +279,11 @@ fn hash_csv(
         columns,
         ..Summary::default()
     };
-    // A chunk holds only the cells used: the country's (if from a column), then the
-    // sources' in output order; `local` are the sources with their cell's index there.
-    let mut needed: Vec<usize> = Vec::new();
-    let local_country = match row_country {
-        RowCountry::Column(i) => {
-            needed.push(i);
-            RowCountry::Column(0)
-        }
-        fixed => fixed,
-    };
-    let local: Vec<(usize, Source)> = sources
-        .iter()
-        .map(|&(i, source)| {
-            needed.push(i);
-            (needed.len() - 1, source)
-        })
-        .collect();
+    // A chunk holds only the cells used (`needed`), which `local` reads.
+    let (needed, local) = plan.compact();
     // The header, then each chunk's rows as the workers wrote them.
     let mut output = std::io::BufWriter::with_capacity(1 << 16, output);
-    output.write_all(&writer.into_inner().map_err(|e| e.into_error())?)?;
+    output.write_all(&head)?;
     let mut last_progress = 0u64;
     parallel::ordered(
         args.rows.threads.count(),
@@ -332,14 +302,14 @@ fn hash_csv(
             }
             Ok(chunk.rows > 0)
         },
-        Normalizer::new,
-        |normalizer, chunk| chunk.convert(local_country, &local, normalizer),
+        || (Normalizer::new(), RowWriter::new()),
+        |(normalizer, rows), chunk| chunk.convert(&local, normalizer, rows),
         |chunk| {
             output.write_all(&chunk.out)?;
-            summary.rows += chunk.rows as u64;
-            summary.no_match_keys += chunk.no_match_keys;
-            for (key, n) in std::mem::take(&mut chunk.rejects) {
-                *summary.rejects.entry(key).or_default() += n;
+            summary.rows += chunk.counts.rows;
+            summary.no_match_keys += chunk.counts.no_match_keys;
+            for (key, n) in &chunk.counts.rejects {
+                *summary.rejects.entry(*key).or_default() += n;
             }
             Ok(())
         },
@@ -370,8 +340,7 @@ struct Chunk {
     rows: usize,
     /// The rows written as CSV.
     out: Vec<u8>,
-    no_match_keys: u64,
-    rejects: BTreeMap<(Field, &'static str), u64>,
+    counts: RowCounts,
 }
 
 impl Chunk {
@@ -383,56 +352,21 @@ impl Chunk {
         &mut self.records[n]
     }
 
-    /// Normalizes and hashes the rows into `out` and the counts.
-    fn convert(&mut self, country: RowCountry, sources: &[(usize, Source)], n: &mut Normalizer) {
-        self.no_match_keys = 0;
-        self.rejects.clear();
+    /// Normalizes and hashes the rows into `out` and the counts (the library's row logic,
+    /// which the console's file page shares).
+    fn convert(&mut self, plan: &Plan, n: &mut Normalizer, rows: &mut RowWriter) {
+        self.counts = RowCounts::default();
         self.out.clear();
-        let mut writer = csv::Writer::from_writer(std::mem::take(&mut self.out));
-        let mut out = csv::ByteRecord::new();
         for record in &self.records[..self.rows] {
-            let country = country.of(record);
-            let mut keys = 0;
-            out.clear();
-            for &(i, source) in sources {
-                let cell = record.get(i).unwrap_or_default();
-                match source {
-                    Source::Copy => out.push_field(cell.as_bytes()),
-                    Source::Country => match country {
-                        Ok(c) => out.push_field(c.as_str().as_bytes()),
-                        Err(_) => out.push_field(b""),
-                    },
-                    Source::Hash(field) => {
-                        let res = country
-                            .map_err(|reject| Reject::new(Some(field), reject.reason))
-                            .and_then(|c| n.process(field, cell, c));
-                        match res {
-                            Ok(o) => {
-                                keys += 1;
-                                match o.sha256 {
-                                    Some(digest) => out.push_field(digest.as_str().as_bytes()),
-                                    None => out.push_field(o.normalized.as_bytes()),
-                                }
-                            }
-                            Err(reject) => {
-                                *self.rejects.entry((field, reject.code())).or_default() += 1;
-                                out.push_field(b"");
-                            }
-                        }
-                    }
-                }
-            }
-            if keys == 0 {
-                self.no_match_keys += 1;
-            }
-            writer
-                .write_byte_record(&out)
-                .expect("writing to memory does not fail");
+            rows.write_row(
+                plan,
+                |i| record.get(i).unwrap_or_default(),
+                |_, value| Cow::Borrowed(value),
+                n,
+                &mut self.counts,
+                &mut self.out,
+            );
         }
-        self.out = writer
-            .into_inner()
-            .map_err(drop)
-            .expect("writing to memory does not fail");
     }
 }
 
@@ -538,6 +472,40 @@ mod tests {
         let summary = hash_csv(&a, input.as_bytes(), Vec::new(), None).unwrap();
         assert_eq!((summary.rows, summary.read.bad_rows()), (0, 3));
         assert!(summary.verdict(&a.rows.read).is_err());
+    }
+
+    /// The library's CSV writer is the `csv` crate's default writer, byte for byte (the
+    /// page writes with it, the CLI wrote with the crate).
+    #[test]
+    fn the_library_writes_csv_as_the_csv_crate_does() {
+        let cells: [&[u8]; 12] = [
+            b"",
+            b"a",
+            b"a,b",
+            b"\"",
+            b"x\ry",
+            b"x\ny",
+            b" sp ",
+            b"#c",
+            b"semi;colon",
+            b"tab\t",
+            "é".as_bytes(),
+            b"q\"q\"",
+        ];
+        for len in 1..=3 {
+            for start in 0..cells.len() {
+                let row: Vec<&[u8]> = (0..len)
+                    .map(|k| cells[(start + k * 5) % cells.len()])
+                    .collect();
+                let mut crate_writer = csv::Writer::from_writer(Vec::new());
+                crate_writer
+                    .write_byte_record(&csv::ByteRecord::from(row.clone()))
+                    .unwrap();
+                let mut ours = Vec::new();
+                matchkey::csv_rows::write_record(&mut ours, row.iter().copied());
+                assert_eq!(ours, crate_writer.into_inner().unwrap(), "{row:?}");
+            }
+        }
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::mem;
 
 use anyhow::{Context, bail};
 use encoding_rs::{DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use matchkey::csv_rows::detect_delimiter;
 
 /// Bytes looked at before the first row to choose the encoding and the delimiter.
 const SAMPLE: usize = 64 << 10;
@@ -548,33 +549,6 @@ fn choose_encoding(
         Err(e) => e.error_len().is_none() && !at_end && e.valid_up_to() + 4 > sample.len(),
     };
     Ok((if utf8 { UTF_8 } else { WINDOWS_1252 }, 0))
-}
-
-/// The most frequent of `,` `;` tab `|` outside quotes in the first line of `text` (ties
-/// in that order; `,` when none is there: a one-column file).
-fn detect_delimiter(text: &str) -> u8 {
-    const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-    let mut counts = [0usize; 4];
-    let mut quoted = false;
-    for b in text.bytes() {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted => break,
-            _ if !quoted => {
-                if let Some(i) = CANDIDATES.iter().position(|&c| c == b) {
-                    counts[i] += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut best = 0;
-    for i in 1..CANDIDATES.len() {
-        if counts[i] > counts[best] {
-            best = i;
-        }
-    }
-    CANDIDATES[best]
 }
 
 /// The input as UTF-8 (passed through when it is UTF-8, decoded in a stream otherwise),

@@ -146,8 +146,12 @@ pub(super) async fn audit(
 
 /// Sets the headers every console page and file carries.
 fn page_headers(r: &mut Response) -> Result<()> {
+    headers_with(r, rules::CSP)
+}
+
+fn headers_with(r: &mut Response, csp: &str) -> Result<()> {
     let h = r.headers_mut();
-    h.set("content-security-policy", rules::CSP)?;
+    h.set("content-security-policy", csp)?;
     h.set("x-frame-options", "DENY")?;
     h.set("referrer-policy", "no-referrer")?;
     h.set("cross-origin-opener-policy", "same-origin")?;
@@ -158,9 +162,9 @@ fn page_headers(r: &mut Response) -> Result<()> {
 
 /// Serves one console file.
 pub(super) fn asset(a: &Asset) -> Answer {
-    let mut r = Response::ok(a.body)?;
+    let mut r = Response::from_bytes(a.body.to_vec())?;
     r.headers_mut().set("content-type", a.content_type)?;
-    page_headers(&mut r)?;
+    headers_with(&mut r, a.csp)?;
     Ok(r)
 }
 
