@@ -13,6 +13,9 @@ export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
 for tool in worker-build "$WASM_BINDGEN_BIN" "$ESBUILD_BIN" "$WASM_OPT_BIN"; do
   command -v "$tool" > /dev/null || { echo "build-worker: ${tool:-wasm-bindgen} not found: run bash scripts/install-deps.sh" >&2; exit 1; }
 done
+# The console's file page embeds the package's csv build (worker/build.rs): build the
+# package first when it is missing, so that a deploy never ships the page without it.
+[ -f "$root/pkg/csv/matchkey_wasm_bg.wasm" ] || bash "$root/scripts/build-pkg.sh"
 cd "$root/worker"
 rm -rf build
 # worker-build's progress lines are noise; its errors are not, and its exit status counts.
