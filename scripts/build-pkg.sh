@@ -22,21 +22,23 @@ fi
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128"
 wasm_opt=node_modules/.bin/wasm-opt
 rm -rf pkg && mkdir -p pkg/full pkg/csv
-# build FEATURE OUT_DIR: one wasm build with its glue.
+# build NAME FEATURES OUT_DIR: one wasm build with its glue.
 build() {
-  # Separate target directories: the two builds differ only in features and would
+  # Separate target directories: the builds differ only in features and would
   # otherwise overwrite each other's matchkey.wasm.
-  local target="target/pkg-$1"
+  local target="target/pkg-$1" features="$2" out="$3"
   cargo build --quiet --locked --release --target wasm32-unknown-unknown \
-    --no-default-features --features "$1" --lib --target-dir "$target"
-  wasm-bindgen --target web --out-dir "$2" --out-name matchkey_wasm "$target/wasm32-unknown-unknown/release/matchkey.wasm"
+    --no-default-features --features "$features" --lib --target-dir "$target"
+  wasm-bindgen --target web --out-dir "$out" --out-name matchkey_wasm "$target/wasm32-unknown-unknown/release/matchkey.wasm"
   "$wasm_opt" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$2/matchkey_wasm_bg.wasm" -o "$2/matchkey_wasm_bg.wasm"
+    "$out/matchkey_wasm_bg.wasm" -o "$out/matchkey_wasm_bg.wasm"
 }
-build browser-lite pkg
-build browser pkg/full
-build browser-csv pkg/csv
+# The lite build has no `std` (its own allocator, no panic formatting); the ADDRESS and
+# STATE rules of the full and csv builds need it.
+build browser-lite browser-lite pkg
+build browser "browser,std" pkg/full
+build browser-csv browser-csv pkg/csv
 cp npm/package.json npm/matchkey.js npm/matchkey.d.ts npm/csv.js npm/csv.d.ts npm/README.md pkg/
 # The site tag as pages load it: one minified module (pkg/tag.js).
 node scripts/bundle-tag.mjs

@@ -11,8 +11,9 @@ export CHROME_BIN="${CHROME_BIN:-$(command -v chromium)}"
 
 bash scripts/build-pkg.sh
 cargo build --quiet --locked --bin matchkey
-cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser --lib -- -D warnings
+cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser,std --lib -- -D warnings
 cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser-lite --lib -- -D warnings
+cargo clippy --quiet --locked --target wasm32-unknown-unknown --no-default-features --features browser-csv --lib -- -D warnings
 
 # What a page downloads for the tag (brotli), and the pasted snippet (gzip, under 1 KB).
 node scripts/size-budget.mjs

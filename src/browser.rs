@@ -13,7 +13,9 @@
 //! `validGppString`) read the CMP's decoded data and ask [`crate::consent`], so the site
 //! tag holds no consent rule of its own.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -48,7 +50,7 @@ const GROUP_SEP: char = '\u{1d}';
 
 /// A JS `Error` for a reject: message without the input, `code` and `field` properties.
 fn reject_error(reject: Reject) -> JsValue {
-    let error: JsValue = JsError::new(&reject.to_string()).into();
+    let error: JsValue = JsError::new(&reject.message()).into();
     set(&error, "code", &reject.code().into());
     if let Some(field) = reject.field {
         set(&error, "field", &field.as_str().into());
@@ -394,6 +396,7 @@ const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000
 #[cfg(all(feature = "browser-csv", not(feature = "browser-lite")))]
 pub mod csv_file {
     use std::collections::BTreeMap;
+    use std::prelude::rust_2024::*;
 
     use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
     use js_sys::{Array, Object};

@@ -106,6 +106,8 @@ pub fn valid_gpp_string(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn consent_countries_are_sorted_valid_and_match_country() {

@@ -171,7 +171,7 @@ impl serde::Serialize for Country {
 
 impl<'de> serde::Deserialize<'de> for Country {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        let s = alloc::borrow::Cow::<str>::deserialize(d)?;
         Country::parse(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -179,6 +179,7 @@ impl<'de> serde::Deserialize<'de> for Country {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn table_is_sorted_and_complete() {

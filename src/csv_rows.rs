@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::prelude::rust_2024::*;
 
 use crate::{Country, Field, Normalizer, Reject};
 

@@ -106,7 +106,7 @@ impl serde::Serialize for Field {
 
 impl<'de> serde::Deserialize<'de> for Field {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        let s = alloc::borrow::Cow::<str>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
 }
@@ -114,6 +114,7 @@ impl<'de> serde::Deserialize<'de> for Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn names_round_trip_and_aliases_parse() {

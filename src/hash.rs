@@ -115,6 +115,7 @@ pub fn is_lower_sha256_hex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn amazon_doc_example() {

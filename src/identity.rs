@@ -11,6 +11,8 @@
 //! hashed here.
 
 use crate::{Field, Normalizer, Reason, Sha256Hex};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 
 /// Who sends an identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

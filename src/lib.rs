@@ -25,7 +25,16 @@
 
 // The browser's lite build leaves the ADDRESS and STATE rules unreachable on purpose (the
 // linker drops them and their tables); the items stay compiled for one source of truth.
-#![cfg_attr(feature = "browser-lite", allow(dead_code, unused_imports))]
+#![cfg_attr(not(address_rules), allow(dead_code, unused_imports))]
+// No `std` unless a feature needs it (the CLI, the Amazon calls, the Unicode tables, the
+// ADDRESS and STATE rules): the browser's lite build is `alloc` only, with its own
+// allocator and a panic handler that aborts (`browser::runtime`), so no formatting or
+// panic machinery ships to pages.
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 #[cfg(feature = "amazon")]
 pub mod amazon;
@@ -53,3 +62,18 @@ pub use match_key::{MatchKey, hash_batch, match_key};
 pub use normalize::{Normalized, Normalizer, Output, hash_normalized, normalize};
 pub use reject::{Reason, Reject};
 pub use text::{UnicodeForm, input_form};
+
+/// What a wasm build without `std` needs from a runtime (the browser's lite build): an
+/// allocator (talc: smaller and faster than the standard library's dlmalloc), and a panic
+/// handler. The handler traps, as `std`'s abort on wasm did, without running a panic hook
+/// or formatting a message.
+#[cfg(all(target_family = "wasm", not(feature = "std"), not(test)))]
+mod runtime {
+    #[global_allocator]
+    static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+        core::arch::wasm32::unreachable()
+    }
+}

@@ -1,5 +1,8 @@
 //! The Amazon match-key form `{"type": "EMAIL", "values": ["<sha256>"]}`.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use serde::Serialize;
 
 use crate::country::Country;

@@ -3,6 +3,7 @@
 //! A reject is a value, never a panic. Its message names the field and the reason and
 //! never contains the input, which is personal data.
 
+use alloc::string::String;
 use core::fmt;
 
 use crate::field::Field;
@@ -155,22 +156,36 @@ impl Reject {
     pub const fn code(&self) -> &'static str {
         self.reason.code()
     }
+
+    /// `email: not an email address … (invalid_email)`: the field, what is wrong and the
+    /// code, never the value. Also the [`Display`](fmt::Display) form; built without the
+    /// formatting machinery, which the browser's lite build leaves out.
+    pub fn message(&self) -> String {
+        let mut message = String::new();
+        if let Some(field) = self.field {
+            message.push_str(field.as_str());
+            message.push_str(": ");
+        }
+        message.push_str(self.reason.message());
+        message.push_str(" (");
+        message.push_str(self.code());
+        message.push(')');
+        message
+    }
 }
 
 impl fmt::Display for Reject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.field {
-            Some(field) => write!(f, "{field}: {} ({})", self.reason.message(), self.code()),
-            None => write!(f, "{} ({})", self.reason.message(), self.code()),
-        }
+        f.write_str(&self.message())
     }
 }
 
-impl std::error::Error for Reject {}
+impl core::error::Error for Reject {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn codes_are_unique_snake_case() {

@@ -6,7 +6,7 @@
 //! the form [`input_form`] names for the field; the browser build does that with the JS
 //! engine's `String.prototype.normalize`, which is exact and free.
 
-use std::borrow::Cow;
+use alloc::borrow::Cow;
 
 use crate::field::Field;
 use crate::fold_table::FOLD_UPPER;
@@ -155,6 +155,8 @@ pub(crate) fn decimal_digit(c: char) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
+    use std::prelude::rust_2024::*;
 
     /// The characters of `chars` a lowercasing rule can see.
     fn relevant(chars: impl Iterator<Item = char>) -> String {

@@ -5,6 +5,7 @@
 //! (`Amazon-Advertising-API-AdvertiserId`, `ENTITY…`) and the marketplace.
 
 use serde_json::{Value, json};
+use std::prelude::rust_2024::*;
 
 use super::{ApiRequest, Auth, Method};
 use crate::{Country, Field};

@@ -6,6 +6,7 @@
 //! add and a remove of the same person always meet (and collapse to the last intent).
 
 use std::collections::BTreeMap;
+use std::prelude::rust_2024::*;
 
 use serde_json::{Value, json};
 

@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::prelude::rust_2024::*;
 
 use super::request::{ApiRequest, Auth, Method};
 use super::url_encode;

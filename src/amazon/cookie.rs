@@ -9,6 +9,7 @@
 //! call passes [`MAX_PATCH_BYTES`].
 
 use serde_json::json;
+use std::prelude::rust_2024::*;
 
 use super::audience::{Action, MAX_PATCH_BYTES};
 use super::{ApiRequest, Auth, Method, json_list, url_encode};

@@ -31,6 +31,8 @@
 //! [`creative`], with its own table of unverified shapes; the checks of a tag before it is
 //! sent are in [`tag`].
 
+use std::prelude::rust_2024::*;
+
 pub mod creative;
 pub mod tag;
 

@@ -2,6 +2,7 @@
 //! answers.
 
 use serde_json::Value;
+use std::prelude::rust_2024::*;
 
 use super::{ApiRequest, Auth, Method, json_list};
 

@@ -16,6 +16,8 @@
 //!   experiences, associations and moderation ([`dsp::creative`]); tag checks
 //!   ([`dsp::tag`]).
 
+use std::prelude::rust_2024::*;
+
 pub mod amc;
 pub mod audience;
 pub mod connect;

@@ -2,6 +2,7 @@
 //! byte-for-byte the same requests; and Login with Amazon.
 
 use serde_json::Value;
+use std::prelude::rust_2024::*;
 
 use super::retry::lwa_refresh_form;
 

@@ -2,6 +2,7 @@
 //! Login with Amazon refresh-token grant.
 
 use serde_json::Value;
+use std::prelude::rust_2024::*;
 
 use super::events::{MultiStatus, parse_multi_status};
 use super::url_encode;
@@ -117,7 +118,7 @@ mod tests {
     fn answers_decide_what_happens() {
         let ok = r#"{"success":[{"index":0}],"error":[{"index":1,"errors":[{"code":"BAD_REQUEST","fieldLocation":"events[1].eventTime"}]}]}"#;
         let Next::Delivered(ms) = next(207, None, ok, 0, 0.5) else {
-            panic!("207 is delivered")
+            unreachable!("207 is delivered")
         };
         assert_eq!(ms.success, [0]);
         assert_eq!(

@@ -3,6 +3,7 @@
 //! because Amazon matches against its output.
 
 use std::collections::HashMap;
+use std::prelude::rust_2024::*;
 use std::sync::OnceLock;
 
 use crate::country::Country;

@@ -2,6 +2,7 @@
 
 use crate::hash::is_sha256_hex;
 use crate::reject::Reason;
+use alloc::string::String;
 
 /// MAID-1: lowercase UUID (IDFA, GAID/ADID, Fire ADID); not all zeros, not a digest.
 pub(super) fn maid(input: &str, out: &mut String) -> Result<(), Reason> {

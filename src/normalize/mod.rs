@@ -4,7 +4,9 @@
 //! Every entry point trims (COMMON-2), passes existing digests through (COMMON-3), applies
 //! the field's rule, and never hashes an empty string.
 
-#[cfg(not(feature = "browser-lite"))]
+use alloc::string::String;
+use alloc::vec::Vec;
+#[cfg(address_rules)]
 mod address;
 mod ids;
 mod phone;
@@ -188,12 +190,12 @@ impl Normalizer {
             Field::Email => text_fields::email(input, out),
             Field::Phone => phone::phone(input, country, out, &mut self.chars, &mut self.digits),
             Field::FirstName | Field::LastName => text_fields::name(input, out),
-            #[cfg(not(feature = "browser-lite"))]
+            #[cfg(address_rules)]
             Field::Address => address::address(input, country, out, &mut self.tokens),
             Field::City => text_fields::city(input, out),
-            #[cfg(not(feature = "browser-lite"))]
+            #[cfg(address_rules)]
             Field::State => region::state(input, country, out),
-            #[cfg(feature = "browser-lite")]
+            #[cfg(not(address_rules))]
             Field::Address | Field::State => Err(Reason::NotInThisBuild),
             Field::Postal => region::postal(input, country, out),
             Field::Maid => ids::maid(input, out),
@@ -209,6 +211,8 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn prehashed_passes_through_lowercased_except_for_ids() {

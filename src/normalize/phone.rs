@@ -12,6 +12,8 @@ use super::phone_meta::{MAIN_REGION, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::{decimal_digit, lower};
+use alloc::string::String;
+use alloc::vec::Vec;
 
 /// Per-region numbering facts (libphonenumber's metadata, generated into `phone_meta.rs`).
 #[derive(Clone, Copy)]

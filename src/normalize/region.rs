@@ -3,6 +3,7 @@
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::{fold_upper, lower, nfc, nfkc};
+use alloc::string::String;
 
 /// STATE-1: uppercase, transliterate `Ä Ö Ü Ø Æ`, fold accents (NFKD), keep `[A-Z]`; then
 /// the country's table (Appendix A), else the first two letters when the input was longer
@@ -10,7 +11,7 @@ use crate::text::{fold_upper, lower, nfc, nfkc};
 ///
 /// NOTE: [departure] Amazon's uploader deletes non-`[A-Z]` before folding, which makes its
 /// own keys unreachable for accented input (`Québec` → `qu`); folding first gives `qc`.
-#[cfg(not(feature = "browser-lite"))]
+#[cfg(address_rules)]
 pub(super) fn state(input: &str, country: Country, out: &mut String) -> Result<(), Reason> {
     let mut key = String::with_capacity(input.len());
     for c in nfc(input).to_uppercase().chars() {
@@ -244,6 +245,7 @@ const ES: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     fn run_state(input: &str, country: Country) -> Result<String, Reason> {
         let mut out = String::new();

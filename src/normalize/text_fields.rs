@@ -3,6 +3,7 @@
 
 use crate::reject::Reason;
 use crate::text::{lower, nfc};
+use alloc::string::String;
 
 /// EMAIL-1: lowercase (full Unicode), keep only `[a-z0-9.@-]`. EMAIL-2: exactly one `@`
 /// with something on both sides. No Gmail dot or plus-tag rules: those are Google's.
@@ -92,7 +93,7 @@ fn lower_keep(
     substitute: impl Fn(char) -> Option<&'static str>,
 ) {
     if input.is_ascii() {
-        let mut bytes = std::mem::take(out).into_bytes();
+        let mut bytes = core::mem::take(out).into_bytes();
         let start = bytes.len();
         bytes.resize(start + input.len(), 0);
         let buf = &mut bytes[start..];
@@ -119,6 +120,8 @@ fn lower_keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
+    use std::{format, vec};
 
     fn run(f: fn(&str, &mut String) -> Result<(), Reason>, input: &str) -> Result<String, Reason> {
         let mut out = String::new();

@@ -25,6 +25,7 @@
 //! changes.
 
 use serde_json::{Value, json};
+use std::prelude::rust_2024::*;
 
 use super::tag::Kind;
 use crate::amazon::{ApiRequest, Auth, Method};

@@ -5,6 +5,8 @@
 //!
 //! Every refusal is a [`TagReason`] with a stable code; a message never repeats the tag.
 
+use std::prelude::rust_2024::*;
+
 /// The kind of a tag row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
