@@ -46,15 +46,20 @@ export default init;
  */
 export function initFull(source?: WasmSource): Promise<void>;
 /** A field, fields, an identity record, or hashBatch records. */
-export type Needs = Field | string | Array<Field | string | { field: Field | string }> | Identity;
-/** Whether `what` holds ADDRESS or STATE and the full build is not loaded yet. */
-export function needsFull(what: Needs): boolean;
+export type Needs = Field | string | Array<Field | string | { field: Field | string; input?: string; country?: string }> | Identity;
 /**
- * Loads what `what` needs (the lite build; the full one for ADDRESS or STATE). Until the
- * full build is loaded, ADDRESS and STATE are rejected with `not_in_this_build` (thrown by
- * `normalize`, listed by `matchKeys`, answered by `hashBatch`).
+ * Whether `what` needs the full build and it is not loaded yet: ADDRESS or STATE, or a
+ * phone number of a region outside Appendix C (checked with the lite build once it is
+ * loaded; an identity record's phone only with `country`).
  */
-export function prepare(what?: Needs): Promise<void>;
+export function needsFull(what: Needs, country?: string): boolean;
+/**
+ * Loads what `what` needs (the lite build; the full one for ADDRESS, STATE or a phone
+ * number of a region outside Appendix C). Until the full build is loaded, those are
+ * rejected with `not_in_this_build` (thrown by `normalize`, listed by `matchKeys`,
+ * answered by `hashBatch`).
+ */
+export function prepare(what?: Needs, country?: string): Promise<void>;
 export function normalize(field: Field | string, input: string, country: string): Normalized;
 export function matchKeys(record: Identity, country: string): MatchKeys;
 export function hashBatch(

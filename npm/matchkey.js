@@ -1,8 +1,9 @@
 // matchkey: Amazon Ads match keys normalized and SHA-256 hashed in the page (wasm).
 // This module wraps the wasm-bindgen output with the package API. Two builds of the same
-// core: the lite one (matchkey_wasm.js: every field but ADDRESS and STATE, the small first
-// download) and the full one (full/matchkey_wasm.js), fetched only when a page needs
-// ADDRESS or STATE; once loaded it answers every call.
+// core: the lite one (matchkey_wasm.js: every field but ADDRESS and STATE, and phone
+// numbering metadata for the regions of Appendix C only; the small first download) and the
+// full one (full/matchkey_wasm.js), fetched only when a page needs ADDRESS, STATE or a
+// phone number of another region; once loaded it answers every call.
 import initLite, * as lite from './matchkey_wasm.js';
 
 const RS = '\u001e';
@@ -61,30 +62,53 @@ function fieldsOf(what) {
   return [];
 }
 
+// `[phone, country]` pairs: an identity record's phone (with `country`), hashBatch records' PHONE ones.
+const phonesOf = (what, country) => (Array.isArray(what)
+  ? what.flatMap((x) => (x && x.field !== undefined ? (/^\s*phone\s*$/i.test(x.field) ? [[x.input, x.country]] : []) : phonesOf(x, country)))
+  : what && what.phone != null ? [[what.phone, country]] : []);
+
+// Whether the lite build lacks the numbering metadata a phone number needs (it says so itself).
+function phoneNeedsFull([phone, country]) {
+  try {
+    if (country != null) lite.normalize('PHONE', String(phone), String(country));
+  } catch (e) {
+    return (e && e.code) === 'not_in_this_build';
+  }
+  return false;
+}
+
 /**
- * Whether normalizing `what` needs the full build and it is not loaded yet.
+ * Whether normalizing `what` needs the full build and it is not loaded yet: ADDRESS or
+ * STATE, or a phone number whose region's metadata only the full build has (any region
+ * outside Appendix C; phones are checked once the lite build is loaded, and for an identity
+ * record only with its `country`).
  * @param {string | string[] | object | object[]} what a field, fields, an identity record, or hashBatch records
+ * @param {string} [country] an identity record's country
  * @returns {boolean}
  */
-export function needsFull(what) {
-  return wasm === lite && fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()));
+export function needsFull(what, country) {
+  if (wasm !== lite) return false;
+  return fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()))
+    || phonesOf(what, country).some(phoneNeedsFull);
 }
 
 /**
  * Makes the synchronous functions ready for `what`: loads the lite build, and the full one
- * when `what` holds ADDRESS or STATE. Until then those two fields are rejected with
- * `not_in_this_build`.
+ * when `what` holds ADDRESS, STATE or a phone number of a region outside Appendix C. Until
+ * then those are rejected with `not_in_this_build`.
  * @param {string | string[] | object | object[]} [what] a field, fields, an identity record, or hashBatch records
+ * @param {string} [country] an identity record's country
  * @returns {Promise<void>}
  */
-export async function prepare(what) {
+export async function prepare(what, country) {
   await init();
-  if (needsFull(what)) await initFull();
+  if (needsFull(what, country)) await initFull();
 }
 
 /**
  * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`;
- * ADDRESS and STATE throw `not_in_this_build` until the full build is loaded (`prepare`).
+ * ADDRESS, STATE and phone numbers of regions outside Appendix C throw `not_in_this_build`
+ * until the full build is loaded (`prepare`).
  * @param {string} field EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID
  * @param {string} input
  * @param {string} country ISO 3166-1 alpha-2, a locale such as en-GB, or UK

@@ -495,11 +495,12 @@ function identifyNow(record) {
   return keys.rejected;
 }
 
-// An identify that needs the full build (ADDRESS, STATE) holds the commands called after
-// it until the build is there, so their events carry the whole identity. `finish` hashes
-// the record with whatever build is loaded and runs the held commands in order; it runs
-// when the full build arrives or fails, or at once when the page is left or hidden (the
-// events then go without ADDRESS and STATE rather than not at all).
+// An identify that needs the full build (ADDRESS, STATE, or a phone number of a region
+// outside Appendix C) holds the commands called after it until the build is there, so
+// their events carry the whole identity. `finish` hashes the record with whatever build
+// is loaded and runs the held commands in order; it runs when the full build arrives or
+// fails, or at once when the page is left or hidden (the events then go without those
+// fields rather than not at all).
 function hold(record) {
   const held = [];
   const done = new Promise((resolve) => {
@@ -518,7 +519,7 @@ function hold(record) {
     };
   });
   state.waiting = held;
-  prepare(record).then(held.finish, () => {
+  prepare(record, country()).then(held.finish, () => {
     warn('full_build_unavailable'); // the other fields still count
     held.finish();
   });
@@ -553,12 +554,12 @@ const commands = {
     }
     consentChanged();
   },
-  // ADDRESS and STATE need the full build, fetched on first use: then identify answers a
-  // Promise of the rejects, and the commands after it wait for it, in order (`hold`).
+  // ADDRESS, STATE and phones of regions outside Appendix C need the full build, fetched
+  // on first use: then identify answers a Promise of the rejects, and the commands after it wait for it, in order (`hold`).
   identify(record) {
     if (optedOut()) return warn('opted_out');
     record = record || {};
-    return needsFull(record) ? hold(record) : identifyNow(record);
+    return needsFull(record, country()) ? hold(record) : identifyNow(record);
   },
   track(name, props) {
     if (optedOut()) return warn('opted_out');

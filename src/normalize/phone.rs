@@ -8,7 +8,7 @@
 //! regions of Appendix C; every other country gets its calling code from
 //! [`crate::Country`] and generic prefixes and lengths.
 
-use super::phone_meta::{MAIN_REGION, NON_GEOGRAPHIC, REGIONS};
+use super::phone_meta::{MAIN_REGION, MARKETS, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::{decimal_digit, lower};
@@ -68,25 +68,46 @@ const MAX_NSN: usize = 17;
 /// Shortest national significant number libphonenumber parses.
 const MIN_NSN: usize = 2;
 
-fn region_meta(code: [u8; 2]) -> Option<Meta> {
-    let i = REGIONS.binary_search_by_key(&code, |(c, _)| *c).ok()?;
-    let mut meta = REGIONS[i].1;
-    if let Some((_, usual)) = USUAL.iter().find(|(c, _)| *c == code) {
-        meta.usual = *usual;
+/// A region's metadata, `Ok(None)` when libphonenumber has none. The browser's lite build
+/// carries only the regions of Appendix C ([`MARKETS`]) and answers `not_in_this_build`
+/// for any other, so it never gives an answer the full build would not.
+fn region_meta(code: [u8; 2]) -> Result<Option<Meta>, Reason> {
+    let find = |table: &[([u8; 2], Meta)]| {
+        table
+            .binary_search_by_key(&code, |(c, _)| *c)
+            .ok()
+            .map(|i| table[i].1)
+    };
+    let found = find(MARKETS);
+    #[cfg(feature = "browser-lite")]
+    if found.is_none() {
+        return Err(Reason::NotInThisBuild);
     }
-    Some(meta)
+    #[cfg(not(feature = "browser-lite"))]
+    let found = found.or_else(|| find(REGIONS));
+    Ok(found.map(|mut meta| {
+        if let Some((_, usual)) = USUAL.iter().find(|(c, _)| *c == code) {
+            meta.usual = *usual;
+        }
+        meta
+    }))
 }
 
 /// The record country's metadata; territories libphonenumber has none for (AQ, BV, …)
 /// use their calling code's.
-fn meta_for_country(country: Country) -> Option<Meta> {
+fn meta_for_country(country: Country) -> Result<Meta, Reason> {
     let code = country.as_str().as_bytes();
-    region_meta([code[0], code[1]]).or_else(|| meta_for_calling_code(country.calling_code()))
+    match region_meta([code[0], code[1]])? {
+        Some(meta) => Ok(meta),
+        None => meta_for_calling_code(country.calling_code()),
+    }
 }
 
-fn meta_for_calling_code(calling_code: u16) -> Option<Meta> {
+/// The metadata numbers with `calling_code` use (its main region's, or a non-geographic
+/// code's lengths).
+fn meta_for_calling_code(calling_code: u16) -> Result<Meta, Reason> {
     if let Ok(i) = MAIN_REGION.binary_search_by_key(&calling_code, |(cc, _)| *cc) {
-        return region_meta(MAIN_REGION[i].1);
+        return region_meta(MAIN_REGION[i].1)?.ok_or(Reason::UnparseablePhone);
     }
     NON_GEOGRAPHIC
         .iter()
@@ -100,6 +121,7 @@ fn meta_for_calling_code(calling_code: u16) -> Option<Meta> {
             usual: possible,
             lead: 0x3ff,
         })
+        .ok_or(Reason::UnparseablePhone)
 }
 
 impl Meta {
@@ -114,8 +136,10 @@ impl Meta {
     }
 }
 
+/// Whether `cc` is a calling code (every main region has metadata: a test checks it).
 fn is_calling_code(cc: u16) -> bool {
-    meta_for_calling_code(cc).is_some()
+    MAIN_REGION.binary_search_by_key(&cc, |(c, _)| *c).is_ok()
+        || NON_GEOGRAPHIC.iter().any(|(c, _)| *c == cc)
 }
 
 /// libphonenumber's `testNumberLength`.
@@ -160,7 +184,7 @@ pub(super) fn phone(
     }
     let international = normalize_digits(main, digits);
     let digits = digits.as_str();
-    let region = meta_for_country(country).ok_or(Reason::UnparseablePhone)?;
+    let region = meta_for_country(country)?;
 
     let (calling_code, national) = if international {
         match split_after_prefix(digits) {
@@ -181,7 +205,7 @@ pub(super) fn phone(
             calling_code_without_plus(digits, &region),
         )
     };
-    let meta = meta_for_calling_code(calling_code).ok_or(Reason::UnparseablePhone)?;
+    let meta = meta_for_calling_code(calling_code)?;
     let nsn = strip_national_prefix(national, &meta, true);
 
     if nsn.len() < MIN_NSN
@@ -507,13 +531,36 @@ mod tests {
     }
 
     #[test]
+    fn the_lite_builds_regions_are_appendix_c() {
+        // The generator's MARKETS (what the lite build carries) and the curated lengths
+        // name the same regions.
+        let markets: Vec<_> = MARKETS.iter().map(|(c, _)| *c).collect();
+        let curated: Vec<_> = USUAL.iter().map(|(c, _)| *c).collect();
+        assert_eq!(markets, curated);
+        assert!(
+            REGIONS
+                .iter()
+                .all(|(c, _)| markets.binary_search(c).is_err())
+        );
+    }
+
+    #[test]
+    fn every_calling_code_has_metadata() {
+        // `is_calling_code` relies on it.
+        for &(cc, region) in MAIN_REGION {
+            let meta = region_meta(region).unwrap().unwrap();
+            assert_eq!(meta.calling_code, cc);
+        }
+    }
+
+    #[test]
     fn length_tests() {
-        let us = region_meta(*b"US").unwrap();
+        let us = region_meta(*b"US").unwrap().unwrap();
         assert_eq!(test_length(10, &us), Length::Possible);
         assert_eq!(test_length(7, &us), Length::LocalOnly);
         assert_eq!(test_length(9, &us), Length::TooShort);
         assert_eq!(test_length(11, &us), Length::TooLong);
-        let gb = region_meta(*b"GB").unwrap();
+        let gb = region_meta(*b"GB").unwrap().unwrap();
         assert_eq!(test_length(8, &gb), Length::LocalOnly);
         assert_eq!(lengths(4, 15).count_ones(), 12);
     }

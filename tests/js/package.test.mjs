@@ -15,10 +15,11 @@ await init(readFileSync(`${root}pkg/matchkey_wasm_bg.wasm`));
 
 const FULL_ONLY = ['ADDRESS', 'STATE'];
 
-test('lite build: every golden vector but ADDRESS and STATE, which answer not_in_this_build', () => {
+test('lite build: every golden vector but ADDRESS, STATE and phones of other regions, which answer not_in_this_build', () => {
   assert.ok(needsFull({ email: 'a@b.co', address: '1 Main St' }) && !needsFull({ email: 'a@b.co', state: ' ' }));
   // An empty or pre-hashed ADDRESS or STATE is answered before the field's rules.
-  const liteCheck = (v, answer) => (FULL_ONLY.includes(v.field) && answer.error === 'not_in_this_build' ? null : checkVector(v, answer));
+  // So is a phone number of a region outside Appendix C (the full build's answer is checked below).
+  const liteCheck = (v, answer) => ([...FULL_ONLY, 'PHONE'].includes(v.field) && answer.error === 'not_in_this_build' ? null : checkVector(v, answer));
   const failures = vectors.map((v) => liteCheck(v, answerOf(normalize, v))).filter(Boolean);
   assert.deepEqual(failures, []);
   const batch = hashBatch(vectors.map((v) => ({ field: v.field, input: v.input, country: v.country })));
@@ -27,6 +28,22 @@ test('lite build: every golden vector but ADDRESS and STATE, which answer not_in
   assert.deepEqual(batchFailures, []);
   const keys = matchKeys({ email: 'abc@example.com', address: '1 Main St' }, 'US');
   assert.deepEqual(keys.rejected, [{ field: 'ADDRESS', code: 'not_in_this_build' }]);
+});
+
+test('lite build: a phone number of a region outside Appendix C is deferred to the full build', () => {
+  // Appendix C regions are in the lite build, whatever the record's country.
+  assert.equal(normalize('PHONE', '+44 (0)20 7946 0958', 'US').normalized, '442079460958');
+  assert.equal(normalize('PHONE', '(202) 555-0143', 'US').normalized, '12025550143');
+  // Ethiopia's metadata is only in the full build: by calling code, and as the record's country.
+  for (const [input, country] of [['+251 11 551 7700', 'US'], ['011 551 7700', 'ET']]) {
+    assert.throws(() => normalize('PHONE', input, country), (e) => e.code === 'not_in_this_build' && e.field === 'PHONE' && !e.message.includes('551'));
+    assert.deepEqual(hashBatch([{ field: 'PHONE', input, country }]), [{ error: 'not_in_this_build' }]);
+  }
+  assert.deepEqual(matchKeys({ email: 'abc@example.com', phone: '+251 11 551 7700' }, 'US').rejected, [{ field: 'PHONE', code: 'not_in_this_build' }]);
+  assert.ok(needsFull({ phone: '+251 11 551 7700' }, 'US'));
+  assert.ok(needsFull([{ field: 'EMAIL', input: 'a@b.co', country: 'US' }, { field: 'phone', input: '011 551 7700', country: 'ET' }]));
+  assert.ok(!needsFull({ phone: '+1 202 555 0143' }, 'US') && !needsFull({ phone: 'not a number' }, 'US'));
+  assert.ok(!needsFull({ phone: '+251 11 551 7700' }), 'without its country an identity record\'s phone is not judged');
 });
 
 test('full build: loaded on request, it then answers every call', async () => {
