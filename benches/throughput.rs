@@ -3,7 +3,10 @@
 //! and 8 mapped columns on 1 and 2 threads.
 //!
 //! Prints numbers (median of several runs); it asserts nothing, so a busy machine gives
-//! slower figures, never a failure. `BENCH_ROWS` sets the CSV size.
+//! slower figures, never a failure. `BENCH_ROWS` sets the CSV size. With `AMC_UPLOADER`
+//! (a checkout of Amazon's AMC uploader, and `BENCH_PYTHON` a Python with pandas, regex
+//! and phonenumbers; default `python3`) the same file also goes through the uploader's
+//! normalizers (`scripts/bench-uploader.py`), and the bench prints how many times slower.
 
 use std::hint::black_box;
 use std::io::Write;
@@ -220,6 +223,7 @@ fn hash_csv() {
         "{:<8} {:>8} {:>8} {:>8} {:>10}",
         "columns", "threads", "seconds", "MB/s", "rows/s"
     );
+    let mut eight_columns = Vec::new();
     for (columns, map) in [(4, four), (8, eight)] {
         for threads in ["1", "2"] {
             let run = || {
@@ -249,9 +253,54 @@ fn hash_csv() {
                 bytes as f64 / 1e6 / t.as_secs_f64(),
                 per_sec(rows, t)
             );
+            if columns == 8 {
+                eight_columns.push((threads, t));
+            }
         }
     }
+    if let Some(uploader) = std::env::var_os("AMC_UPLOADER") {
+        against_uploader(&path, &uploader, &eight_columns);
+    }
     let _ = std::fs::remove_file(&path);
+}
+
+/// The same file and 8 columns through the AMC uploader's pandas normalizers, once (it
+/// takes seconds), against `hash-csv`'s medians.
+fn against_uploader(path: &std::path::Path, uploader: &std::ffi::OsStr, ours: &[(&str, Duration)]) {
+    let python = std::env::var_os("BENCH_PYTHON").unwrap_or_else(|| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-uploader.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(path)
+        .arg(uploader)
+        .stderr(Stdio::inherit())
+        .output();
+    let line = match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => {
+            println!(
+                "AMC uploader: did not run (see above; it needs pandas, regex and phonenumbers)"
+            );
+            return;
+        }
+    };
+    let mut words = line.split_whitespace();
+    let mut field = |name: &str| -> Option<f64> {
+        words.find(|w| *w == name)?;
+        words.next()?.parse().ok()
+    };
+    let (Some(seconds), Some(rss)) = (field("seconds"), field("peak_rss_mb")) else {
+        println!("AMC uploader: unreadable answer {line:?}");
+        return;
+    };
+    println!();
+    println!("AMC uploader (pandas), 8 columns: {seconds:.2} s, peak RSS {rss:.0} MB");
+    for (threads, t) in ours {
+        println!(
+            "  hash-csv on {threads} thread(s) is {:.0}x faster",
+            seconds / t.as_secs_f64()
+        );
+    }
 }
 
 fn main() {

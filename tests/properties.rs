@@ -58,6 +58,21 @@ proptest! {
         }
     }
 
+    /// A normalizer reused across values (its scratch buffers keep the last value's
+    /// tokens and capacity) answers each value as a fresh one does.
+    #[test]
+    fn a_reused_normalizer_answers_as_a_fresh_one(
+        country in country(),
+        values in proptest::collection::vec((field(), pii_like()), 1..12),
+    ) {
+        let mut reused = Normalizer::new();
+        for (field, input) in &values {
+            let got = reused.normalize(*field, input, country).map(str::to_owned);
+            let fresh = normalize(*field, input, country).map(|n| n.value().to_owned());
+            prop_assert_eq!(got, fresh, "{:?} {:?}", field, input);
+        }
+    }
+
     #[test]
     fn normalizing_twice_changes_nothing(
         field in proptest::sample::select(IDEMPOTENT.to_vec()),

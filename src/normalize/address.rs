@@ -13,7 +13,7 @@ use crate::text::{is_py_space, nfc};
 /// The token tables (`table\tfrom\tto`), copied from `spec/address-tables.tsv`.
 const TABLES_TSV: &str = include_str!("../data/address-tables.tsv");
 
-type Table = HashMap<&'static str, &'static str>;
+type Table = HashMap<&'static str, &'static str, rustc_hash::FxBuildHasher>;
 
 /// The tables a country's word map is built from, in insertion order: a later table
 /// overrides an earlier one ("last match wins"). Countries without their own list use
@@ -97,7 +97,7 @@ fn word_maps() -> &'static [Table] {
         WORD_LISTS
             .iter()
             .map(|list| {
-                let mut merged = Table::new();
+                let mut merged = Table::default();
                 for name in *list {
                     if let Some(table) = named.get(name) {
                         merged.extend(table.iter().map(|(k, v)| (*k, *v)));
@@ -114,15 +114,24 @@ fn map_word(word: &str, country: Country) -> Option<&'static str> {
 }
 
 /// ADDRESS-1: uppercase, split on delimiters, the dash, pound and word-map rules, join,
-/// lowercase. `tokens` is scratch space reused across calls.
+/// lowercase. `tokens` and `upper` are scratch space reused across calls (a value's
+/// tokens reuse the last value's buffers: no allocation per token in a batch).
 pub(super) fn address(
     input: &str,
     country: Country,
     out: &mut String,
     tokens: &mut Vec<String>,
+    upper: &mut String,
 ) -> Result<(), Reason> {
-    let upper = nfc(input).to_uppercase();
-    tokenize(&upper, tokens);
+    let input = nfc(input);
+    upper.clear();
+    if input.is_ascii() {
+        upper.push_str(&input);
+        upper.make_ascii_uppercase();
+    } else {
+        upper.push_str(&input.to_uppercase());
+    }
+    tokenize(upper, tokens);
     dash_rule(tokens);
     pound_rule(tokens);
     for token in tokens.iter_mut() {
@@ -130,9 +139,15 @@ pub(super) fn address(
             to.clone_into(token);
         }
     }
-    // Lowercase the joined string, not each token, as the reference does (final sigma).
-    let joined: String = tokens.concat();
-    out.push_str(&joined.to_lowercase());
+    // Lowercase the joined string, not each token, as the reference does (final sigma);
+    // ASCII has no context to respect.
+    if tokens.iter().all(|t| t.is_ascii()) {
+        let start = out.len();
+        tokens.iter().for_each(|t| out.push_str(t));
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&tokens.concat().to_lowercase());
+    }
     if out.is_empty() {
         return Err(Reason::EmptyAfterNormalization);
     }
@@ -147,36 +162,44 @@ fn is_word(c: char) -> bool {
 /// Splits on commas, `C/O` as a word, `!`, brackets, white space and dots (the union of
 /// the reference's delimiter passes gives the same tokens as its pass-by-pass search).
 fn tokenize(s: &str, tokens: &mut Vec<String>) {
-    tokens.clear();
-    let chars: Vec<char> = s.chars().collect();
-    let mut current = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let care_of = chars[i..].starts_with(&['C', '/', 'O'])
-            && (i == 0 || !is_word(chars[i - 1]))
-            && chars.get(i + 3).is_none_or(|&next| !is_word(next));
+    let mut used = 0;
+    let mut push = |token: &str| {
+        match tokens.get_mut(used) {
+            Some(slot) => token.clone_into(slot),
+            None => tokens.push(token.to_owned()),
+        }
+        used += 1;
+    };
+    let mut start = None;
+    let mut skip_to = 0;
+    for (i, c) in s.char_indices() {
+        if i < skip_to {
+            continue;
+        }
+        let care_of = s[i..].starts_with("C/O")
+            && s[..i].chars().next_back().is_none_or(|prev| !is_word(prev))
+            && s[i + 3..].chars().next().is_none_or(|next| !is_word(next));
         let width = if care_of {
             3
         } else if is_py_space(c) || matches!(c, ',' | '!' | '[' | '{' | '(' | ']' | '}' | ')' | '.')
         {
-            1
+            c.len_utf8()
         } else {
             0
         };
         if width == 0 {
-            current.push(c);
-            i += 1;
+            start.get_or_insert(i);
         } else {
-            if !current.is_empty() {
-                tokens.push(std::mem::take(&mut current));
+            if let Some(from) = start.take() {
+                push(&s[from..i]);
             }
-            i += width;
+            skip_to = i + width;
         }
     }
-    if !current.is_empty() {
-        tokens.push(current);
+    if let Some(from) = start {
+        push(&s[from..]);
     }
+    tokens.truncate(used);
 }
 
 /// Python's `str.isnumeric()`: Unicode numeric characters, including the CJK numerals
@@ -266,7 +289,14 @@ mod tests {
 
     fn run(input: &str, country: Country) -> Result<String, Reason> {
         let mut out = String::new();
-        address(input, country, &mut out, &mut Vec::new()).map(|()| out)
+        address(
+            input,
+            country,
+            &mut out,
+            &mut Vec::new(),
+            &mut String::new(),
+        )
+        .map(|()| out)
     }
 
     #[test]

@@ -191,7 +191,9 @@ impl Normalizer {
             Field::Phone => phone::phone(input, country, out, &mut self.chars, &mut self.digits),
             Field::FirstName | Field::LastName => text_fields::name(input, out),
             #[cfg(address_rules)]
-            Field::Address => address::address(input, country, out, &mut self.tokens),
+            Field::Address => {
+                address::address(input, country, out, &mut self.tokens, &mut self.digits)
+            }
             Field::City => text_fields::city(input, out),
             #[cfg(address_rules)]
             Field::State => region::state(input, country, out),
