@@ -391,9 +391,7 @@ impl Batch {
                 one_block_hex4([a, b, c, d])
             });
             if let Some(hex) = lanes {
-                for digest in &hex {
-                    records.push_str(core::str::from_utf8(digest).unwrap_or(NO_DIGEST));
-                }
+                records.push_str(core::str::from_utf8(&hex).unwrap_or(NO_DIGESTS_4));
                 rest = &rest[4..];
                 continue;
             }
@@ -414,6 +412,13 @@ impl Batch {
 
 /// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
 const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Four [`NO_DIGEST`]s; never sent (hex digits are always UTF-8).
+const NO_DIGESTS_4: &str = concat!(
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+);
 
 /// The console's file page: `matchkey hash-csv` in the page (the `browser-csv` build
 /// only; the builds shoppers' pages load have no file to read).
