@@ -47,10 +47,8 @@ const result = await page.evaluate(async (n) => {
     const hexes = digests.map(hex);
     allCheck = hexes[7];
   }, 3);
-  // For the profile below: the same records, and the same count of values that are
-  // already digests (upper case, so COMMON-3 lowercases them) and are not hashed again.
-  const digests = m.hashBatch(records).map((r) => r.sha256.toUpperCase());
-  window.benchBatches = { emails: records, prehashed: digests.map((input) => ({ field: 'EMAIL', input, country: 'US' })) };
+  // For the profile below.
+  window.benchBatches = { emails: records };
   window.benchHashBatch = m.hashBatch;
   return { wasmBatch, wasmSingle, webcrypto, webcryptoAll, same: check === webCheck && check === allCheck };
 }, N);
@@ -104,7 +102,6 @@ function parts(profile) {
 }
 
 const emails = parts(await profileOf('emails', 10));
-const prehashed = parts(await profileOf('prehashed', 10));
 await browser.close();
 await site.close();
 
@@ -116,22 +113,12 @@ console.log(`  WebCrypto awaited per value + JS ${result.webcrypto.toFixed(0)} m
 console.log(`  WebCrypto all in flight + JS     ${result.webcryptoAll.toFixed(0)} ms  (${us(result.webcryptoAll)} µs/value)`);
 console.log(`  hashBatch is ${(result.webcrypto / result.wasmBatch).toFixed(1)}x faster than WebCrypto awaited per value, ${(result.webcryptoAll / result.wasmBatch).toFixed(1)}x than all in flight; same hashes: ${result.same}`);
 
-// The wasm functions that run for e-mails but not at all when no value is hashed are the
-// SHA-256 (the build has no function names); the rest is normalization and the answer's
-// assembly (hex digits, records).
-let sha = 0;
-let wasmRest = 0;
-for (const [name, c] of emails.wasm) {
-  if (prehashed.wasm.has(name)) wasmRest += c;
-  else sha += c;
-}
 const share = (c) => c / emails.total;
 const row = (label, c) => console.log(`  ${label.padEnd(52)} ${(100 * share(c)).toFixed(1).padStart(5)} %  ~${((share(c) * result.wasmBatch * 1000) / N).toFixed(3)} µs/value`);
 console.log(`Where hashBatch's time goes (CPU profile of 10 calls, ${emails.total} samples; µs/value from the median above):`);
 row('JS: packing the records into the input', emails.pack || 0);
 row('crossing in (glue: string or bytes into wasm memory)', emails.input || 0);
-row('wasm: SHA-256 and hex (idle when nothing is hashed)', sha);
-row('wasm: normalization, building the answer', wasmRest);
+row('wasm: normalization, SHA-256, hex digits, the answer', [...emails.wasm.values()].reduce((a, b) => a + b, 0));
 row('crossing out (TextDecoder of the answer)', emails.answer || 0);
 row('JS: unpacking the answer into result objects', emails.unpack || 0);
 row('garbage collection', emails.gc || 0);
