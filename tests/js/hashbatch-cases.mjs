@@ -26,7 +26,7 @@ export function cases() {
   const next = rng();
   const word = (n) => Array.from({ length: n }, () => ALNUM[next() % ALNUM.length]).join('');
   const out = [];
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < 8; round++) {
     for (let len = 1; len <= 200; len++) {
       const plain = word(len);
       out.push({ field: 'CITY', input: plain, country: 'US', plain });
