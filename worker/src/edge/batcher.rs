@@ -24,7 +24,7 @@ use super::{
 use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
-use crate::shard::{self, Epochs, Observer, Shards};
+use crate::shard::{self, Epochs, Observer, Shards, Tuning};
 
 const QUEUE: &str = "meta:queue";
 const HEALTH: &str = "meta:health";
@@ -150,7 +150,7 @@ impl DurableObject for Batcher {
                 self.commit(put, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 if config.shards == Shards::Auto && shard_param(&req)? == 0 {
-                    self.observe(n, now, &limits).await?;
+                    self.observe(n, now, &limits, &config.shard_tuning).await?;
                 }
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
@@ -381,12 +381,23 @@ impl Batcher {
 
     /// Shard 0 under `auto`: counts an enqueue of `n` events; when a window closes,
     /// decides the next epoch's shards ([`shard::observe`]) and stores the record.
-    async fn observe(&self, n: u64, now: u64, limits: &Limits) -> Result<()> {
+    async fn observe(&self, n: u64, now: u64, limits: &Limits, tuning: &Tuning) -> Result<()> {
         let mut e = self.epochs().await?;
-        let Some(totals) = self.observer.borrow_mut().record(n, now, e.n_at(now)) else {
+        let Some(totals) = self
+            .observer
+            .borrow_mut()
+            .record(n, now, e.n_at(now), tuning.window_ms)
+        else {
             return Ok(());
         };
-        if shard::observe(&mut e, totals, now, limits.flush_ms, limits.batch_size) {
+        if shard::observe(
+            &mut e,
+            totals,
+            now,
+            limits.flush_ms,
+            limits.batch_size,
+            tuning,
+        ) {
             self.state.storage().put(EPOCHS, &e).await?;
             console_log!("shards: {:?}", e.epochs.last());
             *self.epochs.borrow_mut() = Some(e);

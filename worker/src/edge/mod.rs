@@ -456,7 +456,8 @@ thread_local! {
 
 /// The integration's epoch record: fixed for `SHARDS=N`; under `auto`, shard 0's,
 /// read at most every [`shard::CACHE_MS`] per isolate (epochs are announced
-/// [`shard::LEAD_MS`] ahead, so a copy that old still names the right N).
+/// [`shard::LEAD_MS`] ahead, so a copy that old still names the right N; both as the
+/// configuration's [`shard::Tuning`] scales them).
 async fn epochs(env: &Env, config: &Config) -> Result<Epochs> {
     if let Shards::Fixed(n) = config.shards {
         return Ok(Epochs::fixed(n));
@@ -465,7 +466,7 @@ async fn epochs(env: &Env, config: &Config) -> Result<Epochs> {
     let cached = EPOCHS.with(|c| {
         c.borrow()
             .get(&config.integration_id)
-            .filter(|(at, _)| now.saturating_sub(*at) < shard::CACHE_MS)
+            .filter(|(at, _)| now.saturating_sub(*at) < config.shard_tuning.cache_ms)
             .map(|(_, e)| e.clone())
     });
     if let Some(e) = cached {
