@@ -354,6 +354,12 @@ impl Observer {
 /// decides N and announces it for the next grid boundary at least the lead ahead and
 /// after every epoch already announced (an announced epoch is never replaced: an isolate
 /// may already route by it). Returns whether the record changed.
+///
+/// The N it weighs against is the last one announced, in force or not yet: while an
+/// epoch waits for its start, a window a little above or below its N (the rate a hash
+/// share gives shard 0 varies) leaves it alone, and fewer shards still need half to do.
+/// Weighing against the N in force instead let such windows announce 3, 4, 3, 4… one
+/// grid step apart, each a change of routing.
 pub fn observe(
     epochs: &mut Epochs,
     totals: (f64, f64),
@@ -362,17 +368,17 @@ pub fn observe(
     batch_size: usize,
     tuning: &Tuning,
 ) -> bool {
-    let current = epochs.n_at(now);
+    let last = epochs.epochs.last().copied();
+    let announced = last.map_or(1, |e| e.n);
     let next = decide(
         totals.0,
         totals.1,
         flush_ms,
         batch_size,
-        current,
+        announced,
         tuning.target_requests_per_shard,
     );
-    let last = epochs.epochs.last().copied();
-    if next == last.map_or(1, |e| e.n) {
+    if next == announced {
         return false;
     }
     let after_last = last.map_or(0, |e| e.from_ms + tuning.grid_ms);
@@ -588,6 +594,52 @@ mod tests {
         assert_eq!(e.epochs[e.epochs.len() - 2], first);
         assert!(second.from_ms > first.from_ms);
         assert_eq!((first.n, second.n), (4, 16));
+    }
+
+    #[test]
+    fn a_rate_near_a_pending_epochs_n_does_not_flap() {
+        let t = Tuning::parse(Some("10"), Some("10")).unwrap();
+        let mut e = Epochs::default();
+        let now = 1_000_000;
+        // 30 requests a second: 3 shards, announced; N in force is still 1.
+        assert!(observe(&mut e, (30.0, 30.0), now, 600_000, 500, &t));
+        let pending = *e.epochs.last().unwrap();
+        assert_eq!((e.n_at(now + 1_000), pending.n), (1, 3));
+        // The next windows, measured under N = 1, jitter around it: one a little below
+        // (2 shards would do) changes nothing; one above goes up.
+        assert!(!observe(
+            &mut e,
+            (19.0, 19.0),
+            now + 1_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert!(!observe(
+            &mut e,
+            (29.0, 29.0),
+            now + 2_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert_eq!(e.epochs.len(), 2);
+        assert!(observe(&mut e, (31.0, 31.0), now + 3_000, 600_000, 500, &t));
+        assert_eq!(e.epochs.last().unwrap().n, 4);
+        // Down only once half of the last announced would do.
+        assert!(!observe(
+            &mut e,
+            (21.0, 21.0),
+            now + 4_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert!(observe(&mut e, (20.0, 20.0), now + 5_000, 600_000, 500, &t));
+        assert_eq!(
+            e.epochs.iter().map(|x| x.n).collect::<Vec<_>>(),
+            [1, 3, 4, 2]
+        );
     }
 
     #[test]
