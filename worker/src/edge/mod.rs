@@ -503,9 +503,10 @@ async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -
     Response::from_json(&merge_answers(&answers))
 }
 
-/// One answer for many shards: sums of `pending` and the counters, the latest
-/// `notBefore`, the earliest `nextAlarmAt`, balanced only if every shard is, and shard
-/// 0's health with the latest error of any shard.
+/// One answer for many shards: sums of `pending` and the counters (and each shard's
+/// `pending`, in shard order), the latest `notBefore`, the earliest `nextAlarmAt`,
+/// balanced only if every shard is, and shard 0's health with the latest error of any
+/// shard.
 fn merge_answers(answers: &[Value]) -> Value {
     let mut merged = answers.first().cloned().unwrap_or(Value::Null);
     let Some(out) = merged.as_object_mut() else {
@@ -557,6 +558,10 @@ fn merge_answers(answers: &[Value]) -> Value {
         }
     }
     out.insert("shards".into(), json!(answers.len()));
+    if out.contains_key("pending") {
+        let each: Vec<&Value> = answers.iter().map(|a| &a["pending"]).collect();
+        out.insert("pendingByShard".into(), json!(each));
+    }
     merged
 }
 
