@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 
-use matchkey_worker::shard::{Epochs, Observer, observe, shard_of};
+use matchkey_worker::shard::{Epochs, Observer, Tuning, WINDOW_MS, observe, shard_of};
 
 const STEP_MS: f64 = 5.0;
 const BATCH: usize = 500;
@@ -117,9 +117,16 @@ fn run(rate: u64, auto: bool, p: Params) -> Row {
             s.pending.push_back((first, s.busy_until));
             if k == 0
                 && auto
-                && let Some(totals) = observer.record(1, s.busy_until as u64, n)
+                && let Some(totals) = observer.record(1, s.busy_until as u64, n, WINDOW_MS)
             {
-                observe(&mut epochs, totals, now as u64, p.flush_ms, BATCH);
+                observe(
+                    &mut epochs,
+                    totals,
+                    now as u64,
+                    p.flush_ms,
+                    BATCH,
+                    &Tuning::default(),
+                );
             }
         }
         // Deliveries: one batch at a time per shard, by the queue's due rule.

@@ -129,6 +129,9 @@ pub struct Config {
     /// `SHARDS` (default 1): batching objects per integration, a number up to 64 or
     /// `auto` (see [`crate::shard`]).
     pub shards: crate::shard::Shards,
+    /// `SHARD_TIMING_SCALE` and `SHARD_TARGET_REQUESTS` (defaults: the times and target of
+    /// [`crate::shard`]): a testing and tuning knob for `SHARDS=auto`.
+    pub shard_tuning: crate::shard::Tuning,
     /// `REFRESH_TOKEN_GRANTED_AT` (RFC 3339 date), to warn before the 365-day expiry.
     pub refresh_token_granted_at: Option<String>,
     /// `API_KIND`: `events` (default) or `dsp`.
@@ -440,6 +443,10 @@ impl Config {
             local_dev,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 600)? as u32,
             shards: crate::shard::Shards::parse(var("SHARDS").as_deref())?,
+            shard_tuning: crate::shard::Tuning::parse(
+                var("SHARD_TIMING_SCALE").as_deref(),
+                var("SHARD_TARGET_REQUESTS").as_deref(),
+            )?,
             refresh_token_granted_at: var("REFRESH_TOKEN_GRANTED_AT").filter(|s| !s.is_empty()),
             amc_advertiser_id: match var("AMC_ADVERTISER_ID").filter(|s| !s.is_empty()) {
                 None => None,
@@ -746,5 +753,30 @@ mod tests {
         let e = Config::from_vars(vars(&[("ADVERTISER_ID", "1"), ("FLUSH_SECONDS", "soon")]))
             .unwrap_err();
         assert_eq!(e, "FLUSH_SECONDS must be a whole number");
+    }
+
+    #[test]
+    fn the_shard_tuning_is_read_and_checked_by_name() {
+        let d = Config::from_vars(vars(&[("ADVERTISER_ID", "1")])).unwrap();
+        assert_eq!(d.shard_tuning, crate::shard::Tuning::default());
+        let t = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "1"),
+            ("SHARDS", "auto"),
+            ("SHARD_TIMING_SCALE", "10"),
+            ("SHARD_TARGET_REQUESTS", "10"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (t.shard_tuning.lead_ms, t.shard_tuning.cache_ms),
+            (4_500, 3_000)
+        );
+        assert_eq!(t.shard_tuning.target_requests_per_shard, 10);
+        for (name, value) in [
+            ("SHARD_TIMING_SCALE", "100"),
+            ("SHARD_TARGET_REQUESTS", "0"),
+        ] {
+            let e = Config::from_vars(vars(&[("ADVERTISER_ID", "1"), (name, value)])).unwrap_err();
+            assert!(e.starts_with(name), "{e}");
+        }
     }
 }

@@ -15,6 +15,11 @@
 //! [`TARGET_REQUESTS_PER_SHARD`] each, but never so many that a shard would no longer fill
 //! a 500-event batch inside the flush window (which keeps Amazon requests at 2 per 1,000
 //! events). Each shard then batches and delivers on its own, exactly as one object did.
+//!
+//! These times and the target are the defaults of a [`Tuning`]: `SHARD_TIMING_SCALE`
+//! divides the four times alike (so their ratios, on which the rule above rests, hold)
+//! and `SHARD_TARGET_REQUESTS` sets the target, for tests that must see an epoch change
+//! in seconds rather than minutes, and for tuning.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +27,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SHARDS: u32 = 64;
 /// Enqueue requests a second a shard is sized for (a quarter of a Durable Object's
 /// roughly 1,000 a second: headroom for delivery, bursts and a slow isolate).
-pub const TARGET_REQUESTS_PER_SHARD: f64 = 250.0;
+pub const TARGET_REQUESTS_PER_SHARD: u32 = 250;
 /// The observer's window.
 pub const WINDOW_MS: u64 = 10_000;
 /// A new epoch starts at least this long after it is decided.
@@ -32,7 +37,111 @@ pub const GRID_MS: u64 = 15_000;
 /// How long a Worker isolate may use its copy of the epoch record (< [`LEAD_MS`]).
 pub const CACHE_MS: u64 = 30_000;
 // An isolate's copy of the record is never older than the lead of an announced epoch.
-const _: () = assert!(LEAD_MS > CACHE_MS);
+const _: () = assert!(LEAD_MS > CACHE_MS && GRID_MS <= LEAD_MS);
+
+/// Most that `SHARD_TIMING_SCALE` may divide the times by: at 30 an isolate still keeps
+/// its copy of the record for a second (shard 0 answers each isolate at most once a
+/// second) and an epoch is announced 1.5 s ahead.
+pub const MAX_TIMING_SCALE: u64 = 30;
+/// Most requests a second `SHARD_TARGET_REQUESTS` may size a shard for (about what one
+/// Durable Object takes at all).
+pub const MAX_TARGET_REQUESTS: u32 = 1_000;
+
+/// The observer's window, the epochs' lead and grid, how long an isolate keeps the
+/// record, and the requests a second a shard is sized for. The default is the constants
+/// above; [`Tuning::parse`] reads the two settings that change them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// The observer's window ([`WINDOW_MS`]).
+    pub window_ms: u64,
+    /// A new epoch starts at least this long after it is decided ([`LEAD_MS`]).
+    pub lead_ms: u64,
+    /// Epochs start on multiples of this ([`GRID_MS`]).
+    pub grid_ms: u64,
+    /// How long an isolate may use its copy of the record ([`CACHE_MS`]).
+    pub cache_ms: u64,
+    /// Enqueue requests a second a shard is sized for ([`TARGET_REQUESTS_PER_SHARD`]).
+    pub target_requests_per_shard: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            window_ms: WINDOW_MS,
+            lead_ms: LEAD_MS,
+            grid_ms: GRID_MS,
+            cache_ms: CACHE_MS,
+            target_requests_per_shard: TARGET_REQUESTS_PER_SHARD,
+        }
+    }
+}
+
+impl Tuning {
+    /// Reads `SHARD_TIMING_SCALE` (a whole number from 1, the default, to
+    /// [`MAX_TIMING_SCALE`]: the window, lead, grid and cache are the defaults divided by
+    /// it) and `SHARD_TARGET_REQUESTS` (1 to [`MAX_TARGET_REQUESTS`], default
+    /// [`TARGET_REQUESTS_PER_SHARD`]).
+    ///
+    /// # Errors
+    /// A message naming the setting.
+    pub fn parse(scale: Option<&str>, target: Option<&str>) -> Result<Self, String> {
+        fn whole(value: Option<&str>, max: u64, message: &str) -> Result<Option<u64>, String> {
+            match value.map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+                    _ => Err(message.to_owned()),
+                },
+            }
+        }
+        let scale = whole(
+            scale,
+            MAX_TIMING_SCALE,
+            &format!("SHARD_TIMING_SCALE must be a whole number from 1 to {MAX_TIMING_SCALE}"),
+        )?
+        .unwrap_or(1);
+        let target = whole(
+            target,
+            u64::from(MAX_TARGET_REQUESTS),
+            &format!(
+                "SHARD_TARGET_REQUESTS must be a whole number from 1 to {MAX_TARGET_REQUESTS}"
+            ),
+        )?
+        .map_or(TARGET_REQUESTS_PER_SHARD, |t| t as u32);
+        Tuning {
+            window_ms: WINDOW_MS / scale,
+            lead_ms: LEAD_MS / scale,
+            grid_ms: GRID_MS / scale,
+            cache_ms: CACHE_MS / scale,
+            target_requests_per_shard: target,
+        }
+        .checked()
+    }
+
+    /// The rules the epochs rest on: an isolate's copy of the record expires before an
+    /// announced epoch starts (cache < lead), rounding up to the grid adds at most one
+    /// lead (grid ≤ lead), and no time is zero.
+    ///
+    /// # Errors
+    /// Which rule a tuning breaks, naming `SHARD_TIMING_SCALE`.
+    pub fn checked(self) -> Result<Self, String> {
+        if self.window_ms == 0 || self.grid_ms == 0 || self.cache_ms == 0 {
+            return Err("SHARD_TIMING_SCALE leaves a shard time at zero".into());
+        }
+        if self.cache_ms >= self.lead_ms {
+            return Err(
+                "SHARD_TIMING_SCALE: the epoch record's cache must be shorter than the lead".into(),
+            );
+        }
+        if self.grid_ms > self.lead_ms {
+            return Err("SHARD_TIMING_SCALE: the epoch grid must not exceed the lead".into());
+        }
+        if self.target_requests_per_shard == 0 {
+            return Err("SHARD_TARGET_REQUESTS must be at least 1".into());
+        }
+        Ok(self)
+    }
+}
 
 /// Epochs kept in the record (the oldest still name shards that may hold events).
 pub const KEEP_EPOCHS: usize = 16;
@@ -168,24 +277,26 @@ impl Epochs {
     }
 }
 
-/// When an epoch decided at `now` may start: at least [`LEAD_MS`] later, on the grid.
-pub fn next_epoch_start(now: u64) -> u64 {
-    (now + LEAD_MS).div_ceil(GRID_MS) * GRID_MS
+/// When an epoch decided at `now` may start: at least the lead later, on the grid.
+pub fn next_epoch_start(now: u64, tuning: &Tuning) -> u64 {
+    (now + tuning.lead_ms).div_ceil(tuning.grid_ms) * tuning.grid_ms
 }
 
 /// The shards wanted for a total rate of `requests_per_s` enqueue requests carrying
 /// `events_per_s` events, with a flush window of `flush_ms`, given `current` shards:
-/// enough for [`TARGET_REQUESTS_PER_SHARD`] each, at most as many as still fill a
-/// 500-event batch well inside the window (a fifth to spare), and fewer only once half
-/// as many would do (no flapping around a boundary).
+/// enough for `target` requests a second each ([`TARGET_REQUESTS_PER_SHARD`] by
+/// default), at most as many as still fill a 500-event batch well inside the window (a
+/// fifth to spare), and fewer only once half as many would do (no flapping around a
+/// boundary).
 pub fn decide(
     requests_per_s: f64,
     events_per_s: f64,
     flush_ms: u64,
     batch_size: usize,
     current: u32,
+    target: u32,
 ) -> u32 {
-    let for_load = (requests_per_s / TARGET_REQUESTS_PER_SHARD).ceil().max(1.0);
+    let for_load = (requests_per_s / f64::from(target.max(1))).ceil().max(1.0);
     let full_batches =
         (events_per_s * flush_ms as f64 / 1000.0 / (batch_size as f64 * 1.2)).floor();
     let want = for_load
@@ -199,7 +310,7 @@ pub fn decide(
 }
 
 /// Shard 0's view of the traffic: its own enqueue requests and events in the current
-/// window, all under one N (a window that would span an epoch boundary starts again:
+/// window (of [`Tuning::window_ms`]), all under one N (a window that would span an epoch boundary starts again:
 /// its share of the traffic changed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Observer {
@@ -213,7 +324,7 @@ impl Observer {
     /// One enqueue of `events` at `now`, when `n` shards are in force. Returns the
     /// estimated totals of the integration (requests/s, events/s: shard 0's rates times
     /// `n`) over the window that just closed, when one did.
-    pub fn record(&mut self, events: u64, now: u64, n: u32) -> Option<(f64, f64)> {
+    pub fn record(&mut self, events: u64, now: u64, n: u32, window_ms: u64) -> Option<(f64, f64)> {
         let mut closed = None;
         if self.window_start == 0 || self.n != n {
             *self = Observer {
@@ -222,7 +333,7 @@ impl Observer {
                 requests: 0,
                 events: 0,
             };
-        } else if now >= self.window_start + WINDOW_MS {
+        } else if now >= self.window_start + window_ms {
             let secs = (now - self.window_start) as f64 / 1000.0;
             let scale = f64::from(n.max(1));
             closed = Some((
@@ -240,24 +351,38 @@ impl Observer {
 }
 
 /// What shard 0 does with a closed window under `auto`: from the estimated totals it
-/// decides N and announces it for the next grid boundary at least [`LEAD_MS`] ahead and
+/// decides N and announces it for the next grid boundary at least the lead ahead and
 /// after every epoch already announced (an announced epoch is never replaced: an isolate
 /// may already route by it). Returns whether the record changed.
+///
+/// The N it weighs against is the last one announced, in force or not yet: while an
+/// epoch waits for its start, a window a little above or below its N (the rate a hash
+/// share gives shard 0 varies) leaves it alone, and fewer shards still need half to do.
+/// Weighing against the N in force instead let such windows announce 3, 4, 3, 4… one
+/// grid step apart, each a change of routing.
 pub fn observe(
     epochs: &mut Epochs,
     totals: (f64, f64),
     now: u64,
     flush_ms: u64,
     batch_size: usize,
+    tuning: &Tuning,
 ) -> bool {
-    let current = epochs.n_at(now);
-    let next = decide(totals.0, totals.1, flush_ms, batch_size, current);
     let last = epochs.epochs.last().copied();
-    if next == last.map_or(1, |e| e.n) {
+    let announced = last.map_or(1, |e| e.n);
+    let next = decide(
+        totals.0,
+        totals.1,
+        flush_ms,
+        batch_size,
+        announced,
+        tuning.target_requests_per_shard,
+    );
+    if next == announced {
         return false;
     }
-    let after_last = last.map_or(0, |e| e.from_ms + GRID_MS);
-    epochs.announce(next_epoch_start(now).max(after_last), next)
+    let after_last = last.map_or(0, |e| e.from_ms + tuning.grid_ms);
+    epochs.announce(next_epoch_start(now, tuning).max(after_last), next)
 }
 
 #[cfg(test)]
@@ -272,6 +397,92 @@ mod tests {
         assert!(Shards::parse(Some("0")).is_err());
         assert!(Shards::parse(Some("65")).is_err());
         assert!(Shards::parse(Some("many")).is_err());
+    }
+
+    #[test]
+    fn the_tuning_defaults_to_the_constants_and_scales_every_time_alike() {
+        let d = Tuning::parse(None, None).unwrap();
+        assert_eq!(d, Tuning::default());
+        assert_eq!(
+            (d.window_ms, d.lead_ms, d.grid_ms, d.cache_ms),
+            (WINDOW_MS, LEAD_MS, GRID_MS, CACHE_MS)
+        );
+        assert_eq!(d.target_requests_per_shard, 250);
+        assert_eq!(Tuning::parse(Some(" "), Some("")), Ok(d));
+        let t = Tuning::parse(Some("10"), Some("8")).unwrap();
+        assert_eq!(
+            (t.window_ms, t.lead_ms, t.grid_ms, t.cache_ms),
+            (1_000, 4_500, 1_500, 3_000)
+        );
+        assert_eq!(t.target_requests_per_shard, 8);
+        // Every scale allowed keeps the rules the epochs rest on.
+        for scale in 1..=MAX_TIMING_SCALE {
+            let t = Tuning::parse(Some(&scale.to_string()), None).unwrap();
+            assert!(t.cache_ms < t.lead_ms && t.grid_ms <= t.lead_ms && t.cache_ms >= 1_000);
+        }
+    }
+
+    #[test]
+    fn a_tuning_out_of_bounds_or_breaking_a_rule_is_refused_by_name() {
+        for bad in ["0", "31", "-1", "2.5", "fast"] {
+            let e = Tuning::parse(Some(bad), None).unwrap_err();
+            assert_eq!(
+                e, "SHARD_TIMING_SCALE must be a whole number from 1 to 30",
+                "{bad}"
+            );
+        }
+        for bad in ["0", "1001", "many"] {
+            let e = Tuning::parse(None, Some(bad)).unwrap_err();
+            assert_eq!(
+                e, "SHARD_TARGET_REQUESTS must be a whole number from 1 to 1000",
+                "{bad}"
+            );
+        }
+        let d = Tuning::default();
+        let cache_too_long = Tuning {
+            cache_ms: d.lead_ms,
+            ..d
+        };
+        assert!(cache_too_long.checked().unwrap_err().contains("cache"));
+        let grid_too_wide = Tuning {
+            grid_ms: d.lead_ms + 1,
+            ..d
+        };
+        assert!(grid_too_wide.checked().unwrap_err().contains("grid"));
+        assert!(Tuning { window_ms: 0, ..d }.checked().is_err());
+    }
+
+    #[test]
+    fn a_scaled_tuning_announces_on_its_own_grid_and_lead_and_sizes_for_its_target() {
+        let t = Tuning::parse(Some("10"), Some("10")).unwrap();
+        let now = 1_000_000_123;
+        let from = next_epoch_start(now, &t);
+        assert!(from >= now + t.lead_ms && from < now + t.lead_ms + t.grid_ms);
+        assert!(from.is_multiple_of(t.grid_ms));
+        // 25 single-event requests a second: three shards of 10 each.
+        assert_eq!(decide(25.0, 25.0, 600_000, 500, 1, 10), 3);
+        // The observer's window is the tuning's: 25 requests a second over 1 s.
+        let mut o = Observer::default();
+        let mut e = Epochs::default();
+        let mut closed = None;
+        for i in 0..=26u64 {
+            closed = closed.or(o.record(1, now + i * 40, 1, t.window_ms));
+        }
+        let totals = closed.unwrap();
+        assert!((24.0..26.0).contains(&totals.0), "{totals:?}");
+        let at = now + 26 * 40;
+        assert!(observe(&mut e, totals, at, 600_000, 500, &t));
+        let up = *e.epochs.last().unwrap();
+        assert_eq!(up.n, 3);
+        assert!(up.from_ms >= at + t.lead_ms && up.from_ms.is_multiple_of(t.grid_ms));
+        // Then 2 a second: down to one shard, one grid step after the last epoch at least.
+        assert!(observe(&mut e, (2.0, 2.0), at + 1, 600_000, 500, &t));
+        let down = *e.epochs.last().unwrap();
+        assert_eq!(down.n, 1);
+        assert!(down.from_ms >= up.from_ms + t.grid_ms);
+        // The shards that may still hold events stay visible: the widest kept epoch.
+        assert_eq!(e.n_at(down.from_ms), 1);
+        assert_eq!(e.max_n(), 3);
     }
 
     #[test]
@@ -294,7 +505,7 @@ mod tests {
         let mut e = Epochs::default();
         assert_eq!(e.n_at(123), 1);
         let now = 1_000_000_123;
-        let from = next_epoch_start(now);
+        let from = next_epoch_start(now, &Tuning::default());
         assert!(from >= now + LEAD_MS && from.is_multiple_of(GRID_MS));
         assert!(e.announce(from, 8));
         assert_eq!(
@@ -332,31 +543,31 @@ mod tests {
     #[test]
     fn decide_sizes_for_load_and_keeps_batches_full() {
         // 10 events/s, one event a request: one shard.
-        assert_eq!(decide(10.0, 10.0, 60_000, 500, 1), 1);
-        assert_eq!(decide(1_000.0, 1_000.0, 60_000, 500, 1), 4);
-        assert_eq!(decide(10_000.0, 10_000.0, 60_000, 500, 1), 40);
+        assert_eq!(decide(10.0, 10.0, 60_000, 500, 1, 250), 1);
+        assert_eq!(decide(1_000.0, 1_000.0, 60_000, 500, 1, 250), 4);
+        assert_eq!(decide(10_000.0, 10_000.0, 60_000, 500, 1, 250), 40);
         // Servers: 20 requests of 500 a second need one shard.
-        assert_eq!(decide(20.0, 10_000.0, 60_000, 500, 1), 1);
+        assert_eq!(decide(20.0, 10_000.0, 60_000, 500, 1, 250), 1);
         // A short flush window caps N so that each shard still fills its batches.
-        assert_eq!(decide(1_000.0, 1_000.0, 1_000, 500, 1), 1);
+        assert_eq!(decide(1_000.0, 1_000.0, 1_000, 500, 1, 250), 1);
         // Hysteresis: down only when half would do.
-        assert_eq!(decide(700.0, 700.0, 60_000, 500, 4), 4);
-        assert_eq!(decide(400.0, 400.0, 60_000, 500, 4), 2);
-        assert_eq!(decide(0.0, 0.0, 60_000, 500, 4), 1);
+        assert_eq!(decide(700.0, 700.0, 60_000, 500, 4, 250), 4);
+        assert_eq!(decide(400.0, 400.0, 60_000, 500, 4, 250), 2);
+        assert_eq!(decide(0.0, 0.0, 60_000, 500, 4, 250), 1);
     }
 
     #[test]
     fn a_window_spanning_an_epoch_boundary_is_not_used() {
         let mut o = Observer::default();
         for t in 1..=5_000u64 {
-            assert_eq!(o.record(1, t, 1), None);
+            assert_eq!(o.record(1, t, 1, WINDOW_MS), None);
         }
         // N went from 1 to 4: shard 0 now sees a quarter; the old window is dropped.
-        assert_eq!(o.record(1, 5_001, 4), None);
+        assert_eq!(o.record(1, 5_001, 4, WINDOW_MS), None);
         let mut closed = None;
         for t in 5_002..=30_000u64 {
             if t % 4 == 0 {
-                closed = closed.or(o.record(1, t, 4));
+                closed = closed.or(o.record(1, t, 4, WINDOW_MS));
             }
         }
         let (requests, _) = closed.unwrap();
@@ -365,16 +576,70 @@ mod tests {
 
     #[test]
     fn an_announced_epoch_is_never_replaced() {
+        let d = Tuning::default();
         let mut e = Epochs::default();
         let now = 1_000_000;
-        assert!(observe(&mut e, (1_000.0, 1_000.0), now, 60_000, 500));
+        assert!(observe(&mut e, (1_000.0, 1_000.0), now, 60_000, 500, &d));
         let first = *e.epochs.last().unwrap();
         // A second window closes before the first epoch began and wants more shards.
-        assert!(observe(&mut e, (4_000.0, 4_000.0), now + 1, 60_000, 500));
+        assert!(observe(
+            &mut e,
+            (4_000.0, 4_000.0),
+            now + 1,
+            60_000,
+            500,
+            &d
+        ));
         let second = *e.epochs.last().unwrap();
         assert_eq!(e.epochs[e.epochs.len() - 2], first);
         assert!(second.from_ms > first.from_ms);
         assert_eq!((first.n, second.n), (4, 16));
+    }
+
+    #[test]
+    fn a_rate_near_a_pending_epochs_n_does_not_flap() {
+        let t = Tuning::parse(Some("10"), Some("10")).unwrap();
+        let mut e = Epochs::default();
+        let now = 1_000_000;
+        // 30 requests a second: 3 shards, announced; N in force is still 1.
+        assert!(observe(&mut e, (30.0, 30.0), now, 600_000, 500, &t));
+        let pending = *e.epochs.last().unwrap();
+        assert_eq!((e.n_at(now + 1_000), pending.n), (1, 3));
+        // The next windows, measured under N = 1, jitter around it: one a little below
+        // (2 shards would do) changes nothing; one above goes up.
+        assert!(!observe(
+            &mut e,
+            (19.0, 19.0),
+            now + 1_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert!(!observe(
+            &mut e,
+            (29.0, 29.0),
+            now + 2_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert_eq!(e.epochs.len(), 2);
+        assert!(observe(&mut e, (31.0, 31.0), now + 3_000, 600_000, 500, &t));
+        assert_eq!(e.epochs.last().unwrap().n, 4);
+        // Down only once half of the last announced would do.
+        assert!(!observe(
+            &mut e,
+            (21.0, 21.0),
+            now + 4_000,
+            600_000,
+            500,
+            &t
+        ));
+        assert!(observe(&mut e, (20.0, 20.0), now + 5_000, 600_000, 500, &t));
+        assert_eq!(
+            e.epochs.iter().map(|x| x.n).collect::<Vec<_>>(),
+            [1, 3, 4, 2]
+        );
     }
 
     #[test]
@@ -386,8 +651,8 @@ mod tests {
         // 2,000 single-event requests a second in all; shard 0 sees all of them at N=1.
         for _ in 0..130_000 {
             now += 1;
-            if let Some(totals) = o.record(1, now, e.n_at(now))
-                && observe(&mut e, totals, now, 60_000, 500)
+            if let Some(totals) = o.record(1, now, e.n_at(now), WINDOW_MS)
+                && observe(&mut e, totals, now, 60_000, 500, &Tuning::default())
             {
                 announced = true;
             }

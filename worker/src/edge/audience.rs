@@ -5,12 +5,10 @@
 //! one storage transaction; the alarm never moves earlier than a retry time Amazon asked
 //! for. Every Data Provider call waits for its slot from the profile's `Limiter`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use worker::*;
 
 use matchkey::Country;
@@ -20,7 +18,8 @@ use super::amazon::{Reply, access_token, auth, client_id, send};
 use super::limiter::paced;
 use super::log::{self, Record};
 use super::{
-    KEYS_PER_CALL, alarm_at, commit, entries, iso_now, jitter, now_ms, object_config, random_uuid,
+    Held, KEYS_PER_CALL, Machine, alarm_at, entries, iso_now, jitter, now_ms, object_config,
+    random_uuid,
 };
 use crate::audience::read_cookie_change;
 use crate::config::{AudienceApi, Config};
@@ -32,21 +31,30 @@ const JOB_PREFIX: &str = "job:";
 /// How soon to poll running AMC records jobs again.
 const JOB_POLL_MS: u64 = 1_000;
 
+impl Machine for Membership {
+    fn flush(&mut self) {
+        self.acc.force = true;
+    }
+
+    fn stats(&self) -> Value {
+        super::stats(self.acc.pending, &self.counters, self.balanced())
+    }
+}
+
 /// Keeps one audience's pending membership changes and sends them.
 #[durable_object]
 pub struct AudienceSync {
     state: State,
     env: Env,
-    /// Shared with the storage transactions, which write it as it is when they run.
-    sync: Rc<RefCell<Option<Membership>>>,
+    sync: Held<Membership>,
 }
 
 impl DurableObject for AudienceSync {
     fn new(state: State, env: Env) -> Self {
         AudienceSync {
+            sync: Held::new(state.storage(), STATE),
             state,
             env,
-            sync: Rc::new(RefCell::new(None)),
         }
     }
 
@@ -55,8 +63,8 @@ impl DurableObject for AudienceSync {
         else {
             return Response::error("configuration_error", 500);
         };
-        self.load().await?;
         let storage = self.state.storage();
+        self.sync.load(|| upgrade(&storage)).await?;
         match req.path().as_str() {
             "/members" => {
                 // `name` and `country` are absent for the removals an erasure sends.
@@ -83,7 +91,8 @@ impl DurableObject for AudienceSync {
                 let new_people = keys.len() as u64 - known;
                 let now = now_ms();
                 let flush_ms = config.flush_seconds * 1000;
-                self.with(|m| m.joined(accepted, new_people, now, flush_ms));
+                self.sync
+                    .with(|m| m.joined(accepted, new_people, now, flush_ms));
                 let mut put: Vec<(String, String)> = latest.into_iter().collect();
                 if let Some(name) = body.name {
                     put.push(("meta:name".into(), name));
@@ -91,30 +100,23 @@ impl DurableObject for AudienceSync {
                 if let Some(country) = body.country {
                     put.push(("meta:country".into(), country));
                 }
-                self.commit(put, Vec::new()).await?;
+                self.sync.commit(put, Vec::new()).await?;
                 self.schedule(&config).await?;
-                Response::from_json(&json!({ "pending": self.with(|m| m.acc.pending) }))
+                Response::from_json(&json!({ "pending": self.sync.with(|m| m.acc.pending) }))
             }
             "/flush" => {
-                self.with(|m| m.acc.force = true);
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.sync.flush().await?;
                 self.schedule(&config).await?;
                 Response::from_json(&json!({ "flushing": true }))
             }
-            _ => {
-                let m = self.with(|m| m.clone());
-                Response::from_json(&json!({
-                    "pending": m.acc.pending,
-                    "counters": m.counters,
-                    "balanced": m.balanced(),
-                }))
-            }
+            _ => Response::from_json(&self.sync.stats()),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
-        if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
-            self.load().await?;
+        let storage = self.state.storage();
+        if let Some(config) = object_config(&self.env, &storage, None).await? {
+            self.sync.load(|| upgrade(&storage)).await?;
             self.sync(&config).await?;
         }
         Response::ok("synced")
@@ -122,36 +124,12 @@ impl DurableObject for AudienceSync {
 }
 
 impl AudienceSync {
-    async fn load(&self) -> Result<()> {
-        if self.sync.borrow().is_none() {
-            let storage = self.state.storage();
-            let stored: Membership = match storage.get(STATE).await.ok().flatten() {
-                Some(m) => m,
-                None => upgrade(&storage).await?,
-            };
-            self.sync.borrow_mut().get_or_insert(stored);
-        }
-        Ok(())
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut Membership) -> R) -> R {
-        f(self
-            .sync
-            .borrow_mut()
-            .get_or_insert_with(Membership::default))
-    }
-
-    /// Writes the state with the keys it concerns, in one transaction.
-    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
-        commit(&self.state.storage(), STATE, &self.sync, put, delete).await
-    }
-
     /// The alarm from the shared due rule (never before a retry time), or soon while
     /// AMC jobs run.
     async fn schedule(&self, config: &Config) -> Result<()> {
         let now = now_ms();
         let storage = self.state.storage();
-        let mut at = self.with(|m| {
+        let mut at = self.sync.with(|m| {
             m.acc
                 .next_alarm(now, config.audience_batch, config.flush_seconds * 1000)
         });
@@ -201,8 +179,8 @@ impl AudienceSync {
         let token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
             Err(_) => {
-                self.with(|m| m.token_failed(now_ms()));
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.sync.with(|m| m.token_failed(now_ms()));
+                self.sync.commit(Vec::new(), Vec::new()).await?;
                 return self.schedule(config).await;
             }
         };
@@ -210,10 +188,15 @@ impl AudienceSync {
         self.follow_jobs(config, &auth(config, &token, &client_id))
             .await?;
         let storage = self.state.storage();
-        while self.with(|m| m.acc.pending > 0 && m.acc.may_send(now_ms())) {
+        while self
+            .sync
+            .with(|m| m.acc.pending > 0 && m.acc.may_send(now_ms()))
+        {
             let chunk = entries(&storage, MEMBER_PREFIX, config.audience_batch).await?;
             if chunk.is_empty()
-                || !self.with(|m| m.chunk_due(chunk.len(), config.audience_batch, now_ms()))
+                || !self
+                    .sync
+                    .with(|m| m.chunk_due(chunk.len(), config.audience_batch, now_ms()))
             {
                 break;
             }
@@ -221,7 +204,8 @@ impl AudienceSync {
                 .audience_id(config, &auth(config, &token, &client_id))
                 .await?
             else {
-                self.with(|m| m.create_failed(now_ms(), unit, jitter()));
+                self.sync
+                    .with(|m| m.create_failed(now_ms(), unit, jitter()));
                 break;
             };
             // Cookies and hashed people wait together; each kind goes its own way, and
@@ -243,7 +227,7 @@ impl AudienceSync {
                 } else {
                     send_chunk(&self.env, config, &auth, audience_id, &records).await
                 };
-                let outcome = self.with(|m| {
+                let outcome = self.sync.with(|m| {
                     m.answered(
                         records.len(),
                         status,
@@ -279,9 +263,9 @@ impl AudienceSync {
                         {
                             put.push((format!("{JOB_PREFIX}{job}"), n.to_string()));
                         }
-                        self.commit(put, keys).await?;
+                        self.sync.commit(put, keys).await?;
                     }
-                    Chunk::Rejected(_) => self.commit(Vec::new(), keys).await?,
+                    Chunk::Rejected(_) => self.sync.commit(Vec::new(), keys).await?,
                     Chunk::AudienceGone => stop = true,
                     Chunk::Retry { refresh, .. } => {
                         if refresh {
@@ -299,14 +283,15 @@ impl AudienceSync {
                 break;
             }
         }
-        self.with(|m| m.acc.force = m.acc.force && m.acc.pending > 0);
-        self.commit(Vec::new(), Vec::new()).await?;
+        self.sync
+            .with(|m| m.acc.force = m.acc.force && m.acc.pending > 0);
+        self.sync.commit(Vec::new(), Vec::new()).await?;
         self.schedule(config).await
     }
 
     /// The Amazon audience's id, created on first use.
     async fn audience_id(&self, config: &Config, auth: &amazon::Auth<'_>) -> Result<Option<u64>> {
-        if let Some(id) = self.with(|m| m.audience_id) {
+        if let Some(id) = self.sync.with(|m| m.audience_id) {
             return Ok(Some(id));
         }
         let storage = self.state.storage();
@@ -331,8 +316,8 @@ impl AudienceSync {
         };
         match amazon_audience::parse_audience_id(status, &text) {
             Some(id) => {
-                self.with(|m| m.audience_id = Some(id));
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.sync.with(|m| m.audience_id = Some(id));
+                self.sync.commit(Vec::new(), Vec::new()).await?;
                 Ok(Some(id))
             }
             None => {

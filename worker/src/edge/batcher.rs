@@ -6,7 +6,6 @@
 //! events as one chunk ([`crate::backlog`]), and delivery deletes or rewrites chunks.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use matchkey::amazon::TokenError;
 use matchkey::amazon::events;
@@ -19,12 +18,13 @@ use super::health::Health;
 use super::live::LiveRing;
 use super::log::{self, Record};
 use super::{
-    alarm_at, commit, entries, entries_with, iso_now, jitter, now_ms, object_config, random_uuid,
+    Held, Machine, alarm_at, entries, entries_with, iso_now, jitter, now_ms, object_config,
+    random_uuid,
 };
 use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
-use crate::shard::{self, Epochs, Observer, Shards};
+use crate::shard::{self, Epochs, Observer, Shards, Tuning};
 
 const QUEUE: &str = "meta:queue";
 const HEALTH: &str = "meta:health";
@@ -62,13 +62,22 @@ async fn upgrade(storage: &Storage) -> Result<Queue> {
     Ok(q)
 }
 
+impl Machine for Queue {
+    fn flush(&mut self) {
+        Queue::flush(self);
+    }
+
+    fn stats(&self) -> Value {
+        super::stats(self.pending(), &self.counters, self.balanced())
+    }
+}
+
 /// Accumulates one advertiser and region's events and delivers them in full batches.
 #[durable_object]
 pub struct Batcher {
     state: State,
     env: Env,
-    /// Shared with the storage transactions, which write it as it is when they run.
-    queue: Rc<RefCell<Option<Queue>>>,
+    queue: Held<Queue>,
     health: RefCell<Option<Health>>,
     pruned_at: RefCell<u64>,
     live: LiveRing,
@@ -86,9 +95,9 @@ pub struct Batcher {
 impl DurableObject for Batcher {
     fn new(state: State, env: Env) -> Self {
         Batcher {
+            queue: Held::new(state.storage(), QUEUE),
             state,
             env,
-            queue: Rc::new(RefCell::new(None)),
             health: RefCell::new(None),
             pruned_at: RefCell::new(0),
             live: LiveRing::default(),
@@ -117,7 +126,7 @@ impl DurableObject for Batcher {
                 }
                 let body: Enqueue = req.json().await?;
                 let n = body.events.len() as u64;
-                if let Err(full) = self.with(|q| q.admit(n, now, &limits)) {
+                if let Err(full) = self.queue.with(|q| q.admit(n, now, &limits)) {
                     let mut r = Response::from_json(&json!({
                         "error": "backlog_full", "retryAfter": full.retry_after_secs
                     }))?
@@ -126,7 +135,7 @@ impl DurableObject for Batcher {
                         .set("retry-after", &full.retry_after_secs.to_string())?;
                     return Ok(r);
                 }
-                let (seqs, snapshot) = self.with(|q| {
+                let (seqs, snapshot) = self.queue.with(|q| {
                     let seqs = q.enqueue(n, now, &limits);
                     if body.replayed {
                         q.replayed(n);
@@ -147,19 +156,15 @@ impl DurableObject for Batcher {
                     })
                     .await?;
                 put.extend(live);
-                self.commit(put, Vec::new()).await?;
+                self.queue.commit(put, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 if config.shards == Shards::Auto && shard_param(&req)? == 0 {
-                    self.observe(n, now, &limits).await?;
+                    self.observe(n, now, &limits, &config.shard_tuning).await?;
                 }
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
             "/flush" => {
-                let snapshot = self.with(|q| {
-                    q.flush();
-                    q.clone()
-                });
-                self.commit(Vec::new(), Vec::new()).await?;
+                let snapshot = self.queue.flush().await?;
                 self.schedule(&limits).await?;
                 Response::from_json(
                     &json!({ "flushing": true, "notBefore": snapshot.acc.not_before }),
@@ -167,23 +172,19 @@ impl DurableObject for Batcher {
             }
             "/epochs" => Response::from_json(&self.epochs().await?),
             "/resume" => {
-                self.with(Queue::resume);
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.queue.with(Queue::resume);
+                self.queue.commit(Vec::new(), Vec::new()).await?;
                 self.schedule(&limits).await?;
                 Response::from_json(&json!({ "resumed": true }))
             }
             "/live" => Response::from_json(&self.live.read(&self.state.storage(), 500).await?),
             _ => {
-                let q = self.with(|q| q.clone());
-                let health = self.health.borrow().clone().unwrap_or_default();
-                Response::from_json(&json!({
-                    "pending": q.pending(),
-                    "notBefore": (q.acc.not_before > now).then_some(q.acc.not_before),
-                    "nextAlarmAt": self.state.storage().get_alarm().await?,
-                    "counters": q.counters,
-                    "balanced": q.balanced(),
-                    "health": health,
-                }))
+                let mut stats = self.queue.stats();
+                let not_before = self.queue.with(|q| q.acc.not_before);
+                stats["notBefore"] = json!((not_before > now).then_some(not_before));
+                stats["nextAlarmAt"] = json!(self.state.storage().get_alarm().await?);
+                stats["health"] = json!(self.health.borrow().clone().unwrap_or_default());
+                Response::from_json(&stats)
             }
         }
     }
@@ -202,33 +203,17 @@ impl DurableObject for Batcher {
 impl Batcher {
     /// Reads the queue and health from storage once per object lifetime.
     async fn load(&self) -> Result<()> {
-        if self.queue.borrow().is_none() {
-            let storage = self.state.storage();
-            let q: Queue = match storage.get(QUEUE).await.ok().flatten() {
-                Some(q) => q,
-                None => upgrade(&storage).await?,
-            };
+        let storage = self.state.storage();
+        self.queue.load(|| upgrade(&storage)).await?;
+        if self.health.borrow().is_none() {
             let h: Health = storage.get(HEALTH).await.ok().flatten().unwrap_or_default();
-            let mut slot = self.queue.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(q);
-                *self.health.borrow_mut() = Some(h);
-            }
+            self.health.borrow_mut().get_or_insert(h);
         }
         Ok(())
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Queue) -> R) -> R {
-        f(self.queue.borrow_mut().get_or_insert_with(Queue::default))
-    }
-
     fn health(&self, f: impl FnOnce(&mut Health)) {
         f(self.health.borrow_mut().get_or_insert_with(Health::default));
-    }
-
-    /// Writes the queue with new events and the keys to delete, in one transaction.
-    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
-        commit(&self.state.storage(), QUEUE, &self.queue, put, delete).await
     }
 
     /// Sets the alarm from the queue's one rule (never before a stored retry time), or
@@ -236,7 +221,7 @@ impl Batcher {
     async fn schedule(&self, limits: &Limits) -> Result<()> {
         let now = now_ms();
         let storage = self.state.storage();
-        let mut at = self.with(|q| q.next_alarm(now, limits));
+        let mut at = self.queue.with(|q| q.next_alarm(now, limits));
         let logs_waiting = match self.logs_waiting.get() {
             Some(known) => known,
             None => {
@@ -305,7 +290,7 @@ impl Batcher {
         let limits = limits(config);
         self.write_logs(config).await?;
         let now = now_ms();
-        if self.with(|q| q.pending() == 0 || !q.may_send(now)) {
+        if self.queue.with(|q| q.pending() == 0 || !q.may_send(now)) {
             return self.schedule(&limits).await;
         }
         let mut token = match access_token(&self.env, config, false).await {
@@ -318,8 +303,11 @@ impl Batcher {
         let client_id = client_id(&self.env);
         for batch in events::batches(backlog.items(READ_LIMIT), limits.batch_size) {
             let oldest = batch.first().map_or(now, |(slot, _)| backlog.stamp(*slot));
-            if !self.with(|q| q.batch_due(batch.len(), oldest, now_ms(), &limits)) {
-                self.with(|q| q.wait_for(oldest, &limits));
+            if !self
+                .queue
+                .with(|q| q.batch_due(batch.len(), oldest, now_ms(), &limits))
+            {
+                self.queue.with(|q| q.wait_for(oldest, &limits));
                 break;
             }
             let body = request_body(config, &batch);
@@ -327,7 +315,7 @@ impl Batcher {
             let (decision, status) = loop {
                 let call = events_call(config, &auth(config, &token, &client_id), body.clone());
                 let (status, retry_after, text) = http::send(call).await;
-                let decision = self.with(|q| {
+                let decision = self.queue.with(|q| {
                     q.answered(
                         batch.len(),
                         status,
@@ -355,8 +343,8 @@ impl Batcher {
                 break;
             }
         }
-        self.with(Queue::run_done);
-        self.commit(Vec::new(), Vec::new()).await?;
+        self.queue.with(Queue::run_done);
+        self.queue.commit(Vec::new(), Vec::new()).await?;
         self.write_logs(config).await?;
         self.save_health().await?;
         self.schedule(&limits).await
@@ -381,12 +369,23 @@ impl Batcher {
 
     /// Shard 0 under `auto`: counts an enqueue of `n` events; when a window closes,
     /// decides the next epoch's shards ([`shard::observe`]) and stores the record.
-    async fn observe(&self, n: u64, now: u64, limits: &Limits) -> Result<()> {
+    async fn observe(&self, n: u64, now: u64, limits: &Limits, tuning: &Tuning) -> Result<()> {
         let mut e = self.epochs().await?;
-        let Some(totals) = self.observer.borrow_mut().record(n, now, e.n_at(now)) else {
+        let Some(totals) = self
+            .observer
+            .borrow_mut()
+            .record(n, now, e.n_at(now), tuning.window_ms)
+        else {
             return Ok(());
         };
-        if shard::observe(&mut e, totals, now, limits.flush_ms, limits.batch_size) {
+        if shard::observe(
+            &mut e,
+            totals,
+            now,
+            limits.flush_ms,
+            limits.batch_size,
+            tuning,
+        ) {
             self.state.storage().put(EPOCHS, &e).await?;
             console_log!("shards: {:?}", e.epochs.last());
             *self.epochs.borrow_mut() = Some(e);
@@ -428,7 +427,8 @@ impl Batcher {
             TokenError::Reauthorize => (TokenFailure::Reauthorize, "invalid_grant".to_owned()),
             TokenError::Unavailable(code) => (TokenFailure::Unavailable, code),
         };
-        self.with(|q| q.token_failed(failure, now, limits, jitter()));
+        self.queue
+            .with(|q| q.token_failed(failure, now, limits, jitter()));
         self.health(|h| {
             if failure == TokenFailure::Reauthorize {
                 h.token_state = Some("reauthorization_needed".into());
@@ -436,7 +436,7 @@ impl Batcher {
             h.last_error_code = Some(code);
             h.last_error_at = Some(iso_now());
         });
-        self.commit(Vec::new(), Vec::new()).await?;
+        self.queue.commit(Vec::new(), Vec::new()).await?;
         self.save_health().await?;
         self.schedule(limits).await
     }
@@ -505,7 +505,7 @@ impl Batcher {
         );
         put.push((key, serde_json::to_string(&record)?));
         self.logs_waiting.set(Some(true));
-        self.commit(put, writes.delete).await
+        self.queue.commit(put, writes.delete).await
     }
 }
 

@@ -4,9 +4,6 @@
 //! profile's `Limiter` turn, with the retry rules of the audience path. The delivery log
 //! gets counts and Amazon's status only, never an id.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::*;
@@ -18,7 +15,7 @@ use super::api::json_body;
 use super::limiter::paced;
 use super::log::{self, Record};
 use super::{
-    Answer, KEYS_PER_CALL, RelayError, alarm_at, audience_sync, auth as caller_auth, commit,
+    Answer, Held, KEYS_PER_CALL, Machine, RelayError, alarm_at, audience_sync, auth as caller_auth,
     durable, entries, iso_now, jitter, now_ms, object_config, object_name, random_uuid,
 };
 use crate::audience::{COOKIE_KEY, cookie_change};
@@ -95,20 +92,30 @@ async fn object(env: &Env, config: &Config, path: &str, body: Option<String>) ->
     durable(env, ERASURES, &object_name(config, "erasure"), &path, body).await
 }
 
+impl Machine for Erasures {
+    fn flush(&mut self) {
+        self.acc.force = true;
+    }
+
+    fn stats(&self) -> Value {
+        super::stats(self.acc.pending, &self.counters, self.balanced())
+    }
+}
+
 /// Keeps one integration's pending erasures and sends them.
 #[durable_object]
 pub struct Erasure {
     state: State,
     env: Env,
-    erasures: Rc<RefCell<Option<Erasures>>>,
+    erasures: Held<Erasures>,
 }
 
 impl DurableObject for Erasure {
     fn new(state: State, env: Env) -> Self {
         Erasure {
+            erasures: Held::new(state.storage(), STATE),
             state,
             env,
-            erasures: Rc::new(RefCell::new(None)),
         }
     }
 
@@ -117,7 +124,7 @@ impl DurableObject for Erasure {
         else {
             return Response::error("configuration_error", 500);
         };
-        self.load().await;
+        self.load().await?;
         match req.path().as_str() {
             "/erase" => {
                 #[derive(Deserialize)]
@@ -145,32 +152,25 @@ impl DurableObject for Erasure {
                 }
                 let new_people = keys.len() as u64 - known;
                 let flush_ms = config.flush_seconds * 1000;
-                self.with(|e| e.joined(accepted, new_people, now_ms(), flush_ms));
+                self.erasures
+                    .with(|e| e.joined(accepted, new_people, now_ms(), flush_ms));
                 let put = keys.into_iter().map(|k| (k, "1".to_owned())).collect();
-                self.commit(put, Vec::new()).await?;
+                self.erasures.commit(put, Vec::new()).await?;
                 self.schedule(&config).await?;
-                Response::from_json(&json!({ "pending": self.with(|e| e.acc.pending) }))
+                Response::from_json(&json!({ "pending": self.erasures.with(|e| e.acc.pending) }))
             }
             "/flush" => {
-                self.with(|e| e.acc.force = true);
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.erasures.flush().await?;
                 self.schedule(&config).await?;
                 Response::from_json(&json!({ "flushing": true }))
             }
-            _ => {
-                let e = self.with(|e| e.clone());
-                Response::from_json(&json!({
-                    "pending": e.acc.pending,
-                    "counters": e.counters,
-                    "balanced": e.balanced(),
-                }))
-            }
+            _ => Response::from_json(&self.erasures.stats()),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
         if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
-            self.load().await;
+            self.load().await?;
             self.sync(&config).await?;
         }
         Response::ok("erased")
@@ -178,34 +178,16 @@ impl DurableObject for Erasure {
 }
 
 impl Erasure {
-    async fn load(&self) {
-        if self.erasures.borrow().is_none() {
-            let stored: Erasures = self
-                .state
-                .storage()
-                .get(STATE)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            self.erasures.borrow_mut().get_or_insert(stored);
-        }
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut Erasures) -> R) -> R {
-        f(self
-            .erasures
-            .borrow_mut()
-            .get_or_insert_with(Erasures::default))
-    }
-
-    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
-        commit(&self.state.storage(), STATE, &self.erasures, put, delete).await
+    /// Reads the erasures once per object lifetime (none yet: an empty state).
+    async fn load(&self) -> Result<()> {
+        self.erasures
+            .load(|| async { Ok(Erasures::default()) })
+            .await
     }
 
     async fn schedule(&self, config: &Config) -> Result<()> {
         let storage = self.state.storage();
-        let at = self.with(|e| {
+        let at = self.erasures.with(|e| {
             e.acc
                 .next_alarm(now_ms(), MAX_USERS_PER_ERASURE, config.flush_seconds * 1000)
         });
@@ -251,24 +233,31 @@ impl Erasure {
         let (Some(profile), Some(advertiser)) = (config.dp_profile(), config.amc_advertiser_id)
         else {
             // The integration lost its Data Provider settings: keep the erasures, hold.
-            self.with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
-            self.commit(Vec::new(), Vec::new()).await?;
+            self.erasures
+                .with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
+            self.erasures.commit(Vec::new(), Vec::new()).await?;
             return self.schedule(config).await;
         };
         let token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
             Err(_) => {
-                self.with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
-                self.commit(Vec::new(), Vec::new()).await?;
+                self.erasures
+                    .with(|e| e.acc.hold_until(now_ms() + crate::sync::TOKEN_WAIT_MS));
+                self.erasures.commit(Vec::new(), Vec::new()).await?;
                 return self.schedule(config).await;
             }
         };
         let client_id = client_id(&self.env);
         let storage = self.state.storage();
-        while self.with(|e| e.acc.pending > 0 && e.acc.may_send(now_ms())) {
+        while self
+            .erasures
+            .with(|e| e.acc.pending > 0 && e.acc.may_send(now_ms()))
+        {
             let chunk = entries(&storage, PREFIX, MAX_USERS_PER_ERASURE).await?;
             if chunk.is_empty()
-                || !self.with(|e| e.chunk_due(chunk.len(), MAX_USERS_PER_ERASURE, now_ms()))
+                || !self
+                    .erasures
+                    .with(|e| e.chunk_due(chunk.len(), MAX_USERS_PER_ERASURE, now_ms()))
             {
                 break;
             }
@@ -287,7 +276,7 @@ impl Erasure {
                 }
             }
             let (status, retry_after, text) = answer;
-            let (outcome, sent, rejected) = self.with(|e| {
+            let (outcome, sent, rejected) = self.erasures.with(|e| {
                 e.answered(
                     n,
                     status,
@@ -302,7 +291,7 @@ impl Erasure {
                 Chunk::Sent => {
                     self.log(config, n, sent, rejected, status, "erasure_submitted", None)
                         .await;
-                    self.commit(Vec::new(), keys).await?;
+                    self.erasures.commit(Vec::new(), keys).await?;
                 }
                 Chunk::Rejected(code) => {
                     self.log(
@@ -315,7 +304,7 @@ impl Erasure {
                         code.as_deref(),
                     )
                     .await;
-                    self.commit(Vec::new(), keys).await?;
+                    self.erasures.commit(Vec::new(), keys).await?;
                 }
                 Chunk::AudienceGone => break,
                 Chunk::Retry { code, refresh } => {
@@ -328,8 +317,9 @@ impl Erasure {
                 }
             }
         }
-        self.with(|e| e.acc.force = e.acc.force && e.acc.pending > 0);
-        self.commit(Vec::new(), Vec::new()).await?;
+        self.erasures
+            .with(|e| e.acc.force = e.acc.force && e.acc.pending > 0);
+        self.erasures.commit(Vec::new(), Vec::new()).await?;
         self.schedule(config).await
     }
 }

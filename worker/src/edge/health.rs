@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use worker::*;
 
-use super::{Answer, batcher, now, now_ms};
+use super::{Answer, batcher, batcher_shard, now, now_ms};
 use crate::config::Config;
+use crate::shard::{Epochs, Shards};
 
 const KV: &str = "TOKENS";
 const SUMMARY_EVERY_MS: u64 = 60_000;
@@ -69,8 +70,33 @@ pub(super) async fn public(env: &Env) -> Answer {
     Ok(Response::from_json(&json!({ "status": status }))?.with_status(code))
 }
 
+/// The integration's sharding as the admin sees it: the setting, the shards in force
+/// now, the most any kept epoch used (those the admin routes reach), the epochs (under
+/// `auto` read afresh from shard 0, not from this isolate's copy) and the events each
+/// shard holds (from `stats`, the merged answer of those shards).
+async fn shards(env: &Env, config: &Config, stats: &Value) -> Result<Value> {
+    let (setting, record) = match config.shards {
+        Shards::Fixed(n) => (json!(n), Epochs::fixed(n)),
+        Shards::Auto => {
+            let mut answer = batcher_shard(env, config, 0, "/epochs", None).await?;
+            (json!("auto"), answer.json().await.unwrap_or_default())
+        }
+    };
+    Ok(json!({
+        "setting": setting,
+        "now": record.n_at(now_ms()),
+        "widest": record.max_n(),
+        "epochs": record.epochs,
+        "pendingByShard": match &stats["pendingByShard"] {
+            Value::Null => json!([stats["pending"]]),
+            each => each.clone(),
+        },
+    }))
+}
+
 /// `GET /v1/health` (admin): token state, backlog, last success and error, the
-/// accounting, and warnings (re-authorization, the refresh token's 365-day expiry).
+/// accounting, the sharding, and warnings (re-authorization, the refresh token's 365-day
+/// expiry).
 pub(super) async fn details(env: &Env, config: &Config) -> Answer {
     let stats: Value = batcher(env, config, "/stats", None)
         .await?
@@ -105,6 +131,7 @@ pub(super) async fn details(env: &Env, config: &Config) -> Answer {
         "lastSuccessAt": health.last_success_at,
         "lastErrorCode": health.last_error_code,
         "lastErrorAt": health.last_error_at,
+        "shards": shards(env, config, &stats).await?,
         "warnings": warnings,
     });
     Ok(Response::from_json(&answer)?)

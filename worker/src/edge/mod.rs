@@ -34,9 +34,11 @@ mod log;
 mod store;
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use worker::*;
@@ -456,7 +458,8 @@ thread_local! {
 
 /// The integration's epoch record: fixed for `SHARDS=N`; under `auto`, shard 0's,
 /// read at most every [`shard::CACHE_MS`] per isolate (epochs are announced
-/// [`shard::LEAD_MS`] ahead, so a copy that old still names the right N).
+/// [`shard::LEAD_MS`] ahead, so a copy that old still names the right N; both as the
+/// configuration's [`shard::Tuning`] scales them).
 async fn epochs(env: &Env, config: &Config) -> Result<Epochs> {
     if let Shards::Fixed(n) = config.shards {
         return Ok(Epochs::fixed(n));
@@ -465,7 +468,7 @@ async fn epochs(env: &Env, config: &Config) -> Result<Epochs> {
     let cached = EPOCHS.with(|c| {
         c.borrow()
             .get(&config.integration_id)
-            .filter(|(at, _)| now.saturating_sub(*at) < shard::CACHE_MS)
+            .filter(|(at, _)| now.saturating_sub(*at) < config.shard_tuning.cache_ms)
             .map(|(_, e)| e.clone())
     });
     if let Some(e) = cached {
@@ -502,9 +505,10 @@ async fn batcher(env: &Env, config: &Config, path: &str, body: Option<String>) -
     Response::from_json(&merge_answers(&answers))
 }
 
-/// One answer for many shards: sums of `pending` and the counters, the latest
-/// `notBefore`, the earliest `nextAlarmAt`, balanced only if every shard is, and shard
-/// 0's health with the latest error of any shard.
+/// One answer for many shards: sums of `pending` and the counters (and each shard's
+/// `pending`, in shard order), the latest `notBefore`, the earliest `nextAlarmAt`,
+/// balanced only if every shard is, and shard 0's health with the latest error of any
+/// shard.
 fn merge_answers(answers: &[Value]) -> Value {
     let mut merged = answers.first().cloned().unwrap_or(Value::Null);
     let Some(out) = merged.as_object_mut() else {
@@ -556,6 +560,10 @@ fn merge_answers(answers: &[Value]) -> Value {
         }
     }
     out.insert("shards".into(), json!(answers.len()));
+    if out.contains_key("pending") {
+        let each: Vec<&Value> = answers.iter().map(|a| &a["pending"]).collect();
+        out.insert("pendingByShard".into(), json!(each));
+    }
     merged
 }
 
@@ -710,34 +718,98 @@ async fn durable(
 /// Keys per storage call (the platform's limit for multi-key reads and deletes).
 const KEYS_PER_CALL: usize = 128;
 
-/// Writes `put`, deletes `delete` and stores a Durable Object's state under `state_key`,
-/// all in one storage transaction. The state is serialized when the transaction runs, so
-/// a change made by a request that interleaved meanwhile is never overwritten by an older
-/// copy.
-async fn commit<T>(
-    storage: &Storage,
-    state_key: &'static str,
-    state: &Rc<RefCell<Option<T>>>,
-    put: Vec<(String, String)>,
-    delete: Vec<String>,
-) -> Result<()>
-where
-    T: Serialize + Clone + Default + 'static,
-{
-    let state = Rc::clone(state);
-    storage
-        .transaction(move |txn| async move {
-            for (key, value) in &put {
-                txn.put(key, value).await?;
-            }
-            for chunk in delete.chunks(KEYS_PER_CALL) {
-                txn.delete_multiple(chunk.to_vec()).await?;
-            }
-            let snapshot = state.borrow().clone().unwrap_or_default();
-            txn.put(state_key, snapshot).await?;
-            Ok(())
-        })
-        .await
+/// A Durable Object's sans-I/O machine (the `Batcher`'s queue, an audience's membership,
+/// the erasures), as the [`Held`] holder needs it.
+trait Machine: Serialize + DeserializeOwned + Clone + Default + 'static {
+    /// `/flush`: partial batches go on the next run.
+    fn flush(&mut self);
+    /// The stats answer: at least `pending`, `counters` and `balanced` ([`stats`]).
+    fn stats(&self) -> Value;
+}
+
+/// The stats every machine answers: what waits, the accounting, and whether it balances.
+fn stats(pending: u64, counters: &impl Serialize, balanced: bool) -> Value {
+    json!({ "pending": pending, "counters": counters, "balanced": balanced })
+}
+
+/// Holds a Durable Object's machine: read from storage once per object lifetime, kept in
+/// memory (one copy for every request and the alarm, so a change made during a delivery
+/// is never lost) and written under its key together with the keys a change concerns, in
+/// one storage transaction.
+struct Held<T> {
+    storage: Storage,
+    key: &'static str,
+    /// Shared with the storage transactions, which write it as it is when they run.
+    state: Rc<RefCell<Option<T>>>,
+}
+
+impl<T: Machine> Held<T> {
+    fn new(storage: Storage, key: &'static str) -> Self {
+        Held {
+            storage,
+            key,
+            state: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Reads the machine once per object lifetime: as stored, or what `missing` makes
+    /// of an object that never stored one (an earlier version's storage, or a new object).
+    async fn load<F>(&self, missing: impl FnOnce() -> F) -> Result<()>
+    where
+        F: Future<Output = Result<T>>,
+    {
+        if self.state.borrow().is_none() {
+            let stored = match self.storage.get::<T>(self.key).await.ok().flatten() {
+                Some(stored) => stored,
+                None => missing().await?,
+            };
+            // A request that interleaved may have loaded it meanwhile: that copy stays.
+            self.state.borrow_mut().get_or_insert(stored);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the machine in memory.
+    fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(self.state.borrow_mut().get_or_insert_with(T::default))
+    }
+
+    /// Writes `put`, deletes `delete` and stores the machine, all in one storage
+    /// transaction. The machine is serialized when the transaction runs, so a change made
+    /// by a request that interleaved meanwhile is never overwritten by an older copy.
+    async fn commit(&self, put: Vec<(String, String)>, delete: Vec<String>) -> Result<()> {
+        let state = Rc::clone(&self.state);
+        let key = self.key;
+        self.storage
+            .transaction(move |txn| async move {
+                for (key, value) in &put {
+                    txn.put(key, value).await?;
+                }
+                for chunk in delete.chunks(KEYS_PER_CALL) {
+                    txn.delete_multiple(chunk.to_vec()).await?;
+                }
+                let snapshot = state.borrow().clone().unwrap_or_default();
+                txn.put(key, snapshot).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// `/flush`: marks partial batches to go on the next run and stores that; the machine
+    /// as it was then (the caller sets its alarm and answers).
+    async fn flush(&self) -> Result<T> {
+        let snapshot = self.with(|m| {
+            m.flush();
+            m.clone()
+        });
+        self.commit(Vec::new(), Vec::new()).await?;
+        Ok(snapshot)
+    }
+
+    /// The stats answer of the machine as it is.
+    fn stats(&self) -> Value {
+        self.with(|m| m.stats())
+    }
 }
 
 /// Sets a Durable Object's alarm at the absolute time `at` (ms since the epoch); the
