@@ -54,14 +54,19 @@ export type Needs = Field | string | Array<Field | string | { field: Field | str
  */
 export function needsFull(what: Needs, country?: string): boolean;
 /**
- * Loads what `what` needs (the lite build; the full one for ADDRESS, STATE or a phone
- * number of a region outside Appendix C). Until the full build is loaded, those are
- * rejected with `not_in_this_build` (thrown by `normalize`, listed by `matchKeys`,
- * answered by `hashBatch`).
+ * Loads what `what` needs (the lite build; the full one for ADDRESS, STATE, a phone
+ * number of a region outside Appendix C, or hashBatch records). Until the full build is
+ * loaded, those fields are rejected with `not_in_this_build` (thrown by `normalize`,
+ * listed by `matchKeys`, answered by `hashBatch`).
  */
 export function prepare(what?: Needs, country?: string): Promise<void>;
 export function normalize(field: Field | string, input: string, country: string): Normalized;
 export function matchKeys(record: Identity, country: string): MatchKeys;
+/**
+ * Many values, one crossing into wasm each way. The batch code is in the full build
+ * (`await prepare(records)` loads it); before that the lite build answers the same, value
+ * by value.
+ */
 export function hashBatch(
   records: Array<{ field: Field | string; input: string; country: string }>,
 ): Array<Normalized | { error: ReasonCode }>;

@@ -62,15 +62,15 @@ function fieldsOf(what) {
   return [];
 }
 
-// `[phone, country]` pairs: an identity record's phone (with `country`), hashBatch records' PHONE ones.
-const phonesOf = (what, country) => (Array.isArray(what)
-  ? what.flatMap((x) => (x && x.field !== undefined ? (/^\s*phone\s*$/i.test(x.field) ? [[x.input, x.country]] : []) : phonesOf(x, country)))
-  : what && what.phone != null ? [[what.phone, country]] : []);
+// hashBatch records (the batch export is in the full build only).
+const isRecords = (what) => Array.isArray(what) && what.some((x) => x && typeof x === 'object' && x.field !== undefined);
 
-// Whether the lite build lacks the numbering metadata a phone number needs (it says so itself).
-function phoneNeedsFull([phone, country]) {
+// Whether an identity record's phone needs numbering metadata the lite build leaves out
+// (the lite build says so itself).
+function phoneNeedsFull(record, country) {
+  if (!record || typeof record !== 'object' || record.phone == null || country == null) return false;
   try {
-    if (country != null) lite.normalize('PHONE', String(phone), String(country));
+    lite.normalize('PHONE', String(record.phone), String(country));
   } catch (e) {
     return (e && e.code) === 'not_in_this_build';
   }
@@ -78,24 +78,26 @@ function phoneNeedsFull([phone, country]) {
 }
 
 /**
- * Whether normalizing `what` needs the full build and it is not loaded yet: ADDRESS or
- * STATE, or a phone number whose region's metadata only the full build has (any region
- * outside Appendix C; phones are checked once the lite build is loaded, and for an identity
- * record only with its `country`).
+ * Whether `what` needs the full build and it is not loaded yet: ADDRESS or STATE, a phone
+ * number whose region's metadata only the full build has (any region outside Appendix C;
+ * checked once the lite build is loaded, for an identity record only with its `country`),
+ * or hashBatch records (the batch code is in the full build; the lite build answers them
+ * value by value, the same answers, slower).
  * @param {string | string[] | object | object[]} what a field, fields, an identity record, or hashBatch records
  * @param {string} [country] an identity record's country
  * @returns {boolean}
  */
 export function needsFull(what, country) {
   if (wasm !== lite) return false;
-  return fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()))
-    || phonesOf(what, country).some(phoneNeedsFull);
+  return isRecords(what) || phoneNeedsFull(what, country)
+    || fieldsOf(what).some((f) => FULL_FIELDS.includes(String(f).trim().toUpperCase()));
 }
 
 /**
  * Makes the synchronous functions ready for `what`: loads the lite build, and the full one
- * when `what` holds ADDRESS, STATE or a phone number of a region outside Appendix C. Until
- * then those are rejected with `not_in_this_build`.
+ * when `what` holds ADDRESS, STATE or a phone number of a region outside Appendix C (until
+ * then those are rejected with `not_in_this_build`), or is hashBatch records (the fast
+ * batch path).
  * @param {string | string[] | object | object[]} [what] a field, fields, an identity record, or hashBatch records
  * @param {string} [country] an identity record's country
  * @returns {Promise<void>}
@@ -184,13 +186,16 @@ export function validGppString(s) {
 /**
  * Normalizes and hashes many values with one crossing into wasm each way: the inputs go
  * in as one string, the answer comes back as one string (the records, then every digest's
- * 64 hex digits back to back), so nothing crosses per value.
+ * 64 hex digits back to back), so nothing crosses per value. That code is in the full
+ * build (`await prepare(records)` loads it); before, the lite build answers the same,
+ * value by value.
  * @param {Array<{field: string, input: string, country: string}>} records
  * @returns {Array<{normalized: string, sha256: string | null} | {error: string}>}
  */
 export function hashBatch(records) {
   const n = records.length;
   if (n === 0) return [];
+  if (!wasm.hashBatchPacked) return records.map(one);
   const inputs = new Array(n);
   const { field, country } = records[0];
   let uniform = true;
@@ -227,11 +232,7 @@ export function hashBatch(records) {
     if (inputs[i] === null) {
       // Its placeholder's answer still holds a digest slot when the field is hashed.
       if (mark !== 0x1f && mark !== 0x1c) d += 64;
-      try {
-        out[i] = normalize(records[i].field, records[i].input, records[i].country);
-      } catch (e) {
-        out[i] = { error: e.code };
-      }
+      out[i] = one(records[i]);
     } else if (mark === 0x1f) {
       out[i] = { error: a.slice(1) };
     } else if (mark === 0x1c) {
@@ -242,6 +243,15 @@ export function hashBatch(records) {
     }
   }
   return out;
+}
+
+// One record through `normalize`: its answer, or its reject's code.
+function one(r) {
+  try {
+    return normalize(r.field, r.input, r.country);
+  } catch (e) {
+    return { error: e.code };
+  }
 }
 
 export default init;

@@ -265,6 +265,9 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
 ///
 /// The digests are computed at the end, four one-block values at a time
 /// (`crate::hash::push_hex_digests`), and nothing is allocated per value.
+// Not in the lite build: bulk hashing is not a shop page's first need (the npm package
+// answers value by value there, and `prepare(records)` loads the full build).
+#[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen(js_name = hashBatchPacked)]
 pub fn hash_batch_packed(packed: &str) -> String {
     let mut batch = Batch::with_capacity(packed.len());
