@@ -117,7 +117,7 @@ fn run(rate: u64, auto: bool, p: Params) -> Row {
             s.pending.push_back((first, s.busy_until));
             if k == 0
                 && auto
-                && let Some(totals) = observer.record(1, s.busy_until as u64, n, WINDOW_MS)
+                && let Some(totals) = observer.record(1, 1, s.busy_until as u64, n, WINDOW_MS)
             {
                 observe(
                     &mut epochs,

@@ -9,11 +9,13 @@
 //! N changes only at epoch boundaries: an [`Epochs`] record says from when which N holds,
 //! and an epoch is always announced at least [`LEAD_MS`] ahead, longer than any Worker
 //! isolate caches the record ([`CACHE_MS`]), so every isolate routes an event id of one
-//! epoch to the same shard. Under `auto`, the stated observer is shard 0: it counts its
-//! own enqueue requests and events over [`WINDOW_MS`], multiplies by the current N (the
-//! hash spreads ids evenly) and [`decide`]s the next N: enough shards for
-//! [`TARGET_REQUESTS_PER_SHARD`] each, but never so many that a shard would no longer fill
-//! a 500-event batch inside the flush window (which keeps Amazon requests at 2 per 1,000
+//! epoch to the same shard. Under `auto`, the stated observer is shard 0: over
+//! [`WINDOW_MS`] it counts its own events (times the current N: the hash spreads ids
+//! evenly) and its enqueue requests, each weighed by the size of the request it came
+//! from ([`Observer::record`]), which gives the requests each shard would receive for any
+//! N ([`Traffic`]). It then [`decide`]s the next N: the fewest shards that bring each under
+//! [`TARGET_REQUESTS_PER_SHARD`], but never so many that a shard would no longer fill a
+//! 500-event batch inside the flush window (which keeps Amazon requests at 2 per 1,000
 //! events). Each shard then batches and delivers on its own, exactly as one object did.
 //!
 //! These times and the target are the defaults of a [`Tuning`]: `SHARD_TIMING_SCALE`
@@ -282,26 +284,75 @@ pub fn next_epoch_start(now: u64, tuning: &Tuning) -> u64 {
     (now + tuning.lead_ms).div_ceil(tuning.grid_ms) * tuning.grid_ms
 }
 
-/// The shards wanted for a total rate of `requests_per_s` enqueue requests carrying
-/// `events_per_s` events, with a flush window of `flush_ms`, given `current` shards:
-/// enough for `target` requests a second each ([`TARGET_REQUESTS_PER_SHARD`] by
-/// default), at most as many as still fill a 500-event batch well inside the window (a
-/// fifth to spare), and fewer only once half as many would do (no flapping around a
-/// boundary).
+/// What shard 0 estimates of the integration's traffic over a window: events a second,
+/// and the enqueue requests a second each shard would receive with any number of shards.
+///
+/// A request's events are split by id, so a request of `e` events reaches a given one of
+/// `n` shards with probability `1 - (1 - 1/n)^e`: a single event one shard in `n`, a
+/// 500-event body nearly every shard. More shards relieve each one of single events, not
+/// of large bodies; counting shard 0's requests times N (as if every request were one
+/// event) overestimated the load of large bodies N times and added shards that did not help.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traffic {
+    /// Events a second, all shards together.
+    pub events_per_s: f64,
+    /// Index `n - 1`: requests a second each of `n` shards would receive.
+    per_shard: [f64; MAX_SHARDS as usize],
+}
+
+/// The chance that a request of `events` events reaches a given one of `n` shards.
+fn reach(n: u32, events: u64) -> f64 {
+    let miss = 1.0 - 1.0 / f64::from(n.max(1));
+    1.0 - miss.powi(i32::try_from(events.max(1)).unwrap_or(i32::MAX))
+}
+
+impl Traffic {
+    /// `requests_per_s` requests of `events_per_request` events each (the simulation's
+    /// and the tests' traffic).
+    pub fn uniform(requests_per_s: f64, events_per_request: u64) -> Self {
+        let mut per_shard = [0.0; MAX_SHARDS as usize];
+        for (i, load) in per_shard.iter_mut().enumerate() {
+            *load = requests_per_s * reach(i as u32 + 1, events_per_request);
+        }
+        Traffic {
+            events_per_s: requests_per_s * events_per_request as f64,
+            per_shard,
+        }
+    }
+
+    /// Enqueue requests a second each of `n` shards would receive (1 to [`MAX_SHARDS`]).
+    pub fn per_shard(&self, n: u32) -> f64 {
+        self.per_shard[(n.clamp(1, MAX_SHARDS) - 1) as usize]
+    }
+}
+
+/// The shards wanted for `traffic` with a flush window of `flush_ms`, given `current`
+/// shards: the fewest that bring each one's requests under `target` a second
+/// ([`TARGET_REQUESTS_PER_SHARD`] by default), or, when no number does (large bodies
+/// reach every shard whatever their number), the fewest within a tenth of the best; at
+/// most as many as still fill a 500-event batch well inside the window (a fifth to
+/// spare); and fewer only once half as many would do (no flapping around a boundary).
 pub fn decide(
-    requests_per_s: f64,
-    events_per_s: f64,
+    traffic: &Traffic,
     flush_ms: u64,
     batch_size: usize,
     current: u32,
     target: u32,
 ) -> u32 {
-    let for_load = (requests_per_s / f64::from(target.max(1))).ceil().max(1.0);
     let full_batches =
-        (events_per_s * flush_ms as f64 / 1000.0 / (batch_size as f64 * 1.2)).floor();
-    let want = for_load
-        .min(full_batches.max(1.0))
-        .min(f64::from(MAX_SHARDS)) as u32;
+        (traffic.events_per_s * flush_ms as f64 / 1000.0 / (batch_size as f64 * 1.2)).floor();
+    let cap = full_batches.clamp(1.0, f64::from(MAX_SHARDS)) as u32;
+    let target = f64::from(target.max(1));
+    // A hair over the target is rounding (1 - (1 - 1/n) is not exactly 1/n).
+    let target = target * (1.0 + 1e-9);
+    let want = (1..=cap)
+        .find(|&n| traffic.per_shard(n) <= target)
+        .unwrap_or_else(|| {
+            let best = traffic.per_shard(cap) * 1.1;
+            (1..=cap)
+                .find(|&n| traffic.per_shard(n) <= best)
+                .unwrap_or(cap)
+        });
     if want >= current || want * 2 <= current {
         want.max(1)
     } else {
@@ -310,47 +361,78 @@ pub fn decide(
 }
 
 /// Shard 0's view of the traffic: its own enqueue requests and events in the current
-/// window (of [`Tuning::window_ms`]), all under one N (a window that would span an epoch boundary starts again:
-/// its share of the traffic changed).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// window (of [`Tuning::window_ms`]), all under one N (a window that would span an epoch
+/// boundary starts again: its share of the traffic changed). Each request counts with the
+/// size of the whole request it came from, so the load any N would give can be estimated.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observer {
     window_start: u64,
     n: u32,
-    requests: u64,
     events: u64,
+    /// Index `n - 1`: the requests each of `n` shards would have received so far.
+    per_shard: [f64; MAX_SHARDS as usize],
+}
+
+impl Default for Observer {
+    fn default() -> Self {
+        Observer {
+            window_start: 0,
+            n: 0,
+            events: 0,
+            per_shard: [0.0; MAX_SHARDS as usize],
+        }
+    }
 }
 
 impl Observer {
-    /// One enqueue of `events` at `now`, when `n` shards are in force. Returns the
-    /// estimated totals of the integration (requests/s, events/s: shard 0's rates times
-    /// `n`) over the window that just closed, when one did.
-    pub fn record(&mut self, events: u64, now: u64, n: u32, window_ms: u64) -> Option<(f64, f64)> {
+    /// One enqueue of `events` at `now`, part of a request of `of` events (split over
+    /// the shards), when `n` shards are in force. Returns the estimated traffic of the
+    /// integration over the window that just closed, when one did.
+    ///
+    /// Each shard gets an event with chance 1/n, so shard 0's events times `n` estimate
+    /// all events; shard 0 sees a request of `of` events with chance `reach(n, of)`, so
+    /// each one it sees stands for `1 / reach(n, of)` requests, each of which would reach
+    /// a given one of `m` shards with chance `reach(m, of)`.
+    pub fn record(
+        &mut self,
+        events: u64,
+        of: u64,
+        now: u64,
+        n: u32,
+        window_ms: u64,
+    ) -> Option<Traffic> {
         let mut closed = None;
         if self.window_start == 0 || self.n != n {
             *self = Observer {
                 window_start: now,
                 n,
-                requests: 0,
-                events: 0,
+                ..Observer::default()
             };
         } else if now >= self.window_start + window_ms {
             let secs = (now - self.window_start) as f64 / 1000.0;
-            let scale = f64::from(n.max(1));
-            closed = Some((
-                self.requests as f64 / secs * scale,
-                self.events as f64 / secs * scale,
-            ));
-            self.window_start = now;
-            self.requests = 0;
-            self.events = 0;
+            let mut per_shard = self.per_shard;
+            per_shard.iter_mut().for_each(|load| *load /= secs);
+            closed = Some(Traffic {
+                events_per_s: self.events as f64 / secs * f64::from(n.max(1)),
+                per_shard,
+            });
+            *self = Observer {
+                window_start: now,
+                n,
+                ..Observer::default()
+            };
         }
-        self.requests += 1;
+        let of = of.max(events).max(1);
+        let stands_for = 1.0 / reach(n, of);
+        for (i, load) in self.per_shard.iter_mut().enumerate() {
+            *load += stands_for * reach(i as u32 + 1, of);
+        }
         self.events += events;
         closed
     }
 }
 
-/// What shard 0 does with a closed window under `auto`: from the estimated totals it
+/// What shard 0 does with a closed window under `auto`: from the estimated traffic it
 /// decides N and announces it for the next grid boundary at least the lead ahead and
 /// after every epoch already announced (an announced epoch is never replaced: an isolate
 /// may already route by it). Returns whether the record changed.
@@ -362,7 +444,7 @@ impl Observer {
 /// grid step apart, each a change of routing.
 pub fn observe(
     epochs: &mut Epochs,
-    totals: (f64, f64),
+    traffic: Traffic,
     now: u64,
     flush_ms: u64,
     batch_size: usize,
@@ -371,8 +453,7 @@ pub fn observe(
     let last = epochs.epochs.last().copied();
     let announced = last.map_or(1, |e| e.n);
     let next = decide(
-        totals.0,
-        totals.1,
+        &traffic,
         flush_ms,
         batch_size,
         announced,
@@ -460,23 +541,30 @@ mod tests {
         assert!(from >= now + t.lead_ms && from < now + t.lead_ms + t.grid_ms);
         assert!(from.is_multiple_of(t.grid_ms));
         // 25 single-event requests a second: three shards of 10 each.
-        assert_eq!(decide(25.0, 25.0, 600_000, 500, 1, 10), 3);
+        assert_eq!(decide(&Traffic::uniform(25.0, 1), 600_000, 500, 1, 10), 3);
         // The observer's window is the tuning's: 25 requests a second over 1 s.
         let mut o = Observer::default();
         let mut e = Epochs::default();
         let mut closed = None;
         for i in 0..=26u64 {
-            closed = closed.or(o.record(1, now + i * 40, 1, t.window_ms));
+            closed = closed.or(o.record(1, 1, now + i * 40, 1, t.window_ms));
         }
         let totals = closed.unwrap();
-        assert!((24.0..26.0).contains(&totals.0), "{totals:?}");
+        assert!((24.0..26.0).contains(&totals.per_shard(1)), "{totals:?}");
         let at = now + 26 * 40;
         assert!(observe(&mut e, totals, at, 600_000, 500, &t));
         let up = *e.epochs.last().unwrap();
         assert_eq!(up.n, 3);
         assert!(up.from_ms >= at + t.lead_ms && up.from_ms.is_multiple_of(t.grid_ms));
         // Then 2 a second: down to one shard, one grid step after the last epoch at least.
-        assert!(observe(&mut e, (2.0, 2.0), at + 1, 600_000, 500, &t));
+        assert!(observe(
+            &mut e,
+            Traffic::uniform(2.0, 1),
+            at + 1,
+            600_000,
+            500,
+            &t
+        ));
         let down = *e.epochs.last().unwrap();
         assert_eq!(down.n, 1);
         assert!(down.from_ms >= up.from_ms + t.grid_ms);
@@ -543,34 +631,79 @@ mod tests {
     #[test]
     fn decide_sizes_for_load_and_keeps_batches_full() {
         // 10 events/s, one event a request: one shard.
-        assert_eq!(decide(10.0, 10.0, 60_000, 500, 1, 250), 1);
-        assert_eq!(decide(1_000.0, 1_000.0, 60_000, 500, 1, 250), 4);
-        assert_eq!(decide(10_000.0, 10_000.0, 60_000, 500, 1, 250), 40);
+        assert_eq!(decide(&Traffic::uniform(10.0, 1), 60_000, 500, 1, 250), 1);
+        assert_eq!(
+            decide(&Traffic::uniform(1_000.0, 1), 60_000, 500, 1, 250),
+            4
+        );
+        assert_eq!(
+            decide(&Traffic::uniform(10_000.0, 1), 60_000, 500, 1, 250),
+            40
+        );
         // Servers: 20 requests of 500 a second need one shard.
-        assert_eq!(decide(20.0, 10_000.0, 60_000, 500, 1, 250), 1);
+        assert_eq!(decide(&Traffic::uniform(20.0, 500), 60_000, 500, 1, 250), 1);
         // A short flush window caps N so that each shard still fills its batches.
-        assert_eq!(decide(1_000.0, 1_000.0, 1_000, 500, 1, 250), 1);
+        assert_eq!(decide(&Traffic::uniform(1_000.0, 1), 1_000, 500, 1, 250), 1);
         // Hysteresis: down only when half would do.
-        assert_eq!(decide(700.0, 700.0, 60_000, 500, 4, 250), 4);
-        assert_eq!(decide(400.0, 400.0, 60_000, 500, 4, 250), 2);
-        assert_eq!(decide(0.0, 0.0, 60_000, 500, 4, 250), 1);
+        assert_eq!(decide(&Traffic::uniform(700.0, 1), 60_000, 500, 4, 250), 4);
+        assert_eq!(decide(&Traffic::uniform(400.0, 1), 60_000, 500, 4, 250), 2);
+        assert_eq!(decide(&Traffic::uniform(0.0, 1), 60_000, 500, 4, 250), 1);
+    }
+
+    #[test]
+    fn large_bodies_that_reach_every_shard_add_none() {
+        // 300 bodies of 500 events a second: every shard would get nearly every body,
+        // whatever N, so no N brings a shard under 250 and none is added. (Counting
+        // shard 0's requests times N asked for 2, then 3 under 2, and so on up to the cap.)
+        for current in [1, 2, 8] {
+            assert_eq!(
+                decide(&Traffic::uniform(300.0, 500), 600_000, 500, current, 250),
+                1
+            );
+        }
+        // 1,000 single events and 20 bodies a second: 1,000/n + 20 under 250 at n = 5.
+        let mut o = Observer::default();
+        let mut closed = None;
+        // Shard 0 under N = 4 sees a quarter of the single events and every body.
+        for ms in 0..=10_000u64 {
+            if ms % 4 == 0 {
+                closed = closed.or(o.record(1, 1, ms + 1, 4, WINDOW_MS));
+            }
+            if ms % 50 == 0 {
+                closed = closed.or(o.record(125, 500, ms + 1, 4, WINDOW_MS));
+            }
+        }
+        let traffic = closed.unwrap();
+        assert!(
+            (1_000.0..1_040.0).contains(&traffic.per_shard(1)),
+            "{traffic:?}"
+        );
+        assert!(
+            (215.0..225.0).contains(&traffic.per_shard(5)),
+            "{traffic:?}"
+        );
+        assert!(
+            (10_900.0..11_100.0).contains(&traffic.events_per_s),
+            "{traffic:?}"
+        );
+        assert_eq!(decide(&traffic, 600_000, 500, 4, 250), 5);
     }
 
     #[test]
     fn a_window_spanning_an_epoch_boundary_is_not_used() {
         let mut o = Observer::default();
         for t in 1..=5_000u64 {
-            assert_eq!(o.record(1, t, 1, WINDOW_MS), None);
+            assert_eq!(o.record(1, 1, t, 1, WINDOW_MS), None);
         }
         // N went from 1 to 4: shard 0 now sees a quarter; the old window is dropped.
-        assert_eq!(o.record(1, 5_001, 4, WINDOW_MS), None);
+        assert_eq!(o.record(1, 1, 5_001, 4, WINDOW_MS), None);
         let mut closed = None;
         for t in 5_002..=30_000u64 {
             if t % 4 == 0 {
-                closed = closed.or(o.record(1, t, 4, WINDOW_MS));
+                closed = closed.or(o.record(1, 1, t, 4, WINDOW_MS));
             }
         }
-        let (requests, _) = closed.unwrap();
+        let requests = closed.unwrap().per_shard(1);
         assert!((900.0..1100.0).contains(&requests), "{requests}");
     }
 
@@ -579,12 +712,19 @@ mod tests {
         let d = Tuning::default();
         let mut e = Epochs::default();
         let now = 1_000_000;
-        assert!(observe(&mut e, (1_000.0, 1_000.0), now, 60_000, 500, &d));
+        assert!(observe(
+            &mut e,
+            Traffic::uniform(1_000.0, 1),
+            now,
+            60_000,
+            500,
+            &d
+        ));
         let first = *e.epochs.last().unwrap();
         // A second window closes before the first epoch began and wants more shards.
         assert!(observe(
             &mut e,
-            (4_000.0, 4_000.0),
+            Traffic::uniform(4_000.0, 1),
             now + 1,
             60_000,
             500,
@@ -602,14 +742,21 @@ mod tests {
         let mut e = Epochs::default();
         let now = 1_000_000;
         // 30 requests a second: 3 shards, announced; N in force is still 1.
-        assert!(observe(&mut e, (30.0, 30.0), now, 600_000, 500, &t));
+        assert!(observe(
+            &mut e,
+            Traffic::uniform(30.0, 1),
+            now,
+            600_000,
+            500,
+            &t
+        ));
         let pending = *e.epochs.last().unwrap();
         assert_eq!((e.n_at(now + 1_000), pending.n), (1, 3));
         // The next windows, measured under N = 1, jitter around it: one a little below
         // (2 shards would do) changes nothing; one above goes up.
         assert!(!observe(
             &mut e,
-            (19.0, 19.0),
+            Traffic::uniform(19.0, 1),
             now + 1_000,
             600_000,
             500,
@@ -617,25 +764,39 @@ mod tests {
         ));
         assert!(!observe(
             &mut e,
-            (29.0, 29.0),
+            Traffic::uniform(29.0, 1),
             now + 2_000,
             600_000,
             500,
             &t
         ));
         assert_eq!(e.epochs.len(), 2);
-        assert!(observe(&mut e, (31.0, 31.0), now + 3_000, 600_000, 500, &t));
+        assert!(observe(
+            &mut e,
+            Traffic::uniform(31.0, 1),
+            now + 3_000,
+            600_000,
+            500,
+            &t
+        ));
         assert_eq!(e.epochs.last().unwrap().n, 4);
         // Down only once half of the last announced would do.
         assert!(!observe(
             &mut e,
-            (21.0, 21.0),
+            Traffic::uniform(21.0, 1),
             now + 4_000,
             600_000,
             500,
             &t
         ));
-        assert!(observe(&mut e, (20.0, 20.0), now + 5_000, 600_000, 500, &t));
+        assert!(observe(
+            &mut e,
+            Traffic::uniform(20.0, 1),
+            now + 5_000,
+            600_000,
+            500,
+            &t
+        ));
         assert_eq!(
             e.epochs.iter().map(|x| x.n).collect::<Vec<_>>(),
             [1, 3, 4, 2]
@@ -651,7 +812,7 @@ mod tests {
         // 2,000 single-event requests a second in all; shard 0 sees all of them at N=1.
         for _ in 0..130_000 {
             now += 1;
-            if let Some(totals) = o.record(1, now, e.n_at(now), WINDOW_MS)
+            if let Some(totals) = o.record(1, 1, now, e.n_at(now), WINDOW_MS)
                 && observe(&mut e, totals, now, 60_000, 500, &Tuning::default())
             {
                 announced = true;

@@ -123,6 +123,10 @@ impl DurableObject for Batcher {
                     events: Vec<String>,
                     #[serde(default)]
                     replayed: bool,
+                    /// The events of the whole request these are part of (split over
+                    /// the shards); absent from older isolates: these alone.
+                    #[serde(default)]
+                    of: u64,
                 }
                 let body: Enqueue = req.json().await?;
                 let n = body.events.len() as u64;
@@ -159,7 +163,8 @@ impl DurableObject for Batcher {
                 self.queue.commit(put, Vec::new()).await?;
                 self.schedule(&limits).await?;
                 if config.shards == Shards::Auto && shard_param(&req)? == 0 {
-                    self.observe(n, now, &limits, &config.shard_tuning).await?;
+                    self.observe(n, body.of, now, &limits, &config.shard_tuning)
+                        .await?;
                 }
                 Response::from_json(&json!({ "pending": snapshot.pending() }))
             }
@@ -367,20 +372,28 @@ impl Batcher {
         Ok(e)
     }
 
-    /// Shard 0 under `auto`: counts an enqueue of `n` events; when a window closes,
-    /// decides the next epoch's shards ([`shard::observe`]) and stores the record.
-    async fn observe(&self, n: u64, now: u64, limits: &Limits, tuning: &Tuning) -> Result<()> {
+    /// Shard 0 under `auto`: counts an enqueue of `n` events of a request of `of`; when a
+    /// window closes, decides the next epoch's shards ([`shard::observe`]) and stores the
+    /// record.
+    async fn observe(
+        &self,
+        n: u64,
+        of: u64,
+        now: u64,
+        limits: &Limits,
+        tuning: &Tuning,
+    ) -> Result<()> {
         let mut e = self.epochs().await?;
-        let Some(totals) = self
-            .observer
-            .borrow_mut()
-            .record(n, now, e.n_at(now), tuning.window_ms)
+        let Some(traffic) =
+            self.observer
+                .borrow_mut()
+                .record(n, of, now, e.n_at(now), tuning.window_ms)
         else {
             return Ok(());
         };
         if shard::observe(
             &mut e,
-            totals,
+            traffic,
             now,
             limits.flush_ms,
             limits.batch_size,

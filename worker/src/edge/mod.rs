@@ -603,6 +603,8 @@ async fn enqueue(
     replayed: bool,
 ) -> Result<Option<Refused>> {
     let n = epochs(env, config).await?.n_at(now_ms());
+    // Shard 0 weighs what it sees by the whole request's size (`shard::Observer`).
+    let of = events.len();
     let mut groups: Vec<(Vec<usize>, Vec<String>)> = vec![(Vec::new(), Vec::new()); n as usize];
     for (i, (id, event)) in events.into_iter().enumerate() {
         let k = if n == 1 { 0 } else { shard::shard_of(&id, n) };
@@ -615,7 +617,7 @@ async fn enqueue(
         .enumerate()
         .filter(|(_, (indexes, _))| !indexes.is_empty())
         .map(|(k, (indexes, events))| async move {
-            let body = json!({ "events": events, "replayed": replayed }).to_string();
+            let body = json!({ "events": events, "replayed": replayed, "of": of }).to_string();
             let answer = batcher_shard(env, config, k as u32, "/enqueue", Some(body)).await;
             (indexes, answer)
         });
