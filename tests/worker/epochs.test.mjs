@@ -33,16 +33,6 @@ async function eventRequests() {
   return (log.requests ?? log).map((r) => ({ status: r.status, events: r.body?.events?.length ?? 0, refused: (r.outcomes ?? []).filter((o) => !o.accepted).length }));
 }
 
-async function received() {
-  const e = await amazon.get('/__emulator/events');
-  const counts = new Map();
-  for (const item of e.events ?? e) {
-    const id = (item.event ?? item).eventId;
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
-
 /** The epoch in force at `t` (ms) in the record `/v1/health` shows. */
 const epochAt = (shards, t) => shards.epochs.filter((e) => e.fromMs <= t).at(-1);
 
@@ -130,8 +120,8 @@ test('SHARDS=auto: N goes up and back down at epoch boundaries while events flow
     // The admin flush reaches every shard, those of past epochs too.
     const flushed = await admin(worker, '/v1/flush', 'POST');
     assert.equal(flushed.shards, shards.widest);
-    await until(async () => (await received()).size >= ids.length, 30000);
-    const counts = await received();
+    await until(async () => (await amazon.received()).size >= ids.length, 30000);
+    const counts = await amazon.received();
     assert.equal(counts.size, ids.length, 'nothing Amazon received that was not sent');
     for (const id of ids) assert.equal(counts.get(id), 1, `${id} received ${counts.get(id) ?? 0} times`);
     let a;

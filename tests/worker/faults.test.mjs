@@ -39,17 +39,6 @@ async function fault(spec) {
   await amazon.control('/__emulator/faults', spec);
 }
 
-/** eventId → how many times the emulator accepted it. */
-async function received() {
-  const e = await amazon.get('/__emulator/events');
-  const counts = new Map();
-  for (const item of e.events ?? e) {
-    const id = (item.event ?? item).eventId;
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
-
 async function eventRequests() {
   const log = await amazon.get('/__emulator/requests?endpoint=events');
   return (log.requests ?? log).map((r) => ({ ...r, ms: Date.parse(r.at.slice(0, 23) + 'Z') }));
@@ -62,8 +51,8 @@ async function accounting(worker) {
 
 /** Waits until every id of `list` reached Amazon, then checks exactly-once and the identity. */
 async function deliveredOnce(worker, list, ms = 60000) {
-  await until(async () => (await received()).size >= list.length, ms);
-  const counts = await received();
+  await until(async () => (await amazon.received()).size >= list.length, ms);
+  const counts = await amazon.received();
   for (const e of list) assert.equal(counts.get(e.eventId), 1, `${e.eventId} received ${counts.get(e.eventId) ?? 0} times`);
   let a;
   await until(async () => { a = await accounting(worker); return a.pending === 0; });
@@ -129,7 +118,7 @@ test('a D1 failure while logging re-sends nothing, and the log catches up', asyn
     const rows = (await admin(worker, '/v1/deliveries')).body.deliveries.filter((d) => d.status === 'delivered');
     assert.equal(rows.length, 1);
     assert.equal(rows[0].accepted, 5);
-    assert.equal((await received()).size, 5);
+    assert.equal((await amazon.received()).size, 5);
   } finally {
     await worker.stop();
   }
@@ -177,7 +166,7 @@ test('20,000 events ingested during an outage are all delivered once it ends; ab
     await admin(worker, '/v1/flush', 'POST');
     const a = await deliveredOnce(worker, list, 120000);
     assert.deepEqual([a.accepted, a.delivered, a.deadLettered, a.pending], [20000, 20000, 0, 0]);
-    assert.equal((await received()).size, 20000);
+    assert.equal((await amazon.received()).size, 20000);
   } finally {
     await worker.stop();
   }
@@ -224,7 +213,7 @@ test('a chunk split between batches keeps exactly its unsent events across a res
     try {
       await admin(worker, '/v1/flush', 'POST');
       await until(async () => (await accounting(worker)).pending === 0);
-      const counts = await received();
+      const counts = await amazon.received();
       const bad = list.filter((_, i) => i % 7 === 3);
       for (const e of list) {
         const expected = e.currency === 'XXQ' ? 0 : 1;

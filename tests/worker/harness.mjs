@@ -31,7 +31,17 @@ export async function startEmulator(args = []) {
     return r.json();
   };
   const get = async (path) => (await fetch(url + path)).json();
-  return { url, pid: child.pid, control, get, stop: () => child.kill() };
+  /** eventId → how many times the emulator accepted it. */
+  const received = async () => {
+    const e = await get('/__emulator/events');
+    const counts = new Map();
+    for (const item of e.events ?? e) {
+      const id = (item.event ?? item).eventId;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  };
+  return { url, pid: child.pid, control, get, received, stop: () => child.kill() };
 }
 
 /**
