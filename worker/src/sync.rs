@@ -50,6 +50,11 @@ impl MemberCounters {
         self.superseded += changes - new_people.min(changes);
         acc.add(new_people, now, flush_ms);
     }
+
+    /// accepted = sent + rejected + superseded + pending.
+    pub fn balanced(&self, pending: u64) -> bool {
+        self.accepted == self.sent + self.rejected + self.superseded + pending
+    }
 }
 
 /// The audience's persistent state (one storage key).
@@ -170,8 +175,7 @@ impl Membership {
 
     /// accepted = sent + rejected + superseded + pending.
     pub fn balanced(&self) -> bool {
-        let c = &self.counters;
-        c.accepted == c.sent + c.rejected + c.superseded + self.acc.pending
+        self.counters.balanced(self.acc.pending)
     }
 }
 
@@ -246,8 +250,7 @@ impl Erasures {
 
     /// accepted = sent + rejected + superseded + pending.
     pub fn balanced(&self) -> bool {
-        let c = &self.counters;
-        c.accepted == c.sent + c.rejected + c.superseded + self.acc.pending
+        self.counters.balanced(self.acc.pending)
     }
 }
 
