@@ -401,21 +401,20 @@ impl Observer {
         n: u32,
         window_ms: u64,
     ) -> Option<Traffic> {
-        let mut closed = None;
-        if self.window_start == 0 || self.n != n {
-            *self = Observer {
-                window_start: now,
-                n,
-                ..Observer::default()
-            };
-        } else if now >= self.window_start + window_ms {
+        // A new N starts a new window (shard 0's share of the traffic changed), and so
+        // does a window's end, which closes it.
+        let fresh = self.window_start == 0 || self.n != n;
+        let ended = !fresh && now >= self.window_start + window_ms;
+        let closed = ended.then(|| {
             let secs = (now - self.window_start) as f64 / 1000.0;
             let mut per_shard = self.per_shard;
             per_shard.iter_mut().for_each(|load| *load /= secs);
-            closed = Some(Traffic {
+            Traffic {
                 events_per_s: self.events as f64 / secs * f64::from(n.max(1)),
                 per_shard,
-            });
+            }
+        });
+        if fresh || ended {
             *self = Observer {
                 window_start: now,
                 n,
