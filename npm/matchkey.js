@@ -52,10 +52,10 @@ export function initFull(source_) {
   return fullReady;
 }
 
-/** The field names `what` asks for: a field, fields, an identity record, or hashBatch records. */
+/** The field names `what` asks for: a field, fields, or an identity record (hashBatch records need the full build whatever their fields: `isRecords`). */
 function fieldsOf(what) {
   if (typeof what === 'string') return [what];
-  if (Array.isArray(what)) return what.flatMap((x) => (typeof x === 'string' ? [x] : x && x.field !== undefined ? [String(x.field)] : fieldsOf(x)));
+  if (Array.isArray(what)) return what.flatMap((x) => (typeof x === 'string' ? [x] : fieldsOf(x)));
   if (what && typeof what === 'object') {
     return FULL_KEYS.filter((k) => what[k] !== undefined && what[k] !== null && String(what[k]).trim() !== '').map((k) => k.toUpperCase());
   }
