@@ -43,6 +43,19 @@ pub const fn input_form(field: Field) -> Option<UnicodeForm> {
     }
 }
 
+/// `&s[from..]`, for an index the caller found on a character boundary (by `find`, or
+/// in ASCII digits). Indexing a `str` links `core`'s slice error, which formats with
+/// `char`'s `Debug` and its Unicode tables: about 3 KB of the browser's first download
+/// for a panic that cannot happen. A wrong index gives `""` instead.
+pub(crate) fn tail(s: &str, from: usize) -> &str {
+    s.get(from..).unwrap_or_default()
+}
+
+/// `&s[..to]`, as [`tail`].
+pub(crate) fn head(s: &str, to: usize) -> &str {
+    s.get(..to).unwrap_or_default()
+}
+
 /// Whether `c` is white space for Python's `str.strip()` and `\s` (Unicode White_Space
 /// plus the four information separators U+001C–U+001F), which the reference
 /// implementation uses.

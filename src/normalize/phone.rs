@@ -11,7 +11,7 @@
 use super::phone_meta::{MAIN_REGION, MARKETS, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
-use crate::text::{decimal_digit, lower};
+use crate::text::{decimal_digit, head, lower, tail};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -247,10 +247,10 @@ fn extract_possible_number(input: &str) -> &str {
     let Some(start) = input.find(|c: char| is_plus(c) || decimal_digit(c).is_some()) else {
         return "";
     };
-    let s = &input[start..];
+    let s = tail(input, start);
     // A second number written after a slash ("… / x123") is dropped.
     let s = match s.find(['/', '\\']) {
-        Some(i) if s[i + 1..].trim_start().starts_with(['x', 'X']) => &s[..i],
+        Some(i) if tail(s, i + 1).trim_start().starts_with(['x', 'X']) => head(s, i),
         _ => s,
     };
     s.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '#'))
@@ -431,7 +431,7 @@ fn strip_idd<'a>(digits: &'a str, idd: &[&str]) -> Option<&'a str> {
                 .bytes()
                 .zip(digits.bytes())
                 .all(|(p, d)| p == b'.' || p == d);
-        let rest = &digits[prefix.len().min(digits.len())..];
+        let rest = tail(digits, prefix.len());
         (matches && !rest.starts_with('0')).then_some(rest)
     })
 }
@@ -452,8 +452,8 @@ fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
         return None;
     }
     (1..=3.min(digits.len())).find_map(|n| {
-        let cc: u16 = digits[..n].parse().ok()?;
-        is_calling_code(cc).then(|| (cc, &digits[n..]))
+        let cc: u16 = head(digits, n).parse().ok()?;
+        is_calling_code(cc).then(|| (cc, tail(digits, n)))
     })
 }
 
@@ -468,7 +468,7 @@ fn calling_code_without_plus<'a>(digits: &'a str, region: &Meta) -> &'a str {
     let looks_national = |s: &str| region.looks_national(s);
     // As in libphonenumber, the rest loses its trunk prefix here without the length
     // check the parser makes later.
-    let rest = strip_national_prefix(&digits[cc_len..], region, false);
+    let rest = strip_national_prefix(tail(digits, cc_len), region, false);
     let better = !looks_national(digits) && looks_national(rest);
     if better || test_length(digits.len(), region) == Length::TooLong {
         rest
@@ -491,9 +491,9 @@ fn strip_national_prefix<'a>(digits: &'a str, meta: &Meta, undo: bool) -> &'a st
     };
     let rest = if meta.calling_code == 55
         && matches!(rest.len(), 12 | 13)
-        && BR_CARRIERS.contains(&&rest[..2])
+        && BR_CARRIERS.contains(&head(rest, 2))
     {
-        &rest[2..]
+        tail(rest, 2)
     } else {
         rest
     };

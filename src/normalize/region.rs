@@ -55,9 +55,27 @@ enum PostalRule {
     /// Keep ASCII digits, take the first `n`, require exactly `n`.
     Digits(usize),
     /// Keep ASCII letters and digits, take the first `n`, require `shape`.
-    Alnum(usize, fn(&[u8]) -> bool),
+    Alnum(usize, Shape),
     /// POSTAL-2 for countries without a rule: lowercase, keep `[0-9a-z]`, no length check.
     Generic,
+}
+
+/// The shape an alphanumeric postal code must have. An enum, not a function pointer: an
+/// indirect call would keep every function the wasm table holds (`core`'s formatting
+/// among them) in the browser build.
+#[derive(Clone, Copy)]
+enum Shape {
+    Ca,
+    Gb,
+}
+
+impl Shape {
+    fn fits(self, code: &[u8]) -> bool {
+        match self {
+            Shape::Ca => is_ca_postal(code),
+            Shape::Gb => is_gb_postcode(code),
+        }
+    }
 }
 
 fn postal_rule(country: Country) -> PostalRule {
@@ -65,8 +83,8 @@ fn postal_rule(country: Country) -> PostalRule {
         "US" | "DE" | "FR" | "IT" | "ES" => PostalRule::Digits(5),
         "IN" => PostalRule::Digits(6),
         "JP" => PostalRule::Digits(7),
-        "CA" => PostalRule::Alnum(6, is_ca_postal),
-        "GB" => PostalRule::Alnum(7, is_gb_postcode),
+        "CA" => PostalRule::Alnum(6, Shape::Ca),
+        "GB" => PostalRule::Alnum(7, Shape::Gb),
         _ => PostalRule::Generic,
     }
 }
@@ -77,14 +95,14 @@ fn postal_rule(country: Country) -> PostalRule {
 /// source and field lowercases, and so does this.
 pub(super) fn postal(input: &str, country: Country, out: &mut String) -> Result<(), Reason> {
     let input = nfkc(input);
-    let (n, shape): (usize, fn(&[u8]) -> bool) = match postal_rule(country) {
+    let (n, shape) = match postal_rule(country) {
         PostalRule::Digits(n) => {
             out.extend(input.chars().filter(char::is_ascii_digit));
-            (n, |_| true)
+            (n, None)
         }
         PostalRule::Alnum(n, shape) => {
             out.extend(input.chars().filter(char::is_ascii_alphanumeric));
-            (n, shape)
+            (n, Some(shape))
         }
         PostalRule::Generic => {
             out.extend(
@@ -104,10 +122,12 @@ pub(super) fn postal(input: &str, country: Country, out: &mut String) -> Result<
         return Err(Reason::EmptyAfterNormalization);
     }
     out.truncate(n);
-    if out.len() != n && !matches!(postal_rule(country), PostalRule::Alnum(..)) {
-        return Err(Reason::InvalidPostalForCountry);
-    }
-    if !shape(out.as_bytes()) {
+    let fits = match shape {
+        // Digit rules require exactly `n`; the shapes check their own lengths.
+        None => out.len() == n,
+        Some(shape) => shape.fits(out.as_bytes()),
+    };
+    if !fits {
         return Err(Reason::InvalidPostalForCountry);
     }
     out.make_ascii_lowercase();
