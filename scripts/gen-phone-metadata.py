@@ -142,19 +142,26 @@ for name, doc, keep in (
     out.append("")
 out.pop()
 out.append("")
-out.append("/// `(calling code, main region)`: the region whose metadata numbers with that code use.")
-out.append("#[rustfmt::skip]")
-out.append("pub(super) const MAIN_REGION: &[(u16, [u8; 2])] = &[")
-line = "   "
-for cc, region in main_regions:
-    item = f' ({cc}, *b"{region}"),'
-    if len(line) + len(item) > 96:
-        out.append(line)
-        line = "   "
-    line += item
-out.append(line)
-out.append("];")
-out.append("")
+for name, doc, keep in (
+    ("MAIN_MARKETS", "main region in Appendix C (the lite build knows only these)", lambda r: r in MARKETS),
+    ("MAIN_OTHERS", "main region elsewhere", lambda r: r not in MARKETS),
+):
+    out.append(f"/// `(calling code, main region)`, {doc}: numbers with")
+    out.append("/// the code use their main region's metadata.")
+    out.append("#[rustfmt::skip]")
+    out.append(f"pub(super) const {name}: &[(u16, [u8; 2])] = &[")
+    line = "   "
+    for cc, region in main_regions:
+        if not keep(region):
+            continue
+        item = f' ({cc}, *b"{region}"),'
+        if len(line) + len(item) > 96:
+            out.append(line)
+            line = "   "
+        line += item
+    out.append(line)
+    out.append("];")
+    out.append("")
 out.append("/// Calling codes of no country (freephone, satellite, …) with their possible lengths.")
 out.append("#[rustfmt::skip]")
 out.append("pub(super) const NON_GEOGRAPHIC: &[(u16, u32)] = &[")

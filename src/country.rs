@@ -61,6 +61,20 @@ const COUNTRIES: &[([u8; 2], u16)] = &[
     (*b"ZM", 260), (*b"ZW", 263),
 ];
 
+/// The codes of [`COUNTRIES`] as a bit set: bit `b` of row `a` stands for the code of
+/// letters `a` and `b` (0 for A). What `parse` checks, in 104 bytes of the browser build
+/// rather than the whole table.
+const KNOWN: [u32; 26] = {
+    let mut rows = [0; 26];
+    let mut i = 0;
+    while i < COUNTRIES.len() {
+        let [a, b] = COUNTRIES[i].0;
+        rows[(a - b'A') as usize] |= 1 << (b - b'A');
+        i += 1;
+    }
+    rows
+};
+
 impl Country {
     /// United States.
     pub const US: Country = Country(*b"US");
@@ -105,11 +119,11 @@ impl Country {
         if &upper == b"UK" {
             upper = *b"GB";
         }
-        let country = Country(upper);
-        match country.entry() {
-            Some(_) => Ok(country),
-            None => Err(invalid()),
+        let [a, b] = upper.map(|c| c - b'A');
+        if KNOWN[usize::from(a)] & (1 << b) == 0 {
+            return Err(invalid());
         }
+        Ok(Country(upper))
     }
 
     /// The code as `&str` (`"US"`).

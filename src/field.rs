@@ -84,17 +84,31 @@ impl FromStr for Field {
     /// Parses Amazon's name case-insensitively; `ZIP` (the AMC column name) and
     /// `POSTAL_CODE` are accepted for `POSTAL`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let field = Field::ALL
-            .into_iter()
-            .find(|f| f.as_str().eq_ignore_ascii_case(s))
-            .or_else(|| {
-                ["ZIP", "POSTAL_CODE"]
-                    .iter()
-                    .any(|alias| alias.eq_ignore_ascii_case(s))
-                    .then_some(Field::Postal)
-            });
-        field.ok_or(Reject::new(None, Reason::UnknownField))
+        // Uppercased into a buffer as long as the longest name, then one `match`: a search
+        // of `ALL` compiles to eleven unrolled comparisons, 2 KB of the browser's first
+        // download.
+        let s = s.trim().as_bytes();
+        let mut upper = [0u8; "POSTAL_CODE".len()];
+        if s.len() > upper.len() {
+            return Err(Reject::new(None, Reason::UnknownField));
+        }
+        for (u, b) in upper.iter_mut().zip(s) {
+            *u = b.to_ascii_uppercase();
+        }
+        Ok(match upper.get(..s.len()).unwrap_or_default() {
+            b"EMAIL" => Field::Email,
+            b"PHONE" => Field::Phone,
+            b"FIRST_NAME" => Field::FirstName,
+            b"LAST_NAME" => Field::LastName,
+            b"ADDRESS" => Field::Address,
+            b"CITY" => Field::City,
+            b"STATE" => Field::State,
+            b"POSTAL" | b"ZIP" | b"POSTAL_CODE" => Field::Postal,
+            b"MAID" => Field::Maid,
+            b"RAMP_ID" => Field::RampId,
+            b"MATCH_ID" => Field::MatchId,
+            _ => return Err(Reject::new(None, Reason::UnknownField)),
+        })
     }
 }
 
@@ -123,6 +137,10 @@ mod tests {
             assert_eq!(field.as_str().to_lowercase().parse::<Field>(), Ok(field));
         }
         assert_eq!("zip".parse::<Field>(), Ok(Field::Postal));
+        assert_eq!(" Postal_Code ".parse::<Field>(), Ok(Field::Postal));
+        for unknown in ["", "POSTAL_CODES", "E-MAIL", "EMAİL"] {
+            assert_eq!(unknown.parse::<Field>().unwrap_err().code(), "unknown_field");
+        }
         assert_eq!(
             "NICKNAME".parse::<Field>().unwrap_err().code(),
             "unknown_field"

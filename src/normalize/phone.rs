@@ -8,7 +8,10 @@
 //! regions of Appendix C; every other country gets its calling code from
 //! [`crate::Country`] and generic prefixes and lengths.
 
-use super::phone_meta::{MAIN_REGION, MARKETS, NON_GEOGRAPHIC, REGIONS};
+use super::phone_meta::MAIN_MARKETS;
+use super::phone_meta::MARKETS;
+#[cfg(not(feature = "browser-lite"))]
+use super::phone_meta::{MAIN_OTHERS, NON_GEOGRAPHIC, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::{decimal_digit, head, lower, tail};
@@ -99,16 +102,40 @@ fn meta_for_country(country: Country) -> Result<Meta, Reason> {
     let code = country.as_str().as_bytes();
     match region_meta([code[0], code[1]])? {
         Some(meta) => Ok(meta),
+        #[cfg(not(feature = "browser-lite"))]
         None => meta_for_calling_code(country.calling_code()),
+        // Never reached: the lite build has metadata for all its regions, and the country
+        // table's calling codes stay out of it.
+        #[cfg(feature = "browser-lite")]
+        None => Err(Reason::NotInThisBuild),
     }
+}
+
+/// The main region of `calling_code`, `None` when no region has it. The lite build knows
+/// only the codes of Appendix C's regions and answers `not_in_this_build` for any other.
+fn main_region(calling_code: u16) -> Result<Option<[u8; 2]>, Reason> {
+    let find = |table: &[(u16, [u8; 2])]| {
+        table
+            .binary_search_by_key(&calling_code, |(cc, _)| *cc)
+            .ok()
+            .map(|i| table[i].1)
+    };
+    let found = find(MAIN_MARKETS);
+    #[cfg(feature = "browser-lite")]
+    return found.map(Some).ok_or(Reason::NotInThisBuild);
+    #[cfg(not(feature = "browser-lite"))]
+    Ok(found.or_else(|| find(MAIN_OTHERS)))
 }
 
 /// The metadata numbers with `calling_code` use (its main region's, or a non-geographic
 /// code's lengths).
 fn meta_for_calling_code(calling_code: u16) -> Result<Meta, Reason> {
-    if let Ok(i) = MAIN_REGION.binary_search_by_key(&calling_code, |(cc, _)| *cc) {
-        return region_meta(MAIN_REGION[i].1)?.ok_or(Reason::UnparseablePhone);
+    if let Some(region) = main_region(calling_code)? {
+        return region_meta(region)?.ok_or(Reason::UnparseablePhone);
     }
+    #[cfg(feature = "browser-lite")]
+    return Err(Reason::UnparseablePhone);
+    #[cfg(not(feature = "browser-lite"))]
     NON_GEOGRAPHIC
         .iter()
         .find(|(cc, _)| *cc == calling_code)
@@ -136,10 +163,13 @@ impl Meta {
     }
 }
 
-/// Whether `cc` is a calling code (every main region has metadata: a test checks it).
+/// Whether `cc` is a calling code (every main region has metadata: a test checks it). In
+/// the lite build: a calling code of Appendix C's regions.
 fn is_calling_code(cc: u16) -> bool {
-    MAIN_REGION.binary_search_by_key(&cc, |(c, _)| *c).is_ok()
-        || NON_GEOGRAPHIC.iter().any(|(c, _)| *c == cc)
+    let known = matches!(main_region(cc), Ok(Some(_)));
+    #[cfg(not(feature = "browser-lite"))]
+    let known = known || NON_GEOGRAPHIC.iter().any(|(c, _)| *c == cc);
+    known
 }
 
 /// libphonenumber's `testNumberLength`.
@@ -442,7 +472,16 @@ fn split_after_prefix(digits: &str) -> Result<(u16, &str), Reason> {
     if digits.len() <= MIN_NSN {
         return Err(Reason::ImpossiblePhoneLength);
     }
-    split_calling_code(digits).ok_or(Reason::UnparseablePhone)
+    split_calling_code(digits).ok_or(
+        // Calling codes are prefix-free (a test checks it), so the lite build splits as the
+        // full one does wherever it finds one of its codes; where it finds none, the code
+        // may be another region's.
+        if cfg!(feature = "browser-lite") && !digits.starts_with('0') {
+            Reason::NotInThisBuild
+        } else {
+            Reason::UnparseablePhone
+        },
+    )
 }
 
 /// Splits digits written after `+` (or an IDD) into a calling code (1 to 3 digits, the
@@ -507,6 +546,7 @@ fn strip_national_prefix<'a>(digits: &'a str, meta: &Meta, undo: bool) -> &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::prelude::rust_2024::*;
 
     #[test]
     fn extension_markers_are_compared_exactly() {
@@ -547,9 +587,25 @@ mod tests {
     #[test]
     fn every_calling_code_has_metadata() {
         // `is_calling_code` relies on it.
-        for &(cc, region) in MAIN_REGION {
+        for &(cc, region) in MAIN_MARKETS.iter().chain(MAIN_OTHERS) {
             let meta = region_meta(region).unwrap().unwrap();
             assert_eq!(meta.calling_code, cc);
+        }
+    }
+
+    #[test]
+    fn calling_codes_are_prefix_free() {
+        // The lite build splits `+` numbers with the codes of Appendix C only; it finds the
+        // full build's split because no code is the start of another.
+        let codes: Vec<String> = (MAIN_MARKETS.iter().chain(MAIN_OTHERS))
+            .map(|(cc, _)| *cc)
+            .chain(NON_GEOGRAPHIC.iter().map(|(cc, _)| *cc))
+            .map(|cc| cc.to_string())
+            .collect();
+        for a in &codes {
+            for b in &codes {
+                assert!(a == b || !b.starts_with(a.as_str()), "{a} starts {b}");
+            }
         }
     }
 
