@@ -139,7 +139,10 @@ mod tests {
         assert_eq!("zip".parse::<Field>(), Ok(Field::Postal));
         assert_eq!(" Postal_Code ".parse::<Field>(), Ok(Field::Postal));
         for unknown in ["", "POSTAL_CODES", "E-MAIL", "EMAİL"] {
-            assert_eq!(unknown.parse::<Field>().unwrap_err().code(), "unknown_field");
+            assert_eq!(
+                unknown.parse::<Field>().unwrap_err().code(),
+                "unknown_field"
+            );
         }
         assert_eq!(
             "NICKNAME".parse::<Field>().unwrap_err().code(),

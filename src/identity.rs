@@ -92,8 +92,10 @@ pub fn check_identifier(field: Field, input: &str) -> Result<(), Reason> {
 }
 
 /// Whether a value looks like an email address (an `@`, its look-alikes or its URL
-/// encoding anywhere) or a phone number (7 to 15 digits of any script once spaces and
-/// the usual separators `+ - . ( ) /` are removed, and nothing else).
+/// encoding anywhere) or a phone number (7 to 15 digits once spaces and the usual
+/// separators `+ - . ( ) /` are removed, and nothing else). The digits are those the
+/// PHONE rule reads (decimal digits of the scripts libphonenumber reads): other numerals
+/// (`²`, `½`, `Ⅻ`) make no phone number Amazon could match.
 pub fn looks_like_contact(value: &str) -> bool {
     // `%40` by bytes: a `str` search would link `core`'s string searcher into the browser build.
     let escaped_at = |w: &[u8]| w.eq_ignore_ascii_case(b"%40");
@@ -103,7 +105,7 @@ pub fn looks_like_contact(value: &str) -> bool {
     }
     let mut digits = 0;
     for c in value.chars() {
-        if c.is_numeric() {
+        if crate::text::decimal_digit(c).is_some() {
             digits += 1;
         } else if !(c.is_whitespace() || matches!(c, '+' | '-' | '.' | '(' | ')' | '/')) {
             return false;
@@ -169,6 +171,7 @@ mod tests {
             "+44 7911 123456",
             "(206) 555-0100",
             "２０６５５５０１００",
+            "\u{664}\u{664} \u{667}\u{669}\u{661}\u{661} \u{661}\u{662}\u{663}\u{664}\u{665}\u{666}",
         ] {
             assert_eq!(
                 value(IDS, Field::MatchId, smuggled),
@@ -185,6 +188,9 @@ mod tests {
             "550e8400-e29b-41d4-a716-446655440000",
             "123456",
             "order 2026 11 27 x",
+            // Numerals the PHONE rule does not read as digits.
+            "²⁰⁶⁵⁵⁵⁰¹⁰⁰",
+            "ⅫⅫⅫⅫⅫⅫⅫⅫ",
         ] {
             assert!(!looks_like_contact(id), "{id}");
         }

@@ -207,7 +207,7 @@ pub(super) fn phone(
     digits: &mut String,
 ) -> Result<(), Reason> {
     chars.clear();
-    chars.extend(extract_possible_number(input).chars());
+    chars.extend(extract_possible_number(input)?.chars());
     let main = strip_extension(chars);
     if !is_viable(main) {
         return Err(Reason::UnparseablePhone);
@@ -273,9 +273,9 @@ fn number_digits(mut n: u16) -> ([u8; 5], usize) {
 
 /// libphonenumber's `extractPossibleNumber`: from the first `+` or digit, without
 /// trailing characters that are neither letters, numbers nor `#`.
-fn extract_possible_number(input: &str) -> &str {
+fn extract_possible_number(input: &str) -> Result<&str, Reason> {
     let Some(start) = input.find(|c: char| is_plus(c) || decimal_digit(c).is_some()) else {
-        return "";
+        return Ok("");
     };
     let s = tail(input, start);
     // A second number written after a slash ("… / x123") is dropped.
@@ -283,8 +283,50 @@ fn extract_possible_number(input: &str) -> &str {
         Some(i) if tail(s, i + 1).trim_start().starts_with(['x', 'X']) => head(s, i),
         _ => s,
     };
-    s.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '#'))
+    let mut end = s.len();
+    for (i, c) in s.char_indices().rev() {
+        if c == '#' || is_letter_or_number(c)? {
+            break;
+        }
+        end = i;
+    }
+    Ok(head(s, end))
 }
+
+/// Whether `c` is a Unicode letter or number (`\p{L}`, `\p{N}`).
+#[cfg(not(feature = "browser-lite"))]
+fn is_letter_or_number(c: char) -> Result<bool, Reason> {
+    Ok(c.is_alphanumeric())
+}
+
+/// Whether `c` is a Unicode letter or number, for ASCII, the decimal digits and common
+/// punctuation. The lite build leaves out `core`'s letter and number tables (1.9 KB of the
+/// page's first download) and defers anything else to the full build: a number followed
+/// by a word or numeral of another script.
+#[cfg(feature = "browser-lite")]
+fn is_letter_or_number(c: char) -> Result<bool, Reason> {
+    if c.is_ascii() {
+        Ok(c.is_ascii_alphanumeric())
+    } else if decimal_digit(c).is_some() {
+        Ok(true)
+    } else if PUNCTUATION.iter().any(|r| r.contains(&c)) {
+        Ok(false)
+    } else {
+        Err(Reason::NotInThisBuild)
+    }
+}
+
+/// Blocks of punctuation that hold no letter or number (a test checks it): general
+/// punctuation (dashes, quotes, `…`), CJK and full-width punctuation.
+#[cfg_attr(not(any(test, feature = "browser-lite")), allow(dead_code))]
+const PUNCTUATION: [core::ops::RangeInclusive<char>; 6] = [
+    '\u{2000}'..='\u{206F}',
+    '\u{3000}'..='\u{3004}',
+    '\u{FF01}'..='\u{FF0F}',
+    '\u{FF1A}'..='\u{FF20}',
+    '\u{FF3B}'..='\u{FF40}',
+    '\u{FF5B}'..='\u{FF65}',
+];
 
 fn is_plus(c: char) -> bool {
     c == '+' || c == '＋'
@@ -590,6 +632,13 @@ mod tests {
         for &(cc, region) in MAIN_MARKETS.iter().chain(MAIN_OTHERS) {
             let meta = region_meta(region).unwrap().unwrap();
             assert_eq!(meta.calling_code, cc);
+        }
+    }
+
+    #[test]
+    fn the_lite_builds_punctuation_holds_no_letter_or_number() {
+        for c in PUNCTUATION.into_iter().flatten() {
+            assert!(!c.is_alphanumeric(), "{:x}", u32::from(c));
         }
     }
 

@@ -48,10 +48,30 @@ test('lite build: a phone number of a region outside Appendix C is deferred to t
   assert.ok(!needsFull({ phone: '+251 11 551 7700' }), 'without its country an identity record\'s phone is not judged');
 });
 
+// What the lite build defers beyond other regions' metadata: a calling code it does not
+// know (another region's, or none), and a number followed by letters or numerals that
+// are neither ASCII nor decimal digits (it has no Unicode letter tables).
+const DEFERRED_PHONES = [['+999 1234 5678', 'US'], ['+1 202 555 0143 тел', 'US'], ['020 7946 0958 ²', 'GB'], ['+44 20 7946 0958 (家)', 'US']];
+
+test('lite build: unknown calling codes and trailing words of other scripts are deferred too', () => {
+  for (const [input, country] of DEFERRED_PHONES) {
+    assert.throws(() => normalize('PHONE', input, country), (e) => e.code === 'not_in_this_build', input);
+    assert.ok(needsFull({ phone: input }, country), input);
+  }
+  // Decimal digits of other scripts, trailing punctuation and ASCII words stay in the lite build.
+  assert.equal(normalize('PHONE', '\u0660\u0662\u0660 \u0667\u0669\u0664\u0666 \u0660\u0669\u0665\u0668', 'GB').normalized, '442079460958');
+  assert.equal(normalize('PHONE', '(202) 555-0143 \u2014', 'US').normalized, '12025550143');
+  assert.equal(normalize('PHONE', '\uff10\uff12\uff10 \uff17\uff19\uff14\uff16 \uff10\uff19\uff15\uff18\uff09', 'GB').normalized, '442079460958');
+  assert.throws(() => normalize('PHONE', '+0 202 555 0143', 'US'), (e) => e.code === 'unparseable_phone');
+});
+
 test('full build: loaded on request, it then answers every call', async () => {
   await initFull(readFileSync(`${root}pkg/full/matchkey_wasm_bg.wasm`));
   assert.ok(!needsFull(['ADDRESS']));
   assert.deepEqual(vectors.map((v) => checkVector(v, answerOf(normalize, v))).filter(Boolean), []);
+  // The numbers the lite build deferred get the full build's answer.
+  const answers = DEFERRED_PHONES.map(([input, country]) => answerOf(normalize, { field: 'PHONE', input, country }));
+  assert.deepEqual(answers.map((a) => a.error ?? a.normalized), DEFERRED_PHONES.map(() => 'unparseable_phone'));
 });
 
 test('every golden vector through normalize', () => {
