@@ -49,13 +49,14 @@ export function initFull(source?: WasmSource): Promise<void>;
 export type Needs = Field | string | Array<Field | string | { field: Field | string; input?: string; country?: string }> | Identity;
 /**
  * Whether `what` needs the full build and it is not loaded yet: ADDRESS or STATE, or a
- * phone number of a region outside Appendix C (checked with the lite build once it is
- * loaded; an identity record's phone only with `country`).
+ * phone number the lite build defers: of a region outside Appendix C, or followed by a word
+ * of another script (checked with the lite build once it is loaded; an identity record's
+ * phone only with `country`).
  */
 export function needsFull(what: Needs, country?: string): boolean;
 /**
  * Loads what `what` needs (the lite build; the full one for ADDRESS, STATE, a phone
- * number of a region outside Appendix C, or hashBatch records). Until the full build is
+ * number the lite build defers, or hashBatch records). Until the full build is
  * loaded, those fields are rejected with `not_in_this_build` (thrown by `normalize`,
  * listed by `matchKeys`, answered by `hashBatch`).
  */

@@ -79,8 +79,9 @@ function phoneNeedsFull(record, country) {
 
 /**
  * Whether `what` needs the full build and it is not loaded yet: ADDRESS or STATE, a phone
- * number whose region's metadata only the full build has (any region outside Appendix C;
- * checked once the lite build is loaded, for an identity record only with its `country`),
+ * number the lite build defers (of a region outside Appendix C, whose metadata only the
+ * full build has, or followed by a word of another script; checked once the lite build is
+ * loaded, for an identity record only with its `country`),
  * or hashBatch records (the batch code is in the full build; the lite build answers them
  * value by value, the same answers, slower).
  * @param {string | string[] | object | object[]} what a field, fields, an identity record, or hashBatch records
@@ -95,7 +96,7 @@ export function needsFull(what, country) {
 
 /**
  * Makes the synchronous functions ready for `what`: loads the lite build, and the full one
- * when `what` holds ADDRESS, STATE or a phone number of a region outside Appendix C (until
+ * when `what` holds ADDRESS, STATE or a phone number the lite build defers (until
  * then those are rejected with `not_in_this_build`), or is hashBatch records (the fast
  * batch path).
  * @param {string | string[] | object | object[]} [what] a field, fields, an identity record, or hashBatch records
@@ -109,7 +110,7 @@ export async function prepare(what, country) {
 
 /**
  * Normalizes and hashes one value. Throws an Error with `code` (reason) and `field`;
- * ADDRESS, STATE and phone numbers of regions outside Appendix C throw `not_in_this_build`
+ * ADDRESS, STATE and the phone numbers the lite build defers throw `not_in_this_build`
  * until the full build is loaded (`prepare`).
  * @param {string} field EMAIL, PHONE, FIRST_NAME, LAST_NAME, ADDRESS, CITY, STATE, POSTAL, MAID, RAMP_ID, MATCH_ID
  * @param {string} input

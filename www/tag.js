@@ -495,8 +495,8 @@ function identifyNow(record) {
   return keys.rejected;
 }
 
-// An identify that needs the full build (ADDRESS, STATE, or a phone number of a region
-// outside Appendix C) holds the commands called after it until the build is there, so
+// An identify that needs the full build (ADDRESS, STATE, or a phone number the lite build
+// defers) holds the commands called after it until the build is there, so
 // their events carry the whole identity. `finish` hashes the record with whatever build
 // is loaded and runs the held commands in order; it runs when the full build arrives or
 // fails, or at once when the page is left or hidden (the events then go without those
@@ -554,7 +554,7 @@ const commands = {
     }
     consentChanged();
   },
-  // ADDRESS, STATE and phones of regions outside Appendix C need the full build, fetched
+  // ADDRESS, STATE and the phones the lite build defers need the full build, fetched
   // on first use: then identify answers a Promise of the rejects, and the commands after it wait for it, in order (`hold`).
   identify(record) {
     if (optedOut()) return warn('opted_out');
