@@ -8,10 +8,9 @@
 //! regions of Appendix C; every other country gets its calling code from
 //! [`crate::Country`] and generic prefixes and lengths.
 
-use super::phone_meta::MAIN_MARKETS;
-use super::phone_meta::MARKETS;
 #[cfg(not(feature = "browser-lite"))]
-use super::phone_meta::{MAIN_OTHERS, NON_GEOGRAPHIC, REGIONS};
+use super::phone_meta::NON_GEOGRAPHIC;
+use super::phone_meta::{MAIN_MARKETS, MAIN_OTHERS, MARKETS, REGIONS};
 use crate::country::Country;
 use crate::reject::Reason;
 use crate::text::{decimal_digit, head, lower, tail};
@@ -71,24 +70,32 @@ const MAX_NSN: usize = 17;
 /// Shortest national significant number libphonenumber parses.
 const MIN_NSN: usize = 2;
 
-/// A region's metadata, `Ok(None)` when libphonenumber has none. The browser's lite build
-/// carries only the regions of Appendix C ([`MARKETS`]) and answers `not_in_this_build`
-/// for any other, so it never gives an answer the full build would not.
-fn region_meta(code: [u8; 2]) -> Result<Option<Meta>, Reason> {
-    let find = |table: &[([u8; 2], Meta)]| {
+/// `key`'s value in a table generated in two parts, Appendix C's regions and every other,
+/// `None` when in neither. The browser's lite build reads only the first and answers
+/// `not_in_this_build` for any other key, so it never gives an answer the full build
+/// would not.
+fn lookup<K: Ord + Copy, V: Copy>(
+    key: K,
+    markets: &[(K, V)],
+    others: &[(K, V)],
+) -> Result<Option<V>, Reason> {
+    let find = |table: &[(K, V)]| {
         table
-            .binary_search_by_key(&code, |(c, _)| *c)
+            .binary_search_by_key(&key, |(k, _)| *k)
             .ok()
             .map(|i| table[i].1)
     };
-    let found = find(MARKETS);
-    #[cfg(feature = "browser-lite")]
-    if found.is_none() {
-        return Err(Reason::NotInThisBuild);
+    match find(markets) {
+        Some(value) => Ok(Some(value)),
+        None if cfg!(feature = "browser-lite") => Err(Reason::NotInThisBuild),
+        None => Ok(find(others)),
     }
-    #[cfg(not(feature = "browser-lite"))]
-    let found = found.or_else(|| find(REGIONS));
-    Ok(found.map(|mut meta| {
+}
+
+/// A region's metadata, `Ok(None)` when libphonenumber has none (the lite build: see
+/// [`lookup`]).
+fn region_meta(code: [u8; 2]) -> Result<Option<Meta>, Reason> {
+    Ok(lookup(code, MARKETS, REGIONS)?.map(|mut meta| {
         if let Some((_, usual)) = USUAL.iter().find(|(c, _)| *c == code) {
             meta.usual = *usual;
         }
@@ -111,20 +118,10 @@ fn meta_for_country(country: Country) -> Result<Meta, Reason> {
     }
 }
 
-/// The main region of `calling_code`, `None` when no region has it. The lite build knows
-/// only the codes of Appendix C's regions and answers `not_in_this_build` for any other.
+/// The main region of `calling_code`, `None` when no region has it (the lite build: see
+/// [`lookup`]).
 fn main_region(calling_code: u16) -> Result<Option<[u8; 2]>, Reason> {
-    let find = |table: &[(u16, [u8; 2])]| {
-        table
-            .binary_search_by_key(&calling_code, |(cc, _)| *cc)
-            .ok()
-            .map(|i| table[i].1)
-    };
-    let found = find(MAIN_MARKETS);
-    #[cfg(feature = "browser-lite")]
-    return found.map(Some).ok_or(Reason::NotInThisBuild);
-    #[cfg(not(feature = "browser-lite"))]
-    Ok(found.or_else(|| find(MAIN_OTHERS)))
+    lookup(calling_code, MAIN_MARKETS, MAIN_OTHERS)
 }
 
 /// The metadata numbers with `calling_code` use (its main region's, or a non-geographic
