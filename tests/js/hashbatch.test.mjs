@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { root, staticServer, launch } from './harness.mjs';
-import init, { initFull, hashBatch, normalize } from '../../pkg/matchkey.js';
+import init, { initFull, hashBatch, hashColumn, normalize } from '../../pkg/matchkey.js';
 import { check } from './hashbatch-cases.mjs';
 
 let site, browser;
@@ -24,8 +24,9 @@ after(async () => {
 });
 
 test('hashBatch equals normalize and node:crypto in Node, every length, odd batch sizes', async () => {
-  const { failures, count } = await check({ hashBatch, normalize }, (s) => createHash('sha256').update(s, 'utf8').digest('hex'));
+  const { failures, count, groups } = await check({ hashBatch, hashColumn, normalize }, (s) => createHash('sha256').update(s, 'utf8').digest('hex'));
   assert.ok(count > 1500, `${count} records`);
+  assert.ok(groups > 10, `${groups} fields and countries`);
   assert.deepEqual(failures, []);
 });
 
