@@ -270,7 +270,7 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
 #[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen(js_name = hashBatchPacked)]
 pub fn hash_batch_packed(packed: &str) -> String {
-    let mut batch = Batch::with_capacity(packed.len(), false);
+    let mut batch = Batch::new(Vec::new(), packed.len(), false);
     // `U+001D FIELD U+001F COUNTRY U+001E input U+001E input …`: one field and country
     // for the whole batch, the common case, with nothing repeated per value.
     if let Some(rest) = packed.strip_prefix(GROUP_SEP) {
@@ -282,7 +282,7 @@ pub fn hash_batch_packed(packed: &str) -> String {
         for input in inputs.split(RECORD_SEP) {
             batch.push(parsed, input);
         }
-        return batch.finish();
+        return batch.finish_string();
     }
     // Batches usually repeat one field and country: parse each distinct pair once.
     let mut last: Option<(&str, &str, Parsed)> = None;
@@ -305,20 +305,28 @@ pub fn hash_batch_packed(packed: &str) -> String {
         };
         batch.push(parsed, input);
     }
-    batch.finish()
+    batch.finish_string()
 }
 
-/// The inputs of `hashColumnPacked`, written by the package straight into the wasm memory
-/// (`TextEncoder.encodeInto` at [`BatchInput::reserve`]'s address), so that a batch's
-/// text crosses once, with no copy and no `ArrayBuffer` of its own: in Chromium,
-/// `TextEncoder.encode` of 3 MB took 16 ms, `encodeInto` 1.4 ms. One per page, reused.
+/// A batch's buffers in the wasm memory, one per page, reused: the inputs, written there by
+/// the package (`TextEncoder.encodeInto` at [`BatchInput::reserve`]'s address), and the
+/// answer, read there by the package (`TextDecoder` on 64 KB pieces), so that a batch
+/// crosses each way with no copy, no `ArrayBuffer` and no string of megabytes. In
+/// Chromium, for 100,000 e-mails: `TextEncoder.encode` of the 3 MB of inputs took 16 ms,
+/// `encodeInto` 1.4 ms; one `TextDecoder.decode` of 6.4 MB of digests 4.6 ms, of the same
+/// bytes in 64 KB pieces 1.3 ms.
 // Not in the lite build (see `hash_batch_packed`).
 #[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen]
 #[derive(Default)]
 pub struct BatchInput {
     bytes: Vec<u8>,
+    answer: Vec<u8>,
 }
+
+/// Records per piece of a `BatchInput::hash_column` answer with normalized values: where
+/// each piece starts is part of the answer, so that the package decodes it piece by piece.
+const PIECE: usize = 1024;
 
 #[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen]
@@ -343,6 +351,10 @@ impl BatchInput {
     /// each input's length in UTF-16 code units (JavaScript's `length`), so an input may
     /// hold any character, the separators included.
     ///
+    /// The answer is left in the wasm memory, UTF-8; this returns where: its address, its
+    /// length in bytes, the offset of its U+001D (the digests follow it, 64 hex digits
+    /// each), then, with `normalized`, the offset of every [`PIECE`]th record.
+    ///
     /// With `normalized`, the answer is `hashBatchPacked`'s, except that a record whose
     /// value holds a separator character (U+001C–U+001F: an unhashed value passed through
     /// as given) is `U+001F` alone, a reject without a code: the package asks `normalize`
@@ -357,13 +369,13 @@ impl BatchInput {
     /// `bad_batch` when the bytes are not UTF-8 or the lengths do not cover them.
     #[wasm_bindgen(js_name = hashColumn)]
     pub fn hash_column(
-        &self,
+        &mut self,
         field: &str,
         country: &str,
         len: usize,
         lengths: &[u32],
         normalized: bool,
-    ) -> Result<String, JsValue> {
+    ) -> Result<Vec<u32>, JsValue> {
         let bad = || -> JsValue {
             let error: JsValue = JsError::new("the batch's text and lengths do not agree").into();
             set(&error, "code", &"bad_batch".into());
@@ -374,7 +386,10 @@ impl BatchInput {
         let parsed = field
             .parse::<Field>()
             .and_then(|f| Ok((f, Country::parse(country)?)));
-        let mut batch = Batch::with_capacity(text.len(), !normalized);
+        let mut answer = core::mem::take(&mut self.answer);
+        answer.clear();
+        let mut batch = Batch::new(answer, text.len(), !normalized);
+        batch.cuts = Some(Vec::with_capacity(lengths.len() / PIECE + 1));
         let ascii = text.is_ascii();
         let mut rest = text;
         for &units in lengths {
@@ -409,7 +424,15 @@ impl BatchInput {
         if !rest.is_empty() {
             return Err(bad());
         }
-        Ok(batch.finish())
+        let cuts = batch.cuts.take().unwrap_or_default();
+        let (answer, group) = batch.finish();
+        let mut out = Vec::with_capacity(3 + cuts.len());
+        out.extend([answer.as_ptr() as usize, answer.len(), group].map(|n| n as u32));
+        if normalized {
+            out.extend(cuts);
+        }
+        self.answer = answer;
+        Ok(out)
     }
 }
 
@@ -429,11 +452,15 @@ struct Hashed {
     prehashed: bool,
 }
 
-/// The answer of `hashBatchPacked` or `hashColumnPacked` being built.
+/// The answer of `hashBatchPacked` or `BatchInput::hash_column` being built, UTF-8 (the
+/// digests are pushed as bytes, with no check of each; `hashBatchPacked` checks the whole
+/// answer once).
 struct Batch {
     normalizer: Normalizer,
     /// The records (or, `compact`, the exceptions), then the digests.
-    records: String,
+    records: Vec<u8>,
+    /// With `Some`, the offset in `records` of every [`PIECE`]th record.
+    cuts: Option<Vec<u32>>,
     /// The hashed records' normalized values, back to back: what `finish` hashes.
     values: String,
     hashed: Vec<Hashed>,
@@ -443,10 +470,16 @@ struct Batch {
 }
 
 impl Batch {
-    fn with_capacity(len: usize, compact: bool) -> Self {
+    /// A batch whose answer goes into `records` (empty; its capacity is reused), for
+    /// inputs of about `len` bytes.
+    fn new(mut records: Vec<u8>, len: usize, compact: bool) -> Self {
+        if !compact {
+            records.reserve(len + len / 4);
+        }
         Self {
             normalizer: Normalizer::new(),
-            records: String::with_capacity(if compact { 0 } else { len + len / 4 }),
+            records,
+            cuts: None,
             values: String::with_capacity(len),
             hashed: Vec::new(),
             count: 0,
@@ -456,9 +489,9 @@ impl Batch {
 
     /// Starts an exception of a compact answer in `records`: its separator and the
     /// record's index.
-    fn exception(records: &mut String, index: usize) {
+    fn exception(records: &mut Vec<u8>, index: usize) {
         if !records.is_empty() {
-            records.push(RECORD_SEP);
+            records.push(RECORD_SEP as u8);
         }
         let mut digits = [0u8; 20];
         let mut at = digits.len();
@@ -471,14 +504,19 @@ impl Batch {
                 break;
             }
         }
-        records.push_str(core::str::from_utf8(&digits[at..]).unwrap_or_default());
+        records.extend_from_slice(&digits[at..]);
     }
 
     /// Normalizes one input and appends its record.
     fn push(&mut self, parsed: Parsed, input: &str) {
         let index = self.count;
         if index > 0 && !self.compact {
-            self.records.push(RECORD_SEP);
+            self.records.push(RECORD_SEP as u8);
+        }
+        if let Some(cuts) = &mut self.cuts
+            && index.is_multiple_of(PIECE)
+        {
+            cuts.push(self.records.len() as u32);
         }
         self.count += 1;
         let normalized = parsed.and_then(|(f, c)| {
@@ -496,29 +534,29 @@ impl Batch {
                     prehashed,
                 });
                 if !self.compact {
-                    self.records.push_str(value);
+                    self.records.extend_from_slice(value.as_bytes());
                 }
             }
             Ok((_, value, _)) if !holds_separator(value) => {
                 if self.compact {
                     Self::exception(&mut self.records, index);
                 }
-                self.records.push(UNHASHED_MARK);
-                self.records.push_str(value);
+                self.records.push(UNHASHED_MARK as u8);
+                self.records.extend_from_slice(value.as_bytes());
             }
             // The package asks `normalize` for this one.
             Ok(_) => {
                 if self.compact {
                     Self::exception(&mut self.records, index);
                 }
-                self.records.push(UNIT_SEP);
+                self.records.push(UNIT_SEP as u8);
             }
             Err(reject) => {
                 if self.compact {
                     Self::exception(&mut self.records, index);
                 }
-                self.records.push(UNIT_SEP);
-                self.records.push_str(reject.code());
+                self.records.push(UNIT_SEP as u8);
+                self.records.extend_from_slice(reject.code().as_bytes());
             }
         }
     }
@@ -526,7 +564,14 @@ impl Batch {
     /// The records, U+001D, then the digests, computed now into the answer itself: four
     /// one-block values at a time in the lanes of [`crate::hash::one_block_hex4`]
     /// (simd128 in the browser), longer ones and existing digests one by one, in order.
-    fn finish(self) -> String {
+    /// [`Batch::finish`]'s answer as a string (its bytes are UTF-8 by construction: the
+    /// inputs' own and ASCII).
+    fn finish_string(self) -> String {
+        String::from_utf8(self.finish().0).unwrap_or_default()
+    }
+
+    /// Returns the answer and the offset of its U+001D.
+    fn finish(self) -> (Vec<u8>, usize) {
         let Self {
             mut records,
             values,
@@ -534,7 +579,8 @@ impl Batch {
             ..
         } = self;
         records.reserve(1 + hashed.len() * 64);
-        records.push(GROUP_SEP);
+        let group = records.len();
+        records.push(GROUP_SEP as u8);
         let mut rest = &hashed[..];
         while !rest.is_empty() {
             let lanes = rest.get(..4).and_then(|four| {
@@ -551,7 +597,7 @@ impl Batch {
                 one_block_hex4([a, b, c, d])
             });
             if let Some(hex) = lanes {
-                records.push_str(core::str::from_utf8(&hex).unwrap_or(NO_DIGESTS_4));
+                records.extend_from_slice(&hex);
                 rest = &rest[4..];
                 continue;
             }
@@ -563,22 +609,15 @@ impl Batch {
             } else {
                 Some(crate::Sha256Hex::digest(value.as_bytes()))
             };
-            records.push_str(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()));
+            records.extend_from_slice(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()).as_bytes());
             rest = &rest[1..];
         }
-        records
+        (records, group)
     }
 }
 
 /// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
 const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Four [`NO_DIGEST`]s; never sent (hex digits are always UTF-8).
-const NO_DIGESTS_4: &str = concat!(
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-);
 
 /// The console's file page: `matchkey hash-csv` in the page (the `browser-csv` build
 /// only; the builds shoppers' pages load have no file to read).
