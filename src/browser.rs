@@ -270,7 +270,7 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
 #[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen(js_name = hashBatchPacked)]
 pub fn hash_batch_packed(packed: &str) -> String {
-    let mut batch = Batch::new(Vec::new(), packed.len(), false);
+    let mut batch = Batch::new(Vec::new(), packed.len(), 0, false);
     // `U+001D FIELD U+001F COUNTRY U+001E input U+001E input …`: one field and country
     // for the whole batch, the common case, with nothing repeated per value.
     if let Some(rest) = packed.strip_prefix(GROUP_SEP) {
@@ -326,7 +326,7 @@ pub struct BatchInput {
 
 /// Records per piece of a `BatchInput::hash_column` answer with normalized values: where
 /// each piece starts is part of the answer, so that the package decodes it piece by piece.
-const PIECE: usize = 1024;
+const PIECE: usize = 8192;
 
 #[cfg(not(feature = "browser-lite"))]
 #[wasm_bindgen]
@@ -353,7 +353,7 @@ impl BatchInput {
     ///
     /// The answer is left in the wasm memory, UTF-8; this returns where: its address, its
     /// length in bytes, the offset of its U+001D (the digests follow it, 64 hex digits
-    /// each), then, with `normalized`, the offset of every [`PIECE`]th record.
+    /// each), then, with `normalized`, [`PIECE`] and the offset of every `PIECE`th record.
     ///
     /// With `normalized`, the answer is `hashBatchPacked`'s, except that a record whose
     /// value holds a separator character (U+001C–U+001F: an unhashed value passed through
@@ -388,7 +388,7 @@ impl BatchInput {
             .and_then(|f| Ok((f, Country::parse(country)?)));
         let mut answer = core::mem::take(&mut self.answer);
         answer.clear();
-        let mut batch = Batch::new(answer, text.len(), !normalized);
+        let mut batch = Batch::new(answer, text.len(), lengths.len(), !normalized);
         batch.cuts = Some(Vec::with_capacity(lengths.len() / PIECE + 1));
         let ascii = text.is_ascii();
         let mut rest = text;
@@ -426,9 +426,10 @@ impl BatchInput {
         }
         let cuts = batch.cuts.take().unwrap_or_default();
         let (answer, group) = batch.finish();
-        let mut out = Vec::with_capacity(3 + cuts.len());
+        let mut out = Vec::with_capacity(4 + cuts.len());
         out.extend([answer.as_ptr() as usize, answer.len(), group].map(|n| n as u32));
         if normalized {
+            out.push(PIECE as u32);
             out.extend(cuts);
         }
         self.answer = answer;
@@ -471,8 +472,8 @@ struct Batch {
 
 impl Batch {
     /// A batch whose answer goes into `records` (empty; its capacity is reused), for
-    /// inputs of about `len` bytes.
-    fn new(mut records: Vec<u8>, len: usize, compact: bool) -> Self {
+    /// `count` inputs (0: not known) of about `len` bytes.
+    fn new(mut records: Vec<u8>, len: usize, count: usize, compact: bool) -> Self {
         if !compact {
             records.reserve(len + len / 4);
         }
@@ -481,7 +482,7 @@ impl Batch {
             records,
             cuts: None,
             values: String::with_capacity(len),
-            hashed: Vec::new(),
+            hashed: Vec::with_capacity(count),
             count: 0,
             compact,
         }
