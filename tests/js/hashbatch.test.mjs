@@ -1,7 +1,9 @@
-// hashBatch against single normalize calls and the platform's own SHA-256 (node:crypto in
-// Node, WebCrypto in Chromium) for every normalized length 1..=200 bytes, random contents,
-// rejects and other fields mixed in, in batches of odd sizes: the four-lane SHA-256 of the
-// wasm build (simd128) must answer exactly as sha2 and the browsers do.
+// hashBatch and hashColumn against single normalize calls and the platform's own SHA-256
+// (node:crypto in Node, WebCrypto in Chromium) for every normalized length 1..=200 bytes,
+// random contents, rejects and other fields mixed in, in batches of odd sizes, and in
+// batches of one field and country holding separators, surrogates and non-ASCII: the
+// four-lane SHA-256 of the wasm build (simd128) must answer exactly as sha2 and the
+// browsers do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
