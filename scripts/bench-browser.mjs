@@ -92,17 +92,20 @@ async function profileOf(name, runs) {
   return profile;
 }
 
-// A function's own lines before its wasm call pack the input; the lines after unpack it.
-const source = readFileSync(`${root}pkg/matchkey.js`, 'utf8').split('\n');
+// The batch code is pkg/batch.js. The function that calls the wasm for a form (`records`
+// for hashBatch, `hashColumn`): its own lines before the call pack the input, the lines
+// after unpack the answer.
+const source = readFileSync(`${root}pkg/batch.js`, 'utf8').split('\n');
 const lineOf = (text) => source.findIndex((l) => l.includes(text)) + 1;
-const callLines = {
-  hashBatch: lineOf('column(field, inputs, country, true)'),
-  hashColumn: lineOf('column(field, strings, country, false)'),
+const callers = {
+  hashBatch: { name: 'records', line: lineOf('column(field, inputs, country, true)') },
+  hashColumn: { name: 'hashColumn', line: lineOf('column(field, strings, country, false)') },
 };
+const batchJs = (f) => f.url.endsWith('/batch.js');
 const wasmFrame = (f) => f.url.endsWith('.wasm') || f.functionName.startsWith('wasm-function[');
 /** Samples per part of the work of `fn`; wasm frames by function. */
 function parts(profile, fn) {
-  const callLine = callLines[fn];
+  const { name: caller, line: callLine } = callers[fn];
   const count = new Map();
   for (const s of profile.samples) count.set(s, (count.get(s) || 0) + 1);
   const out = { wasm: new Map(), total: 0 };
@@ -116,7 +119,7 @@ function parts(profile, fn) {
     if (name === '(idle)' || name === '(program)' || name === '(root)') add('other', c);
     else if (name === '(garbage collector)') add('gc', c);
     else if (wasmFrame(f)) out.wasm.set(name, (out.wasm.get(name) || 0) + c);
-    else if (name === fn && f.url.endsWith('/matchkey.js')) {
+    else if (name === caller && batchJs(f)) {
       // positionTicks: samples per source line (1-based) of this frame.
       let before = 0;
       for (const t of node.positionTicks || []) if (t.line < callLine) before += t.ticks;
@@ -124,8 +127,9 @@ function parts(profile, fn) {
       add('unpack', c - before);
     } else if (/^(decode|decodeText|getStringFromWasm0)$/.test(name)) add('answer', c);
     else if (f.url.endsWith('/matchkey_wasm.js') || /^(encode|encodeInto|js-to-wasm.*)$/.test(name)) add('input', c);
-    else if (/^(column|encodeInputs)$/.test(name) && f.url.endsWith('/matchkey.js')) add('pack', c);
-    else if (name === 'nextDigest' && f.url.endsWith('/matchkey.js')) add('unpack', c);
+    // hashBatch's grouping, the inputs' lengths and joins.
+    else if (/^(hashBatch|column|encodeInputs)$/.test(name) && batchJs(f)) add('pack', c);
+    else if (name === 'nextDigest' && batchJs(f)) add('unpack', c);
     else add('other', c);
   }
   return out;
