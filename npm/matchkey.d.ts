@@ -41,8 +41,9 @@ type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
 export function init(source?: WasmSource): Promise<void>;
 export default init;
 /**
- * Loads the full wasm once (every field); from then on it answers every call. Outside
- * browsers pass the bytes of `full/matchkey_wasm_bg.wasm`.
+ * Loads the full wasm once (every field), and the batch code (`batch.js`) with it; from
+ * then on it answers every call. Outside browsers pass the bytes of
+ * `full/matchkey_wasm_bg.wasm`.
  */
 export function initFull(source?: WasmSource): Promise<void>;
 /** A field, fields, an identity record, or hashBatch records. */
