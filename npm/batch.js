@@ -16,12 +16,18 @@ const JOIN_PIECE = 1024;
 const DIGEST_PIECE = 4096;
 const encoder = new TextEncoder();
 
-/**
- * The batch functions over `full` (the full build's glue), `memory` (its wasm memory)
- * and `one` (a record through `normalize`: its answer, or `{error}`).
- */
-export function batcher(full, memory, one) {
+/** The batch functions over `full` (the full build's glue) and `memory` (its wasm memory). */
+export function batcher(full, memory) {
   let input = null;
+
+  // One record through `normalize`, as the package's own: its answer, or its reject's code.
+  function one(r) {
+    try {
+      return full.normalize(String(r.field), String(r.input), String(r.country));
+    } catch (e) {
+      return { error: e.code };
+    }
+  }
 
   // Writes `inputs`, RS between them, into the batch buffer made `room` bytes long;
   // returns the bytes written, or -1 if they did not fit.

@@ -42,7 +42,7 @@ export function initFull(source_) {
   if (!fullReady) {
     fullReady = Promise.all([import('./full/matchkey_wasm.js'), import('./batch.js')])
       .then(([full, b]) => full.default(source(source_)).then((exports) => {
-        batch = b.batcher(full, exports.memory, one);
+        batch = b.batcher(full, exports.memory);
         wasm = full;
       }))
       .catch((e) => {
