@@ -41,8 +41,9 @@ type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
 export function init(source?: WasmSource): Promise<void>;
 export default init;
 /**
- * Loads the full wasm once (every field); from then on it answers every call. Outside
- * browsers pass the bytes of `full/matchkey_wasm_bg.wasm`.
+ * Loads the full wasm once (every field), and the batch code (`batch.js`) with it; from
+ * then on it answers every call. Outside browsers pass the bytes of
+ * `full/matchkey_wasm_bg.wasm`.
  */
 export function initFull(source?: WasmSource): Promise<void>;
 /** A field, fields, an identity record, or hashBatch records. */
@@ -64,13 +65,31 @@ export function prepare(what?: Needs, country?: string): Promise<void>;
 export function normalize(field: Field | string, input: string, country: string): Normalized;
 export function matchKeys(record: Identity, country: string): MatchKeys;
 /**
- * Many values, one crossing into wasm each way. The batch code is in the full build
+ * Many values, one crossing into wasm each way; each answer is a plain object, as
+ * `normalize` gives (or `{error}`). The batch code is in the full build
  * (`await prepare(records)` loads it); before that the lite build answers the same, value
  * by value.
  */
 export function hashBatch(
   records: Array<{ field: Field | string; input: string; country: string }>,
 ): Array<Normalized | { error: ReasonCode }>;
+
+/** What `hashColumn` answers. */
+export interface HashedColumn {
+  /**
+   * One per input, in order: `normalize`'s `sha256` (64 lowercase hex), or its
+   * `normalized` for MAID, RAMP_ID and MATCH_ID (sent unhashed); null when rejected.
+   */
+  values: Array<string | null>;
+  /** The rejected inputs, in order. */
+  rejected: Array<{ index: number; code: ReasonCode }>;
+}
+/**
+ * Many values of one field and country, for bulk use: their match-key values only (no
+ * normalized form, no object per value), the fastest form. The batch code is in the full
+ * build (`await initFull()`); before that the lite build answers the same, value by value.
+ */
+export function hashColumn(field: Field | string, inputs: string[], country: string): HashedColumn;
 
 /** Whether data from `country` needs a consent signal; throws `invalid_country`. */
 export function requiresConsent(country: string): boolean;

@@ -3,14 +3,10 @@
 // core: the lite one (matchkey_wasm.js: every field but ADDRESS and STATE, and phone
 // numbering metadata for the regions of Appendix C only; the small first download) and the
 // full one (full/matchkey_wasm.js), fetched only when a page needs ADDRESS, STATE or a
-// phone number of another region; once loaded it answers every call.
+// phone number of another region, or batches; once loaded it answers every call. The fast
+// batch code (batch.js) comes with the full build.
 import initLite, * as lite from './matchkey_wasm.js';
 
-const RS = '\u001e';
-const US = '\u001f';
-const GS = '\u001d';
-// What the packing uses: an input holding one of them is normalized on its own.
-const SEPS = /[\u001c-\u001f]/;
 // The fields only the full build has, as field names and as identity record keys.
 const FULL_FIELDS = ['ADDRESS', 'STATE'];
 const FULL_KEYS = ['address', 'state'];
@@ -18,6 +14,8 @@ const FULL_KEYS = ['address', 'state'];
 let wasm = lite;
 let ready = null;
 let fullReady = null;
+// hashBatch and hashColumn on the full build (batch.js), loaded with it.
+let batch = null;
 
 const source = (s) => (s === undefined ? undefined : { module_or_path: s });
 
@@ -34,16 +32,19 @@ export function init(source_) {
 }
 
 /**
- * Loads the full wasm module once (every field, ADDRESS and STATE included); from then on
- * it answers every call. `prepare` calls it when needed; outside browsers pass the bytes of
+ * Loads the full wasm module once (every field, ADDRESS and STATE included), and the fast
+ * batch code with it; from then on it answers every call. `prepare` calls it when needed; outside browsers pass the bytes of
  * `full/matchkey_wasm_bg.wasm`.
  * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
  * @returns {Promise<void>}
  */
 export function initFull(source_) {
   if (!fullReady) {
-    fullReady = import('./full/matchkey_wasm.js')
-      .then((full) => full.default(source(source_)).then(() => { wasm = full; }))
+    fullReady = Promise.all([import('./full/matchkey_wasm.js'), import('./batch.js')])
+      .then(([full, b]) => full.default(source(source_)).then((exports) => {
+        batch = b.batcher(full, exports.memory);
+        wasm = full;
+      }))
       .catch((e) => {
         fullReady = null; // a failed download may be retried
         throw e;
@@ -185,65 +186,39 @@ export function validGppString(s) {
 }
 
 /**
- * Normalizes and hashes many values with one crossing into wasm each way: the inputs go
- * in as one string, the answer comes back as one string (the records, then every digest's
- * 64 hex digits back to back), so nothing crosses per value. That code is in the full
- * build (`await prepare(records)` loads it); before, the lite build answers the same,
- * value by value.
+ * Normalizes and hashes many values; each answer is what `normalize` gives (or
+ * `{error}`). With the full build loaded (`await prepare(records)`), one crossing into
+ * wasm each way per field and country, nothing per value (`batch.js`); before, the lite
+ * build answers the same, value by value. For many values of one field without their
+ * normalized form, `hashColumn` is faster still.
  * @param {Array<{field: string, input: string, country: string}>} records
  * @returns {Array<{normalized: string, sha256: string | null} | {error: string}>}
  */
 export function hashBatch(records) {
-  const n = records.length;
-  if (n === 0) return [];
-  if (!wasm.hashBatchPacked) return records.map(one);
-  const inputs = new Array(n);
-  const { field, country } = records[0];
-  let uniform = true;
-  let alone = 0;
-  for (let i = 0; i < n; i++) {
-    const r = records[i];
-    // The separators are white space to the rules; a value holding one goes alone.
-    const input = String(r.input);
-    if (SEPS.test(input)) {
-      inputs[i] = null;
-      alone++;
-    } else {
-      inputs[i] = input;
-    }
-    if (r.field !== field || r.country !== country) uniform = false;
+  return batch ? batch.hashBatch(records) : records.map(one);
+}
+
+/**
+ * Many values of one field and country, for bulk use: their match-key values only, no
+ * object per value. `values[i]` is what `normalize(field, inputs[i], country)` answers as
+ * `sha256`, or as `normalized` for MAID, RAMP_ID and MATCH_ID (sent unhashed); null when
+ * rejected, and `rejected` lists those as `{index, code}` in order. Fast with the full
+ * build loaded (`await initFull()`); before, the lite build answers the same, value by value.
+ * @param {string} field
+ * @param {string[]} inputs
+ * @param {string} country
+ * @returns {{values: Array<string | null>, rejected: Array<{index: number, code: string}>}}
+ */
+export function hashColumn(field, inputs, country) {
+  if (batch) return batch.hashColumn(field, inputs, country);
+  const values = [];
+  const rejected = [];
+  for (let i = 0; i < inputs.length; i++) {
+    const r = one({ field, input: inputs[i], country });
+    values.push(r.error === undefined ? r.sha256 ?? r.normalized : null);
+    if (r.error !== undefined) rejected.push({ index: i, code: r.error });
   }
-  let packed;
-  if (uniform) {
-    packed = `${GS}${field}${US}${country}${RS}${alone ? inputs.map((p) => (p === null ? '' : p)).join(RS) : inputs.join(RS)}`;
-  } else {
-    const parts = new Array(n);
-    for (let i = 0; i < n; i++) parts[i] = `${records[i].field}${US}${records[i].country}${US}${inputs[i] === null ? '' : inputs[i]}`;
-    packed = parts.join(RS);
-  }
-  const answer = wasm.hashBatchPacked(packed);
-  const cut = answer.lastIndexOf(GS);
-  const digests = answer.slice(cut + 1);
-  const answers = answer.slice(0, cut).split(RS);
-  const out = new Array(n);
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const a = answers[i];
-    const mark = a.charCodeAt(0);
-    if (inputs[i] === null) {
-      // Its placeholder's answer still holds a digest slot when the field is hashed.
-      if (mark !== 0x1f && mark !== 0x1c) d += 64;
-      out[i] = one(records[i]);
-    } else if (mark === 0x1f) {
-      out[i] = { error: a.slice(1) };
-    } else if (mark === 0x1c) {
-      out[i] = { normalized: a.slice(1), sha256: null };
-    } else {
-      out[i] = { normalized: a, sha256: digests.slice(d, d + 64) };
-      d += 64;
-    }
-  }
-  return out;
+  return { values, rejected };
 }
 
 // One record through `normalize`: its answer, or its reject's code.

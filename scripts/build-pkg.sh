@@ -39,14 +39,14 @@ build() {
 build browser-lite browser-lite pkg
 build browser "browser,std" pkg/full
 build browser-csv browser-csv pkg/csv
-cp npm/package.json npm/matchkey.js npm/matchkey.d.ts npm/csv.js npm/csv.d.ts npm/README.md pkg/
+cp npm/package.json npm/matchkey.js npm/batch.js npm/matchkey.d.ts npm/csv.js npm/csv.d.ts npm/README.md pkg/
 # The site tag as pages load it: one minified module (pkg/tag.js).
 node scripts/bundle-tag.mjs
 # shellcheck disable=SC2016 # JavaScript, not shell
 node --input-type=module -e '
   import { readFileSync } from "node:fs";
   import { gzipSync, brotliCompressSync, constants } from "node:zlib";
-  for (const f of ["pkg/matchkey_wasm_bg.wasm", "pkg/tag.js", "pkg/matchkey_wasm.js", "pkg/matchkey.js", "pkg/full/matchkey_wasm_bg.wasm", "pkg/full/matchkey_wasm.js", "pkg/csv.js", "pkg/csv/matchkey_wasm_bg.wasm", "pkg/csv/matchkey_wasm.js"]) {
+  for (const f of ["pkg/matchkey_wasm_bg.wasm", "pkg/tag.js", "pkg/matchkey_wasm.js", "pkg/matchkey.js", "pkg/full/matchkey_wasm_bg.wasm", "pkg/full/matchkey_wasm.js", "pkg/batch.js", "pkg/csv.js", "pkg/csv/matchkey_wasm_bg.wasm", "pkg/csv/matchkey_wasm.js"]) {
     const b = readFileSync(f);
     const gz = gzipSync(b, { level: 9 }).length;
     const br = brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;

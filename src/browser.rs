@@ -15,13 +15,11 @@
 
 use alloc::borrow::Cow;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::consent::{self, AMAZON_TCF_VENDOR_ID, GppSection, TCF_PURPOSES};
-use crate::hash::one_block_hex4;
 use crate::{Country, Field, Normalizer, Reason, Reject, identity, input_form};
 
 /// The record keys `matchKeys` reads, in the order it writes match keys.
@@ -38,16 +36,6 @@ const RECORD_KEYS: [(&str, Field); 11] = [
     ("rampId", Field::RampId),
     ("matchId", Field::MatchId),
 ];
-
-/// A record's field and country, parsed (or why not).
-type Parsed = Result<(Field, Country), Reject>;
-
-/// Separates records in `hashBatchPacked` input and output.
-const RECORD_SEP: char = '\u{1e}';
-/// Separates the parts of one record.
-const UNIT_SEP: char = '\u{1f}';
-/// Starts a batch with one field and country for every value.
-const GROUP_SEP: char = '\u{1d}';
 
 /// A JS `Error` for a reject: message without the input, `code` and `field` properties.
 fn reject_error(reject: Reject) -> JsValue {
@@ -254,176 +242,339 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
     consent::valid_gpp_string(s)
 }
 
-/// Many values in one call: `packed` holds records separated by U+001E, each
-/// `FIELD U+001F COUNTRY U+001F INPUT` (or, when every value shares them,
-/// `U+001D FIELD U+001F COUNTRY` then the inputs). The answer has two parts separated by
-/// its last U+001D: one record per input in the same order, separated by U+001E (the
-/// normalized value of a hashed field; U+001C and the value for a field sent unhashed;
-/// U+001F and the reason code for a reject), then the 64 hex digits of each hashed
-/// record's SHA-256, back to back in record order. The `hashBatch` function of the
-/// package packs and unpacks; one string each way is what makes a batch cheap to cross.
-///
-/// The digests are computed at the end, four one-block values at a time
-/// (`crate::hash::push_hex_digests`), and nothing is allocated per value.
-// Not in the lite build: bulk hashing is not a shop page's first need (the npm package
-// answers value by value there, and `prepare(records)` loads the full build).
+/// `hashBatch` and `hashColumn`'s wasm side (`BatchInput`). Not in the lite build: bulk
+/// hashing is not a shop page's first need (the npm package answers value by value there,
+/// and `prepare(records)` loads the full build).
 #[cfg(not(feature = "browser-lite"))]
-#[wasm_bindgen(js_name = hashBatchPacked)]
-pub fn hash_batch_packed(packed: &str) -> String {
-    let mut batch = Batch::with_capacity(packed.len());
-    // `U+001D FIELD U+001F COUNTRY U+001E input U+001E input …`: one field and country
-    // for the whole batch, the common case, with nothing repeated per value.
-    if let Some(rest) = packed.strip_prefix(GROUP_SEP) {
-        let (header, inputs) = rest.split_once(RECORD_SEP).unwrap_or((rest, ""));
-        let (field, country) = header.split_once(UNIT_SEP).unwrap_or((header, ""));
-        let parsed = field
-            .parse::<Field>()
-            .and_then(|f| Ok((f, Country::parse(country)?)));
-        for input in inputs.split(RECORD_SEP) {
-            batch.push(parsed, input);
-        }
-        return batch.finish();
-    }
-    // Batches usually repeat one field and country: parse each distinct pair once.
-    let mut last: Option<(&str, &str, Parsed)> = None;
-    for record in packed.split(RECORD_SEP) {
-        let mut parts = record.splitn(3, UNIT_SEP);
-        let (field, country) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let input = parts.next().unwrap_or_default();
-        let parsed = match &last {
-            Some((f, c, parsed)) if *f == field && *c == country => *parsed,
-            _ => {
-                let parsed = field
-                    .parse::<Field>()
-                    .and_then(|f| Ok((f, Country::parse(country)?)));
-                last = Some((field, country, parsed));
-                parsed
-            }
-        };
-        batch.push(parsed, input);
-    }
-    batch.finish()
-}
+pub mod batch {
+    use super::*;
+    use crate::hash::one_block_hex4;
+    use alloc::vec::Vec;
 
-/// Marks a record sent unhashed in `hashBatchPacked` output.
-const UNHASHED_MARK: char = '\u{1c}';
+    /// A record's field and country, parsed (or why not).
+    type Parsed = Result<(Field, Country), Reject>;
 
-/// A hashed record: where its normalized value lies in the answer, and whether it was an
-/// existing digest passed through (COMMON-3: the value is then the digest itself).
-struct Hashed {
-    start: usize,
-    end: usize,
-    prehashed: bool,
-}
+    /// Separates records in a batch's answer.
+    const RECORD_SEP: char = '\u{1e}';
+    /// Marks a rejected record in a batch's answer.
+    const UNIT_SEP: char = '\u{1f}';
+    /// Ends a batch answer's records; the digests follow.
+    const GROUP_SEP: char = '\u{1d}';
 
-/// The answer of `hashBatchPacked` being built.
-struct Batch {
-    normalizer: Normalizer,
-    records: String,
-    hashed: Vec<Hashed>,
-    count: usize,
-}
-
-impl Batch {
-    fn with_capacity(len: usize) -> Self {
-        Self {
-            normalizer: Normalizer::new(),
-            records: String::with_capacity(len + len / 4),
-            hashed: Vec::new(),
-            count: 0,
-        }
+    /// A batch's buffers in the wasm memory, reused: the inputs, written there by the package,
+    /// and the answer, read there by the package.
+    //
+    // Crossing each way with no copy, no `ArrayBuffer` and no string of megabytes: the package
+    // writes the inputs with `TextEncoder.encodeInto` at [`BatchInput::reserve`]'s address and
+    // decodes the answer in pieces (npm/batch.js says what each way cost before). Not in the
+    // lite build (bulk hashing is not a shop page's first need: the npm package answers value
+    // by value there, and `prepare(records)` loads the full build), nor in the console's csv
+    // build, which has `CsvHasher`.
+    #[wasm_bindgen]
+    #[derive(Default)]
+    pub struct BatchInput {
+        bytes: Vec<u8>,
+        answer: Vec<u8>,
     }
 
-    /// Normalizes one input and appends its record.
-    fn push(&mut self, parsed: Parsed, input: &str) {
-        if self.count > 0 {
-            self.records.push(RECORD_SEP);
-        }
-        self.count += 1;
-        let normalized = parsed.and_then(|(f, c)| {
-            self.normalizer
-                .normalize_flagged(f, &in_form(f, input), c)
-                .map(|(value, prehashed)| (f, value, prehashed))
-        });
-        match normalized {
-            Ok((field, value, prehashed)) if field.is_hashed() => {
-                let start = self.records.len();
-                self.records.push_str(value);
-                self.hashed.push(Hashed {
-                    start,
-                    end: self.records.len(),
-                    prehashed,
-                });
-            }
-            Ok((_, value, _)) => {
-                self.records.push(UNHASHED_MARK);
-                self.records.push_str(value);
-            }
-            Err(reject) => {
-                self.records.push(UNIT_SEP);
-                self.records.push_str(reject.code());
-            }
-        }
-    }
+    /// Records per piece of a `BatchInput::hash_column` answer with normalized values: where
+    /// each piece starts is part of the answer, so that the package decodes it piece by piece
+    /// (pieces over 128 KB, strings V8 does not move).
+    const PIECE: usize = 8192;
 
-    /// The records, U+001D, then the digests, computed now into the answer itself: four
-    /// one-block values at a time in the lanes of [`crate::hash::one_block_hex4`]
-    /// (simd128 in the browser), longer ones and existing digests one by one, in order.
-    fn finish(self) -> String {
-        let Self {
-            mut records,
-            hashed,
-            ..
-        } = self;
-        records.reserve(1 + hashed.len() * 64);
-        records.push(GROUP_SEP);
-        let mut rest = &hashed[..];
-        while !rest.is_empty() {
-            let lanes = rest.get(..4).and_then(|four| {
-                let value = |h: &Hashed| match h.prehashed {
-                    false => records.as_bytes().get(h.start..h.end),
-                    true => None,
-                };
-                let [a, b, c, d] = [
-                    value(&four[0])?,
-                    value(&four[1])?,
-                    value(&four[2])?,
-                    value(&four[3])?,
-                ];
-                one_block_hex4([a, b, c, d])
-            });
-            if let Some(hex) = lanes {
-                records.push_str(core::str::from_utf8(&hex).unwrap_or(NO_DIGESTS_4));
-                rest = &rest[4..];
-                continue;
+    #[wasm_bindgen]
+    impl BatchInput {
+        /// An empty buffer.
+        #[wasm_bindgen(constructor)]
+        pub fn new() -> BatchInput {
+            BatchInput::default()
+        }
+
+        /// Makes room for `len` bytes of inputs; returns their address in the wasm memory.
+        pub fn reserve(&mut self, len: usize) -> usize {
+            if self.bytes.len() < len {
+                self.bytes.resize(len, 0);
             }
-            let h = &rest[0];
-            let value = records.get(h.start..h.end).unwrap_or_default();
-            let digest = if h.prehashed {
-                // The value is the digest, lowercased (COMMON-3).
-                crate::Sha256Hex::parse(value)
-            } else {
-                Some(crate::Sha256Hex::digest(value.as_bytes()))
+            self.bytes.as_mut_ptr() as usize
+        }
+
+        /// Normalizes and hashes the inputs reserved (`len` bytes) of one field and country;
+        /// returns where the answer lies in the wasm memory.
+        ///
+        /// # Errors
+        /// `bad_batch` when the bytes are not UTF-8 or the lengths do not cover them.
+        //
+        // The first `len` bytes reserved are the UTF-8 of the inputs with one separator
+        // character (any) between them, and `lengths` holds each input's length in UTF-16
+        // code units (JavaScript's `length`), so an input may hold any character, the
+        // separators included.
+        //
+        // The answer is left in the wasm memory, UTF-8; this returns its address, its length
+        // in bytes, the offset of its U+001D (the digests follow it, 64 hex digits each),
+        // then, with `normalized`, [`PIECE`] and the offset of every `PIECE`th record.
+        //
+        // With `normalized`, the answer has two parts separated by U+001D: one record per
+        // input in the same order, separated by U+001E (the normalized value of a hashed
+        // field; U+001C and the value for a field sent unhashed; U+001F and the reason code
+        // for a reject, or U+001F alone for a value holding a separator character,
+        // U+001C–U+001F, which the package asks of `normalize`), then the 64 hex digits of
+        // each hashed record's SHA-256, back to back in record order. The digests are
+        // computed at the end, four one-block values at a time, and nothing is allocated per
+        // value. Without `normalized`, the answer is only the exceptions, then U+001D, then
+        // the digests of the hashed records in order: the exceptions (separated by U+001E)
+        // are each the record's index in decimal, then U+001F and the reason code for a
+        // reject (no code: ask `normalize`), or U+001C and the value for a record sent
+        // unhashed. A column of one hashed field with no reject is U+001D and the digests
+        // alone: no normalized value crosses back that the caller did not ask for.
+        #[wasm_bindgen(js_name = hashColumn)]
+        pub fn hash_column(
+            &mut self,
+            field: &str,
+            country: &str,
+            len: usize,
+            lengths: &[u32],
+            normalized: bool,
+        ) -> Result<Vec<u32>, JsValue> {
+            let bad = || -> JsValue {
+                let error: JsValue =
+                    JsError::new("the batch's text and lengths do not agree").into();
+                set(&error, "code", &"bad_batch".into());
+                error
             };
-            records.push_str(digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()));
-            rest = &rest[1..];
+            let text = self.bytes.get(..len).ok_or_else(bad)?;
+            let text = core::str::from_utf8(text).map_err(|_| bad())?;
+            let parsed = field
+                .parse::<Field>()
+                .and_then(|f| Ok((f, Country::parse(country)?)));
+            let mut answer = core::mem::take(&mut self.answer);
+            answer.clear();
+            let mut batch = Batch::new(answer, text.len(), lengths.len(), !normalized);
+            batch.cuts = Some(Vec::with_capacity(lengths.len() / PIECE + 1));
+            let ascii = text.is_ascii();
+            let mut rest = text;
+            for &units in lengths {
+                let units = units as usize;
+                // The input's bytes: as many as its UTF-16 units when all is ASCII, else
+                // counted character by character (a surrogate pair is one 4-byte character).
+                let bytes = if ascii {
+                    units
+                } else {
+                    let mut counted = 0;
+                    let mut bytes = 0;
+                    for c in rest.chars() {
+                        if counted >= units {
+                            break;
+                        }
+                        counted += c.len_utf16();
+                        bytes += c.len_utf8();
+                    }
+                    if counted != units {
+                        return Err(bad());
+                    }
+                    bytes
+                };
+                let input = rest.get(..bytes).ok_or_else(bad)?;
+                batch.push(parsed, input);
+                // Past the input and the separator after it (none after the last).
+                rest = &rest[bytes..];
+                if let Some(sep) = rest.chars().next() {
+                    rest = &rest[sep.len_utf8()..];
+                }
+            }
+            if !rest.is_empty() {
+                return Err(bad());
+            }
+            let cuts = batch.cuts.take().unwrap_or_default();
+            let (answer, group) = batch.finish();
+            let mut out = Vec::with_capacity(4 + cuts.len());
+            out.extend([answer.as_ptr() as usize, answer.len(), group].map(|n| n as u32));
+            if normalized {
+                out.push(PIECE as u32);
+                out.extend(cuts);
+            }
+            self.answer = answer;
+            Ok(out)
         }
-        records
     }
-}
 
-/// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
-const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Four [`NO_DIGEST`]s; never sent (hex digits are always UTF-8).
-const NO_DIGESTS_4: &str = concat!(
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-);
+    /// Marks a record sent unhashed in a batch's answer.
+    const UNHASHED_MARK: char = '\u{1c}';
+
+    /// Whether a value holds a character the answer uses as a separator.
+    fn holds_separator(value: &str) -> bool {
+        value.bytes().any(|b| (0x1c..=0x1f).contains(&b))
+    }
+
+    /// A hashed record: where its normalized value lies in `Batch::values`, and whether it
+    /// was an existing digest passed through (COMMON-3: the value is then the digest itself).
+    struct Hashed {
+        start: usize,
+        end: usize,
+        prehashed: bool,
+    }
+
+    /// The answer of `BatchInput::hash_column` being built: UTF-8 bytes (the inputs' own and
+    /// ASCII), which the package decodes.
+    struct Batch {
+        normalizer: Normalizer,
+        /// The records (or, `compact`, the exceptions), then the digests.
+        records: Vec<u8>,
+        /// With `Some`, the offset in `records` of every [`PIECE`]th record.
+        cuts: Option<Vec<u32>>,
+        /// The hashed records' normalized values, back to back: what `finish` hashes.
+        values: String,
+        hashed: Vec<Hashed>,
+        count: usize,
+        /// Only exceptions are written: `hashColumnPacked` without normalized values.
+        compact: bool,
+    }
+
+    impl Batch {
+        /// A batch whose answer goes into `records` (empty; its capacity is reused), for
+        /// `count` inputs (0: not known) of about `len` bytes.
+        fn new(mut records: Vec<u8>, len: usize, count: usize, compact: bool) -> Self {
+            if !compact {
+                records.reserve(len + len / 4);
+            }
+            Self {
+                normalizer: Normalizer::new(),
+                records,
+                cuts: None,
+                values: String::with_capacity(len),
+                hashed: Vec::with_capacity(count),
+                count: 0,
+                compact,
+            }
+        }
+
+        /// Starts an exception of a compact answer in `records`: its separator and the
+        /// record's index.
+        fn exception(records: &mut Vec<u8>, index: usize) {
+            if !records.is_empty() {
+                records.push(RECORD_SEP as u8);
+            }
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut n = index;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            records.extend_from_slice(&digits[at..]);
+        }
+
+        /// Normalizes one input and appends its record.
+        fn push(&mut self, parsed: Parsed, input: &str) {
+            let index = self.count;
+            if index > 0 && !self.compact {
+                self.records.push(RECORD_SEP as u8);
+            }
+            if let Some(cuts) = &mut self.cuts
+                && index.is_multiple_of(PIECE)
+            {
+                cuts.push(self.records.len() as u32);
+            }
+            self.count += 1;
+            let normalized = parsed.and_then(|(f, c)| {
+                self.normalizer
+                    .normalize_flagged(f, &in_form(f, input), c)
+                    .map(|(value, prehashed)| (f, value, prehashed))
+            });
+            match normalized {
+                Ok((field, value, prehashed)) if field.is_hashed() && !holds_separator(value) => {
+                    let start = self.values.len();
+                    self.values.push_str(value);
+                    self.hashed.push(Hashed {
+                        start,
+                        end: self.values.len(),
+                        prehashed,
+                    });
+                    if !self.compact {
+                        self.records.extend_from_slice(value.as_bytes());
+                    }
+                }
+                Ok((_, value, _)) if !holds_separator(value) => {
+                    if self.compact {
+                        Self::exception(&mut self.records, index);
+                    }
+                    self.records.push(UNHASHED_MARK as u8);
+                    self.records.extend_from_slice(value.as_bytes());
+                }
+                // The package asks `normalize` for this one.
+                Ok(_) => {
+                    if self.compact {
+                        Self::exception(&mut self.records, index);
+                    }
+                    self.records.push(UNIT_SEP as u8);
+                }
+                Err(reject) => {
+                    if self.compact {
+                        Self::exception(&mut self.records, index);
+                    }
+                    self.records.push(UNIT_SEP as u8);
+                    self.records.extend_from_slice(reject.code().as_bytes());
+                }
+            }
+        }
+
+        /// The records, U+001D, then the digests, computed now into the answer itself: four
+        /// one-block values at a time in the lanes of [`crate::hash::one_block_hex4`]
+        /// (simd128 in the browser), longer ones and existing digests one by one, in order.
+        /// Returns the answer and the offset of its U+001D.
+        fn finish(self) -> (Vec<u8>, usize) {
+            let Self {
+                mut records,
+                values,
+                hashed,
+                ..
+            } = self;
+            records.reserve(1 + hashed.len() * 64);
+            let group = records.len();
+            records.push(GROUP_SEP as u8);
+            let mut rest = &hashed[..];
+            while !rest.is_empty() {
+                let lanes = rest.get(..4).and_then(|four| {
+                    let value = |h: &Hashed| match h.prehashed {
+                        false => values.as_bytes().get(h.start..h.end),
+                        true => None,
+                    };
+                    let [a, b, c, d] = [
+                        value(&four[0])?,
+                        value(&four[1])?,
+                        value(&four[2])?,
+                        value(&four[3])?,
+                    ];
+                    one_block_hex4([a, b, c, d])
+                });
+                if let Some(hex) = lanes {
+                    records.extend_from_slice(&hex);
+                    rest = &rest[4..];
+                    continue;
+                }
+                let h = &rest[0];
+                let value = values.get(h.start..h.end).unwrap_or_default();
+                let digest = if h.prehashed {
+                    // The value is the digest, lowercased (COMMON-3).
+                    crate::Sha256Hex::parse(value)
+                } else {
+                    Some(crate::Sha256Hex::digest(value.as_bytes()))
+                };
+                records.extend_from_slice(
+                    digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()).as_bytes(),
+                );
+                rest = &rest[1..];
+            }
+            (records, group)
+        }
+    }
+
+    /// Keeps every digest slot 64 characters long; never sent (a pre-hashed value always parses).
+    const NO_DIGEST: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+}
 
 /// The console's file page: `matchkey hash-csv` in the page (the `browser-csv` build
 /// only; the builds shoppers' pages load have no file to read).

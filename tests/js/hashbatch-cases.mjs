@@ -46,6 +46,22 @@ export function cases() {
     { field: 'EMAIL', input: 'x\u001fy@z.co', country: 'US' },
     { field: 'FIRST_NAME', input: 'Jürgen', country: 'DE' },
     { field: 'PHONE', input: '(206) 555-0100', country: 'US' },
+    // Every separator character the packing uses, in values hashed and sent unhashed.
+    { field: 'MATCH_ID', input: 'id\u001eone\u001ftwo', country: 'US' },
+    { field: 'RAMP_ID', input: 'XY\u001c1234\u001d', country: 'US' },
+    { field: 'MAID', input: '6d92078a-8246-4ba4-ae5b-76104861e7dc\u001e', country: 'US' },
+    { field: 'EMAIL', input: '\u001cabc@example.com\u001d', country: 'GB' },
+    { field: 'CITY', input: 'a\u001db', country: 'US' },
+    // Non-ASCII: composed and decomposed, outside the BMP, and lone surrogates (which
+    // cross as U+FFFD); one ending in a high surrogate, so that the next value in a batch
+    // may start with a low one.
+    { field: 'CITY', input: 'Zu\u0308rich \u{1f600}', country: 'US' },
+    { field: 'LAST_NAME', input: 'Ørsted-Æbelø', country: 'DE' },
+    { field: 'CITY', input: 'end\ud83d', country: 'US' },
+    { field: 'CITY', input: '\ude00start', country: 'US' },
+    { field: 'EMAIL', input: 'a\udc00b@example.com', country: 'GB' },
+    { field: 'CITY', input: '', country: 'US' },
+    { field: 'EMAIL', input: 'ABC@EXAMPLE.COM', country: 'us' },
   ];
   // Spread the extras through the list so they land in every lane of a group of four.
   for (let i = 0; i < 400; i++) out.splice(next() % out.length, 0, extras[i % extras.length]);
@@ -67,10 +83,11 @@ export function batches(records) {
 }
 
 /**
- * Checks `hashBatch` against single `normalize` calls and against `sha256hex(plain)` (the
- * platform's own SHA-256). Returns failure descriptions (indexes and sizes, no values).
+ * Checks `hashBatch` (records of mixed fields and countries, and of one) and `hashColumn`
+ * against single `normalize` calls and against `sha256hex(plain)` (the platform's own
+ * SHA-256). Returns failure descriptions (indexes and sizes, no values).
  */
-export async function check({ hashBatch, normalize }, sha256hex) {
+export async function check({ hashBatch, hashColumn, normalize }, sha256hex) {
   const single = (r) => {
     try {
       return normalize(r.field, r.input, r.country);
@@ -101,5 +118,39 @@ export async function check({ hashBatch, normalize }, sha256hex) {
       if (got[i].sha256 !== (await sha256hex(batch[i].plain))) failures.push(`uniform batch of ${size}, record ${i}: wrong SHA-256`);
     }
   }
-  return { failures, count: all.length };
+  // Uniform batches of every field and country the cases hold, odd values included:
+  // hashBatch's one-field path and hashColumn, against single calls.
+  const groups = new Map();
+  for (const r of all) {
+    const key = `${r.field}\u0000${r.country}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  // Side by side: a value ending in a high surrogate before one starting with a low one
+  // (joined, they would make a pair), separators at a value's ends, an empty value.
+  groups.get('CITY\u0000US').unshift(
+    { field: 'CITY', input: 'end\ud83d', country: 'US' },
+    { field: 'CITY', input: '\ude00start', country: 'US' },
+    { field: 'CITY', input: '\u001eNew York\u001e', country: 'US' },
+    { field: 'CITY', input: '', country: 'US' },
+    { field: 'CITY', input: 'Zu\u0308rich', country: 'US' },
+  );
+  for (const [key, records] of groups) {
+    const [field, country] = key.split('\u0000');
+    for (const batch of [records, ...batches(records)]) {
+      const got = hashBatch(batch.map(({ input }) => ({ field, input, country })));
+      const column = hashColumn(field, batch.map((r) => r.input), country);
+      const rejected = [];
+      for (let i = 0; i < batch.length; i++) {
+        const want = single(batch[i]);
+        if (!same(got[i], want)) failures.push(`${field}/${country} batch of ${batch.length}, record ${i}: hashBatch differs from normalize`);
+        const value = want.error === undefined ? (want.sha256 ?? want.normalized) : null;
+        if (column.values[i] !== value) failures.push(`${field}/${country} batch of ${batch.length}, record ${i}: hashColumn differs from normalize`);
+        if (want.error !== undefined) rejected.push({ index: i, code: want.error });
+      }
+      if (column.values.length !== batch.length) failures.push(`${field}/${country}: hashColumn gave ${column.values.length} values for ${batch.length}`);
+      if (!same(column.rejected, rejected)) failures.push(`${field}/${country} batch of ${batch.length}: hashColumn's rejected differ`);
+    }
+  }
+  return { failures, count: all.length, groups: groups.size };
 }

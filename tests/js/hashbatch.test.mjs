@@ -1,13 +1,15 @@
-// hashBatch against single normalize calls and the platform's own SHA-256 (node:crypto in
-// Node, WebCrypto in Chromium) for every normalized length 1..=200 bytes, random contents,
-// rejects and other fields mixed in, in batches of odd sizes: the four-lane SHA-256 of the
-// wasm build (simd128) must answer exactly as sha2 and the browsers do.
+// hashBatch and hashColumn against single normalize calls and the platform's own SHA-256
+// (node:crypto in Node, WebCrypto in Chromium) for every normalized length 1..=200 bytes,
+// random contents, rejects and other fields mixed in, in batches of odd sizes, and in
+// batches of one field and country holding separators, surrogates and non-ASCII: the
+// four-lane SHA-256 of the wasm build (simd128) must answer exactly as sha2 and the
+// browsers do.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { root, staticServer, launch } from './harness.mjs';
-import init, { initFull, hashBatch, normalize } from '../../pkg/matchkey.js';
+import init, { initFull, hashBatch, hashColumn, normalize } from '../../pkg/matchkey.js';
 import { check } from './hashbatch-cases.mjs';
 
 let site, browser;
@@ -23,13 +25,14 @@ after(async () => {
   await site?.close();
 });
 
-test('hashBatch equals normalize and node:crypto in Node, every length, odd batch sizes', async () => {
-  const { failures, count } = await check({ hashBatch, normalize }, (s) => createHash('sha256').update(s, 'utf8').digest('hex'));
+test('hashBatch and hashColumn equal normalize and node:crypto in Node, every length, odd batch sizes', async () => {
+  const { failures, count, groups } = await check({ hashBatch, hashColumn, normalize }, (s) => createHash('sha256').update(s, 'utf8').digest('hex'));
   assert.ok(count > 1500, `${count} records`);
+  assert.ok(groups > 10, `${groups} fields and countries`);
   assert.deepEqual(failures, []);
 });
 
-test('hashBatch equals normalize and WebCrypto in Chromium, every length, odd batch sizes', async () => {
+test('hashBatch and hashColumn equal normalize and WebCrypto in Chromium, every length, odd batch sizes', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${site.url}/tests/js/fixtures/snippet.html?endpoint=http://127.0.0.1:9`);

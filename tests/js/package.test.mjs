@@ -1,11 +1,11 @@
 // The npm package in Node: initialization with the wasm bytes, every golden vector
-// through normalize and hashBatch, errors, matchKeys, the consent rules.
+// through normalize and hashBatch, hashColumn, errors, matchKeys, the consent rules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import init, {
-  initFull, needsFull, normalize, matchKeys, hashBatch, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
+  initFull, needsFull, normalize, matchKeys, hashBatch, hashColumn, requiresConsent, tcfGranted, gppGranted, validTcfString, validGppString,
 } from '../../pkg/matchkey.js';
 import { checkVector, answerOf } from './check-vector.mjs';
 
@@ -30,6 +30,13 @@ test('lite build: every golden vector but ADDRESS, STATE and phones of other reg
   assert.deepEqual(batchFailures, []);
   const keys = matchKeys({ email: 'abc@example.com', address: '1 Main St' }, 'US');
   assert.deepEqual(keys.rejected, [{ field: 'ADDRESS', code: 'not_in_this_build' }]);
+  // hashColumn too answers value by value here, the same values.
+  const inputs = [' A@B.co ', 'nope', 'x\u001ey@z.co'];
+  assert.deepEqual(hashColumn('EMAIL', inputs, 'US'), {
+    values: [normalize('EMAIL', inputs[0], 'US').sha256, null, normalize('EMAIL', inputs[2], 'US').sha256],
+    rejected: [{ index: 1, code: 'invalid_email' }],
+  });
+  assert.deepEqual(hashColumn('ADDRESS', ['1 Main St'], 'US'), { values: [null], rejected: [{ index: 0, code: 'not_in_this_build' }] });
 });
 
 test('lite build: a phone number of a region outside Appendix C is deferred to the full build', () => {
@@ -133,7 +140,7 @@ test('hashBatch keeps order, reports rejects per value, and handles separator ch
   assert.deepEqual(hashBatch([]), []);
 });
 
-test('hashBatch with one field and country for all (the packed fast path) answers the same', () => {
+test('hashBatch with one field and country for all (one call into wasm) answers the same', () => {
   const inputs = [' A@B.co ', 'nope', 'x\u001fy@z.co', 'jane.doe@example.com'];
   const batch = hashBatch(inputs.map((input) => ({ field: 'EMAIL', input, country: 'US' })));
   const single = inputs.map((input) => {
@@ -163,6 +170,58 @@ test('hashBatch digests equal normalize for every length around one SHA-256 bloc
   assert.deepEqual(hashBatch(uniform), uniform.map(single));
   const mixed = uniform.flatMap((r, i) => [r, { field: i % 2 ? 'MAID' : 'CITY', input: i % 2 ? '6D92078A-8246-4BA4-AE5B-76104861E7DC' : r.input, country: 'GB' }]);
   assert.deepEqual(hashBatch(mixed), mixed.map(single));
+});
+
+test('hashColumn: match-key values in order, rejects listed, unhashed fields as normalized', async () => {
+  await initFull(readFileSync(`${root}pkg/full/matchkey_wasm_bg.wasm`)); // the batch code
+  const inputs = [' A@B.co ', 'nope', '', 'x\u001fy@z.co', 'B3C7A9F1E2D4C6B8A0F9E7D5C3B1A2F4E6D8C0B9A7F5E3D1C2B4A6F8E0D9C7B5'];
+  const { values, rejected } = hashColumn('EMAIL', inputs, 'US');
+  assert.deepEqual(values, [normalize('EMAIL', inputs[0], 'US').sha256, null, null, normalize('EMAIL', inputs[3], 'US').sha256, inputs[4].toLowerCase()]);
+  assert.deepEqual(rejected, [{ index: 1, code: 'invalid_email' }, { index: 2, code: 'empty' }]);
+  assert.deepEqual(hashColumn('MAID', ['6D92078A-8246-4BA4-AE5B-76104861E7DC', 'x'], 'US'), {
+    values: ['6d92078a-8246-4ba4-ae5b-76104861e7dc', null],
+    rejected: [{ index: 1, code: 'invalid_maid' }],
+  });
+  assert.deepEqual(hashColumn('EMAIL', [], 'US'), { values: [], rejected: [] });
+  // The whole call's field or country is wrong: every value says so.
+  assert.deepEqual(hashColumn('NOPE', ['a', 'b'], 'US').rejected, [{ index: 0, code: 'unknown_field' }, { index: 1, code: 'unknown_field' }]);
+  assert.deepEqual(hashColumn('EMAIL', ['a@b.co'], 'USA'), { values: [null], rejected: [{ index: 0, code: 'invalid_country' }] });
+});
+
+test('batches larger than the wasm memory: it grows during the call, and the answers stay whole', async () => {
+  await initFull(readFileSync(`${root}pkg/full/matchkey_wasm_bg.wasm`)); // the batch code
+  const single = (r) => {
+    try {
+      return normalize(r.field, r.input, r.country);
+    } catch (e) {
+      return { error: e.code };
+    }
+  };
+  // 3 MB of inputs, non-ASCII among them (so the inputs are written a second time with
+  // room for three bytes a code unit), separators (asked of normalize after the answer
+  // is read, when the memory may have moved), numbers and rejects.
+  const inputs = Array.from({ length: 60_000 }, (_, i) => {
+    if (i % 997 === 0) return `Zu\u0308rich-${i}\u{1f600} ${'x'.repeat(i % 40)}`;
+    if (i % 1009 === 0) return `New\u001eYork ${i}`;
+    if (i % 1013 === 0) return '!!!';
+    return `${'City of '.repeat(1 + (i % 5))}${i}`;
+  });
+  const records = inputs.map((input) => ({ field: 'CITY', input, country: 'US' }));
+  const want = records.map(single);
+  assert.deepEqual(hashBatch(records), want);
+  const column = hashColumn('CITY', inputs, 'US');
+  assert.deepEqual(column.values, want.map((r) => (r.error === undefined ? r.sha256 : null)));
+  assert.deepEqual(column.rejected, want.flatMap((r, index) => (r.error === undefined ? [] : [{ index, code: r.error }])));
+  // Unhashed values holding a separator character are asked of normalize alone.
+  const ids = inputs.map((input, i) => (i % 1009 === 0 ? `id\u001e${i}\u001c` : `id-${i}-${input}`));
+  const idRecords = ids.map((input) => ({ field: 'MATCH_ID', input, country: 'US' }));
+  const idWant = idRecords.map(single);
+  assert.ok(idWant.some((r) => r.normalized?.includes('\u001e')));
+  assert.deepEqual(hashBatch(idRecords), idWant);
+  assert.deepEqual(hashColumn('MATCH_ID', ids, 'US').values, idWant.map((r) => r.normalized ?? null));
+  // Inputs that are not strings are read as String(input) would be, as normalize reads them.
+  assert.deepEqual(hashColumn('POSTAL', [94043, 10001], 'US').values, [normalize('POSTAL', '94043', 'US').sha256, normalize('POSTAL', '10001', 'US').sha256]);
+  assert.deepEqual(hashBatch([{ field: 'POSTAL', input: 94043, country: 'US' }]), [normalize('POSTAL', '94043', 'US')]);
 });
 
 test('matchKeys refuses a matchId or rampId that looks like contact data', () => {
