@@ -400,9 +400,19 @@ test('a sharded Worker that queues part of a request: the refused events wait fo
 test('network errors keep events in a bounded outbox until the next page', async () => {
   ingest.seen.length = 0;
   const { context, page } = await open();
+  // Counts the tag's requests that have settled, their handlers run (`finally` runs first).
+  await page.evaluate(() => {
+    const fetch = window.fetch;
+    window.settled = 0;
+    window.fetch = (...args) => fetch(...args).finally(() => { window.settled++; });
+  });
   await init(page, { country: 'US', endpoint: 'http://127.0.0.1:9' });
   await page.evaluate(() => { for (let i = 0; i < 60; i++) matchkey('track', 'page_view', { eventId: `n-${i}` }); });
-  await until(async () => (await outboxed(page)).length === 50, 10000);
+  // Three requests fail: one each time 25 events are waiting, one when the batch window
+  // closes. Only once all three are back in the outbox is this page idle: a flush of its
+  // own in flight would hide events from the next page's.
+  await until(async () => (await page.evaluate(() => window.settled)) === 3, 10000);
+  assert.equal((await outboxed(page)).length, 50);
   assert.equal(new Set((await outboxed(page)).map((e) => e.eventId)).size, 50);
   const next = await open({}, context);
   await init(next.page, { country: 'US' });
