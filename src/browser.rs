@@ -349,7 +349,7 @@ pub mod batch {
             let mut answer = core::mem::take(&mut self.answer);
             answer.clear();
             let mut batch = Batch::new(answer, text.len(), lengths.len(), !normalized);
-            batch.cuts = Some(Vec::with_capacity(lengths.len() / PIECE + 1));
+            batch.cuts = normalized.then(|| Vec::with_capacity(lengths.len() / PIECE + 1));
             let ascii = text.is_ascii();
             let mut rest = text;
             for &units in lengths {
@@ -425,7 +425,7 @@ pub mod batch {
         values: String,
         hashed: Vec<Hashed>,
         count: usize,
-        /// Only exceptions are written: `hashColumnPacked` without normalized values.
+        /// Only exceptions are written: `hashColumn` without normalized values.
         compact: bool,
     }
 
@@ -484,7 +484,8 @@ pub mod batch {
                     .normalize_flagged(f, &in_form(f, input), c)
                     .map(|(value, prehashed)| (f, value, prehashed))
             });
-            match normalized {
+            // What stands in the answer for a record not hashed here: its mark and text.
+            let (mark, text) = match normalized {
                 Ok((field, value, prehashed)) if field.is_hashed() && !holds_separator(value) => {
                     let start = self.values.len();
                     self.values.push_str(value);
@@ -496,29 +497,18 @@ pub mod batch {
                     if !self.compact {
                         self.records.extend_from_slice(value.as_bytes());
                     }
+                    return;
                 }
-                Ok((_, value, _)) if !holds_separator(value) => {
-                    if self.compact {
-                        Self::exception(&mut self.records, index);
-                    }
-                    self.records.push(UNHASHED_MARK as u8);
-                    self.records.extend_from_slice(value.as_bytes());
-                }
-                // The package asks `normalize` for this one.
-                Ok(_) => {
-                    if self.compact {
-                        Self::exception(&mut self.records, index);
-                    }
-                    self.records.push(UNIT_SEP as u8);
-                }
-                Err(reject) => {
-                    if self.compact {
-                        Self::exception(&mut self.records, index);
-                    }
-                    self.records.push(UNIT_SEP as u8);
-                    self.records.extend_from_slice(reject.code().as_bytes());
-                }
+                Ok((_, value, _)) if !holds_separator(value) => (UNHASHED_MARK, value),
+                // No code: the package asks `normalize` for this one.
+                Ok(_) => (UNIT_SEP, ""),
+                Err(reject) => (UNIT_SEP, reject.code()),
+            };
+            if self.compact {
+                Self::exception(&mut self.records, index);
             }
+            self.records.push(mark as u8);
+            self.records.extend_from_slice(text.as_bytes());
         }
 
         /// The records, U+001D, then the digests, computed now into the answer itself: four

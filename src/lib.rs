@@ -28,7 +28,7 @@
 #![cfg_attr(not(address_rules), allow(dead_code, unused_imports))]
 // No `std` unless a feature needs it (the CLI, the Amazon calls, the Unicode tables, the
 // ADDRESS and STATE rules): the browser's lite build is `alloc` only, with its own
-// allocator and a panic handler that aborts (`browser::runtime`), so no formatting or
+// allocator and a panic handler that aborts (`runtime` below), so no formatting or
 // panic machinery ships to pages.
 #![no_std]
 
