@@ -50,7 +50,8 @@ export function batcher(full, memory) {
   }
 
   // `inputs` (strings, at least one) of one field and country through the wasm: the
-  // answer's bytes and offsets (`BatchInput.hashColumn`), valid until the next wasm call.
+  // answer's records and digests, and the records' offsets (`BatchInput.hashColumn`),
+  // valid until the next wasm call.
   function column(field, inputs, country, normalized) {
     const n = inputs.length;
     const lengths = new Uint32Array(n);
@@ -61,13 +62,18 @@ export function batcher(full, memory) {
     let written = encodeInputs(inputs, units);
     if (written < 0) written = encodeInputs(inputs, 3 * units);
     const info = input.hashColumn(String(field), String(country), written, lengths, normalized);
-    return { bytes: new Uint8Array(memory.buffer, info[0], info[1]), group: info[2], cuts: info.subarray(3) };
+    return {
+      bytes: new Uint8Array(memory.buffer, info[0], info[1]),
+      digests: new Uint8Array(memory.buffer, info[2], info[3]),
+      cuts: info.subarray(4),
+    };
   }
 
-  // The digests in `bytes` from `at`, 64 hex digits each, one per call.
-  function digestReader(decoder, bytes, at) {
+  // The digests in `bytes`, 64 hex digits each, one per call.
+  function digestReader(decoder, bytes) {
     let piece = '';
     let used = 0;
+    let at = 0;
     return function nextDigest() {
       if (used === piece.length) {
         const end = Math.min(bytes.length, at + 64 * DIGEST_PIECE);
@@ -91,15 +97,15 @@ export function batcher(full, memory) {
       const v = list[at ? at[j] : j].input;
       inputs[j] = typeof v === 'string' ? v : String(v);
     }
-    // The records (separated by RS), GS, the digests; every cuts[0] records a piece.
-    const { bytes, group, cuts } = column(field, inputs, country, true);
+    // The records (separated by RS), every cuts[0] of them a piece, and the digests.
+    const { bytes, digests, cuts } = column(field, inputs, country, true);
     const decoder = new TextDecoder();
-    const digest = digestReader(decoder, bytes, group + 1);
+    const digest = digestReader(decoder, digests);
     const alone = [];
     const size = cuts[0];
     for (let k = 1, first = 0; first < n; k++, first += size) {
       const last = Math.min(n, first + size);
-      const piece = decoder.decode(bytes.subarray(cuts[k], last < n ? cuts[k + 1] - 1 : group));
+      const piece = decoder.decode(bytes.subarray(cuts[k], last < n ? cuts[k + 1] - 1 : bytes.length));
       let p = 0;
       for (let j = first; j < last; j++) {
         const end = j === last - 1 ? piece.length : piece.indexOf(RS, p);
@@ -162,14 +168,14 @@ export function batcher(full, memory) {
       }
     }
     // The exceptions (an index, then U+001F and a reject's code, or U+001C and a value
-    // sent unhashed), GS, the digests.
-    const { bytes, group } = column(field, strings, country, false);
+    // sent unhashed), and the digests.
+    const { bytes, digests } = column(field, strings, country, false);
     const decoder = new TextDecoder();
-    const digest = digestReader(decoder, bytes, group + 1);
+    const digest = digestReader(decoder, digests);
     const alone = [];
     let i = 0;
-    if (group > 0) {
-      const answer = decoder.decode(bytes.subarray(0, group));
+    if (bytes.length > 0) {
+      const answer = decoder.decode(bytes);
       for (let p = 0; p < answer.length;) {
         let end = answer.indexOf(RS, p);
         if (end === -1) end = answer.length;

@@ -248,7 +248,7 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
 #[cfg(not(feature = "browser-lite"))]
 pub mod batch {
     use super::*;
-    use crate::hash::one_block_hex4;
+    use crate::hash::FourBlocks;
     use alloc::vec::Vec;
 
     /// A record's field and country, parsed (or why not).
@@ -258,8 +258,6 @@ pub mod batch {
     const RECORD_SEP: char = '\u{1e}';
     /// Marks a rejected record in a batch's answer.
     const UNIT_SEP: char = '\u{1f}';
-    /// Ends a batch answer's records; the digests follow.
-    const GROUP_SEP: char = '\u{1d}';
 
     /// A batch's buffers in the wasm memory, reused: the inputs, written there by the package,
     /// and the answer, read there by the package.
@@ -274,7 +272,9 @@ pub mod batch {
     #[derive(Default)]
     pub struct BatchInput {
         bytes: Vec<u8>,
-        answer: Vec<u8>,
+        /// The last answer's records and digests: their buffers are reused.
+        records: Vec<u8>,
+        digests: Vec<u8>,
     }
 
     /// Records per piece of a `BatchInput::hash_column` answer with normalized values: where
@@ -309,23 +309,22 @@ pub mod batch {
         // code units (JavaScript's `length`), so an input may hold any character, the
         // separators included.
         //
-        // The answer is left in the wasm memory, UTF-8; this returns its address, its length
-        // in bytes, the offset of its U+001D (the digests follow it, 64 hex digits each),
-        // then, with `normalized`, [`PIECE`] and the offset of every `PIECE`th record.
+        // The answer is left in the wasm memory in two parts, UTF-8: the records and the
+        // digests. This returns the address and length in bytes of each, then, with
+        // `normalized`, [`PIECE`] and the offset of every `PIECE`th record.
         //
-        // With `normalized`, the answer has two parts separated by U+001D: one record per
-        // input in the same order, separated by U+001E (the normalized value of a hashed
-        // field; U+001C and the value for a field sent unhashed; U+001F and the reason code
-        // for a reject, or U+001F alone for a value holding a separator character,
-        // U+001C–U+001F, which the package asks of `normalize`), then the 64 hex digits of
-        // each hashed record's SHA-256, back to back in record order. The digests are
-        // computed at the end, four one-block values at a time, and nothing is allocated per
-        // value. Without `normalized`, the answer is only the exceptions, then U+001D, then
-        // the digests of the hashed records in order: the exceptions (separated by U+001E)
-        // are each the record's index in decimal, then U+001F and the reason code for a
-        // reject (no code: ask `normalize`), or U+001C and the value for a record sent
-        // unhashed. A column of one hashed field with no reject is U+001D and the digests
-        // alone: no normalized value crosses back that the caller did not ask for.
+        // With `normalized`, the records are one per input in the same order, separated by
+        // U+001E: the normalized value of a hashed field; U+001C and the value for a field
+        // sent unhashed; U+001F and the reason code for a reject, or U+001F alone for a value
+        // holding a separator character, U+001C–U+001F, which the package asks of
+        // `normalize`. The digests are the 64 hex digits of each hashed record's SHA-256,
+        // back to back in record order, computed as the records come, four one-block values
+        // at a time; nothing is allocated per value. Without `normalized`, the records are
+        // only the exceptions (separated by U+001E), each the record's index in decimal,
+        // then U+001F and the reason code for a reject (no code: ask `normalize`), or U+001C
+        // and the value for a record sent unhashed. A column of one hashed field with no
+        // reject has no records at all: no normalized value crosses back that the caller
+        // did not ask for.
         #[wasm_bindgen(js_name = hashColumn)]
         pub fn hash_column(
             &mut self,
@@ -346,9 +345,13 @@ pub mod batch {
             let parsed = field
                 .parse::<Field>()
                 .and_then(|f| Ok((f, Country::parse(country)?)));
-            let mut answer = core::mem::take(&mut self.answer);
-            answer.clear();
-            let mut batch = Batch::new(answer, text.len(), lengths.len(), !normalized);
+            let mut batch = Batch::new(
+                core::mem::take(&mut self.records),
+                core::mem::take(&mut self.digests),
+                text.len(),
+                lengths.len(),
+                !normalized,
+            );
             batch.cuts = normalized.then(|| Vec::with_capacity(lengths.len() / PIECE + 1));
             let ascii = text.is_ascii();
             let mut rest = text;
@@ -374,7 +377,7 @@ pub mod batch {
                     bytes
                 };
                 let input = rest.get(..bytes).ok_or_else(bad)?;
-                batch.push(parsed, input);
+                batch.push(parsed, input, ascii);
                 // Past the input and the separator after it (none after the last).
                 rest = &rest[bytes..];
                 if let Some(sep) = rest.chars().next() {
@@ -385,14 +388,20 @@ pub mod batch {
                 return Err(bad());
             }
             let cuts = batch.cuts.take().unwrap_or_default();
-            let (answer, group) = batch.finish();
-            let mut out = Vec::with_capacity(4 + cuts.len());
-            out.extend([answer.as_ptr() as usize, answer.len(), group].map(|n| n as u32));
+            let (records, digests) = batch.finish();
+            let mut out = Vec::with_capacity(5 + cuts.len());
+            out.extend(
+                [records.as_ptr() as usize, records.len()]
+                    .into_iter()
+                    .chain([digests.as_ptr() as usize, digests.len()])
+                    .map(|n| n as u32),
+            );
             if normalized {
                 out.push(PIECE as u32);
                 out.extend(cuts);
             }
-            self.answer = answer;
+            self.records = records;
+            self.digests = digests;
             Ok(out)
         }
     }
@@ -405,43 +414,45 @@ pub mod batch {
         value.bytes().any(|b| (0x1c..=0x1f).contains(&b))
     }
 
-    /// A hashed record: where its normalized value lies in `Batch::values`, and whether it
-    /// was an existing digest passed through (COMMON-3: the value is then the digest itself).
-    struct Hashed {
-        start: usize,
-        end: usize,
-        prehashed: bool,
-    }
-
     /// The answer of `BatchInput::hash_column` being built: UTF-8 bytes (the inputs' own and
     /// ASCII), which the package decodes.
     struct Batch {
         normalizer: Normalizer,
-        /// The records (or, `compact`, the exceptions), then the digests.
+        /// The records (or, `compact`, the exceptions).
         records: Vec<u8>,
         /// With `Some`, the offset in `records` of every [`PIECE`]th record.
         cuts: Option<Vec<u32>>,
-        /// The hashed records' normalized values, back to back: what `finish` hashes.
-        values: String,
-        hashed: Vec<Hashed>,
+        /// The digests so far, in record order.
+        digests: Vec<u8>,
+        /// Hashed values waiting to be hashed four at a time; their digests come next.
+        waiting: FourBlocks,
         count: usize,
         /// Only exceptions are written: `hashColumn` without normalized values.
         compact: bool,
     }
 
     impl Batch {
-        /// A batch whose answer goes into `records` (empty; its capacity is reused), for
-        /// `count` inputs (0: not known) of about `len` bytes.
-        fn new(mut records: Vec<u8>, len: usize, count: usize, compact: bool) -> Self {
+        /// A batch whose answer goes into `records` and `digests` (their capacity is reused),
+        /// for `count` inputs of about `len` bytes.
+        fn new(
+            mut records: Vec<u8>,
+            mut digests: Vec<u8>,
+            len: usize,
+            count: usize,
+            compact: bool,
+        ) -> Self {
+            records.clear();
+            digests.clear();
             if !compact {
                 records.reserve(len + len / 4);
             }
+            digests.reserve(64 * count);
             Self {
                 normalizer: Normalizer::new(),
                 records,
                 cuts: None,
-                values: String::with_capacity(len),
-                hashed: Vec::with_capacity(count),
+                digests,
+                waiting: FourBlocks::new(),
                 count: 0,
                 compact,
             }
@@ -467,8 +478,8 @@ pub mod batch {
             records.extend_from_slice(&digits[at..]);
         }
 
-        /// Normalizes one input and appends its record.
-        fn push(&mut self, parsed: Parsed, input: &str) {
+        /// Normalizes one input (`ascii`: known to be ASCII) and appends its record.
+        fn push(&mut self, parsed: Parsed, input: &str, ascii: bool) {
             let index = self.count;
             if index > 0 && !self.compact {
                 self.records.push(RECORD_SEP as u8);
@@ -480,22 +491,36 @@ pub mod batch {
             }
             self.count += 1;
             let normalized = parsed.and_then(|(f, c)| {
+                // ASCII needs no Unicode normalization form.
+                let input = if ascii {
+                    Cow::Borrowed(input)
+                } else {
+                    in_form(f, input)
+                };
                 self.normalizer
-                    .normalize_flagged(f, &in_form(f, input), c)
+                    .normalize_flagged(f, &input, c)
                     .map(|(value, prehashed)| (f, value, prehashed))
             });
             // What stands in the answer for a record not hashed here: its mark and text.
             let (mark, text) = match normalized {
                 Ok((field, value, prehashed)) if field.is_hashed() && !holds_separator(value) => {
-                    let start = self.values.len();
-                    self.values.push_str(value);
-                    self.hashed.push(Hashed {
-                        start,
-                        end: self.values.len(),
-                        prehashed,
-                    });
                     if !self.compact {
                         self.records.extend_from_slice(value.as_bytes());
+                    }
+                    if prehashed || !self.waiting.push(value.as_bytes()) {
+                        // Not one block (or the value is the digest, lowercased: COMMON-3):
+                        // hashed alone, after those waiting.
+                        Self::hash_waiting(&mut self.waiting, &mut self.digests);
+                        let digest = if prehashed {
+                            crate::Sha256Hex::parse(value)
+                        } else {
+                            Some(crate::Sha256Hex::digest(value.as_bytes()))
+                        };
+                        self.digests.extend_from_slice(
+                            digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()).as_bytes(),
+                        );
+                    } else if self.waiting.len() == 4 {
+                        Self::hash_waiting(&mut self.waiting, &mut self.digests);
                     }
                     return;
                 }
@@ -511,54 +536,18 @@ pub mod batch {
             self.records.extend_from_slice(text.as_bytes());
         }
 
-        /// The records, U+001D, then the digests, computed now into the answer itself: four
-        /// one-block values at a time in the lanes of [`crate::hash::one_block_hex4`]
-        /// (simd128 in the browser), longer ones and existing digests one by one, in order.
-        /// Returns the answer and the offset of its U+001D.
-        fn finish(self) -> (Vec<u8>, usize) {
-            let Self {
-                mut records,
-                values,
-                hashed,
-                ..
-            } = self;
-            records.reserve(1 + hashed.len() * 64);
-            let group = records.len();
-            records.push(GROUP_SEP as u8);
-            let mut rest = &hashed[..];
-            while !rest.is_empty() {
-                let lanes = rest.get(..4).and_then(|four| {
-                    let value = |h: &Hashed| match h.prehashed {
-                        false => values.as_bytes().get(h.start..h.end),
-                        true => None,
-                    };
-                    let [a, b, c, d] = [
-                        value(&four[0])?,
-                        value(&four[1])?,
-                        value(&four[2])?,
-                        value(&four[3])?,
-                    ];
-                    one_block_hex4([a, b, c, d])
-                });
-                if let Some(hex) = lanes {
-                    records.extend_from_slice(&hex);
-                    rest = &rest[4..];
-                    continue;
-                }
-                let h = &rest[0];
-                let value = values.get(h.start..h.end).unwrap_or_default();
-                let digest = if h.prehashed {
-                    // The value is the digest, lowercased (COMMON-3).
-                    crate::Sha256Hex::parse(value)
-                } else {
-                    Some(crate::Sha256Hex::digest(value.as_bytes()))
-                };
-                records.extend_from_slice(
-                    digest.as_ref().map_or(NO_DIGEST, |d| d.as_str()).as_bytes(),
-                );
-                rest = &rest[1..];
+        /// Appends the digests of the values waiting (simd128 lanes in the browser).
+        fn hash_waiting(waiting: &mut FourBlocks, digests: &mut Vec<u8>) {
+            let n = waiting.len();
+            if n > 0 {
+                digests.extend_from_slice(&waiting.hex()[..64 * n]);
             }
-            (records, group)
+        }
+
+        /// The records and the digests.
+        fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
+            Self::hash_waiting(&mut self.waiting, &mut self.digests);
+            (self.records, self.digests)
         }
     }
 

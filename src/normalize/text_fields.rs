@@ -97,9 +97,14 @@ fn lower_keep(
         let start = bytes.len();
         bytes.resize(start + input.len(), 0);
         let buf = &mut bytes[start..];
+        // Two passes: every byte through the table, then the kept ones moved down. In
+        // one, each store's place waited on the previous byte's table lookup.
+        for (out, &b) in buf.iter_mut().zip(input.as_bytes()) {
+            *out = ascii[usize::from(b & 0x7f)];
+        }
         let mut len = 0;
-        for &b in input.as_bytes() {
-            let kept = ascii[usize::from(b & 0x7f)];
+        for i in 0..buf.len() {
+            let kept = buf[i];
             buf[len] = kept;
             len += usize::from(kept != 0);
         }
