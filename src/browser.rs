@@ -242,10 +242,11 @@ pub fn valid_gpp_string_js(s: &str) -> bool {
     consent::valid_gpp_string(s)
 }
 
-/// `hashBatch` and `hashColumn`'s wasm side (`BatchInput`). Not in the lite build: bulk
-/// hashing is not a shop page's first need (the npm package answers value by value there,
-/// and `prepare(records)` loads the full build).
-#[cfg(not(feature = "browser-lite"))]
+/// `hashBatch` and `hashColumn`'s wasm side (`BatchInput`), in the full build only
+/// (`browser_batch`, build.rs): bulk hashing is not a shop page's first need (the npm
+/// package answers value by value there, and `prepare(records)` loads the full build), and
+/// the console's csv build has `CsvHasher` instead.
+#[cfg(browser_batch)]
 pub mod batch {
     use super::*;
     use crate::hash::FourBlocks;

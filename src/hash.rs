@@ -104,7 +104,7 @@ fn padded_digest(msg: &[u8]) -> [u8; 32] {
 }
 
 /// The SHA-256 round constants (FIPS 180-4, 4.2.2).
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -120,7 +120,7 @@ const K: [u32; 64] = [
 /// at once ([`FourBlocks`]). `[u32; 4]` is the portable form (tested natively against
 /// `sha2`); in the browser build the same algorithm runs on wasm simd128's `v128`, whose
 /// four i32 lanes take one instruction per operation for all four messages.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 pub(crate) trait Lanes: Copy {
     /// The same value in every lane.
     fn splat(x: u32) -> Self;
@@ -228,6 +228,7 @@ mod simd128 {
     }
 
     /// Four rows of four words, `r[i]` lane `j`, as four columns: lane `i` of column `j`.
+    #[cfg_attr(not(browser_batch), allow(dead_code))]
     #[inline(always)]
     fn transpose([a, b, c, d]: [v128; 4]) -> [v128; 4] {
         let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
@@ -334,7 +335,7 @@ type Native = [u32; 4];
 /// Up to four messages of at most [`ONE_BLOCK_MAX`] bytes, each padded into its block as it
 /// is taken, then hashed together in the lanes of `L`: the digests of many short values at
 /// a quarter of the rounds each.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 pub(crate) struct FourBlocks<L: Lanes = Native> {
     /// Zero past each message's padding: `hex` clears them after hashing.
     blocks: [[u8; 64]; 4],
@@ -342,7 +343,7 @@ pub(crate) struct FourBlocks<L: Lanes = Native> {
     lanes: core::marker::PhantomData<L>,
 }
 
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 impl<L: Lanes> FourBlocks<L> {
     /// No message taken.
     pub(crate) fn new() -> Self {
@@ -383,7 +384,7 @@ impl<L: Lanes> FourBlocks<L> {
 
 /// Pads `msg` (at most [`ONE_BLOCK_MAX`] bytes) into its one block, which is zero (FIPS
 /// 180-4, 5.1.1).
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 fn pad(block: &mut [u8; 64], msg: &[u8]) {
     block[..msg.len()].copy_from_slice(msg);
     block[msg.len()] = 0x80;
@@ -404,7 +405,7 @@ fn pad(block: &mut [u8; 64], msg: &[u8]) {
 /// runs and the schedule were loops until the profile (perf, V8's jitted code) showed the
 /// schedule loop masking its indexes at run time, a fifth of the compression; unrolled,
 /// 0.3–0.8 ms less, and the build 0.5 KB smaller after brotli.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 #[inline(never)]
 fn compress4<L: Lanes>(blocks: &[[u8; 64]; 4]) -> [L; 8] {
     let mut w: [L; 16] = core::array::from_fn(|t| L::word(blocks, t));
@@ -423,7 +424,7 @@ fn compress4<L: Lanes>(blocks: &[[u8; 64]; 4]) -> [L; 8] {
 }
 
 /// The message schedule's next 16 words (FIPS 180-4, 6.2.2 step 1) in place of the last.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 #[inline(always)]
 fn next_sixteen_words<L: Lanes>(w: &mut [L; 16]) {
     // Unrolled by hand: as a loop (LLVM keeps one), every index was computed and masked
@@ -442,7 +443,7 @@ fn next_sixteen_words<L: Lanes>(w: &mut [L; 16]) {
 
 /// Sixteen rounds of SHA-256 on the working variables `s` with the schedule words `w` and
 /// the round constants `k`.
-#[cfg_attr(not(feature = "browser"), allow(dead_code))]
+#[cfg_attr(not(browser_batch), allow(dead_code))]
 #[inline(always)]
 // The last round's `bc` is for a next round there is not.
 #[allow(unused_assignments)]

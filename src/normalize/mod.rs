@@ -156,7 +156,7 @@ impl Normalizer {
     ///
     /// # Errors
     /// As [`normalize`].
-    #[cfg_attr(not(feature = "browser"), allow(dead_code))]
+    #[cfg_attr(not(browser_batch), allow(dead_code))]
     pub(crate) fn normalize_flagged(
         &mut self,
         field: Field,
