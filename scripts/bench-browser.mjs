@@ -39,6 +39,7 @@ const result = await page.evaluate(async (n) => {
       await fn();
       t.push(performance.now() - s);
     }
+    (window.benchRaw ??= []).push(t.map((x) => x.toFixed(1)).join(' '));
     return median(t);
   };
   // Both batch forms share the wasm's code, which V8 first runs unoptimized and
@@ -73,7 +74,7 @@ const result = await page.evaluate(async (n) => {
     hashColumn: () => m.hashColumn('EMAIL', emails, 'US'),
   };
   return {
-    wasmBatch, wasmColumn, wasmSingle, webcrypto, webcryptoAll,
+    wasmBatch, wasmColumn, wasmSingle, webcrypto, webcryptoAll, raw: window.benchRaw,
     same: check === webCheck && check === allCheck && columnCheck === check,
   };
 }, N);
@@ -108,15 +109,19 @@ function parts(profile, fn) {
   const { name: caller, line: callLine } = callers[fn];
   const count = new Map();
   for (const s of profile.samples) count.set(s, (count.get(s) || 0) + 1);
-  const out = { wasm: new Map(), total: 0 };
+  const out = { wasm: new Map(), others: new Map(), total: 0 };
   const add = (k, c) => { out[k] = (out[k] || 0) + c; };
+  const addOther = (key, c) => {
+    add('other', c);
+    out.others.set(key, (out.others.get(key) || 0) + c);
+  };
   for (const node of profile.nodes) {
     const c = count.get(node.id);
     if (!c) continue;
     const f = node.callFrame;
     const name = f.functionName;
     out.total += c;
-    if (name === '(idle)' || name === '(program)' || name === '(root)') add('other', c);
+    if (name === '(idle)' || name === '(program)' || name === '(root)') addOther(name, c);
     else if (name === '(garbage collector)') add('gc', c);
     else if (wasmFrame(f)) out.wasm.set(name, (out.wasm.get(name) || 0) + c);
     else if (name === caller && batchJs(f)) {
@@ -130,7 +135,7 @@ function parts(profile, fn) {
     // hashBatch's grouping, the inputs' lengths and joins.
     else if (/^(hashBatch|column|encodeInputs)$/.test(name) && batchJs(f)) add('pack', c);
     else if (name === 'nextDigest' && batchJs(f)) add('unpack', c);
-    else add('other', c);
+    else addOther(`${name || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber}`, c);
   }
   return out;
 }
@@ -144,6 +149,9 @@ await site.close();
 
 const us = (ms) => ((ms * 1000) / N).toFixed(2);
 console.log(`Chromium, ${N} e-mails normalized + SHA-256 (median):`);
+// BENCH_DETAIL=1: each timed run too (a run with a scavenge of the young generation
+// stands out), and the busiest frames of each profile.
+if (process.env.BENCH_DETAIL) console.log(`  runs (ms): ${result.raw.join(' | ')}`);
 console.log(`  wasm hashBatch (records)         ${result.wasmBatch.toFixed(0)} ms  (${us(result.wasmBatch)} µs/value)`);
 console.log(`  wasm hashColumn (digests only)   ${result.wasmColumn.toFixed(0)} ms  (${us(result.wasmColumn)} µs/value)`);
 console.log(`  wasm normalize (one call each)   ${result.wasmSingle.toFixed(0)} ms  (${us(result.wasmSingle)} µs/value)`);
@@ -164,4 +172,11 @@ for (const [fn, prof] of Object.entries(profiles)) {
   row(`JS: unpacking the answer into ${fn === 'hashBatch' ? 'result objects' : 'the array'}`, prof.unpack || 0);
   row('garbage collection', prof.gc || 0);
   row('other: no frame the profiler could name (e.g. builtins)', prof.other || 0);
+  if (process.env.BENCH_DETAIL) {
+    // The busiest wasm functions (named in a build that keeps its names section) and
+    // the frames counted as other.
+    const top = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    for (const [name, c] of top(prof.wasm)) console.log(`    wasm:  ${name.slice(0, 63).padEnd(63)} ${(100 * share(c)).toFixed(1).padStart(5)} %`);
+    for (const [name, c] of top(prof.others)) console.log(`    other: ${name.slice(0, 63).padEnd(63)} ${(100 * share(c)).toFixed(1).padStart(5)} %`);
+  }
 }
