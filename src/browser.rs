@@ -391,12 +391,9 @@ pub mod batch {
             let cuts = batch.cuts.take().unwrap_or_default();
             let (records, digests) = batch.finish();
             let mut out = Vec::with_capacity(5 + cuts.len());
-            out.extend(
-                [records.as_ptr() as usize, records.len()]
-                    .into_iter()
-                    .chain([digests.as_ptr() as usize, digests.len()])
-                    .map(|n| n as u32),
-            );
+            for region in [&records, &digests] {
+                out.extend([region.as_ptr() as u32, region.len() as u32]);
+            }
             if normalized {
                 out.push(PIECE as u32);
                 out.extend(cuts);
