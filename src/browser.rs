@@ -265,10 +265,7 @@ pub mod batch {
     //
     // Crossing each way with no copy, no `ArrayBuffer` and no string of megabytes: the package
     // writes the inputs with `TextEncoder.encodeInto` at [`BatchInput::reserve`]'s address and
-    // decodes the answer in pieces (npm/batch.js says what each way cost before). Not in the
-    // lite build (bulk hashing is not a shop page's first need: the npm package answers value
-    // by value there, and `prepare(records)` loads the full build), nor in the console's csv
-    // build, which has `CsvHasher`.
+    // decodes the answer in pieces (npm/batch.js says what each way cost before).
     #[wasm_bindgen]
     #[derive(Default)]
     pub struct BatchInput {
