@@ -5,6 +5,7 @@
 
 use subtle::ConstantTimeEq;
 
+pub use crate::access::Role;
 use crate::route::{ConsoleRoute, IntegrationAction, Route};
 
 /// One file of the console.
@@ -141,6 +142,25 @@ pub fn alive(created: u64, last: u64, revoked: bool, now: u64) -> bool {
     !revoked && now.saturating_sub(created) < SESSION_MAX_MS && now.saturating_sub(last) < IDLE_MS
 }
 
+/// What a session opened with the `ADMIN_KEY` remembers of it: a fingerprint (32 hex of
+/// a domain-separated SHA-256, so the stored value is neither the key nor its plain
+/// digest). When the key is rotated the fingerprint no longer matches and the session
+/// is dead ([`admin_session_alive`]).
+pub fn admin_fingerprint(admin_key: &str) -> String {
+    let digest = matchkey::sha256_hex(&format!("matchkey console session\0{admin_key}"));
+    digest.as_str()[..32].to_owned()
+}
+
+/// Whether a session opened with the admin key (its stored fingerprint `stored`) still
+/// belongs to the key set now (`current`: `None` when `ADMIN_KEY` is unset). A session
+/// of the key without a fingerprint (opened before fingerprints) is dead too.
+pub fn admin_session_alive(stored: Option<&str>, current: Option<&str>) -> bool {
+    match (stored, current) {
+        (Some(s), Some(c)) => s.len() == c.len() && bool::from(s.as_bytes().ct_eq(c.as_bytes())),
+        _ => false,
+    }
+}
+
 /// Whether the last use should be written now.
 pub fn needs_touch(last: u64, now: u64) -> bool {
     now.saturating_sub(last) >= TOUCH_EVERY_MS
@@ -201,12 +221,80 @@ pub fn action(route: &Route) -> Option<(&'static str, Option<String>)> {
             ConsoleRoute::SignIn => ("session.sign_in", None),
             ConsoleRoute::SignOut => ("session.sign_out", None),
             ConsoleRoute::RevokeSession(id) => ("session.revoke", Some(id.clone())),
+            ConsoleRoute::RevokeAll => ("session.revoke_all", None),
             ConsoleRoute::Invite => ("user.invite", None),
             ConsoleRoute::RevokeUser(id) => ("user.revoke", Some(id.clone())),
             _ => return None,
         },
         _ => return None,
     })
+}
+
+/// An invitation as the admin API takes it: `{name, role, integrations}`, `role` one of
+/// `admin`, `operator` or `viewer` (`viewer` when absent: the least), `integrations` the
+/// ids given (each one of `known`; ignored for an admin, who has every one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// The person's name, trimmed.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// The integrations given (empty for an admin).
+    pub integrations: Vec<String>,
+}
+
+/// Checks an invitation's body. Refusals name the field and a reason, never a value.
+///
+/// # Errors
+/// Each field refused: `name` `required`, `role` `invalid`, `integrations` `invalid`,
+/// `integrations[i]` `unknown_integration`, `integrations` `too_many` (over 500).
+pub fn invitation(
+    v: &serde_json::Value,
+    known: &[String],
+) -> Result<Invitation, Vec<(String, &'static str)>> {
+    let mut errors = Vec::new();
+    let name = v["name"].as_str().unwrap_or_default().trim().to_owned();
+    if !valid_person_name(&name) {
+        errors.push(("name".to_owned(), "required"));
+    }
+    let role = match &v["role"] {
+        serde_json::Value::Null => Some(Role::Viewer),
+        serde_json::Value::String(s) => Role::parse(s),
+        _ => None,
+    };
+    if role.is_none() {
+        errors.push(("role".to_owned(), "invalid"));
+    }
+    let mut integrations = Vec::new();
+    match &v["integrations"] {
+        serde_json::Value::Null => {}
+        serde_json::Value::Array(list) if list.len() <= 500 => {
+            for (i, id) in list.iter().enumerate() {
+                match id.as_str() {
+                    Some(id) if known.iter().any(|k| k == id) => {
+                        if !integrations.iter().any(|x| x == id) {
+                            integrations.push(id.to_owned());
+                        }
+                    }
+                    _ => errors.push((format!("integrations[{i}]"), "unknown_integration")),
+                }
+            }
+        }
+        serde_json::Value::Array(_) => errors.push(("integrations".to_owned(), "too_many")),
+        _ => errors.push(("integrations".to_owned(), "invalid")),
+    }
+    match role {
+        Some(role) if errors.is_empty() => Ok(Invitation {
+            name,
+            role,
+            integrations: if role == Role::Admin {
+                Vec::new()
+            } else {
+                integrations
+            },
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// A person's name as the console shows it: 1 to 100 printable characters, trimmed.
@@ -263,6 +351,28 @@ mod tests {
     }
 
     #[test]
+    fn a_session_of_the_admin_key_dies_when_the_key_changes() {
+        let old = admin_fingerprint("old-key");
+        assert_eq!(old.len(), 32);
+        assert!(!old.contains("old-key"));
+        assert_ne!(old, admin_fingerprint("new-key"));
+        assert_ne!(old, matchkey::sha256_hex("old-key").as_str()[..32]);
+        assert!(admin_session_alive(
+            Some(&old),
+            Some(&admin_fingerprint("old-key"))
+        ));
+        assert!(!admin_session_alive(
+            Some(&old),
+            Some(&admin_fingerprint("new-key"))
+        ));
+        assert!(!admin_session_alive(Some(&old), None), "the key removed");
+        assert!(
+            !admin_session_alive(None, Some(&old)),
+            "opened before fingerprints"
+        );
+    }
+
+    #[test]
     fn csrf_needs_this_origin_and_the_token() {
         let own = "https://w.example";
         assert_eq!(csrf(Some(own), own, Some("tok"), "tok"), Ok(()));
@@ -302,6 +412,11 @@ mod tests {
             ("POST", "/v1/admin/users", "user.invite"),
             ("POST", "/v1/admin/users/usr_1/revoke", "user.revoke"),
             ("DELETE", "/v1/admin/session", "session.sign_out"),
+            (
+                "POST",
+                "/v1/admin/sessions/revoke-all",
+                "session.revoke_all",
+            ),
         ] {
             assert_eq!(action(&route(m, p)).map(|a| a.0), Some(name), "{m} {p}");
         }
@@ -343,6 +458,49 @@ mod tests {
                 a.name
             );
         }
+    }
+
+    #[test]
+    fn invitations_name_a_role_and_known_integrations() {
+        use serde_json::json;
+        let known = vec!["int_a".to_owned(), "default".to_owned()];
+        let i = invitation(
+            &json!({"name": " Grace ", "role": "operator", "integrations": ["int_a", "int_a"]}),
+            &known,
+        )
+        .unwrap();
+        assert_eq!(
+            (i.name.as_str(), i.role, i.integrations),
+            ("Grace", Role::Operator, vec!["int_a".to_owned()])
+        );
+        // Without a role: a viewer of nothing, the least.
+        let i = invitation(&json!({"name": "Ada"}), &known).unwrap();
+        assert_eq!((i.role, i.integrations.len()), (Role::Viewer, 0));
+        // An admin has every integration: the list is not kept.
+        let i = invitation(
+            &json!({"name": "Ada", "role": "admin", "integrations": ["int_a"]}),
+            &known,
+        )
+        .unwrap();
+        assert!(i.integrations.is_empty());
+        let e = invitation(
+            &json!({"name": "", "role": "root", "integrations": ["int_a", "int_zz", 3]}),
+            &known,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            vec![
+                ("name".to_owned(), "required"),
+                ("role".to_owned(), "invalid"),
+                ("integrations[1]".to_owned(), "unknown_integration"),
+                ("integrations[2]".to_owned(), "unknown_integration"),
+            ]
+        );
+        assert_eq!(
+            invitation(&json!({"name": "A", "integrations": "int_a"}), &known).unwrap_err(),
+            vec![("integrations".to_owned(), "invalid")]
+        );
     }
 
     #[test]

@@ -299,7 +299,8 @@ fn convert_one(
     };
     let event_id = match obj.get("eventId") {
         None | Some(Value::Null) => new_id(),
-        Some(Value::String(s)) if browser && token(s, 128) => s.clone(),
+        // The same rule as `name`'s: a browser's id may not be a phone number either.
+        Some(Value::String(s)) if browser && token(s, 128) && !looks_like_contact(s) => s.clone(),
         Some(Value::String(s)) if !browser && server_text(s, 256) => s.clone(),
         Some(_) => return Err(refuse("eventId", "invalid_event_id")),
     };
@@ -913,6 +914,16 @@ mod tests {
             ),
             (json!({"eventId": "a@b"}), "eventId", "invalid_event_id"),
             (json!({"eventId": "a%40b"}), "eventId", "invalid_event_id"),
+            (
+                json!({"eventId": "415-555-0132"}),
+                "eventId",
+                "invalid_event_id",
+            ),
+            (
+                json!({"eventId": "4155550132"}),
+                "eventId",
+                "invalid_event_id",
+            ),
             (json!({"eventId": ""}), "eventId", "invalid_event_id"),
             (json!({"eventId": 7}), "eventId", "invalid_event_id"),
         ] {

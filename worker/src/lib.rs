@@ -6,6 +6,7 @@
 //! calls they share with the CLI (`matchkey::amazon`); `edge` (wasm32 only) is
 //! the thin effectful part. See `worker/README.md`.
 
+pub mod access;
 pub mod audience;
 pub mod backlog;
 pub mod check;
@@ -23,3 +24,4 @@ pub mod route;
 pub mod seal;
 pub mod shard;
 pub mod sync;
+pub mod target;

@@ -436,6 +436,19 @@ impl Queue {
         }
     }
 
+    /// A batch of `len` events that must not be sent (its integration now points to
+    /// another account: `crate::target`): every one is dead-lettered with `code`, at once.
+    pub fn refuse(&mut self, len: usize, code: &str) -> Decision {
+        let dead: Vec<usize> = (0..len).collect();
+        self.settle(0, 0, len);
+        Decision {
+            dead,
+            code: Some(code.to_owned()),
+            outcome: "dead_lettered",
+            ..Decision::default()
+        }
+    }
+
     fn settle(&mut self, delivered: usize, rejected: usize, dead: usize) {
         self.acc.remove((delivered + rejected + dead) as u64);
         self.counters.delivered += delivered as u64;
@@ -499,6 +512,19 @@ mod tests {
         assert_eq!(q.next_alarm(30_000, &LIMITS), Some(61_000));
         q.enqueue(489, 40_000, &LIMITS);
         assert_eq!(q.next_alarm(40_000, &LIMITS), Some(40_000));
+        assert!(q.balanced());
+    }
+
+    #[test]
+    fn a_refused_batch_is_dead_lettered_whole_and_the_accounting_balances() {
+        let mut q = Queue::default();
+        q.enqueue(3, 1_000, &LIMITS);
+        let d = q.refuse(3, "target_changed");
+        assert_eq!(d.dead, vec![0, 1, 2]);
+        assert_eq!(d.code.as_deref(), Some("target_changed"));
+        assert_eq!(d.outcome, "dead_lettered");
+        assert!(d.delivered.is_empty() && !d.refresh);
+        assert_eq!((q.pending(), q.counters.dead_lettered), (0, 3));
         assert!(q.balanced());
     }
 

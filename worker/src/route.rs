@@ -98,6 +98,8 @@ pub enum ConsoleRoute {
     Sessions,
     /// `POST /v1/admin/sessions/{id}/revoke`.
     RevokeSession(String),
+    /// `POST /v1/admin/sessions/revoke-all`: sign out everyone (the caller too).
+    RevokeAll,
     /// `GET /v1/admin/users`.
     Users,
     /// `POST /v1/admin/users`: invite someone (their sign-in key is shown once).
@@ -173,6 +175,13 @@ pub fn route(method: &str, path: &str) -> Route {
         [Some("v1"), Some("admin"), Some("sessions"), None, ..] => {
             console("GET", get, ConsoleRoute::Sessions)
         }
+        [
+            Some("v1"),
+            Some("admin"),
+            Some("sessions"),
+            Some("revoke-all"),
+            None,
+        ] => console("POST", post, ConsoleRoute::RevokeAll),
         [Some("v1"), Some("admin"), Some("audit"), None, ..] => {
             console("GET", get, ConsoleRoute::Audit)
         }
@@ -359,6 +368,14 @@ mod tests {
         assert_eq!(
             c("POST", "/v1/admin/sessions/s_1/revoke"),
             Route::Console(ConsoleRoute::RevokeSession("s_1".into()))
+        );
+        assert_eq!(
+            c("POST", "/v1/admin/sessions/revoke-all"),
+            Route::Console(ConsoleRoute::RevokeAll)
+        );
+        assert_eq!(
+            c("GET", "/v1/admin/sessions/revoke-all"),
+            Route::MethodNotAllowed("POST")
         );
         assert_eq!(
             c("GET", "/v1/admin/connections/conn_1/accounts"),

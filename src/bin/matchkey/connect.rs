@@ -425,6 +425,18 @@ fn answer_browser(mut stream: TcpStream, state: &str) -> Option<Result<String, C
         return None;
     }
     let outcome = connect::parse_callback(target, state);
+    if matches!(outcome, Err(CallbackError::StateMismatch)) {
+        // Not this run's redirect: any page can send the browser here, so it is refused
+        // and the wait goes on for the real one (until the timeout).
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "matchkey: not connected",
+            "The redirect's state does not match this run's: it was not started by this matchkey connect. Still waiting for the right one.",
+        );
+        eprintln!("A callback with another state was refused; still waiting.");
+        return None;
+    }
     match &outcome {
         Ok(_) => respond(
             &mut stream,

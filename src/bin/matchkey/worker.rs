@@ -32,21 +32,33 @@ pub(crate) struct DoctorArgs {
     json: bool,
 }
 
-/// The Worker's base URL, checked: https, or http on loopback (local development).
+/// The Worker's base URL, checked with a real URL parser: `https://`, or `http://` only
+/// to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`: local development); never
+/// with a user or password (`http://localhost:1@evil.example` names the host after the
+/// `@`), a query or a fragment. The admin key and tokens travel with it.
 pub(crate) fn base(url: &str) -> anyhow::Result<String> {
-    let url = url.trim().trim_end_matches('/');
-    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-        .iter()
-        .any(|p| {
-            url.strip_prefix(p)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
-        });
-    if !url.starts_with("https://") && !local {
-        bail!(
-            "--worker must be an https:// URL (http:// only for localhost): the admin key and tokens travel with it"
-        );
+    const WHY: &str = "the admin key and tokens travel with it";
+    let parsed = url::Url::parse(url.trim()).map_err(|_| {
+        anyhow::anyhow!("--worker must be a URL such as https://matchkey.example.workers.dev")
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        bail!("--worker must not carry a user name or password ({WHY})");
     }
-    Ok(url.to_owned())
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        bail!("--worker must be the Worker's address without a query or fragment");
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => {}
+        "http" if loopback => {}
+        _ => bail!("--worker must be an https:// URL (http:// only for localhost): {WHY}"),
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
 /// `MATCHKEY_ADMIN_KEY`.
@@ -184,6 +196,22 @@ mod tests {
         assert!(base("http://localhost").is_ok());
         assert!(base("http://w.example").is_err());
         assert!(base("http://localhost.evil.example").is_err());
+        assert!(base("http://[::1]:8787").is_ok());
+        assert!(base("http://127.0.0.2:8787").is_ok());
+        // The address the old prefix check let through: user `localhost`, password `1`,
+        // host 127.0.0.1; and the same trick towards another host.
+        assert!(base("http://localhost:1@127.0.0.1:18999").is_err());
+        assert!(base("http://127.0.0.1@evil.example").is_err());
+        assert!(base("http://localhost@evil.example").is_err());
+        assert!(base("https://user:pw@w.example").is_err());
+        assert!(base("https://w.example/?x=1").is_err());
+        assert!(base("https://w.example/#x").is_err());
+        assert!(base("ftp://w.example").is_err());
+        assert!(base("w.example").is_err());
+        assert_eq!(
+            base(" https://W.Example/base/ ").unwrap(),
+            "https://w.example/base"
+        );
     }
 
     #[test]

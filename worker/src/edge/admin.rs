@@ -15,10 +15,12 @@ use super::auth::DEMO_SECRETS;
 use super::health::days_until_expiry;
 use super::store::{self, hex};
 use super::{Answer, RelayError, iso_now, now_ms, random_bytes, secret, var};
+use crate::access::{self, Person};
 use crate::check::{ConnectionFact, Facts, IntegrationFact, REQUIRED_SECRETS, Secret, checklist};
 use crate::config::{ApiKind, AudienceApi, Config};
 use crate::integration::{self, Fresh, Integration};
 use crate::route::IntegrationAction;
+use crate::target::Target;
 
 /// How long a connection being made may wait for its callback.
 const STATE_TTL_MS: u64 = 10 * 60_000;
@@ -467,15 +469,22 @@ async fn checked(
 
 /// `GET /v1/admin/integrations`: the stored ones, and the `[vars]` one if it names an
 /// advertiser.
-pub(super) async fn list_integrations(req: &Request, env: &Env, vars: &Config) -> Answer {
+pub(super) async fn list_integrations(
+    req: &Request,
+    env: &Env,
+    vars: &Config,
+    person: Option<&Person>,
+) -> Answer {
     store::invalidate();
     let origin = origin(req)?;
+    let sees = |id: &str| person.is_none_or(|p| p.sees(id));
     let list: Vec<Value> = store::integrations(env)
         .await?
         .iter()
+        .filter(|i| sees(&i.id))
         .map(|i| shown(i, env, &origin))
         .collect();
-    let default = vars.has_advertiser().then(|| {
+    let default = (vars.has_advertiser() && sees(integration::DEFAULT_ID)).then(|| {
         json!({
             "id": integration::DEFAULT_ID,
             "from": "vars",
@@ -503,16 +512,77 @@ pub(super) async fn read(req: &Request, env: &Env, id: &str) -> Answer {
 }
 
 /// `PUT /v1/admin/integrations/{id}`: replaces it (its id, site key unless given, and
-/// ingest secret are kept).
-pub(super) async fn replace(req: &mut Request, env: &Env, vars: &Config, id: &str) -> Answer {
+/// ingest secret are kept). An edit that changes where its events go (advertiser,
+/// region, connection, profiles: [`Target`]) is an admin's, and is refused with 409
+/// `pending_work` while anything it accepted still waits: what it took belongs to the
+/// account it was accepted for.
+pub(super) async fn replace(
+    req: &mut Request,
+    env: &Env,
+    vars: &Config,
+    id: &str,
+    person: Option<&Person>,
+) -> Answer {
     let previous = stored(env, id).await?;
     let v = json_body(req).await?;
     let i = match checked(env, vars, &v, id, &previous.site_key, Some(&previous)).await? {
         Ok(i) => i,
         Err(refused) => return refused,
     };
+    let before = previous
+        .to_config(|n| var(env, n))
+        .map_err(RelayError::Config)?;
+    let after = i.to_config(|n| var(env, n)).map_err(RelayError::Config)?;
+    if Target::of(&before) != Target::of(&after) {
+        if !person.is_none_or(access::may_edit_target) {
+            return Err(RelayError::Status(403, "target_needs_admin"));
+        }
+        let pending = pending_work(env, &before).await?;
+        if pending.values().any(|n| *n > 0) {
+            return Ok(Response::from_json(&json!({
+                "error": "pending_work",
+                "pending": pending,
+                "note": "What this integration accepted is still waiting for its advertiser. Disable it, flush, and edit once nothing is pending (GET /v1/health shows the backlog).",
+            }))?
+            .with_status(409));
+        }
+    }
     store::save(env, &i).await?;
     Ok(Response::from_json(&shown(&i, env, &origin(req)?))?)
+}
+
+/// What an integration's objects still hold: events (every shard), audience changes
+/// (each audience it names) and erasures.
+async fn pending_work(
+    env: &Env,
+    config: &Config,
+) -> std::result::Result<std::collections::BTreeMap<&'static str, u64>, RelayError> {
+    let pending = |v: &Value| v["pending"].as_u64().unwrap_or(0);
+    let events: Value = super::batcher(env, config, "/stats", None)
+        .await?
+        .json()
+        .await?;
+    let mut audiences = 0;
+    for name in config.audiences.iter().take(50) {
+        let stats: Value = super::audience_sync(env, config, name, "/stats", None)
+            .await?
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        audiences += pending(&stats);
+    }
+    let erasures: Value = super::erasure::stats(env, config)
+        .await?
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    Ok([
+        ("events", pending(&events)),
+        ("audienceChanges", audiences),
+        ("erasures", pending(&erasures)),
+    ]
+    .into_iter()
+    .collect())
 }
 
 /// `POST /v1/admin/integrations/{id}/{disable|enable|ingest-secret}`.

@@ -1,7 +1,8 @@
 //! Who is calling: servers with the ingest secret, the tag of a known site from one of
-//! its origins, operators with the admin key. Secrets are compared in constant time, and
-//! only after the client's failed-secret count says it may still try; requests are
-//! limited per site key and client IP.
+//! its origins, operators with the admin key. Secrets are compared in constant time and
+//! first: a correct one always goes through; failures are counted per kind of secret,
+//! integration named and client IP (`crate::access::guard_name`), and past the limit a
+//! wrong one is answered 429. Requests are limited per site key and client IP.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use subtle::ConstantTimeEq;
 use worker::*;
 
 use super::{RelayError, alarm_at, durable, now_ms, secret, store};
+use crate::access::{SecretKind, guard_name, locked};
 use crate::config::Config;
 use crate::ingest::Caller;
 
@@ -31,8 +33,6 @@ pub(super) const DEMO_SECRETS: [(&str, &str); 6] = [
     ),
 ];
 
-/// Failed secrets per client within [`GUARD_WINDOW_MS`] before it is refused outright.
-const GUARD_LIMIT: u32 = 10;
 const GUARD_WINDOW_MS: u64 = 15 * 60_000;
 const GUARD: &str = "GUARD";
 const RATE_LIMITER: &str = "RATE_LIMITER";
@@ -59,52 +59,45 @@ fn client_ip(req: &Request) -> String {
         .unwrap_or_else(|| "local".into())
 }
 
-/// Checks a bearer secret against `name`: refused without comparing once the client
-/// has failed too often, and each failure counted.
-async fn check_secret(
+/// Counts a failed secret of `kind` for the client (and the integration the request
+/// names), and answers the refusal: 401 with `code`, or 429 once that guard has seen
+/// more than [`crate::access::GUARD_LIMIT`] failures in its window. Secrets are compared before this,
+/// so a correct one always goes through: another client's failures, or a failed
+/// console sign-in from the same address, never lock a caller out of its own secret.
+pub(super) async fn failed(
     req: &Request,
     env: &Env,
-    given: &str,
-    name: &str,
+    kind: SecretKind,
+    integration: Option<&str>,
     code: &'static str,
-) -> std::result::Result<(), RelayError> {
-    let ip = client_ip(req);
-    let guard = |path: &'static str| durable(env, GUARD, &ip, path, Some(String::new()));
-    if guard("/check").await?.status_code() != 200 {
-        return Err(RelayError::Status(429, "too_many_failed_secrets"));
-    }
-    let expected = secret(env, name).ok_or(RelayError::Status(401, code))?;
-    if secret_eq(given, &expected) {
-        Ok(())
+) -> RelayError {
+    let name = guard_name(kind, integration, &client_ip(req));
+    let failures = match durable(env, GUARD, &name, "/fail", Some(String::new())).await {
+        Ok(mut r) => r
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v["failures"].as_u64())
+            .unwrap_or(0),
+        Err(e) => {
+            console_error!("guard: {e}");
+            0
+        }
+    };
+    if locked(u32::try_from(failures).unwrap_or(u32::MAX)) {
+        RelayError::Status(429, "too_many_failed_secrets")
     } else {
-        guard("/fail").await?;
-        Err(RelayError::Status(401, code))
+        RelayError::Status(401, code)
     }
 }
 
-/// Whether the client (by IP) may still try a secret: refused once it failed too often.
-pub(super) async fn guard_open(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
-    let ip = client_ip(req);
-    if durable(env, GUARD, &ip, "/check", Some(String::new()))
-        .await?
-        .status_code()
-        != 200
-    {
-        return Err(RelayError::Status(429, "too_many_failed_secrets"));
-    }
-    Ok(())
-}
-
-/// Counts a failed secret of the client.
-pub(super) async fn guard_failed(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
-    durable(env, GUARD, &client_ip(req), "/fail", Some(String::new())).await?;
-    Ok(())
-}
-
-/// The admin key, as a bearer token.
+/// The admin key, as a bearer token: compared first, a failure counted.
 pub(super) async fn admin(req: &Request, env: &Env) -> std::result::Result<(), RelayError> {
     let given = bearer(req)?.ok_or(RelayError::Status(401, "invalid_admin_key"))?;
-    check_secret(req, env, &given, "ADMIN_KEY", "invalid_admin_key").await
+    if secret(env, "ADMIN_KEY").is_some_and(|expected| secret_eq(&given, &expected)) {
+        return Ok(());
+    }
+    Err(failed(req, env, SecretKind::AdminKey, None, "invalid_admin_key").await)
 }
 
 /// Who is calling and for which integration, decided from the headers and the query
@@ -130,11 +123,6 @@ async fn identify(
     vars: &Config,
 ) -> std::result::Result<(Caller, Config), RelayError> {
     if let Some(given) = bearer(req)? {
-        let ip = client_ip(req);
-        let guard = |path: &'static str| durable(env, GUARD, &ip, path, Some(String::new()));
-        if guard("/check").await?.status_code() != 200 {
-            return Err(RelayError::Status(429, "too_many_failed_secrets"));
-        }
         if vars.has_advertiser()
             && let Some(expected) = secret(env, "INGEST_SECRET")
             && secret_eq(&given, &expected)
@@ -144,8 +132,16 @@ async fn identify(
         if let Some(config) = store::by_ingest_secret(env, &given).await? {
             return Ok((Caller::Server, config));
         }
-        guard("/fail").await?;
-        return Err(RelayError::Status(401, "invalid_ingest_secret"));
+        // Counted apart for the integration the request names, if it names one.
+        let named = super::site_key(req).or(super::integration_param(req)?);
+        return Err(failed(
+            req,
+            env,
+            SecretKind::Ingest,
+            named.as_deref(),
+            "invalid_ingest_secret",
+        )
+        .await);
     }
     let Some(key) = super::site_key(req) else {
         return Err(RelayError::Status(401, "missing_site_key"));
@@ -224,7 +220,7 @@ impl DurableObject for Guard {
                 alarm_at(&storage, since + GUARD_WINDOW_MS).await?;
                 Response::from_json(&json!({ "failures": failures + 1 }))
             }
-            _ if failures >= GUARD_LIMIT => Response::error("locked", 429),
+            _ if locked(failures) => Response::error("locked", 429),
             _ => Response::ok("ok"),
         }
     }

@@ -19,12 +19,13 @@ use super::live::LiveRing;
 use super::log::{self, Record};
 use super::{
     Held, Machine, alarm_at, entries, entries_with, iso_now, jitter, now_ms, object_config,
-    random_uuid,
+    pin_work, pinned_target, random_uuid,
 };
 use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
 use crate::shard::{self, Epochs, Observer, Shards, Tuning};
+use crate::target::Target;
 
 const QUEUE: &str = "meta:queue";
 const HEALTH: &str = "meta:health";
@@ -127,6 +128,13 @@ impl DurableObject for Batcher {
                     /// the shards); absent from older isolates: these alone.
                     #[serde(default)]
                     of: u64,
+                }
+                // Work is taken only for the target of what waits (`crate::target`).
+                let pending = self.queue.with(|q| q.pending());
+                if let Some(refused) =
+                    pin_work(&self.state.storage(), &req, &config, pending).await?
+                {
+                    return Ok(refused);
                 }
                 let body: Enqueue = req.json().await?;
                 let n = body.events.len() as u64;
@@ -282,9 +290,9 @@ impl Batcher {
         Ok(())
     }
 
-    async fn save_health(&self) -> Result<()> {
+    async fn save_health(&self, config: &Config) -> Result<()> {
         let mut health = self.health.borrow().clone().unwrap_or_default();
-        health.summarize(&self.env).await;
+        health.summarize(&self.env, &config.integration_id).await;
         self.state.storage().put(HEALTH, &health).await?;
         *self.health.borrow_mut() = Some(health);
         Ok(())
@@ -298,9 +306,15 @@ impl Batcher {
         if self.queue.with(|q| q.pending() == 0 || !q.may_send(now)) {
             return self.schedule(&limits).await;
         }
+        // What waits was accepted for its pinned target: if the integration now points
+        // elsewhere, it is dead-lettered under that target, never sent to the new one.
+        let pinned = pinned_target(&self.state.storage()).await;
+        if !crate::target::deliverable(pinned.as_ref(), config) {
+            return self.refuse_all(config, pinned.as_ref(), &limits).await;
+        }
         let mut token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
-            Err(e) => return self.token_failed(e, &limits).await,
+            Err(e) => return self.token_failed(config, e, &limits).await,
         };
         self.health(|h| h.token_state = Some("ok".into()));
         let mut backlog = self.read_backlog().await?;
@@ -339,10 +353,10 @@ impl Batcher {
                 refreshed = true;
                 match access_token(&self.env, config, true).await {
                     Ok(t) => token = t,
-                    Err(e) => return self.token_failed(e, &limits).await,
+                    Err(e) => return self.token_failed(config, e, &limits).await,
                 }
             };
-            self.carry_out(config, &mut backlog, &batch, &decision, status)
+            self.carry_out(config, None, &mut backlog, &batch, &decision, status)
                 .await?;
             if decision.stop {
                 break;
@@ -351,8 +365,36 @@ impl Batcher {
         self.queue.with(Queue::run_done);
         self.queue.commit(Vec::new(), Vec::new()).await?;
         self.write_logs(config).await?;
-        self.save_health().await?;
+        self.save_health(config).await?;
         self.schedule(&limits).await
+    }
+
+    /// Dead-letters what waits (up to a run's read) as `target_changed`, logged and
+    /// written under the target it was accepted for.
+    async fn refuse_all(
+        &self,
+        config: &Config,
+        pinned: Option<&Target>,
+        limits: &Limits,
+    ) -> Result<()> {
+        let mut labels = config.clone();
+        if let Some(p) = pinned {
+            labels.advertiser_id.clone_from(&p.advertiser_id);
+            labels.region = crate::config::Region::parse(&p.region).unwrap_or(labels.region);
+            labels.connection_id.clone_from(&p.connection_id);
+        }
+        let mut backlog = self.read_backlog().await?;
+        for batch in events::batches(backlog.items(READ_LIMIT), limits.batch_size) {
+            let decision = self
+                .queue
+                .with(|q| q.refuse(batch.len(), crate::target::TARGET_CHANGED));
+            self.carry_out(&labels, pinned, &mut backlog, &batch, &decision, 0)
+                .await?;
+        }
+        self.queue.with(Queue::run_done);
+        self.queue.commit(Vec::new(), Vec::new()).await?;
+        self.write_logs(config).await?;
+        self.schedule(limits).await
     }
 
     /// Shard 0's epoch record (one epoch of one shard when none was announced).
@@ -434,7 +476,7 @@ impl Batcher {
         Ok(Backlog::from_listing(legacy, chunks))
     }
 
-    async fn token_failed(&self, e: TokenError, limits: &Limits) -> Result<()> {
+    async fn token_failed(&self, config: &Config, e: TokenError, limits: &Limits) -> Result<()> {
         let now = now_ms();
         let (failure, code) = match e {
             TokenError::Reauthorize => (TokenFailure::Reauthorize, "invalid_grant".to_owned()),
@@ -450,7 +492,7 @@ impl Batcher {
             h.last_error_at = Some(iso_now());
         });
         self.queue.commit(Vec::new(), Vec::new()).await?;
-        self.save_health().await?;
+        self.save_health(config).await?;
         self.schedule(limits).await
     }
 
@@ -458,6 +500,7 @@ impl Batcher {
     async fn carry_out(
         &self,
         config: &Config,
+        pinned: Option<&Target>,
         backlog: &mut Backlog,
         batch: &[(Slot, String)],
         d: &Decision,
@@ -483,6 +526,7 @@ impl Batcher {
             at: iso_now(),
             advertiser: config.advertiser_id.clone(),
             region: config.region.as_str().to_owned(),
+            target: Some(pinned.map_or_else(|| Target::of(config).key(), Target::key)),
             batch_id: batch_id.clone(),
             events: batch.len(),
             accepted: d.delivered.len(),

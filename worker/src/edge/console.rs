@@ -13,6 +13,7 @@ use worker::*;
 use super::amazon::{access_token, auth as api_auth, client_id, send};
 use super::store::{self, hex};
 use super::{Answer, RelayError, api, audience_sync, batcher, iso_now, now_ms, random_bytes, var};
+use crate::access::{Person, Role};
 use crate::config::Config;
 use crate::console::{self as rules, Asset};
 use crate::ingest::Caller;
@@ -25,14 +26,33 @@ pub(super) struct Operator {
     pub(super) name: String,
     /// The session's id and CSRF token, when signed in with a cookie.
     pub(super) session: Option<(String, String)>,
+    /// Their role and integrations (the admin key: an admin of everything).
+    pub(super) person: Person,
 }
+
+/// The id the admin key acts under.
+const ADMIN_ID: &str = "admin";
 
 fn admin_key_operator() -> Operator {
     Operator {
-        id: "admin".into(),
+        id: ADMIN_ID.into(),
         name: "admin key".into(),
         session: None,
+        person: Person::admin(),
     }
+}
+
+/// The fingerprint of the `ADMIN_KEY` set now (`None` when unset).
+fn admin_fp(env: &Env) -> Option<String> {
+    super::secret(env, "ADMIN_KEY").map(|k| rules::admin_fingerprint(&k))
+}
+
+/// A person's role and integrations as D1 keeps them.
+fn person_of(role: &str, integrations: &str) -> Person {
+    // An unknown role (a row edited by hand) is the least.
+    let role = Role::parse(role).unwrap_or(Role::Viewer);
+    let ids: Vec<String> = serde_json::from_str(integrations).unwrap_or_default();
+    Person::new(role, ids)
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -53,6 +73,9 @@ struct SessionRow {
     last_ms: f64,
     revoked_at: Option<String>,
     user_revoked: Option<String>,
+    role: Option<String>,
+    integrations: Option<String>,
+    admin_fp: Option<String>,
 }
 
 /// The operator of an admin request: the bearer admin key (as before the console), or
@@ -78,18 +101,22 @@ pub(super) async fn operator(
     let row: Option<SessionRow> = db
         .prepare(
             "SELECT s.id, s.user_id, s.user_name, s.csrf, s.created_ms, s.last_ms, s.revoked_at, \
-             u.revoked_at AS user_revoked FROM console_sessions s \
+             s.admin_fp, u.revoked_at AS user_revoked, u.role, u.integrations FROM console_sessions s \
              LEFT JOIN console_users u ON u.id = s.user_id WHERE s.token_sha256 = ?1",
         )
         .bind(&[sha256_hex(&token).as_str().into()])?
         .first(None)
         .await?;
     let now = now_ms();
+    let current_fp = admin_fp(env);
     let Some(row) = row.filter(|r| {
+        // A session of the admin key lives only as long as that key.
+        let key_gone = r.user_id == ADMIN_ID
+            && !rules::admin_session_alive(r.admin_fp.as_deref(), current_fp.as_deref());
         rules::alive(
             r.created_ms as u64,
             r.last_ms as u64,
-            r.revoked_at.is_some() || r.user_revoked.is_some(),
+            r.revoked_at.is_some() || r.user_revoked.is_some() || key_gone,
             now,
         )
     }) else {
@@ -110,10 +137,19 @@ pub(super) async fn operator(
             .run()
             .await?;
     }
+    let person = if row.user_id == ADMIN_ID {
+        Person::admin()
+    } else {
+        person_of(
+            row.role.as_deref().unwrap_or_default(),
+            row.integrations.as_deref().unwrap_or("[]"),
+        )
+    };
     Ok(Operator {
         id: row.user_id,
         name: row.user_name,
         session: Some((row.id, row.csrf)),
+        person,
     })
 }
 
@@ -201,7 +237,6 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
         .as_str()
         .filter(|k| (1..=256).contains(&k.len()))
         .ok_or(RelayError::Status(400, "missing_key"))?;
-    super::auth::guard_open(req, env).await?;
     let db = store::db(env).await?;
     let admin = super::secret(env, "ADMIN_KEY").is_some_and(|k| super::auth::secret_eq(key, &k));
     let who = if admin {
@@ -211,23 +246,47 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
         struct User {
             id: String,
             name: String,
+            role: String,
+            integrations: String,
         }
         let user: Option<User> = db
             .prepare(
-                "SELECT id, name FROM console_users WHERE key_sha256 = ?1 AND revoked_at IS NULL",
+                "SELECT id, name, role, integrations FROM console_users WHERE key_sha256 = ?1 AND revoked_at IS NULL",
             )
             .bind(&[sha256_hex(key).as_str().into()])?
             .first(None)
             .await?;
         user.map(|u| Operator {
+            person: person_of(&u.role, &u.integrations),
             id: u.id,
             name: u.name,
             session: None,
         })
     };
     let Some(mut who) = who else {
-        super::auth::guard_failed(req, env).await?;
-        return Err(RelayError::Status(401, "invalid_sign_in_key"));
+        let refusal = super::auth::failed(
+            req,
+            env,
+            crate::access::SecretKind::SignIn,
+            None,
+            "invalid_sign_in_key",
+        )
+        .await;
+        // Every attempt is in the audit log: a failed one by nobody (never the key).
+        let status = match &refusal {
+            RelayError::Status(status, _) => *status,
+            _ => 500,
+        };
+        let nobody = Operator {
+            id: "unknown".into(),
+            name: "failed sign-in".into(),
+            session: None,
+            person: Person::new(Role::Viewer, Vec::new()),
+        };
+        if let Err(e) = audit(env, &nobody, "session.sign_in", None, status).await {
+            console_error!("audit log: D1 write failed: {e}");
+        }
+        return Err(refusal);
     };
     let token = hex(&random_bytes(32));
     let csrf = hex(&random_bytes(24));
@@ -242,8 +301,9 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
         .bind(&[forget.into()])?
         .run()
         .await?;
+    let fp = if admin { admin_fp(env) } else { None };
     db.prepare(
-        "INSERT INTO console_sessions (id, token_sha256, user_id, user_name, csrf, created_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO console_sessions (id, token_sha256, user_id, user_name, csrf, created_ms, last_ms, admin_fp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
     )
     .bind(&[
         id.as_str().into(),
@@ -252,6 +312,7 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
         who.name.as_str().into(),
         csrf.as_str().into(),
         now.into(),
+        store::opt(fp.as_deref()),
     ])?
     .run()
     .await?;
@@ -265,7 +326,11 @@ pub(super) async fn sign_in(req: &mut Request, env: &Env) -> Answer {
 
 fn whoami_body(who: &Operator) -> Value {
     json!({
-        "user": { "id": who.id, "name": who.name },
+        "user": { "id": who.id, "name": who.name, "role": who.person.role.as_str(),
+                  "integrations": match &who.person.scope {
+                      crate::access::Scope::All => Value::Null,
+                      crate::access::Scope::Only(ids) => json!(ids),
+                  } },
         "session": who.session.as_ref().map(|(id, _)| id),
         "csrf": who.session.as_ref().map(|(_, csrf)| csrf),
         "idleMinutes": rules::IDLE_MS / 60_000,
@@ -375,24 +440,69 @@ pub(super) async fn handle(
             revoke_sessions(env, "id", &id).await?;
             Ok(Response::from_json(&json!({ "revoked": id }))?)
         }
+        ConsoleRoute::RevokeAll => {
+            // Everyone, the caller too: after a leaked key or person, start afresh.
+            store::db(env)
+                .await?
+                .prepare("UPDATE console_sessions SET revoked_at = ?1 WHERE revoked_at IS NULL")
+                .bind(&[iso_now().as_str().into()])?
+                .run()
+                .await?;
+            let mut r = Response::from_json(&json!({ "revokedAll": true }))?;
+            if who.session.is_some() {
+                r.headers_mut().set("set-cookie", &rules::clear_cookie())?;
+            }
+            Ok(r)
+        }
         ConsoleRoute::Users => {
             let list = rows(
                 env,
-                "SELECT id, name, invited_by, created_at, revoked_at FROM console_users ORDER BY created_at, id",
+                "SELECT id, name, role, integrations, invited_by, created_at, revoked_at FROM console_users ORDER BY created_at, id",
                 &[],
             )
             .await?;
+            let list: Vec<Value> = list
+                .into_iter()
+                .map(|mut u| {
+                    let ids: Value = u["integrations"]
+                        .as_str()
+                        .and_then(|t| serde_json::from_str(t).ok())
+                        .unwrap_or_else(|| json!([]));
+                    u["integrations"] = ids;
+                    u
+                })
+                .collect();
             Ok(Response::from_json(&json!({ "users": list }))?)
         }
         ConsoleRoute::Invite => {
-            let v = json_body(req).await?;
-            let name = v["name"].as_str().unwrap_or_default().trim().to_owned();
-            if !rules::valid_person_name(&name) {
-                return Ok(Response::from_json(&json!({
-                    "error": "invalid_user", "fields": [{ "field": "name", "reason": "required" }]
-                }))?
-                .with_status(400));
+            if !crate::access::may_invite(&who.person) {
+                return Err(RelayError::Status(403, "role_not_allowed"));
             }
+            let v = json_body(req).await?;
+            let mut known: Vec<String> = store::integrations(env)
+                .await?
+                .iter()
+                .map(|i| i.id.clone())
+                .collect();
+            if vars.has_advertiser() {
+                known.push(crate::integration::DEFAULT_ID.to_owned());
+            }
+            let invited = match rules::invitation(&v, &known) {
+                Ok(i) => i,
+                Err(errors) => {
+                    let fields: Vec<Value> = errors
+                        .iter()
+                        .map(|(field, reason)| json!({ "field": field, "reason": reason }))
+                        .collect();
+                    return Ok(Response::from_json(
+                        &json!({ "error": "invalid_user", "fields": fields }),
+                    )?
+                    .with_status(400));
+                }
+            };
+            let name = invited.name.clone();
+            let role = invited.role.as_str();
+            let integrations = json!(invited.integrations).to_string();
             let key = format!("mk_ck_{}", hex(&random_bytes(24)));
             let id = format!("usr_{}", hex(&random_bytes(8)));
             if key.len() != 54 {
@@ -401,18 +511,21 @@ pub(super) async fn handle(
             let created = iso_now();
             store::db(env)
                 .await?
-                .prepare("INSERT INTO console_users (id, name, key_sha256, invited_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare("INSERT INTO console_users (id, name, key_sha256, invited_by, created_at, role, integrations) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .bind(&[
                     id.as_str().into(),
                     name.as_str().into(),
                     sha256_hex(&key).as_str().into(),
                     who.id.as_str().into(),
                     created.as_str().into(),
+                    role.into(),
+                    integrations.as_str().into(),
                 ])?
                 .run()
                 .await?;
             Ok(Response::from_json(&json!({
                 "id": id, "name": name, "invited_by": who.id, "created_at": created,
+                "role": role, "integrations": invited.integrations,
                 "sign_in_key": key,
                 "note": "The sign-in key is shown this once; hand it over privately.",
             }))?
@@ -428,16 +541,39 @@ pub(super) async fn handle(
             if found.is_empty() {
                 return Err(RelayError::Status(404, "unknown_user"));
             }
-            store::db(env)
-                .await?
-                .prepare(
-                    "UPDATE console_users SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                )
-                .bind(&[id.as_str().into(), iso_now().as_str().into()])?
-                .run()
-                .await?;
-            revoke_sessions(env, "user_id", &id).await?;
-            Ok(Response::from_json(&json!({ "revoked": id }))?)
+            // The person and everyone they invited, and theirs in turn: an invitation
+            // never outlives whoever made it.
+            const DOWN: &str = "WITH RECURSIVE down(id) AS (SELECT ?1 UNION \
+                 SELECT u.id FROM console_users u JOIN down ON u.invited_by = down.id)";
+            let now = iso_now();
+            let db = store::db(env).await?;
+            let revoked: Vec<Value> = rows(
+                env,
+                &format!("{DOWN} SELECT id FROM down"),
+                &[id.as_str().into()],
+            )
+            .await?;
+            db.batch(vec![
+                db.prepare(format!(
+                    "{DOWN} UPDATE console_users SET revoked_at = ?2 \
+                     WHERE id IN (SELECT id FROM down) AND revoked_at IS NULL"
+                ))
+                .bind(&[id.as_str().into(), now.as_str().into()])?,
+                db.prepare(format!(
+                    "{DOWN} UPDATE console_sessions SET revoked_at = ?2 \
+                     WHERE user_id IN (SELECT id FROM down) AND revoked_at IS NULL"
+                ))
+                .bind(&[id.as_str().into(), now.as_str().into()])?,
+            ])
+            .await?;
+            let with: Vec<&str> = revoked
+                .iter()
+                .filter_map(|r| r["id"].as_str())
+                .filter(|r| *r != id)
+                .collect();
+            Ok(Response::from_json(
+                &json!({ "revoked": id, "revokedWithThem": with }),
+            )?)
         }
         ConsoleRoute::Audit => {
             let limit = limit_param(req, 200, 1000)?;

@@ -34,8 +34,10 @@ impl Health {
         self.token_state.as_deref() == Some("reauthorization_needed")
     }
 
-    /// Writes the KV summary when its status changed or a minute has passed.
-    pub(super) async fn summarize(&mut self, env: &Env) {
+    /// Writes the integration's KV summary (`health:{integration}`, the status also in
+    /// the key's metadata, so `/healthz` reads every integration with one listing) when
+    /// its status changed or a minute has passed.
+    pub(super) async fn summarize(&mut self, env: &Env, integration: &str) {
         let status = if self.degraded() { "degraded" } else { "ok" };
         let now = now_ms();
         if self.summary.as_deref() == Some(status)
@@ -44,7 +46,11 @@ impl Health {
             return;
         }
         if let Ok(kv) = env.kv(KV)
-            && let Ok(put) = kv.put("health", json!({ "status": status }).to_string())
+            && let Ok(put) = kv.put(
+                &format!("{HEALTH_PREFIX}{integration}"),
+                json!({ "status": status }).to_string(),
+            )
+            && let Ok(put) = put.metadata(json!({ "status": status }))
             && put.execute().await.is_ok()
         {
             self.summary_at = now;
@@ -53,21 +59,48 @@ impl Health {
     }
 }
 
-/// `GET /healthz`: `ok` or `degraded`, nothing else (anyone can ask).
+/// Each integration's summary is under this prefix, by its id.
+const HEALTH_PREFIX: &str = "health:";
+/// Pages of 1,000 keys `/healthz` reads at most (bounded work for a public route).
+const HEALTH_PAGES: usize = 5;
+
+/// `GET /healthz`: `ok`, or `degraded` when any integration is (re-authorization
+/// needed); nothing else, not even which (anyone can ask).
 pub(super) async fn public(env: &Env) -> Answer {
-    let status = match env.kv(KV) {
-        Ok(kv) => kv
-            .get("health")
-            .json::<Value>()
-            .await
-            .ok()
-            .flatten()
-            .and_then(|v| v["status"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "ok".into()),
-        Err(_) => "ok".into(),
-    };
+    let mut statuses = Vec::new();
+    if let Ok(kv) = env.kv(KV) {
+        let mut cursor: Option<String> = None;
+        for _ in 0..HEALTH_PAGES {
+            let mut list = kv.list().prefix(HEALTH_PREFIX.to_owned());
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let Ok(page) = list.execute().await else {
+                break;
+            };
+            statuses.extend(page.keys.into_iter().map(|k| {
+                k.metadata
+                    .and_then(|m| m["status"].as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            }));
+            if page.list_complete {
+                break;
+            }
+            cursor = page.cursor;
+        }
+    }
+    let status = overall(statuses.iter().map(String::as_str));
     let code = if status == "ok" { 200 } else { 503 };
     Ok(Response::from_json(&json!({ "status": status }))?.with_status(code))
+}
+
+/// The Worker's public status: `degraded` when any integration's is.
+fn overall<'a>(mut each: impl Iterator<Item = &'a str>) -> &'static str {
+    if each.any(|s| s == "degraded") {
+        "degraded"
+    } else {
+        "ok"
+    }
 }
 
 /// The integration's sharding as the admin sees it: the setting, the shards in force

@@ -10,8 +10,10 @@ use wasm_bindgen::JsValue;
 use worker::*;
 
 use super::{Answer, RelayError, batcher, iso_now, now_ms};
+use crate::access::{Person, Scope};
 use crate::config::Config;
 use crate::ingest;
+use crate::target::Target;
 
 /// Dead letters claimed and re-sent per `/v1/replay`.
 const REPLAY_LIMIT: u32 = 500;
@@ -26,6 +28,10 @@ pub(super) struct Record {
     pub(super) at: String,
     pub(super) advertiser: String,
     pub(super) region: String,
+    /// The target's key (`crate::target::Target::key`): dead letters are replayed only
+    /// to the same one. Absent from records of earlier versions.
+    #[serde(default)]
+    pub(super) target: Option<String>,
     pub(super) batch_id: String,
     pub(super) events: usize,
     pub(super) accepted: usize,
@@ -96,8 +102,8 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
         let event_time = parsed["eventTime"].as_str().unwrap_or_default();
         statements.push(
             db.prepare(
-                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration, target) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
                  WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE integration = ?9 AND advertiser = ?2 AND event_id = ?4 AND replayed_at IS NULL)",
             )
             .bind(&[
@@ -110,6 +116,7 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
                 event.as_str().into(),
                 r.code.as_deref().unwrap_or("UNKNOWN").into(),
                 r.integration.as_str().into(),
+                opt(r.target.as_deref()),
             ])?,
         );
     }
@@ -145,6 +152,7 @@ pub(super) async fn deliveries(
     env: &Env,
     vars: &Config,
     chosen: Option<&Config>,
+    person: Option<&Person>,
 ) -> Answer {
     let url = req.url()?;
     let limit: u32 = url
@@ -184,11 +192,23 @@ pub(super) async fn deliveries(
     }
     let db = db(env).await?;
     let filter = chosen.map(|c| c.integration_id.clone());
+    // Without `?integration=`, a person given some integrations sees only theirs.
+    let scope: Option<Vec<String>> = match (chosen, person.map(|p| &p.scope)) {
+        (None, Some(Scope::Only(ids))) => Some(ids.clone()),
+        _ => None,
+    };
+    let scope_json = scope.as_ref().map(|ids| json!(ids).to_string());
     let newest = |columns: &'static str, table: &'static str, by_status: bool| {
         let db = &db;
         let mut conditions: Vec<(&'static str, JsValue)> = Vec::new();
         if let Some(id) = &filter {
             conditions.push(("integration =", id.as_str().into()));
+        }
+        if let Some(ids) = &scope_json {
+            conditions.push((
+                "integration IN (SELECT value FROM json_each(?))",
+                ids.as_str().into(),
+            ));
         }
         if let Some(s) = &since {
             conditions.push(("at >=", s.as_str().into()));
@@ -204,7 +224,11 @@ pub(super) async fn deliveries(
             let mut binds: Vec<JsValue> = vec![limit.into()];
             for (i, (condition, value)) in conditions.into_iter().enumerate() {
                 sql.push_str(if i == 0 { " WHERE " } else { " AND " });
-                sql.push_str(&format!("{condition} ?{}", i + 2));
+                match condition.strip_suffix("(?))") {
+                    // A condition with its parameter inside.
+                    Some(head) => sql.push_str(&format!("{head}(?{}))", i + 2)),
+                    None => sql.push_str(&format!("{condition} ?{}", i + 2)),
+                }
                 binds.push(value);
             }
             sql.push_str(" ORDER BY id DESC LIMIT ?1");
@@ -237,6 +261,9 @@ pub(super) async fn deliveries(
             }
         }
     }
+    if let Some(ids) = &scope {
+        configs.retain(|c| ids.contains(&c.integration_id));
+    }
     let mut accounting = serde_json::Map::new();
     for config in &configs {
         let stats: Value = batcher(env, config, "/stats", None)
@@ -259,9 +286,11 @@ pub(super) async fn deliveries(
 }
 
 /// `POST /v1/replay` (admin): claims dead letters still inside Amazon's window (an
-/// atomic UPDATE … RETURNING, so two replays never take the same row), queues them
-/// again, and resumes delivery after a re-authorization. A refused enqueue releases the
-/// claim.
+/// atomic UPDATE … RETURNING, so two replays never take the same row) that were
+/// accepted for the integration's target now (`crate::target`: its advertiser, region,
+/// grant and profiles; rows from before targets were kept by advertiser and region),
+/// queues them again, and resumes delivery after a re-authorization. A refused or
+/// failed enqueue releases the claim of what was not queued.
 pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let db = db(env).await?;
     let oldest = now_ms() as f64 - (ingest::LOOKBACK_DAYS as f64) * 86_400_000.0;
@@ -274,7 +303,8 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let rows: Vec<Dead> = db
         .prepare(
             "UPDATE dead_letters SET replayed_at = ?1 WHERE id IN (\
-               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND integration = ?3 ORDER BY id LIMIT ?4\
+               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND integration = ?3 \
+               AND (target = ?5 OR (target IS NULL AND advertiser = ?6 AND region = ?7)) ORDER BY id LIMIT ?4\
              ) RETURNING id, event",
         )
         .bind(&[
@@ -282,6 +312,9 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
             oldest.into(),
             config.integration_id.as_str().into(),
             REPLAY_LIMIT.into(),
+            Target::of(config).key().into(),
+            config.advertiser_id.as_str().into(),
+            config.region.as_str().into(),
         ])?
         .all()
         .await?
@@ -297,18 +330,35 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
                 (id, r.event.clone())
             })
             .collect();
-        if let Some(refused) = super::enqueue(env, config, events, true).await? {
-            // Release the claim of exactly the rows no shard took: the others are queued
-            // and a later replay must not send them again.
-            for &i in &refused.indexes {
+        let release = |ids: Vec<f64>| {
+            let db = &db;
+            let claim = claim.as_str();
+            async move {
+                let ids = json!(ids).to_string();
                 db.prepare(
-                    "UPDATE dead_letters SET replayed_at = NULL WHERE id = ?1 AND replayed_at = ?2",
+                    "UPDATE dead_letters SET replayed_at = NULL WHERE replayed_at = ?2 \
+                     AND id IN (SELECT value FROM json_each(?1))",
                 )
-                .bind(&[rows[i].id.into(), claim.as_str().into()])?
+                .bind(&[ids.as_str().into(), claim.into()])?
                 .run()
-                .await?;
+                .await
+                .map(|_| ())
             }
-            return Err(refused.error);
+        };
+        match super::enqueue(env, config, events, true).await {
+            Ok(None) => {}
+            Ok(Some(refused)) => {
+                // Release the claim of exactly the rows no shard took: the others are
+                // queued and a later replay must not send them again.
+                release(refused.indexes.iter().map(|&i| rows[i].id).collect()).await?;
+                return Err(refused.error);
+            }
+            Err(e) => {
+                // Nothing is known to be queued (the enqueue failed before any shard
+                // answered): every claim is released, so a later replay takes them.
+                release(rows.iter().map(|r| r.id).collect()).await?;
+                return Err(e.into());
+            }
         }
     }
     // Whatever waits goes now too (after a re-authorization, say).

@@ -47,6 +47,7 @@ use crate::config::Config;
 use crate::integration::DEFAULT_ID;
 use crate::route::{self, Route};
 use crate::shard::{self, Epochs, Shards};
+use crate::target::Target;
 
 const BATCHER: &str = "BATCHER";
 const AUDIENCES: &str = "AUDIENCES";
@@ -249,14 +250,23 @@ async fn dispatch(req: &mut Request, env: &Env, config: &Config) -> Answer {
     } else {
         None
     };
-    let mut answer = serve(req, env, config, route.clone(), who.as_ref()).await;
+    // What the person may do: one decision for every admin route and console view.
+    let query = integration_param(req)?;
+    let access = match &who {
+        Some(who) => crate::access::allowed(&who.person, &route, query.as_deref()),
+        None => crate::access::Access::Allow,
+    };
+    let mut answer = match access {
+        crate::access::Access::Deny(code) => Err(RelayError::Status(403, code)),
+        _ => serve(req, env, config, route.clone(), who.as_ref()).await,
+    };
     if let (Some(who), Some((action, target))) = (&who, crate::console::action(&route)) {
         let (status, created) = match &mut answer {
             Ok(r) => (r.status_code(), created_id(r).await),
             Err(RelayError::Status(status, _)) => (*status, None),
             Err(_) => (500, None),
         };
-        let target = target.or(created).or(integration_param(req).ok().flatten());
+        let target = target.or(created).or(query);
         if let Err(e) = console::audit(env, who, action, target.as_deref(), status).await {
             console_error!("audit log: D1 write failed: {e}");
         }
@@ -308,7 +318,7 @@ async fn serve(
                 Some(_) => Some(chosen(req, env, config).await?),
                 None => None,
             };
-            log::deliveries(req, env, config, chosen.as_ref()).await
+            log::deliveries(req, env, config, chosen.as_ref(), who.map(|w| &w.person)).await
         }
         Route::Replay => {
             let config = &chosen(req, env, config).await?;
@@ -333,12 +343,12 @@ async fn serve(
             if create {
                 admin::install(req, env, config).await
             } else {
-                admin::list_integrations(req, env, config).await
+                admin::list_integrations(req, env, config, who.map(|w| &w.person)).await
             }
         }
         Route::Integration { id, replace } => {
             if replace {
-                admin::replace(req, env, config, &id).await
+                admin::replace(req, env, config, &id, who.map(|w| &w.person)).await
             } else {
                 admin::read(req, env, &id).await
             }
@@ -446,8 +456,60 @@ async fn batcher_shard(
     path: &str,
     body: Option<String>,
 ) -> Result<Response> {
-    let path = format!("{path}?integration={}&shard={k}", config.integration_id);
+    let path = format!(
+        "{path}?integration={}&shard={k}&target={}",
+        config.integration_id,
+        Target::of(config).key()
+    );
     durable(env, BATCHER, &shard_name(config, k), &path, body).await
+}
+
+/// Where a queue object keeps the target of the work it holds ([`crate::target`]).
+const TARGET: &str = "meta:target";
+
+/// The target the work a queue object holds was accepted for (`None`: an object of an
+/// earlier version, or one that never took any).
+async fn pinned_target(storage: &Storage) -> Option<Target> {
+    storage.get(TARGET).await.ok().flatten()
+}
+
+/// Before a queue object takes work: the caller's view of the integration (`?target=`)
+/// must be the object's (else both read it afresh and the caller tries again), and the
+/// object takes work only for the target of what it already holds
+/// ([`crate::target::pin`]). `Some` is the refusal to answer, with a Retry-After.
+async fn pin_work(
+    storage: &Storage,
+    req: &Request,
+    config: &Config,
+    pending: u64,
+) -> Result<Option<Response>> {
+    let offered = Target::of(config);
+    let named = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "target")
+        .map(|(_, v)| v.into_owned());
+    let busy = |code: &str, secs: u64| -> Result<Option<Response>> {
+        let mut r = Response::from_json(&json!({ "error": code }))?.with_status(503);
+        r.headers_mut().set("retry-after", &secs.to_string())?;
+        r.headers_mut().set("x-matchkey-refusal", code)?;
+        Ok(Some(r))
+    };
+    if named.is_some_and(|k| k != offered.key()) {
+        // The integration changed and one of us has the older copy.
+        store::invalidate();
+        return busy("integration_changed", 2);
+    }
+    let pinned = pinned_target(storage).await;
+    match crate::target::pin(pinned.as_ref(), &offered, pending) {
+        crate::target::Pin::Wait => busy("target_draining", config.flush_seconds.max(1)),
+        crate::target::Pin::Take => {
+            if pinned.as_ref() != Some(&offered) {
+                storage.put(TARGET, &offered).await?;
+            }
+            Ok(None)
+        }
+    }
 }
 
 thread_local! {
@@ -587,7 +649,17 @@ fn enqueue_answer(answer: &Response) -> std::result::Result<(), RelayError> {
                 .flatten()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(60);
-            Err(RelayError::Busy("backlog_full", secs))
+            // The object says which: its backlog is full, or the integration changed
+            // (this isolate reads it afresh), or what it holds is for another target.
+            let code = match answer.headers().get("x-matchkey-refusal").ok().flatten() {
+                Some(c) if c == "integration_changed" => {
+                    store::invalidate();
+                    "integration_changed"
+                }
+                Some(c) if c == "target_draining" => "target_draining",
+                _ => "backlog_full",
+            };
+            Err(RelayError::Busy(code, secs))
         }
         _ => Err(RelayError::Busy("queue_unavailable", 10)),
     }
