@@ -285,6 +285,8 @@ test('the views with real data: install, live events, delivery, dead letter repl
   // names her; revoked, her session ends.
   await open(page, '#people');
   await page.fill('#u-name', 'Grace');
+  await page.selectOption('#u-role', 'operator');
+  await page.fill('#u-integrations', id);
   await page.click('#invite-form button[type=submit]');
   await page.waitForSelector('#new-key');
   const graceKey = await page.textContent('#new-key');

@@ -123,6 +123,10 @@ test('connecting in the browser: state and PKCE single-use, tokens stored only s
     assert.equal(ok.status, 200, page);
     const id = page.match(/conn_[0-9a-f]+/)[0];
     assert.doesNotMatch(page, /Atzr|Atza/);
+    // The page names the account the grant reaches, and the callback is audited.
+    assert.match(page, /It reaches: .*<code>ENTITY1MATCHKEYDEMO<\/code>/, page);
+    const audited = await adminCall(worker, '/v1/admin/audit');
+    assert.ok(audited.body.audit.some((r) => r.action === 'connection.callback' && r.target === id && r.actor_id === 'callback'), audited.text);
 
     // The same callback again: the state was used.
     assert.match((await callback(worker, back.code, back.state)).text, /invalid_state/);

@@ -493,13 +493,17 @@ async function showPeople() {
   const [users, sessions, audit] = await Promise.all([api('/v1/admin/users'), api('/v1/admin/sessions'), api('/v1/admin/audit?limit=200')]);
   const invite = h('form', { id: 'invite-form', class: 'row' },
     h('div', { class: 'field', 'data-field': 'name' }, h('label', { for: 'u-name' }, 'Name'), h('input', { id: 'u-name', maxlength: 100 }), h('span', { class: 'err' })),
+    h('div', { class: 'field', 'data-field': 'role' }, h('label', { for: 'u-role' }, 'Role'),
+      h('select', { id: 'u-role' }, h('option', { value: 'viewer' }, 'viewer: reads'), h('option', { value: 'operator' }, 'operator: replay, flush, edit'), h('option', { value: 'admin' }, 'admin: everything'))),
+    h('div', { class: 'field', 'data-field': 'integrations' }, h('label', { for: 'u-integrations' }, 'Integrations (ids, comma-separated)'), h('input', { id: 'u-integrations', maxlength: 2000 })),
     h('button', { type: 'submit' }, 'Invite'));
   const out = h('p', { id: 'invite-result', 'aria-live': 'polite' });
   invite.addEventListener('submit', async (e) => {
     e.preventDefault();
     invite.querySelector('.err').textContent = '';
     try {
-      const u = await api('/v1/admin/users', { method: 'POST', body: { name: invite.querySelector('#u-name').value } });
+      const integrations = invite.querySelector('#u-integrations').value.split(',').map((x) => x.trim()).filter(Boolean);
+      const u = await api('/v1/admin/users', { method: 'POST', body: { name: invite.querySelector('#u-name').value, role: invite.querySelector('#u-role').value, integrations } });
       await showPeople();
       document.getElementById('invite-result').replaceChildren(`${u.name}'s sign-in key (shown this once; hand it over privately): `, h('code', { id: 'new-key' }, u.sign_in_key));
     } catch (err) {
@@ -513,9 +517,9 @@ async function showPeople() {
     showPeople();
   };
   view.replaceChildren(h('h1', {}, 'People'),
-    table(['Name', 'Id', 'Invited by', 'Since', 'State', ''], users.users.map((u) => [u.name, h('code', {}, u.id), u.invited_by, when(u.created_at),
+    table(['Name', 'Id', 'Role', 'Integrations', 'Invited by', 'Since', 'State', ''], users.users.map((u) => [u.name, h('code', {}, u.id), u.role, u.role === 'admin' ? 'all' : (u.integrations || []).join(', '), u.invited_by, when(u.created_at),
       u.revoked_at ? badge('revoked', 'bad') : badge('active', 'ok'),
-      u.revoked_at ? '' : h('button', { type: 'button', onclick: () => revoke('users', u.id, `${u.name}'s key and sessions`) }, 'Revoke')]), 'Only the admin key so far.'),
+      u.revoked_at ? '' : h('button', { type: 'button', onclick: () => revoke('users', u.id, `${u.name}'s key and sessions, and those of everyone they invited`) }, 'Revoke')]), 'Only the admin key so far.'),
     h('h2', {}, 'Invite someone'), invite, out,
     h('h2', {}, 'Sessions'),
     table(['Who', 'Session', 'Signed in', 'Last seen', 'State', ''], sessions.sessions.map((s) => [s.user_name, h('code', {}, s.id), when(s.created_ms), when(s.last_ms),

@@ -215,6 +215,8 @@ pub fn action(route: &Route) -> Option<(&'static str, Option<String>)> {
             Some(id.clone()),
         ),
         Route::Replay => ("deliveries.replay", None),
+        // Reads made with an advertiser's grant are audited as changes are.
+        Route::Check => ("deployment.check", None),
         Route::Flush => ("deliveries.flush", None),
         Route::AudienceFlush(name) => ("audience.flush", Some(name.clone())),
         Route::Console(c) => match c {
@@ -224,6 +226,7 @@ pub fn action(route: &Route) -> Option<(&'static str, Option<String>)> {
             ConsoleRoute::RevokeAll => ("session.revoke_all", None),
             ConsoleRoute::Invite => ("user.invite", None),
             ConsoleRoute::RevokeUser(id) => ("user.revoke", Some(id.clone())),
+            ConsoleRoute::Accounts(id) => ("connection.accounts", Some(id.clone())),
             _ => return None,
         },
         _ => return None,
@@ -416,6 +419,13 @@ mod tests {
                 "POST",
                 "/v1/admin/sessions/revoke-all",
                 "session.revoke_all",
+            ),
+            // Reads that use an advertiser's grant.
+            ("GET", "/v1/admin/check", "deployment.check"),
+            (
+                "GET",
+                "/v1/admin/connections/conn_1/accounts",
+                "connection.accounts",
             ),
         ] {
             assert_eq!(action(&route(m, p)).map(|a| a.0), Some(name), "{m} {p}");

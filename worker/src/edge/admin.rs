@@ -266,14 +266,71 @@ pub(super) async fn connect_callback(req: &Request, env: &Env, vars: &Config) ->
     )
     .await?;
     store::mark_connection(env, &id, "ok", None).await?;
+    let callback = super::console::Operator::callback();
+    if let Err(e) =
+        super::console::audit(env, &callback, "connection.callback", Some(&id), 200).await
+    {
+        console_error!("audit log: D1 write failed: {e}");
+    }
+    // Which accounts the grant reaches, so the person sees what they connected.
+    let accounts = connected_accounts(env, vars, &id, &pending.region).await;
     page(
         200,
         "Connected",
         &[
             format!("Amazon Ads account connected: <code>{id}</code> ({}).", pending.region),
+            accounts,
             "Next: install an integration with this <code>connection_id</code> (POST /v1/admin/integrations, or <a href=\"/console#integration\">in the console</a>). You can close this page.".into(),
         ],
     )
+}
+
+/// Escapes text for an HTML page.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A line naming the accounts a new connection reaches (its profiles' account names and
+/// ids, at most 5), or saying they could not be listed.
+async fn connected_accounts(env: &Env, vars: &Config, id: &str, region: &str) -> String {
+    let mut probe = vars.clone();
+    probe.connection_id = Some(id.to_owned());
+    if let Some(r) = crate::config::Region::parse(region) {
+        probe.region = r;
+    }
+    let Ok(token) = access_token(env, &probe, false).await else {
+        return "The accounts it reaches could not be listed now; the console's Connections view lists them.".into();
+    };
+    let client_id = client_id(env);
+    let (status, _, text) = send(connect::list_profiles(&auth(&probe, &token, &client_id))).await;
+    match connect::parse_profiles(&text).filter(|_| status == 200) {
+        Some(profiles) if !profiles.is_empty() => {
+            let names: Vec<String> = profiles
+                .iter()
+                .take(5)
+                .map(|p| {
+                    format!(
+                        "{} (<code>{}</code>, {})",
+                        escape(&p.account_name),
+                        escape(&p.account_id),
+                        escape(&p.country_code)
+                    )
+                })
+                .collect();
+            let more = profiles.len().saturating_sub(5);
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            format!("It reaches: {}{more}.", names.join(", "))
+        }
+        _ => "The grant reaches no advertising profile in this region.".into(),
+    }
 }
 
 /// `POST /v1/admin/connections` `{region, refresh_token, granted_at?, label?}` (from
