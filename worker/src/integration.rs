@@ -639,9 +639,47 @@ impl Integration {
     }
 }
 
+/// Integrations an admin route that reaches each of them (their objects, their grants)
+/// handles per request: Workers allow 1,000 subrequests a request, and one integration
+/// may take a call per shard and a few more to Amazon.
+pub const PAGE: usize = 20;
+
+/// One page of `ids` (in their order): those after `after` (all when `None` or not
+/// found: a stale cursor starts again), at most [`PAGE`], and the cursor of the next
+/// page when more remain.
+pub fn page<'a>(ids: &'a [String], after: Option<&str>) -> (&'a [String], Option<String>) {
+    let start = after
+        .and_then(|a| ids.iter().position(|i| i == a))
+        .map_or(0, |i| i + 1);
+    let end = (start + PAGE).min(ids.len());
+    let next = (end < ids.len()).then(|| ids[end - 1].clone());
+    (&ids[start..end], next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_is_paged() {
+        let ids: Vec<String> = (0..45).map(|i| format!("int_{i:02}")).collect();
+        let (first, next) = page(&ids, None);
+        assert_eq!((first.len(), next.as_deref()), (PAGE, Some("int_19")));
+        let (second, next) = page(&ids, next.as_deref());
+        assert_eq!(
+            (second[0].as_str(), next.as_deref()),
+            ("int_20", Some("int_39"))
+        );
+        let (third, next) = page(&ids, next.as_deref());
+        assert_eq!((third.len(), next), (5, None));
+        assert_eq!(page(&ids, Some("int_gone")).0[0], "int_00");
+        assert_eq!(page(&[], None), (&[][..], None));
+        assert_eq!(
+            page(&ids[..20], None).1,
+            None,
+            "exactly one page: no cursor"
+        );
+    }
 
     fn fresh<'a>(connections: &'a [String]) -> Fresh<'a> {
         Fresh {

@@ -710,7 +710,12 @@ async fn advertiser_answers(env: &Env, config: &Config) -> std::result::Result<(
 }
 
 /// `GET /v1/admin/check`: the checklist of what a production deployment needs.
-pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
+pub(super) async fn check(req: &Request, env: &Env, vars: &Config) -> Answer {
+    let after = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "after")
+        .map(|(_, v)| v.into_owned());
     let mut f = Facts {
         local_dev: vars.local_dev,
         alert_webhook: vars.alert_webhook_url.is_some(),
@@ -760,7 +765,12 @@ pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
         Err(_) => None,
     };
     if f.migrations.is_some() {
-        for c in store::connections(env).await? {
+        // One token refresh each; bounded like the integrations below.
+        for c in store::connections(env)
+            .await?
+            .into_iter()
+            .take(integration::PAGE * 2)
+        {
             let mut probe = vars.clone();
             probe.connection_id = Some(c.id.clone());
             let refresh = access_token(env, &probe, true)
@@ -789,6 +799,10 @@ pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
             }
         }
     }
+    // Each integration costs several calls to Amazon: a page of them per request.
+    let ids: Vec<String> = configs.iter().map(|c| c.integration_id.clone()).collect();
+    let (this_page, next) = integration::page(&ids, after.as_deref());
+    configs.retain(|c| this_page.contains(&c.integration_id));
     for config in &configs {
         f.integrations.push(IntegrationFact {
             id: config.integration_id.clone(),
@@ -800,6 +814,8 @@ pub(super) async fn check(env: &Env, vars: &Config) -> Answer {
             },
         });
     }
-    let list = checklist(&f);
+    let mut list =
+        serde_json::to_value(checklist(&f)).map_err(|e| RelayError::Config(e.to_string()))?;
+    list["nextAfter"] = json!(next);
     Ok(Response::from_json(&list)?)
 }

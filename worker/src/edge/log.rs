@@ -264,6 +264,10 @@ pub(super) async fn deliveries(
     if let Some(ids) = &scope {
         configs.retain(|c| ids.contains(&c.integration_id));
     }
+    // Each integration costs a call per shard: a page of them per request (`?after=`).
+    let ids: Vec<String> = configs.iter().map(|c| c.integration_id.clone()).collect();
+    let (this_page, next) = crate::integration::page(&ids, param("after").as_deref());
+    configs.retain(|c| this_page.contains(&c.integration_id));
     let mut accounting = serde_json::Map::new();
     for config in &configs {
         let stats: Value = batcher(env, config, "/stats", None)
@@ -279,6 +283,7 @@ pub(super) async fn deliveries(
     }
     Ok(Response::from_json(&json!({
         "accounting": accounting,
+        "nextAfter": next,
         "deliveries": batches,
         "failedEvents": failed,
         "deadLetters": dead,

@@ -354,7 +354,7 @@ async fn serve(
             }
         }
         Route::IntegrationAction { id, action } => admin::act(req, env, &id, action).await,
-        Route::Check => admin::check(env, config).await,
+        Route::Check => admin::check(req, env, config).await,
         Route::Asset(name) => match crate::console::asset(name) {
             Some(a) => console::asset(a),
             None => Err(RelayError::Status(404, "not_found")),
