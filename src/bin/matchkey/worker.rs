@@ -140,12 +140,25 @@ pub(crate) fn store_connection(
 pub(crate) fn doctor(args: &DoctorArgs) -> anyhow::Result<bool> {
     let base = base(&args.worker)?;
     let key = admin_key()?;
-    let (status, list) = call(&base, &key, Method::Get, "/v1/admin/check", None)?;
+    let (status, mut list) = call(&base, &key, Method::Get, "/v1/admin/check", None)?;
     if status != 200 || !list["items"].is_array() {
         bail!(
             "the Worker answered {status} {} to /v1/admin/check (is it this version of matchkey?)",
             list["error"].as_str().unwrap_or_default()
         );
+    }
+    // The Worker checks a page of integrations a request: the rest, page after page
+    // (their integration items added; the Worker-wide ones are the same on each).
+    let mut after = list["nextAfter"].as_str().map(str::to_owned);
+    for _ in 0..500 {
+        let Some(cursor) = after.take() else { break };
+        let path = format!("/v1/admin/check?after={cursor}");
+        let (status, page) = call(&base, &key, Method::Get, &path, None)?;
+        if status != 200 {
+            bail!("the Worker answered {status} to {path}");
+        }
+        merge_page(&mut list, &page);
+        after = page["nextAfter"].as_str().map(str::to_owned);
     }
     let ok = list["ok"].as_bool().unwrap_or(false);
     let mut out = std::io::stdout().lock();
@@ -155,6 +168,25 @@ pub(crate) fn doctor(args: &DoctorArgs) -> anyhow::Result<bool> {
     }
     out.write_all(render(&list).as_bytes())?;
     Ok(ok)
+}
+
+/// Adds a later page of the checklist to `list`: the items it has that `list` lacks
+/// (by id), and `ok` only if both are.
+fn merge_page(list: &mut Value, page: &Value) {
+    let ok = list["ok"].as_bool().unwrap_or(false) && page["ok"].as_bool().unwrap_or(false);
+    let known: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+    let new: Vec<Value> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| !known.iter().any(|k| k["id"] == i["id"]))
+        .cloned()
+        .collect();
+    if let Some(items) = list["items"].as_array_mut() {
+        items.extend(new);
+    }
+    list["ok"] = json!(ok);
+    list["nextAfter"] = Value::Null;
 }
 
 /// The checklist as text: one line per item, fixes indented, then the manual steps.
@@ -212,6 +244,23 @@ mod tests {
             base(" https://W.Example/base/ ").unwrap(),
             "https://w.example/base"
         );
+    }
+
+    #[test]
+    fn later_pages_add_their_integrations_once() {
+        let mut list = json!({"ok": true, "nextAfter": "int_1", "items": [
+            {"id": "mode", "status": "ok"}, {"id": "integration.int_1", "status": "ok"}]});
+        let page = json!({"ok": false, "nextAfter": null, "items": [
+            {"id": "mode", "status": "ok"}, {"id": "integration.int_2", "status": "fail"}]});
+        merge_page(&mut list, &page);
+        let ids: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["mode", "integration.int_1", "integration.int_2"]);
+        assert_eq!(list["ok"], json!(false));
     }
 
     #[test]
