@@ -361,3 +361,34 @@ test("public /healthz is degraded while any integration needs re-authorization, 
     await worker.stop();
   }
 });
+
+test('browser audiences are bounded: a few identities a request, and a pending cap per audience', async () => {
+  await amazon.control('/__emulator/reset');
+  // The vars' default integration, with a browser audience and a small cap.
+  const worker = await startWorker(amazon.url, { BROWSER_AUDIENCES: 'news', MAX_BACKLOG: '12', FLUSH_SECONDS: '600' });
+  try {
+    const digest = (i) => i.toString(16).padStart(64, '0');
+    const join = (from, n) => worker.request('/v1/audiences/news/members?siteKey=site-1', {
+      method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'text/plain' },
+      body: JSON.stringify({ country: 'US', add: Array.from({ length: n }, (_, i) => ({ matchKeys: { EMAIL: digest(from + i) } })) }),
+    });
+    // The issue's flood: thousands of members in one public request.
+    const flood = await join(0, 5000);
+    assert.equal(flood.status, 413);
+    assert.equal((await flood.json()).error, 'too_many_members');
+    assert.equal((await join(0, 11)).status, 413);
+    const ten = await join(0, 10);
+    assert.equal(ten.status, 202);
+    assert.equal((await ten.json()).accepted, 10);
+    // Past the audience's pending cap: 503 with Retry-After, nothing taken.
+    const full = await join(100, 3);
+    assert.equal(full.status, 503);
+    assert.ok(Number(full.headers.get('retry-after')) > 0);
+    // The same people again are no new backlog: taken.
+    assert.equal((await join(0, 2)).status, 202);
+    const stats = await call(worker, '/v1/admin/integrations/default/audiences');
+    assert.equal(stats.body.audiences.find((a) => a.name === 'news').pending, 10);
+  } finally {
+    await worker.stop();
+  }
+});

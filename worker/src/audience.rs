@@ -60,6 +60,12 @@ pub fn read_cookie_change(record: &Value) -> Option<(&str, Action)> {
 /// and the identities refused.
 pub type Read = (Country, Vec<Change>, Vec<Problem>);
 
+/// Identities (`add` and `remove` together) a browser's members request may hold: a
+/// page adds its own visitor, not a list (the site key is public: anyone may post).
+pub const BROWSER_MAX_IDENTITIES: usize = 10;
+/// Identities a server's members request may hold.
+pub const SERVER_MAX_IDENTITIES: usize = 10_000;
+
 /// The top-level keys of a browser's members request.
 pub const BROWSER_KEYS: [&str; 4] = ["siteKey", "country", "consent", "add"];
 
@@ -75,6 +81,7 @@ pub fn status(code: &str) -> u16 {
     match code {
         "audience_not_allowed" | "remove_needs_server" | "not_accepted_from_browser" => 403,
         "cookie_matching_not_configured" => 409,
+        "too_many_members" => 413,
         _ => 400,
     }
 }
@@ -99,6 +106,16 @@ pub fn changes(
     let obj = body.as_object().ok_or("bad_shape")?;
     let browser = ctx.caller == Caller::Browser;
     let method = config.match_method(name);
+    // Bounded before any identity is read.
+    let count = |k: &str| obj.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    let max = if browser {
+        BROWSER_MAX_IDENTITIES
+    } else {
+        SERVER_MAX_IDENTITIES
+    };
+    if count("add") + count("remove") > max {
+        return Err("too_many_members");
+    }
     if browser {
         if obj
             .keys()
@@ -592,6 +609,42 @@ mod tests {
         let (_, _, p) =
             server(&json!({"add": [{"matchKeys": {"EMAIL": HASH}, "externalUserId": 5}]})).unwrap();
         assert_eq!(p[0].reason, "invalid_external_user_id");
+    }
+
+    #[test]
+    fn members_requests_are_bounded_per_caller() {
+        let config = Config::from_vars(|n| match n {
+            "ADVERTISER_ID" => Some("A".into()),
+            "BROWSER_AUDIENCES" => Some("news:cookie".into()),
+            "AUDIENCE_API" => Some("dp".into()),
+            "PROFILE_ID" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap();
+        let ids = |n: usize| -> Vec<Value> {
+            (0..n)
+                .map(|i| json!({"visitorId": format!("{i:032x}")}))
+                .collect()
+        };
+        let browser = crate::ingest::Context::bodiless(Caller::Browser);
+        let server = crate::ingest::Context::bodiless(Caller::Server);
+        let ten = json!({"add": ids(BROWSER_MAX_IDENTITIES)});
+        assert_eq!(
+            changes(&ten, &browser, &config, "news").unwrap().1.len(),
+            BROWSER_MAX_IDENTITIES
+        );
+        let eleven = json!({"add": ids(6), "remove": ids(5)});
+        assert_eq!(
+            changes(&eleven, &browser, &config, "news").unwrap_err(),
+            "too_many_members"
+        );
+        assert!(changes(&eleven, &server, &config, "news").is_ok());
+        let many = json!({"add": ids(SERVER_MAX_IDENTITIES + 1)});
+        assert_eq!(
+            changes(&many, &server, &config, "news").unwrap_err(),
+            "too_many_members"
+        );
+        assert_eq!(status("too_many_members"), 413);
     }
 
     #[test]

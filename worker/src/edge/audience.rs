@@ -89,6 +89,17 @@ impl DurableObject for AudienceSync {
                     known += storage.get_multiple(chunk.to_vec()).await?.size() as u64;
                 }
                 let new_people = keys.len() as u64 - known;
+                // A pending cap per audience (`MAX_BACKLOG`): members requests beyond it
+                // wait (503, Retry-After); an erasure's removals (no name) always pass.
+                let pending = self.sync.stats()["pending"].as_u64().unwrap_or(0);
+                if body.name.is_some() && pending + new_people > config.max_backlog {
+                    let mut r =
+                        Response::from_json(&serde_json::json!({ "error": "backlog_full" }))?
+                            .with_status(503);
+                    r.headers_mut()
+                        .set("retry-after", &config.flush_seconds.max(1).to_string())?;
+                    return Ok(r);
+                }
                 let now = now_ms();
                 let flush_ms = config.flush_seconds * 1000;
                 self.sync
