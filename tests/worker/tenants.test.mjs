@@ -392,3 +392,40 @@ test('browser audiences are bounded: a few identities a request, and a pending c
     await worker.stop();
   }
 });
+
+test("the default integration's events are not stranded when ADVERTISER_ID is emptied: check says so, and they leave once it is back", async () => {
+  await amazon.control('/__emulator/reset');
+  const persist = mkdtempSync(join(tmpdir(), 'mk-tenants-default-'));
+  const send = (worker, ids) => worker.request('/v1/events?siteKey=site-1', {
+    method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'text/plain' },
+    body: JSON.stringify({ events: ids.map((id) => ({ name: 'purchase', eventId: id, country: 'US', matchKeys: { EMAIL } })) }),
+  });
+  try {
+    let worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600' }, { persist });
+    assert.equal((await send(worker, ['d1', 'd2'])).status, 202);
+    await worker.stop();
+    // As [env.production] has it: no default integration.
+    worker = await startWorker(amazon.url, { ADVERTISER_ID: '', SITE_KEYS: '', ALLOWED_ORIGINS: '', FLUSH_SECONDS: '600' }, { persist });
+    try {
+      const check = await call(worker, '/v1/admin/check');
+      const item = check.body.items.find((i) => i.id === 'integration.default');
+      assert.equal(item?.status, 'fail', check.text);
+      assert.match(item.fix, /ADVERTISER_ID=ENTITY1MATCHKEYDEMO/);
+      assert.equal(check.body.ok, false);
+      const flush = await call(worker, '/v1/flush', { method: 'POST' });
+      assert.deepEqual([flush.status, flush.body.error], [409, 'default_integration_not_configured']);
+    } finally {
+      await worker.stop();
+    }
+    // Set back: they leave.
+    worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600' }, { persist });
+    try {
+      assert.equal((await call(worker, '/v1/flush', { method: 'POST' })).status, 200);
+      await until(async () => (await received('ENTITY1MATCHKEYDEMO')).length === 2, 30000);
+    } finally {
+      await worker.stop();
+    }
+  } finally {
+    rmSync(persist, { recursive: true, force: true });
+  }
+});

@@ -814,8 +814,22 @@ pub(super) async fn check(req: &Request, env: &Env, vars: &Config) -> Answer {
             },
         });
     }
+    let stranded = super::stranded_default(env, vars).await;
     let mut list =
         serde_json::to_value(checklist(&f)).map_err(|e| RelayError::Config(e.to_string()))?;
     list["nextAfter"] = json!(next);
+    if let Some((advertiser, region)) = stranded {
+        // The default integration took events and ADVERTISER_ID is now empty: its queue
+        // (named by the advertiser) may still hold them, and nothing can send them.
+        if let Some(items) = list["items"].as_array_mut() {
+            items.push(json!({
+                "id": "integration.default",
+                "status": "fail",
+                "detail": format!("the default integration accepted events for advertiser {advertiser} ({region}) and ADVERTISER_ID is now empty: whatever it still holds waits"),
+                "fix": format!("set ADVERTISER_ID={advertiser} and REGION={region} again until GET /v1/health shows queueBacklog 0, then empty them"),
+            }));
+        }
+        list["ok"] = json!(false);
+    }
     Ok(Response::from_json(&list)?)
 }

@@ -208,6 +208,21 @@ impl DurableObject for Batcher {
         if let Some(config) = object_config(&self.env, &self.state.storage(), None).await? {
             self.load().await?;
             self.deliver(&config).await?;
+        } else {
+            // No configuration for what this object holds (the default integration with
+            // ADVERTISER_ID emptied, say): say so, keep everything, and look again in
+            // an hour, so that the events leave once the setting is back.
+            self.load().await?;
+            let pending = self.queue.with(|q| q.pending());
+            if pending > 0 {
+                let pinned = pinned_target(&self.state.storage()).await;
+                console_error!(
+                    "configuration: {pending} events wait for advertiser {} ({}) whose integration has no configuration now (the default integration needs ADVERTISER_ID and REGION); they are kept",
+                    pinned.as_ref().map_or("?", |t| t.advertiser_id.as_str()),
+                    pinned.as_ref().map_or("?", |t| t.region.as_str())
+                );
+                alarm_at(&self.state.storage(), now_ms() + 3_600_000).await?;
+            }
         }
         Response::ok("delivered")
     }

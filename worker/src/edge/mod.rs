@@ -422,6 +422,13 @@ async fn chosen(
     if !crate::integration::valid_id(&id) {
         return Err(RelayError::Status(400, "invalid_integration"));
     }
+    if id == DEFAULT_ID && !vars.has_advertiser() {
+        // Not "unknown": its queue may still hold events (see /v1/admin/check).
+        return Err(RelayError::Status(
+            409,
+            "default_integration_not_configured",
+        ));
+    }
     store::config_for(env, vars, &id)
         .await?
         .ok_or(RelayError::Status(404, "unknown_integration"))
@@ -462,6 +469,51 @@ async fn batcher_shard(
         Target::of(config).key()
     );
     durable(env, BATCHER, &shard_name(config, k), &path, body).await
+}
+
+/// KV key naming the advertiser and region the default integration last accepted work
+/// for: `/v1/admin/check` fails while `ADVERTISER_ID` is empty and this says its queue
+/// may still hold events.
+const DEFAULT_TARGET: &str = "default:target";
+
+thread_local! {
+    /// The default integration's target this isolate already wrote to KV.
+    static NOTED: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Remembers (once per isolate and target) where the default integration's work goes.
+async fn note_default_target(env: &Env, config: &Config) {
+    let value =
+        json!({ "advertiser": config.advertiser_id, "region": config.region.as_str() }).to_string();
+    if NOTED.with(|n| n.borrow().as_deref() == Some(value.as_str())) {
+        return;
+    }
+    if let Ok(kv) = env.kv("TOKENS")
+        && let Ok(put) = kv.put(DEFAULT_TARGET, value.clone())
+        && put.execute().await.is_ok()
+    {
+        NOTED.with(|n| *n.borrow_mut() = Some(value));
+    }
+}
+
+/// What the default integration last accepted work for, when `ADVERTISER_ID` no longer
+/// names it: `(advertiser, region)`.
+async fn stranded_default(env: &Env, vars: &Config) -> Option<(String, String)> {
+    if vars.has_advertiser() {
+        return None;
+    }
+    let v: Value = env
+        .kv("TOKENS")
+        .ok()?
+        .get(DEFAULT_TARGET)
+        .json()
+        .await
+        .ok()
+        .flatten()?;
+    Some((
+        v["advertiser"].as_str()?.to_owned(),
+        v["region"].as_str()?.to_owned(),
+    ))
 }
 
 /// Where a queue object keeps the target of the work it holds ([`crate::target`]).
@@ -674,6 +726,9 @@ async fn enqueue(
     events: Vec<(String, String)>,
     replayed: bool,
 ) -> Result<Option<Refused>> {
+    if config.integration_id == DEFAULT_ID {
+        note_default_target(env, config).await;
+    }
     let n = epochs(env, config).await?.n_at(now_ms());
     // Shard 0 weighs what it sees by the whole request's size (`shard::Observer`).
     let of = events.len();
