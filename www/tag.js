@@ -260,6 +260,9 @@ function consentChanged() {
 // ---- Transport -----------------------------------------------------------------------
 
 function emit(body) {
+  // A copy of each body (the visitor id included) that any script on the page can read:
+  // only while debugging is switched on.
+  if (!(state.config && state.config.debug)) return;
   (window.matchkey.sent = window.matchkey.sent || []).push(body);
   try { window.dispatchEvent(new CustomEvent('matchkey:send', { detail: body })); } catch (_) { /* old browsers */ }
 }

@@ -88,6 +88,22 @@ test('an event carries only the allowed fields; bad names and ids are not sent',
   await context.close();
 });
 
+test('the debug copy of each body (window.matchkey.sent, matchkey:send) exists only when debugging is on', async () => {
+  ingest.seen.length = 0;
+  const { context, page } = await open();
+  await init(page, { country: 'US', debug: false });
+  await page.evaluate(() => {
+    window.heard = 0;
+    window.addEventListener('matchkey:send', () => { window.heard += 1; });
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('track', 'purchase', { eventId: 'dbg-1' });
+  });
+  await until(() => events().some((e) => e.eventId === 'dbg-1'));
+  assert.deepEqual(await page.evaluate(() => window.matchkey.sent ?? []), [], 'no copy of the body');
+  assert.equal(await page.evaluate(() => window.heard), 0);
+  await context.close();
+});
+
 test('identify refuses a matchId that is an e-mail address or a phone number: not sent, not stored', async () => {
   ingest.seen.length = 0;
   const { context, page, requests } = await open();
