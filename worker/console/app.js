@@ -522,6 +522,11 @@ async function showPeople() {
       u.revoked_at ? '' : h('button', { type: 'button', onclick: () => revoke('users', u.id, `${u.name}'s key and sessions, and those of everyone they invited`) }, 'Revoke')]), 'Only the admin key so far.'),
     h('h2', {}, 'Invite someone'), invite, out,
     h('h2', {}, 'Sessions'),
+    h('p', {}, h('button', { type: 'button', id: 'revoke-all', onclick: async () => {
+      if (!(await confirmed('Sign out everyone, you too? (After a leaked key: rotate ADMIN_KEY first.)'))) return;
+      await api('/v1/admin/sessions/revoke-all', { method: 'POST' });
+      location.assign('/console/sign-in');
+    } }, 'Sign out everyone')),
     table(['Who', 'Session', 'Signed in', 'Last seen', 'State', ''], sessions.sessions.map((s) => [s.user_name, h('code', {}, s.id), when(s.created_ms), when(s.last_ms),
       s.current ? badge('this one', 'ok') : (s.alive ? badge('active', 'ok') : badge('ended', 'muted')),
       s.alive && !s.current ? h('button', { type: 'button', onclick: () => revoke('sessions', s.id, `${s.user_name}'s session`) }, 'Revoke') : ''])),
