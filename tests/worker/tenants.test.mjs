@@ -401,7 +401,8 @@ test("the default integration's events are not stranded when ADVERTISER_ID is em
     body: JSON.stringify({ events: ids.map((id) => ({ name: 'purchase', eventId: id, country: 'US', matchKeys: { EMAIL } })) }),
   });
   try {
-    let worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600' }, { persist });
+    // The Worker's own grant (the default integration's) reaches advertiser one.
+    let worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600', LWA_REFRESH_TOKEN: TOKEN_ONE }, { persist });
     assert.equal((await send(worker, ['d1', 'd2'])).status, 202);
     await worker.stop();
     // As [env.production] has it: no default integration.
@@ -418,7 +419,7 @@ test("the default integration's events are not stranded when ADVERTISER_ID is em
       await worker.stop();
     }
     // Set back: they leave.
-    worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600' }, { persist });
+    worker = await startWorker(amazon.url, { FLUSH_SECONDS: '600', LWA_REFRESH_TOKEN: TOKEN_ONE }, { persist });
     try {
       assert.equal((await call(worker, '/v1/flush', { method: 'POST' })).status, 200);
       await until(async () => (await received('ENTITY1MATCHKEYDEMO')).length === 2, 30000);
