@@ -89,8 +89,13 @@ async function integrationPicker(onChange) {
 
 // ---- Integrations ---------------------------------------------------------------------
 
+// Connections are an admin's: for an operator or a viewer, none to show.
+function connectionsOrNone() {
+  return api('/v1/admin/connections').catch((e) => (e.status === 403 ? { connections: [] } : Promise.reject(e)));
+}
+
 async function showIntegrations() {
-  const [data, conns] = await Promise.all([api('/v1/admin/integrations'), api('/v1/admin/connections')]);
+  const [data, conns] = await Promise.all([api('/v1/admin/integrations'), connectionsOrNone()]);
   const rows = data.integrations.map((i) => [
     h('a', { href: `#integration?id=${encodeURIComponent(i.id)}` }, i.name),
     i.id, i.config.advertiser_id, i.config.region, h('code', {}, i.site_key), i.connection_id || 'Worker grant',
@@ -125,7 +130,7 @@ function lines(text) {
 
 async function showIntegrationForm(id) {
   const [conns, existing] = await Promise.all([
-    api('/v1/admin/connections'),
+    connectionsOrNone(),
     id ? api(`/v1/admin/integrations/${encodeURIComponent(id)}`) : null,
   ]);
   const i = existing || { config: { region: 'NA' }, event_map: {}, allowed_origins: [], audiences: [] };
@@ -253,7 +258,7 @@ function daysLeft(granted) {
 }
 
 async function showConnections() {
-  const data = await api('/v1/admin/connections');
+  const data = await connectionsOrNone();
   const accounts = h('section', { id: 'accounts' });
   const rows = data.connections.map((c) => {
     const left = daysLeft(c.granted_at);
@@ -384,7 +389,7 @@ async function replay(id) {
 
 async function showHealth() {
   const list = await integrations();
-  const conns = await api('/v1/admin/connections');
+  const conns = await connectionsOrNone();
   const rows = [];
   for (const x of list) {
     try {
