@@ -231,6 +231,7 @@ async fn dispatch(
         return reply.into_response();
     };
     let mut expire_token = false;
+    let mut drop_answer = false;
     let mut fault_kind = None;
     if route != Route::Unknown {
         let taken = shared.world().take_fault(endpoint);
@@ -260,6 +261,7 @@ async fn dispatch(
                     return reply.into_response();
                 }
                 Action::ExpiredToken => expire_token = true,
+                Action::DropAnswer => drop_answer = true,
             }
         }
     }
@@ -281,6 +283,10 @@ async fn dispatch(
         fault_kind,
         &body,
     );
+    if drop_answer {
+        kill.notify_one();
+        return std::future::pending().await;
+    }
     reply.into_response()
 }
 
