@@ -91,6 +91,18 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Departures of Amazon's files from Amazon's own prose that the checker corrects when it loads
+/// a file (the vendored file stays unchanged): file, JSON pointer, the value the file has, the
+/// value used, and why. A test checks that each file still has the value it corrects.
+pub const ERRATA: &[(&str, &str, i64, i64, &str)] = &[(
+    "amazon-ads-v1-all.json",
+    "/components/schemas/ErrorsIndex/properties/index/maximum",
+    0,
+    499,
+    "ErrorsIndex.index is the 0-based index of the failed item in a batch of up to 500 \
+     (EventMultiStatusSuccess.index has maximum 499); a maximum of 0 would allow only the first",
+)];
+
 /// An HTTP method an OpenAPI path item may hold.
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -421,6 +433,19 @@ fn load(file: &'static str, api: &'static str, text: &str) -> Document {
         "{file}: OpenAPI {version}; this checker reads 3.0.x"
     );
     rewrite_nullable(&mut root);
+    for (errata_file, pointer, documented, used, _) in ERRATA {
+        if *errata_file == file {
+            let slot = root
+                .pointer_mut(pointer)
+                .unwrap_or_else(|| panic!("{file}: erratum {pointer} is not in the file"));
+            assert_eq!(
+                slot.as_i64(),
+                Some(*documented),
+                "{file}: erratum {pointer}"
+            );
+            *slot = json!(used);
+        }
+    }
     Document {
         file,
         api,
@@ -843,6 +868,41 @@ impl Contract {
         }
     }
 
+    /// The documented answer of `status` (the exact status, else its range such as `4XX`, else
+    /// `default`), dereferenced, with its pointer.
+    fn response(&self, op: &Operation, status: u16) -> Option<(&Value, String)> {
+        let root = &self.documents[op.doc].root;
+        let base = format!(
+            "{}/{}/responses",
+            op.path_pointer,
+            op.method.to_ascii_lowercase()
+        );
+        let responses = root.pointer(&base).and_then(Value::as_object)?;
+        let exact = status.to_string();
+        let range = format!("{}XX", status / 100);
+        let (key, response) = [exact.as_str(), range.as_str(), "default"]
+            .into_iter()
+            .find_map(|k| responses.get(k).map(|v| (k, v)))?;
+        Some(self.deref(op.doc, response, format!("{base}/{}", escape(key))))
+    }
+
+    /// Whether the operation documents an answer for `status` (exactly, by range or `default`).
+    pub fn documents_status(&self, method: &str, url: &str, status: u16) -> bool {
+        self.locate(method, url)
+            .is_ok_and(|op| self.response(op, status).is_some())
+    }
+
+    /// The media types the operation documents for the answer of `status`, in the file's order.
+    pub fn answer_media_types(&self, method: &str, url: &str, status: u16) -> Vec<&str> {
+        let Ok(op) = self.locate(method, url) else {
+            return Vec::new();
+        };
+        self.response(op, status)
+            .and_then(|(r, _)| r.get("content").and_then(Value::as_object))
+            .map(|c| c.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
     /// Checks an answer against the operation's documented answer for its status (the exact
     /// status, else its range such as `4XX`, else `default`).
     pub fn check_answer(
@@ -854,30 +914,14 @@ impl Contract {
         body: Option<&str>,
     ) -> Result<OperationRef, CheckError> {
         let op = self.locate(method, url)?;
-        let root = &self.documents[op.doc].root;
-        let base = format!(
-            "{}/{}/responses",
-            op.path_pointer,
-            op.method.to_ascii_lowercase()
-        );
-        let responses = root.pointer(&base).and_then(Value::as_object);
-        let exact = status.to_string();
-        let range = format!("{}XX", status / 100);
-        let found = responses.and_then(|r| {
-            [exact.as_str(), range.as_str(), "default"]
-                .into_iter()
-                .find_map(|k| r.get(k).map(|v| (k, v)))
-        });
         let mut violations = Vec::new();
-        match found {
+        match self.response(op, status) {
             None => violations.push(Violation::new(
                 Place::Status,
                 "undocumented_status",
                 format!("{status} is not a documented answer of this operation"),
             )),
-            Some((key, response)) => {
-                let (response, pointer) =
-                    self.deref(op.doc, response, format!("{base}/{}", escape(key)));
+            Some((response, pointer)) => {
                 let check = BodyCheck {
                     content: response
                         .get("content")

@@ -393,3 +393,52 @@ fn messages_name_the_rule() {
         r#"body /advertiserId: value is not of type "integer" (type)"#
     );
 }
+
+#[test]
+fn errata_correct_what_the_file_still_says() {
+    for (file, pointer, documented, used, _) in ERRATA {
+        let (_, _, text) = FILES.iter().find(|(f, _, _)| f == file).unwrap();
+        let raw: Value = if file.ends_with(".yaml") {
+            serde_norway::from_str(text).unwrap()
+        } else {
+            serde_json::from_str(text).unwrap()
+        };
+        assert_eq!(
+            raw.pointer(pointer),
+            Some(&json!(documented)),
+            "{file} {pointer}"
+        );
+        let loaded = Contract::amazon().document(file).unwrap().root();
+        assert_eq!(
+            loaded.pointer(pointer),
+            Some(&json!(used)),
+            "{file} {pointer}"
+        );
+    }
+    // The Events API's multi-status answer with an error at index 3 conforms.
+    let answer =
+        json!({"error": [{"index": 3, "errors": [{"code": "BAD_REQUEST", "message": "m"}]}]});
+    let result = check_answer(
+        "POST",
+        "https://advertising-api.amazon.com/adsApi/v1/create/events",
+        207,
+        Some("application/json"),
+        Some(&answer.to_string()),
+    );
+    let shown = result.map(|_| ()).map_err(|e| e.to_string());
+    assert!(
+        !shown.as_ref().is_err_and(|e| e.contains("/error/0/index")),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn answer_media_types_are_the_files() {
+    let contract = Contract::amazon();
+    assert_eq!(
+        contract.answer_media_types("GET", "/amc/accounts", 200),
+        ["application/vnd.amcaudiencesconnections.v1+json"]
+    );
+    assert!(contract.documents_status("GET", "/amc/accounts", 429));
+    assert!(!contract.documents_status("PATCH", "/v2/dp/audience", 207));
+}
