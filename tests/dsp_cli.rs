@@ -878,6 +878,77 @@ fn publish_never_creates_twice_when_the_answer_is_lost_after_amazon_took_it() {
     assert_eq!(calls(&amazon, "dspCreativesList"), 1);
 }
 
+/// A lost create whose name Amazon lists twice (someone made another of that name by
+/// hand) is not guessed at: the row is refused for a person, and nothing is created.
+#[test]
+fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
+    let amazon = start_publish("dsp-publish-lost-twice");
+    let tags = one_row_file(&amazon);
+    let tags_text = tags.to_str().unwrap();
+    fault(
+        &amazon,
+        json!({"endpoint": "dspCreatives", "kind": "drop_answer"}),
+    );
+    let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(1), "{stderr}");
+    // A second creative of the same name, made outside matchkey.
+    let token: Value = serde_json::from_str(
+        &ureq::post(&format!("{}/auth/o2/token", amazon.base()))
+            .send_form([
+                ("grant_type", "refresh_token"),
+                ("refresh_token", DEMO_REFRESH_TOKEN),
+                ("client_id", DEMO_CLIENT_ID),
+                ("client_secret", DEMO_CLIENT_SECRET),
+            ])
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut copy = stored(&amazon)["creatives"][0].clone();
+    let creative = json!({
+        "name": copy["name"].take(),
+        "language": "en",
+        "country": "US",
+        "adCreativeFormatProperties": {
+            "adCreativeFormatType": "THIRD_PARTY",
+            "creativeSizes": [{"width": 300, "height": 250}],
+            "thirdPartyTag": {"tagSource": copy["tagSource"].take(), "tagType": "DISPLAY", "destinationOnAmazon": "OFF_AMAZON"}
+        }
+    });
+    let response = ureq::post(&format!("{}/dsp/v1/adCreatives", amazon.base()))
+        .header(
+            "authorization",
+            format!("Bearer {}", token["access_token"].as_str().unwrap()),
+        )
+        .header("amazon-advertising-api-clientid", DEMO_CLIENT_ID)
+        .header("amazon-ads-accountid", DEMO_ACCOUNT_ID)
+        .header("amazon-advertising-api-scope", DEMO_PROFILE_ID.to_string())
+        .header("content-type", "application/json")
+        .send(creative.to_string())
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(row(&report, 2)["action"], "refused");
+    assert_eq!(row(&report, 2)["error"]["reason"], "unconfirmed_create");
+    assert!(
+        row(&report, 2)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lists 2 creatives of that name")
+    );
+    assert_eq!(
+        calls(&amazon, "dspCreatives"),
+        2,
+        "the lost one and the copy only"
+    );
+    assert_eq!(calls(&amazon, "dspAssociations"), 0);
+}
+
 /// The other side of a lost answer: Amazon never took the create. The next run finds no
 /// creative of that name and creates it.
 #[test]
