@@ -989,8 +989,16 @@ fn publish_a_refused_association_call_fails_its_rows_and_the_next_run_associates
     assert_eq!(code, Some(1), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["error"]["field"], "association");
+    // The moderation list is refused after the writes: the report still comes, without it.
+    fault(
+        &amazon,
+        json!({"endpoint": "dspModerations", "kind": "status", "status": 404}),
+    );
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(0), "{stderr}\n{stdout}");
+    assert!(stderr.contains("moderation not read"), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(row(&report, 2)["moderation"].is_null());
     assert_eq!(stored(&amazon)["associations"].as_array().unwrap().len(), 1);
     assert_eq!(calls(&amazon, "dspCreatives"), 1, "created once");
 }

@@ -1174,15 +1174,24 @@ impl Work<'_> {
         let groups: Vec<&str> = groups.into_iter().collect();
         let mut moderation = BTreeMap::new();
         for chunk in groups.chunks(creative::MAX_PER_CALL) {
-            let list = all_pages(
+            // Everything is written and journaled by now: an unreadable moderation answer
+            // (an error page after the client's tries) costs this report its moderation,
+            // never the report itself.
+            match all_pages(
                 self.client,
                 "moderations list",
                 account.advertiser_id,
                 |auth, next| creative::list_moderations(auth, &account, chunk, next),
                 creative::parse_moderations,
-            )?;
-            for m in list {
-                moderation.insert((m.ad_creative_id.clone(), m.ad_group_id.clone()), m);
+            ) {
+                Ok(list) => {
+                    for m in list {
+                        moderation.insert((m.ad_creative_id.clone(), m.ad_group_id.clone()), m);
+                    }
+                }
+                Err(err) => eprintln!(
+                    "matchkey: warning: moderation not read ({err:#}); the next run reads it"
+                ),
             }
         }
         for (slot, plan) in planned {
