@@ -1,6 +1,6 @@
 //! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
 //! DSP import, AMC audiences, AMC advertiser data uploads, and Data Provider records and
-//! audiences.
+//! audiences; the `/dsp/v1` handlers are in `api/dsp.rs`.
 //!
 //! Each handler is a synchronous function of the [`World`] and the request. Checks run in
 //! the order a gateway would run them: authentication, client id, advertiser access,
@@ -25,6 +25,10 @@ use crate::state::{
     World,
 };
 use crate::trafficking;
+
+// The /dsp/v1 handlers, by API family (routing stays here).
+#[path = "api/dsp.rs"]
+mod dsp_v1;
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -106,8 +110,10 @@ pub(crate) enum Route {
     DspTargets,
     /// `POST /dsp/v1/adCreatives`
     DspCreativesCreate,
-    /// `PATCH /dsp/v1/adCreatives`
-    DspCreativesUpdate,
+    /// `PATCH /dsp/v1/adCreatives/{adCreativeId}`
+    DspCreativeUpdate { ad_creative_id: String },
+    /// `POST /dsp/v1/adCreatives/list`
+    DspCreativesList,
     /// `PUT /dsp/v1/adExperiences`
     DspAdExperiences,
     /// `POST /dsp/v1/adCreatives/associations/adGroups`
@@ -227,7 +233,12 @@ impl Route {
             ["dsp", "v1", "adGroups", "list"] if post => Self::DspAdGroups,
             ["dsp", "v1", "targets", "list"] if post => Self::DspTargets,
             ["dsp", "v1", "adCreatives"] if post => Self::DspCreativesCreate,
-            ["dsp", "v1", "adCreatives"] if patch => Self::DspCreativesUpdate,
+            ["dsp", "v1", "adCreatives", "list"] if post => Self::DspCreativesList,
+            ["dsp", "v1", "adCreatives", id] if patch && all_set(&[id]) => {
+                Self::DspCreativeUpdate {
+                    ad_creative_id: owned(id),
+                }
+            }
             ["dsp", "v1", "adExperiences"] if put => Self::DspAdExperiences,
             ["dsp", "v1", "adCreatives", "associations", "adGroups"] if post => {
                 Self::DspAssociations
@@ -276,7 +287,8 @@ impl Route {
             Self::DspCampaigns => "dspCampaigns",
             Self::DspAdGroups => "dspAdGroups",
             Self::DspTargets => "dspTargets",
-            Self::DspCreativesCreate | Self::DspCreativesUpdate => "dspCreatives",
+            Self::DspCreativesCreate | Self::DspCreativeUpdate { .. } => "dspCreatives",
+            Self::DspCreativesList => "dspCreativesList",
             Self::DspAdExperiences => "dspAdExperiences",
             Self::DspAssociations => "dspAssociations",
             Self::DspModeration { .. } | Self::DspModerations => "dspModerations",
@@ -326,14 +338,19 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         Route::DpUsers => erase_dp_users(world, call),
         Route::CookieMatch { eu } => Ok(cookie_match(world, call, *eu)),
         Route::DspCampaigns | Route::DspAdGroups | Route::DspTargets => {
-            list_trafficking(world, call)
+            dsp_v1::list_trafficking(world, call)
         }
-        Route::DspCreativesCreate => create_creatives(world, call),
-        Route::DspCreativesUpdate => update_creatives(world, call),
-        Route::DspAdExperiences => put_ad_experience(world, call),
-        Route::DspAssociations => associate_creatives(world, call),
-        Route::DspModeration { ad_creative_id } => get_moderation(world, call, ad_creative_id),
-        Route::DspModerations => list_moderations(world, call),
+        Route::DspCreativesCreate => dsp_v1::create_creative(world, call),
+        Route::DspCreativeUpdate { ad_creative_id } => {
+            dsp_v1::update_creative(world, call, ad_creative_id)
+        }
+        Route::DspCreativesList => dsp_v1::list_creatives(world, call),
+        Route::DspAdExperiences => dsp_v1::put_ad_experience(world, call),
+        Route::DspAssociations => dsp_v1::associate_creatives(world, call),
+        Route::DspModeration { ad_creative_id } => {
+            dsp_v1::get_moderation(world, call, ad_creative_id)
+        }
+        Route::DspModerations => dsp_v1::list_moderations(world, call),
         Route::Unknown => Err(Reply::not_found(
             "No such endpoint in the Amazon Ads API emulator.",
         )),
@@ -883,451 +900,6 @@ fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Re
         }
     }
     Ok(answer.reply())
-}
-
-/// `POST /dsp/v1/campaigns/list`, `…/adGroups/list` and `…/targets/list` (doc F3; shapes
-/// from a third-party copy of the spec, see `trafficking.rs`): `Amazon-Ads-AccountId`
-/// required, JSON body with the id filter, `maxResults` 1–100 and an issued `nextToken`.
-/// Ids in a filter that the advertiser does not have are not an error; they match nothing.
-fn list_trafficking(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let Some(account_id) = header(call, "amazon-ads-accountid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Ads-AccountId header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    require_media(call, &[JSON])?;
-    let (filter_field, known, required, targets): (&str, &[&str], bool, bool) = match call.route {
-        Route::DspCampaigns => (
-            "campaignIdFilter",
-            &["campaignIdFilter", "maxResults", "nextToken"],
-            false,
-            false,
-        ),
-        Route::DspAdGroups => (
-            "campaignIdFilter",
-            &["campaignIdFilter", "maxResults", "nextToken"],
-            true,
-            false,
-        ),
-        _ => (
-            "adGroupIdFilter",
-            &[
-                "adGroupIdFilter",
-                "targetTypeFilter",
-                "maxResults",
-                "nextToken",
-            ],
-            true,
-            true,
-        ),
-    };
-    let body = parse_object(call, world.config.max_body_bytes, known)?;
-    let list = trafficking::check_list_body(&body, filter_field, required, targets)
-        .map_err(Reply::bad_request)?;
-    let wanted = |id: &String| list.filter.as_ref().is_none_or(|ids| ids.contains(id));
-    let campaigns = world
-        .campaigns
-        .get(&advertiser.account_id)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let answer = match call.route {
-        Route::DspCampaigns => {
-            let items = campaigns
-                .iter()
-                .filter(|c| wanted(&c.campaign_id))
-                .map(trafficking::campaign_json)
-                .collect();
-            trafficking::page("campaigns", items, &list)
-        }
-        Route::DspAdGroups => {
-            let items = campaigns
-                .iter()
-                .filter(|c| wanted(&c.campaign_id))
-                .flat_map(|c| {
-                    c.ad_groups
-                        .iter()
-                        .map(|g| trafficking::ad_group_json(&c.campaign_id, g))
-                })
-                .collect();
-            trafficking::page("adGroups", items, &list)
-        }
-        _ => {
-            let items = campaigns
-                .iter()
-                .flat_map(|c| &c.ad_groups)
-                .filter(|g| wanted(&g.ad_group_id))
-                .flat_map(|g| trafficking::targets_json(g, &list.target_types))
-                .collect();
-            trafficking::page("targets", items, &list)
-        }
-    };
-    Ok(Reply::json(StatusCode::OK, answer))
-}
-
-/// The advertiser of a `/dsp/v1` call: authentication, `Amazon-Ads-AccountId` (an
-/// advertiser the grant reaches), JSON media type for calls with a body.
-fn dsp_advertiser(world: &mut World, call: &Call<'_>, body: bool) -> Result<Advertiser, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let Some(account_id) = header(call, "amazon-ads-accountid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Ads-AccountId header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    if body {
-        require_media(call, &[JSON])?;
-    }
-    Ok(advertiser)
-}
-
-/// The entry of a refused write item: `{index, code, description}` (doc F3).
-fn dsp_error(answer: &mut MultiStatus, index: usize, code: &'static str, errors: Vec<FieldError>) {
-    let description = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field_location, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let entry = json!({ "index": index, "code": code, "description": description });
-    answer.refused(index, entry, errors);
-}
-
-/// A refusal of one item that is not about one field's shape.
-fn item_error(field: String, code: &'static str, message: impl Into<String>) -> Vec<FieldError> {
-    vec![FieldError {
-        code,
-        field_location: field,
-        message: message.into(),
-    }]
-}
-
-/// `POST /dsp/v1/adCreatives`: 1 to 20 third-party creatives, 207 per index.
-fn create_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(call, world.config.max_body_bytes, &["adCreatives"])?;
-    let items = creatives::batch(&body, "adCreatives", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        match creatives::check_create(item, &format!("adCreatives[{index}]")) {
-            Ok(new) => {
-                let id = format!("59{:010}", world.next_id());
-                world.creatives.insert(
-                    id.clone(),
-                    Creative {
-                        ad_creative_id: id.clone(),
-                        account_id: advertiser.account_id.clone(),
-                        name: new.name,
-                        language: new.language,
-                        country: new.country,
-                        format: new.format,
-                        ad_experience: None,
-                        moderation_status: None,
-                        reasons: Vec::new(),
-                        version: 1,
-                    },
-                );
-                answer.accepted(index, json!({ "index": index, "adCreativeId": id }));
-            }
-            Err(errors) => dsp_error(&mut answer, index, check::BAD_REQUEST, errors),
-        }
-    }
-    Ok(answer.reply())
-}
-
-/// `PATCH /dsp/v1/adCreatives`: name and format of 1 to 20 creatives of the advertiser.
-/// A changed tag sends an associated creative back to moderation (`PENDING`); the tag
-/// type cannot change once the ad experience is set.
-fn update_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(call, world.config.max_body_bytes, &["adCreatives"])?;
-    let items = creatives::batch(&body, "adCreatives", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("adCreatives[{index}]");
-        let change = match creatives::check_update(item, &prefix) {
-            Ok(change) => change,
-            Err(errors) => {
-                dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-                continue;
-            }
-        };
-        let id_field = format!("{prefix}.adCreativeId");
-        let Some(creative) = world
-            .creatives
-            .get_mut(&change.ad_creative_id)
-            .filter(|c| c.account_id == advertiser.account_id)
-        else {
-            let errors = item_error(
-                id_field,
-                check::NOT_FOUND,
-                "no such creative for this advertiser",
-            );
-            dsp_error(&mut answer, index, check::NOT_FOUND, errors);
-            continue;
-        };
-        if let Some(format) = &change.format
-            && creative.ad_experience.is_some()
-            && format.tag_type != creative.format.tag_type
-        {
-            let errors = item_error(
-                format!("{prefix}.adCreativeFormatProperties.thirdPartyTag.tagType"),
-                check::IS_INVALID,
-                "tagType cannot change: the creative's ad experience is permanent",
-            );
-            dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-            continue;
-        }
-        if let Some(name) = change.name {
-            creative.name = name;
-        }
-        if let Some(format) = change.format
-            && format != creative.format
-        {
-            creative.format = format;
-            if creative.moderation_status.is_some() {
-                creative.moderation_status = Some("PENDING".to_owned());
-                creative.reasons.clear();
-            }
-        }
-        creative.version += 1;
-        answer.accepted(
-            index,
-            json!({ "index": index, "adCreativeId": creative.ad_creative_id }),
-        );
-    }
-    Ok(answer.reply())
-}
-
-/// `PUT /dsp/v1/adExperiences`: `{adCreativeId, adExperiences:[one]}`, the one matching
-/// the tag type. Set once: the same value again is taken, another one refused.
-fn put_ad_experience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeId", "adExperiences"],
-    )?;
-    let Some(id) = body.get("adCreativeId").and_then(Value::as_str) else {
-        return Err(Reply::bad_request(
-            "adCreativeId is required and must be a string.",
-        ));
-    };
-    let experience = match body
-        .get("adExperiences")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-    {
-        Some([Value::String(one)]) if trafficking::AD_EXPERIENCES.contains(&one.as_str()) => {
-            one.clone()
-        }
-        _ => {
-            return Err(Reply::bad_request(format!(
-                "adExperiences must hold exactly one of {}.",
-                trafficking::AD_EXPERIENCES.join(", ")
-            )));
-        }
-    };
-    let Some(creative) = world
-        .creatives
-        .get_mut(id)
-        .filter(|c| c.account_id == advertiser.account_id)
-    else {
-        return Err(Reply::not_found("No such creative for this advertiser."));
-    };
-    if experience != creatives::experience_for(&creative.format.tag_type) {
-        return Err(Reply::bad_request(format!(
-            "adExperiences: a {} tag takes {}.",
-            creative.format.tag_type,
-            creatives::experience_for(&creative.format.tag_type)
-        )));
-    }
-    match &creative.ad_experience {
-        Some(set) if *set != experience => {
-            return Err(Reply::bad_request(
-                "The ad experience of a creative is permanent.",
-            ));
-        }
-        _ => creative.ad_experience = Some(experience.clone()),
-    }
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "adCreativeId": id, "adExperiences": [experience] }),
-    ))
-}
-
-/// `POST /dsp/v1/adCreatives/associations/adGroups`: 1 to 20 associations, 207 per index.
-/// Refused per item: an unknown creative or ad group, a creative without its ad
-/// experience, a tag type the ad group's inventory does not take, a campaign that is not
-/// running (`CAMPAIGN_NOT_ACTIVE`), an association that exists (`ASSOCIATION_ALREADY_EXISTS`).
-/// The first association starts the creative's moderation (`PENDING`).
-fn associate_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let account = advertiser.account_id.clone();
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeAssociations"],
-    )?;
-    let items = creatives::batch(&body, "adCreativeAssociations", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("adCreativeAssociations[{index}]");
-        let new = match creatives::check_association(item, &prefix) {
-            Ok(new) => new,
-            Err(errors) => {
-                dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-                continue;
-            }
-        };
-        let group = world.campaigns.get(&account).and_then(|campaigns| {
-            campaigns.iter().find_map(|c| {
-                c.ad_groups
-                    .iter()
-                    .find(|g| g.ad_group_id == new.ad_group_id)
-                    .map(|g| {
-                        (
-                            c.campaign_id.clone(),
-                            c.state.clone(),
-                            g.inventory_type.clone(),
-                        )
-                    })
-            })
-        });
-        let creative = world
-            .creatives
-            .get(&new.ad_creative_id)
-            .filter(|c| c.account_id == account);
-        let refusal: Option<(&'static str, String, String)> = match (&group, creative) {
-            (None, _) => Some((
-                check::NOT_FOUND,
-                "adGroupId".into(),
-                "no such ad group for this advertiser".into(),
-            )),
-            (_, None) => Some((
-                check::NOT_FOUND,
-                "adCreativeId".into(),
-                "no such creative for this advertiser".into(),
-            )),
-            (Some((campaign, state, _)), _)
-                if !trafficking::RUNNING_STATES.contains(&state.as_str()) =>
-            {
-                Some((
-                    trafficking::CAMPAIGN_NOT_ACTIVE,
-                    "adGroupId".into(),
-                    format!(
-                        "campaign {campaign} is {state}: creatives are taken only while it is running"
-                    ),
-                ))
-            }
-            (_, Some(c)) if c.ad_experience.is_none() => Some((
-                check::IS_INVALID,
-                "adCreativeId".into(),
-                "the creative has no ad experience yet (PUT /dsp/v1/adExperiences)".into(),
-            )),
-            (Some((_, _, inventory)), Some(c))
-                if !creatives::fits(inventory, &c.format.tag_type) =>
-            {
-                Some((
-                    check::IS_INVALID,
-                    "adCreativeId".into(),
-                    format!(
-                        "a {} tag does not serve on {inventory} inventory",
-                        c.format.tag_type
-                    ),
-                ))
-            }
-            _ if world.associations.iter().any(|a| {
-                a.account_id == account
-                    && a.ad_creative_id == new.ad_creative_id
-                    && a.ad_group_id == new.ad_group_id
-            }) =>
-            {
-                Some((
-                    trafficking::ALREADY_ASSOCIATED,
-                    "adCreativeId".into(),
-                    "the creative is already associated with this ad group".into(),
-                ))
-            }
-            _ => None,
-        };
-        if let Some((code, field, message)) = refusal {
-            let errors = item_error(format!("{prefix}.{field}"), check::IS_INVALID, message);
-            dsp_error(&mut answer, index, code, errors);
-            continue;
-        }
-        if let Some(creative) = world.creatives.get_mut(&new.ad_creative_id)
-            && creative.moderation_status.is_none()
-        {
-            creative.moderation_status = Some("PENDING".to_owned());
-        }
-        world.associations.push(Association {
-            account_id: account.clone(),
-            ad_creative_id: new.ad_creative_id,
-            ad_group_id: new.ad_group_id,
-            weight: new.weight,
-            state: new.state,
-        });
-        answer.accepted(index, json!({ "index": index }));
-    }
-    Ok(answer.reply())
-}
-
-/// `GET /dsp/v1/adCreatives/{id}/moderations`: the creative's moderation; 404 before its
-/// first association (moderation has not started).
-fn get_moderation(world: &mut World, call: &Call<'_>, id: &str) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, false)?;
-    let Some(creative) = world
-        .creatives
-        .get(id)
-        .filter(|c| c.account_id == advertiser.account_id)
-    else {
-        return Err(Reply::not_found("No such creative for this advertiser."));
-    };
-    let Some(status) = &creative.moderation_status else {
-        return Err(Reply::not_found(
-            "Moderation starts when the creative is associated with an ad group.",
-        ));
-    };
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "adCreativeId": id, "moderationStatus": status, "reasons": creative.reasons }),
-    ))
-}
-
-/// `POST /dsp/v1/adCreatives/associations/adGroups/moderations/list`: one line per
-/// association of the filtered creatives, paged as the other lists.
-fn list_moderations(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeIdFilter", "maxResults", "nextToken"],
-    )?;
-    let list = trafficking::check_list_body(&body, "adCreativeIdFilter", true, false)
-        .map_err(Reply::bad_request)?;
-    let wanted = list.filter.clone().unwrap_or_default();
-    let items: Vec<Value> = world
-        .associations
-        .iter()
-        .filter(|a| a.account_id == advertiser.account_id && wanted.contains(&a.ad_creative_id))
-        .filter_map(|a| {
-            let creative = world.creatives.get(&a.ad_creative_id)?;
-            Some(json!({
-                "adCreativeId": a.ad_creative_id,
-                "adGroupId": a.ad_group_id,
-                "moderationStatus": creative.moderation_status.as_deref().unwrap_or("PENDING"),
-                "reasons": creative.reasons,
-            }))
-        })
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        trafficking::page("moderations", items, &list),
-    ))
 }
 
 /// A 207 answer built item by item, keeping each item's outcome for the request log.
@@ -2401,7 +1973,8 @@ mod tests {
             Route::parse(&Method::POST, "/dsp/v1/adGroups/list"),
             Route::parse(&Method::POST, "/dsp/v1/targets/list"),
             Route::parse(&Method::POST, "/dsp/v1/adCreatives"),
-            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives"),
+            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives/591"),
+            Route::parse(&Method::POST, "/dsp/v1/adCreatives/list"),
             Route::parse(&Method::PUT, "/dsp/v1/adExperiences"),
             Route::parse(&Method::POST, "/dsp/v1/adCreatives/associations/adGroups"),
             Route::parse(&Method::GET, "/dsp/v1/adCreatives/591/moderations"),
@@ -2412,6 +1985,11 @@ mod tests {
         ];
         assert_eq!(
             Route::parse(&Method::GET, "/dsp/v1/adCreatives"),
+            Route::Unknown
+        );
+        // The batch update of the `/adsApi/v1` model is not a `/dsp/v1` path.
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives"),
             Route::Unknown
         );
         assert_eq!(
