@@ -144,7 +144,7 @@ page="/www/index.html?endpoint=$worker&siteKey=demo-site&country=US"
 # --- build -----------------------------------------------------------------------------
 echo "demo: logs in $work ($([ -n "$keep" ] && echo kept || echo removed) on exit)"
 step "installing what is missing (scripts/install-deps.sh)"
-bash scripts/install-deps.sh
+MATCHKEY_LOG_DIR="$work" bash scripts/install-deps.sh
 step "building the wasm package (pkg/) and the Worker (worker/build/)"
 bash scripts/build-pkg.sh > "$work/build-pkg.log" || fail "building pkg/ failed"
 bash scripts/build-worker.sh || fail "building the Worker failed"
