@@ -207,8 +207,8 @@ cat "$work/check.log"
 next_steps() {
   cat <<EOF
 
-Next: your own Amazon Ads account, in a Worker of your own: the README's "Deploy to
-Cloudflare" has every command (KV and D1, migrations, secrets, deploy), then
+Next: your own Amazon Ads account, in a Worker of your own: docs/deploy.md has every
+command (KV and D1, migrations, secrets, deploy), then
   - matchkey connect --worker https://matchkey.<you>.workers.dev   (the grant goes to the Worker, sealed)
   - POST /v1/admin/integrations with the advertiser and your shop's origin: it answers the
     snippet to paste and the site key;
