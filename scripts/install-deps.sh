@@ -17,8 +17,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/deps.sh
 
-log_dir=${MATCHKEY_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/matchkey-install.XXXXXX")}
-mkdir -p "$log_dir"
+if [ -n "${MATCHKEY_LOG_DIR:-}" ]; then
+  log_dir=$MATCHKEY_LOG_DIR
+  mkdir -p "$log_dir"
+else
+  log_dir=$(mktemp -d "${TMPDIR:-/tmp}/matchkey-install.XXXXXX")
+  # A folder of our own with nothing in its log (everything was present) is not kept.
+  trap '[ -s "$log" ] || rm -rf "$log_dir"' EXIT
+fi
 log=$log_dir/install.log
 : > "$log"
 echo "install: full output in $log"
