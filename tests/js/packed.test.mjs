@@ -60,6 +60,21 @@ console.log(normalize('ADDRESS', '123 Main Street', 'US').normalized);
 console.log(normalize('PHONE', '+251 11 551 7700', 'US').normalized);
 `);
     assert.deepEqual(run(process.execPath, ['first.mjs'], app).trimEnd().split('\n'), ['ny', '123mainst', '251115517700']);
+
+    // matchkey/csv reads its own build from disk too, and writes what the CLI writes.
+    writeFileSync(join(app, 'csv.mjs'), `import { readFileSync } from 'node:fs';
+import { csvHeader, hashCsv } from 'matchkey/csv';
+const bytes = readFileSync(process.argv[2]);
+const head = await csvHeader(bytes, { whole: true });
+const parts = [];
+await hashCsv(new Blob([bytes]).stream(), { ...head, map: [[head.names.indexOf('email'), 'EMAIL']], country: 'US', keep: [0] },
+  { onOutput: (b) => parts.push(Buffer.from(b)) });
+process.stdout.write(Buffer.concat(parts));
+`);
+    const file = join(root, 'tests/docs/customers.csv');
+    const cli = execFileSync(join(root, 'target/debug/matchkey'), ['hash-csv', '--map', 'email=EMAIL', '--country', 'US', '--keep', 'customer_id'],
+      { input: readFileSync(file), stdio: ['pipe', 'pipe', 'ignore'] }).toString();
+    assert.equal(run(process.execPath, ['csv.mjs', file], app), cli);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
