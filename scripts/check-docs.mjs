@@ -14,7 +14,7 @@
 //
 // Usage: node scripts/check-docs.mjs [--links-only]   (cargo build --bin matchkey first)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -72,9 +72,23 @@ export function parse(markdown) {
   return { anchors, links, blocks };
 }
 
+// The repository's Markdown files: git's list (tracked and new, not ignored), or outside a
+// git checkout every .md but those of build output and dependencies.
 function markdownFiles() {
-  const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], { cwd: root }).toString();
-  return [...new Set(out.split('\n').filter(Boolean))].filter((f) => existsSync(join(root, f))).sort();
+  let list;
+  try {
+    list = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.md'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString().split('\n').filter(Boolean);
+  } catch {
+    const skip = new Set(['.git', 'node_modules', 'target', 'pkg', 'build', '.wrangler', 'corpus', 'artifacts']);
+    const walk = (dir) => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
+      const path = dir ? `${dir}/${e.name}` : e.name;
+      if (e.isDirectory()) return skip.has(e.name) ? [] : walk(path);
+      return e.name.endsWith('.md') ? [path] : [];
+    });
+    list = walk('');
+  }
+  return [...new Set(list)].filter((f) => existsSync(join(root, f))).sort();
 }
 
 const parsed = new Map();
