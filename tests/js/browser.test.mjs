@@ -173,6 +173,24 @@ test('the package initializes in a module Web Worker', async () => {
   await context.close();
 });
 
+test('ready() in a page: init loads only the lite build, ready() fetches the full one once, then every field answers', async () => {
+  const { context, page, requests } = await open('/tests/js/fixtures/blank.html');
+  const result = await page.evaluate(async () => {
+    const m = await import('/pkg/matchkey.js');
+    await m.init();
+    let before;
+    try { m.normalize('STATE', 'New York', 'US'); } catch (e) { before = e.code; }
+    await m.ready();
+    await m.ready();
+    return { before, state: m.normalize('STATE', 'New York', 'US'), address: m.normalize('ADDRESS', '123 Main Street', 'US').normalized };
+  });
+  assert.equal(result.before, 'not_in_this_build');
+  assert.deepEqual(result.state, { normalized: 'ny', sha256: nativeHashes([['STATE', 'New York', 'US']])[0] });
+  assert.equal(result.address, '123mainst');
+  assert.equal(requests.filter((r) => r.url.endsWith('/pkg/full/matchkey_wasm_bg.wasm')).length, 1, 'the full build, fetched once');
+  await context.close();
+});
+
 const RAW = {
   email: 'Jane.Doe+shop@Example.com', phone: '+44 7911 123456', firstName: 'Jane', lastName: 'Doe', postal: 'SW1A 1AA',
 };

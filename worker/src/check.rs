@@ -169,7 +169,7 @@ pub fn checklist(f: &Facts) -> Checklist {
                 format!("binding.{name}"),
                 "fail",
                 "missing".into(),
-                Some(format!("add the {name} binding to wrangler.toml's [env.production] (see the README's Deploy to Cloudflare)")),
+                Some(format!("add the {name} binding to wrangler.toml's [env.production] (see docs/deploy.md)")),
             )
         });
     }
