@@ -136,10 +136,10 @@ impl DurableObject for Batcher {
                 // Repeats of events accepted before are answered as accepted and not
                 // queued again (a replayed dead letter is meant to go again).
                 self.load_window(now).await?;
+                let seen: Vec<Option<Seen>> = body.events.iter().map(|e| Seen::of(e)).collect();
                 let verdicts = if body.replayed {
-                    vec![Verdict::New; body.events.len()]
+                    vec![Verdict::New; seen.len()]
                 } else {
-                    let seen: Vec<Option<Seen>> = body.events.iter().map(|e| Seen::of(e)).collect();
                     self.window
                         .borrow()
                         .as_ref()
@@ -147,13 +147,14 @@ impl DurableObject for Batcher {
                 };
                 let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count() as u64;
                 let (repeats, unchecked) = (count(Verdict::Repeat), count(Verdict::Unchecked));
-                let events: Vec<String> = body
+                let (events, queued): (Vec<String>, Vec<Option<Seen>>) = body
                     .events
                     .into_iter()
+                    .zip(seen)
                     .zip(verdicts.iter().chain(std::iter::repeat(&Verdict::New)))
                     .filter(|(_, v)| **v != Verdict::Repeat)
-                    .map(|(e, _)| e)
-                    .collect();
+                    .map(|(pair, _)| pair)
+                    .unzip();
                 let n = events.len() as u64;
                 if let Err(full) = self.queue.with(|q| q.admit(n, now, &limits)) {
                     let mut r = Response::from_json(&json!({
@@ -183,8 +184,7 @@ impl DurableObject for Batcher {
                     .collect();
                 let mut delete = Vec::new();
                 if let Some(w) = self.window.borrow_mut().as_mut() {
-                    let ids = events.iter().filter_map(|e| Seen::of(e)).map(|s| s.id);
-                    let writes = w.insert(ids, now);
+                    let writes = w.insert(queued.iter().flatten().map(|s| s.id), now);
                     put.extend(writes.put);
                     delete = writes.delete;
                 }
