@@ -550,6 +550,18 @@ mod tests {
         );
         assert_eq!(m.audience_id, None);
         assert_eq!(m.acc.pending, 6000);
+        // Amazon's gateway answers 429 with an HTML page and no Retry-After: a retry with
+        // backoff, never a refusal.
+        let r = m.answered(6000, 429, None, "<html><body>Too Many Requests</body></html>", 45_000, 1000, 0.5);
+        assert_eq!(
+            r,
+            Chunk::Retry {
+                code: "HTTP_429".into(),
+                refresh: false
+            }
+        );
+        assert!(m.acc.not_before > 45_000);
+        assert_eq!(m.acc.pending, 6000);
         // A gateway's HTML 403 names no code: dead letters under HTTP_403.
         let r = m.answered(6000, 403, None, "<html>Forbidden</html>", 50_000, 1000, 0.5);
         assert_eq!(
