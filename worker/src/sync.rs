@@ -552,7 +552,15 @@ mod tests {
         assert_eq!(m.acc.pending, 6000);
         // Amazon's gateway answers 429 with an HTML page and no Retry-After: a retry with
         // backoff, never a refusal.
-        let r = m.answered(6000, 429, None, "<html><body>Too Many Requests</body></html>", 45_000, 1000, 0.5);
+        let r = m.answered(
+            6000,
+            429,
+            None,
+            "<html><body>Too Many Requests</body></html>",
+            45_000,
+            1000,
+            0.5,
+        );
         assert_eq!(
             r,
             Chunk::Retry {

@@ -148,7 +148,7 @@ async fn a_request_is_taken_whole_or_refused_whole() {
         .patch(json!([
             patch("add", "u_1", &[audience]),
             {"op": "add", "path": "/MAID-abc/audiences", "value": [audience]},
-            patch("replace", "u_1", &[audience])
+            {"op": "add", "path": "/COOKIE-bad id/audiences", "value": [audience]}
         ]))
         .await;
     assert_eq!(answer.status, 400);
@@ -157,8 +157,25 @@ async fn a_request_is_taken_whole_or_refused_whole() {
         .iter()
         .map(|e| e["fieldName"].as_str().unwrap())
         .collect();
-    assert_eq!(located, ["patches[1].path", "patches[2].op"]);
+    assert_eq!(located, ["patches[1].path", "patches[2].path"]);
     assert_eq!(answer.json["error"]["httpStatusCode"], "400");
+    assert_eq!(dp.audiences().await[0]["members"], json!([]));
+    // What the file itself refuses (an `op` outside its enum) is refused before any handler.
+    let answer = dp
+        .patch(json!([
+            patch("add", "u_1", &[audience]),
+            patch("replace", "u_1", &[audience])
+        ]))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/patches/1/op"),
+        "{:?}",
+        answer.json
+    );
     assert_eq!(dp.audiences().await[0]["members"], json!([]));
     // An audience this grant cannot reach: 404, nothing applied.
     let gone = dp
@@ -263,13 +280,34 @@ async fn audience_metadata_is_validated_and_scoped() {
         )
         .await;
     assert_eq!(text.status, 400);
-    assert_eq!(text.json["error"]["errors"][0]["fieldName"], "advertiserId");
+    assert!(
+        text.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/advertiserId"),
+        "{:?}",
+        text.json
+    );
+    // What the file allows and the emulator refuses: a country that is not ISO 3166-1.
     let mut invalid = metadata(json!(DEMO_NUMERIC_ID));
-    invalid["metadata"]["dataSourceCountry"] = json!(["UK"]);
-    invalid["metadata"]["ttl"] = json!(34_300_801);
+    invalid["metadata"]["dataSourceCountry"] = json!(["UK", "US"]);
     let answer = dp.send("POST", "/v2/dp/audiencemetadata/", &invalid).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.json["error"]["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        answer.json["error"]["errors"][0]["fieldName"],
+        "metadata.dataSourceCountry[0]"
+    );
+    // A ttl over 13 months: the file's maximum.
+    let mut long = metadata(json!(DEMO_NUMERIC_ID));
+    long["metadata"]["ttl"] = json!(34_300_801);
+    let answer = dp.send("POST", "/v2/dp/audiencemetadata/", &long).await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/metadata/ttl")
+    );
     // ttl is optional in the schema.
     let mut no_ttl = metadata(json!(DEMO_NUMERIC_ID));
     no_ttl["metadata"].as_object_mut().unwrap().remove("ttl");
