@@ -70,17 +70,14 @@ pub(crate) const ENFORCED: &[Enforced] = &[
     // Answers off: the emulator sends empty `success` / `error` arrays where the file's
     // `minItems: 1` says Amazon leaves them out. The AMC / Events work (`amc`) switches them on.
     requests_only("POST /accounts/{accountId}/dsp/conversionDefinitions/eventData"),
-    // Data Provider (data-provider.yaml, hashed-records.json), switched on by the Data
-    // Provider work (`dp`) with its fixes:
-    // - POST /v2/dp/audiencemetadata/ requests: the client sends `advertiserId` as a string
-    //   (int64 in the file).
-    answers_only("POST /v2/dp/audiencemetadata/"),
-    // - PATCH /v2/dp/audience: off. The emulator answers 207 with per-patch results (the file:
-    //   200, and a body with a bad `op` is refused whole), and its tests rely on that.
-    // - PATCH /v2/dp/users: off. The client sends `userId: [{type, id}]` (the file: an object
-    //   `{type, value}`); the emulator answers 207 (the file: 202).
-    // - POST /dp/records/hashed: off. The emulator answers 202 (the file: 200), and its tests
-    //   expect its own per-field errors (`fieldLocation`) for unhashed records.
+    // Data Provider (data-provider.yaml, hashed-records.json).
+    both("POST /v2/dp/audiencemetadata/"),
+    both("POST /dp/records/hashed"),
+    both("PATCH /v2/dp/audience"),
+    // Requests off on purpose: Amazon's two documents disagree on the erasure body (the
+    // file's `userId: {type, value}`, the guide page's `userId: [{type, id}]`), and the
+    // emulator takes both (the client sends the file's; tests/contract/dp.rs checks it).
+    answers_only("PATCH /v2/dp/users"),
 ];
 
 /// The entry for a documented operation, if listed.
