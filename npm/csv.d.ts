@@ -1,7 +1,7 @@
 // matchkey/csv: `matchkey hash-csv` in the page.
 import type { Field, ReasonCode } from './matchkey.js';
 
-/** Loads the csv wasm build once (browsers: fetched next to csv.js; Node: pass the bytes). */
+/** Loads the csv wasm build once (browsers: fetched next to csv.js; Node: read from the package's files; or from `source`). */
 export function initCsvBuild(source?: BufferSource | WebAssembly.Module | Response | URL | string): Promise<void>;
 
 /** What `matchkey hash-csv` reads a file as. */

@@ -35,15 +35,16 @@ export type MatchKeys = MatchKey[] & { rejected: Array<{ field: Field; code: Rea
 type WasmSource = BufferSource | WebAssembly.Module | Response | URL | string;
 
 /**
- * Loads the lite wasm once (every field but ADDRESS and STATE); pass the bytes of
- * `matchkey_wasm_bg.wasm` (or a Module/Response/URL) outside browsers.
+ * Loads the lite wasm once (every field but ADDRESS and STATE), fetched next to the
+ * module; a bundler that does not serve it can pass the bytes (or a Module/Response/URL).
+ * In Node (the `node` export condition) it reads both builds from the package's files,
+ * so every field answers once it resolves.
  */
 export function init(source?: WasmSource): Promise<void>;
 export default init;
 /**
  * Loads the full wasm once (every field), and the batch code (`batch.js`) with it; from
- * then on it answers every call. Outside browsers pass the bytes of
- * `full/matchkey_wasm_bg.wasm`.
+ * then on it answers every call. In Node it reads the package's own file.
  */
 export function initFull(source?: WasmSource): Promise<void>;
 /** A field, fields, an identity record, or hashBatch records. */
@@ -62,6 +63,11 @@ export function needsFull(what: Needs, country?: string): boolean;
  * listed by `matchKeys`, answered by `hashBatch`).
  */
 export function prepare(what?: Needs, country?: string): Promise<void>;
+/**
+ * Makes every field answer: with `what`, as `prepare`; without, the lite build and then
+ * the full one (fetched in a browser, read from disk in Node).
+ */
+export function ready(what?: Needs, country?: string): Promise<void>;
 export function normalize(field: Field | string, input: string, country: string): Normalized;
 export function matchKeys(record: Identity, country: string): MatchKeys;
 /**

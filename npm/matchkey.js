@@ -12,7 +12,7 @@ const FULL_FIELDS = ['ADDRESS', 'STATE'];
 const FULL_KEYS = ['address', 'state'];
 
 let wasm = lite;
-let ready = null;
+let liteReady = null;
 let fullReady = null;
 // hashBatch and hashColumn on the full build (batch.js), loaded with it.
 let batch = null;
@@ -21,14 +21,15 @@ const source = (s) => (s === undefined ? undefined : { module_or_path: s });
 
 /**
  * Loads the lite wasm module once. In browsers and Web Workers with no argument (the .wasm
- * is fetched next to this file); in Node or bundlers pass the bytes, a Response, a URL or
- * a compiled WebAssembly.Module: `await init(fs.readFileSync(wasmPath))`.
+ * is fetched next to this file); a bundler that does not serve it can be given the bytes,
+ * a Response, a URL or a compiled WebAssembly.Module. (In Node the package's `node` entry,
+ * node.js, reads both builds from disk instead.)
  * @param {BufferSource | WebAssembly.Module | Response | URL | string} [source]
  * @returns {Promise<void>}
  */
 export function init(source_) {
-  if (!ready) ready = initLite(source(source_)).then(() => undefined);
-  return ready;
+  if (!liteReady) liteReady = initLite(source(source_)).then(() => undefined);
+  return liteReady;
 }
 
 /**
@@ -107,6 +108,20 @@ export function needsFull(what, country) {
 export async function prepare(what, country) {
   await init();
   if (needsFull(what, country)) await initFull();
+}
+
+/**
+ * Makes every synchronous function ready for `what` (as `prepare`), or with no argument
+ * for every field: the lite build, then the full one. In Node both are read from disk.
+ * @param {string | string[] | object | object[]} [what]
+ * @param {string} [country]
+ * @returns {Promise<void>}
+ */
+export async function ready(what, country) {
+  if (what === undefined) {
+    await init();
+    await initFull();
+  } else await prepare(what, country);
 }
 
 /**

@@ -39,7 +39,7 @@ build() {
 build browser-lite browser-lite pkg
 build browser "browser,std" pkg/full
 build browser-csv browser-csv pkg/csv
-cp npm/package.json npm/matchkey.js npm/batch.js npm/matchkey.d.ts npm/csv.js npm/csv.d.ts npm/README.md pkg/
+cp npm/package.json npm/matchkey.js npm/node.js npm/batch.js npm/matchkey.d.ts npm/csv.js npm/csv-node.js npm/csv.d.ts npm/README.md pkg/
 # The site tag as pages load it: one minified module (pkg/tag.js).
 node scripts/bundle-tag.mjs
 # shellcheck disable=SC2016 # JavaScript, not shell

@@ -144,7 +144,7 @@ page="/www/index.html?endpoint=$worker&siteKey=demo-site&country=US"
 # --- build -----------------------------------------------------------------------------
 echo "demo: logs in $work ($([ -n "$keep" ] && echo kept || echo removed) on exit)"
 step "installing what is missing (scripts/install-deps.sh)"
-bash scripts/install-deps.sh
+MATCHKEY_LOG_DIR="$work" bash scripts/install-deps.sh
 step "building the wasm package (pkg/) and the Worker (worker/build/)"
 bash scripts/build-pkg.sh > "$work/build-pkg.log" || fail "building pkg/ failed"
 bash scripts/build-worker.sh || fail "building the Worker failed"
@@ -207,8 +207,8 @@ cat "$work/check.log"
 next_steps() {
   cat <<EOF
 
-Next: your own Amazon Ads account, in a Worker of your own: the README's "Deploy to
-Cloudflare" has every command (KV and D1, migrations, secrets, deploy), then
+Next: your own Amazon Ads account, in a Worker of your own: docs/deploy.md has every
+command (KV and D1, migrations, secrets, deploy), then
   - matchkey connect --worker https://matchkey.<you>.workers.dev   (the grant goes to the Worker, sealed)
   - POST /v1/admin/integrations with the advertiser and your shop's origin: it answers the
     snippet to paste and the site key;

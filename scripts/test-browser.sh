@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser suite (run by scripts/test.sh): builds pkg/ and the native CLI (the tests
 # compare against it), checks the payload's size budget (scripts/size-budget.json), then
-# runs the package in Node, an esbuild bundle, and the wasm build and site tag in headless
+# runs the package in Node (and packed with npm pack, installed from the tarball into an
+# empty folder, its README's first example run unchanged), an esbuild bundle, and the wasm build and site tag in headless
 # Chromium (both wasm builds: lite and full). Tools come from scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

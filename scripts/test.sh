@@ -30,6 +30,10 @@ cargo test --workspace --locked
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+# Every relative link and anchor of every Markdown file, and the README's and docs/'s
+# console and bash blocks run against the debug binary (scripts/check-docs.mjs).
+cargo build --quiet --locked --bin matchkey
+node scripts/check-docs.mjs
 
 step "audience push at scale (1,000,000 rows against the emulator, release build)"
 bash scripts/bench-audience-push.sh

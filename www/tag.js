@@ -16,7 +16,12 @@ const VISITOR_KEY = 'matchkey_vid'; // the random first-party visitor id (cookie
 const SYNC_KEY = 'matchkey_sync'; // when the visitor id was last matched, and which
 const OPT_OUT_KEY = 'matchkey_optout';
 const OUTBOX_MAX = 50;
-const OUTBOX_DAYS = 7;
+// Amazon's window, which the Worker keeps too: an older event is refused.
+const OUTBOX_DAYS = 21;
+// An event sent waits this long for its answer before any tab or page sends it again
+// (the page may have closed, or another tab sent it); also the pause after a request
+// that got no answer at all.
+const LEASE_MS = 10000;
 // What the Worker accepts as an event name and an event id.
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -304,12 +309,28 @@ function scheduleFlush(at) {
   state.timer = setTimeout(safe(flushOutbox), Math.min(Math.max(at - Date.now(), 0) + 50, 2147483647));
 }
 
-// Keeps events for a later attempt (bounded; the oldest go first), not before `delay` ms.
-function outbox(events, delay) {
+// Keeps new events until the Worker answers for them (bounded; the oldest go first).
+function outbox(events) {
   const o = readOutbox();
-  // In event order (a failed request's events come back after newer ones), newest kept.
   const at = (e) => String(e && e.eventTime);
   o.events = o.events.concat(events).sort((x, y) => (at(x) < at(y) ? -1 : at(x) > at(y) ? 1 : 0)).slice(-OUTBOX_MAX);
+  writeOutbox(o);
+}
+
+// The Worker answered for `batch` (or nothing did): the events in `done` (accepted, or
+// refused for good) leave the outbox; the others may go again, not before `delay` ms.
+function answered(batch, done, delay) {
+  if (optedOut()) return;
+  const o = readOutbox();
+  const sent = new Set(batch.map((e) => e.eventId));
+  const stored = new Set();
+  o.events = o.events.filter((e) => {
+    stored.add(e.eventId);
+    if (sent.has(e.eventId)) delete e.sending;
+    return !done.has(e.eventId);
+  });
+  // Sent events storage does not hold wait in memory, unless the bound let them go.
+  if (o.events.length < OUTBOX_MAX) state.unstored = state.unstored.concat(batch.filter((e) => !done.has(e.eventId) && !stored.has(e.eventId)));
   if (delay > 0) o.retryAt = Math.max(o.retryAt, Date.now() + delay);
   writeOutbox(o);
   if (o.retryAt > Date.now()) scheduleFlush(o.retryAt);
@@ -319,12 +340,14 @@ function outbox(events, delay) {
 // batch window loses none) and leave with the rest of the page view's events.
 function send(events) {
   if (!events.length) return;
-  outbox(events, 0);
+  outbox(events);
   // What storage did not take waits in memory (another tab's flush cannot see it, so it
   // is not sent twice).
-  const stored = new Set(readOutbox().events.map((e) => e && e.eventId));
+  const box = readOutbox().events;
+  const stored = new Set(box.map((e) => e && e.eventId));
   state.unstored = state.unstored.concat(events.filter((e) => !stored.has(e.eventId))).slice(-BODY_MAX_EVENTS);
-  if (stored.size + state.unstored.length >= BATCH_NOW) flushNow();
+  // Events already sent, waiting for their answer, do not count.
+  if (box.filter((e) => !(e.sending > Date.now())).length + state.unstored.length >= BATCH_NOW) flushNow();
   else flushSoon();
 }
 
@@ -348,25 +371,32 @@ function deliver(events) {
   const go = () => {
     if (!body.length) return;
     const batch = body;
+    const none = new Set();
+    // No answer (the connection dropped, perhaps after the Worker took them): they go
+    // again on the next page, or after a pause on this one; the Worker answers a repeat
+    // as accepted.
+    const lost = safe(() => {
+      answered(batch, none, 0);
+      scheduleFlush(Date.now() + LEASE_MS);
+    });
     post('/v1/events', { v: VERSION, events: batch }).then(safe((res) => {
       if (res.ok) {
-        // A sharded Worker may take part of a request: the events a shard could not
-        // queue now come back as rejected with a retryable reason, and wait here.
-        if (res.status === 202 && res.headers.get('retry-after')) {
-          return res.json().then(safe((answer) => {
-            const again = (answer.rejected || [])
-              .filter((r) => r.reason === 'backlog_full' || r.reason === 'queue_unavailable')
-              .map((r) => batch[r.index])
-              .filter(Boolean);
-            if (again.length) outbox(again, retryDelay(res));
-          }), () => {});
-        }
-        return;
+        // Each event the answer lists as accepted, or refused for good, leaves; those a
+        // shard could not queue now (a retryable reason) wait for Retry-After.
+        return res.json().then(safe((answer) => {
+          const done = new Set();
+          for (const a of answer.accepted || []) done.add(batch[a.index]?.eventId);
+          for (const r of answer.rejected || []) {
+            if (r.reason !== 'backlog_full' && r.reason !== 'queue_unavailable') done.add(batch[r.index]?.eventId);
+          }
+          answered(batch, done, retryDelay(res));
+        }), lost);
       }
-      // Refused for good (4xx): retrying would not help; overloaded or failing: keep them.
-      if (res.status >= 500 || res.status === 429 || res.status === 408) outbox(batch, retryDelay(res));
-      else warn(`refused_${res.status}`);
-    }), safe(() => outbox(batch, 0)));
+      // Overloaded or failing: they wait; refused for good (4xx): retrying would not help.
+      if (res.status >= 500 || res.status === 429 || res.status === 408) return answered(batch, none, retryDelay(res));
+      warn(`refused_${res.status}`);
+      answered(batch, new Set(batch.map((e) => e.eventId)), 0);
+    }), lost);
     body = [];
     bytes = 0;
   };
@@ -389,23 +419,34 @@ function clean(e) {
 
 // Outboxed events go when the Worker's wait is over and, for a country that needs
 // consent, only with consent granted now (the current consent is attached); events whose
-// consent is refused now are dropped, those still unknown are kept.
+// consent is refused now are dropped, those still unknown are kept. Events sent stay,
+// marked, until an answer settles them; a mark not yet expired (a request of this page,
+// another tab's, or one whose page has gone) holds them back until it expires.
 function flushOutbox() {
   const o = readOutbox();
   const events = o.events.concat(state.unstored);
+  const now = Date.now();
   if (!events.length) return;
-  if (o.retryAt > Date.now()) return scheduleFlush(o.retryAt);
+  if (o.retryAt > now) return scheduleFlush(o.retryAt);
   state.unstored = [];
-  const oldest = Date.now() - OUTBOX_DAYS * 86400000;
+  const oldest = now - OUTBOX_DAYS * 86400000;
   const keep = [];
   const go = [];
+  let next = 0;
   for (const e of events) {
     if (!e || typeof e !== 'object' || !EVENT_NAME.test(e.name) || !EVENT_ID.test(e.eventId) || !(Date.parse(e.eventTime) > oldest)) continue;
-    const now = verdict(consentRequired() || consentRequired(e.country));
-    if (now === 'send') go.push(attachConsent(clean(e)));
-    else if (now === 'wait') keep.push(e);
+    const v = verdict(consentRequired() || consentRequired(e.country));
+    if (v === 'drop') continue;
+    keep.push(e);
+    if (v !== 'send') continue;
+    if (e.sending > now) next = Math.min(next || Infinity, e.sending);
+    else {
+      e.sending = now + LEASE_MS;
+      go.push(attachConsent(clean(e)));
+    }
   }
   writeOutbox({ events: keep, retryAt: 0 });
+  if (next) scheduleFlush(next);
   deliver(go);
 }
 

@@ -4,10 +4,16 @@
 //!
 //! A member's external user id is given by the caller or derived from the hashes, so an
 //! add and a remove of the same person always meet (and collapse to the last intent).
+//!
+//! The Data Provider shapes follow Amazon's OpenAPI file for `/v2/dp/*` (`data-provider.yaml`)
+//! and `hashed-records.json`; the AMC audience shapes, which have no published schema, the
+//! guide page `guides/amazon-marketing-cloud/audiences/audience-management-service.md`.
+//! [`RATES`] is the one table of the documented request rates.
 
 use std::collections::BTreeMap;
 use std::prelude::rust_2024::*;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiRequest, Auth, Method, json_list};
@@ -23,8 +29,16 @@ pub const DEFAULT_RECORDS_PER_REQUEST: usize = 6_000;
 pub const MAX_RECORDS_PER_REQUEST: usize = 10_000;
 /// Largest records request body (the Data Provider API's documented limit).
 pub const MAX_RECORDS_BYTES: usize = 5 * 1024 * 1024;
-/// Largest `PATCH /v2/dp/audience` body.
+/// Largest `PATCH /v2/dp/audience` body matchkey sends. Amazon's documents disagree: the
+/// OpenAPI summary of the operation says "a maximum of 6MB or 2000 records" (413 beyond),
+/// while its own 413 example ("The input payload exceeds 1MB limit") and the guide page
+/// (`guides/dsp/data-provider.md`: "a 100TPS throttle with a max payload of 1MB") say
+/// 1 MB. A body under 1 MB is under both; 2,000 patches stay far below it anyway (a patch
+/// is at most about 200 bytes).
 pub const MAX_PATCH_BYTES: usize = 1024 * 1024;
+/// Most patches per `PATCH /v2/dp/audience` ("a maximum of 6MB or 2000 records",
+/// `data-provider.yaml`).
+pub const MAX_PATCHES_PER_REQUEST: usize = 2_000;
 /// Longest audience TTL Amazon takes, and its default: 13 months, in seconds.
 pub const MAX_TTL_SECONDS: u64 = 34_300_800;
 
@@ -299,15 +313,16 @@ pub fn send_records<S: AsRef<str>>(
                 };
                 Some((r["externalUserId"].as_str()?, action))
             });
-            let associate = dp_associate(auth, profile_id, audience_id, changes);
-            if adds.is_empty() {
-                vec![associate]
-            } else {
-                vec![
-                    dp_records(auth, profile_id, adds.iter().map(String::as_str)),
-                    associate,
-                ]
+            let mut calls = Vec::new();
+            if !adds.is_empty() {
+                calls.push(dp_records(
+                    auth,
+                    profile_id,
+                    adds.iter().map(String::as_str),
+                ));
             }
+            calls.extend(dp_associate(auth, profile_id, audience_id, changes));
+            calls
         }
     }
 }
@@ -340,7 +355,8 @@ pub fn create_dp_audience(
     let body = json!({
         "name": amazon_name(spec.name, spec.now_unix),
         "description": spec.description(),
-        "advertiserId": advertiser_id.to_string(),
+        // `advertiserId` is an int64 in the schema (and a number in the guide's sample).
+        "advertiserId": advertiser_id,
         "metadata": {
             "type": "DATA_PROVIDER",
             "externalAudienceId": spec.external_id(),
@@ -353,13 +369,91 @@ pub fn create_dp_audience(
         .body("application/json", body.to_string())
 }
 
-/// The audience id of a create answer. Parsed from the text by serde_json, so the 64-bit
-/// id keeps every digit.
+/// An audience id as Amazon writes it: an int64 (the schemas), or its digits as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdForm {
+    Number(u64),
+    Text(String),
+}
+
+impl IdForm {
+    fn get(&self) -> Option<u64> {
+        match self {
+            IdForm::Number(n) => Some(*n),
+            IdForm::Text(t) if t.bytes().all(|b| b.is_ascii_digit()) => t.parse().ok(),
+            IdForm::Text(_) => None,
+        }
+    }
+}
+
+/// The answer to a create call, in every form a document shows.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateAnswer {
+    /// Data Provider (`POST /v2/dp/audiencemetadata/`, the 200 schema of
+    /// `data-provider.yaml`): `{"requestId", "audience": {"id", "name", …}}`.
+    audience: Option<CreatedAudience>,
+    /// AMC (`POST /amc/audiences/metadata`, the guide's "Sample response (201 OK)"):
+    /// `{"audienceId": 347891, "externalAudienceId": …}`. For the Data Provider API no
+    /// Amazon document shows a top-level `audienceId`; it is still accepted there.
+    audience_id: Option<IdForm>,
+}
+
+#[derive(Deserialize)]
+struct CreatedAudience {
+    id: Option<IdForm>,
+}
+
+/// The audience id of a create answer (any 2xx; Amazon's AMC page says 201, the Data
+/// Provider schema 200). Parsed by serde_json from the text, so the 64-bit id keeps every
+/// digit; a body that is not JSON (a gateway's HTML page) is no answer.
 pub fn parse_audience_id(status: u16, body: &str) -> Option<u64> {
     if !(200..300).contains(&status) {
         return None;
     }
-    serde_json::from_str::<Value>(body).ok()?["audienceId"].as_u64()
+    let answer: CreateAnswer = serde_json::from_str(body).ok()?;
+    answer
+        .audience
+        .and_then(|a| a.id)
+        .or(answer.audience_id)?
+        .get()
+}
+
+/// Amazon's error code in a refusal, in each form its documents show: the Data Provider
+/// schema's `{"error": {"errors": [{"errorType"}]}}` (`INPUT_TOO_LARGE`,
+/// `TOO_MANY_REQUESTS`, …), or a top-level `code` (the AMC and Events API forms).
+/// `None` for a body that is not JSON or names no code (an HTML page from the gateway,
+/// `hashed-records.json`'s `{"errorMessage"}`): callers then use `HTTP_<status>`.
+pub fn error_code(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        error: Option<Detail>,
+        code: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        errors: Vec<Sub>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Sub {
+        error_type: Option<String>,
+    }
+    let answer: Answer = serde_json::from_str(body).ok()?;
+    answer
+        .error
+        .and_then(|d| d.errors.into_iter().find_map(|e| e.error_type))
+        .or(answer.code)
+        .filter(|c| !c.is_empty() && c.len() <= 64)
+}
+
+/// Whether an answer says the request was too large to take: HTTP 413, or Amazon's
+/// `INPUT_TOO_LARGE` code under another status. Such a request is split, never dropped.
+pub fn too_large(status: u16, body: &str) -> bool {
+    status == 413
+        || ((400..500).contains(&status) && error_code(body).as_deref() == Some("INPUT_TOO_LARGE"))
 }
 
 /// `POST /amc/audiences/records` for serialized AMC records.
@@ -386,25 +480,166 @@ pub fn dp_records<'a>(
         .body(DP_RECORDS_MEDIA, body)
 }
 
-/// `PATCH /v2/dp/audience`: each external id joins or leaves the audience.
+/// `PATCH /v2/dp/audience` calls: each external id joins or leaves the audience, at most
+/// [`MAX_PATCHES_PER_REQUEST`] patches and [`MAX_PATCH_BYTES`] per call.
 pub fn dp_associate<'a>(
     auth: &Auth<'_>,
     profile_id: &str,
     audience_id: u64,
     changes: impl IntoIterator<Item = (&'a str, Action)>,
-) -> ApiRequest {
-    let patches: Vec<Value> = changes
+) -> Vec<ApiRequest> {
+    let patches: Vec<String> = changes
         .into_iter()
-        .map(|(id, action)| {
-            json!({ "op": action.dp(), "path": format!("/EXTERNAL_USER_ID-{id}/audiences"), "value": [audience_id] })
-        })
+        .map(|(id, action)| dp_patch("EXTERNAL_USER_ID", id, action, audience_id))
         .collect();
-    auth.request(Method::Patch, "/v2/dp/audience")
-        .header("amazon-advertising-api-scope", profile_id)
-        .body(
-            "application/json",
-            json!({ "patches": patches }).to_string(),
-        )
+    dp_patches(auth, profile_id, &patches)
+}
+
+/// One patch of `PATCH /v2/dp/audience`: `{"op", "path": "/<type>-<id>/audiences",
+/// "value": [audienceId]}` (`data-provider.yaml`; the guide's samples).
+pub(crate) fn dp_patch(kind: &str, id: &str, action: Action, audience_id: u64) -> String {
+    json!({ "op": action.dp(), "path": format!("/{kind}-{id}/audiences"), "value": [audience_id] })
+        .to_string()
+}
+
+/// `PATCH /v2/dp/audience` calls for serialized patches, within Amazon's limits.
+pub(crate) fn dp_patches(auth: &Auth<'_>, profile_id: &str, patches: &[String]) -> Vec<ApiRequest> {
+    batched(
+        patches,
+        r#"{"patches":["#,
+        "]}",
+        MAX_PATCHES_PER_REQUEST,
+        MAX_PATCH_BYTES,
+    )
+    .into_iter()
+    .map(|body| {
+        auth.request(Method::Patch, "/v2/dp/audience")
+            .header("amazon-advertising-api-scope", profile_id)
+            .body("application/json", body)
+    })
+    .collect()
+}
+
+/// Bodies `head item,item… tail`, each at most `max_bytes` (an item alone may pass it:
+/// it goes alone) and `max_items` items.
+pub(crate) fn batched(
+    items: &[String],
+    head: &str,
+    tail: &str,
+    max_items: usize,
+    max_bytes: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < items.len() {
+        let mut len = head.len() + tail.len();
+        let mut end = start;
+        while end < items.len() && end - start < max_items.max(1) {
+            let add = items[end].len() + usize::from(end > start);
+            if len + add > max_bytes && end > start {
+                break;
+            }
+            len += add;
+            end += 1;
+        }
+        out.push(json_list(
+            head,
+            items[start..end].iter().map(String::as_str),
+            tail,
+        ));
+        start = end;
+    }
+    out
+}
+
+/// A Data Provider operation with a documented rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpOperation {
+    /// `POST /v2/dp/audiencemetadata/` (and `GET`/`PUT …/{audienceId}`).
+    AudienceMetadata,
+    /// `POST /dp/records/hashed`.
+    HashedRecords,
+    /// `PATCH /v2/dp/audience`.
+    Membership,
+    /// `PATCH /v2/dp/users`.
+    Erasure,
+}
+
+/// One row of [`RATES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// The operation.
+    pub operation: DpOperation,
+    /// Its path (the one the URL ends with, without a query).
+    pub path: &'static str,
+    /// Requests per second Amazon takes.
+    pub per_second: u64,
+    /// Where Amazon says so.
+    pub source: &'static str,
+}
+
+/// The documented request rates of the calls matchkey paces, the one table of them.
+/// Amazon's general page (`reference/concepts/rate-limiting.md`) gives no numbers ("dynamic
+/// and based on system load", 429 with `Retry-After`, back off exponentially); only the
+/// Data Provider operations state theirs. `/dp/records/hashed` states none: it goes at the
+/// pace of the patches that follow it, which is 100.
+pub const RATES: [Rate; 4] = [
+    Rate {
+        operation: DpOperation::AudienceMetadata,
+        path: "/v2/dp/audiencemetadata/",
+        per_second: 1,
+        source: "data-provider.yaml, POST /v2/dp/audiencemetadata/: \"limited to 1 transaction per second (TPS)\"",
+    },
+    Rate {
+        operation: DpOperation::HashedRecords,
+        path: "/dp/records/hashed",
+        per_second: 100,
+        source: "hashed-records.json states no rate: paced as the patches",
+    },
+    Rate {
+        operation: DpOperation::Membership,
+        path: "/v2/dp/audience",
+        per_second: 100,
+        source: "data-provider.yaml, PATCH /v2/dp/audience: \"limited to 100 transactions per second (TPS)\"; guides/dsp/data-provider.md: \"a 100TPS throttle\"",
+    },
+    Rate {
+        operation: DpOperation::Erasure,
+        path: "/v2/dp/users",
+        per_second: 1,
+        source: "data-provider.yaml, PATCH /v2/dp/users: \"limited to 1 transactions per second (TPS)\"",
+    },
+];
+
+impl DpOperation {
+    /// The Data Provider operation `request` calls, if it is one.
+    pub fn of(request: &ApiRequest) -> Option<DpOperation> {
+        let path = request.url.split(['?', '#']).next().unwrap_or_default();
+        let path = path
+            .split_once("://")
+            .map_or(path, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
+        if path.starts_with("/v2/dp/audiencemetadata/") {
+            return Some(DpOperation::AudienceMetadata);
+        }
+        RATES.iter().find(|r| r.path == path).map(|r| r.operation)
+    }
+
+    /// Its row of [`RATES`].
+    pub fn rate(self) -> Rate {
+        *RATES
+            .iter()
+            .find(|r| r.operation == self)
+            .unwrap_or(&RATES[0])
+    }
+
+    /// A short stable name (a limiter's key).
+    pub fn name(self) -> &'static str {
+        match self {
+            DpOperation::AudienceMetadata => "audiencemetadata",
+            DpOperation::HashedRecords => "records",
+            DpOperation::Membership => "audience",
+            DpOperation::Erasure => "users",
+        }
+    }
 }
 
 /// The job id of an accepted records request (`jobRequestId` for AMC, `jobId` for DP).
@@ -543,6 +778,10 @@ mod tests {
         assert_eq!(create.header_value("content-type"), Some(AMC_MEDIA));
         let dp = create_dp_audience(&auth(), &spec, 583_000_000_000_001, "123");
         assert_eq!(dp.header_value("amazon-advertising-api-scope"), Some("123"));
+        let dp_body: Value = serde_json::from_str(dp.body.as_deref().unwrap()).unwrap();
+        // int64 in the schema: a JSON number, every digit kept.
+        assert_eq!(dp_body["advertiserId"], json!(583_000_000_000_001u64));
+        assert_eq!(dp_body["metadata"]["dataSourceCountry"], json!(["US"]));
         assert_eq!(
             parse_audience_id(200, r#"{"audienceId":413642381039213536}"#),
             Some(413_642_381_039_213_536)
@@ -553,12 +792,14 @@ mod tests {
             records.body.as_deref(),
             Some(r#"{"audienceId":7,"records":[{"a":1},{}]}"#)
         );
-        let patch = dp_associate(
+        let patches = dp_associate(
             &auth(),
             "123",
             7,
             [("u1", Action::Add), ("u2", Action::Remove)],
         );
+        assert_eq!(patches.len(), 1);
+        let patch = &patches[0];
         let body: Value = serde_json::from_str(patch.body.as_deref().unwrap()).unwrap();
         assert_eq!(
             body["patches"][1],
@@ -628,5 +869,111 @@ mod tests {
             })
         );
         assert_eq!(parse_job(404, "{}"), None);
+    }
+
+    #[test]
+    fn dp_create_answers_in_every_documented_form() {
+        // data-provider.yaml, the 200 answer of POST /v2/dp/audiencemetadata/: the
+        // smallest valid answer (no property is required) names no id…
+        assert_eq!(parse_audience_id(200, "{}"), None);
+        assert_eq!(
+            parse_audience_id(200, r#"{"audience":{"id":72057594038053890}}"#),
+            Some(72_057_594_038_053_890)
+        );
+        // …and a fully populated one.
+        let full = r#"{"requestId":"a1b1234c-d11d-4e5f-82gh-c609c22255bd","audience":{"id":413642381039213536,"name":"matchkey_buyers_1700000000","description":"d","advertiserId":583000000000001,"metadata":{"type":"DATA_PROVIDER","externalAudienceId":"matchkey_buyers","ttl":34300800,"audienceFees":[{"cpmCents":100,"currency":"USD"}],"dataSourceCountry":["US","CA"]}}}"#;
+        assert_eq!(parse_audience_id(200, full), Some(413_642_381_039_213_536));
+        // The AMC guide's "Sample response (201 OK)" (audience-management-service.md).
+        assert_eq!(
+            parse_audience_id(
+                201,
+                r#"{"audienceId": 347891, "externalAudienceId": "<audience-id-for-device>"}"#
+            ),
+            Some(347_891)
+        );
+        // Accepted, though no document shows it for the Data Provider API.
+        assert_eq!(parse_audience_id(200, r#"{"audienceId":"12"}"#), Some(12));
+        assert_eq!(parse_audience_id(200, r#"{"audience":{"id":"x1"}}"#), None);
+        // A gateway's HTML page is no answer, and no panic.
+        assert_eq!(parse_audience_id(200, "<html>502</html>"), None);
+        assert_eq!(parse_audience_id(429, "<html>Too Many</html>"), None);
+    }
+
+    #[test]
+    fn error_codes_in_every_documented_form() {
+        // data-provider.yaml's 413 example.
+        let big = r#"{"requestId":"F88750355N-B70JY53CSD","error":{"httpStatusCode":"413","description":"Input Too Large","errors":[{"errorType":"INPUT_TOO_LARGE","message":"The input payload exceeds 1MB limit."}]}}"#;
+        assert_eq!(error_code(big).as_deref(), Some("INPUT_TOO_LARGE"));
+        assert!(too_large(413, big) && too_large(400, big) && too_large(413, "<html/>"));
+        assert!(!too_large(400, r#"{"code":"BAD_REQUEST"}"#) && !too_large(500, big));
+        assert_eq!(
+            error_code(r#"{"code":"BAD_REQUEST","message":"m"}"#).as_deref(),
+            Some("BAD_REQUEST")
+        );
+        // hashed-records.json's errors carry only a message; HTML carries nothing.
+        assert_eq!(error_code(r#"{"errorMessage":"Too Many Requests"}"#), None);
+        assert_eq!(
+            error_code("<html><body>Too Many Requests</body></html>"),
+            None
+        );
+        assert_eq!(error_code(r#"{"error":{"errors":[]}}"#), None);
+    }
+
+    #[test]
+    fn patches_stay_within_2000_and_the_byte_limit() {
+        let ids: Vec<String> = (0..4_500).map(|i| format!("mk_{i:040}")).collect();
+        let calls = dp_associate(
+            &auth(),
+            "1",
+            413_642_381_039_213_536,
+            ids.iter().map(|id| (id.as_str(), Action::Add)),
+        );
+        assert_eq!(calls.len(), 3);
+        let mut seen = 0;
+        for call in &calls {
+            let body = call.body.as_deref().unwrap();
+            assert!(body.len() <= MAX_PATCH_BYTES);
+            let n = serde_json::from_str::<Value>(body).unwrap()["patches"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert!(n <= MAX_PATCHES_PER_REQUEST);
+            seen += n;
+        }
+        assert_eq!(seen, 4_500);
+        assert!(dp_associate(&auth(), "1", 9, []).is_empty());
+        // A byte limit cuts before the item limit, and a lone item too large still goes.
+        let items: Vec<String> = (0..5).map(|_| "x".repeat(10)).collect();
+        assert_eq!(batched(&items, "[", "]", 100, 25).len(), 3);
+        assert_eq!(batched(&items[..1], "[", "]", 100, 4).len(), 1);
+    }
+
+    #[test]
+    fn the_rates_table_names_each_dp_call() {
+        let spec = AudienceSpec {
+            name: "b",
+            country: Country::US,
+            ttl_seconds: 1,
+            now_unix: 1,
+            source: "t",
+        };
+        let op = |r: &ApiRequest| DpOperation::of(r).map(|o| (o, o.rate().per_second));
+        assert_eq!(
+            op(&create_dp_audience(&auth(), &spec, 1, "p")),
+            Some((DpOperation::AudienceMetadata, 1))
+        );
+        assert_eq!(
+            op(&dp_records(&auth(), "p", ["{}"])),
+            Some((DpOperation::HashedRecords, 100))
+        );
+        assert_eq!(
+            op(&dp_associate(&auth(), "p", 1, [("a", Action::Add)])[0]),
+            Some((DpOperation::Membership, 100))
+        );
+        assert_eq!(op(&create_amc_audience(&auth(), &spec, 1)), None);
+        for rate in RATES {
+            assert_eq!(rate.operation.rate(), rate);
+            assert!(rate.per_second >= 1 && !rate.source.is_empty());
+        }
     }
 }

@@ -5,21 +5,23 @@
 //! advertiser.
 //!
 //! One rule says what a visitor id is ([`check_visitor_id`]); the Worker applies it to
-//! every id it takes, and the tag makes ids that pass it. Bodies are batched so that no
-//! call passes [`MAX_PATCH_BYTES`].
+//! every id it takes, and the tag makes ids that pass it. Bodies are batched within
+//! Amazon's limits: 2,000 patches per membership call, 1,000 users and 1 MB per erasure.
 
 use serde_json::json;
 use std::prelude::rust_2024::*;
 
-use super::audience::{Action, MAX_PATCH_BYTES};
-use super::{ApiRequest, Auth, Method, json_list, url_encode};
+use super::audience::{Action, batched, dp_patch, dp_patches};
+use super::{ApiRequest, Auth, Method, url_encode};
 use crate::identity::looks_like_contact;
 
 /// Longest visitor id taken (a UUID is 36).
 pub const MAX_VISITOR_ID_LEN: usize = 36;
-/// Most users per `PATCH /v2/dp/users` call (a matchkey choice: Amazon documents only the
-/// 1 MB body limit).
+/// Most users per `PATCH /v2/dp/users` call ("Payload size is limited to 1000 users or
+/// 1MB", `data-provider.yaml`; 413 beyond).
 pub const MAX_USERS_PER_ERASURE: usize = 1_000;
+/// Largest `PATCH /v2/dp/users` body (the same sentence).
+pub const MAX_ERASURE_BYTES: usize = 1024 * 1024;
 /// Amazon's matching hosts (spec §F4): the EU one for the EU region, the other for NA and FE.
 pub const MATCH_BASE_NA: &str = "https://s.amazon-adsystem.com";
 /// The EU matching host; its path is `/s/ecm3`.
@@ -131,13 +133,13 @@ pub fn matching_url(
 
 /// The `PATCH /v2/dp/audience` patch for one cookie's change.
 pub fn cookie_patch(visitor_id: &str, action: Action, audience_id: u64) -> String {
-    json!({ "op": action.dp(), "path": format!("/COOKIE-{visitor_id}/audiences"), "value": [audience_id] })
-        .to_string()
+    dp_patch("COOKIE", visitor_id, action, audience_id)
 }
 
 /// `PATCH /v2/dp/audience` calls that move each cookie into or out of the audience,
-/// as many as it takes to keep every body under [`MAX_PATCH_BYTES`]. Ids that break
-/// [`check_visitor_id`] are left out (they never reach the Worker's store anyway).
+/// as many as it takes to keep every call within Amazon's limits (2,000 patches, and the
+/// body under [`super::audience::MAX_PATCH_BYTES`]). Ids that break [`check_visitor_id`]
+/// are left out (they never reach the Worker's store anyway).
 pub fn cookie_patches<'a>(
     auth: &Auth<'_>,
     profile_id: &str,
@@ -149,23 +151,16 @@ pub fn cookie_patches<'a>(
         .filter(|(id, _)| valid_visitor_id(id))
         .map(|(id, action)| cookie_patch(id, action, audience_id))
         .collect();
-    batched(&patches, r#"{"patches":["#, "]}", usize::MAX)
-        .into_iter()
-        .map(|body| {
-            auth.request(Method::Patch, "/v2/dp/audience")
-                .header("amazon-advertising-api-scope", profile_id)
-                .body("application/json", body)
-        })
-        .collect()
+    dp_patches(auth, profile_id, &patches)
 }
 
 /// A person to erase: a cookie (visitor id) or an external user id (the one the Worker
 /// derives from a person's hashes, or a server's own).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ErasedUser {
-    /// `{"type": "COOKIE", "id"}`.
+    /// `{"type": "COOKIE", "value"}`.
     Cookie(String),
-    /// `{"type": "EXTERNAL_USER_ID", "id"}`.
+    /// `{"type": "EXTERNAL_USER_ID", "value"}`.
     External(String),
 }
 
@@ -202,55 +197,50 @@ impl ErasedUser {
     }
 }
 
-/// `PATCH /v2/dp/users` calls erasing `users` for the DSP advertiser `advertiser_id`
-/// (`{users: [{userId: [{type, id}], advertiserId}]}`), at most
-/// [`MAX_USERS_PER_ERASURE`] users and [`MAX_PATCH_BYTES`] per call.
+/// `PATCH /v2/dp/users` calls erasing `users` for the DSP advertiser `advertiser_id`, each
+/// with its consent time (when the person asked, epoch milliseconds), at most
+/// [`MAX_USERS_PER_ERASURE`] users and [`MAX_ERASURE_BYTES`] per call:
+/// `{"users": [{"userId": {"type", "value"}, "advertiserId", "consentTime"}], "operation":
+/// "DELETE"}`.
+///
+/// Amazon's two documents disagree on this body. The OpenAPI file (`data-provider.yaml`,
+/// its schema and its example) has `userId` as one object `{type, value}`, `consentTime`
+/// on each user and `operation: "DELETE"`; the guide page (`guides/dsp/data-provider.md`,
+/// "Sample request: remove user data") has `userId` as a list `[{type, id}]`, with
+/// `consentTime` and no `operation`. matchkey sends the schema's form. `advertiserId` is a
+/// string in the schema and in the guide (the schema's example shows a number): sent as a
+/// string.
 pub fn erasures<'a>(
     auth: &Auth<'_>,
     profile_id: &str,
     advertiser_id: u64,
-    users: impl IntoIterator<Item = &'a ErasedUser>,
+    users: impl IntoIterator<Item = (&'a ErasedUser, u64)>,
 ) -> Vec<ApiRequest> {
     let items: Vec<String> = users
         .into_iter()
-        .map(|u| {
-            json!({ "userId": [{ "type": u.kind(), "id": u.id() }], "advertiserId": advertiser_id.to_string() })
-                .to_string()
+        .map(|(u, consent_time_ms)| {
+            json!({
+                "userId": { "type": u.kind(), "value": u.id() },
+                "advertiserId": advertiser_id.to_string(),
+                "consentTime": consent_time_ms,
+            })
+            .to_string()
         })
         .collect();
-    batched(&items, r#"{"users":["#, "]}", MAX_USERS_PER_ERASURE)
-        .into_iter()
-        .map(|body| {
-            auth.request(Method::Patch, "/v2/dp/users")
-                .header("amazon-advertising-api-scope", profile_id)
-                .body("application/json", body)
-        })
-        .collect()
-}
-
-/// Bodies `head item,item… tail`, each under [`MAX_PATCH_BYTES`] and at most `max_items`.
-fn batched(items: &[String], head: &str, tail: &str, max_items: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < items.len() {
-        let mut len = head.len() + tail.len();
-        let mut end = start;
-        while end < items.len() && end - start < max_items {
-            let add = items[end].len() + usize::from(end > start);
-            if len + add > MAX_PATCH_BYTES && end > start {
-                break;
-            }
-            len += add;
-            end += 1;
-        }
-        out.push(json_list(
-            head,
-            items[start..end].iter().map(String::as_str),
-            tail,
-        ));
-        start = end;
-    }
-    out
+    batched(
+        &items,
+        r#"{"users":["#,
+        r#"],"operation":"DELETE"}"#,
+        MAX_USERS_PER_ERASURE,
+        MAX_ERASURE_BYTES,
+    )
+    .into_iter()
+    .map(|body| {
+        auth.request(Method::Patch, "/v2/dp/users")
+            .header("amazon-advertising-api-scope", profile_id)
+            .body("application/json", body)
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -334,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn cookie_patches_name_the_cookie_and_stay_under_a_megabyte() {
+    fn cookie_patches_name_the_cookie_and_stay_within_amazons_limits() {
         let calls = cookie_patches(
             &auth(),
             "7",
@@ -371,12 +361,17 @@ mod tests {
         let mut total = 0;
         for call in &calls {
             let body = call.body.as_deref().unwrap();
-            assert!(body.len() <= MAX_PATCH_BYTES);
-            total += serde_json::from_str::<Value>(body).unwrap()["patches"]
+            assert!(body.len() <= super::super::audience::MAX_PATCH_BYTES);
+            let n = serde_json::from_str::<Value>(body).unwrap()["patches"]
                 .as_array()
                 .unwrap()
                 .len();
+            // "a maximum of 6MB or 2000 records" (data-provider.yaml): cookies have no
+            // other cap.
+            assert!(n <= 2_000, "{n} patches in one call");
+            total += n;
         }
+        assert_eq!(calls.len(), 10);
         assert_eq!(total, 20_000);
         assert!(cookie_patches(&auth(), "7", 9, []).is_empty());
     }
@@ -387,23 +382,36 @@ mod tests {
             ErasedUser::Cookie(VID.into()),
             ErasedUser::External("mk_abc".into()),
         ];
-        let calls = erasures(&auth(), "7", 583_000_000_000_001, &users);
+        let calls = erasures(
+            &auth(),
+            "7",
+            583_000_000_000_001,
+            users.iter().map(|u| (u, 1_581_557_890_000)),
+        );
         assert_eq!(calls.len(), 1);
         assert!(calls[0].url.ends_with("/v2/dp/users"));
         assert_eq!(calls[0].method, Method::Patch);
         let body: Value = serde_json::from_str(calls[0].body.as_deref().unwrap()).unwrap();
+        // data-provider.yaml's schema for PATCH /v2/dp/users (its example has the same
+        // shape: `userId: {type, value}`, `consentTime`, `operation: DELETE`).
         assert_eq!(
             body,
             json!({"users": [
-                {"userId": [{"type": "COOKIE", "id": VID}], "advertiserId": "583000000000001"},
-                {"userId": [{"type": "EXTERNAL_USER_ID", "id": "mk_abc"}], "advertiserId": "583000000000001"},
-            ]})
+                {"userId": {"type": "COOKIE", "value": VID}, "advertiserId": "583000000000001", "consentTime": 1_581_557_890_000u64},
+                {"userId": {"type": "EXTERNAL_USER_ID", "value": "mk_abc"}, "advertiserId": "583000000000001", "consentTime": 1_581_557_890_000u64},
+            ], "operation": "DELETE"})
         );
         let many: Vec<ErasedUser> = (0..2_500)
             .map(|i| ErasedUser::Cookie(format!("{i:032x}")))
             .collect();
-        let calls = erasures(&auth(), "7", 1, &many);
+        let calls = erasures(&auth(), "7", 1, many.iter().map(|u| (u, 0)));
         assert_eq!(calls.len(), 3);
+        for call in &calls {
+            let body: Value = serde_json::from_str(call.body.as_deref().unwrap()).unwrap();
+            assert!(body["users"].as_array().unwrap().len() <= MAX_USERS_PER_ERASURE);
+            assert!(call.body.as_deref().unwrap().len() <= MAX_ERASURE_BYTES);
+            assert_eq!(body["operation"], "DELETE");
+        }
         for user in &users {
             assert_eq!(ErasedUser::from_key(&user.key()).as_ref(), Some(user));
         }

@@ -1,35 +1,49 @@
 //! DSP trafficking, read side: the advertiser's campaigns and ad groups, and the targets of
 //! an ad group that say where it serves (inventory sources) and to whom (audiences); and
 //! the rules that turn them into a placement's `supply` and `serving`, and a campaign's
-//! state into "running". Facts: `spec/amazon-api.md` §F3 and §A7.
+//! state into "running".
 //!
-//! # Shapes (unverified)
+//! # The contract
 //!
-//! **The request and answer shapes below come from a third-party copy of Amazon's DSP v1
-//! spec and from public client code; they cannot be checked against Amazon here.** They
-//! are written down once, here; the emulator (`tests/amazon-emulator/src/trafficking.rs`)
-//! keeps its own copy of the enums, and `tests/dsp_cli.rs` asserts that the two agree, so a
-//! change on one side is noticed. A mistake shared by both is not caught by any test: check
-//! these against Amazon's answers on the first real account.
+//! Amazon publishes no OpenAPI file for `/dsp/v1`: the request and answer samples of its
+//! guide pages are the contract (`docs/guides/dsp/developer-guide.md`, "Using audience
+//! targeting" → "List audience targets on an ad group"; the `/dsp/v1` migration guides in
+//! `docs/reference/migration-guides/`). `tests/contract/dsp.rs` compares every builder's body
+//! with those samples and feeds every parser the guide's answers.
 //!
-//! Every call is `POST` with `Amazon-Ads-ClientId`, `Amazon-Ads-AccountId: <advertiser>`
-//! and a JSON body; lists take `maxResults` (1–100) and `nextToken`, and answer a
-//! `nextToken` while more pages remain.
+//! **Headers.** Amazon's DSP migration notes (amzn/ads-advanced-tools-docs,
+//! `unified-dsp-cm-migration`) list `Amazon-Advertising-API-ClientId`,
+//! `Amazon-Ads-AccountId` (the DSP advertiser) and `Amazon-Advertising-API-Scope` (the
+//! profile id) as required on every `/dsp/v1` call. That is migration notes, not a spec:
+//! likely, not proven. Every call here sends all three (see [`Account`]).
 //!
 //! | call | body | answer |
 //! |---|---|---|
-//! | `/dsp/v1/campaigns/list` | `{campaignIdFilter?[≤100], maxResults, nextToken?}` | `{campaigns[{campaignId, name, state, startDateTime?, endDateTime?}], nextToken?}` |
-//! | `/dsp/v1/adGroups/list` | `{campaignIdFilter[1–100], maxResults, nextToken?}` | `{adGroups[{adGroupId, campaignId, name, state, inventoryType, startDateTime?, endDateTime?}], nextToken?}` |
-//! | `/dsp/v1/targets/list` | `{adGroupIdFilter[1–100], targetTypeFilter[INVENTORY_SOURCE \| AUDIENCE], maxResults, nextToken?}` | `{targets[{targetId, adGroupId, targetType, targetDetails}], nextToken?}` |
+//! | `/dsp/v1/campaigns/list` | `{campaignIdFilter?[≤100], maxResults, nextToken?}` | `{campaigns[{campaignId, name, state, flights{flights[{startDateTime, endDateTime}]}}], nextToken?}` |
+//! | `/dsp/v1/adGroups/list` | `{campaignIdFilter[1–100], maxResults, nextToken?}` | `{adGroups[{adGroupId, campaignId, name, state, inventoryType, creativeRotationType, startDateTime, endDateTime}], nextToken?}` |
+//! | `/dsp/v1/targets/list` | `{filters{targetTypeFilter[…], adGroupIdFilter[…]}, maxResults, nextToken?}` | `{targets[{adGroupId, adProduct, negative, state, targetDetails{<kind>Target{targetType, …}}}], nextToken?}` |
 //!
-//! `targetDetails` is `{inventorySourceTarget{inventorySourceType, inventorySourceId}}` or
-//! `{audienceTarget{audienceId, audienceType, groupId, negative}}`. The enums are
-//! [`CAMPAIGN_STATES`], [`AD_GROUP_STATES`], [`INVENTORY_TYPES`],
-//! [`INVENTORY_SOURCE_SUPPLY`] and [`AUDIENCE_SERVING`].
+//! The guide shows no sample of the campaign and ad group list bodies (only their create
+//! bodies, whose fields the answers are read by: a campaign's dates are its `flights`, an
+//! ad group's are its own); their `campaignIdFilter` and the paging fields (`maxResults`,
+//! `nextToken`, as on every other `/dsp/v1` list) are unverified. The targets sample shows
+//! `filters` alone; paging is sent beside it, as on the other lists.
+//!
+//! A target's `negative` (an exclusion) is on the target; its `targetType` is inside its
+//! details (`targetDetails.audienceTarget.targetType`). An older reading had both at the
+//! top level: both places are accepted. The targets sample carries no audience type (an
+//! audience target is `{audienceId, groupId, targetType}` and the read-only operators):
+//! an `audienceType` is read where an answer has one, and an audience without one counts
+//! as [`AudienceSide`] unknown, so its placement's `serving` is `unknown` for a person to
+//! decide instead of a guess. The enums are [`CAMPAIGN_STATES`], [`AD_GROUP_STATES`],
+//! [`INVENTORY_TYPES`], [`INVENTORY_SOURCE_SUPPLY`] (the migration guide's
+//! `inventorySourceType` values) and [`AUDIENCE_SERVING`].
+//!
+//! Every parser answers `None` for a body that is not the expected JSON (Amazon's gateway
+//! answers a 429 with an HTML page); callers look at the status first.
 //!
 //! The write side (third-party creatives, ad experiences, associations, moderation) is in
-//! [`creative`], with its own table of unverified shapes; the checks of a tag before it is
-//! sent are in [`tag`].
+//! [`creative`]; the checks of a tag before it is sent are in [`tag`].
 
 use std::prelude::rust_2024::*;
 
@@ -69,14 +83,22 @@ pub enum Owner {
     ThirdParty,
 }
 
-/// Inventory source types and who owns them: the one table behind [`supply`].
+/// Inventory source types and who owns them: the one table behind [`supply`]. The
+/// `/dsp/v1` names (`docs/reference/migration-guides/adsp-campaign-management.md`, the
+/// `supplySourceType` → `inventorySourceType` table; `AMAZON_PUBLISHER_DIRECT` also in the
+/// developer guide's exchanges sample); `APD` is the `/adsApi/v1` spelling and is not one.
 pub const INVENTORY_SOURCE_SUPPLY: &[(&str, Owner)] = &[
     ("AMAZON", Owner::Amazon),
-    ("APD", Owner::Amazon),
+    ("AMAZON_PUBLISHER_DIRECT", Owner::Amazon),
     ("THIRD_PARTY_EXCHANGE", Owner::ThirdParty),
     ("DEAL", Owner::ThirdParty),
     ("INVENTORY_GROUP", Owner::ThirdParty),
 ];
+
+/// Creative rotation types of an ad group (the developer guide's ad group sample has
+/// `RANDOM`; the other is this project's reading). An association's `weight` cannot be set
+/// on a `RANDOM` ad group (`creative-associations.md`, "Rules of createCreativeAssociationsV1").
+pub const ROTATION_TYPES: &[&str] = &["RANDOM", "WEIGHTED"];
 
 /// What an audience means for serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +134,7 @@ pub fn is_running(state: &str) -> Option<bool> {
 /// Whose inventory an ad group buys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Supply {
-    /// Every inventory source is Amazon's (`AMAZON`, `APD`).
+    /// Every inventory source is Amazon's (`AMAZON`, `AMAZON_PUBLISHER_DIRECT`).
     AmazonOwned,
     /// Every inventory source is third-party.
     ThirdParty,
@@ -181,7 +203,8 @@ impl Serving {
 
 /// [`Serving`] from an ad group's audiences (`(audienceType, negative)`): any included
 /// custom audience → server side; else any lookalike, or a custom audience excluded → mixed;
-/// else client side (no audience at all included).
+/// else client side (no audience at all included). An audience type not in
+/// [`AUDIENCE_SERVING`] (or none: `""`, the targets sample gives none) makes it unknown.
 pub fn serving<'a>(audiences: impl IntoIterator<Item = (&'a str, bool)>) -> Serving {
     let mut ask = false;
     let mut custom = false;
@@ -219,7 +242,7 @@ pub struct Campaign {
     pub state: String,
     /// `startDateTime`, as Amazon wrote it.
     pub start: String,
-    /// `endDateTime`, as Amazon wrote it (empty: open-ended).
+    /// `endDateTime`, as Amazon wrote it (empty: open-ended). From the last flight.
     pub end: String,
 }
 
@@ -240,6 +263,25 @@ pub struct AdGroup {
     pub start: String,
     /// `endDateTime`.
     pub end: String,
+    /// `creativeRotationType` (see [`ROTATION_TYPES`]; empty when not given).
+    pub rotation: String,
+}
+
+impl AdGroup {
+    /// Whether an association with this ad group may carry a `weight` (not on `RANDOM`
+    /// rotation, nor when the answer did not say).
+    pub fn takes_weight(&self) -> bool {
+        !self.rotation.is_empty() && self.rotation != "RANDOM"
+    }
+}
+
+/// The advertiser a `/dsp/v1` call is for, and the profile it is reached through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account<'a> {
+    /// The DSP advertiser id (`Amazon-Ads-AccountId`).
+    pub advertiser_id: &'a str,
+    /// The profile id (`Amazon-Advertising-API-Scope`).
+    pub profile_id: &'a str,
 }
 
 /// Which targets to read.
@@ -277,9 +319,9 @@ pub enum Target {
         ad_group_id: String,
         /// `audienceId`.
         audience_id: String,
-        /// `audienceType`.
+        /// `audienceType` where the answer has one (the guide's sample has none): empty.
         audience_type: String,
-        /// `negative`: an exclusion.
+        /// `negative` (on the target): an exclusion.
         negative: bool,
     },
     /// Any other target type.
@@ -289,37 +331,48 @@ pub enum Target {
 fn list_request(
     auth: &Auth<'_>,
     path: &str,
-    advertiser_id: &str,
+    account: &Account<'_>,
     mut body: Value,
+    max_results: usize,
     next_token: Option<&str>,
 ) -> ApiRequest {
-    body["maxResults"] = json!(MAX_PAGE);
+    body["maxResults"] = json!(max_results);
     if let Some(token) = next_token {
         body["nextToken"] = json!(token);
     }
-    advertiser_request(auth, Method::Post, path, advertiser_id, &body)
+    advertiser_request(auth, Method::Post, path, account, &body)
 }
 
-/// A `/dsp/v1` call for an advertiser (`Amazon-Ads-AccountId`) with a JSON body: the
-/// shape of every read and write of this module.
+/// A `/dsp/v1` call without a body, with the headers of every call (see the module's
+/// "Headers").
+fn account_request(
+    auth: &Auth<'_>,
+    method: Method,
+    path: &str,
+    account: &Account<'_>,
+) -> ApiRequest {
+    auth.request(method, path)
+        .header("amazon-ads-accountid", account.advertiser_id)
+        .header("amazon-advertising-api-scope", account.profile_id)
+        .header("accept", "application/json")
+}
+
+/// A `/dsp/v1` call with a JSON body: the shape of every read and write of this module.
 fn advertiser_request(
     auth: &Auth<'_>,
     method: Method,
     path: &str,
-    advertiser_id: &str,
+    account: &Account<'_>,
     body: &Value,
 ) -> ApiRequest {
-    auth.v1_request(method, path)
-        .header("amazon-ads-accountid", advertiser_id)
-        .header("accept", "application/json")
-        .body("application/json", body.to_string())
+    account_request(auth, method, path, account).body("application/json", body.to_string())
 }
 
 /// One page of `POST /dsp/v1/campaigns/list`: all of the advertiser's campaigns, or those
 /// of `campaign_ids` (at most [`MAX_PAGE`]).
 pub fn list_campaigns(
     auth: &Auth<'_>,
-    advertiser_id: &str,
+    account: &Account<'_>,
     campaign_ids: &[&str],
     next_token: Option<&str>,
 ) -> ApiRequest {
@@ -331,8 +384,9 @@ pub fn list_campaigns(
     list_request(
         auth,
         "/dsp/v1/campaigns/list",
-        advertiser_id,
+        account,
         body,
+        MAX_PAGE,
         next_token,
     )
 }
@@ -340,24 +394,25 @@ pub fn list_campaigns(
 /// One page of `POST /dsp/v1/adGroups/list` for 1 to [`MAX_PAGE`] campaigns.
 pub fn list_ad_groups(
     auth: &Auth<'_>,
-    advertiser_id: &str,
+    account: &Account<'_>,
     campaign_ids: &[&str],
     next_token: Option<&str>,
 ) -> ApiRequest {
     list_request(
         auth,
         "/dsp/v1/adGroups/list",
-        advertiser_id,
+        account,
         json!({ "campaignIdFilter": campaign_ids }),
+        MAX_PAGE,
         next_token,
     )
 }
 
 /// One page of `POST /dsp/v1/targets/list`: targets of one type of 1 to [`MAX_PAGE`] ad
-/// groups.
+/// groups, the filters inside `filters` as the developer guide's sample has them.
 pub fn list_targets(
     auth: &Auth<'_>,
-    advertiser_id: &str,
+    account: &Account<'_>,
     ad_group_ids: &[&str],
     target_type: TargetType,
     next_token: Option<&str>,
@@ -365,8 +420,12 @@ pub fn list_targets(
     list_request(
         auth,
         "/dsp/v1/targets/list",
-        advertiser_id,
-        json!({ "adGroupIdFilter": ad_group_ids, "targetTypeFilter": [target_type.as_str()] }),
+        account,
+        json!({ "filters": {
+            "targetTypeFilter": [target_type.as_str()],
+            "adGroupIdFilter": ad_group_ids,
+        } }),
+        MAX_PAGE,
         next_token,
     )
 }
@@ -404,15 +463,34 @@ fn page<T>(
     Some((items, next))
 }
 
+/// A campaign's first start and last end: from its `flights.flights[]` (the create
+/// sample's shape, which the list answers), else top-level `startDateTime` /
+/// `endDateTime` (an older reading, accepted). RFC 3339 times in UTC compare as text.
+fn campaign_dates(c: &Value) -> (String, String) {
+    let flights = c["flights"]["flights"]
+        .as_array()
+        .or_else(|| c["flights"].as_array());
+    let Some(flights) = flights.filter(|f| !f.is_empty()) else {
+        return (text(&c["startDateTime"]), text(&c["endDateTime"]));
+    };
+    let starts = flights.iter().filter_map(|f| f["startDateTime"].as_str());
+    let ends = flights.iter().filter_map(|f| f["endDateTime"].as_str());
+    (
+        starts.min().unwrap_or_default().to_owned(),
+        ends.max().unwrap_or_default().to_owned(),
+    )
+}
+
 /// Reads a page of campaigns.
 pub fn parse_campaigns(body: &str) -> Option<(Vec<Campaign>, Option<String>)> {
     page(body, "campaigns", |c| {
+        let (start, end) = campaign_dates(c);
         Some(Campaign {
             campaign_id: id(&c["campaignId"])?,
             name: text(&c["name"]),
             state: text(&c["state"]),
-            start: text(&c["startDateTime"]),
-            end: text(&c["endDateTime"]),
+            start,
+            end,
         })
     })
 }
@@ -428,16 +506,38 @@ pub fn parse_ad_groups(body: &str) -> Option<(Vec<AdGroup>, Option<String>)> {
             inventory_type: text(&g["inventoryType"]),
             start: text(&g["startDateTime"]),
             end: text(&g["endDateTime"]),
+            rotation: text(&g["creativeRotationType"]),
         })
     })
 }
 
-/// Reads a page of targets.
+/// A target's type: `targetDetails.<kind>.targetType` (the sample's place), else the
+/// target's own `targetType` (an older reading), else which details object it has.
+fn target_type(t: &Value) -> Option<&str> {
+    let details = t["targetDetails"].as_object();
+    details
+        .and_then(|d| d.values().find_map(|v| v["targetType"].as_str()))
+        .or_else(|| t["targetType"].as_str())
+        .or_else(|| {
+            let d = details?;
+            if d.contains_key("audienceTarget") {
+                Some("AUDIENCE")
+            } else if d.contains_key("inventorySourceTarget") {
+                Some("INVENTORY_SOURCE")
+            } else {
+                None
+            }
+        })
+}
+
+/// Reads a page of targets (the developer guide's "List audience targets on an ad group"
+/// answer). `negative` is read on the target, else inside the details (older reading);
+/// missing, it is `false` (an inclusion), as Amazon's default.
 pub fn parse_targets(body: &str) -> Option<(Vec<Target>, Option<String>)> {
     page(body, "targets", |t| {
         let ad_group_id = id(&t["adGroupId"])?;
         let details = &t["targetDetails"];
-        Some(match t["targetType"].as_str() {
+        Some(match target_type(t) {
             Some("INVENTORY_SOURCE") => {
                 let source = &details["inventorySourceTarget"];
                 Target::InventorySource {
@@ -447,11 +547,20 @@ pub fn parse_targets(body: &str) -> Option<(Vec<Target>, Option<String>)> {
             }
             Some("AUDIENCE") => {
                 let audience = &details["audienceTarget"];
+                let negative = t["negative"]
+                    .as_bool()
+                    .or_else(|| audience["negative"].as_bool())
+                    .unwrap_or(false);
+                let audience_type = audience["audienceType"]
+                    .as_str()
+                    .or_else(|| t["audienceType"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
                 Target::Audience {
                     ad_group_id,
                     audience_id: id(&audience["audienceId"])?,
-                    audience_type: text(&audience["audienceType"]),
-                    negative: audience["negative"].as_bool().unwrap_or(false),
+                    audience_type,
+                    negative,
                 }
             }
             _ => Target::Other,
@@ -471,60 +580,118 @@ mod tests {
         }
     }
 
+    const ACCOUNT: Account<'static> = Account {
+        advertiser_id: "583",
+        profile_id: "3333",
+    };
+
+    fn body(r: &ApiRequest) -> Value {
+        serde_json::from_str(r.body.as_deref().unwrap()).unwrap()
+    }
+
     #[test]
-    fn list_requests_carry_the_account_filters_and_paging() {
-        let r = list_campaigns(&auth(), "583", &[], None);
+    fn list_requests_carry_the_three_headers_the_filters_and_paging() {
+        let r = list_campaigns(&auth(), &ACCOUNT, &[], None);
         assert_eq!(
             (r.method, r.url.as_str()),
             (Method::Post, "http://e/dsp/v1/campaigns/list")
         );
         assert_eq!(r.header_value("Amazon-Ads-AccountId"), Some("583"));
-        assert_eq!(r.header_value("amazon-ads-clientid"), Some("cid"));
-        assert_eq!(r.body.as_deref(), Some(r#"{"maxResults":100}"#));
-        let r = list_campaigns(&auth(), "583", &["c1"], Some("p2"));
-        let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
         assert_eq!(
-            body,
+            r.header_value("Amazon-Advertising-API-ClientId"),
+            Some("cid")
+        );
+        assert_eq!(r.header_value("Amazon-Advertising-API-Scope"), Some("3333"));
+        assert_eq!(r.header_value("Amazon-Ads-ClientId"), None);
+        assert_eq!(r.body.as_deref(), Some(r#"{"maxResults":100}"#));
+        let r = list_campaigns(&auth(), &ACCOUNT, &["c1"], Some("p2"));
+        assert_eq!(
+            body(&r),
             json!({"campaignIdFilter": ["c1"], "maxResults": 100, "nextToken": "p2"})
         );
-        let r = list_ad_groups(&auth(), "583", &["c1", "c2"], None);
+        let r = list_ad_groups(&auth(), &ACCOUNT, &["c1", "c2"], None);
         assert_eq!(r.url, "http://e/dsp/v1/adGroups/list");
-        let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
-        assert_eq!(body["campaignIdFilter"], json!(["c1", "c2"]));
-        let r = list_targets(&auth(), "583", &["g1"], TargetType::Audience, None);
+        assert_eq!(body(&r)["campaignIdFilter"], json!(["c1", "c2"]));
+    }
+
+    /// `docs/guides/dsp/developer-guide.md`, "Using audience targeting" → "List audience
+    /// targets on an ad group": the request, plus the paging of every list.
+    #[test]
+    fn the_targets_body_is_the_guides_sample() {
+        let r = list_targets(
+            &auth(),
+            &ACCOUNT,
+            &["579602514554384269"],
+            TargetType::Audience,
+            None,
+        );
         assert_eq!(r.url, "http://e/dsp/v1/targets/list");
-        let body: Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
         assert_eq!(
-            body,
-            json!({"adGroupIdFilter": ["g1"], "targetTypeFilter": ["AUDIENCE"], "maxResults": 100})
+            body(&r),
+            json!({
+                "filters": {
+                    "targetTypeFilter": ["AUDIENCE"],
+                    "adGroupIdFilter": ["579602514554384269"]
+                },
+                "maxResults": 100
+            })
         );
     }
 
+    /// The answer of the same sample (two of its six targets: an inclusion and an
+    /// exclusion, as the guide writes them).
+    const TARGETS_SAMPLE: &str = r#"{
+      "targets": [
+        {"adGroupId": "579602514554384269", "adProduct": "AMAZON_DSP", "negative": false, "state": "ENABLED",
+         "targetDetails": {"audienceTarget": {"acrossGroupOperator": "ALL", "audienceId": "365849257058325086",
+           "groupId": "1", "inGroupOperator": "ANY", "targetType": "AUDIENCE"}}},
+        {"adGroupId": "579602514554384269", "adProduct": "AMAZON_DSP", "negative": true, "state": "ENABLED",
+         "targetDetails": {"audienceTarget": {"acrossGroupOperator": "ALL", "audienceId": "378970165887759667",
+           "groupId": "3", "inGroupOperator": "ALL", "targetType": "AUDIENCE"}}}
+      ]
+    }"#;
+
     #[test]
-    fn answers_are_read_with_their_next_token() {
-        let (campaigns, next) = parse_campaigns(
-            r#"{"campaigns":[{"campaignId":"c1","name":"Spring","state":"ACTIVE","startDateTime":"2026-09-01T00:00:00Z"},{"campaignId":42}],"nextToken":"2"}"#,
-        )
-        .unwrap();
-        assert_eq!(campaigns[0].state, "ACTIVE");
-        assert_eq!(campaigns[1].campaign_id, "42");
-        assert_eq!(campaigns[1].end, "");
-        assert_eq!(next.as_deref(), Some("2"));
-        assert_eq!(parse_campaigns(r#"{"campaigns":[{}]}"#), None);
-        assert_eq!(parse_campaigns(r#"{"code":"x"}"#), None);
-
-        let (groups, next) = parse_ad_groups(
-            r#"{"adGroups":[{"adGroupId":"g1","campaignId":"c1","name":"Video","state":"ACTIVE","inventoryType":"ONLINE_VIDEO"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(groups[0].inventory_type, "ONLINE_VIDEO");
+    fn the_guides_targets_answer_reads_exclusions_as_exclusions() {
+        let (targets, next) = parse_targets(TARGETS_SAMPLE).unwrap();
         assert_eq!(next, None);
+        assert_eq!(
+            targets,
+            [
+                Target::Audience {
+                    ad_group_id: "579602514554384269".into(),
+                    audience_id: "365849257058325086".into(),
+                    audience_type: String::new(),
+                    negative: false
+                },
+                Target::Audience {
+                    ad_group_id: "579602514554384269".into(),
+                    audience_id: "378970165887759667".into(),
+                    audience_type: String::new(),
+                    negative: true
+                },
+            ]
+        );
+        // No audience type in Amazon's answer: serving is for a person to decide.
+        let audiences = targets.iter().filter_map(|t| match t {
+            Target::Audience {
+                audience_type,
+                negative,
+                ..
+            } => Some((audience_type.as_str(), *negative)),
+            _ => None,
+        });
+        assert_eq!(serving(audiences), Serving::Unknown);
+    }
 
-        let (targets, _) = parse_targets(
+    #[test]
+    fn targets_in_other_forms_are_read_too() {
+        let (targets, next) = parse_targets(
             r#"{"targets":[
-                {"targetId":"t1","adGroupId":"g1","targetType":"INVENTORY_SOURCE","targetDetails":{"inventorySourceTarget":{"inventorySourceType":"APD","inventorySourceId":"s"}}},
-                {"targetId":"t2","adGroupId":"g1","targetType":"AUDIENCE","targetDetails":{"audienceTarget":{"audienceId":7,"audienceType":"AMC","groupId":"1","negative":true}}},
-                {"targetId":"t3","adGroupId":"g1","targetType":"DOMAIN","targetDetails":{}}]}"#,
+                {"adGroupId":"g1","negative":false,"targetDetails":{"inventorySourceTarget":{"targetType":"INVENTORY_SOURCE","inventorySourceType":"AMAZON_PUBLISHER_DIRECT","inventorySourceId":"s"}}},
+                {"adGroupId":"g1","targetType":"AUDIENCE","targetDetails":{"audienceTarget":{"audienceId":7,"audienceType":"AMC","groupId":"1","negative":true}}},
+                {"adGroupId":"g1","negative":true,"targetDetails":{"domainTarget":{"targetType":"DOMAIN","domainTargetDetails":{}}}}],
+              "nextToken":"n2"}"#,
         )
         .unwrap();
         assert_eq!(
@@ -532,7 +699,7 @@ mod tests {
             [
                 Target::InventorySource {
                     ad_group_id: "g1".into(),
-                    source_type: "APD".into()
+                    source_type: "AMAZON_PUBLISHER_DIRECT".into()
                 },
                 Target::Audience {
                     ad_group_id: "g1".into(),
@@ -543,11 +710,63 @@ mod tests {
                 Target::Other
             ]
         );
+        assert_eq!(next.as_deref(), Some("n2"));
+    }
+
+    /// The list answers as the create samples of `developer-guide.md` ("Create a campaign",
+    /// "Create an ad group") give their fields, with the ids and states a list adds.
+    #[test]
+    fn campaigns_and_ad_groups_are_read_in_the_samples_shape() {
+        let (campaigns, next) = parse_campaigns(
+            r#"{"campaigns":[{"campaignId":"587673741928966411","name":"My Q1 Test Campaign","state":"INACTIVE",
+                "advertiserId":"520724305968518499",
+                "flights":{"flights":[{"startDateTime":"2024-01-01T00:00:00Z","budgetAmount":1,"endDateTime":"2024-03-31T11:59:59Z"},
+                                      {"startDateTime":"2024-04-01T00:00:00Z","budgetAmount":1,"endDateTime":"2024-06-30T23:59:59Z"}]}},
+                {"campaignId":42,"startDateTime":"2026-09-01T00:00:00Z"}],"nextToken":"2"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                campaigns[0].state.as_str(),
+                campaigns[0].start.as_str(),
+                campaigns[0].end.as_str()
+            ),
+            ("INACTIVE", "2024-01-01T00:00:00Z", "2024-06-30T23:59:59Z")
+        );
+        assert_eq!(campaigns[1].campaign_id, "42");
+        assert_eq!(campaigns[1].start, "2026-09-01T00:00:00Z");
+        assert_eq!(campaigns[1].end, "");
+        assert_eq!(next.as_deref(), Some("2"));
+        assert_eq!(parse_campaigns(r#"{"campaigns":[{}]}"#), None);
+        assert_eq!(parse_campaigns(r#"{"code":"x"}"#), None);
+
+        let (groups, next) = parse_ad_groups(
+            r#"{"adGroups":[{"adGroupId":"579602514554384269","inventoryType":"DISPLAY","campaignId":"587673741928966411",
+                "creativeRotationType":"RANDOM","name":"Test Display Ad Group","state":"INACTIVE",
+                "startDateTime":"2024-01-01T00:00:00Z","budgetAmount":1,"endDateTime":"2024-01-31T11:59:59Z"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(groups[0].inventory_type, "DISPLAY");
+        assert_eq!(groups[0].rotation, "RANDOM");
+        assert!(!groups[0].takes_weight());
+        assert_eq!(next, None);
+    }
+
+    #[test]
+    fn an_html_body_is_no_answer_not_a_panic() {
+        let html = "<html><body><h1>429 Too Many Requests</h1></body></html>";
+        assert_eq!(parse_campaigns(html), None);
+        assert_eq!(parse_ad_groups(html), None);
+        assert_eq!(parse_targets(html), None);
+        assert_eq!(parse_targets(""), None);
     }
 
     #[test]
     fn supply_rules() {
-        assert_eq!(supply(["AMAZON", "APD"]), Supply::AmazonOwned);
+        assert_eq!(
+            supply(["AMAZON", "AMAZON_PUBLISHER_DIRECT"]),
+            Supply::AmazonOwned
+        );
         assert_eq!(
             supply(["THIRD_PARTY_EXCHANGE", "DEAL", "INVENTORY_GROUP"]),
             Supply::ThirdParty
@@ -555,6 +774,8 @@ mod tests {
         assert_eq!(supply(["AMAZON", "DEAL"]), Supply::Mixed);
         assert_eq!(supply([]), Supply::Unknown);
         assert_eq!(supply(["AMAZON", "SOMETHING_NEW"]), Supply::Unknown);
+        // The `/adsApi/v1` spelling is not a `/dsp/v1` source type.
+        assert_eq!(supply(["APD"]), Supply::Unknown);
         assert_eq!(Supply::AmazonOwned.as_str(), "amazon_owned");
     }
 
@@ -580,6 +801,7 @@ mod tests {
             Serving::ServerSide
         );
         assert_eq!(serving([("NEW_KIND", false)]), Serving::Unknown);
+        assert_eq!(serving([("", true)]), Serving::Unknown);
         assert_eq!(Serving::ServerSide.as_str(), "server_side");
     }
 

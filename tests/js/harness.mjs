@@ -36,13 +36,19 @@ export async function staticServer() {
 /**
  * A stand-in for the Worker's ingest: records every request (with the time it arrived),
  * answers `status` (202) with `headers` (Retry-After is exposed to the page, as the
- * Worker must do for the tag to read it).
+ * Worker must do for the tag to read it) and `body`, by default the Worker's answer
+ * listing every event of the request as accepted.
  */
 export async function recorder() {
   const seen = [];
   let status = 202;
   let extra = {};
-  let answer = '{"accepted":[]}';
+  let answer = null;
+  const acceptAll = (body) => {
+    let events = [];
+    try { events = JSON.parse(body).events || []; } catch { /* not an event body */ }
+    return JSON.stringify({ accepted: events.map((e, index) => ({ index, eventId: e.eventId })), rejected: [], warnings: [] });
+  };
   const server = createServer((req, res) => {
     const cors = {
       'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type',
@@ -56,13 +62,13 @@ export async function recorder() {
         seen.push({ method: req.method, path: url.pathname, query: url.search, siteKey: url.searchParams.get('siteKey'), headers: req.headers, body, at: Date.now() });
       }
       const head = req.method === 'OPTIONS' ? cors : { ...cors, ...extra };
-      res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : answer);
+      res.writeHead(req.method === 'OPTIONS' ? 204 : status, head).end(req.method === 'OPTIONS' ? '' : answer ?? acceptAll(body));
     });
   });
   return {
     url: await listen(server),
     seen,
-    setStatus: (s, headers = {}, body = '{"accepted":[]}') => { status = s; extra = headers; answer = body; },
+    setStatus: (s, headers = {}, body = null) => { status = s; extra = headers; answer = body; },
     close: () => new Promise((r) => server.close(r)),
   };
 }

@@ -323,7 +323,7 @@ test('the outbox re-checks consent: denied now drops, unknown keeps, granted sen
   await init(third.page, { country: 'DE' });
   await third.page.waitForTimeout(WAIT);
   assert.equal(ingest.seen.length, 0);
-  assert.equal(await stored(third.page, 'matchkey_outbox'), null);
+  await until(async () => (await stored(third.page, 'matchkey_outbox')) === null);
   await first.context.close();
 
   // Same start, then consent granted later on the next page: sent with that consent.
@@ -344,7 +344,7 @@ test('the outbox re-checks consent: denied now drops, unknown keeps, granted sen
   await until(() => events().length >= 1);
   assert.equal(events()[0].eventId, 'boxed-2');
   assert.deepEqual(events()[0].consent, { tcf: TCF });
-  assert.equal(await stored(b.page, 'matchkey_outbox'), null);
+  await until(async () => (await stored(b.page, 'matchkey_outbox')) === null);
   await a.context.close();
 });
 
@@ -390,7 +390,7 @@ test('503 with Retry-After: events stay in the outbox and nothing is sent before
   await until(() => ingest.seen.length >= 2, 5000);
   assert.ok(ingest.seen[1].at >= refusedAt + 2000, `retried after ${ingest.seen[1].at - refusedAt} ms`);
   assert.deepEqual(JSON.parse(ingest.seen[1].body).events.map((e) => e.eventId), ['r-1', 'r-2']);
-  assert.equal(await stored(second.page, 'matchkey_outbox'), null);
+  await until(async () => (await stored(second.page, 'matchkey_outbox')) === null);
   await first.context.close();
 });
 
@@ -410,6 +410,29 @@ test('a sharded Worker that queues part of a request: the refused events wait fo
   ingest.setStatus(202);
   await until(() => ingest.seen.length >= 2, 5000);
   assert.deepEqual(JSON.parse(ingest.seen[1].body).events.map((e) => e.eventId), ['s-2']);
+  await context.close();
+});
+
+test('an event leaves the outbox only when an answer lists it as accepted or refused for good', async () => {
+  ingest.seen.length = 0;
+  // A 202 that lists none of the events (an answer the tag cannot match): all stay.
+  ingest.setStatus(202, {}, JSON.stringify({ accepted: [], rejected: [], warnings: [] }));
+  const { context, page } = await open();
+  await init(page, { country: 'US' });
+  await page.evaluate(() => ['k-1', 'k-2', 'k-3'].forEach((id) => matchkey('track', 'purchase', { eventId: id })));
+  await until(() => ingest.seen.length >= 1);
+  await until(async () => (await outboxed(page)).every((e) => !e.sending));
+  assert.deepEqual((await outboxed(page)).map((e) => e.eventId), ['k-1', 'k-2', 'k-3']);
+  // The next answer: k-1 accepted, k-2 refused for good, k-3 refused for now (a shard's
+  // backlog): only k-3 stays.
+  ingest.setStatus(202, {}, JSON.stringify({
+    accepted: [{ index: 0, eventId: 'k-1' }], rejected: [{ index: 1, field: 'value', reason: 'invalid_value' }, { index: 2, reason: 'backlog_full' }], warnings: [],
+  }));
+  await page.evaluate(() => matchkey('track', 'page_view', { eventId: 'k-4' }));
+  await until(() => ingest.seen.length >= 2);
+  assert.deepEqual(JSON.parse(ingest.seen[1].body).events.map((e) => e.eventId), ['k-1', 'k-2', 'k-3', 'k-4']);
+  await until(async () => (await outboxed(page)).map((e) => e.eventId).join() === 'k-3,k-4');
+  ingest.setStatus(202);
   await context.close();
 });
 
@@ -433,7 +456,7 @@ test('network errors keep events in a bounded outbox until the next page', async
   const next = await open({}, context);
   await init(next.page, { country: 'US' });
   await until(() => events().length >= 50);
-  assert.equal(await stored(next.page, 'matchkey_outbox'), null);
+  await until(async () => (await stored(next.page, 'matchkey_outbox')) === null);
   await context.close();
 });
 
@@ -457,7 +480,7 @@ test('one page view: three events leave together in one request after the batch 
   assert.deepEqual(Object.keys(body).sort(), ['events', 'v']);
   assert.deepEqual(body.events.map((e) => e.eventId), ['pv-1', 'pv-2', 'pv-3']);
   assert.ok(body.events.every((e) => e.matchKeys.EMAIL === EMAIL_HASH));
-  assert.equal(await stored(page, 'matchkey_outbox'), null);
+  await until(async () => (await stored(page, 'matchkey_outbox')) === null);
   assert.deepEqual(errors, []);
   await context.close();
 });

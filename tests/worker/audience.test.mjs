@@ -137,10 +137,16 @@ test('AUDIENCE_API=dp uploads the joiners\' hashed records, then patches adds an
     assert.equal(audiences.length, 1);
     assert.equal(audiences[0].kind, 'DATA_PROVIDER');
     assert.equal(audiences[0].members.length, 3);
+    // The audience was created from Amazon's answer shape ({requestId, audience: {id}}),
+    // with advertiserId as the schema's int64 (a JSON number).
+    const [create] = await log('dpAudienceMetadata');
+    assert.equal(create.status, 200);
+    assert.equal(typeof create.body.advertiserId, 'number');
     const [upload] = await log('dpRecords');
-    assert.equal(upload.status, 202);
+    assert.equal(upload.status, 200);
     assert.deepEqual(upload.body.records.map((r) => r.hashedRecords[0].email).sort(), [...all].sort());
-    assert.equal((await log('dpAudience'))[0].status, 207);
+    assert.equal((await log('dpAudience'))[0].status, 200);
+    assert.deepEqual((await log('dpAudience'))[0].body.patches[0].value, [audiences[0].audienceId]);
 
     // One leaves (a removal needs the ingest secret): a patch only, no upload.
     assert.equal((await post(worker, 'dp_buyers', { remove: [add[0]] })).status, 202);
@@ -150,6 +156,54 @@ test('AUDIENCE_API=dp uploads the joiners\' hashed records, then patches adds an
     const after = await amazon.get('/__emulator/audiences');
     assert.equal(after[0].members.length, 2);
     await until(async () => (await deliveries(worker)).filter((d) => d.status === 'audience_submitted').length === 2, 30000);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('AUDIENCE_API=dp: a 413 splits the patch, a refused one reaches the dead letters, and the accounting shows both', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, { FLUSH_SECONDS: '300', AUDIENCE_API: 'dp', PROFILE_ID: '1234567890', BROWSER_AUDIENCES: 'dp_split' });
+  const admin = { headers: { authorization: `Bearer ${ADMIN_KEY}` } };
+  const flush = () => worker.request('/v1/audiences/dp_split/flush', { method: 'POST', ...admin });
+  const log = async (endpoint) => amazon.get(`/__emulator/requests?endpoint=${endpoint}`);
+  try {
+    const all = hashes(6);
+    const add = (list) => list.map((h) => ({ matchKeys: { EMAIL: h } }));
+    // Too large once: the 4 changes go again as 2 + 2, none dropped.
+    await amazon.control('/__emulator/faults', { endpoint: 'dpAudience', kind: 'status', status: 413, count: 1 });
+    assert.equal((await post(worker, 'dp_split', { add: add(all.slice(0, 4)) })).status, 202);
+    await flush();
+    await until(async () => (await amazon.get('/__emulator/audiences'))[0]?.members.length === 4, 30000);
+    const sizes = (await log('dpAudience')).map((q) => [q.status, q.body.patches.length]);
+    assert.deepEqual(sizes, [[413, 4], [200, 2], [200, 2]]);
+    // Refused (400): the 2 changes go to the dead letters with Amazon's status and code.
+    await amazon.control('/__emulator/faults', { endpoint: 'dpAudience', kind: 'status', status: 400, count: 1 });
+    assert.equal((await post(worker, 'dp_split', { add: add(all.slice(4)) })).status, 202);
+    await flush();
+    const listing = async () => (await worker.request('/v1/deliveries', admin)).json();
+    await until(async () => (await listing()).deadLetters.some((d) => d.kind === 'audience'), 30000);
+    const { deadLetters, deliveries } = await listing();
+    const dead = deadLetters.filter((d) => d.kind === 'audience');
+    assert.equal(dead.length, 2);
+    for (const d of dead) {
+      assert.deepEqual([d.http_status, d.reason, d.audience], [400, 'BAD_REQUEST', 'dp_split']);
+      for (const h of all) assert.ok(!JSON.stringify(d).includes(h), 'a hash in the listing');
+    }
+    assert.ok(deliveries.some((d) => d.status === 'audience_dead_lettered' && d.failed === 2 && d.amazon_code === 'BAD_REQUEST'));
+    assert.ok(deliveries.some((d) => d.status === 'audience_split'));
+    // The dead letters hold the changes as queued (to send again), and event replay leaves
+    // them alone.
+    const db = await worker.mf.getD1Database('DB');
+    const rows = (await db.prepare("SELECT event FROM dead_letters WHERE kind = 'audience'").all()).results;
+    assert.deepEqual(rows.map((r) => JSON.parse(r.event).hashedPII[0].email).sort(), all.slice(4).sort());
+    const replay = await (await worker.request('/v1/replay', { method: 'POST', ...admin })).json();
+    assert.equal(replay.replayed, 0);
+    // The accounting: accepted = sent + dead-lettered + superseded + pending.
+    const { audiences } = await (await worker.request('/v1/admin/integrations/default/audiences', admin)).json();
+    const [split] = audiences.filter((a) => a.name === 'dp_split');
+    assert.deepEqual([split.counters.accepted, split.counters.sent, split.counters.deadLettered, split.pending], [6, 4, 2, 0]);
+    assert.equal((await amazon.get('/__emulator/audiences'))[0].members.length, 4);
   } finally {
     await worker.stop();
   }

@@ -121,6 +121,13 @@ test('erasure: a browser its own visitor id only; a server visitor ids and ident
 
     await until(async () => (await amazon.get('/__emulator/erasures')).length === 3, 20000);
     const erased = (await amazon.get('/__emulator/erasures')).map((e) => `${e.type}:${e.id}`).sort();
+    // Sent in data-provider.yaml's form: userId {type, value}, a consent time, operation DELETE.
+    for (const e of await amazon.get('/__emulator/erasures')) {
+      assert.equal(e.form, 'openapi');
+      assert.equal(typeof e.consentTime, 'number');
+    }
+    const users = await amazon.get('/__emulator/requests?endpoint=dpUsers');
+    assert.ok(users.every((q) => q.status === 202 && q.body.operation === 'DELETE'));
     assert.deepEqual(erased, [`COOKIE:${a}`, `COOKIE:${c}`, `EXTERNAL_USER_ID:${external}`].sort());
     const left = (await audiences()).crm;
     assert.deepEqual(left.cookieMembers, [b]);
@@ -240,6 +247,39 @@ test('an erasure withdraws a pending add of the visitor id from the cookie audie
     const [patch] = (await amazon.get('/__emulator/requests?endpoint=dpAudience'))[0].body.patches;
     assert.deepEqual([patch.op, patch.path], ['remove', `/COOKIE-${id}/audiences`], 'the last intent is the removal');
     assert.deepEqual((await audiences()).seen.cookieMembers, []);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('an erasure Amazon refuses reaches the dead letters with its code, never dropped; erasures go one a second', async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, DP);
+  try {
+    const [a, b] = [vid(), vid()];
+    await amazon.control('/__emulator/faults', { endpoint: 'dpUsers', kind: 'status', status: 400, count: 1 });
+    let r = await erase(worker, { visitorIds: [a] }, server);
+    assert.equal(r.status, 202);
+    const listing = async () => (await worker.request('/v1/deliveries', { headers: admin })).json();
+    await until(async () => (await listing()).deadLetters.some((d) => d.kind === 'erasure'), 20000);
+    const [dead] = (await listing()).deadLetters.filter((d) => d.kind === 'erasure');
+    assert.deepEqual([dead.http_status, dead.reason], [400, 'BAD_REQUEST']);
+    assert.ok(!JSON.stringify(await listing()).includes(a), 'an id in the listing');
+    // Kept to be sent again: the row holds who.
+    const db = await worker.mf.getD1Database('DB');
+    const rows = (await db.prepare("SELECT event FROM dead_letters WHERE kind = 'erasure'").all()).results;
+    assert.deepEqual(rows.map((row) => JSON.parse(row.event).user), [`COOKIE:${a}`]);
+    // The next erasure goes through; the accounting shows both.
+    r = await erase(worker, { visitorIds: [b] }, server);
+    assert.equal(r.status, 202);
+    await until(async () => (await amazon.get('/__emulator/erasures')).length === 1, 20000);
+    const stats = await (await worker.request('/v1/erasure', { headers: admin })).json();
+    assert.deepEqual([stats.counters.accepted, stats.counters.sent, stats.counters.deadLettered, stats.pending], [2, 1, 1, 0]);
+    assert.equal(stats.balanced, true);
+    // Paced at Amazon's 1 request a second: the two calls are at least a second apart.
+    const calls = await amazon.get('/__emulator/requests?endpoint=dpUsers');
+    assert.equal(calls.length, 2);
+    assert.ok(Date.parse(calls[1].at) - Date.parse(calls[0].at) >= 990, `${calls[0].at} ${calls[1].at}`);
   } finally {
     await worker.stop();
   }

@@ -186,9 +186,11 @@ test('ingest refuses raw PII from browsers, bad JSON, oversize, bad keys and ori
 test('a site key over its rate limit gets 429', async () => {
   const worker = await startWorker(amazon.url, { RATE_LIMIT_PER_MINUTE: '3' });
   try {
-    const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await browserPost(worker, { siteKey: SITE_KEY, events: [event(i)] })).status);
-    assert.deepEqual(statuses, [202, 202, 202, 429, 429]);
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await browserPost(worker, { siteKey: SITE_KEY, events: [event(i)] }));
+    assert.deepEqual(answers.map((r) => r.status), [202, 202, 202, 429, 429]);
+    // The limit counts a minute: the tag waits that long, across pages, before it sends again.
+    assert.equal(answers[3].headers.get('retry-after'), '60');
   } finally {
     await worker.stop();
   }

@@ -359,6 +359,7 @@ async function showDeliveries() {
     const balanced = a.accepted === a.delivered + a.rejected + a.deadLettered + a.pending;
     return h('li', {}, h('strong', {}, id), `: accepted ${a.accepted} = delivered ${a.delivered} + rejected ${a.rejected} + dead-lettered ${a.deadLettered} + pending ${a.pending} `,
       balanced ? badge('balanced', 'ok') : badge('unbalanced', 'bad'), a.replayed ? ` (replayed ${a.replayed})` : '',
+      a.repeats ? ` (repeats absorbed ${a.repeats})` : '', a.unchecked ? ` (unchecked ${a.unchecked})` : '',
       h('button', { type: 'button', onclick: () => replay(id) }, 'Replay dead letters'));
   });
   view.replaceChildren(h('h1', {}, 'Deliveries'), h('ul', { id: 'accounting', class: 'identity' }, identity), filters,

@@ -156,8 +156,10 @@ pub struct Config {
     pub audiences: Vec<String>,
     /// The match method of each audience in `BROWSER_AUDIENCES`.
     pub audience_methods: BTreeMap<String, MatchMethod>,
-    /// `DP_REQUESTS_PER_SECOND` (default 90, at most 100): the pace of Data Provider calls
-    /// per profile, shared by every object (Amazon allows 100 per second).
+    /// `DP_REQUESTS_PER_SECOND` (default 90, at most 100): the most Data Provider calls
+    /// per second and operation per profile, shared by every object (Amazon allows 100
+    /// patches a second; the operations documented slower go at their own rate, the core's
+    /// `audience::RATES`).
     pub dp_requests_per_second: u64,
     /// `ADD_CLIENT_IP` (default off): add the client IP as `consent.geo.ipAddress` to a
     /// browser's event whose consent is granted.

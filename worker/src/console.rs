@@ -54,7 +54,7 @@ macro_rules! package_file {
 }
 
 /// Every file the console has.
-pub const ASSETS: [Asset; 9] = [
+pub const ASSETS: [Asset; 10] = [
     file!(
         "index.html",
         "index.html",
@@ -72,6 +72,8 @@ pub const ASSETS: [Asset; 9] = [
     ),
     file!("sign-in.js", "text/javascript; charset=utf-8", false),
     file!("console.css", "text/css; charset=utf-8", false),
+    // Declared by every page's head, so the browser never asks for /favicon.ico (a 404).
+    file!("icon.svg", "image/svg+xml", false),
     file!(
         "hash-worker.js",
         "hash-worker.js",
@@ -437,6 +439,28 @@ mod tests {
         ] {
             assert_eq!(action(&route(m, p)), None, "{m} {p}");
         }
+    }
+
+    #[test]
+    fn every_page_declares_its_icon_and_it_is_served() {
+        let icon = asset("icon.svg").expect("the icon is a console file");
+        assert!(!icon.protected && icon.content_type.starts_with("image/svg+xml"));
+        assert!(String::from_utf8_lossy(icon.body).starts_with("<svg"));
+        let pages = ASSETS
+            .iter()
+            .filter(|a| a.content_type.starts_with("text/html"));
+        let mut n = 0;
+        for a in pages {
+            let body = String::from_utf8_lossy(a.body);
+            let head = body.split("<body").next().unwrap_or_default();
+            assert!(
+                head.contains(r#"<link rel="icon" href="/console/icon.svg""#),
+                "{} declares no icon: the browser would ask for /favicon.ico",
+                a.name
+            );
+            n += 1;
+        }
+        assert!(n >= 2, "the app and the sign-in page");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod backlog;
 pub mod check;
 pub mod config;
 pub mod console;
+pub mod dedupe;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 pub mod erasure;

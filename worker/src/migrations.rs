@@ -11,7 +11,7 @@ pub const TABLE: &str = "CREATE TABLE IF NOT EXISTS d1_migrations(\
     applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)";
 
 /// Every migration, by file name, in order.
-pub const MIGRATIONS: [(&str, &str); 4] = [
+pub const MIGRATIONS: [(&str, &str); 5] = [
     (
         "0001_delivery_log.sql",
         include_str!("../migrations/0001_delivery_log.sql"),
@@ -23,6 +23,10 @@ pub const MIGRATIONS: [(&str, &str); 4] = [
     (
         "0003_console.sql",
         include_str!("../migrations/0003_console.sql"),
+    ),
+    (
+        "0004_dead_letter_kinds.sql",
+        include_str!("../migrations/0004_dead_letter_kinds.sql"),
     ),
     (
         "0005_tenants.sql",

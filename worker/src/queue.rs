@@ -70,6 +70,14 @@ pub struct Counters {
     pub dead_lettered: u64,
     /// Dead letters accepted again by `/v1/replay` (part of `accepted`).
     pub replayed: u64,
+    /// Repeats of events already accepted ([`crate::dedupe`]): answered as accepted,
+    /// queued nothing, and not part of `accepted`.
+    #[serde(default)]
+    pub repeats: u64,
+    /// Events the window of accepted ids could not vouch for (older than what it holds):
+    /// queued, and part of `accepted`.
+    #[serde(default)]
+    pub unchecked: u64,
 }
 
 /// The queue's persistent state (one storage key).
@@ -233,6 +241,13 @@ impl Queue {
     /// Dead letters accepted again: counted as accepted and as replayed.
     pub fn replayed(&mut self, n: u64) {
         self.counters.replayed += n;
+    }
+
+    /// What the window of accepted ids said of a request: `repeats` answered as accepted
+    /// without being queued, `unchecked` queued without its vouching.
+    pub fn deduped(&mut self, repeats: u64, unchecked: u64) {
+        self.counters.repeats += repeats;
+        self.counters.unchecked += unchecked;
     }
 
     /// `/v1/flush`: partial batches go on the next run (which still waits for `not_before`).
@@ -666,5 +681,26 @@ mod tests {
         assert_eq!(full.retry_after_secs, 60);
         q.acc.not_before = 600_000;
         assert_eq!(q.admit(2, 0, &LIMITS).unwrap_err().retry_after_secs, 600);
+    }
+
+    #[test]
+    fn repeats_are_counted_beside_the_balance_and_older_counters_read() {
+        let mut q = Queue::default();
+        q.enqueue(3, 0, &LIMITS);
+        q.deduped(2, 1);
+        assert_eq!(
+            (
+                q.counters.accepted,
+                q.counters.repeats,
+                q.counters.unchecked
+            ),
+            (3, 2, 1)
+        );
+        assert!(q.balanced());
+        // A queue stored before the window existed has neither counter.
+        let old = r#"{"seq":1,"pending":1,"dueAt":null,"notBefore":0,"force":false,"failingSince":null,"failures":0,"tokenFailures":0,"reauthorize":false,"counters":{"accepted":1,"delivered":0,"rejected":0,"deadLettered":0,"replayed":0}}"#;
+        let q: Queue = serde_json::from_str(old).unwrap();
+        assert_eq!((q.counters.repeats, q.counters.unchecked), (0, 0));
+        assert!(q.balanced());
     }
 }

@@ -347,6 +347,7 @@ mod tests {
         assert_eq!(c("GET", "/console/pkg/nope.js"), Route::NotFound);
         assert_eq!(c("GET", "/console/pkg/full/../app.js"), Route::NotFound);
         assert_eq!(c("GET", "/console/sign-in"), Route::Asset("sign-in"));
+        assert_eq!(c("GET", "/console/icon.svg"), Route::Asset("icon.svg"));
         assert_eq!(c("GET", "/console/../etc"), Route::NotFound);
         assert_eq!(c("POST", "/console"), Route::MethodNotAllowed("GET"));
         assert_eq!(
@@ -417,6 +418,7 @@ mod tests {
             ("POST", "/v1/admin/session"),
             ("GET", "/console/sign-in"),
             ("GET", "/console/console.css"),
+            ("GET", "/console/icon.svg"),
             ("POST", "/v1/events"),
             ("POST", "/v1/erasure"),
             ("GET", "/healthz"),

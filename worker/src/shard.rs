@@ -18,6 +18,19 @@
 //! 500-event batch inside the flush window (which keeps Amazon requests at 2 per 1,000
 //! events). Each shard then batches and delivers on its own, exactly as one object did.
 //!
+//! Why requests are weighed by the size of the request they came from: a request of `e`
+//! events reaches a given one of `n` shards with chance `1 − (1 − 1/n)^e`, so a single
+//! event loads one shard in `n` and a 500-event body nearly all of them, whatever their
+//! number. From what shard 0 saw, that estimates the requests each shard would get for
+//! every `n` (counting shard 0's requests times N instead overestimated large bodies
+//! N-fold and added shards that did not help). When no N brings each shard under the
+//! target (large bodies reach every shard), the fewest within a tenth of the best is
+//! taken. N shrinks only once half would do, weighed against the last N announced (in
+//! force or still waiting), so windows jittering around a boundary do not announce 3, 4,
+//! 3, 4… The simulation `cargo run --release -p matchkey-worker --example shard_sim --
+//! --seconds 600` drives these functions through a simulated load; its results, from 10
+//! to 10,000 events a second, are in `docs/performance.md` ("Sharding, simulated").
+//!
 //! These times and the target are the defaults of a [`Tuning`]: `SHARD_TIMING_SCALE`
 //! divides the four times alike (so their ratios, on which the rule above rests, hold)
 //! and `SHARD_TARGET_REQUESTS` sets the target, for tests that must see an epoch change

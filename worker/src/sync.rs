@@ -3,14 +3,22 @@
 //! and the same promise that no request goes to Amazon before a retry time it asked for.
 //!
 //! Pending changes are kept one per person (the last intent wins), so the accounting
-//! counts the changes a later one replaced: accepted = sent + rejected + superseded +
-//! pending. A person is an external user id (hashes) or a cookie (a visitor id); both
-//! kinds wait in the same accumulator and are sent by kind.
+//! counts the changes a later one replaced: accepted = sent + rejected + dead-lettered +
+//! superseded + pending. A person is an external user id (hashes) or a cookie (a visitor
+//! id); both kinds wait in the same accumulator and are sent by kind.
+//!
+//! No refusal deletes work: a request Amazon finds too large (413, or its
+//! `INPUT_TOO_LARGE` code) is split, the next chunks half its size until its changes are
+//! through (a single change too large for Amazon goes to the dead letters); any other 4xx
+//! sends the chunk's changes to the dead letters with Amazon's status and code, and the
+//! accounting counts them there; 429, 5xx and network failures are retried.
 //!
 //! Also here: [`Erasures`], the same machine for `PATCH /v2/dp/users` (a person erased
-//! once; a repeat request for a pending person is superseded), and [`Pacer`], the one
-//! limiter of Data Provider calls per profile (the `Limiter` Durable Object's state).
+//! once; a repeat request for a pending person is superseded), and [`Pacer`], the limiter
+//! of Data Provider calls per profile and operation (the `Limiter` Durable Object's state),
+//! at the rates of the core's one table ([`matchkey::amazon::audience::RATES`]).
 
+use matchkey::amazon::audience::{DpOperation, MAX_PATCHES_PER_REQUEST, error_code, too_large};
 use matchkey::amazon::retry::{self, Next};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +39,12 @@ pub struct MemberCounters {
     pub superseded: u64,
     /// Changes Amazon took.
     pub sent: u64,
-    /// Changes Amazon refused.
+    /// Changes refused before this version, which deleted them (kept for the balance of
+    /// objects written by it; nothing counts here any more).
     pub rejected: u64,
+    /// Changes Amazon refused, kept in the dead letters with its status and code.
+    #[serde(default)]
+    pub dead_lettered: u64,
 }
 
 impl MemberCounters {
@@ -51,10 +63,34 @@ impl MemberCounters {
         acc.add(new_people, now, flush_ms);
     }
 
-    /// accepted = sent + rejected + superseded + pending.
+    /// accepted = sent + rejected + dead-lettered + superseded + pending.
     pub fn balanced(&self, pending: u64) -> bool {
-        self.accepted == self.sent + self.rejected + self.superseded + pending
+        self.accepted == self.sent + self.rejected + self.dead_lettered + self.superseded + pending
     }
+}
+
+/// A split in progress: after a too-large answer, chunks of at most `limit` until `left`
+/// changes have gone through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Split {
+    /// The largest chunk for now.
+    pub limit: usize,
+    /// Changes still to send at that size.
+    pub left: u64,
+}
+
+/// The chunk size of an audience's sends: the configured batch (`AUDIENCE_BATCH`, whose
+/// meaning for AMC records is unchanged), and never more than one `PATCH /v2/dp/audience`
+/// takes when the Data Provider API is in play (so that one chunk is one patch call and a
+/// refusal concerns exactly its changes), nor more than a split in progress allows.
+pub fn chunk_size(batch: usize, data_provider: bool, split: Option<Split>) -> usize {
+    let cap = if data_provider {
+        batch.min(MAX_PATCHES_PER_REQUEST)
+    } else {
+        batch
+    };
+    split.map_or(cap, |s| s.limit.min(cap)).max(1)
 }
 
 /// The audience's persistent state (one storage key).
@@ -70,6 +106,9 @@ pub struct Membership {
     pub audience_id: Option<u64>,
     /// Failed sends in a row (the backoff exponent).
     pub failures: u32,
+    /// A split in progress.
+    #[serde(default)]
+    pub split: Option<Split>,
     /// The accounting.
     pub counters: MemberCounters,
 }
@@ -79,8 +118,20 @@ pub struct Membership {
 pub enum Chunk {
     /// Taken: delete the chunk's changes (and follow the job, when there is one).
     Sent,
-    /// Refused for good (with Amazon's code): delete them, log the refusal.
-    Rejected(Option<String>),
+    /// Refused for good: move the chunk's changes to the dead letters, with Amazon's
+    /// HTTP status and code (`HTTP_<status>` when its body names none).
+    DeadLetter {
+        /// Amazon's HTTP status.
+        status: u16,
+        /// Amazon's code.
+        code: String,
+    },
+    /// Too large for Amazon: keep the changes and send them again now, in chunks of at
+    /// most `limit`.
+    Split {
+        /// The next chunks' size.
+        limit: usize,
+    },
     /// The audience is gone on Amazon's side: keep the changes, create it again.
     AudienceGone,
     /// A passing failure: keep the changes, try again after the hold (`refresh`: the
@@ -93,6 +144,11 @@ pub enum Chunk {
     },
 }
 
+/// Amazon's code in a refusal, or `HTTP_<status>` (a body that is not JSON, say).
+pub fn refusal_code(status: u16, body: &str) -> String {
+    error_code(body).unwrap_or_else(|| format!("HTTP_{status}"))
+}
+
 impl Membership {
     /// A members request: `changes` accepted, `new_people` of them for people without a
     /// pending change (the others replace one).
@@ -100,9 +156,10 @@ impl Membership {
         (self.counters).joined(&mut self.acc, changes, new_people, now, flush_ms);
     }
 
-    /// Whether a chunk of `len` changes goes now: full, forced, or its oldest is due.
-    pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
-        self.acc.chunk_due(len, batch_size, now)
+    /// Whether a chunk of `len` changes goes now: full (at `chunk`, see [`chunk_size`]),
+    /// forced, or its oldest is due.
+    pub fn chunk_due(&self, len: usize, chunk: usize, now: u64) -> bool {
+        self.acc.chunk_due(len, chunk, now)
     }
 
     /// No token: wait a minute.
@@ -132,13 +189,25 @@ impl Membership {
         let settle = |m: &mut Membership| {
             m.acc.remove(len as u64);
             m.failures = 0;
-        };
-        match status {
-            200..=299 => {
-                settle(self);
-                self.counters.sent += len as u64;
-                Chunk::Sent
+            if let Some(split) = &mut m.split {
+                split.left = split.left.saturating_sub(len as u64);
+                if split.left == 0 {
+                    m.split = None;
+                }
             }
+        };
+        if (200..300).contains(&status) {
+            settle(self);
+            self.counters.sent += len as u64;
+            return Chunk::Sent;
+        }
+        if too_large(status, body) && len > 1 {
+            let limit = len / 2;
+            let left = self.split.map_or(0, |s| s.left).max(len as u64);
+            self.split = Some(Split { limit, left });
+            return Chunk::Split { limit };
+        }
+        match status {
             404 => {
                 self.audience_id = None;
                 self.acc.hold_until(now + RECREATE_MS);
@@ -164,16 +233,16 @@ impl Membership {
             }
             _ => {
                 settle(self);
-                self.counters.rejected += len as u64;
-                let code = serde_json::from_str::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v["code"].as_str().map(str::to_owned));
-                Chunk::Rejected(code)
+                self.counters.dead_lettered += len as u64;
+                Chunk::DeadLetter {
+                    status,
+                    code: refusal_code(status, body),
+                }
             }
         }
     }
 
-    /// accepted = sent + rejected + superseded + pending.
+    /// accepted = sent + rejected + dead-lettered + superseded + pending.
     pub fn balanced(&self) -> bool {
         self.counters.balanced(self.acc.pending)
     }
@@ -188,8 +257,11 @@ pub struct Erasures {
     pub acc: Accumulator,
     /// Failed sends in a row (the backoff exponent).
     pub failures: u32,
-    /// accepted = sent + rejected + superseded + pending (superseded: asked again while
-    /// pending).
+    /// A split in progress.
+    #[serde(default)]
+    pub split: Option<Split>,
+    /// accepted = sent + rejected + dead-lettered + superseded + pending (superseded:
+    /// asked again while pending).
     pub counters: MemberCounters,
 }
 
@@ -199,14 +271,25 @@ impl Erasures {
         (self.counters).joined(&mut self.acc, accepted, new_people, now, flush_ms);
     }
 
-    /// Whether a chunk of `len` goes now (full, forced or due).
-    pub fn chunk_due(&self, len: usize, batch_size: usize, now: u64) -> bool {
-        self.acc.chunk_due(len, batch_size, now)
+    /// The next chunk's size: 1,000 users per call (the core's limit), less while a
+    /// split lasts.
+    pub fn chunk_size(&self) -> usize {
+        chunk_size(
+            matchkey::amazon::cookie::MAX_USERS_PER_ERASURE,
+            false,
+            self.split,
+        )
     }
 
-    /// Amazon's answer to a chunk of `len` erasures: a 207 counts the users in its
-    /// `error` list as rejected and the others as sent; a 404 is a refusal (there is no
-    /// audience to create again); otherwise as [`Membership::answered`].
+    /// Whether a chunk of `len` goes now (full, forced or due).
+    pub fn chunk_due(&self, len: usize, now: u64) -> bool {
+        self.acc.chunk_due(len, self.chunk_size(), now)
+    }
+
+    /// Amazon's answer to a chunk of `len` erasures (202 when taken). An erasure has legal
+    /// weight: a 404 is a refusal like any other 4xx (there is no audience to create
+    /// again) and goes to the dead letters with Amazon's code, a too-large answer splits,
+    /// 429 and 5xx retry; otherwise as [`Membership::answered`].
     #[allow(clippy::too_many_arguments)] // One answer, as it came.
     pub fn answered(
         &mut self,
@@ -217,50 +300,47 @@ impl Erasures {
         now: u64,
         unit_ms: u64,
         jitter: f64,
-    ) -> (Chunk, u64, u64) {
+    ) -> Chunk {
         let mut m = Membership {
             acc: self.acc,
             audience_id: Some(0),
             failures: self.failures,
+            split: self.split,
             counters: self.counters,
         };
         let status_seen = if status == 404 { 400 } else { status };
-        let chunk = m.answered(len, status_seen, retry_after, body, now, unit_ms, jitter);
-        let (mut sent, mut rejected) = match &chunk {
-            Chunk::Sent => (len as u64, 0),
-            Chunk::Rejected(_) => (0, len as u64),
-            _ => (0, 0),
-        };
-        if status == 207 {
-            let errors = serde_json::from_str::<serde_json::Value>(body)
-                .ok()
-                .and_then(|v| v["error"].as_array().map(Vec::len))
-                .unwrap_or(0) as u64;
-            let errors = errors.min(sent);
-            m.counters.sent -= errors;
-            m.counters.rejected += errors;
-            sent -= errors;
-            rejected += errors;
+        let mut chunk = m.answered(len, status_seen, retry_after, body, now, unit_ms, jitter);
+        if let Chunk::DeadLetter { status: seen, code } = &mut chunk {
+            *seen = status;
+            *code = refusal_code(status, body);
         }
         self.acc = m.acc;
         self.failures = m.failures;
+        self.split = m.split;
         self.counters = m.counters;
-        (chunk, sent, rejected)
+        chunk
     }
 
-    /// accepted = sent + rejected + superseded + pending.
+    /// accepted = sent + rejected + dead-lettered + superseded + pending.
     pub fn balanced(&self) -> bool {
         self.counters.balanced(self.acc.pending)
     }
 }
 
-/// Hands out send slots for one Data Provider profile, so that every object together stays
-/// under Amazon's 100 requests per second: slots are spaced `1000 / per_second` ms apart,
-/// the next never before now, so no window of a second holds more than `per_second`.
+/// Hands out send slots for one Data Provider profile and operation, so that every object
+/// together stays under the operation's documented rate: slots are spaced
+/// `1000 / per_second` ms apart, the next never before now, so no window of a second holds
+/// more than `per_second`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pacer {
     /// The first free slot (ms).
     pub next_ms: u64,
+}
+
+/// The pace of one Data Provider operation: its documented rate, and never more than
+/// `DP_REQUESTS_PER_SECOND` (default 90, under the 100 of the patches).
+pub fn pace(operation: DpOperation, configured: u64) -> u64 {
+    operation.rate().per_second.min(configured).max(1)
 }
 
 /// The longest a caller waits in place for a slot; beyond it, it holds and retries later.
@@ -351,30 +431,80 @@ mod tests {
     }
 
     #[test]
-    fn erasures_are_counted_once_and_partial_answers_split() {
+    fn erasures_are_counted_once_retried_split_and_dead_lettered() {
         let mut e = Erasures::default();
         e.joined(3, 2, 0, FLUSH); // one asked twice
         assert_eq!((e.acc.pending, e.counters.superseded), (2, 1));
-        assert!(!e.chunk_due(2, 1000, 10) && e.chunk_due(2, 1000, FLUSH));
-        let (c, _, _) = e.answered(2, 429, Some("5"), "{}", FLUSH, 1000, 0.5);
+        assert!(!e.chunk_due(2, 10) && e.chunk_due(2, FLUSH));
+        let c = e.answered(2, 429, Some("5"), "{}", FLUSH, 1000, 0.5);
         assert!(matches!(c, Chunk::Retry { .. }));
         assert_eq!(e.acc.not_before, FLUSH + 5000);
+        // An HTML 503 from the gateway is a passing failure too, not a refusal.
+        let c = e.answered(2, 503, None, "<html>503</html>", FLUSH + 5000, 1000, 0.5);
+        assert!(matches!(c, Chunk::Retry { .. }));
+        assert_eq!(e.acc.pending, 2);
         assert!(e.balanced());
-        let body = r#"{"success":[{"index":0}],"error":[{"index":1,"errors":[]}]}"#;
-        let (c, sent, rejected) = e.answered(2, 207, None, body, FLUSH + 5000, 1000, 0.5);
-        assert_eq!((c, sent, rejected), (Chunk::Sent, 1, 1));
-        assert_eq!(
-            (e.counters.sent, e.counters.rejected, e.acc.pending),
-            (1, 1, 0)
+        // 202 is Amazon's answer (data-provider.yaml): every user of the chunk is sent.
+        let c = e.answered(
+            2,
+            202,
+            None,
+            r#"{"requestId":"r"}"#,
+            FLUSH + 9000,
+            1000,
+            0.5,
         );
+        assert_eq!(c, Chunk::Sent);
+        assert_eq!((e.counters.sent, e.acc.pending), (2, 0));
         assert!(e.balanced());
-        e.joined(1, 1, 0, FLUSH);
-        let (c, _, rejected) = e.answered(1, 404, None, "{}", 0, 1000, 0.5);
-        assert!(matches!(c, Chunk::Rejected(_)));
-        assert_eq!(rejected, 1);
+        // 1,000 users and 413: halves, then quarters, and back to full size after them.
+        e.joined(1000, 1000, 0, FLUSH);
+        assert_eq!(e.chunk_size(), 1000);
+        let held = e.acc.not_before;
+        let c = e.answered(1000, 413, None, "{}", 0, 1000, 0.5);
+        assert_eq!(c, Chunk::Split { limit: 500 });
+        assert_eq!((e.chunk_size(), e.acc.pending), (500, 1000));
+        assert_eq!(e.acc.not_before, held, "a split adds no wait");
+        assert!(e.chunk_due(500, 0), "a half goes at once");
+        assert_eq!(e.answered(500, 202, None, "{}", 0, 1000, 0.5), Chunk::Sent);
+        assert_eq!(e.chunk_size(), 500);
+        assert_eq!(e.answered(500, 202, None, "{}", 0, 1000, 0.5), Chunk::Sent);
+        assert_eq!((e.chunk_size(), e.split), (1000, None));
+        assert!(e.balanced());
+        // A 404, a 400: refused for good, with Amazon's code, and counted as dead letters.
+        e.joined(2, 2, 0, FLUSH);
+        let c = e.answered(1, 404, None, "{}", 0, 1000, 0.5);
+        assert_eq!(
+            c,
+            Chunk::DeadLetter {
+                status: 404,
+                code: "HTTP_404".into()
+            }
+        );
+        let body = r#"{"requestId":"F8","error":{"httpStatusCode":"400","description":"Bad Request","errors":[{"errorType":"INVALID_INPUT","message":"The inputs that you provided are not valid."}]}}"#;
+        assert_eq!(
+            e.answered(1, 400, None, body, 0, 1000, 0.5),
+            Chunk::DeadLetter {
+                status: 400,
+                code: "INVALID_INPUT".into()
+            }
+        );
+        assert_eq!((e.counters.dead_lettered, e.acc.pending), (2, 0));
         assert!(e.balanced());
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Erasures>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn erasures_go_at_one_a_second() {
+        let mut p = Pacer::default();
+        let rate = pace(DpOperation::Erasure, 90);
+        assert_eq!(rate, 1);
+        let waits: Vec<u64> = (0..3).map(|_| p.take(0, 1, rate).0).collect();
+        assert_eq!(waits, [0, 1000, 2000]);
+        assert_eq!(pace(DpOperation::Membership, 90), 90);
+        assert_eq!(pace(DpOperation::Membership, 500), 100);
+        assert_eq!(pace(DpOperation::AudienceMetadata, 90), 1);
     }
 
     #[test]
@@ -386,9 +516,15 @@ mod tests {
             Chunk::Sent
         );
         let r = m.answered(2, 400, None, r#"{"code":"BAD_REQUEST"}"#, FLUSH, 1000, 0.5);
-        assert_eq!(r, Chunk::Rejected(Some("BAD_REQUEST".into())));
         assert_eq!(
-            (m.counters.sent, m.counters.rejected, m.acc.pending),
+            r,
+            Chunk::DeadLetter {
+                status: 400,
+                code: "BAD_REQUEST".into()
+            }
+        );
+        assert_eq!(
+            (m.counters.sent, m.counters.dead_lettered, m.acc.pending),
             (3, 2, 0)
         );
         assert!(m.balanced());
@@ -414,17 +550,94 @@ mod tests {
         );
         assert_eq!(m.audience_id, None);
         assert_eq!(m.acc.pending, 6000);
+        // Amazon's gateway answers 429 with an HTML page and no Retry-After: a retry with
+        // backoff, never a refusal.
         let r = m.answered(
             6000,
-            400,
+            429,
             None,
-            r#"{"code":"BAD_REQUEST"}"#,
-            50_000,
+            "<html><body>Too Many Requests</body></html>",
+            45_000,
             1000,
             0.5,
         );
-        assert_eq!(r, Chunk::Rejected(Some("BAD_REQUEST".into())));
-        assert_eq!((m.acc.pending, m.counters.rejected), (0, 6000));
+        assert_eq!(
+            r,
+            Chunk::Retry {
+                code: "HTTP_429".into(),
+                refresh: false
+            }
+        );
+        assert!(m.acc.not_before > 45_000);
+        assert_eq!(m.acc.pending, 6000);
+        // A gateway's HTML 403 names no code: dead letters under HTTP_403.
+        let r = m.answered(6000, 403, None, "<html>Forbidden</html>", 50_000, 1000, 0.5);
+        assert_eq!(
+            r,
+            Chunk::DeadLetter {
+                status: 403,
+                code: "HTTP_403".into()
+            }
+        );
+        assert_eq!((m.acc.pending, m.counters.dead_lettered), (0, 6000));
         assert!(m.balanced());
+    }
+
+    #[test]
+    fn a_too_large_patch_is_split_until_one_change_is_left_never_dropped() {
+        // The Data Provider cap holds whatever AUDIENCE_BATCH says; AMC keeps its size.
+        assert_eq!(chunk_size(6000, true, None), 2000);
+        assert_eq!(chunk_size(500, true, None), 500);
+        assert_eq!(chunk_size(6000, false, None), 6000);
+        let mut m = Membership::default();
+        m.joined(2000, 2000, 0, FLUSH);
+        let big = r#"{"requestId":"F88750355N-B70JY53CSD","error":{"httpStatusCode":"413","description":"Input Too Large","errors":[{"errorType":"INPUT_TOO_LARGE","message":"The input payload exceeds 1MB limit."}]}}"#;
+        assert_eq!(
+            m.answered(2000, 413, None, big, 0, 1000, 0.5),
+            Chunk::Split { limit: 1000 }
+        );
+        assert_eq!(m.acc.pending, 2000, "nothing dropped");
+        assert_eq!(m.acc.not_before, 0, "a split goes at once");
+        assert_eq!(chunk_size(6000, true, m.split), 1000);
+        // The first half is too large again: quarters, for the whole 2,000 still.
+        assert_eq!(
+            m.answered(1000, 400, None, big, 0, 1000, 0.5),
+            Chunk::Split { limit: 500 }
+        );
+        assert_eq!(
+            m.split,
+            Some(Split {
+                limit: 500,
+                left: 2000
+            })
+        );
+        for _ in 0..4 {
+            assert_eq!(m.answered(500, 200, None, "{}", 0, 1000, 0.5), Chunk::Sent);
+        }
+        assert_eq!((m.split, m.acc.pending, m.counters.sent), (None, 0, 2000));
+        assert_eq!(chunk_size(6000, true, m.split), 2000);
+        // One change Amazon finds too large on its own: the dead letters, with the code.
+        m.joined(3, 3, 0, FLUSH);
+        let mut dead = 0;
+        let mut calls = 0;
+        while m.acc.pending > 0 {
+            let len = chunk_size(2000, true, m.split).min(m.acc.pending as usize);
+            calls += 1;
+            assert!(calls < 10, "a split ends");
+            if let Chunk::DeadLetter { status, code } =
+                m.answered(len, 413, None, big, 0, 1000, 0.5)
+            {
+                assert_eq!((status, code.as_str()), (413, "INPUT_TOO_LARGE"));
+                dead += len;
+            }
+        }
+        assert_eq!((dead, m.counters.dead_lettered), (3, 3));
+        assert!(m.balanced());
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<Membership>(&json).unwrap(), m);
+        // State written before this version (no split, no deadLettered) still reads.
+        let old = r#"{"pending":1,"dueAt":null,"notBefore":0,"force":false,"audienceId":"7","failures":0,"counters":{"accepted":2,"superseded":0,"sent":0,"rejected":1}}"#;
+        let m: Membership = serde_json::from_str(old).unwrap();
+        assert!(m.balanced() && m.split.is_none());
     }
 }

@@ -1,36 +1,45 @@
 //! DSP trafficking, write side: third-party creatives (a display tag or a VAST URL), their
-//! ad experience, their associations with ad groups, and their moderation. Facts:
-//! `spec/amazon-api.md` §F3 (calls, fields, the 20-per-call limit, moderation states).
+//! ad experience, their associations with ad groups, and their moderation.
 //!
-//! # Shapes (unverified)
+//! # The contract
 //!
-//! **Like the read side ([`super`]), these shapes come from a third-party copy of Amazon's
-//! DSP v1 spec; the wrapper fields of batch bodies (`adCreatives`,
-//! `adCreativeAssociations`), the answer shapes and the error code for an existing
-//! association are this project's reading, not checked against Amazon.** The emulator
-//! (`tests/amazon-emulator/src/trafficking.rs`) keeps its own copy of every enum and limit
-//! here, and `tests/dsp_cli.rs` asserts the two agree.
+//! No OpenAPI file exists for `/dsp/v1`; the samples of Amazon's guide pages are the
+//! contract: `docs/guides/dsp/creative-management.md` ("Step 1: Generate an Ad Creative",
+//! "Third party display", "Third party video", "Updating existing ad creatives", "Listing ad
+//! creatives") and `docs/guides/dsp/creative-associations.md` (create, moderation list).
+//! `tests/contract/dsp.rs` compares each body built here with those samples.
 //!
 //! | call | body | answer |
 //! |---|---|---|
-//! | `POST /dsp/v1/adCreatives` | `{adCreatives[1–20]{name, language, country, adCreativeFormatProperties{adCreativeFormatType:"THIRD_PARTY", creativeSizes[{width,height}], thirdPartyTag{tagSource, tagType, destinationOnAmazon:"OFF_AMAZON"}, trackingUrls[]}}}` | 207 `{success[{index, adCreativeId}], error[{index, code, description}]}` |
-//! | `PATCH /dsp/v1/adCreatives` | `{adCreatives[1–20]{adCreativeId, name, adCreativeFormatProperties{…}}}` | 207, as above |
-//! | `PUT /dsp/v1/adExperiences` | `{adCreativeId, adExperiences:[THIRD_PARTY_DISPLAY \| THIRD_PARTY_VIDEO]}` (once; permanent) | 200 `{adCreativeId, adExperiences}` |
-//! | `POST /dsp/v1/adCreatives/associations/adGroups` | `{adCreativeAssociations[1–20]{adGroupId, adCreativeId, weight 1–999, state}}` | 207 `{success[{index}], error[{index, code, description}]}` |
-//! | `GET /dsp/v1/adCreatives/{id}/moderations` | – | 200 `{adCreativeId, moderationStatus, reasons[]}` |
-//! | `POST /dsp/v1/adCreatives/associations/adGroups/moderations/list` | `{adCreativeIdFilter[1–100], maxResults, nextToken?}` | 200 `{moderations[{adCreativeId, adGroupId, moderationStatus, reasons[]}], nextToken?}` |
+//! | `POST /dsp/v1/adCreatives` | one creative `{name, language:"en", country, adCreativeFormatProperties{adCreativeFormatType:"THIRD_PARTY", creativeSizes[{width,height}], thirdPartyTag{tagSource, tagType, destinationOnAmazon:"OFF_AMAZON"}, trackingUrls[{type, url, associatedAdExperience}]}}` | `{adCreativeId}` |
+//! | `PATCH /dsp/v1/adCreatives/{adCreativeId}` | `{name, adCreativeFormatProperties{…}}` (partial; lists whole) | 204 |
+//! | `POST /dsp/v1/adCreatives/list` | `{maxResults, nextToken?}` | `{totalResults, nextToken, adCreatives[{adCreativeId, name, …}]}` |
+//! | `PUT /dsp/v1/adExperiences` | `{adCreativeId, adExperiences:[{adExperience: THIRD_PARTY_DISPLAY \| THIRD_PARTY_VIDEO}]}` (once; permanent) | 204 |
+//! | `POST /dsp/v1/adCreatives/associations/adGroups` | `{associations[1–20]{adCreativeId, adGroupId, state:"ACTIVE", weight? 1–999}}` | `{success?[{index, adCreativeId, adGroupId}], error?[{index, code, adCreativeId, description, adGroupId}]}` |
+//! | `GET /dsp/v1/adCreatives/{id}/moderations` | – | `{adCreativeStatuses[{adCreativeId, adCreativeModerationStatus, adExperiences[{adExperience, moderationStatus, reasons}]}]}` |
+//! | `POST /dsp/v1/adCreatives/associations/adGroups/moderations/list` | `{adGroupIdFilter{include[1–20]}, maxResults, nextToken?}` | `{totalResults, nextToken, associationStatuses[{adCreativeId, adGroupId, adExperiences[{adExperience, associationModerationStatus, associationModerationReasons?}]}]}` |
 //!
-//! Every call carries `Amazon-Ads-ClientId` and `Amazon-Ads-AccountId: <advertiser>`.
-//! Moderation starts when a creative is first associated, and starts again when its tag
-//! changes.
+//! Where the samples disagree or are silent (said where it matters below): `PUT
+//! /dsp/v1/adExperiences` has strings in one sample and objects in six, so objects are sent;
+//! the list answer's sample shows no `adCreativeId` on its items (a real list must carry
+//! it: read when present); the 0-based `index` of the association samples; the error code of
+//! an association that exists already ([`ALREADY_ASSOCIATED`], this project's reading).
+//! Empty `success` / `error` arrays are omitted from answers (the migration guide's "Error
+//! model"): an omitted array is an empty one. The `/adsApi/v1` words (`ENABLED`, `PAUSED`,
+//! `en_US`, wrapped creative batches, `adCreativeAssociations`) are not `/dsp/v1`'s.
+//!
+//! Every call carries the headers of [`super::Account`]. Moderation starts when a creative
+//! is first associated, and starts again when its tag changes.
 
 use serde_json::{Value, json};
 use std::prelude::rust_2024::*;
 
+use super::Account;
 use super::tag::Kind;
 use crate::amazon::{ApiRequest, Auth, Method};
 
-/// Most creatives or associations per write call.
+/// Most associations per write call (`creative-associations.md`: "up to 20 associations at
+/// a time"), and most ids per moderation filter ("Each filter supports up to 20 items").
 pub const MAX_PER_CALL: usize = 20;
 /// Most sizes of a display creative.
 pub const MAX_SIZES: usize = 20;
@@ -38,14 +47,20 @@ pub const MAX_SIZES: usize = 20;
 pub const MAX_TRACKERS: usize = 5;
 /// Longest creative name, in characters.
 pub const MAX_NAME: usize = 255;
-/// `thirdPartyTag.tagType` values.
+/// `thirdPartyTag.tagType` values (the third-party display and video samples).
 pub const TAG_TYPES: &[&str] = &["DISPLAY", "VAST_VPAID"];
-/// `adExperiences` values of third-party creatives.
+/// `adExperience` values of third-party creatives.
 pub const AD_EXPERIENCES: &[&str] = &["THIRD_PARTY_DISPLAY", "THIRD_PARTY_VIDEO"];
 /// `thirdPartyTag.destinationOnAmazon`: a third-party tag lands off Amazon.
 pub const DESTINATION: &str = "OFF_AMAZON";
-/// Association states.
-pub const ASSOCIATION_STATES: &[&str] = &["ENABLED", "PAUSED"];
+/// `trackingUrls[].type` of the trackers sent (impression trackers; third-party video
+/// takes no `CLICK` tracker).
+pub const TRACKER_TYPE: &str = "IMPRESSION";
+/// `language` of every sample (`en`, not a locale).
+pub const DEFAULT_LANGUAGE: &str = "en";
+/// Association states (`creative-associations.md`: "Accepted values are ACTIVE or
+/// INACTIVE").
+pub const ASSOCIATION_STATES: &[&str] = &["ACTIVE", "INACTIVE"];
 /// Moderation states, and whether each lets the creative serve.
 pub const MODERATION_STATES: &[(&str, bool)] = &[
     ("PENDING", false),
@@ -53,11 +68,13 @@ pub const MODERATION_STATES: &[(&str, bool)] = &[
     ("APPROVED_WITH_EXCEPTIONS", true),
     ("NOT_APPROVED", false),
 ];
-/// The error code of an association that already exists (taken as done on a re-run).
+/// The error code of an association that already exists (taken as done on a re-run;
+/// Amazon's documents name no code for it: this project's reading).
 pub const ALREADY_ASSOCIATED: &str = "ASSOCIATION_ALREADY_EXISTS";
 /// The error code of an association refused because the campaign is not running.
 pub const CAMPAIGN_NOT_RUNNING: &str = "CAMPAIGN_NOT_ACTIVE";
-/// Weight of a new association (one creative per ad group row: all equal).
+/// Weight of a new association where the ad group takes one (one creative per ad group
+/// row: all equal; 1–999).
 pub const DEFAULT_WEIGHT: u32 = 100;
 
 impl Kind {
@@ -83,7 +100,7 @@ impl Kind {
 pub struct ThirdPartyCreative {
     /// `name` (see [`creative_name`]).
     pub name: String,
-    /// `language`, e.g. `en_US`.
+    /// `language`, e.g. `en` ([`DEFAULT_LANGUAGE`]).
     pub language: String,
     /// `country`, ISO 3166-1 alpha-2.
     pub country: String,
@@ -116,11 +133,23 @@ impl ThirdPartyCreative {
             properties["creativeSizes"] = json!(sizes);
         }
         if !self.trackers.is_empty() {
-            properties["trackingUrls"] = json!(self.trackers);
+            let trackers: Vec<Value> = self
+                .trackers
+                .iter()
+                .map(|url| {
+                    json!({
+                        "type": TRACKER_TYPE,
+                        "url": url,
+                        "associatedAdExperience": self.kind.ad_experience(),
+                    })
+                })
+                .collect();
+            properties["trackingUrls"] = json!(trackers);
         }
         properties
     }
 
+    /// The body of [`create_creative`].
     fn create_json(&self) -> Value {
         json!({
             "name": self.name,
@@ -129,11 +158,20 @@ impl ThirdPartyCreative {
             "adCreativeFormatProperties": self.format_properties(),
         })
     }
+
+    /// The body of [`update_creative`]: name and format (language and country stay as
+    /// created). `adCreativeFormatType` is in it, as an update of the format needs.
+    pub fn update_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "adCreativeFormatProperties": self.format_properties(),
+        })
+    }
 }
 
 /// A creative's Amazon name, the same for the same placement and row on every run:
 /// `{name} {sizes or "video"} [{ad group id}]`, the row's name shortened so the whole fits
-/// [`MAX_NAME`].
+/// [`MAX_NAME`]. The publish journal finds a creative by this name after a crash.
 pub fn creative_name(name: &str, kind: Kind, sizes: &[(u32, u32)], ad_group_id: &str) -> String {
     let what = match kind {
         Kind::Display if !sizes.is_empty() => sizes
@@ -149,52 +187,86 @@ pub fn creative_name(name: &str, kind: Kind, sizes: &[(u32, u32)], ad_group_id: 
     format!("{base}{suffix}")
 }
 
-/// `POST /dsp/v1/adCreatives` for 1 to [`MAX_PER_CALL`] creatives.
-pub fn create_creatives(
+/// `POST /dsp/v1/adCreatives`: one creative per call.
+pub fn create_creative(
     auth: &Auth<'_>,
-    advertiser_id: &str,
-    creatives: &[&ThirdPartyCreative],
+    account: &Account<'_>,
+    creative: &ThirdPartyCreative,
 ) -> ApiRequest {
-    let items: Vec<Value> = creatives.iter().map(|c| c.create_json()).collect();
     super::advertiser_request(
         auth,
         Method::Post,
         "/dsp/v1/adCreatives",
-        advertiser_id,
-        &json!({ "adCreatives": items }),
+        account,
+        &creative.create_json(),
     )
 }
 
-/// `PATCH /dsp/v1/adCreatives` for 1 to [`MAX_PER_CALL`] `(adCreativeId, creative)`: the
-/// name and format properties are replaced (language and country stay as created).
-pub fn update_creatives(
+/// Reads the answer of [`create_creative`]: `{"adCreativeId": …}`.
+pub fn parse_created(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    super::id(&v["adCreativeId"])
+}
+
+/// `PATCH /dsp/v1/adCreatives/{adCreativeId}`: the name and format properties are
+/// replaced. Answers 204.
+pub fn update_creative(
     auth: &Auth<'_>,
-    advertiser_id: &str,
-    creatives: &[(&str, &ThirdPartyCreative)],
+    account: &Account<'_>,
+    ad_creative_id: &str,
+    creative: &ThirdPartyCreative,
 ) -> ApiRequest {
-    let items: Vec<Value> = creatives
-        .iter()
-        .map(|(id, c)| {
-            json!({
-                "adCreativeId": id,
-                "name": c.name,
-                "adCreativeFormatProperties": c.format_properties(),
-            })
-        })
-        .collect();
+    let id = crate::amazon::url_encode(ad_creative_id);
     super::advertiser_request(
         auth,
         Method::Patch,
-        "/dsp/v1/adCreatives",
-        advertiser_id,
-        &json!({ "adCreatives": items }),
+        &format!("/dsp/v1/adCreatives/{id}"),
+        account,
+        &creative.update_json(),
     )
 }
 
-/// `PUT /dsp/v1/adExperiences`: the creative's one (permanent) ad experience.
+/// One page of `POST /dsp/v1/adCreatives/list`: the advertiser's creatives (no filter:
+/// the sample's only filter is by id, which a creative whose answer was lost has not).
+pub fn list_creatives(
+    auth: &Auth<'_>,
+    account: &Account<'_>,
+    next_token: Option<&str>,
+) -> ApiRequest {
+    super::list_request(
+        auth,
+        "/dsp/v1/adCreatives/list",
+        account,
+        json!({}),
+        super::MAX_PAGE,
+        next_token,
+    )
+}
+
+/// A creative of [`list_creatives`]: its id (when the answer has one) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// `adCreativeId` (the guide's sample shows none).
+    pub ad_creative_id: Option<String>,
+    /// `name`.
+    pub name: String,
+}
+
+/// Reads a page of [`list_creatives`].
+pub fn parse_creatives(body: &str) -> Option<(Vec<Listed>, Option<String>)> {
+    super::page(body, "adCreatives", |c| {
+        Some(Listed {
+            ad_creative_id: super::id(&c["adCreativeId"]),
+            name: c["name"].as_str()?.to_owned(),
+        })
+    })
+}
+
+/// `PUT /dsp/v1/adExperiences`: the creative's one (permanent) ad experience, as an
+/// object (six of the guide's seven samples; one has a bare string).
 pub fn set_ad_experience(
     auth: &Auth<'_>,
-    advertiser_id: &str,
+    account: &Account<'_>,
     ad_creative_id: &str,
     kind: Kind,
 ) -> ApiRequest {
@@ -202,8 +274,11 @@ pub fn set_ad_experience(
         auth,
         Method::Put,
         "/dsp/v1/adExperiences",
-        advertiser_id,
-        &json!({ "adCreativeId": ad_creative_id, "adExperiences": [kind.ad_experience()] }),
+        account,
+        &json!({
+            "adCreativeId": ad_creative_id,
+            "adExperiences": [{ "adExperience": kind.ad_experience() }],
+        }),
     )
 }
 
@@ -214,90 +289,120 @@ pub struct Association {
     pub ad_group_id: String,
     /// `adCreativeId`.
     pub ad_creative_id: String,
+    /// `weight`: only for an ad group whose rotation takes one
+    /// ([`super::AdGroup::takes_weight`]); Amazon refuses it on `RANDOM` rotation.
+    pub weight: Option<u32>,
 }
 
 /// `POST /dsp/v1/adCreatives/associations/adGroups` for 1 to [`MAX_PER_CALL`]
-/// associations, each `ENABLED` with weight [`DEFAULT_WEIGHT`].
-pub fn associate(auth: &Auth<'_>, advertiser_id: &str, associations: &[Association]) -> ApiRequest {
+/// associations, each `ACTIVE`.
+pub fn associate(
+    auth: &Auth<'_>,
+    account: &Account<'_>,
+    associations: &[Association],
+) -> ApiRequest {
     let items: Vec<Value> = associations
         .iter()
         .map(|a| {
-            json!({
-                "adGroupId": a.ad_group_id,
+            let mut item = json!({
                 "adCreativeId": a.ad_creative_id,
-                "weight": DEFAULT_WEIGHT,
+                "adGroupId": a.ad_group_id,
                 "state": ASSOCIATION_STATES[0],
-            })
+            });
+            if let Some(weight) = a.weight {
+                item["weight"] = json!(weight);
+            }
+            item
         })
         .collect();
     super::advertiser_request(
         auth,
         Method::Post,
         "/dsp/v1/adCreatives/associations/adGroups",
-        advertiser_id,
-        &json!({ "adCreativeAssociations": items }),
+        account,
+        &json!({ "associations": items }),
     )
 }
 
 /// `GET /dsp/v1/adCreatives/{id}/moderations`.
 pub fn creative_moderation(
     auth: &Auth<'_>,
-    advertiser_id: &str,
+    account: &Account<'_>,
     ad_creative_id: &str,
 ) -> ApiRequest {
     let id = crate::amazon::url_encode(ad_creative_id);
-    auth.v1_request(
+    super::account_request(
+        auth,
         Method::Get,
         &format!("/dsp/v1/adCreatives/{id}/moderations"),
+        account,
     )
-    .header("amazon-ads-accountid", advertiser_id)
-    .header("accept", "application/json")
 }
 
 /// One page of `POST /dsp/v1/adCreatives/associations/adGroups/moderations/list` for 1 to
-/// [`super::MAX_PAGE`] creatives.
+/// [`MAX_PER_CALL`] ad groups.
 pub fn list_moderations(
     auth: &Auth<'_>,
-    advertiser_id: &str,
-    ad_creative_ids: &[&str],
+    account: &Account<'_>,
+    ad_group_ids: &[&str],
     next_token: Option<&str>,
 ) -> ApiRequest {
     super::list_request(
         auth,
         "/dsp/v1/adCreatives/associations/adGroups/moderations/list",
-        advertiser_id,
-        json!({ "adCreativeIdFilter": ad_creative_ids }),
+        account,
+        json!({ "adGroupIdFilter": { "include": ad_group_ids } }),
+        super::MAX_PAGE,
         next_token,
     )
 }
 
-/// One item of a 207 answer.
+/// One item of a multi-status answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemResult {
     /// The item's position in the request.
     pub index: usize,
-    /// `Ok(adCreativeId if the answer carries one)` or `Err((code, description))`.
-    pub outcome: Result<Option<String>, (String, String)>,
+    /// `Ok(())` or `Err((code, description))`.
+    pub outcome: Result<(), (String, String)>,
 }
 
-/// Reads a 207 answer of a write call; `None` when it is not one, or when an index is
-/// outside `0..sent` or named twice. Items the answer does not mention are not returned.
+/// Reads a multi-status answer of a write call (`{success?, error?}`, either array omitted
+/// when empty); `None` when it is not one (not JSON, an array that is not one, neither
+/// array), or when an index is outside `0..sent` or named twice. Items the answer does not
+/// mention are not returned. Error items carry `code` and `description` (the association
+/// samples) or `errorCode` and `errorMessage` (the migration guide's error model).
 pub fn parse_multi_status(body: &str, sent: usize) -> Option<Vec<ItemResult>> {
     let v: Value = serde_json::from_str(body).ok()?;
+    let list = |field: &str| -> Option<Vec<Value>> {
+        match v.get(field) {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(Value::Array(items)) => Some(items.clone()),
+            Some(_) => None,
+        }
+    };
+    let (success, error) = (list("success")?, list("error")?);
+    if v.get("success").is_none() && v.get("error").is_none() {
+        return None;
+    }
     let mut out = Vec::new();
-    for item in v["success"].as_array()? {
+    for item in &success {
         out.push(ItemResult {
             index: index(&item["index"], sent)?,
-            outcome: Ok(super::id(&item["adCreativeId"])),
+            outcome: Ok(()),
         });
     }
-    for item in v["error"].as_array()? {
+    for item in &error {
+        let code = item["code"]
+            .as_str()
+            .or_else(|| item["errorCode"].as_str())
+            .unwrap_or("UNKNOWN");
+        let description = item["description"]
+            .as_str()
+            .or_else(|| item["errorMessage"].as_str())
+            .unwrap_or_default();
         out.push(ItemResult {
             index: index(&item["index"], sent)?,
-            outcome: Err((
-                item["code"].as_str().unwrap_or("UNKNOWN").to_owned(),
-                item["description"].as_str().unwrap_or_default().to_owned(),
-            )),
+            outcome: Err((code.to_owned(), description.to_owned())),
         });
     }
     out.sort_by_key(|r| r.index);
@@ -319,37 +424,87 @@ pub struct Moderation {
     pub ad_creative_id: String,
     /// `adGroupId` (empty for the creative's own answer).
     pub ad_group_id: String,
-    /// `moderationStatus` (see [`MODERATION_STATES`]).
+    /// The status (see [`MODERATION_STATES`]).
     pub status: String,
-    /// `reasons` (Amazon's words, for a refusal).
+    /// The reasons (Amazon's words, for a refusal).
     pub reasons: Vec<String>,
 }
 
-fn moderation(v: &Value) -> Option<Moderation> {
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One status from an item's `adExperiences` (ours carry one): the first that does not
+/// serve, else the first; with the reasons of all.
+fn experiences_status(
+    experiences: &[Value],
+    status_field: &str,
+    reasons_field: &str,
+) -> Option<(String, Vec<String>)> {
+    let statuses: Vec<&str> = experiences
+        .iter()
+        .map(|e| e[status_field].as_str())
+        .collect::<Option<_>>()?;
+    if statuses.is_empty() {
+        // No ad experience moderated yet (the samples always show one): not decided.
+        return Some((MODERATION_STATES[0].0.to_owned(), Vec::new()));
+    }
+    let status = statuses
+        .iter()
+        .find(|s| serves(s) != Some(true))
+        .or(statuses.first())?;
+    let reasons = experiences
+        .iter()
+        .flat_map(|e| strings(&e[reasons_field]))
+        .collect();
+    Some(((*status).to_owned(), reasons))
+}
+
+/// Reads the answer of [`creative_moderation`] (`creative-management.md`, "Step 3: View Ad
+/// Creative moderation"): the first status of `adCreativeStatuses`.
+pub fn parse_creative_moderation(body: &str) -> Option<Moderation> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let item = v["adCreativeStatuses"].as_array()?.first()?;
+    let experiences = item["adExperiences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reasons = experiences
+        .iter()
+        .flat_map(|e| strings(&e["reasons"]))
+        .collect();
     Some(Moderation {
-        ad_creative_id: super::id(&v["adCreativeId"])?,
-        ad_group_id: super::id(&v["adGroupId"]).unwrap_or_default(),
-        status: v["moderationStatus"].as_str()?.to_owned(),
-        reasons: v["reasons"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        ad_creative_id: super::id(&item["adCreativeId"])?,
+        ad_group_id: String::new(),
+        status: item["adCreativeModerationStatus"].as_str()?.to_owned(),
+        reasons,
     })
 }
 
-/// Reads the answer of [`creative_moderation`].
-pub fn parse_creative_moderation(body: &str) -> Option<Moderation> {
-    moderation(&serde_json::from_str(body).ok()?)
-}
-
-/// Reads a page of [`list_moderations`].
+/// Reads a page of [`list_moderations`] (`creative-associations.md`, "Example response:
+/// Review adCreative association moderation results"): one per association.
 pub fn parse_moderations(body: &str) -> Option<(Vec<Moderation>, Option<String>)> {
-    super::page(body, "moderations", moderation)
+    super::page(body, "associationStatuses", |a| {
+        let experiences = a["adExperiences"].as_array()?;
+        let (status, reasons) = experiences_status(
+            experiences,
+            "associationModerationStatus",
+            "associationModerationReasons",
+        )?;
+        Some(Moderation {
+            ad_creative_id: super::id(&a["adCreativeId"])?,
+            ad_group_id: super::id(&a["adGroupId"])?,
+            status,
+            reasons,
+        })
+    })
 }
 
 /// Whether a moderation state lets the creative serve; `None` for a state not in
@@ -373,80 +528,159 @@ mod tests {
         }
     }
 
+    const ACCOUNT: Account<'static> = Account {
+        advertiser_id: "583",
+        profile_id: "3333",
+    };
+
     fn body(r: &ApiRequest) -> Value {
         serde_json::from_str(r.body.as_deref().unwrap()).unwrap()
     }
 
     fn display() -> ThirdPartyCreative {
         ThirdPartyCreative {
-            name: "Spring 300x250 [g1]".into(),
-            language: "en_US".into(),
+            name: "Third Party Display Test Creative".into(),
+            language: DEFAULT_LANGUAGE.into(),
             country: "US".into(),
             kind: Kind::Display,
-            tag: r#"<script src="https://a.example/t.js?cb=${CACHEBUSTER}"></script>"#.into(),
-            sizes: vec![(300, 250)],
-            trackers: vec!["https://t.example/i".into()],
+            tag: "${third_party_tag}".into(),
+            sizes: vec![(120, 60)],
+            trackers: vec![],
         }
     }
 
-    #[test]
-    fn creatives_carry_the_tag_as_written() {
-        let video = ThirdPartyCreative {
+    fn video() -> ThirdPartyCreative {
+        ThirdPartyCreative {
+            name: "Third party - video Test".into(),
             kind: Kind::Video,
-            tag: "https://v.example/vast?cb=${CACHEBUSTER}".into(),
+            tag: "https://sample_vast_tag.xml".into(),
             sizes: vec![],
-            trackers: vec![],
+            trackers: vec!["https://www.amazon.com/?test".into()],
             ..display()
-        };
-        let r = create_creatives(&auth(), "583", &[&display(), &video]);
+        }
+    }
+
+    /// `creative-management.md`, "Third party display" (its `responsive: false` is an
+    /// optional field not sent) and "Third party video": the samples as written, one
+    /// creative per call.
+    #[test]
+    fn creates_are_the_guides_third_party_samples() {
+        let r = create_creative(&auth(), &ACCOUNT, &display());
         assert_eq!(
             (r.method, r.url.as_str()),
             (Method::Post, "http://e/dsp/v1/adCreatives")
         );
         assert_eq!(r.header_value("amazon-ads-accountid"), Some("583"));
-        let b = body(&r);
-        let p = &b["adCreatives"][0]["adCreativeFormatProperties"];
-        assert_eq!(p["adCreativeFormatType"], "THIRD_PARTY");
-        assert_eq!(p["thirdPartyTag"]["tagSource"], display().tag);
-        assert_eq!(p["thirdPartyTag"]["tagType"], "DISPLAY");
-        assert_eq!(p["thirdPartyTag"]["destinationOnAmazon"], "OFF_AMAZON");
-        assert_eq!(p["creativeSizes"], json!([{"width": 300, "height": 250}]));
-        assert_eq!(p["trackingUrls"], json!(["https://t.example/i"]));
-        assert_eq!(b["adCreatives"][0]["language"], "en_US");
-        let v = &b["adCreatives"][1]["adCreativeFormatProperties"];
-        assert_eq!(v["thirdPartyTag"]["tagType"], "VAST_VPAID");
-        assert!(v.get("creativeSizes").is_none() && v.get("trackingUrls").is_none());
+        assert_eq!(r.header_value("amazon-advertising-api-scope"), Some("3333"));
+        assert_eq!(
+            r.header_value("amazon-advertising-api-clientid"),
+            Some("cid")
+        );
+        assert_eq!(
+            body(&r),
+            json!({
+                "name": "Third Party Display Test Creative",
+                "language": "en",
+                "country": "US",
+                "adCreativeFormatProperties": {
+                    "adCreativeFormatType": "THIRD_PARTY",
+                    "creativeSizes": [{"width": 120, "height": 60}],
+                    "thirdPartyTag": {
+                        "tagSource": "${third_party_tag}",
+                        "tagType": "DISPLAY",
+                        "destinationOnAmazon": "OFF_AMAZON"
+                    }
+                }
+            })
+        );
+        assert_eq!(
+            body(&create_creative(&auth(), &ACCOUNT, &video())),
+            json!({
+                "name": "Third party - video Test",
+                "language": "en",
+                "country": "US",
+                "adCreativeFormatProperties": {
+                    "adCreativeFormatType": "THIRD_PARTY",
+                    "thirdPartyTag": {
+                        "tagSource": "https://sample_vast_tag.xml",
+                        "tagType": "VAST_VPAID",
+                        "destinationOnAmazon": "OFF_AMAZON"
+                    },
+                    "trackingUrls": [{
+                        "type": "IMPRESSION",
+                        "url": "https://www.amazon.com/?test",
+                        "associatedAdExperience": "THIRD_PARTY_VIDEO"
+                    }]
+                }
+            })
+        );
+        // "Step 1: Generate an Ad Creative", the answer.
+        assert_eq!(
+            parse_created(r#"{"adCreativeId": "591"}"#).as_deref(),
+            Some("591")
+        );
+        assert_eq!(parse_created(r#"{"success": []}"#), None);
+        assert_eq!(parse_created("<html>429</html>"), None);
+    }
 
-        let r = update_creatives(&auth(), "583", &[("cr1", &display())]);
-        assert_eq!(r.method, Method::Patch);
+    /// "Updating existing ad creatives": `PATCH /dsp/v1/adCreatives/{adCreativeId}`, the
+    /// fields to change, `adCreativeFormatType` with the format.
+    #[test]
+    fn an_update_is_a_patch_of_one_creative() {
+        let r = update_creative(&auth(), &ACCOUNT, "cr 1", &display());
+        assert_eq!(
+            (r.method, r.url.as_str()),
+            (Method::Patch, "http://e/dsp/v1/adCreatives/cr%201")
+        );
         let b = body(&r);
-        assert_eq!(b["adCreatives"][0]["adCreativeId"], "cr1");
-        assert!(b["adCreatives"][0].get("language").is_none());
+        assert_eq!(b["name"], "Third Party Display Test Creative");
+        assert_eq!(
+            b["adCreativeFormatProperties"]["adCreativeFormatType"],
+            "THIRD_PARTY"
+        );
+        assert!(b.get("adCreatives").is_none() && b.get("language").is_none());
+    }
 
-        let r = set_ad_experience(&auth(), "583", "cr1", Kind::Video);
+    /// "Third party display" → its `PUT /dsp/v1/adExperiences` sample.
+    #[test]
+    fn the_ad_experience_is_an_object() {
+        let r = set_ad_experience(&auth(), &ACCOUNT, "{{adCreative_id}}", Kind::Display);
         assert_eq!(
             (r.method, r.url.as_str()),
             (Method::Put, "http://e/dsp/v1/adExperiences")
         );
         assert_eq!(
             body(&r),
-            json!({"adCreativeId": "cr1", "adExperiences": ["THIRD_PARTY_VIDEO"]})
+            json!({
+                "adCreativeId": "{{adCreative_id}}",
+                "adExperiences": [{"adExperience": "THIRD_PARTY_DISPLAY"}]
+            })
         );
     }
 
+    /// `creative-associations.md`, "Create adCreative association with adGroup" (without the
+    /// optional dates), and "Review adCreative association moderation result".
     #[test]
-    fn associations_and_moderation_reads() {
-        let a = Association {
+    fn associations_and_moderation_requests_are_the_guides_samples() {
+        let random = Association {
             ad_group_id: "g1".into(),
             ad_creative_id: "cr1".into(),
+            weight: None,
         };
-        let r = associate(&auth(), "583", &[a]);
+        let weighted = Association {
+            weight: Some(DEFAULT_WEIGHT),
+            ..random.clone()
+        };
+        let r = associate(&auth(), &ACCOUNT, &[random, weighted]);
         assert_eq!(r.url, "http://e/dsp/v1/adCreatives/associations/adGroups");
         assert_eq!(
             body(&r),
-            json!({"adCreativeAssociations": [{"adGroupId": "g1", "adCreativeId": "cr1", "weight": 100, "state": "ENABLED"}]})
+            json!({"associations": [
+                {"adCreativeId": "cr1", "adGroupId": "g1", "state": "ACTIVE"},
+                {"adCreativeId": "cr1", "adGroupId": "g1", "state": "ACTIVE", "weight": 100}
+            ]})
         );
-        let r = creative_moderation(&auth(), "583", "cr 1");
+        let r = creative_moderation(&auth(), &ACCOUNT, "cr 1");
         assert_eq!(
             (r.method, r.url.as_str()),
             (
@@ -455,21 +689,32 @@ mod tests {
             )
         );
         assert_eq!(r.body, None);
-        let r = list_moderations(&auth(), "583", &["cr1"], Some("n"));
+        assert_eq!(r.header_value("amazon-advertising-api-scope"), Some("3333"));
+        let r = list_moderations(&auth(), &ACCOUNT, &["g1"], Some("n"));
+        assert_eq!(
+            r.url,
+            "http://e/dsp/v1/adCreatives/associations/adGroups/moderations/list"
+        );
         assert_eq!(
             body(&r),
-            json!({"adCreativeIdFilter": ["cr1"], "maxResults": 100, "nextToken": "n"})
+            json!({"adGroupIdFilter": {"include": ["g1"]}, "maxResults": 100, "nextToken": "n"})
         );
+        let r = list_creatives(&auth(), &ACCOUNT, None);
+        assert_eq!(r.url, "http://e/dsp/v1/adCreatives/list");
+        assert_eq!(body(&r), json!({"maxResults": 100}));
     }
 
+    /// The association sample answer (both arrays), and the forms the migration guide's
+    /// error model allows: an array left out when empty, `errorCode` / `errorMessage`.
     #[test]
-    fn multi_status_answers_are_read_per_index() {
-        let got = parse_multi_status(
-            r#"{"success":[{"index":2,"adCreativeId":"cr9"},{"index":0}],"error":[{"index":1,"code":"CAMPAIGN_NOT_ACTIVE","description":"campaign c2 is INACTIVE"}]}"#,
-            3,
-        )
-        .unwrap();
-        assert_eq!(got[0].outcome, Ok(None));
+    fn multi_status_answers_are_read_per_index_with_omitted_arrays() {
+        let sample = r#"{
+          "success": [{"index": 0, "adCreativeId": "cr1", "adGroupId": "g1"}],
+          "error": [{"index": 1, "code": "CAMPAIGN_NOT_ACTIVE", "adCreativeId": "cr1",
+                     "description": "campaign c2 is INACTIVE", "adGroupId": "g2"}]
+        }"#;
+        let got = parse_multi_status(sample, 2).unwrap();
+        assert_eq!(got[0].outcome, Ok(()));
         assert_eq!(
             got[1].outcome,
             Err((
@@ -477,34 +722,70 @@ mod tests {
                 "campaign c2 is INACTIVE".into()
             ))
         );
-        assert_eq!(got[2].outcome, Ok(Some("cr9".into())));
-        assert_eq!(
-            parse_multi_status(r#"{"success":[{"index":3}],"error":[]}"#, 3),
-            None
-        );
+        let all_taken = parse_multi_status(r#"{"success":[{"index":0},{"index":1}]}"#, 2).unwrap();
+        assert_eq!(all_taken.len(), 2);
+        let all_refused = parse_multi_status(
+            r#"{"error":[{"index":0,"errorCode":"X","errorMessage":"m"}]}"#,
+            1,
+        )
+        .unwrap();
+        assert_eq!(all_refused[0].outcome, Err(("X".into(), "m".into())));
+        assert_eq!(parse_multi_status(r#"{"success":[{"index":3}]}"#, 3), None);
         assert_eq!(
             parse_multi_status(r#"{"success":[{"index":0}],"error":[{"index":0}]}"#, 3),
             None
         );
+        assert_eq!(parse_multi_status(r#"{"success":{"index":0}}"#, 3), None);
         assert_eq!(parse_multi_status(r#"{"code":"x"}"#, 3), None);
+        assert_eq!(parse_multi_status("<html>429</html>", 3), None);
     }
 
+    /// `creative-management.md` "Step 3" answer and `creative-associations.md` "Review
+    /// adCreative association moderation results" answer, with the samples' values filled.
     #[test]
     fn moderation_answers_and_states() {
         let m = parse_creative_moderation(
-            r#"{"adCreativeId":"cr1","moderationStatus":"NOT_APPROVED","reasons":["landing page"]}"#,
+            r#"{"totalResults": 1, "nextToken": null, "adCreativeStatuses": [{
+                "adCreativeId": "cr1", "adCreativeModerationStatus": "PENDING",
+                "adExperiences": [{"adExperience": "STANDARD_DISPLAY", "reasons": [], "moderationStatus": "PENDING"}]}]}"#,
         )
         .unwrap();
-        assert_eq!((m.status.as_str(), m.reasons.len()), ("NOT_APPROVED", 1));
+        assert_eq!((m.status.as_str(), m.reasons.len()), ("PENDING", 0));
         let (list, next) = parse_moderations(
-            r#"{"moderations":[{"adCreativeId":"cr1","adGroupId":"g1","moderationStatus":"PENDING"}],"nextToken":"2"}"#,
+            r#"{"totalResults": 2, "nextToken": "2", "associationStatuses": [
+                {"adCreativeId": "cr1", "adGroupId": "g1", "adExperiences": [{"adExperience": "THIRD_PARTY_DISPLAY",
+                  "associationModerationStatus": "NOT_APPROVED", "associationModerationReasons": ["landing page"]}]},
+                {"adCreativeId": "cr2", "adGroupId": "g1", "adExperiences": [{"adExperience": "THIRD_PARTY_VIDEO",
+                  "associationModerationStatus": "APPROVED"}]}]}"#,
         )
         .unwrap();
-        assert_eq!(list[0].ad_group_id, "g1");
+        assert_eq!(
+            (list[0].ad_group_id.as_str(), list[0].status.as_str()),
+            ("g1", "NOT_APPROVED")
+        );
+        assert_eq!(list[0].reasons, ["landing page"]);
+        assert_eq!(list[1].status, "APPROVED");
         assert_eq!(next.as_deref(), Some("2"));
+        assert_eq!(parse_moderations("<html></html>"), None);
         assert_eq!(serves("APPROVED_WITH_EXCEPTIONS"), Some(true));
         assert_eq!(serves("PENDING"), Some(false));
         assert_eq!(serves("approved"), None);
+    }
+
+    /// "Listing ad creatives": the sample's item (which shows no id) and one with its id.
+    #[test]
+    fn listed_creatives_are_read_by_name() {
+        let (list, next) = parse_creatives(
+            r#"{"totalResults": 2, "nextToken": null, "adCreatives": [
+                {"name": "updatedName", "language": "en", "country": "US", "adChoicesPosition": "TOP_RIGHT",
+                 "adCreativeFormatProperties": {"adCreativeFormatType": "DISPLAY"}},
+                {"adCreativeId": "591", "name": "Spring 300x250 [g1]"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(next, None);
+        assert_eq!(list[0].ad_creative_id, None);
+        assert_eq!(list[1].ad_creative_id.as_deref(), Some("591"));
+        assert_eq!(list[1].name, "Spring 300x250 [g1]");
     }
 
     #[test]

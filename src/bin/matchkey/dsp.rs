@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use matchkey::amazon::dsp::{self, AdGroup, Campaign, Target, TargetType};
+use matchkey::amazon::dsp::{self, Account, AdGroup, Campaign, Target, TargetType};
 use matchkey::amazon::{ApiRequest, Auth};
 
 use crate::client::{self, Answer, ApiArgs, Client};
@@ -16,18 +16,30 @@ use crate::client::{self, Answer, ApiArgs, Client};
 /// Examples for `dsp campaigns --help`.
 pub(crate) const CAMPAIGNS_EXAMPLES: &str = "\
 Examples:
-  matchkey dsp campaigns --advertiser-id 583000000000001
-  matchkey dsp campaigns --advertiser-id 583000000000001 --json";
+  matchkey dsp campaigns --advertiser-id 583000000000001 --profile-id 3333333333
+  matchkey dsp campaigns --advertiser-id 583000000000001 --profile-id 3333333333 --json
+
+The profile id is the PROFILE ID column of `matchkey connect`'s DSP advertisers table
+(Amazon-Advertising-API-Scope, which Amazon's /dsp/v1 migration notes list as required).";
 
 /// Examples for `dsp import --help`.
 pub(crate) const IMPORT_EXAMPLES: &str = "\
 Examples:
-  matchkey dsp import --advertiser-id 583000000000001 --campaign-id 5811 --campaign-id 5812 \\
-    --out placements.csv
+  matchkey dsp import --advertiser-id 583000000000001 --profile-id 3333333333 \\
+    --campaign-id 5811 --campaign-id 5812 --out placements.csv
 
 Re-running refreshes the file by placement_id: the columns Amazon owns are updated, columns
 you added are kept, new ad groups are appended, and ad groups Amazon no longer lists are
 marked status=vanished (never deleted).";
+
+/// The profile through which a DSP advertiser is reached: every `/dsp/v1` call sends it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProfileArg {
+    /// The profile id of the advertiser's region (`Amazon-Advertising-API-Scope`; the
+    /// PROFILE ID column of `matchkey connect`'s DSP advertisers table).
+    #[arg(long, env = "PROFILE_ID")]
+    pub(crate) profile_id: String,
+}
 
 /// `matchkey dsp campaigns`.
 #[derive(Debug, clap::Args)]
@@ -35,6 +47,8 @@ pub(crate) struct CampaignsArgs {
     /// The DSP advertiser (its `Amazon-Ads-AccountId`; `matchkey connect` lists them).
     #[arg(long, env = "ADVERTISER_ID")]
     advertiser_id: String,
+    #[command(flatten)]
+    profile: ProfileArg,
     /// One JSON object on stdout instead of a table.
     #[arg(long)]
     json: bool,
@@ -48,6 +62,8 @@ pub(crate) struct ImportArgs {
     /// The DSP advertiser (its `Amazon-Ads-AccountId`).
     #[arg(long, env = "ADVERTISER_ID")]
     advertiser_id: String,
+    #[command(flatten)]
+    profile: ProfileArg,
     /// A campaign whose ad groups to import; repeat for several.
     #[arg(long = "campaign-id", required = true)]
     campaign_ids: Vec<String>,
@@ -85,7 +101,11 @@ const USER_SEED: &[&str] = &["sizes"];
 pub(crate) fn campaigns(args: &CampaignsArgs) -> anyhow::Result<bool> {
     let mut client = Client::from_env(&args.api)?;
     let advertiser = args.advertiser_id.as_str();
-    let list = list_campaigns(&mut client, advertiser, &[])?;
+    let account = Account {
+        advertiser_id: advertiser,
+        profile_id: &args.profile.profile_id,
+    };
+    let list = list_campaigns(&mut client, &account, &[])?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let campaigns: Vec<_> = list
@@ -204,15 +224,16 @@ pub(crate) fn check(answer: &Answer, what: &str, advertiser: &str) -> anyhow::Re
 
 pub(crate) fn list_campaigns(
     client: &mut Client,
-    advertiser: &str,
+    account: &Account<'_>,
     ids: &[String],
 ) -> anyhow::Result<Vec<Campaign>> {
+    let advertiser = account.advertiser_id;
     if ids.is_empty() {
         return all_pages(
             client,
             "campaigns list",
             advertiser,
-            |auth, next| dsp::list_campaigns(auth, advertiser, &[], next),
+            |auth, next| dsp::list_campaigns(auth, account, &[], next),
             dsp::parse_campaigns,
         );
     }
@@ -223,7 +244,7 @@ pub(crate) fn list_campaigns(
             client,
             "campaigns list",
             advertiser,
-            |auth, next| dsp::list_campaigns(auth, advertiser, &chunk, next),
+            |auth, next| dsp::list_campaigns(auth, account, &chunk, next),
             dsp::parse_campaigns,
         )?);
     }
@@ -251,12 +272,16 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<bool> {
     // Read the file first: a file that cannot be refreshed fails before any call.
     let existing = read_existing(&args.out)?;
     let mut client = Client::from_env(&args.api)?;
+    let account = Account {
+        advertiser_id: advertiser,
+        profile_id: &args.profile.profile_id,
+    };
 
     eprintln!(
         "matchkey: reading {} campaign(s) of advertiser {advertiser}",
         wanted.len()
     );
-    let campaigns = list_campaigns(&mut client, advertiser, &wanted)?;
+    let campaigns = list_campaigns(&mut client, &account, &wanted)?;
     let by_id: BTreeMap<&str, &Campaign> = campaigns
         .iter()
         .map(|c| (c.campaign_id.as_str(), c))
@@ -281,7 +306,7 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<bool> {
             &mut client,
             "ad groups list",
             advertiser,
-            |auth, next| dsp::list_ad_groups(auth, advertiser, &chunk, next),
+            |auth, next| dsp::list_ad_groups(auth, &account, &chunk, next),
             dsp::parse_ad_groups,
         )?);
     }
@@ -309,7 +334,7 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<bool> {
                 &mut client,
                 "targets list",
                 advertiser,
-                |auth, next| dsp::list_targets(auth, advertiser, chunk, target_type, next),
+                |auth, next| dsp::list_targets(auth, &account, chunk, target_type, next),
                 dsp::parse_targets,
             )?;
             for target in targets {
@@ -376,6 +401,12 @@ fn row(
     }
     if serving == dsp::Serving::Mixed {
         notes.push("serving: decide (lookalike or excluded custom audience)".to_owned());
+    }
+    if serving == dsp::Serving::Unknown {
+        notes.push(
+            "serving: decide (Amazon's targets list does not say which kind each audience is)"
+                .to_owned(),
+        );
     }
     if supply == dsp::Supply::Unknown && t.sources.is_empty() {
         notes

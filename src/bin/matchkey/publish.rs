@@ -4,18 +4,27 @@
 //!
 //! Order of work: the whole file is read and every row checked (tag, kind, size,
 //! trackers; the placement's ad group, its campaign running, its inventory, its serving)
-//! before anything is written to Amazon; refused rows are never sent. Then creates and
-//! updates (20 per call), ad experiences, associations (20 per call), moderation.
+//! before anything is written to Amazon; refused rows are never sent. Then creates (one
+//! creative per call, as `/dsp/v1` takes them) and updates (one `PATCH` per creative), ad
+//! experiences, associations (20 per call), moderation (by ad group, 20 per call).
 //!
 //! Idempotent through the journal beside the tags file (`tags.csv.journal`): JSON lines,
 //! appended and synced one at a time, each the whole state of one row key (ad group,
 //! creative name, kind, sizes): its creative id, the fingerprint of what was sent, whether
 //! its ad experience and association are done. The last line of a key wins; a torn last
 //! line (a crash mid-write) is ignored. A re-run skips what is done, updates a creative whose
-//! tag changed, and never creates a second creative for a key. Before a create is sent its
-//! intent is journaled: a key whose create was sent but whose answer never reached the
-//! journal is refused (`unconfirmed_create`) instead of created twice, until the
-//! trafficker checks Amazon and passes `--retry-unconfirmed`.
+//! tag changed, and never creates a second creative for a key.
+//!
+//! **A crash between Amazon's answer and the journal.** A create is one call that Amazon
+//! answers with the new id only; if that answer is lost (no answer, a 5xx, the process
+//! killed before the journal line), Amazon may hold a creative the journal does not know.
+//! So before a create is sent, its intent is journaled with the creative's Amazon name,
+//! which is deterministic ([`creative::creative_name`]: the row's name, its sizes and its ad
+//! group id). A create is never sent twice in one run. On the next run, every key with an
+//! intent and no id is looked up by that name in `POST /dsp/v1/adCreatives/list`: one
+//! creative of that name → its id is adopted (and the creative updated to the row); none →
+//! created again; several, or one listed without an id → refused (`unconfirmed_create`)
+//! for a person to resolve in Amazon DSP.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
@@ -25,21 +34,21 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use matchkey::amazon::dsp::creative::{self, Association, ThirdPartyCreative};
 use matchkey::amazon::dsp::tag::{self, Kind, TagReason};
-use matchkey::amazon::dsp::{self, AdGroup, Campaign, Serving, Target, TargetType};
+use matchkey::amazon::dsp::{self, Account, AdGroup, Campaign, Serving, Target, TargetType};
 use matchkey::amazon::{ApiRequest, Auth};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, ApiArgs, Client};
-use crate::dsp::{all_pages, check, list_campaigns};
+use crate::dsp::{ProfileArg, all_pages, check, list_campaigns};
 use crate::reader::Refused;
 
 /// Examples for `dsp publish --help`.
 pub(crate) const EXAMPLES: &str = "\
 Examples:
-  matchkey dsp publish --advertiser-id 583000000000001 --tags tags.csv --dry-run
-  matchkey dsp publish --advertiser-id 583000000000001 --tags tags.csv > report.json
+  matchkey dsp publish --advertiser-id 583000000000001 --profile-id 3333333333 --tags tags.csv --dry-run
+  matchkey dsp publish --advertiser-id 583000000000001 --profile-id 3333333333 --tags tags.csv > report.json
 
 tags.csv: one row per creative and placement, columns (any order, others ignored):
   placement_id or ad_group_id   the placement (from `dsp import`) or the Amazon ad group
@@ -60,14 +69,16 @@ pub(crate) struct PublishArgs {
     /// The DSP advertiser (its `Amazon-Ads-AccountId`).
     #[arg(long, env = "ADVERTISER_ID")]
     advertiser_id: String,
+    #[command(flatten)]
+    profile: ProfileArg,
     /// The tags file (CSV, UTF-8).
     #[arg(long)]
     tags: PathBuf,
     /// The journal [default: the tags file's path with `.journal` added].
     #[arg(long)]
     journal: Option<PathBuf>,
-    /// `language` of new creatives.
-    #[arg(long, default_value = "en_US")]
+    /// `language` of new creatives (a language code, as Amazon's samples write it).
+    #[arg(long, default_value = creative::DEFAULT_LANGUAGE)]
     language: String,
     /// `country` of new creatives (ISO 3166-1 alpha-2).
     #[arg(long, default_value = "US")]
@@ -76,10 +87,6 @@ pub(crate) struct PublishArgs {
     /// write and leave the journal as it is.
     #[arg(long)]
     dry_run: bool,
-    /// Create rows whose earlier create was sent but never confirmed (check Amazon DSP for
-    /// a creative of that name first).
-    #[arg(long)]
-    retry_unconfirmed: bool,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -233,9 +240,12 @@ struct Entry {
     experience: bool,
     #[serde(default)]
     associated: bool,
-    /// A create was sent and its answer is not recorded yet.
+    /// A create was (or was about to be) sent and its answer is not recorded yet.
     #[serde(default)]
     pending_create: bool,
+    /// The Amazon name the pending create was sent with (to find it on the next run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -352,6 +362,8 @@ struct Planned {
     line: u64,
     key: String,
     ad_group_id: String,
+    /// The association's weight: only where the ad group's rotation takes one.
+    weight: Option<u32>,
     kind: Kind,
     creative: ThirdPartyCreative,
     fingerprint: String,
@@ -397,11 +409,12 @@ struct Inventory {
 
 fn read_inventory(
     client: &mut Client,
-    advertiser: &str,
+    account: &Account<'_>,
     rows: &[&Raw],
 ) -> anyhow::Result<Inventory> {
+    let advertiser = account.advertiser_id;
     eprintln!("matchkey: reading advertiser {advertiser}'s campaigns and ad groups");
-    let campaigns = list_campaigns(client, advertiser, &[])?;
+    let campaigns = list_campaigns(client, account, &[])?;
     let ids: Vec<&str> = campaigns.iter().map(|c| c.campaign_id.as_str()).collect();
     let mut groups = Vec::new();
     for chunk in ids.chunks(dsp::MAX_PAGE) {
@@ -409,7 +422,7 @@ fn read_inventory(
             client,
             "ad groups list",
             advertiser,
-            |auth, next| dsp::list_ad_groups(auth, advertiser, chunk, next),
+            |auth, next| dsp::list_ad_groups(auth, account, chunk, next),
             dsp::parse_ad_groups,
         )?);
     }
@@ -447,7 +460,7 @@ fn read_inventory(
             client,
             "targets list",
             advertiser,
-            |auth, next| dsp::list_targets(auth, advertiser, chunk, TargetType::Audience, next),
+            |auth, next| dsp::list_targets(auth, account, chunk, TargetType::Audience, next),
             dsp::parse_targets,
         )?;
         for target in targets {
@@ -649,6 +662,7 @@ fn plan_row(
     Ok(Planned {
         line: row.line,
         key,
+        weight: group.takes_weight().then_some(creative::DEFAULT_WEIGHT),
         ad_group_id: group_id,
         kind,
         fingerprint: fingerprint(&creative),
@@ -658,14 +672,7 @@ fn plan_row(
 
 /// SHA-256 of what an update sends (name and format).
 fn fingerprint(creative: &ThirdPartyCreative) -> String {
-    let auth = Auth {
-        api_base: "",
-        access_token: "",
-        client_id: "",
-    };
-    let body = creative::update_creatives(&auth, "", &[("", creative)])
-        .body
-        .unwrap_or_default();
+    let body = creative.update_json().to_string();
     Sha256::digest(body.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -698,9 +705,13 @@ pub(crate) fn publish(args: &PublishArgs) -> anyhow::Result<bool> {
     let mut journal = Journal::open(&journal_path, advertiser, args.dry_run)?;
     let mut client = Client::from_env(&args.api)?;
     client.on_wait = Box::new(|note| eprintln!("matchkey: {note}"));
+    let account = Account {
+        advertiser_id: advertiser,
+        profile_id: &args.profile.profile_id,
+    };
 
     let raws: Vec<&Raw> = read.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let inventory = read_inventory(&mut client, advertiser, &raws)?;
+    let inventory = read_inventory(&mut client, &account, &raws)?;
 
     // Check every row before anything is written.
     let mut reports: Vec<RowReport> = Vec::new();
@@ -726,17 +737,6 @@ pub(crate) fn publish(args: &PublishArgs) -> anyhow::Result<bool> {
                     "another row has the same placement, creative name, kind and size",
                 ));
             }
-            let entry = journal.get(&plan.key);
-            if entry.pending_create && entry.creative_id.is_none() && !args.retry_unconfirmed {
-                return Err(Problem::new(
-                    "creative_name",
-                    "unconfirmed_create",
-                    format!(
-                        "a create of \"{}\" was sent earlier but its answer was not recorded: check Amazon DSP for it, then re-run with --retry-unconfirmed",
-                        plan.creative.name
-                    ),
-                ));
-            }
             Ok(plan)
         });
         match result {
@@ -752,11 +752,77 @@ pub(crate) fn publish(args: &PublishArgs) -> anyhow::Result<bool> {
         reports.push(report);
     }
 
+    // Creates sent earlier whose answer never reached the journal: found by name, or not.
+    let unconfirmed: Vec<usize> = planned
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, plan))| {
+            let entry = journal.get(&plan.key);
+            entry.pending_create && entry.creative_id.is_none()
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !unconfirmed.is_empty() {
+        eprintln!(
+            "matchkey: {} create(s) of an earlier run were not confirmed: looking them up by name",
+            unconfirmed.len()
+        );
+        let listed = all_pages(
+            &mut client,
+            "creatives list",
+            advertiser,
+            |auth, next| creative::list_creatives(auth, &account, next),
+            creative::parse_creatives,
+        )?;
+        let mut refused = Vec::new();
+        for i in unconfirmed {
+            let (slot, plan) = &planned[i];
+            let mut entry = journal.get(&plan.key);
+            let name = entry
+                .pending_name
+                .clone()
+                .unwrap_or_else(|| plan.creative.name.clone());
+            let found: Vec<&creative::Listed> = listed.iter().filter(|c| c.name == name).collect();
+            match found.as_slice() {
+                [] => {
+                    // Amazon never took it: the create is sent again.
+                    entry.pending_create = false;
+                    entry.pending_name = None;
+                    journal.put(entry)?;
+                }
+                [one] if one.ad_creative_id.is_some() => {
+                    // Amazon took it: adopt it; the update makes it the row's tag again.
+                    entry.creative_id.clone_from(&one.ad_creative_id);
+                    entry.fingerprint = None;
+                    entry.pending_create = false;
+                    entry.pending_name = None;
+                    journal.put(entry)?;
+                    reports[*slot].creative_id.clone_from(&one.ad_creative_id);
+                }
+                _ => {
+                    reports[*slot].action = "refused";
+                    reports[*slot].error = Some(Problem::new(
+                        "creative_name",
+                        "unconfirmed_create",
+                        format!(
+                            "a create of \"{name}\" was sent earlier but its answer was not recorded, and Amazon lists {} creatives of that name: keep one in Amazon DSP, then remove this row's lines from the journal",
+                            found.len()
+                        ),
+                    ));
+                    refused.push(i);
+                }
+            }
+        }
+        for i in refused.into_iter().rev() {
+            planned.remove(i);
+        }
+    }
+
     let mut requests: Vec<Value> = Vec::new();
     let mut work = Work {
         client: &mut client,
         journal: &mut journal,
-        advertiser,
+        account,
         dry_run: args.dry_run,
         requests: &mut requests,
     };
@@ -820,9 +886,17 @@ type Outcomes = BTreeMap<usize, Result<Option<String>, (String, String)>>;
 struct Work<'a> {
     client: &'a mut Client,
     journal: &'a mut Journal,
-    advertiser: &'a str,
+    account: Account<'a>,
     dry_run: bool,
     requests: &'a mut Vec<Value>,
+}
+
+/// The message of a refused call.
+fn refusal(answer: &client::Answer, what: &str, advertiser: &str) -> String {
+    match check(answer, what, advertiser) {
+        Err(err) => err.to_string(),
+        Ok(()) => format!("Amazon refused the call ({})", answer.status),
+    }
 }
 
 fn fail(report: &mut RowReport, step: &str, reason: &str, message: impl Into<String>) {
@@ -877,8 +951,8 @@ impl Work<'_> {
         planned: &[(usize, Planned)],
         reports: &mut [RowReport],
     ) -> anyhow::Result<()> {
-        let advertiser = self.advertiser;
-        // 1. Creates and updates.
+        let account = self.account;
+        // 1. Creates and updates, one creative per call.
         let mut creates = Vec::new();
         let mut updates = Vec::new();
         for (slot, plan) in planned {
@@ -896,93 +970,94 @@ impl Work<'_> {
                 }
             }
         }
-        let total = creates.len();
-        for (done, batch) in creates.chunks(creative::MAX_PER_CALL).enumerate() {
-            eprintln!(
-                "matchkey: creating creatives {}-{} of {total}",
-                done * creative::MAX_PER_CALL + 1,
-                done * creative::MAX_PER_CALL + batch.len()
-            );
+        if !creates.is_empty() {
+            eprintln!("matchkey: creating {} creative(s)", creates.len());
+        }
+        for (slot, plan) in creates {
+            // The intent first: a lost answer is found by this name on the next run.
+            let mut entry = self.journal.get(&plan.key);
+            entry.pending_create = true;
+            entry.pending_name = Some(plan.creative.name.clone());
             if !self.dry_run {
-                for (_, plan) in batch {
-                    let mut entry = self.journal.get(&plan.key);
-                    entry.pending_create = true;
-                    self.journal.put(entry)?;
-                }
+                self.journal.put(entry.clone())?;
             }
-            let items: Vec<&ThirdPartyCreative> = batch.iter().map(|(_, p)| &p.creative).collect();
-            let answer = self.send_once("creatives create", |auth| {
-                creative::create_creatives(auth, advertiser, &items)
+            let answer = self.send_once("creative create", |auth| {
+                creative::create_creative(auth, &account, &plan.creative)
             })?;
             let Some(answer) = answer else {
-                for (slot, plan) in batch {
-                    reports[*slot].action = "would_create";
-                    reports[*slot].creative_id =
-                        Some(format!("<new creative of line {}>", plan.line));
-                }
+                reports[slot].action = "would_create";
+                reports[slot].creative_id = Some(format!("<new creative of line {}>", plan.line));
                 continue;
             };
-            let results = self.read_multi(&answer, "creatives create", batch.len())?;
-            for (i, (slot, plan)) in batch.iter().enumerate() {
-                let mut entry = self.journal.get(&plan.key);
-                match results.get(&i) {
-                    Some(Ok(Some(id))) => {
+            if (200..300).contains(&answer.status) {
+                match creative::parse_created(&answer.body) {
+                    Some(id) => {
                         entry.creative_id = Some(id.clone());
                         entry.fingerprint = Some(plan.fingerprint.clone());
                         entry.pending_create = false;
+                        entry.pending_name = None;
                         self.journal.put(entry)?;
-                        reports[*slot].action = "created";
-                        reports[*slot].creative_id = Some(id.clone());
+                        reports[slot].action = "created";
+                        reports[slot].creative_id = Some(id);
                     }
-                    Some(Err((code, description))) => {
-                        entry.pending_create = false;
-                        self.journal.put(entry)?;
-                        fail(&mut reports[*slot], "create", code, description.clone());
-                    }
-                    // Taken without an id, or not mentioned: unknown; the intent stays.
-                    _ => fail(
-                        &mut reports[*slot],
+                    // Taken, but the id is unreadable: the intent stays for the next run.
+                    None => fail(
+                        &mut reports[slot],
                         "create",
-                        "no_answer",
-                        "Amazon's answer did not say what became of this creative",
+                        "bad_answer",
+                        "Amazon's answer to the create carries no adCreativeId; the next run looks the creative up by name",
                     ),
                 }
+            } else if (400..500).contains(&answer.status) && answer.status != 429 {
+                // Refused: nothing was created.
+                entry.pending_create = false;
+                entry.pending_name = None;
+                self.journal.put(entry)?;
+                let message = refusal(&answer, "creative create", self.account.advertiser_id);
+                fail(
+                    &mut reports[slot],
+                    "create",
+                    &client::error_code(&answer),
+                    message,
+                );
+            } else {
+                // No answer, a 5xx or a 429 after the client's tries: unknown; never sent
+                // again in this run, looked up by name in the next.
+                fail(
+                    &mut reports[slot],
+                    "create",
+                    "no_answer",
+                    format!(
+                        "Amazon gave no usable answer ({}) to the create; the next run looks the creative up by name",
+                        answer.status
+                    ),
+                );
             }
         }
-        for batch in updates.chunks(creative::MAX_PER_CALL) {
-            eprintln!("matchkey: updating {} creative(s)", batch.len());
-            let items: Vec<(&str, &ThirdPartyCreative)> = batch
-                .iter()
-                .map(|(_, p, id)| (id.as_str(), &p.creative))
-                .collect();
-            let answer = self.send("creatives update", |auth| {
-                creative::update_creatives(auth, advertiser, &items)
+        if !updates.is_empty() {
+            eprintln!("matchkey: updating {} creative(s)", updates.len());
+        }
+        for (slot, plan, id) in updates {
+            let answer = self.send("creative update", |auth| {
+                creative::update_creative(auth, &account, &id, &plan.creative)
             })?;
             let Some(answer) = answer else {
-                for (slot, _, _) in batch {
-                    reports[*slot].action = "would_update";
-                }
+                reports[slot].action = "would_update";
                 continue;
             };
-            let results = self.read_multi(&answer, "creatives update", batch.len())?;
-            for (i, (slot, plan, _)) in batch.iter().enumerate() {
-                match results.get(&i) {
-                    Some(Ok(_)) => {
-                        let mut entry = self.journal.get(&plan.key);
-                        entry.fingerprint = Some(plan.fingerprint.clone());
-                        self.journal.put(entry)?;
-                        reports[*slot].action = "updated";
-                    }
-                    Some(Err((code, description))) => {
-                        fail(&mut reports[*slot], "update", code, description.clone());
-                    }
-                    None => fail(
-                        &mut reports[*slot],
-                        "update",
-                        "no_answer",
-                        "Amazon's answer did not say what became of this creative",
-                    ),
-                }
+            if (200..300).contains(&answer.status) {
+                let mut entry = self.journal.get(&plan.key);
+                entry.fingerprint = Some(plan.fingerprint.clone());
+                self.journal.put(entry)?;
+                reports[slot].action = "updated";
+            } else {
+                let message = refusal(&answer, "creative update", self.account.advertiser_id);
+                fail(
+                    &mut reports[slot],
+                    "update",
+                    &client::error_code(&answer),
+                    message,
+                );
             }
         }
 
@@ -1006,7 +1081,7 @@ impl Work<'_> {
             }
             let id = reports[*slot].creative_id.clone().unwrap_or_default();
             let answer = self.send("ad experience", |auth| {
-                creative::set_ad_experience(auth, advertiser, &id, plan.kind)
+                creative::set_ad_experience(auth, &account, &id, plan.kind)
             })?;
             let Some(answer) = answer else { continue };
             if (200..300).contains(&answer.status) {
@@ -1043,10 +1118,11 @@ impl Work<'_> {
                 .map(|(slot, plan)| Association {
                     ad_group_id: plan.ad_group_id.clone(),
                     ad_creative_id: reports[*slot].creative_id.clone().unwrap_or_default(),
+                    weight: plan.weight,
                 })
                 .collect();
             let answer = self.send("associations", |auth| {
-                creative::associate(auth, advertiser, &items)
+                creative::associate(auth, &account, &items)
             })?;
             let Some(answer) = answer else { continue };
             let results = self.read_multi(&answer, "associations", batch.len())?;
@@ -1088,23 +1164,34 @@ impl Work<'_> {
         if self.dry_run {
             return Ok(());
         }
-        let ids: BTreeSet<String> = planned
+        let groups: BTreeSet<&str> = planned
             .iter()
-            .filter(|(_, plan)| self.journal.get(&plan.key).associated)
-            .filter_map(|(slot, _)| reports[*slot].creative_id.clone())
+            .filter(|(slot, plan)| {
+                self.journal.get(&plan.key).associated && reports[*slot].creative_id.is_some()
+            })
+            .map(|(_, plan)| plan.ad_group_id.as_str())
             .collect();
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let groups: Vec<&str> = groups.into_iter().collect();
         let mut moderation = BTreeMap::new();
-        for chunk in ids.chunks(dsp::MAX_PAGE) {
-            let list = all_pages(
+        for chunk in groups.chunks(creative::MAX_PER_CALL) {
+            // Everything is written and journaled by now: an unreadable moderation answer
+            // (an error page after the client's tries) costs this report its moderation,
+            // never the report itself.
+            match all_pages(
                 self.client,
                 "moderations list",
-                advertiser,
-                |auth, next| creative::list_moderations(auth, advertiser, chunk, next),
+                account.advertiser_id,
+                |auth, next| creative::list_moderations(auth, &account, chunk, next),
                 creative::parse_moderations,
-            )?;
-            for m in list {
-                moderation.insert((m.ad_creative_id.clone(), m.ad_group_id.clone()), m);
+            ) {
+                Ok(list) => {
+                    for m in list {
+                        moderation.insert((m.ad_creative_id.clone(), m.ad_group_id.clone()), m);
+                    }
+                }
+                Err(err) => eprintln!(
+                    "matchkey: warning: moderation not read ({err:#}); the next run reads it"
+                ),
             }
         }
         for (slot, plan) in planned {
@@ -1119,28 +1206,37 @@ impl Work<'_> {
         Ok(())
     }
 
-    /// A 207 (or 200) answer per index; another answer fails the whole batch.
+    /// A multi-status answer per index. A refusal of the whole call, or an answer that
+    /// cannot be read (an HTML page, a shape not Amazon's), fails every item of the call
+    /// for this run: none is journaled as done, so the next run sends it again (an
+    /// association that exists by then answers [`creative::ALREADY_ASSOCIATED`]).
     fn read_multi(
         &self,
         answer: &client::Answer,
         what: &str,
         sent: usize,
     ) -> anyhow::Result<Outcomes> {
+        let all = |code: String, message: String| -> Outcomes {
+            (0..sent)
+                .map(|i| (i, Err((code.clone(), message.clone()))))
+                .collect()
+        };
         if (400..500).contains(&answer.status) {
             // Refused as a whole: nothing of the call was taken, every item failed.
-            let code = client::error_code(answer);
-            let message = match check(answer, what, self.advertiser) {
-                Err(err) => err.to_string(),
-                Ok(()) => format!("Amazon refused the whole call ({})", answer.status),
-            };
-            return Ok((0..sent)
-                .map(|i| (i, Err((code.clone(), message.clone()))))
-                .collect());
+            let message = refusal(answer, what, self.account.advertiser_id);
+            return Ok(all(client::error_code(answer), message));
         }
-        check(answer, what, self.advertiser)?;
-        let items = creative::parse_multi_status(&answer.body, sent)
-            .with_context(|| format!("{what}: Amazon's answer is not the expected 207"))?;
-        Ok(items.into_iter().map(|r| (r.index, r.outcome)).collect())
+        check(answer, what, self.account.advertiser_id)?;
+        Ok(match creative::parse_multi_status(&answer.body, sent) {
+            Some(items) => items
+                .into_iter()
+                .map(|r| (r.index, r.outcome.map(|()| None)))
+                .collect(),
+            None => all(
+                "BAD_MULTI_STATUS".to_owned(),
+                format!("{what}: Amazon's answer is not the expected multi-status"),
+            ),
+        })
     }
 }
 

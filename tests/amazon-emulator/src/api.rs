@@ -1,6 +1,6 @@
 //! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
 //! DSP import, AMC audiences, AMC advertiser data uploads, and Data Provider records and
-//! audiences.
+//! audiences; the `/dsp/v1` handlers are in `api/dsp.rs`.
 //!
 //! Each handler is a synchronous function of the [`World`] and the request. Checks run in
 //! the order a gateway would run them: authentication, client id, advertiser access,
@@ -25,6 +25,17 @@ use crate::state::{
     World,
 };
 use crate::trafficking;
+
+// The /dsp/v1 handlers, by API family (routing stays here).
+#[path = "api/dsp.rs"]
+mod dsp_v1;
+mod amc_audiences;
+mod dp;
+
+use amc_audiences::{create_audience, get_audience, get_audience_job, upload_audience_records};
+use dp::{
+    create_dp_audience, erase_dp_users, patch_dp_audiences, require_scope, upload_dp_records,
+};
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -106,8 +117,10 @@ pub(crate) enum Route {
     DspTargets,
     /// `POST /dsp/v1/adCreatives`
     DspCreativesCreate,
-    /// `PATCH /dsp/v1/adCreatives`
-    DspCreativesUpdate,
+    /// `PATCH /dsp/v1/adCreatives/{adCreativeId}`
+    DspCreativeUpdate { ad_creative_id: String },
+    /// `POST /dsp/v1/adCreatives/list`
+    DspCreativesList,
     /// `PUT /dsp/v1/adExperiences`
     DspAdExperiences,
     /// `POST /dsp/v1/adCreatives/associations/adGroups`
@@ -227,7 +240,12 @@ impl Route {
             ["dsp", "v1", "adGroups", "list"] if post => Self::DspAdGroups,
             ["dsp", "v1", "targets", "list"] if post => Self::DspTargets,
             ["dsp", "v1", "adCreatives"] if post => Self::DspCreativesCreate,
-            ["dsp", "v1", "adCreatives"] if patch => Self::DspCreativesUpdate,
+            ["dsp", "v1", "adCreatives", "list"] if post => Self::DspCreativesList,
+            ["dsp", "v1", "adCreatives", id] if patch && all_set(&[id]) => {
+                Self::DspCreativeUpdate {
+                    ad_creative_id: owned(id),
+                }
+            }
             ["dsp", "v1", "adExperiences"] if put => Self::DspAdExperiences,
             ["dsp", "v1", "adCreatives", "associations", "adGroups"] if post => {
                 Self::DspAssociations
@@ -276,7 +294,8 @@ impl Route {
             Self::DspCampaigns => "dspCampaigns",
             Self::DspAdGroups => "dspAdGroups",
             Self::DspTargets => "dspTargets",
-            Self::DspCreativesCreate | Self::DspCreativesUpdate => "dspCreatives",
+            Self::DspCreativesCreate | Self::DspCreativeUpdate { .. } => "dspCreatives",
+            Self::DspCreativesList => "dspCreativesList",
             Self::DspAdExperiences => "dspAdExperiences",
             Self::DspAssociations => "dspAssociations",
             Self::DspModeration { .. } | Self::DspModerations => "dspModerations",
@@ -326,14 +345,19 @@ pub(crate) fn handle(world: &mut World, call: &Call<'_>) -> Reply {
         Route::DpUsers => erase_dp_users(world, call),
         Route::CookieMatch { eu } => Ok(cookie_match(world, call, *eu)),
         Route::DspCampaigns | Route::DspAdGroups | Route::DspTargets => {
-            list_trafficking(world, call)
+            dsp_v1::list_trafficking(world, call)
         }
-        Route::DspCreativesCreate => create_creatives(world, call),
-        Route::DspCreativesUpdate => update_creatives(world, call),
-        Route::DspAdExperiences => put_ad_experience(world, call),
-        Route::DspAssociations => associate_creatives(world, call),
-        Route::DspModeration { ad_creative_id } => get_moderation(world, call, ad_creative_id),
-        Route::DspModerations => list_moderations(world, call),
+        Route::DspCreativesCreate => dsp_v1::create_creative(world, call),
+        Route::DspCreativeUpdate { ad_creative_id } => {
+            dsp_v1::update_creative(world, call, ad_creative_id)
+        }
+        Route::DspCreativesList => dsp_v1::list_creatives(world, call),
+        Route::DspAdExperiences => dsp_v1::put_ad_experience(world, call),
+        Route::DspAssociations => dsp_v1::associate_creatives(world, call),
+        Route::DspModeration { ad_creative_id } => {
+            dsp_v1::get_moderation(world, call, ad_creative_id)
+        }
+        Route::DspModerations => dsp_v1::list_moderations(world, call),
         Route::Unknown => Err(Reply::not_found(
             "No such endpoint in the Amazon Ads API emulator.",
         )),
@@ -885,451 +909,6 @@ fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Re
     Ok(answer.reply())
 }
 
-/// `POST /dsp/v1/campaigns/list`, `…/adGroups/list` and `…/targets/list` (doc F3; shapes
-/// from a third-party copy of the spec, see `trafficking.rs`): `Amazon-Ads-AccountId`
-/// required, JSON body with the id filter, `maxResults` 1–100 and an issued `nextToken`.
-/// Ids in a filter that the advertiser does not have are not an error; they match nothing.
-fn list_trafficking(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let Some(account_id) = header(call, "amazon-ads-accountid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Ads-AccountId header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    require_media(call, &[JSON])?;
-    let (filter_field, known, required, targets): (&str, &[&str], bool, bool) = match call.route {
-        Route::DspCampaigns => (
-            "campaignIdFilter",
-            &["campaignIdFilter", "maxResults", "nextToken"],
-            false,
-            false,
-        ),
-        Route::DspAdGroups => (
-            "campaignIdFilter",
-            &["campaignIdFilter", "maxResults", "nextToken"],
-            true,
-            false,
-        ),
-        _ => (
-            "adGroupIdFilter",
-            &[
-                "adGroupIdFilter",
-                "targetTypeFilter",
-                "maxResults",
-                "nextToken",
-            ],
-            true,
-            true,
-        ),
-    };
-    let body = parse_object(call, world.config.max_body_bytes, known)?;
-    let list = trafficking::check_list_body(&body, filter_field, required, targets)
-        .map_err(Reply::bad_request)?;
-    let wanted = |id: &String| list.filter.as_ref().is_none_or(|ids| ids.contains(id));
-    let campaigns = world
-        .campaigns
-        .get(&advertiser.account_id)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let answer = match call.route {
-        Route::DspCampaigns => {
-            let items = campaigns
-                .iter()
-                .filter(|c| wanted(&c.campaign_id))
-                .map(trafficking::campaign_json)
-                .collect();
-            trafficking::page("campaigns", items, &list)
-        }
-        Route::DspAdGroups => {
-            let items = campaigns
-                .iter()
-                .filter(|c| wanted(&c.campaign_id))
-                .flat_map(|c| {
-                    c.ad_groups
-                        .iter()
-                        .map(|g| trafficking::ad_group_json(&c.campaign_id, g))
-                })
-                .collect();
-            trafficking::page("adGroups", items, &list)
-        }
-        _ => {
-            let items = campaigns
-                .iter()
-                .flat_map(|c| &c.ad_groups)
-                .filter(|g| wanted(&g.ad_group_id))
-                .flat_map(|g| trafficking::targets_json(g, &list.target_types))
-                .collect();
-            trafficking::page("targets", items, &list)
-        }
-    };
-    Ok(Reply::json(StatusCode::OK, answer))
-}
-
-/// The advertiser of a `/dsp/v1` call: authentication, `Amazon-Ads-AccountId` (an
-/// advertiser the grant reaches), JSON media type for calls with a body.
-fn dsp_advertiser(world: &mut World, call: &Call<'_>, body: bool) -> Result<Advertiser, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let Some(account_id) = header(call, "amazon-ads-accountid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Ads-AccountId header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    if body {
-        require_media(call, &[JSON])?;
-    }
-    Ok(advertiser)
-}
-
-/// The entry of a refused write item: `{index, code, description}` (doc F3).
-fn dsp_error(answer: &mut MultiStatus, index: usize, code: &'static str, errors: Vec<FieldError>) {
-    let description = errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field_location, e.message))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let entry = json!({ "index": index, "code": code, "description": description });
-    answer.refused(index, entry, errors);
-}
-
-/// A refusal of one item that is not about one field's shape.
-fn item_error(field: String, code: &'static str, message: impl Into<String>) -> Vec<FieldError> {
-    vec![FieldError {
-        code,
-        field_location: field,
-        message: message.into(),
-    }]
-}
-
-/// `POST /dsp/v1/adCreatives`: 1 to 20 third-party creatives, 207 per index.
-fn create_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(call, world.config.max_body_bytes, &["adCreatives"])?;
-    let items = creatives::batch(&body, "adCreatives", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        match creatives::check_create(item, &format!("adCreatives[{index}]")) {
-            Ok(new) => {
-                let id = format!("59{:010}", world.next_id());
-                world.creatives.insert(
-                    id.clone(),
-                    Creative {
-                        ad_creative_id: id.clone(),
-                        account_id: advertiser.account_id.clone(),
-                        name: new.name,
-                        language: new.language,
-                        country: new.country,
-                        format: new.format,
-                        ad_experience: None,
-                        moderation_status: None,
-                        reasons: Vec::new(),
-                        version: 1,
-                    },
-                );
-                answer.accepted(index, json!({ "index": index, "adCreativeId": id }));
-            }
-            Err(errors) => dsp_error(&mut answer, index, check::BAD_REQUEST, errors),
-        }
-    }
-    Ok(answer.reply())
-}
-
-/// `PATCH /dsp/v1/adCreatives`: name and format of 1 to 20 creatives of the advertiser.
-/// A changed tag sends an associated creative back to moderation (`PENDING`); the tag
-/// type cannot change once the ad experience is set.
-fn update_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(call, world.config.max_body_bytes, &["adCreatives"])?;
-    let items = creatives::batch(&body, "adCreatives", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("adCreatives[{index}]");
-        let change = match creatives::check_update(item, &prefix) {
-            Ok(change) => change,
-            Err(errors) => {
-                dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-                continue;
-            }
-        };
-        let id_field = format!("{prefix}.adCreativeId");
-        let Some(creative) = world
-            .creatives
-            .get_mut(&change.ad_creative_id)
-            .filter(|c| c.account_id == advertiser.account_id)
-        else {
-            let errors = item_error(
-                id_field,
-                check::NOT_FOUND,
-                "no such creative for this advertiser",
-            );
-            dsp_error(&mut answer, index, check::NOT_FOUND, errors);
-            continue;
-        };
-        if let Some(format) = &change.format
-            && creative.ad_experience.is_some()
-            && format.tag_type != creative.format.tag_type
-        {
-            let errors = item_error(
-                format!("{prefix}.adCreativeFormatProperties.thirdPartyTag.tagType"),
-                check::IS_INVALID,
-                "tagType cannot change: the creative's ad experience is permanent",
-            );
-            dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-            continue;
-        }
-        if let Some(name) = change.name {
-            creative.name = name;
-        }
-        if let Some(format) = change.format
-            && format != creative.format
-        {
-            creative.format = format;
-            if creative.moderation_status.is_some() {
-                creative.moderation_status = Some("PENDING".to_owned());
-                creative.reasons.clear();
-            }
-        }
-        creative.version += 1;
-        answer.accepted(
-            index,
-            json!({ "index": index, "adCreativeId": creative.ad_creative_id }),
-        );
-    }
-    Ok(answer.reply())
-}
-
-/// `PUT /dsp/v1/adExperiences`: `{adCreativeId, adExperiences:[one]}`, the one matching
-/// the tag type. Set once: the same value again is taken, another one refused.
-fn put_ad_experience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeId", "adExperiences"],
-    )?;
-    let Some(id) = body.get("adCreativeId").and_then(Value::as_str) else {
-        return Err(Reply::bad_request(
-            "adCreativeId is required and must be a string.",
-        ));
-    };
-    let experience = match body
-        .get("adExperiences")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-    {
-        Some([Value::String(one)]) if trafficking::AD_EXPERIENCES.contains(&one.as_str()) => {
-            one.clone()
-        }
-        _ => {
-            return Err(Reply::bad_request(format!(
-                "adExperiences must hold exactly one of {}.",
-                trafficking::AD_EXPERIENCES.join(", ")
-            )));
-        }
-    };
-    let Some(creative) = world
-        .creatives
-        .get_mut(id)
-        .filter(|c| c.account_id == advertiser.account_id)
-    else {
-        return Err(Reply::not_found("No such creative for this advertiser."));
-    };
-    if experience != creatives::experience_for(&creative.format.tag_type) {
-        return Err(Reply::bad_request(format!(
-            "adExperiences: a {} tag takes {}.",
-            creative.format.tag_type,
-            creatives::experience_for(&creative.format.tag_type)
-        )));
-    }
-    match &creative.ad_experience {
-        Some(set) if *set != experience => {
-            return Err(Reply::bad_request(
-                "The ad experience of a creative is permanent.",
-            ));
-        }
-        _ => creative.ad_experience = Some(experience.clone()),
-    }
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "adCreativeId": id, "adExperiences": [experience] }),
-    ))
-}
-
-/// `POST /dsp/v1/adCreatives/associations/adGroups`: 1 to 20 associations, 207 per index.
-/// Refused per item: an unknown creative or ad group, a creative without its ad
-/// experience, a tag type the ad group's inventory does not take, a campaign that is not
-/// running (`CAMPAIGN_NOT_ACTIVE`), an association that exists (`ASSOCIATION_ALREADY_EXISTS`).
-/// The first association starts the creative's moderation (`PENDING`).
-fn associate_creatives(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let account = advertiser.account_id.clone();
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeAssociations"],
-    )?;
-    let items = creatives::batch(&body, "adCreativeAssociations", trafficking::MAX_PER_CALL)
-        .map_err(Reply::bad_request)?;
-    let mut answer = MultiStatus::default();
-    for (index, item) in items.iter().enumerate() {
-        let prefix = format!("adCreativeAssociations[{index}]");
-        let new = match creatives::check_association(item, &prefix) {
-            Ok(new) => new,
-            Err(errors) => {
-                dsp_error(&mut answer, index, check::BAD_REQUEST, errors);
-                continue;
-            }
-        };
-        let group = world.campaigns.get(&account).and_then(|campaigns| {
-            campaigns.iter().find_map(|c| {
-                c.ad_groups
-                    .iter()
-                    .find(|g| g.ad_group_id == new.ad_group_id)
-                    .map(|g| {
-                        (
-                            c.campaign_id.clone(),
-                            c.state.clone(),
-                            g.inventory_type.clone(),
-                        )
-                    })
-            })
-        });
-        let creative = world
-            .creatives
-            .get(&new.ad_creative_id)
-            .filter(|c| c.account_id == account);
-        let refusal: Option<(&'static str, String, String)> = match (&group, creative) {
-            (None, _) => Some((
-                check::NOT_FOUND,
-                "adGroupId".into(),
-                "no such ad group for this advertiser".into(),
-            )),
-            (_, None) => Some((
-                check::NOT_FOUND,
-                "adCreativeId".into(),
-                "no such creative for this advertiser".into(),
-            )),
-            (Some((campaign, state, _)), _)
-                if !trafficking::RUNNING_STATES.contains(&state.as_str()) =>
-            {
-                Some((
-                    trafficking::CAMPAIGN_NOT_ACTIVE,
-                    "adGroupId".into(),
-                    format!(
-                        "campaign {campaign} is {state}: creatives are taken only while it is running"
-                    ),
-                ))
-            }
-            (_, Some(c)) if c.ad_experience.is_none() => Some((
-                check::IS_INVALID,
-                "adCreativeId".into(),
-                "the creative has no ad experience yet (PUT /dsp/v1/adExperiences)".into(),
-            )),
-            (Some((_, _, inventory)), Some(c))
-                if !creatives::fits(inventory, &c.format.tag_type) =>
-            {
-                Some((
-                    check::IS_INVALID,
-                    "adCreativeId".into(),
-                    format!(
-                        "a {} tag does not serve on {inventory} inventory",
-                        c.format.tag_type
-                    ),
-                ))
-            }
-            _ if world.associations.iter().any(|a| {
-                a.account_id == account
-                    && a.ad_creative_id == new.ad_creative_id
-                    && a.ad_group_id == new.ad_group_id
-            }) =>
-            {
-                Some((
-                    trafficking::ALREADY_ASSOCIATED,
-                    "adCreativeId".into(),
-                    "the creative is already associated with this ad group".into(),
-                ))
-            }
-            _ => None,
-        };
-        if let Some((code, field, message)) = refusal {
-            let errors = item_error(format!("{prefix}.{field}"), check::IS_INVALID, message);
-            dsp_error(&mut answer, index, code, errors);
-            continue;
-        }
-        if let Some(creative) = world.creatives.get_mut(&new.ad_creative_id)
-            && creative.moderation_status.is_none()
-        {
-            creative.moderation_status = Some("PENDING".to_owned());
-        }
-        world.associations.push(Association {
-            account_id: account.clone(),
-            ad_creative_id: new.ad_creative_id,
-            ad_group_id: new.ad_group_id,
-            weight: new.weight,
-            state: new.state,
-        });
-        answer.accepted(index, json!({ "index": index }));
-    }
-    Ok(answer.reply())
-}
-
-/// `GET /dsp/v1/adCreatives/{id}/moderations`: the creative's moderation; 404 before its
-/// first association (moderation has not started).
-fn get_moderation(world: &mut World, call: &Call<'_>, id: &str) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, false)?;
-    let Some(creative) = world
-        .creatives
-        .get(id)
-        .filter(|c| c.account_id == advertiser.account_id)
-    else {
-        return Err(Reply::not_found("No such creative for this advertiser."));
-    };
-    let Some(status) = &creative.moderation_status else {
-        return Err(Reply::not_found(
-            "Moderation starts when the creative is associated with an ad group.",
-        ));
-    };
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "adCreativeId": id, "moderationStatus": status, "reasons": creative.reasons }),
-    ))
-}
-
-/// `POST /dsp/v1/adCreatives/associations/adGroups/moderations/list`: one line per
-/// association of the filtered creatives, paged as the other lists.
-fn list_moderations(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let advertiser = dsp_advertiser(world, call, true)?;
-    let body = parse_object(
-        call,
-        world.config.max_body_bytes,
-        &["adCreativeIdFilter", "maxResults", "nextToken"],
-    )?;
-    let list = trafficking::check_list_body(&body, "adCreativeIdFilter", true, false)
-        .map_err(Reply::bad_request)?;
-    let wanted = list.filter.clone().unwrap_or_default();
-    let items: Vec<Value> = world
-        .associations
-        .iter()
-        .filter(|a| a.account_id == advertiser.account_id && wanted.contains(&a.ad_creative_id))
-        .filter_map(|a| {
-            let creative = world.creatives.get(&a.ad_creative_id)?;
-            Some(json!({
-                "adCreativeId": a.ad_creative_id,
-                "adGroupId": a.ad_group_id,
-                "moderationStatus": creative.moderation_status.as_deref().unwrap_or("PENDING"),
-                "reasons": creative.reasons,
-            }))
-        })
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        trafficking::page("moderations", items, &list),
-    ))
-}
-
 /// A 207 answer built item by item, keeping each item's outcome for the request log.
 #[derive(Default)]
 struct MultiStatus {
@@ -1385,521 +964,6 @@ fn invalid_fields(errors: &[FieldError]) -> Reply {
         StatusCode::BAD_REQUEST,
         json!({ "code": "BAD_REQUEST", "message": message, "errors": listed }),
     )
-}
-
-/// `POST /amc/audiences/metadata`: creates an audience for a reachable advertiser.
-fn create_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    require_media(call, &[AMC_AUDIENCES, JSON])?;
-    let body = parse_json(call, world.config.max_body_bytes)?;
-    let errors = audience::validate_metadata(&body);
-    if !errors.is_empty() {
-        return Err(invalid_fields(&errors));
-    }
-    let target = &body["targetResource"];
-    let advertiser =
-        world
-            .config
-            .advertisers
-            .iter()
-            .find(|advertiser| match target.get("advertiserId") {
-                Some(id) => id.as_u64().is_some() && id.as_u64() == advertiser.amc_id(),
-                None => {
-                    target.get("connectionId").and_then(Value::as_str)
-                        == advertiser.amc_connection_id.as_deref()
-                }
-            });
-    let Some(account_id) = advertiser.map(|advertiser| advertiser.account_id.clone()) else {
-        return Err(Reply::forbidden(
-            "targetResource is not an advertiser or connection this grant can reach.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
-    let audience_id = world.mint_audience_id();
-    let external_id = body
-        .pointer("/metadata/externalAudienceId")
-        .cloned()
-        .unwrap_or(Value::Null);
-    world.audiences.insert(
-        audience_id,
-        Audience {
-            audience_id,
-            kind: AudienceKind::Amc,
-            account_id: advertiser.account_id,
-            definition: body,
-            members: Default::default(),
-            cookie_members: Default::default(),
-            received_records: 0,
-        },
-    );
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "audienceId": audience_id, "externalAudienceId": external_id }),
-    ))
-}
-
-/// The AMC audience with this id, if the caller may see it (Data Provider audiences are
-/// not AMC audiences: 404).
-fn reachable_audience(
-    world: &World,
-    caller: &Caller,
-    call: &Call<'_>,
-    audience_id: u64,
-) -> Result<(), Reply> {
-    let Some(audience) = world
-        .audiences
-        .get(&audience_id)
-        .filter(|audience| audience.kind == AudienceKind::Amc)
-    else {
-        return Err(Reply::not_found("No audience with this audienceId."));
-    };
-    advertiser_for(world, caller, call, &audience.account_id).map(|_| ())
-}
-
-/// `GET /amc/audiences/metadata/{audienceId}`
-fn get_audience(world: &mut World, call: &Call<'_>, audience_id: &str) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let audience_id = audience_id
-        .parse::<u64>()
-        .map_err(|_| Reply::not_found("No audience with this audienceId."))?;
-    reachable_audience(world, &caller, call, audience_id)?;
-    let audience = &world.audiences[&audience_id];
-    let mut body = audience.definition.clone();
-    body["audienceId"] = json!(audience_id);
-    let size = json!({ "dspAudienceSize": -1, "idResolutionCount": -1, "receivedRecordSize": audience.received_records });
-    match body.get_mut("metadata") {
-        Some(Value::Object(metadata)) => {
-            metadata.insert("audienceSize".to_owned(), size);
-        }
-        _ => body["metadata"] = json!({ "audienceSize": size }),
-    }
-    Ok(Reply::json(StatusCode::OK, body))
-}
-
-/// `POST /amc/audiences/records`: validates the envelope now, the records "later" (their
-/// errors go to the job), and answers 202 with a `jobRequestId`.
-fn upload_audience_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    require_media(call, &[AMC_AUDIENCES, JSON])?;
-    let body = parse_object(call, AUDIENCE_MAX_BODY, &["audienceId", "records"])?;
-    let Some(audience_id) = body.get("audienceId").and_then(Value::as_u64) else {
-        return Err(Reply::bad_request(
-            "audienceId is required and must be a JSON integer, not a string.",
-        ));
-    };
-    reachable_audience(world, &caller, call, audience_id)?;
-    let records = match body.get("records") {
-        Some(Value::Array(records)) if (1..=audience::MAX_AMC_RECORDS).contains(&records.len()) => {
-            records
-        }
-        _ => {
-            return Err(Reply::bad_request(format!(
-                "records must hold 1 to {} items.",
-                audience::MAX_AMC_RECORDS
-            )));
-        }
-    };
-    let job_fault = world.take_job_fault("amcRecords");
-    let mut outcomes = Vec::new();
-    let mut job_errors = Vec::new();
-    let mut changes = Vec::new();
-    for (index, record) in records.iter().enumerate() {
-        let errors = audience::validate_amc_record(record, index);
-        if errors.is_empty() {
-            let user = record["externalUserId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            changes.push((record["action"] == "CREATE", user));
-        }
-        job_errors.extend(errors.iter().cloned().map(|error| (index, error)));
-        outcomes.push(Outcome {
-            index,
-            accepted: errors.is_empty(),
-            errors,
-        });
-    }
-    let (status, failure_reason) = if job_fault.fail {
-        ("FAILED", Some("Emulated job failure (job_failed fault)."))
-    } else if changes.is_empty() {
-        ("FAILED", Some("No record was valid."))
-    } else if changes.len() < records.len() {
-        ("PARTIALLYSUCCEEDED", None)
-    } else {
-        ("SUCCEEDED", None)
-    };
-    let account_id = world.audiences[&audience_id].account_id.clone();
-    if status != "FAILED" {
-        let audience = world
-            .audiences
-            .get_mut(&audience_id)
-            .expect("checked above");
-        audience.received_records += changes.len() as u64;
-        for (create, user) in changes {
-            if create {
-                audience.members.insert(user);
-            } else {
-                audience.members.remove(&user);
-            }
-        }
-    }
-    let job_request_id = world.mint_uuid();
-    world.jobs.insert(
-        job_request_id.clone(),
-        Job {
-            audience_id,
-            account_id,
-            status,
-            pending_polls: job_fault.pending_polls,
-            record_count: records.len(),
-            errors: job_errors,
-            failure_reason,
-        },
-    );
-    let reply = Reply::json(
-        StatusCode::ACCEPTED,
-        json!({ "jobRequestId": job_request_id }),
-    );
-    Ok(reply.with_outcomes(outcomes))
-}
-
-/// `GET /amc/audiences/records/{jobRequestId}`: `PENDING` while a `job_pending` fault
-/// lasts, then the terminal status. Field names other than `status` are emulator choices.
-fn get_audience_job(
-    world: &mut World,
-    call: &Call<'_>,
-    job_request_id: &str,
-) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let Some(job) = world.jobs.get(job_request_id) else {
-        return Err(Reply::not_found("No job with this jobRequestId."));
-    };
-    advertiser_for(world, &caller, call, &job.account_id.clone())?;
-    let job = world.jobs.get_mut(job_request_id).expect("checked above");
-    let status = if job.pending_polls > 0 {
-        job.pending_polls -= 1;
-        "PENDING"
-    } else {
-        job.status
-    };
-    let failed_records: std::collections::BTreeSet<usize> =
-        job.errors.iter().map(|(index, _)| *index).collect();
-    let errors: Vec<Value> = job
-        .errors
-        .iter()
-        .take(100)
-        .map(|(index, error)| {
-            json!({ "index": index, "code": error.code, "fieldLocation": error.field_location, "message": error.message })
-        })
-        .collect();
-    let mut body = json!({
-        "jobRequestId": job_request_id,
-        "audienceId": job.audience_id,
-        "status": status,
-        "recordCount": job.record_count,
-        "successCount": job.record_count - failed_records.len(),
-        "errorCount": failed_records.len(),
-        "errors": errors
-    });
-    if status == "FAILED"
-        && let Some(reason) = job.failure_reason
-    {
-        body["failureReason"] = json!(reason);
-    }
-    Ok(Reply::json(StatusCode::OK, body))
-}
-
-/// The advertiser of the `Amazon-Advertising-API-Scope` profile, which the grant must
-/// reach; `None` when the header is absent.
-fn scope_advertiser(
-    world: &World,
-    caller: &Caller,
-    call: &Call<'_>,
-) -> Result<Option<Advertiser>, Reply> {
-    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
-        return Ok(None);
-    };
-    world
-        .config
-        .advertisers
-        .iter()
-        .find(|advertiser| {
-            advertiser.profile_id.to_string() == scope && can_reach(caller, advertiser)
-        })
-        .cloned()
-        .map(Some)
-        .ok_or_else(|| {
-            Reply::forbidden(
-                "The profile in Amazon-Advertising-API-Scope is not reachable with this grant.",
-            )
-        })
-}
-
-/// As [`scope_advertiser`], with the header required.
-fn require_scope(world: &World, caller: &Caller, call: &Call<'_>) -> Result<Advertiser, Reply> {
-    scope_advertiser(world, caller, call)?
-        .ok_or_else(|| Reply::bad_request("The Amazon-Advertising-API-Scope header is required."))
-}
-
-/// `POST /dp/records/hashed`: every record must be valid (400 otherwise), then 202. The
-/// accepted external ids are remembered for the Scope profile's account (without a Scope,
-/// for every account the grant reaches), so that `PATCH /v2/dp/audience` can add them.
-fn upload_dp_records(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let scope = scope_advertiser(world, &caller, call)?;
-    require_media(call, &[DP_RECORDS])?;
-    let body = parse_object(call, AUDIENCE_MAX_BODY, &["records"])?;
-    let Some(Value::Array(records)) = body
-        .get("records")
-        .filter(|r| r.as_array().is_some_and(|r| !r.is_empty()))
-    else {
-        return Err(Reply::bad_request(
-            "records is required and must be a non-empty array.",
-        ));
-    };
-    let mut outcomes = Vec::new();
-    let mut all_errors = Vec::new();
-    for (index, record) in records.iter().enumerate() {
-        let errors = audience::validate_dp_record(record, index);
-        all_errors.extend(errors.iter().cloned());
-        outcomes.push(Outcome {
-            index,
-            accepted: errors.is_empty(),
-            errors,
-        });
-    }
-    if !all_errors.is_empty() {
-        return Err(invalid_fields(&all_errors).with_outcomes(outcomes));
-    }
-    let accounts: Vec<String> = match scope {
-        Some(advertiser) => vec![advertiser.account_id],
-        None => world
-            .config
-            .advertisers
-            .iter()
-            .filter(|advertiser| can_reach(&caller, advertiser))
-            .map(|advertiser| advertiser.account_id.clone())
-            .collect(),
-    };
-    let external_ids: Vec<&str> = records
-        .iter()
-        .filter_map(|record| record["externalId"].as_str())
-        .collect();
-    for account in accounts {
-        let known = world.dp_external_ids.entry(account).or_default();
-        known.extend(external_ids.iter().map(|id| (*id).to_owned()));
-    }
-    let request_id = world.mint_uuid();
-    let job_id = world.mint_uuid();
-    let reply = Reply::json(
-        StatusCode::ACCEPTED,
-        json!({ "requestId": request_id, "jobId": job_id }),
-    );
-    Ok(reply.with_outcomes(outcomes))
-}
-
-/// `POST /v2/dp/audiencemetadata/`: creates a Data Provider audience for a reachable
-/// advertiser. `Content-Type: application/json` is an emulator choice (the spec names none).
-fn create_dp_audience(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    require_scope(world, &caller, call)?;
-    require_media(call, &[JSON])?;
-    let body = parse_json(call, world.config.max_body_bytes)?;
-    let errors = audience::validate_dp_metadata(&body);
-    if !errors.is_empty() {
-        return Err(invalid_fields(&errors));
-    }
-    let advertiser_id = audience::dp_advertiser_id(&body["advertiserId"]);
-    let account_id = world
-        .config
-        .advertisers
-        .iter()
-        .find(|advertiser| advertiser_id.is_some() && advertiser.amc_id() == advertiser_id)
-        .map(|advertiser| advertiser.account_id.clone())
-        .ok_or_else(|| {
-            Reply::forbidden("advertiserId is not an advertiser this grant can reach.")
-        })?;
-    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
-    let audience_id = world.mint_audience_id();
-    world.audiences.insert(
-        audience_id,
-        Audience {
-            audience_id,
-            kind: AudienceKind::DataProvider,
-            account_id: advertiser.account_id,
-            definition: body,
-            members: Default::default(),
-            cookie_members: Default::default(),
-            received_records: 0,
-        },
-    );
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "audienceId": audience_id }),
-    ))
-}
-
-/// `PATCH /v2/dp/audience`: adds external ids or cookies to Data Provider audiences or
-/// removes them, patch by patch. Emulator choices: the answer is 207 `{success[{index}],
-/// error[{index, errors[]}]}` with 0-based indexes, like the Events API; a patch applies in
-/// full or not at all; an external id must have been uploaded through `/dp/records/hashed`
-/// for the Scope profile's account (the Data Provider flow is upload, then associate), for
-/// `add` and `remove` alike; a cookie (`/COOKIE-<id>/audiences`) needs no upload (whether
-/// Amazon ever matched it is its own business, as at Amazon) and is kept apart from the
-/// external ids.
-fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let scope = require_scope(world, &caller, call)?;
-    require_media(call, &[JSON])?;
-    let body = parse_object(call, audience::DP_PATCH_MAX_BODY, &["patches"])?;
-    let patches = match body.get("patches") {
-        Some(Value::Array(patches)) if !patches.is_empty() => patches,
-        _ => {
-            return Err(Reply::bad_request(
-                "patches is required and must be a non-empty array.",
-            ));
-        }
-    };
-    let mut answer = MultiStatus::default();
-    for (index, patch) in patches.iter().enumerate() {
-        let mut errors = audience::validate_dp_patch(patch, index);
-        let audience_ids: Vec<u64> = patch["value"]
-            .as_array()
-            .map(|ids| ids.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default();
-        let member = patch["path"].as_str().and_then(audience::dp_patch_member);
-        let (cookie, external_id) = match member {
-            Some(audience::DpMember::Cookie(id)) => (true, id),
-            Some(audience::DpMember::External(id)) => (false, id),
-            None => (false, ""),
-        };
-        if errors.is_empty() {
-            let uploaded = cookie
-                || world
-                    .dp_external_ids
-                    .get(&scope.account_id)
-                    .is_some_and(|known| known.contains(external_id));
-            if !uploaded {
-                errors.push(FieldError {
-                    code: check::NOT_FOUND,
-                    field_location: format!("patches[{index}].path"),
-                    message: "the externalId was never uploaded through /dp/records/hashed for this account".to_owned(),
-                });
-            }
-            for (position, audience_id) in audience_ids.iter().enumerate() {
-                let reachable = world
-                    .audiences
-                    .get(audience_id)
-                    .filter(|audience| audience.kind == AudienceKind::DataProvider)
-                    .is_some_and(|audience| {
-                        advertiser_for(world, &caller, call, &audience.account_id).is_ok()
-                    });
-                if !reachable {
-                    errors.push(FieldError {
-                        code: check::NOT_FOUND,
-                        field_location: format!("patches[{index}].value[{position}]"),
-                        message:
-                            "no Data Provider audience with this id is reachable with this grant"
-                                .to_owned(),
-                    });
-                }
-            }
-        }
-        if errors.is_empty() {
-            let add = patch["op"] == "add";
-            for audience_id in &audience_ids {
-                let audience = world.audiences.get_mut(audience_id).expect("checked above");
-                audience.received_records += 1;
-                let members = if cookie {
-                    &mut audience.cookie_members
-                } else {
-                    &mut audience.members
-                };
-                if add {
-                    members.insert(external_id.to_owned());
-                } else {
-                    members.remove(external_id);
-                }
-            }
-            answer.accepted(index, json!({ "index": index }));
-        } else {
-            answer.refused_listing(index, errors);
-        }
-    }
-    Ok(answer.reply())
-}
-
-/// `PATCH /v2/dp/users`: erases users (`{users: [{userId: [{type, id}], advertiserId}]}`)
-/// for an advertiser the Scope profile's grant reaches. Each erased external id or cookie
-/// leaves every audience of that account (and an erased external id must be uploaded
-/// again before it can join one). Emulator choices: the 207 answer of the audience
-/// patches, user by user; a user applies in full or not at all.
-fn erase_dp_users(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let scope = require_scope(world, &caller, call)?;
-    require_media(call, &[JSON])?;
-    let body = parse_object(call, audience::DP_USERS_MAX_BODY, &["users"])?;
-    let users = match body.get("users") {
-        Some(Value::Array(users)) if !users.is_empty() => users,
-        _ => {
-            return Err(Reply::bad_request(
-                "users is required and must be a non-empty array.",
-            ));
-        }
-    };
-    let mut answer = MultiStatus::default();
-    for (index, user) in users.iter().enumerate() {
-        let mut errors = audience::validate_dp_user(user, index);
-        let advertiser_id = audience::dp_advertiser_id(&user["advertiserId"]);
-        if errors.is_empty() {
-            let reachable = world.config.advertisers.iter().any(|advertiser| {
-                advertiser.amc_id() == advertiser_id
-                    && advertiser.account_id == scope.account_id
-                    && can_reach(&caller, advertiser)
-            });
-            if !reachable {
-                errors.push(FieldError {
-                    code: check::NOT_FOUND,
-                    field_location: format!("users[{index}].advertiserId"),
-                    message: "advertiserId is not the Scope profile's advertiser".to_owned(),
-                });
-            }
-        }
-        if !errors.is_empty() {
-            answer.refused_listing(index, errors);
-            continue;
-        }
-        let at = world.now_text();
-        for id in user["userId"].as_array().into_iter().flatten() {
-            let kind = id["type"].as_str().unwrap_or_default().to_owned();
-            let text = id["id"].as_str().unwrap_or_default().to_owned();
-            for audience in world
-                .audiences
-                .values_mut()
-                .filter(|a| a.account_id == scope.account_id)
-            {
-                match kind.as_str() {
-                    "COOKIE" => audience.cookie_members.remove(&text),
-                    "EXTERNAL_USER_ID" => audience.members.remove(&text),
-                    _ => false,
-                };
-            }
-            if kind == "EXTERNAL_USER_ID"
-                && let Some(known) = world.dp_external_ids.get_mut(&scope.account_id)
-            {
-                known.remove(&text);
-            }
-            world.erasures.push(Erasure {
-                at: at.clone(),
-                account_id: scope.account_id.clone(),
-                advertiser_id: advertiser_id.unwrap_or_default(),
-                kind,
-                id: text,
-            });
-        }
-        answer.accepted(index, json!({ "index": index }));
-    }
-    Ok(answer.reply())
 }
 
 /// `GET /ecm3` and `GET /s/ecm3`: the page's cookie matching request (spec F4). `ex` (the
@@ -2401,7 +1465,8 @@ mod tests {
             Route::parse(&Method::POST, "/dsp/v1/adGroups/list"),
             Route::parse(&Method::POST, "/dsp/v1/targets/list"),
             Route::parse(&Method::POST, "/dsp/v1/adCreatives"),
-            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives"),
+            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives/591"),
+            Route::parse(&Method::POST, "/dsp/v1/adCreatives/list"),
             Route::parse(&Method::PUT, "/dsp/v1/adExperiences"),
             Route::parse(&Method::POST, "/dsp/v1/adCreatives/associations/adGroups"),
             Route::parse(&Method::GET, "/dsp/v1/adCreatives/591/moderations"),
@@ -2412,6 +1477,11 @@ mod tests {
         ];
         assert_eq!(
             Route::parse(&Method::GET, "/dsp/v1/adCreatives"),
+            Route::Unknown
+        );
+        // The batch update of the `/adsApi/v1` model is not a `/dsp/v1` path.
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/dsp/v1/adCreatives"),
             Route::Unknown
         );
         assert_eq!(

@@ -24,10 +24,19 @@ const METADATA_FIELDS: &[&str] = &[
     "metadata",
 ];
 const DP_METADATA_FIELDS: &[&str] = &["name", "description", "advertiserId", "metadata"];
-const DP_METADATA_METADATA_FIELDS: &[&str] =
-    &["type", "externalAudienceId", "ttl", "dataSourceCountry"];
-/// Largest `PATCH /v2/dp/audience` body (section A5b: 1 MB).
-pub(crate) const DP_PATCH_MAX_BODY: usize = 1024 * 1024;
+const DP_METADATA_METADATA_FIELDS: &[&str] = &[
+    "type",
+    "externalAudienceId",
+    "ttl",
+    "audienceFees",
+    "dataSourceCountry",
+];
+/// Largest `PATCH /v2/dp/audience` body: "Payload size is limited to a maximum of 6MB or
+/// 2000 records" (`data-provider.yaml`; its 413 example and the guide page say 1 MB, which
+/// the client keeps to: the emulator refuses what the schema's limit refuses).
+pub(crate) const DP_PATCH_MAX_BODY: usize = 6 * 1024 * 1024;
+/// Most patches per `PATCH /v2/dp/audience` ("a maximum of 6MB or 2000 records").
+pub(crate) const DP_PATCHES_MAX: usize = 2_000;
 const RECORD_FIELDS: &[&str] = &[
     "externalUserId",
     "countryCode",
@@ -233,11 +242,12 @@ pub fn validate_dp_metadata(body: &Value) -> Vec<FieldError> {
         None | Some(Value::Null) => {
             checker.push(check::IS_NULL, "advertiserId", "advertiserId is required");
         }
-        Some(id) if dp_advertiser_id(id).is_some() => {}
+        // int64 in the schema: a JSON integer, not its digits as a string.
+        Some(id) if id.is_u64() => {}
         Some(_) => checker.push(
             check::IS_INVALID,
             "advertiserId",
-            "advertiserId must be the numeric DSP advertiser id (a number or a string of digits)",
+            "advertiserId must be the numeric DSP advertiser id as a JSON integer",
         ),
     }
     let Some(metadata) = checker.object(
@@ -259,7 +269,8 @@ pub fn validate_dp_metadata(body: &Value) -> Vec<FieldError> {
         "metadata.externalAudienceId",
         true,
     );
-    checker.integer(metadata.get("ttl"), "metadata.ttl", true, 0, MAX_TTL_SECS);
+    // Optional in the schema (`required: [type, externalAudienceId, dataSourceCountry]`).
+    checker.integer(metadata.get("ttl"), "metadata.ttl", false, 0, MAX_TTL_SECS);
     if let Some(countries) = checker.array(
         metadata.get("dataSourceCountry"),
         "metadata.dataSourceCountry",
@@ -352,49 +363,117 @@ pub fn validate_dp_patch(patch: &Value, index: usize) -> Vec<FieldError> {
 }
 
 /// Largest `PATCH /v2/dp/users` body (emulator choice: the audience patch's 1 MB).
+/// Largest `PATCH /v2/dp/users` body ("Payload size is limited to 1000 users or 1MB",
+/// `data-provider.yaml`; 413 beyond).
 pub(crate) const DP_USERS_MAX_BODY: usize = 1024 * 1024;
-/// The user id types of `PATCH /v2/dp/users` (spec F4).
+/// Most users per `PATCH /v2/dp/users` (the same sentence).
+pub(crate) const DP_USERS_MAX: usize = 1_000;
+/// The user id types of `PATCH /v2/dp/users` (`data-provider.yaml`).
 pub(crate) const DP_USER_ID_TYPES: &[&str] = &["COOKIE", "MAID", "EXTERNAL_USER_ID"];
 
-/// Validates the user at `index` of a `PATCH /v2/dp/users` body's `users[]`:
-/// `{userId: [{type, id}], advertiserId}`, every field required.
+/// Which of Amazon's two documents an erased user's form follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserIdForm {
+    /// `data-provider.yaml`: `"userId": {"type", "value"}`.
+    OpenApi,
+    /// `guides/dsp/data-provider.md`: `"userId": [{"type", "id"}]`.
+    Guide,
+}
+
+impl UserIdForm {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UserIdForm::OpenApi => "openapi",
+            UserIdForm::Guide => "guide",
+        }
+    }
+}
+
+/// The ids of a valid erased user, in either documented form: `(form, [(type, id)])`.
+pub(crate) fn dp_user_ids(user: &Value) -> (UserIdForm, Vec<(String, String)>) {
+    let pair = |id: &Value, key: &str| {
+        (
+            id["type"].as_str().unwrap_or_default().to_owned(),
+            id[key].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    match &user["userId"] {
+        Value::Array(ids) => (
+            UserIdForm::Guide,
+            ids.iter().map(|id| pair(id, "id")).collect(),
+        ),
+        id => (UserIdForm::OpenApi, vec![pair(id, "value")]),
+    }
+}
+
+/// Validates the user at `index` of a `PATCH /v2/dp/users` body's `users[]`. Amazon's two
+/// documents disagree on its form, and both are taken: the OpenAPI schema's
+/// `{userId: {type, value}, advertiserId?, consentTime?}` and the guide's
+/// `{userId: [{type, id}], advertiserId?, consentTime}`. The schema requires no property;
+/// `userId` is required here (an erasure of nobody is no erasure). `advertiserId` is a
+/// string in the schema (its example shows a number): both are taken.
 pub(crate) fn validate_dp_user(user: &Value, index: usize) -> Vec<FieldError> {
     let mut checker = Checker::new(format!("users[{index}]"));
-    let Some(user) = checker.object(Some(user), "", true, &["userId", "advertiserId"]) else {
+    let Some(user) = checker.object(
+        Some(user),
+        "",
+        true,
+        &["userId", "advertiserId", "consentTime"],
+    ) else {
         return checker.into_errors();
     };
-    if let Some(ids) = checker.array(user.get("userId"), "userId", true, 1, 100) {
-        for (position, id) in ids.iter().enumerate() {
-            let field = format!("userId[{position}]");
-            if let Some(id) = checker.object(Some(id), &field, true, &["type", "id"]) {
-                checker.one_of(
-                    id.get("type"),
-                    &format!("{field}.type"),
-                    true,
-                    DP_USER_ID_TYPES,
+    let check_id = |checker: &mut Checker, id: &Value, field: &str, key: &str| {
+        if let Some(id) = checker.object(Some(id), field, true, &["type", key]) {
+            checker.one_of(
+                id.get("type"),
+                &format!("{field}.type"),
+                true,
+                DP_USER_ID_TYPES,
+            );
+            if let Some(text) = checker.string(id.get(key), &format!("{field}.{key}"), true)
+                && !is_external_user_id(text)
+            {
+                checker.push(
+                    check::INVALID_CHARACTERS,
+                    &format!("{field}.{key}"),
+                    "the id must match [0-9a-zA-Z_-]{1,128}",
                 );
-                if let Some(text) = checker.string(id.get("id"), &format!("{field}.id"), true)
-                    && !is_external_user_id(text)
-                {
-                    checker.push(
-                        check::INVALID_CHARACTERS,
-                        &format!("{field}.id"),
-                        "id must match [0-9a-zA-Z_-]{1,128}",
-                    );
+            }
+        }
+    };
+    match user.get("userId") {
+        Some(Value::Array(_)) => {
+            if let Some(ids) = checker.array(user.get("userId"), "userId", true, 1, 100) {
+                for (position, id) in ids.iter().enumerate() {
+                    check_id(&mut checker, id, &format!("userId[{position}]"), "id");
                 }
             }
         }
+        Some(id @ Value::Object(_)) => check_id(&mut checker, id, "userId", "value"),
+        None | Some(Value::Null) => checker.push(check::IS_NULL, "userId", "userId is required"),
+        Some(_) => checker.push(
+            check::IS_INVALID,
+            "userId",
+            "userId is an object {type, value} (or the guide's list of {type, id})",
+        ),
     }
     match user.get("advertiserId") {
-        None | Some(Value::Null) => {
-            checker.push(check::IS_NULL, "advertiserId", "advertiserId is required");
-        }
+        None => {}
         Some(id) if dp_advertiser_id(id).is_some() => {}
         Some(_) => checker.push(
             check::IS_INVALID,
             "advertiserId",
-            "advertiserId must be the numeric DSP advertiser id (a number or a string of digits)",
+            "advertiserId must be the numeric DSP advertiser id (a string of digits, or a number)",
         ),
+    }
+    if let Some(time) = user.get("consentTime")
+        && !time.is_u64()
+    {
+        checker.push(
+            check::IS_INVALID,
+            "consentTime",
+            "consentTime is an integer of epoch milliseconds",
+        );
     }
     checker.into_errors()
 }
@@ -516,7 +595,7 @@ mod tests {
         json!({
             "name": "site_cart_abandoners",
             "description": "Visitors who added to cart",
-            "advertiserId": "583000000000001",
+            "advertiserId": 583000000000001u64,
             "metadata": {"type": "DATA_PROVIDER", "externalAudienceId": "cart-v1", "ttl": 2592000, "dataSourceCountry": ["US"]}
         })
     }
@@ -663,17 +742,15 @@ mod tests {
     }
 
     #[test]
-    fn dp_metadata_is_accepted_with_a_string_or_number_advertiser() {
+    fn dp_metadata_takes_the_advertiser_as_an_integer_only() {
+        // `advertiserId` is an int64 in data-provider.yaml.
         assert!(validate_dp_metadata(&dp_metadata()).is_empty());
-        let number = edited(dp_metadata(), |m| {
-            m["advertiserId"] = json!(583000000000001u64)
-        });
-        assert!(validate_dp_metadata(&number).is_empty());
         assert_eq!(
-            dp_advertiser_id(&number["advertiserId"]),
+            dp_advertiser_id(&dp_metadata()["advertiserId"]),
             Some(583_000_000_000_001)
         );
         for bad in [
+            json!("583000000000001"),
             json!("583-1"),
             json!(""),
             json!(-1),
@@ -693,7 +770,12 @@ mod tests {
             });
             assert_eq!(locations(validate_dp_metadata(&body)), [field]);
         }
-        for field in ["type", "externalAudienceId", "ttl", "dataSourceCountry"] {
+        // The schema requires these three; `ttl` is optional.
+        let no_ttl = edited(dp_metadata(), |m| {
+            m["metadata"].as_object_mut().unwrap().remove("ttl");
+        });
+        assert!(validate_dp_metadata(&no_ttl).is_empty());
+        for field in ["type", "externalAudienceId", "dataSourceCountry"] {
             let body = edited(dp_metadata(), |m| {
                 m["metadata"].as_object_mut().unwrap().remove(field);
             });
@@ -710,10 +792,12 @@ mod tests {
         assert_eq!(locations(validate_dp_metadata(&ttl)), ["metadata.ttl"]);
         let zero = edited(dp_metadata(), |m| m["metadata"]["ttl"] = json!(0));
         assert!(validate_dp_metadata(&zero).is_empty());
-        let unknown = edited(dp_metadata(), |m| m["metadata"]["audienceFees"] = json!([]));
+        let fees = edited(dp_metadata(), |m| m["metadata"]["audienceFees"] = json!([]));
+        assert!(validate_dp_metadata(&fees).is_empty());
+        let unknown = edited(dp_metadata(), |m| m["metadata"]["segment"] = json!(1));
         assert_eq!(
             locations(validate_dp_metadata(&unknown)),
-            ["metadata.audienceFees"]
+            ["metadata.segment"]
         );
     }
 
@@ -801,9 +885,25 @@ mod tests {
     }
 
     #[test]
-    fn dp_users_are_checked_strictly() {
-        let user = json!({"userId": [{"type": "COOKIE", "id": "0123abcd"}], "advertiserId": "583000000000001"});
+    fn dp_users_are_checked_strictly_in_both_documented_forms() {
+        // The guide page's form (guides/dsp/data-provider.md).
+        let user = json!({"userId": [{"type": "COOKIE", "id": "0123abcd"}], "advertiserId": "583000000000001", "consentTime": 1000});
         assert!(validate_dp_user(&user, 0).is_empty());
+        assert_eq!(dp_user_ids(&user).0, UserIdForm::Guide);
+        // The OpenAPI schema's form and its example (data-provider.yaml).
+        let schema = json!({"userId": {"type": "COOKIE", "value": "EMpBAI0GRcK4nBNGpPGg5g"}, "advertiserId": 205759403805u64, "consentTime": 1581557890000u64});
+        assert!(validate_dp_user(&schema, 0).is_empty());
+        assert_eq!(
+            dp_user_ids(&schema),
+            (
+                UserIdForm::OpenApi,
+                vec![("COOKIE".to_owned(), "EMpBAI0GRcK4nBNGpPGg5g".to_owned())]
+            )
+        );
+        // No advertiser: every advertiser's data of this client.
+        assert!(
+            validate_dp_user(&json!({"userId": {"type": "MAID", "value": "m1"}}), 0).is_empty()
+        );
         let number = edited(user.clone(), |u| {
             u["advertiserId"] = json!(583000000000001u64)
         });
@@ -826,8 +926,13 @@ mod tests {
                 "users[1].userId[0].x",
             ),
             (
-                json!({"userId": [{"type": "COOKIE", "id": "a"}]}),
-                "users[1].advertiserId",
+                json!({"userId": {"type": "COOKIE"}}),
+                "users[1].userId.value",
+            ),
+            (json!({"userId": "a"}), "users[1].userId"),
+            (
+                json!({"userId": {"type": "COOKIE", "value": "a"}, "consentTime": "1000"}),
+                "users[1].consentTime",
             ),
             (
                 json!({"userId": [{"type": "COOKIE", "id": "a"}], "advertiserId": "x1"}),

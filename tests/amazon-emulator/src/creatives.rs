@@ -1,11 +1,16 @@
-//! DSP trafficking, write side (`/dsp/v1`, doc F3): third-party creatives, their ad
-//! experience, their associations with ad groups, and moderation. Pure checks of one item
-//! each, and the stored creative and association; `api.rs` routes and answers.
+//! DSP trafficking, write side (`/dsp/v1`): third-party creatives, their ad experience,
+//! their associations with ad groups, and moderation. Pure checks of one item each, and the
+//! stored creative and association; `api/dsp.rs` routes and answers.
 //!
-//! **Unverified shapes** (a third-party copy of Amazon's spec): the enums and limits are the
-//! emulator's own copy in `trafficking.rs`, compared with the client's by a test. The tag
-//! checks below are written again here on purpose, not taken from the client: a client bug
-//! must not pass because the emulator shares it.
+//! **The shapes are the samples of Amazon's guide pages** (no OpenAPI file exists for
+//! `/dsp/v1`): `docs/guides/dsp/creative-management.md` (create: one creative object;
+//! `trackingUrls` objects `{type, url, associatedAdExperience?}`; `language` a language
+//! code such as `en`) and `creative-associations.md` (`associations`, states `ACTIVE` /
+//! `INACTIVE`, weight 1–999 and optional). The `/adsApi/v1` words sent to `/dsp/v1` paths
+//! (`en_US`, string trackers, `ENABLED`) are refused here as Amazon would. The enums and
+//! limits are the emulator's own copy in `trafficking.rs`, compared with the client's by a
+//! test. The tag checks below are written again here on purpose, not taken from the
+//! client: a client bug must not pass because the emulator shares it.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -13,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::check::{self, Checker, FieldError};
 use crate::codes;
 use crate::trafficking::{
-    AD_EXPERIENCES, DESTINATIONS, MAX_NAME, MAX_SIZES, MAX_TRACKERS, TAG_TYPES,
+    AD_EXPERIENCES, DESTINATIONS, MAX_NAME, MAX_SIZES, MAX_TRACKERS, TAG_TYPES, TRACKER_TYPES,
 };
 
 /// Longest `tagSource` (emulator choice).
@@ -48,7 +53,18 @@ pub(crate) struct Format {
     pub(crate) tag_type: String,
     pub(crate) tag_source: String,
     pub(crate) creative_sizes: Vec<(u64, u64)>,
-    pub(crate) tracking_urls: Vec<String>,
+    pub(crate) tracking_urls: Vec<Tracker>,
+}
+
+/// One of `trackingUrls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tracker {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) associated_ad_experience: Option<String>,
 }
 
 /// A stored association.
@@ -58,7 +74,7 @@ pub(crate) struct Association {
     pub(crate) account_id: String,
     pub(crate) ad_creative_id: String,
     pub(crate) ad_group_id: String,
-    pub(crate) weight: i64,
+    pub(crate) weight: Option<i64>,
     pub(crate) state: String,
 }
 
@@ -188,7 +204,9 @@ fn check_format(checker: &mut Checker, value: Option<&Value>, field: &str) -> Op
             {
                 for (i, item) in items.iter().enumerate() {
                     let f = format!("{sizes_field}[{i}]");
-                    if let Some(size) = checker.object(Some(item), &f, true, &["width", "height"]) {
+                    if let Some(size) =
+                        checker.object(Some(item), &f, true, &["width", "height", "responsive"])
+                    {
                         let w = checker.integer(
                             size.get("width"),
                             &check::join(&f, "width"),
@@ -228,12 +246,54 @@ fn check_format(checker: &mut Checker, value: Option<&Value>, field: &str) -> Op
     ) {
         for (i, item) in items.iter().enumerate() {
             let f = format!("{trackers_field}[{i}]");
-            if let Some(url) = checker.string(Some(item), &f, true) {
-                if is_https_url(url) {
-                    trackers.push(url.to_owned());
-                } else {
-                    checker.push(check::IS_INVALID, &f, "a tracking URL must be an https URL");
-                }
+            // Objects, as every sample has them (a bare URL string is refused).
+            let Some(tracker) = checker.object(
+                Some(item),
+                &f,
+                true,
+                &["type", "url", "associatedAdExperience"],
+            ) else {
+                continue;
+            };
+            let kind = checker.one_of(
+                tracker.get("type"),
+                &check::join(&f, "type"),
+                true,
+                TRACKER_TYPES,
+            );
+            let experience = checker.one_of(
+                tracker.get("associatedAdExperience"),
+                &check::join(&f, "associatedAdExperience"),
+                false,
+                AD_EXPERIENCES,
+            );
+            let url_field = check::join(&f, "url");
+            let url = checker.string(tracker.get("url"), &url_field, true);
+            if let Some(url) = url
+                && !is_https_url(url)
+            {
+                checker.push(
+                    check::IS_INVALID,
+                    &url_field,
+                    "a tracking URL must be an https URL",
+                );
+                continue;
+            }
+            if tag_type == Some("VAST_VPAID") && kind == Some("CLICK") {
+                // "Third party video creatives do not currently support CLICK trackers."
+                checker.push(
+                    check::IS_INVALID,
+                    &check::join(&f, "type"),
+                    "third party video creatives take no CLICK tracker",
+                );
+                continue;
+            }
+            if let (Some(kind), Some(url)) = (kind, url) {
+                trackers.push(Tracker {
+                    kind: kind.to_owned(),
+                    url: url.to_owned(),
+                    associated_ad_experience: experience.map(str::to_owned),
+                });
             }
         }
     }
@@ -266,43 +326,55 @@ pub(crate) struct NewCreative {
     pub(crate) format: Format,
 }
 
-/// Checks one item of `POST /dsp/v1/adCreatives`.
-pub(crate) fn check_create(item: &Value, prefix: &str) -> Result<NewCreative, Vec<FieldError>> {
-    let mut checker = Checker::new(prefix);
-    let Some(item) = checker.object(
-        Some(item),
-        "",
-        true,
-        &["name", "language", "country", "adCreativeFormatProperties"],
-    ) else {
-        return Err(checker.into_errors());
-    };
-    let name = check_name(&mut checker, item.get("name"), true);
-    let language = checker.string(item.get("language"), "language", true);
-    // Emulator choice: a locale such as en_US or de_DE.
-    if let Some(text) = language {
-        let ok = text.len() == 5
-            && text.as_bytes()[2] == b'_'
-            && text[..2].bytes().all(|b| b.is_ascii_lowercase())
-            && text[3..].bytes().all(|b| b.is_ascii_uppercase());
-        if !ok {
-            checker.push(
-                check::IS_INVALID,
-                "language",
-                "language must be a locale such as en_US",
-            );
-        }
+/// `language`: a lowercase two-letter language code, as every sample writes it (`en`);
+/// a locale (`en_US`, the `/adsApi/v1` form) is refused.
+fn check_language(checker: &mut Checker, value: Option<&Value>, required: bool) -> Option<String> {
+    let text = checker.string(value, "language", required)?;
+    if text.len() == 2 && text.bytes().all(|b| b.is_ascii_lowercase()) {
+        Some(text.to_owned())
+    } else {
+        checker.push(
+            check::IS_INVALID,
+            "language",
+            "language must be a language code such as en",
+        );
+        None
     }
-    let country = checker.string(item.get("country"), "country", true);
-    if let Some(code) = country
-        && !codes::is_alpha2(code)
-    {
+}
+
+fn check_country(checker: &mut Checker, value: Option<&Value>, required: bool) -> Option<String> {
+    let code = checker.string(value, "country", required)?;
+    if codes::is_alpha2(code) {
+        Some(code.to_owned())
+    } else {
         checker.push(
             check::IS_INVALID,
             "country",
             "country must be an ISO 3166-1 alpha-2 code",
         );
+        None
     }
+}
+
+/// Fields of a creative the emulator takes (those of the samples it serves).
+pub(crate) const CREATIVE_FIELDS: &[&str] = &[
+    "name",
+    "language",
+    "country",
+    "adChoicesPosition",
+    "adCreativeFormatProperties",
+];
+
+/// Checks the body of `POST /dsp/v1/adCreatives`: one creative object (a batch wrapper
+/// such as `adCreatives` is an unknown field).
+pub(crate) fn check_create(item: &Value, prefix: &str) -> Result<NewCreative, Vec<FieldError>> {
+    let mut checker = Checker::new(prefix);
+    let Some(item) = checker.object(Some(item), "", true, CREATIVE_FIELDS) else {
+        return Err(checker.into_errors());
+    };
+    let name = check_name(&mut checker, item.get("name"), true);
+    let language = check_language(&mut checker, item.get("language"), true);
+    let country = check_country(&mut checker, item.get("country"), true);
     let format = check_format(
         &mut checker,
         item.get("adCreativeFormatProperties"),
@@ -313,8 +385,8 @@ pub(crate) fn check_create(item: &Value, prefix: &str) -> Result<NewCreative, Ve
         (Some(name), Some(language), Some(country), Some(format)) if errors.is_empty() => {
             Ok(NewCreative {
                 name,
-                language: language.to_owned(),
-                country: country.to_owned(),
+                language,
+                country,
                 format,
             })
         }
@@ -322,45 +394,44 @@ pub(crate) fn check_create(item: &Value, prefix: &str) -> Result<NewCreative, Ve
     }
 }
 
-/// What an update item holds once checked.
+/// What an update holds once checked.
 pub(crate) struct Change {
-    pub(crate) ad_creative_id: String,
     pub(crate) name: Option<String>,
+    pub(crate) language: Option<String>,
+    pub(crate) country: Option<String>,
     pub(crate) format: Option<Format>,
 }
 
-/// Checks one item of `PATCH /dsp/v1/adCreatives`.
-pub(crate) fn check_update(item: &Value, prefix: &str) -> Result<Change, Vec<FieldError>> {
-    let mut checker = Checker::new(prefix);
-    let Some(item) = checker.object(
-        Some(item),
-        "",
-        true,
-        &["adCreativeId", "name", "adCreativeFormatProperties"],
-    ) else {
+/// Checks the body of `PATCH /dsp/v1/adCreatives/{adCreativeId}`: the fields to change
+/// (partial; a list whole), the id in the path.
+pub(crate) fn check_update(item: &Value) -> Result<Change, Vec<FieldError>> {
+    let mut checker = Checker::new("");
+    let Some(item) = checker.object(Some(item), "", true, CREATIVE_FIELDS) else {
         return Err(checker.into_errors());
     };
-    let id = checker.string(item.get("adCreativeId"), "adCreativeId", true);
     let name = check_name(&mut checker, item.get("name"), false);
+    let language = check_language(&mut checker, item.get("language"), false);
+    let country = check_country(&mut checker, item.get("country"), false);
     let format = item
         .get("adCreativeFormatProperties")
         .map(|value| check_format(&mut checker, Some(value), "adCreativeFormatProperties"));
     let errors = checker.into_errors();
-    match (id, format) {
-        (Some(id), format) if errors.is_empty() => Ok(Change {
-            ad_creative_id: id.to_owned(),
-            name,
-            format: format.flatten(),
-        }),
-        _ => Err(errors),
+    if !errors.is_empty() {
+        return Err(errors);
     }
+    Ok(Change {
+        name,
+        language,
+        country,
+        format: format.flatten(),
+    })
 }
 
 /// What an association item holds once checked.
 pub(crate) struct NewAssociation {
     pub(crate) ad_group_id: String,
     pub(crate) ad_creative_id: String,
-    pub(crate) weight: i64,
+    pub(crate) weight: Option<i64>,
     pub(crate) state: String,
 }
 
@@ -388,13 +459,21 @@ pub(crate) fn check_association(
     };
     let group = checker.string(item.get("adGroupId"), "adGroupId", true);
     let creative = checker.string(item.get("adCreativeId"), "adCreativeId", true);
-    let weight = checker.integer(item.get("weight"), "weight", true, 1, 999);
-    let state = checker.one_of(
-        item.get("state"),
-        "state",
-        true,
-        crate::trafficking::ASSOCIATION_STATES,
-    );
+    // Optional (the association rules: weight 1–999, not on RANDOM rotation; state
+    // ACTIVE or INACTIVE, ACTIVE by default).
+    let weight = checker.integer(item.get("weight"), "weight", false, 1, 999);
+    let state = checker
+        .one_of(
+            item.get("state"),
+            "state",
+            false,
+            crate::trafficking::ASSOCIATION_STATES,
+        )
+        .or_else(|| {
+            item.get("state")
+                .is_none()
+                .then_some(crate::trafficking::ASSOCIATION_STATES[0])
+        });
     for field in ["startDate", "endDate"] {
         if let Some(text) = checker.string(item.get(field), field, false)
             && check::parse_rfc3339(text).is_none()
@@ -407,11 +486,11 @@ pub(crate) fn check_association(
         }
     }
     let errors = checker.into_errors();
-    match (group, creative, weight, state) {
-        (Some(g), Some(c), Some(w), Some(s)) if errors.is_empty() => Ok(NewAssociation {
+    match (group, creative, state) {
+        (Some(g), Some(c), Some(s)) if errors.is_empty() => Ok(NewAssociation {
             ad_group_id: g.to_owned(),
             ad_creative_id: c.to_owned(),
-            weight: w,
+            weight,
             state: s.to_owned(),
         }),
         _ => Err(errors),
@@ -439,13 +518,13 @@ mod tests {
     fn display() -> Value {
         json!({
             "name": "Spring 300x250 [g1]",
-            "language": "en_US",
+            "language": "en",
             "country": "US",
             "adCreativeFormatProperties": {
                 "adCreativeFormatType": "THIRD_PARTY",
                 "creativeSizes": [{"width": 300, "height": 250}],
                 "thirdPartyTag": {"tagSource": "<script src=\"https://a.example/t.js?cb=${CACHEBUSTER}\"></script>", "tagType": "DISPLAY", "destinationOnAmazon": "OFF_AMAZON"},
-                "trackingUrls": ["https://t.example/i"]
+                "trackingUrls": [{"type": "IMPRESSION", "url": "https://t.example/i", "associatedAdExperience": "THIRD_PARTY_DISPLAY"}]
             }
         })
     }
@@ -453,7 +532,7 @@ mod tests {
     fn errors_after(edit: impl FnOnce(&mut Value)) -> Vec<String> {
         let mut v = display();
         edit(&mut v);
-        match check_create(&v, "adCreatives[0]") {
+        match check_create(&v, "") {
             Ok(_) => vec![],
             Err(e) => e.into_iter().map(|e| e.field_location).collect(),
         }
@@ -461,14 +540,14 @@ mod tests {
 
     #[test]
     fn a_display_creative_is_taken_with_its_macro() {
-        let c = check_create(&display(), "adCreatives[0]").ok().unwrap();
+        let c = check_create(&display(), "").ok().unwrap();
         assert!(c.format.tag_source.contains("${CACHEBUSTER}"));
         assert_eq!(c.format.creative_sizes, [(300, 250)]);
     }
 
     #[test]
     fn bad_creatives_are_refused_field_by_field() {
-        let p = "adCreatives[0].adCreativeFormatProperties";
+        let p = "adCreativeFormatProperties";
         assert_eq!(
             errors_after(
                 |v| v["adCreativeFormatProperties"]["thirdPartyTag"]["tagSource"] =
@@ -486,34 +565,43 @@ mod tests {
             errors_after(|v| v["adCreativeFormatProperties"]["creativeSizes"] = json!([])),
             [format!("{p}.creativeSizes")]
         );
+        // The `/adsApi/v1` forms: bare tracker URLs, a locale.
         assert_eq!(
             errors_after(
-                |v| v["adCreativeFormatProperties"]["trackingUrls"] = json!(["http://t.example"])
+                |v| v["adCreativeFormatProperties"]["trackingUrls"] = json!(["https://t.example"])
             ),
             [format!("{p}.trackingUrls[0]")]
         );
         assert_eq!(
-            errors_after(|v| v["language"] = json!("english")),
-            ["adCreatives[0].language"]
+            errors_after(
+                |v| v["adCreativeFormatProperties"]["trackingUrls"][0]["url"] =
+                    json!("http://t.example")
+            ),
+            [format!("{p}.trackingUrls[0].url")]
         );
         assert_eq!(
-            errors_after(|v| v["country"] = json!("XX")),
-            ["adCreatives[0].country"]
+            errors_after(|v| v["language"] = json!("en_US")),
+            ["language"]
         );
+        assert_eq!(errors_after(|v| v["country"] = json!("XX")), ["country"]);
         assert_eq!(
             errors_after(|v| v["name"] = json!("n".repeat(256))),
-            ["adCreatives[0].name"]
+            ["name"]
         );
         assert_eq!(
             errors_after(|v| v["lineItemId"] = json!("1")),
-            ["adCreatives[0].lineItemId"]
+            ["lineItemId"]
         );
+        // A wrapped batch is not a creative.
+        let wrapped = json!({ "adCreatives": [display()] });
+        assert!(check_create(&wrapped, "").is_err());
         // Video: an https VAST URL, no sizes.
         let video = |v: &mut Value| {
             let p = &mut v["adCreativeFormatProperties"];
             p["thirdPartyTag"]["tagType"] = json!("VAST_VPAID");
             p["thirdPartyTag"]["tagSource"] = json!("https://v.example/vast?cb=${CACHEBUSTER}");
             p.as_object_mut().unwrap().remove("creativeSizes");
+            p["trackingUrls"][0]["associatedAdExperience"] = json!("THIRD_PARTY_VIDEO");
         };
         assert!(errors_after(video).is_empty());
         assert_eq!(
@@ -528,11 +616,15 @@ mod tests {
 
     #[test]
     fn associations_and_fits() {
-        let ok = json!({"adGroupId": "g1", "adCreativeId": "1", "weight": 100, "state": "ENABLED"});
+        let ok =
+            json!({"adGroupId": "g1", "adCreativeId": "1", "weight": 100, "state": "INACTIVE"});
         assert!(check_association(&ok, "a[0]").is_ok());
+        let bare = json!({"adGroupId": "g1", "adCreativeId": "1"});
+        let taken = check_association(&bare, "a[0]").ok().unwrap();
+        assert_eq!((taken.weight, taken.state.as_str()), (None, "ACTIVE"));
         let mut bad = ok.clone();
         bad["weight"] = json!(1000);
-        bad["state"] = json!("ACTIVE");
+        bad["state"] = json!("ENABLED");
         assert_eq!(check_association(&bad, "a[0]").err().unwrap().len(), 2);
         assert!(fits("DISPLAY", "DISPLAY") && fits("STREAMING_TV", "VAST_VPAID"));
         assert!(!fits("DISPLAY", "VAST_VPAID") && !fits("AUDIO", "VAST_VPAID"));

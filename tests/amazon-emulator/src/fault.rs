@@ -32,6 +32,7 @@ pub const ENDPOINTS: &[&str] = &[
     "dspAdGroups",
     "dspTargets",
     "dspCreatives",
+    "dspCreativesList",
     "dspAdExperiences",
     "dspAssociations",
     "dspModerations",
@@ -51,6 +52,9 @@ pub enum FaultKind {
     Slow,
     /// Close the connection without answering.
     Drop,
+    /// Handle the request (its effects happen), then close the connection without
+    /// answering: the caller never learns what became of it.
+    DropAnswer,
     /// Expire the presented access token now and answer 401 (later uses stay 401).
     ExpiredToken,
     /// The job of the next accepted request to the fault's endpoint (AMC records or AMC
@@ -111,6 +115,8 @@ pub(crate) enum Action {
     Slow(Duration),
     /// Close the connection.
     Drop,
+    /// Handle the request, then close the connection.
+    DropAnswer,
     /// Expire the presented token and answer 401.
     ExpiredToken,
 }
@@ -153,7 +159,7 @@ impl FaultSpec {
                 Some(1..=60_000) => {}
                 _ => return Err("a slow fault needs delayMs between 1 and 60000".to_owned()),
             },
-            FaultKind::Drop => {}
+            FaultKind::Drop | FaultKind::DropAnswer => {}
             FaultKind::ExpiredToken => {
                 if matches!(self.endpoint.as_str(), "token" | "authorize") {
                     return Err("expired_token applies to Ads API endpoints, not LwA".to_owned());
@@ -191,7 +197,7 @@ impl Fault {
         let applies = match self.spec.kind {
             FaultKind::JobFailed | FaultKind::JobPending => false,
             FaultKind::ExpiredToken => !matches!(endpoint, "token" | "authorize"),
-            FaultKind::Status | FaultKind::Slow | FaultKind::Drop => true,
+            FaultKind::Status | FaultKind::Slow | FaultKind::Drop | FaultKind::DropAnswer => true,
         };
         applies
             && self.remaining > 0
@@ -216,6 +222,7 @@ impl Fault {
                 ))
             }
             FaultKind::Drop => Action::Drop,
+            FaultKind::DropAnswer => Action::DropAnswer,
             FaultKind::ExpiredToken | FaultKind::JobFailed | FaultKind::JobPending => {
                 Action::ExpiredToken
             }

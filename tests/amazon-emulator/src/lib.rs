@@ -32,6 +32,7 @@ mod audience;
 mod check;
 mod codes;
 mod config;
+mod contract;
 mod control;
 mod creatives;
 mod dsp;
@@ -54,14 +55,14 @@ pub use crate::server::{Emulator, Running, serve};
 pub use crate::state::{AcceptedEvent, Exchange, Outcome};
 pub use crate::trafficking::{AdGroup, AudienceTarget, Campaign};
 
-/// The emulator's copy of Amazon's DSP trafficking enums (unverified shapes, see
-/// `src/trafficking.rs`), for tests that compare it with the client's.
+/// The emulator's copy of Amazon's DSP trafficking enums (from the `/dsp/v1` guide
+/// samples, see `src/trafficking.rs`), for tests that compare it with the client's.
 pub mod dsp_enums {
     pub use crate::trafficking::{
         AD_EXPERIENCES, ALREADY_ASSOCIATED, ASSOCIATION_STATES, AUDIENCE_TYPES,
         CAMPAIGN_NOT_ACTIVE, CAMPAIGN_STATES, DESTINATIONS, INVENTORY_SOURCE_TYPES,
         INVENTORY_TYPES, MAX_NAME, MAX_PAGE, MAX_PER_CALL, MAX_SIZES, MAX_TRACKERS,
-        MODERATION_STATES, RUNNING_STATES, TAG_TYPES,
+        MODERATION_STATES, ROTATION_TYPES, RUNNING_STATES, TAG_TYPES, TRACKER_TYPES,
     };
 }
 

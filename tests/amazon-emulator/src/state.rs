@@ -187,12 +187,16 @@ pub(crate) struct Erasure {
     pub(crate) at: String,
     /// The account of the Scope profile.
     pub(crate) account_id: String,
-    /// The numeric DSP advertiser id the erasure named.
-    pub(crate) advertiser_id: u64,
+    /// The numeric DSP advertiser id the erasure named (none: every advertiser's data).
+    pub(crate) advertiser_id: Option<u64>,
     /// `COOKIE`, `MAID` or `EXTERNAL_USER_ID`.
     #[serde(rename = "type")]
     pub(crate) kind: String,
     pub(crate) id: String,
+    /// `consentTime` (epoch milliseconds), when sent.
+    pub(crate) consent_time: Option<u64>,
+    /// Which documented form the user came in: `openapi` or `guide`.
+    pub(crate) form: &'static str,
 }
 
 /// An AMC records job.

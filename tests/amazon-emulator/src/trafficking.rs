@@ -1,12 +1,18 @@
-//! DSP trafficking, read side (`/dsp/v1`, doc F3): an advertiser's campaigns, ad groups and
-//! the ad groups' inventory-source and audience targets, configured per advertiser
-//! (`campaigns` in the config, or `PUT /__emulator/dsp/{accountId}`), and the three list
-//! endpoints over them.
+//! DSP trafficking, read side (`/dsp/v1`): an advertiser's campaigns, ad groups and the ad
+//! groups' inventory-source and audience targets, configured per advertiser (`campaigns` in
+//! the config, or `PUT /__emulator/dsp/{accountId}`), and the three list endpoints over them.
 //!
-//! **The shapes come from a third-party copy of Amazon's DSP v1 spec and cannot be checked
-//! against Amazon here.** This is the emulator's own copy of the enums; the client's is in
-//! `src/amazon/dsp.rs`, and `tests/dsp_cli.rs` asserts they agree, so neither side changes
-//! alone unnoticed.
+//! **The shapes are the samples of Amazon's guide pages** (no OpenAPI file exists for
+//! `/dsp/v1`): `docs/guides/dsp/developer-guide.md` (the targets list: `{filters:
+//! {targetTypeFilter, adGroupIdFilter}}`, answered `targets[]` with `negative` on the target
+//! and `targetType` inside its details, and no audience type; the campaign and ad group
+//! create samples give the fields a list answers: a campaign's dates in `flights`, an ad
+//! group's `creativeRotationType`) and the migration guide's `inventorySourceType` values.
+//! The campaign and ad group list bodies have no sample: `campaignIdFilter` and the paging
+//! fields are this project's reading. The audience types of the configuration are the
+//! emulator's own classification of its audiences: Amazon's targets answer does not carry
+//! them, so neither does this one. This is the emulator's own copy of the enums; the
+//! client's is in `src/amazon/dsp.rs`, and `tests/dsp_cli.rs` asserts they agree.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -16,10 +22,11 @@ pub const CAMPAIGN_STATES: &[&str] = &["ACTIVE", "INACTIVE", "PAUSED", "ENDED", 
 /// Ad group inventory types since 2025-06-30 (the older `STANDARD_DISPLAY`, `VIDEO`,
 /// `AMAZON_MOBILE_DISPLAY`, `AAP_MOBILE_APP` are refused).
 pub const INVENTORY_TYPES: &[&str] = &["DISPLAY", "ONLINE_VIDEO", "STREAMING_TV", "AUDIO"];
-/// Inventory source types (F3).
+/// Inventory source types (`adsp-campaign-management.md`, `inventorySourceType`; `APD` is
+/// the `/adsApi/v1` spelling and is refused).
 pub const INVENTORY_SOURCE_TYPES: &[&str] = &[
     "AMAZON",
-    "APD",
+    "AMAZON_PUBLISHER_DIRECT",
     "THIRD_PARTY_EXCHANGE",
     "DEAL",
     "INVENTORY_GROUP",
@@ -29,14 +36,16 @@ pub const INVENTORY_SOURCE_TYPES: &[&str] = &[
 pub const AUDIENCE_TYPES: &[&str] = &["AMAZON", "THIRD_PARTY", "ADVERTISER", "AMC", "LOOKALIKE"];
 /// Target types the emulator lists (others exist at Amazon: domains, geography …).
 pub(crate) const TARGET_TYPES: &[&str] = &["INVENTORY_SOURCE", "AUDIENCE"];
+/// Creative rotation types of an ad group (the developer guide's sample has `RANDOM`).
+pub const ROTATION_TYPES: &[&str] = &["RANDOM", "WEIGHTED"];
 /// Most items per page and ids per filter.
 pub const MAX_PAGE: usize = 100;
 
-// The write side (doc F3), served by `creatives.rs`. Same caveat: unverified shapes; the
-// client's copy is in `src/amazon/dsp/creative.rs`.
+// The write side, served by `creatives.rs` (`creative-management.md`,
+// `creative-associations.md`); the client's copy is in `src/amazon/dsp/creative.rs`.
 
-/// Most creatives or associations per write call (doc F3 gives 20 for associations; the
-/// emulator takes the same for creatives, emulator choice).
+/// Most associations per write call, and most ids per moderation filter
+/// (`creative-associations.md`: "up to 20"; "Each filter supports up to 20 items").
 pub const MAX_PER_CALL: usize = 20;
 /// Most `creativeSizes` of a creative.
 pub const MAX_SIZES: usize = 20;
@@ -50,8 +59,10 @@ pub const TAG_TYPES: &[&str] = &["DISPLAY", "VAST_VPAID"];
 pub const AD_EXPERIENCES: &[&str] = &["THIRD_PARTY_DISPLAY", "THIRD_PARTY_VIDEO"];
 /// `thirdPartyTag.destinationOnAmazon` the emulator takes for a third-party tag.
 pub const DESTINATIONS: &[&str] = &["OFF_AMAZON"];
-/// Association `state`.
-pub const ASSOCIATION_STATES: &[&str] = &["ENABLED", "PAUSED"];
+/// `trackingUrls[].type`.
+pub const TRACKER_TYPES: &[&str] = &["IMPRESSION", "CLICK"];
+/// Association `state` ("Accepted values are ACTIVE or INACTIVE"; `ACTIVE` by default).
+pub const ASSOCIATION_STATES: &[&str] = &["ACTIVE", "INACTIVE"];
 /// `moderationStatus`.
 pub const MODERATION_STATES: &[&str] = &[
     "PENDING",
@@ -107,6 +118,10 @@ pub struct AdGroup {
     /// `endDateTime`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_date_time: Option<String>,
+    /// `creativeRotationType` ([`ROTATION_TYPES`]); an association's weight is refused on
+    /// `RANDOM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creative_rotation_type: Option<String>,
     /// Inventory source types targeted ([`INVENTORY_SOURCE_TYPES`]); none: Amazon's default
     /// (all eligible sources), listed as no target.
     #[serde(default)]
@@ -160,6 +175,7 @@ impl AdGroup {
             inventory_type: inventory_type.to_owned(),
             start_date_time: Some(start.to_owned()),
             end_date_time: None,
+            creative_rotation_type: Some(ROTATION_TYPES[0].to_owned()),
             inventory_sources: sources.iter().map(|&s| s.to_owned()).collect(),
             audiences: audiences
                 .iter()
@@ -205,6 +221,9 @@ pub(crate) fn check_campaigns(campaigns: &[Campaign]) -> Result<(), String> {
             }
             one_of("ad group state", &group.state, CAMPAIGN_STATES)?;
             one_of("inventoryType", &group.inventory_type, INVENTORY_TYPES)?;
+            if let Some(rotation) = &group.creative_rotation_type {
+                one_of("creativeRotationType", rotation, ROTATION_TYPES)?;
+            }
             for source in &group.inventory_sources {
                 one_of("inventory source", source, INVENTORY_SOURCE_TYPES)?;
             }
@@ -226,17 +245,37 @@ pub(crate) struct ListBody {
     pub(crate) start: usize,
 }
 
-/// Checks a list body. `filter_field` is the id filter (`campaignIdFilter` or
-/// `adGroupIdFilter`), required when `filter_required`; `targetTypeFilter` is taken (and
-/// required) only when `targets`.
+/// Checks a list body. `filter_field` is the id filter (`campaignIdFilter` at the top
+/// level; for `targets`, `adGroupIdFilter` inside `filters`, with `targetTypeFilter`, as the
+/// developer guide's sample has them), required when `filter_required`.
 pub(crate) fn check_list_body(
     body: &Map<String, Value>,
     filter_field: &str,
     filter_required: bool,
     targets: bool,
 ) -> Result<ListBody, String> {
+    let empty = Map::new();
+    let filters = if targets {
+        match body.get("filters") {
+            Some(Value::Object(filters)) => {
+                if let Some(key) = filters
+                    .keys()
+                    .find(|k| !["targetTypeFilter", "adGroupIdFilter"].contains(&k.as_str()))
+                {
+                    return Err(format!(
+                        "Unknown field 'filters.{key}' in the request body."
+                    ));
+                }
+                filters
+            }
+            _ => return Err("filters is required and must be an object.".to_owned()),
+        }
+    } else {
+        &empty
+    };
+    let source = if targets { filters } else { body };
     let ids = |field: &str, allowed: Option<&[&str]>| -> Result<Option<Vec<String>>, String> {
-        let Some(value) = body.get(field) else {
+        let Some(value) = source.get(field) else {
             return Ok(None);
         };
         let list = value
@@ -278,7 +317,7 @@ pub(crate) fn check_list_body(
         },
     };
     let start = match body.get("nextToken") {
-        None => 0,
+        None | Some(Value::Null) => 0,
         Some(token) => token
             .as_str()
             .and_then(|t| t.strip_prefix("dsp-"))
@@ -309,18 +348,23 @@ pub(crate) fn page(field: &str, items: Vec<Value>, list: &ListBody) -> Value {
     answer
 }
 
-/// A campaign as `/dsp/v1/campaigns/list` shows it.
+/// A campaign as `/dsp/v1/campaigns/list` shows it: its dates in one flight (the create
+/// sample's `flights.flights[]`).
 pub(crate) fn campaign_json(campaign: &Campaign) -> Value {
     let mut v = json!({
         "campaignId": campaign.campaign_id,
         "name": campaign.name,
         "state": campaign.state,
     });
+    let mut flight = json!({});
     if let Some(start) = &campaign.start_date_time {
-        v["startDateTime"] = json!(start);
+        flight["startDateTime"] = json!(start);
     }
     if let Some(end) = &campaign.end_date_time {
-        v["endDateTime"] = json!(end);
+        flight["endDateTime"] = json!(end);
+    }
+    if flight.as_object().is_some_and(|f| !f.is_empty()) {
+        v["flights"] = json!({ "flights": [flight] });
     }
     v
 }
@@ -334,6 +378,9 @@ pub(crate) fn ad_group_json(campaign_id: &str, group: &AdGroup) -> Value {
         "state": group.state,
         "inventoryType": group.inventory_type,
     });
+    if let Some(rotation) = &group.creative_rotation_type {
+        v["creativeRotationType"] = json!(rotation);
+    }
     if let Some(start) = &group.start_date_time {
         v["startDateTime"] = json!(start);
     }
@@ -348,28 +395,41 @@ pub(crate) fn targets_json(group: &AdGroup, types: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
     if types.iter().any(|t| t == "INVENTORY_SOURCE") {
         for (i, source) in group.inventory_sources.iter().enumerate() {
+            // No sample shows an inventory source target: the audience sample's envelope,
+            // with the details' fields this project reads.
             out.push(json!({
-                "targetId": format!("{}-is-{i}", group.ad_group_id),
                 "adGroupId": group.ad_group_id,
-                "targetType": "INVENTORY_SOURCE",
+                "adProduct": "AMAZON_DSP",
+                "negative": false,
+                "state": "ENABLED",
                 "targetDetails": {"inventorySourceTarget": {
-                    "inventorySourceType": source,
                     "inventorySourceId": format!("{}-{i}", source.to_ascii_lowercase()),
+                    "inventorySourceType": source,
+                    "targetType": "INVENTORY_SOURCE",
                 }}
             }));
         }
     }
     if types.iter().any(|t| t == "AUDIENCE") {
-        for (i, audience) in group.audiences.iter().enumerate() {
+        for audience in &group.audiences {
+            // The developer guide's answer: inclusions in group "1" (ANY), the exclusion
+            // group "11" (ALL); no audience type.
+            let (group_id, in_group) = if audience.negative {
+                ("11", "ALL")
+            } else {
+                ("1", "ANY")
+            };
             out.push(json!({
-                "targetId": format!("{}-au-{i}", group.ad_group_id),
                 "adGroupId": group.ad_group_id,
-                "targetType": "AUDIENCE",
+                "adProduct": "AMAZON_DSP",
+                "negative": audience.negative,
+                "state": "ENABLED",
                 "targetDetails": {"audienceTarget": {
+                    "acrossGroupOperator": "ALL",
                     "audienceId": audience.audience_id,
-                    "audienceType": audience.audience_type,
-                    "groupId": "1",
-                    "negative": audience.negative,
+                    "groupId": group_id,
+                    "inGroupOperator": in_group,
+                    "targetType": "AUDIENCE",
                 }}
             }));
         }
@@ -407,15 +467,21 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(
-            check_list_body(
-                &body(json!({"adGroupIdFilter": ["g"], "targetTypeFilter": ["DOMAIN"]})),
-                "adGroupIdFilter",
-                true,
-                true
-            )
-            .is_err()
-        );
+        // The developer guide's sample is taken; the old top-level filters are not.
+        let sample = json!({"filters": {"targetTypeFilter": ["AUDIENCE"], "adGroupIdFilter": ["579602514554384269"]}});
+        let taken = check_list_body(&body(sample), "adGroupIdFilter", true, true).unwrap();
+        assert_eq!(taken.target_types, ["AUDIENCE"]);
+        for bad in [
+            json!({"adGroupIdFilter": ["g"], "targetTypeFilter": ["AUDIENCE"]}),
+            json!({"filters": {"adGroupIdFilter": ["g"], "targetTypeFilter": ["DOMAIN"]}}),
+            json!({"filters": {"adGroupIdFilter": ["g"]}}),
+            json!({"filters": {"adGroupIdFilter": ["g"], "targetTypeFilter": ["AUDIENCE"], "x": 1}}),
+        ] {
+            assert!(
+                check_list_body(&body(bad.clone()), "adGroupIdFilter", true, true).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -427,7 +493,8 @@ mod tests {
             inventory_type: "DISPLAY".into(),
             start_date_time: None,
             end_date_time: None,
-            inventory_sources: vec!["APD".into()],
+            creative_rotation_type: None,
+            inventory_sources: vec!["AMAZON_PUBLISHER_DIRECT".into()],
             audiences: vec![],
         };
         let campaign = Campaign {
@@ -445,6 +512,9 @@ mod tests {
         let mut old = campaign.clone();
         old.ad_groups[0].inventory_type = "STANDARD_DISPLAY".into();
         assert!(check_campaigns(&[old]).is_err());
+        let mut apd = campaign.clone();
+        apd.ad_groups[0].inventory_sources = vec!["APD".into()];
+        assert!(check_campaigns(&[apd]).is_err());
         let mut state = campaign;
         state.state = "RUNNING".into();
         assert!(check_campaigns(&[state]).is_err());

@@ -4,6 +4,11 @@
 //! loop around [`Membership`], kept in memory and written with the changes it concerns in
 //! one storage transaction; the alarm never moves earlier than a retry time Amazon asked
 //! for. Every Data Provider call waits for its slot from the profile's `Limiter`.
+//!
+//! A chunk Amazon refuses for good is not deleted: its changes move, in the same storage
+//! transaction that takes them out of the pending ones, to `dead:` entries, which are then
+//! written to D1's dead letters (kind `audience`, Amazon's status and code) and forgotten
+//! only once D1 has them. A too-large answer splits the chunk instead.
 
 use std::collections::BTreeMap;
 
@@ -16,18 +21,22 @@ use matchkey::amazon::{self, audience as amazon_audience, cookie as amazon_cooki
 
 use super::amazon::{Reply, access_token, auth, client_id, send};
 use super::limiter::paced;
-use super::log::{self, Record};
+use super::log::{self, DeadChange, Record};
 use super::{
     Held, KEYS_PER_CALL, Machine, alarm_at, entries, iso_now, jitter, now_ms, object_config,
     random_uuid,
 };
 use crate::audience::read_cookie_change;
 use crate::config::{AudienceApi, Config};
-use crate::sync::{Chunk, Membership};
+use crate::sync::{Chunk, Membership, chunk_size};
 
 const STATE: &str = "meta:sync";
 const MEMBER_PREFIX: &str = "m:";
 const JOB_PREFIX: &str = "job:";
+/// Refused changes on their way to D1's dead letters.
+pub(super) const DEAD_PREFIX: &str = "dead:";
+/// Staged dead letters written to D1 per batch.
+const DEAD_PER_WRITE: usize = 500;
 /// How soon to poll running AMC records jobs again.
 const JOB_POLL_MS: u64 = 1_000;
 
@@ -142,15 +151,33 @@ impl AudienceSync {
         let storage = self.state.storage();
         let mut at = self.sync.with(|m| {
             m.acc
-                .next_alarm(now, config.audience_batch, config.flush_seconds * 1000)
+                .next_alarm(now, chunk_of(config, m), config.flush_seconds * 1000)
         });
         if !entries(&storage, JOB_PREFIX, 1).await?.is_empty() {
             let poll = now + JOB_POLL_MS;
             at = Some(at.map_or(poll, |a| a.min(poll)));
         }
+        // Dead letters D1 did not take yet: try again in a minute.
+        if !entries(&storage, DEAD_PREFIX, 1).await?.is_empty() {
+            let again = now + crate::sync::TOKEN_WAIT_MS;
+            at = Some(at.map_or(again, |a| a.min(again)));
+        }
         match at {
             Some(at) => alarm_at(&storage, at).await,
             None => storage.delete_alarm().await,
+        }
+    }
+
+    /// A log row's fields of this audience, for `outcome` (counts and status filled in
+    /// by whoever writes it).
+    fn record(&self, config: &Config, outcome: &str) -> Record {
+        Record {
+            integration: config.integration_id.clone(),
+            at: iso_now(),
+            advertiser: config.advertiser_id.clone(),
+            region: config.region.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+            ..Record::default()
         }
     }
 
@@ -187,6 +214,13 @@ impl AudienceSync {
 
     async fn sync(&self, config: &Config) -> Result<()> {
         let unit = config.backoff_base_ms;
+        let storage = self.state.storage();
+        flush_dead(
+            &self.env,
+            &storage,
+            &self.record(config, "audience_dead_lettered"),
+        )
+        .await;
         let token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
             Err(_) => {
@@ -198,17 +232,13 @@ impl AudienceSync {
         let client_id = client_id(&self.env);
         self.follow_jobs(config, &auth(config, &token, &client_id))
             .await?;
-        let storage = self.state.storage();
         while self
             .sync
             .with(|m| m.acc.pending > 0 && m.acc.may_send(now_ms()))
         {
-            let chunk = entries(&storage, MEMBER_PREFIX, config.audience_batch).await?;
-            if chunk.is_empty()
-                || !self
-                    .sync
-                    .with(|m| m.chunk_due(chunk.len(), config.audience_batch, now_ms()))
-            {
+            let size = self.sync.with(|m| chunk_of(config, m));
+            let chunk = entries(&storage, MEMBER_PREFIX, size).await?;
+            if chunk.is_empty() || !self.sync.with(|m| m.chunk_due(chunk.len(), size, now_ms())) {
                 break;
             }
             let Some(audience_id) = self
@@ -252,7 +282,11 @@ impl AudienceSync {
                 let n = records.len();
                 let (sent, failed, word, code) = match &outcome {
                     Chunk::Sent => (n, 0, "audience_submitted", None),
-                    Chunk::Rejected(code) => (0, n, "audience_rejected", code.as_deref()),
+                    Chunk::DeadLetter { code, .. } => {
+                        (0, n, "audience_dead_lettered", Some(code.as_str()))
+                    }
+                    // Kept, and sent again at once in smaller chunks.
+                    Chunk::Split { .. } => (0, 0, "audience_split", Some("INPUT_TOO_LARGE")),
                     // Deleted on Amazon's side, or another environment's: created again on
                     // the next run, the changes kept.
                     Chunk::AudienceGone => (0, 0, "retry", Some("AUDIENCE_NOT_FOUND")),
@@ -260,11 +294,14 @@ impl AudienceSync {
                 };
                 let word = match (cookie, word) {
                     (true, "audience_submitted") => "audience_cookies_submitted",
-                    (true, "audience_rejected") => "audience_cookies_rejected",
+                    (true, "audience_dead_lettered") => "audience_cookies_dead_lettered",
                     (_, word) => word,
                 };
-                self.log(config, &random_uuid(), n, sent, failed, status, word, code)
-                    .await;
+                // Dead letters get their row when D1 takes them (`flush_dead`).
+                if !matches!(outcome, Chunk::DeadLetter { .. }) {
+                    self.log(config, &random_uuid(), n, sent, failed, status, word, code)
+                        .await;
+                }
                 let keys: Vec<String> = part.iter().map(|(k, _)| k.clone()).collect();
                 match outcome {
                     Chunk::Sent => {
@@ -276,7 +313,28 @@ impl AudienceSync {
                         }
                         self.sync.commit(put, keys).await?;
                     }
-                    Chunk::Rejected(_) => self.sync.commit(Vec::new(), keys).await?,
+                    Chunk::DeadLetter { status, code } => {
+                        let audience = storage.get::<String>("meta:name").await.ok().flatten();
+                        let put: Vec<(String, String)> = part
+                            .iter()
+                            .map(|(_, change)| {
+                                let dead = DeadChange {
+                                    id: random_uuid(),
+                                    kind: "audience".into(),
+                                    audience: audience.clone(),
+                                    change: change.clone(),
+                                    status,
+                                    code: code.clone(),
+                                };
+                                let value = serde_json::to_string(&dead).unwrap_or_default();
+                                (format!("{DEAD_PREFIX}{}", dead.id), value)
+                            })
+                            .collect();
+                        self.sync.commit(put, keys).await?;
+                        flush_dead(&self.env, &storage, &self.record(config, word)).await;
+                    }
+                    // The rest of this chunk waits for the next, smaller one.
+                    Chunk::Split { .. } => stop = true,
                     Chunk::AudienceGone => stop = true,
                     Chunk::Retry { refresh, .. } => {
                         if refresh {
@@ -290,7 +348,12 @@ impl AudienceSync {
                     break;
                 }
             }
-            if stop {
+            // A split sends again at once, smaller; anything else that stopped waits.
+            if stop
+                && !self
+                    .sync
+                    .with(|m| m.split.is_some() && m.acc.may_send(now_ms()))
+            {
                 break;
             }
         }
@@ -400,6 +463,54 @@ async fn upgrade(storage: &Storage) -> Result<Membership> {
         .flatten()
         .and_then(|s| s.parse().ok());
     Ok(m)
+}
+
+/// The chunk size for this audience now ([`chunk_size`]).
+fn chunk_of(config: &Config, m: &Membership) -> usize {
+    chunk_size(
+        config.audience_batch,
+        config.dp_profile().is_some(),
+        m.split,
+    )
+}
+
+/// Writes the staged dead letters under [`DEAD_PREFIX`] to D1, a batch at a time, each
+/// batch with one log row (`base`'s outcome, Amazon's status and code of its first entry,
+/// a batch id derived from that entry so a rewrite is a no-op), and forgets each batch
+/// once D1 has it. A D1 failure leaves them for the next run.
+pub(super) async fn flush_dead(env: &Env, storage: &Storage, base: &Record) {
+    loop {
+        let staged = match entries(storage, DEAD_PREFIX, DEAD_PER_WRITE).await {
+            Ok(staged) if !staged.is_empty() => staged,
+            Ok(_) => return,
+            Err(e) => {
+                console_error!("dead letters: storage read failed: {e}");
+                return;
+            }
+        };
+        let dead: Vec<DeadChange> = staged
+            .iter()
+            .filter_map(|(_, v)| serde_json::from_str(v).ok())
+            .collect();
+        let first = dead.first().cloned().unwrap_or_default();
+        let record = Record {
+            batch_id: format!("dead:{}", first.id),
+            events: dead.len(),
+            failed: dead.len(),
+            status: first.status,
+            code: Some(first.code.clone()),
+            ..base.clone()
+        };
+        if let Err(e) = log::write_with(env, &record, &dead).await {
+            console_error!("dead letters: D1 write failed: {e}");
+            return;
+        }
+        let keys: Vec<String> = staged.into_iter().map(|(k, _)| k).collect();
+        if let Err(e) = storage.delete_multiple(keys).await {
+            console_error!("dead letters: storage delete failed: {e}");
+            return;
+        }
+    }
 }
 
 /// Sends one chunk of serialized records through the configured audience API: the

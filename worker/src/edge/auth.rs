@@ -36,6 +36,8 @@ pub(super) const DEMO_SECRETS: [(&str, &str); 6] = [
 const GUARD_WINDOW_MS: u64 = 15 * 60_000;
 const GUARD: &str = "GUARD";
 const RATE_LIMITER: &str = "RATE_LIMITER";
+/// The Retry-After of a `rate_limited` answer: the limits count requests per minute.
+pub(super) const RATE_RETRY_SECS: u64 = 60;
 
 /// Constant-time equality of two secrets, whatever their lengths: the digests are
 /// compared, so neither the content nor the length leaks through timing.

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::backlog::{Backlog, CHUNK_PREFIX, EVENT_PREFIX, Slot, chunk_key, encode_chunk};
 use crate::config::Config;
+use crate::dedupe::{self, Seen, Verdict, Window};
 use crate::queue::{Decision, Limits, Queue, TokenFailure};
 use crate::shard::{self, Epochs, Observer, Shards, Tuning};
 use crate::target::Target;
@@ -91,6 +92,8 @@ pub struct Batcher {
     /// Shard 0 under `SHARDS=auto`: its own traffic, and the epoch record it keeps.
     observer: RefCell<Observer>,
     epochs: RefCell<Option<Epochs>>,
+    /// The ids accepted recently ([`crate::dedupe`]), read once per object lifetime.
+    window: RefCell<Option<Window>>,
 }
 
 impl DurableObject for Batcher {
@@ -106,6 +109,7 @@ impl DurableObject for Batcher {
             logs_waiting: Cell::new(None),
             observer: RefCell::new(Observer::default()),
             epochs: RefCell::new(None),
+            window: RefCell::new(None),
         }
     }
 
@@ -137,7 +141,29 @@ impl DurableObject for Batcher {
                     return Ok(refused);
                 }
                 let body: Enqueue = req.json().await?;
-                let n = body.events.len() as u64;
+                // Repeats of events accepted before are answered as accepted and not
+                // queued again (a replayed dead letter is meant to go again).
+                self.load_window(now).await?;
+                let seen: Vec<Option<Seen>> = body.events.iter().map(|e| Seen::of(e)).collect();
+                let verdicts = if body.replayed {
+                    vec![Verdict::New; seen.len()]
+                } else {
+                    self.window
+                        .borrow()
+                        .as_ref()
+                        .map_or_else(Vec::new, |w| w.judge(&seen))
+                };
+                let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count() as u64;
+                let (repeats, unchecked) = (count(Verdict::Repeat), count(Verdict::Unchecked));
+                let (events, queued): (Vec<String>, Vec<Option<Seen>>) = body
+                    .events
+                    .into_iter()
+                    .zip(seen)
+                    .zip(verdicts.iter().chain(std::iter::repeat(&Verdict::New)))
+                    .filter(|(_, v)| **v != Verdict::Repeat)
+                    .map(|(pair, _)| pair)
+                    .unzip();
+                let n = events.len() as u64;
                 if let Err(full) = self.queue.with(|q| q.admit(n, now, &limits)) {
                     let mut r = Response::from_json(&json!({
                         "error": "backlog_full", "retryAfter": full.retry_after_secs
@@ -152,29 +178,38 @@ impl DurableObject for Batcher {
                     if body.replayed {
                         q.replayed(n);
                     }
+                    q.deduped(repeats, unchecked);
                     (seqs, q.clone())
                 });
                 // The request's events are one storage value: one write, whatever their
                 // number (none: no chunk, which nothing would ever settle). The live ring
-                // rides along when its write is due.
-                let mut put: Vec<(String, String)> = (!body.events.is_empty())
-                    .then(|| (chunk_key(now, seqs.start), encode_chunk(&body.events)))
+                // rides along when its write is due, and so do the window's pages (no
+                // other request runs between here and the commit: only storage calls
+                // are awaited, and they hold the object's input gate).
+                let mut put: Vec<(String, String)> = (!events.is_empty())
+                    .then(|| (chunk_key(now, seqs.start), encode_chunk(&events)))
                     .into_iter()
                     .collect();
+                let mut delete = Vec::new();
+                if let Some(w) = self.window.borrow_mut().as_mut() {
+                    let writes = w.insert(queued.iter().flatten().map(|s| s.id), now);
+                    put.extend(writes.put);
+                    delete = writes.delete;
+                }
                 let live = self
                     .live
                     .note(&self.state.storage(), now, |r| {
-                        r.accepted(body.events.iter().map(String::as_str), now, body.replayed);
+                        r.accepted(events.iter().map(String::as_str), now, body.replayed);
                     })
                     .await?;
                 put.extend(live);
-                self.queue.commit(put, Vec::new()).await?;
+                self.queue.commit(put, delete).await?;
                 self.schedule(&limits).await?;
                 if config.shards == Shards::Auto && shard_param(&req)? == 0 {
                     self.observe(n, body.of, now, &limits, &config.shard_tuning)
                         .await?;
                 }
-                Response::from_json(&json!({ "pending": snapshot.pending() }))
+                Response::from_json(&json!({ "pending": snapshot.pending(), "repeats": repeats }))
             }
             "/flush" => {
                 let snapshot = self.queue.flush().await?;
@@ -237,6 +272,35 @@ impl Batcher {
             let h: Health = storage.get(HEALTH).await.ok().flatten().unwrap_or_default();
             self.health.borrow_mut().get_or_insert(h);
         }
+        Ok(())
+    }
+
+    /// Reads the window of accepted ids from storage once per object lifetime.
+    async fn load_window(&self, now: u64) -> Result<()> {
+        if self.window.borrow().is_some() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let mut stored: Vec<(String, String)> = Vec::new();
+        loop {
+            let start = stored.last().map(|(k, _)| format!("{k}\u{0}"));
+            let mut options = ListOptions::new().prefix(dedupe::PREFIX).limit(CHUNK_PAGE);
+            if let Some(start) = &start {
+                options = options.start(start);
+            }
+            let page = entries_with(&storage, options).await?;
+            let full = page.len() == CHUNK_PAGE;
+            stored.extend(page);
+            if !full {
+                break;
+            }
+        }
+        // An object that never accepted an event cannot have accepted one before its window.
+        let never = self.queue.with(|q| q.seq == 0 && q.counters.accepted == 0);
+        let start = if never { 0 } else { now };
+        let window = Window::load(stored, start, dedupe::Bounds::default());
+        // A request that interleaved may have loaded it meanwhile: that copy stays.
+        self.window.borrow_mut().get_or_insert(window);
         Ok(())
     }
 

@@ -1,19 +1,24 @@
 //! `POST /v1/erasure` and the `Erasure` Durable Object (one per integration): people to
 //! erase at Amazon (a cookie, or the external user id of a hashed identity) wait one per
 //! person ([`Erasures`]) and go in batches as `PATCH /v2/dp/users`, each call in the
-//! profile's `Limiter` turn, with the retry rules of the audience path. The delivery log
-//! gets counts and Amazon's status only, never an id.
+//! profile's `Limiter` turn (one call a second, Amazon's documented rate), with the retry
+//! rules of the audience path. The delivery log gets counts and Amazon's status only, never
+//! an id. An erasure has legal weight, so none is ever dropped: a refusal (a 4xx other than
+//! 413 and 429) moves it to D1's dead letters (kind `erasure`, with Amazon's status and
+//! code; the row holds the person's pseudonymous id, for sending it again), a too-large
+//! answer splits the call, 429 and 5xx retry.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::*;
 
-use matchkey::amazon::cookie::{self as amazon_cookie, ErasedUser, MAX_USERS_PER_ERASURE};
+use matchkey::amazon::cookie::{self as amazon_cookie, ErasedUser};
 
 use super::amazon::{access_token, auth, client_id};
 use super::api::json_body;
+use super::audience::{DEAD_PREFIX, flush_dead};
 use super::limiter::paced;
-use super::log::{self, Record};
+use super::log::{self, DeadChange, Record};
 use super::{
     Answer, Held, KEYS_PER_CALL, Machine, RelayError, alarm_at, audience_sync, auth as caller_auth,
     durable, entries, iso_now, jitter, now_ms, object_config, object_name, random_uuid,
@@ -154,7 +159,9 @@ impl DurableObject for Erasure {
                 let flush_ms = config.flush_seconds * 1000;
                 self.erasures
                     .with(|e| e.joined(accepted, new_people, now_ms(), flush_ms));
-                let put = keys.into_iter().map(|k| (k, "1".to_owned())).collect();
+                // The value is when the person asked (the erasure's `consentTime`).
+                let asked = now_ms().to_string();
+                let put = keys.into_iter().map(|k| (k, asked.clone())).collect();
                 self.erasures.commit(put, Vec::new()).await?;
                 self.schedule(&config).await?;
                 Response::from_json(&json!({ "pending": self.erasures.with(|e| e.acc.pending) }))
@@ -187,10 +194,16 @@ impl Erasure {
 
     async fn schedule(&self, config: &Config) -> Result<()> {
         let storage = self.state.storage();
-        let at = self.erasures.with(|e| {
+        let now = now_ms();
+        let mut at = self.erasures.with(|e| {
             e.acc
-                .next_alarm(now_ms(), MAX_USERS_PER_ERASURE, config.flush_seconds * 1000)
+                .next_alarm(now, e.chunk_size(), config.flush_seconds * 1000)
         });
+        // Dead letters D1 did not take yet: try again in a minute.
+        if !entries(&storage, DEAD_PREFIX, 1).await?.is_empty() {
+            let again = now + crate::sync::TOKEN_WAIT_MS;
+            at = Some(at.map_or(again, |a| a.min(again)));
+        }
         match at {
             Some(at) => alarm_at(&storage, at).await,
             None => storage.delete_alarm().await,
@@ -230,6 +243,16 @@ impl Erasure {
 
     async fn sync(&self, config: &Config) -> Result<()> {
         let unit = config.backoff_base_ms;
+        let storage = self.state.storage();
+        let base = Record {
+            integration: config.integration_id.clone(),
+            at: iso_now(),
+            advertiser: config.advertiser_id.clone(),
+            region: config.region.as_str().to_owned(),
+            outcome: "erasure_dead_lettered".into(),
+            ..Record::default()
+        };
+        flush_dead(&self.env, &storage, &base).await;
         let (Some(profile), Some(advertiser)) = (config.dp_profile(), config.amc_advertiser_id)
         else {
             // The integration lost its Data Provider settings: keep the erasures, hold.
@@ -248,35 +271,43 @@ impl Erasure {
             }
         };
         let client_id = client_id(&self.env);
-        let storage = self.state.storage();
         while self
             .erasures
             .with(|e| e.acc.pending > 0 && e.acc.may_send(now_ms()))
         {
-            let chunk = entries(&storage, PREFIX, MAX_USERS_PER_ERASURE).await?;
-            if chunk.is_empty()
-                || !self
-                    .erasures
-                    .with(|e| e.chunk_due(chunk.len(), MAX_USERS_PER_ERASURE, now_ms()))
-            {
+            let size = self.erasures.with(|e| e.chunk_size());
+            let chunk = entries(&storage, PREFIX, size).await?;
+            if chunk.is_empty() || !self.erasures.with(|e| e.chunk_due(chunk.len(), now_ms())) {
                 break;
             }
-            let users: Vec<ErasedUser> = chunk
+            let now = now_ms();
+            let users: Vec<(ErasedUser, u64)> = chunk
                 .iter()
-                .filter_map(|(k, _)| ErasedUser::from_key(k.get(PREFIX.len()..)?))
+                .filter_map(|(k, asked)| {
+                    let user = ErasedUser::from_key(k.get(PREFIX.len()..)?)?;
+                    // Erasures queued before this version hold "1": asked now, then.
+                    let asked = asked.parse::<u64>().ok().filter(|&t| t > 1).unwrap_or(now);
+                    Some((user, asked))
+                })
                 .collect();
-            let keys: Vec<String> = chunk.into_iter().map(|(k, _)| k).collect();
+            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
             let n = keys.len();
             let auth = auth(config, &token, &client_id);
-            let mut answer = (200, None, "{}".to_owned());
-            for call in amazon_cookie::erasures(&auth, profile, advertiser, &users) {
+            // One call: the chunk is within the core's limits (1,000 users, 1 MB).
+            let mut answer = (202, None, "{}".to_owned());
+            for call in amazon_cookie::erasures(
+                &auth,
+                profile,
+                advertiser,
+                users.iter().map(|(u, t)| (u, *t)),
+            ) {
                 answer = paced(&self.env, config, profile, call).await;
                 if !(200..300).contains(&answer.0) {
                     break;
                 }
             }
             let (status, retry_after, text) = answer;
-            let (outcome, sent, rejected) = self.erasures.with(|e| {
+            let outcome = self.erasures.with(|e| {
                 e.answered(
                     n,
                     status,
@@ -289,22 +320,44 @@ impl Erasure {
             });
             match outcome {
                 Chunk::Sent => {
-                    self.log(config, n, sent, rejected, status, "erasure_submitted", None)
+                    self.log(config, n, n as u64, 0, status, "erasure_submitted", None)
                         .await;
                     self.erasures.commit(Vec::new(), keys).await?;
                 }
-                Chunk::Rejected(code) => {
+                Chunk::DeadLetter { status, code } => {
+                    let put: Vec<(String, String)> = chunk
+                        .iter()
+                        .map(|(k, asked)| {
+                            let dead = DeadChange {
+                                id: random_uuid(),
+                                kind: "erasure".into(),
+                                audience: None,
+                                change: json!({
+                                    "user": k.get(PREFIX.len()..).unwrap_or_default(),
+                                    "askedAt": asked,
+                                })
+                                .to_string(),
+                                status,
+                                code: code.clone(),
+                            };
+                            let value = serde_json::to_string(&dead).unwrap_or_default();
+                            (format!("{DEAD_PREFIX}{}", dead.id), value)
+                        })
+                        .collect();
+                    self.erasures.commit(put, keys).await?;
+                    flush_dead(&self.env, &storage, &base).await;
+                }
+                Chunk::Split { .. } => {
                     self.log(
                         config,
                         n,
                         0,
-                        rejected,
+                        0,
                         status,
-                        "erasure_rejected",
-                        code.as_deref(),
+                        "erasure_split",
+                        Some("INPUT_TOO_LARGE"),
                     )
                     .await;
-                    self.erasures.commit(Vec::new(), keys).await?;
                 }
                 Chunk::AudienceGone => break,
                 Chunk::Retry { code, refresh } => {

@@ -1,6 +1,7 @@
-//! The `Limiter` Durable Object: one per Data Provider profile, it hands out send slots
-//! ([`Pacer`]) so that every `AudienceSync` and `Erasure` object together stays under
-//! Amazon's 100 requests per second per profile. Its state is only the next free slot,
+//! The `Limiter` Durable Object: one per Data Provider profile and operation, it hands out
+//! send slots ([`Pacer`]) so that every `AudienceSync` and `Erasure` object together stays
+//! under the operation's documented rate (the core's `RATES`: 100 a second for patches, 1
+//! for audience creation and for erasures), and under `DP_REQUESTS_PER_SECOND`. Its state is only the next free slot,
 //! kept in memory: an object evicted after a second of quiet has nothing to remember.
 
 use std::cell::RefCell;
@@ -12,7 +13,8 @@ use worker::*;
 use super::amazon::{Reply, send};
 use super::{durable, now_ms};
 use crate::config::Config;
-use crate::sync::{MAX_SLOT_WAIT_MS, Pacer};
+use crate::sync::{MAX_SLOT_WAIT_MS, Pacer, pace};
+use matchkey::amazon::audience::DpOperation;
 
 const LIMITER: &str = "LIMITER";
 
@@ -52,8 +54,17 @@ pub(super) async fn paced(
     profile_id: &str,
     call: matchkey::amazon::ApiRequest,
 ) -> Reply {
-    let path = format!("/take?rate={}", config.dp_requests_per_second);
-    let name = format!("dp:{profile_id}");
+    // Calls of no documented rate (none today) go at the patches' pace.
+    let operation = DpOperation::of(&call).unwrap_or(DpOperation::Membership);
+    let path = format!(
+        "/take?rate={}",
+        pace(operation, config.dp_requests_per_second)
+    );
+    // The patches keep the limiter name of earlier versions.
+    let name = match operation {
+        DpOperation::Membership => format!("dp:{profile_id}"),
+        other => format!("dp:{profile_id}:{}", other.name()),
+    };
     let wait = match durable(env, LIMITER, &name, &path, Some(String::new())).await {
         Ok(mut answer) => answer
             .json::<serde_json::Value>()

@@ -45,6 +45,24 @@ pub(super) struct Record {
     pub(super) dead: Vec<String>,
 }
 
+/// An audience change or an erasure Amazon refused for good, for the dead letters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeadChange {
+    /// A random id of this dead letter (never the person's id), so a rewrite is a no-op.
+    pub(super) id: String,
+    /// `audience` or `erasure`.
+    pub(super) kind: String,
+    /// The audience's name, for an audience change.
+    pub(super) audience: Option<String>,
+    /// The change as it was queued (hashes and pseudonymous ids only).
+    pub(super) change: String,
+    /// Amazon's HTTP status.
+    pub(super) status: u16,
+    /// Amazon's code.
+    pub(super) code: String,
+}
+
 pub(super) use super::store::db;
 
 fn default_integration() -> String {
@@ -57,6 +75,12 @@ fn opt(s: Option<&str>) -> JsValue {
 
 /// Writes one record in one D1 batch; running it twice changes nothing.
 pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
+    write_with(env, r, &[]).await
+}
+
+/// [`write`], with audience changes or erasures Amazon refused for good as dead letters
+/// of their own kind (which event replay leaves alone), in the same D1 batch.
+pub(super) async fn write_with(env: &Env, r: &Record, dead_changes: &[DeadChange]) -> Result<()> {
     let db = db(env).await?;
     let mut statements = vec![
         db.prepare(
@@ -117,6 +141,28 @@ pub(super) async fn write(env: &Env, r: &Record) -> Result<()> {
                 r.code.as_deref().unwrap_or("UNKNOWN").into(),
                 r.integration.as_str().into(),
                 opt(r.target.as_deref()),
+            ])?,
+        );
+    }
+    for d in dead_changes {
+        statements.push(
+            db.prepare(
+                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration, kind, http_status, audience) \
+                 SELECT ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+                 WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE integration = ?8 AND event_id = ?4 AND kind = ?9)",
+            )
+            .bind(&[
+                r.at.as_str().into(),
+                r.advertiser.as_str().into(),
+                r.region.as_str().into(),
+                d.id.as_str().into(),
+                js_sys::Date::parse(&r.at).into(),
+                d.change.as_str().into(),
+                d.code.as_str().into(),
+                r.integration.as_str().into(),
+                d.kind.as_str().into(),
+                f64::from(d.status).into(),
+                opt(d.audience.as_deref()),
             ])?,
         );
     }
@@ -242,7 +288,7 @@ pub(super) async fn deliveries(
     let batches = newest("*", "deliveries", true).await?;
     let failed = newest("*", "failed_events", status.as_deref() == Some("rejected")).await?;
     let dead = newest(
-        "id, at, integration, advertiser, region, event_id, event_time, reason, replayed_at",
+        "id, at, integration, advertiser, region, event_id, event_time, reason, replayed_at, kind, http_status, audience",
         "dead_letters",
         false,
     )
@@ -308,7 +354,7 @@ pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let rows: Vec<Dead> = db
         .prepare(
             "UPDATE dead_letters SET replayed_at = ?1 WHERE id IN (\
-               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND event_time_ms >= ?2 AND integration = ?3 \
+               SELECT id FROM dead_letters WHERE replayed_at IS NULL AND kind = 'event' AND event_time_ms >= ?2 AND integration = ?3 \
                AND (target = ?5 OR (target IS NULL AND advertiser = ?6 AND region = ?7)) ORDER BY id LIMIT ?4\
              ) RETURNING id, event",
         )

@@ -74,6 +74,12 @@ impl RelayError {
     fn into_response(self) -> Result<Response> {
         let mut retry_after = None;
         let (status, code) = match self {
+            RelayError::Status(429, "rate_limited") => {
+                // Counted per minute: the caller may try again within one (the tag keeps
+                // the events until then, across pages).
+                retry_after = Some(auth::RATE_RETRY_SECS);
+                (429, "rate_limited")
+            }
             RelayError::Status(status, code) => (status, code),
             RelayError::Busy(code, secs) => {
                 retry_after = Some(secs);

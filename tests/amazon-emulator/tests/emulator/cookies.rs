@@ -36,7 +36,7 @@ impl Dp {
 
     async fn create(&self) -> u64 {
         let body = json!({
-            "name": "visitors", "description": "d", "advertiserId": DEMO_NUMERIC_ID.to_string(),
+            "name": "visitors", "description": "d", "advertiserId": DEMO_NUMERIC_ID,
             "metadata": {"type": "DATA_PROVIDER", "externalAudienceId": "v1", "ttl": 2592000, "dataSourceCountry": ["US"]}
         });
         let answer = self
@@ -48,7 +48,7 @@ impl Dp {
             )
             .await;
         assert_eq!(answer.status, 200, "{:?}", answer.json);
-        answer.json["audienceId"].as_u64().unwrap()
+        answer.json["audience"]["id"].as_u64().unwrap()
     }
 
     async fn patch(&self, patches: Value) -> Answer {
@@ -66,7 +66,7 @@ impl Dp {
             "PATCH",
             "/v2/dp/users",
             "application/json",
-            &json!({ "users": users }),
+            &json!({ "users": users, "operation": "DELETE" }),
         )
         .await
     }
@@ -132,23 +132,38 @@ async fn matching_requests_are_recorded_and_need_consent_where_gdpr_applies() {
 async fn cookies_join_and_leave_data_provider_audiences_apart_from_external_ids() {
     let dp = Dp::start().await;
     let audience = dp.create().await;
-    let answer = dp
+    // A request is taken whole or refused whole (data-provider.yaml: 200 or 400).
+    let refused = dp
         .patch(json!([
             cookie("add", VID, audience),
-            cookie("add", VID2, audience),
             cookie("add", "bad id", audience),
             {"op": "add", "path": "/MAID-abc/audiences", "value": [audience]},
         ]))
         .await;
-    assert_eq!(answer.status, 207);
-    assert_eq!(answer.json["success"], json!([{"index": 0}, {"index": 1}]));
-    let located: Vec<&str> = answer.json["error"]
+    assert_eq!(refused.status, 400);
+    let located: Vec<&str> = refused.json["error"]["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["errors"][0]["fieldLocation"].as_str().unwrap())
+        .map(|e| e["fieldName"].as_str().unwrap())
         .collect();
-    assert_eq!(located, ["patches[2].path", "patches[3].path"]);
+    assert_eq!(located, ["patches[1].path", "patches[2].path"]);
+    assert_eq!(
+        refused.json["error"]["errors"][0]["errorType"],
+        "INVALID_INPUT"
+    );
+    assert_eq!(
+        dp.get("/__emulator/audiences").await[0]["cookieMembers"],
+        json!([])
+    );
+    let answer = dp
+        .patch(json!([
+            cookie("add", VID, audience),
+            cookie("add", VID2, audience),
+        ]))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.json["jobId"].is_string() && answer.json["requestId"].is_string());
     let audiences = dp.get("/__emulator/audiences").await;
     assert_eq!(audiences[0]["cookieMembers"], json!([VID, VID2]));
     assert_eq!(audiences[0]["members"], json!([]));
@@ -170,7 +185,9 @@ async fn erased_users_are_recorded_and_leave_every_audience() {
             &records,
         )
         .await;
-    assert_eq!(uploaded.status, 202);
+    // hashed-records.json: 200 `{requestId}`.
+    assert_eq!(uploaded.status, 200);
+    assert!(uploaded.json["requestId"].is_string());
     let (a, b) = (dp.create().await, dp.create().await);
     let ext =
         |aud| json!({"op": "add", "path": "/EXTERNAL_USER_ID-mk_1/audiences", "value": [aud]});
@@ -183,26 +200,32 @@ async fn erased_users_are_recorded_and_leave_every_audience() {
     ]))
     .await;
     let advertiser = DEMO_NUMERIC_ID.to_string();
-    let answer = dp
+    // Refused whole: a type the schema does not list, an advertiser of another account.
+    let refused = dp
         .erase(json!([
-            {"userId": [{"type": "COOKIE", "id": VID}], "advertiserId": advertiser},
-            {"userId": [{"type": "EXTERNAL_USER_ID", "id": "mk_1"}], "advertiserId": DEMO_NUMERIC_ID},
-            {"userId": [{"type": "EMAIL", "id": "x"}], "advertiserId": advertiser},
+            {"userId": {"type": "COOKIE", "value": VID}, "advertiserId": advertiser},
+            {"userId": {"type": "EMAIL", "value": "x"}, "advertiserId": advertiser},
             {"userId": [{"type": "COOKIE", "id": VID2}], "advertiserId": "999"},
         ]))
         .await;
-    assert_eq!(answer.status, 207, "{:?}", answer.json);
-    assert_eq!(answer.json["success"], json!([{"index": 0}, {"index": 1}]));
-    let located: Vec<&str> = answer.json["error"]
+    assert_eq!(refused.status, 400, "{:?}", refused.json);
+    let located: Vec<&str> = refused.json["error"]["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["errors"][0]["fieldLocation"].as_str().unwrap())
+        .map(|e| e["fieldName"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        located,
-        ["users[2].userId[0].type", "users[3].advertiserId"]
-    );
+    assert_eq!(located, ["users[1].userId.type", "users[2].advertiserId"]);
+    assert_eq!(dp.get("/__emulator/erasures").await, json!([]));
+    // Both documented forms: the OpenAPI schema's and the guide page's.
+    let answer = dp
+        .erase(json!([
+            {"userId": {"type": "COOKIE", "value": VID}, "advertiserId": advertiser, "consentTime": 1_581_557_890_000u64},
+            {"userId": [{"type": "EXTERNAL_USER_ID", "id": "mk_1"}], "advertiserId": DEMO_NUMERIC_ID, "consentTime": 1000},
+        ]))
+        .await;
+    assert_eq!(answer.status, 202, "{:?}", answer.json);
+    assert!(answer.json["requestId"].is_string());
     let audiences = dp.get("/__emulator/audiences").await;
     assert_eq!(audiences[0]["cookieMembers"], json!([VID2]));
     assert_eq!(audiences[0]["members"], json!([]));
@@ -216,9 +239,41 @@ async fn erased_users_are_recorded_and_leave_every_audience() {
         .map(|e| (e["type"].as_str().unwrap(), e["id"].as_str().unwrap()))
         .collect();
     assert_eq!(erased, [("COOKIE", VID), ("EXTERNAL_USER_ID", "mk_1")]);
-    // An erased external id must be uploaded again before it joins an audience.
+    let forms: Vec<&str> = erasures
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["form"].as_str().unwrap())
+        .collect();
+    assert_eq!(forms, ["openapi", "guide"]);
+    assert_eq!(erasures[0]["consentTime"], 1_581_557_890_000u64);
+    // An erased external id must be uploaded again before it joins an audience: taken,
+    // but not matched.
     let again = dp.patch(json!([ext(a)])).await;
-    assert_eq!(again.json["success"], json!([]));
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        dp.get("/__emulator/audiences").await[0]["members"],
+        json!([])
+    );
+    // The limits: 1,000 users (413 INPUT_TOO_LARGE), and operation is DELETE.
+    let many: Vec<Value> = (0..1_001)
+        .map(|i| json!({"userId": {"type": "COOKIE", "value": format!("{i:032x}")}}))
+        .collect();
+    let too_many = dp.erase(Value::Array(many)).await;
+    assert_eq!(too_many.status, 413);
+    assert_eq!(
+        too_many.json["error"]["errors"][0]["errorType"],
+        "INPUT_TOO_LARGE"
+    );
+    let wrong_op = dp
+        .send(
+            "PATCH",
+            "/v2/dp/users",
+            "application/json",
+            &json!({"users": [{"userId": {"type": "COOKIE", "value": VID}}], "operation": "UPDATE"}),
+        )
+        .await;
+    assert_eq!(wrong_op.status, 400);
     // Strict shape: no users, unknown fields, the wrong media type.
     assert_eq!(dp.erase(json!([])).await.status, 400);
     let extra = dp

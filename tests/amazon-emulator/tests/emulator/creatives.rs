@@ -1,20 +1,31 @@
-//! DSP trafficking writes over HTTP: third-party creatives, ad experiences, associations
-//! (20 per call, campaign state), moderation moved by the control, paging.
+//! DSP trafficking writes over HTTP, in the shapes of Amazon's guide samples
+//! (`creative-management.md`, `creative-associations.md`): one creative per create, `PATCH`
+//! per creative, ad experiences as objects, `associations` (20 per call, campaign state,
+//! no weight on random rotation), moderation moved by the control, paging; the
+//! `/adsApi/v1` forms refused.
 
-use amazon_emulator::{AdGroup, Campaign, Config, DEMO_ACCOUNT_ID};
+use amazon_emulator::{
+    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_PROFILE_ID,
+};
 use serde_json::{Value, json};
 
-use crate::support::{Answer, Emu, ads_headers, config, start_with};
+use crate::support::{Answer, Emu, config, start_with};
 
 fn with_campaigns() -> Config {
     let mut config = config();
     let group =
         |id: &str, kind: &str| AdGroup::new(id, kind, "2026-09-01T00:00:00Z", &["AMAZON"], &[]);
+    let mut weighted = group("g5", "DISPLAY");
+    weighted.creative_rotation_type = Some("WEIGHTED".to_owned());
     config.advertisers[0].campaigns = vec![
         Campaign::new(
             "c1",
             "ACTIVE",
-            vec![group("g1", "DISPLAY"), group("g2", "ONLINE_VIDEO")],
+            vec![
+                group("g1", "DISPLAY"),
+                group("g2", "ONLINE_VIDEO"),
+                weighted,
+            ],
         ),
         Campaign::new("c2", "INACTIVE", vec![group("g3", "DISPLAY")]),
         Campaign::new("c3", "ACTIVE", vec![group("g4", "AUDIO")]),
@@ -22,21 +33,40 @@ fn with_campaigns() -> Config {
     config
 }
 
-async fn call(emu: &Emu, method: &str, path: &str, body: Value) -> Answer {
+/// A `/dsp/v1` call with the three headers of Amazon's migration notes.
+async fn call_with(emu: &Emu, method: &str, path: &str, body: Value, scope: bool) -> Answer {
     let bearer = format!("Bearer {}", emu.access_token().await);
-    let mut headers = ads_headers(&bearer);
-    headers.push(("content-type", "application/json"));
-    emu.send(method, path, &headers, body.to_string()).await
+    let profile = DEMO_PROFILE_ID.to_string();
+    let mut headers = vec![
+        ("authorization", bearer.as_str()),
+        ("amazon-advertising-api-clientid", DEMO_CLIENT_ID),
+        ("amazon-ads-accountid", DEMO_ACCOUNT_ID),
+        ("content-type", "application/json"),
+    ];
+    if scope {
+        headers.push(("amazon-advertising-api-scope", profile.as_str()));
+    }
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    emu.send(method, path, &headers, body).await
 }
 
+async fn call(emu: &Emu, method: &str, path: &str, body: Value) -> Answer {
+    call_with(emu, method, path, body, true).await
+}
+
+/// `creative-management.md`, "Third party display".
 fn display(name: &str) -> Value {
     json!({
         "name": name,
-        "language": "en_US",
+        "language": "en",
         "country": "US",
         "adCreativeFormatProperties": {
             "adCreativeFormatType": "THIRD_PARTY",
-            "creativeSizes": [{"width": 300, "height": 250}],
+            "creativeSizes": [{"width": 300, "height": 250, "responsive": false}],
             "thirdPartyTag": {
                 "tagSource": "<script src=\"https://ads.example/t.js?cb=${CACHEBUSTER}\"></script>",
                 "tagType": "DISPLAY",
@@ -46,10 +76,11 @@ fn display(name: &str) -> Value {
     })
 }
 
+/// `creative-management.md`, "Third party video".
 fn video(name: &str) -> Value {
     json!({
         "name": name,
-        "language": "en_US",
+        "language": "en",
         "country": "US",
         "adCreativeFormatProperties": {
             "adCreativeFormatType": "THIRD_PARTY",
@@ -57,19 +88,25 @@ fn video(name: &str) -> Value {
                 "tagSource": "https://ads.example/vast.xml?cb=${CACHEBUSTER}",
                 "tagType": "VAST_VPAID",
                 "destinationOnAmazon": "OFF_AMAZON"
-            }
+            },
+            "trackingUrls": [{"type": "IMPRESSION", "url": "https://www.amazon.com/?test", "associatedAdExperience": "THIRD_PARTY_VIDEO"}]
         }
     })
 }
 
-async fn create(emu: &Emu, items: Vec<Value>) -> Answer {
-    call(
-        emu,
-        "POST",
-        "/dsp/v1/adCreatives",
-        json!({ "adCreatives": items }),
-    )
-    .await
+async fn create(emu: &Emu, creative: Value) -> Answer {
+    call(emu, "POST", "/dsp/v1/adCreatives", creative).await
+}
+
+/// Creates each creative, one call each, and answers their ids.
+async fn create_all(emu: &Emu, creatives: Vec<Value>) -> Vec<String> {
+    let mut ids = Vec::new();
+    for creative in creatives {
+        let answer = create(emu, creative).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.json);
+        ids.push(answer.json["adCreativeId"].as_str().unwrap().to_owned());
+    }
+    ids
 }
 
 async fn experience(emu: &Emu, id: &str, kind: &str) -> Answer {
@@ -77,7 +114,7 @@ async fn experience(emu: &Emu, id: &str, kind: &str) -> Answer {
         emu,
         "PUT",
         "/dsp/v1/adExperiences",
-        json!({ "adCreativeId": id, "adExperiences": [kind] }),
+        json!({ "adCreativeId": id, "adExperiences": [{"adExperience": kind}] }),
     )
     .await
 }
@@ -85,60 +122,76 @@ async fn experience(emu: &Emu, id: &str, kind: &str) -> Answer {
 async fn associate(emu: &Emu, pairs: &[(&str, &str)]) -> Answer {
     let items: Vec<Value> = pairs
         .iter()
-        .map(|(g, c)| json!({"adGroupId": g, "adCreativeId": c, "weight": 100, "state": "ENABLED"}))
+        .map(|(g, c)| json!({"adGroupId": g, "adCreativeId": c, "state": "ACTIVE"}))
         .collect();
     call(
         emu,
         "POST",
         "/dsp/v1/adCreatives/associations/adGroups",
-        json!({ "adCreativeAssociations": items }),
+        json!({ "associations": items }),
     )
     .await
 }
 
-fn ids(answer: &Answer) -> Vec<String> {
-    answer.json["success"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["adCreativeId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
-async fn creatives_are_created_checked_and_updated() {
+async fn creatives_are_created_one_per_call_checked_and_patched() {
     let emu = start_with(with_campaigns()).await;
+    let created = create(&emu, display("d")).await;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    let id = created.json["adCreativeId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created.json.as_object().unwrap().len(),
+        1,
+        "{:?}",
+        created.json
+    );
+
     let mut bad = display("insecure");
     bad["adCreativeFormatProperties"]["thirdPartyTag"]["tagSource"] =
         json!("<img src=\"http://ads.example/i.gif\">");
-    let answer = create(&emu, vec![display("d"), bad, video("v")]).await;
-    assert_eq!(answer.status, 207, "{:?}", answer.json);
-    assert_eq!(answer.json["success"].as_array().unwrap().len(), 2);
-    assert_eq!(answer.json["error"][0]["index"], 1);
-    assert_eq!(answer.json["error"][0]["code"], "BAD_REQUEST");
+    let refused = create(&emu, bad).await;
+    assert_eq!(refused.status, 400);
     assert!(
-        answer.json["error"][0]["description"]
+        refused.json["message"]
             .as_str()
             .unwrap()
-            .contains("adCreatives[1].adCreativeFormatProperties.thirdPartyTag.tagSource")
+            .contains("adCreativeFormatProperties.thirdPartyTag.tagSource"),
+        "{:?}",
+        refused.json
     );
-    let too_many: Vec<Value> = (0..21).map(|i| display(&format!("d{i}"))).collect();
-    assert_eq!(create(&emu, too_many).await.status, 400);
+    // The `/adsApi/v1` forms: a wrapped batch, a locale, bare tracker URLs.
+    let wrapped = create(&emu, json!({ "adCreatives": [display("w")] })).await;
+    assert_eq!(wrapped.status, 400);
+    let mut locale = display("l");
+    locale["language"] = json!("en_US");
+    assert_eq!(create(&emu, locale).await.status, 400);
+    let mut bare = video("t");
+    bare["adCreativeFormatProperties"]["trackingUrls"] = json!(["https://t.example/i"]);
+    assert_eq!(create(&emu, bare).await.status, 400);
+    // Without the profile header.
+    let unscoped = call_with(&emu, "POST", "/dsp/v1/adCreatives", display("s"), false).await;
+    assert_eq!(unscoped.status, 400);
+    assert_eq!(create(&emu, video("v")).await.status, 200);
 
-    let id = ids(&answer)[0].clone();
-    let mut changed = display("d2");
-    changed["adCreativeId"] = json!(id);
-    changed.as_object_mut().unwrap().remove("language");
-    changed.as_object_mut().unwrap().remove("country");
+    let changed = json!({"name": "d2", "adCreativeFormatProperties": display("x")["adCreativeFormatProperties"]});
     let update = call(
         &emu,
         "PATCH",
-        "/dsp/v1/adCreatives",
-        json!({"adCreatives": [changed, {"adCreativeId": "nope", "name": "x"}]}),
+        &format!("/dsp/v1/adCreatives/{id}"),
+        changed.clone(),
     )
     .await;
-    assert_eq!(update.status, 207, "{:?}", update.json);
-    assert_eq!(update.json["error"][0]["code"], "NOT_FOUND");
+    assert_eq!(update.status, 204, "{:?}", update.json);
+    let missing = call(&emu, "PATCH", "/dsp/v1/adCreatives/nope", changed.clone()).await;
+    assert_eq!(missing.status, 404);
+    let batch = call(
+        &emu,
+        "PATCH",
+        "/dsp/v1/adCreatives",
+        json!({"adCreatives": [changed]}),
+    )
+    .await;
+    assert_eq!(batch.status, 404, "no batch update path");
     let state = emu
         .send(
             "GET",
@@ -157,13 +210,26 @@ async fn creatives_are_created_checked_and_updated() {
             .unwrap()
             .contains("${CACHEBUSTER}")
     );
+
+    // "Listing ad creatives": by name, with ids.
+    let list = call(
+        &emu,
+        "POST",
+        "/dsp/v1/adCreatives/list",
+        json!({"maxResults": 1, "nextToken": null}),
+    )
+    .await;
+    assert_eq!(list.status, 200, "{:?}", list.json);
+    assert_eq!(list.json["adCreatives"][0]["name"], "d2");
+    assert_eq!(list.json["adCreatives"][0]["adCreativeId"], id.as_str());
+    assert_eq!(list.json["totalResults"], 2);
+    assert!(list.json["nextToken"].is_string());
 }
 
 #[tokio::test]
 async fn ad_experiences_are_set_once_and_must_match_the_tag() {
     let emu = start_with(with_campaigns()).await;
-    let created = create(&emu, vec![display("d"), video("v")]).await;
-    let ids = ids(&created);
+    let ids = create_all(&emu, vec![display("d"), video("v")]).await;
     assert_eq!(
         experience(&emu, &ids[0], "THIRD_PARTY_VIDEO").await.status,
         400
@@ -172,15 +238,17 @@ async fn ad_experiences_are_set_once_and_must_match_the_tag() {
         experience(&emu, &ids[0], "THIRD_PARTY_DISPLAY")
             .await
             .status,
-        200
+        204
     );
-    assert_eq!(
-        experience(&emu, &ids[0], "THIRD_PARTY_DISPLAY")
-            .await
-            .status,
-        200,
-        "the same value again is taken"
-    );
+    // The one sample with a string is taken too.
+    let string = call(
+        &emu,
+        "PUT",
+        "/dsp/v1/adExperiences",
+        json!({ "adCreativeId": ids[0], "adExperiences": ["THIRD_PARTY_DISPLAY"] }),
+    )
+    .await;
+    assert_eq!(string.status, 204, "the same value again is taken");
     assert_eq!(
         experience(&emu, &ids[1], "THIRD_PARTY_AUDIO").await.status,
         400
@@ -190,30 +258,25 @@ async fn ad_experiences_are_set_once_and_must_match_the_tag() {
         404
     );
     // The tag type cannot change once the experience is set.
-    let mut to_video = video("d");
-    to_video["adCreativeId"] = json!(ids[0]);
-    for field in ["language", "country"] {
-        to_video.as_object_mut().unwrap().remove(field);
-    }
+    let to_video = json!({"adCreativeFormatProperties": video("d")["adCreativeFormatProperties"]});
     let answer = call(
         &emu,
         "PATCH",
-        "/dsp/v1/adCreatives",
-        json!({"adCreatives": [to_video]}),
+        &format!("/dsp/v1/adCreatives/{}", ids[0]),
+        to_video,
     )
     .await;
-    assert_eq!(answer.json["error"][0]["index"], 0, "{:?}", answer.json);
+    assert_eq!(answer.status, 400, "{:?}", answer.json);
 }
 
 #[tokio::test]
 async fn associations_are_batched_checked_and_start_moderation() {
     let emu = start_with(with_campaigns()).await;
-    let created = create(
+    let ids = create_all(
         &emu,
         vec![display("d"), video("v"), display("no experience")],
     )
     .await;
-    let ids = ids(&created);
     experience(&emu, &ids[0], "THIRD_PARTY_DISPLAY").await;
     experience(&emu, &ids[1], "THIRD_PARTY_VIDEO").await;
     let answer = associate(
@@ -231,13 +294,18 @@ async fn associations_are_batched_checked_and_start_moderation() {
     )
     .await;
     assert_eq!(answer.status, 207, "{:?}", answer.json);
-    let success: Vec<u64> = answer.json["success"]
+    let success: Vec<(u64, &str)> = answer.json["success"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["index"].as_u64().unwrap())
+        .map(|s| {
+            (
+                s["index"].as_u64().unwrap(),
+                s["adGroupId"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(success, [0, 1]);
+    assert_eq!(success, [(0, "g1"), (1, "g2")]);
     let codes: Vec<(u64, &str)> = answer.json["error"]
         .as_array()
         .unwrap()
@@ -261,8 +329,59 @@ async fn associations_are_batched_checked_and_start_moderation() {
             .unwrap()
             .contains("campaign c2 is INACTIVE")
     );
+    assert_eq!(answer.json["error"][0]["adGroupId"], "g3");
     let pairs: Vec<(&str, &str)> = (0..21).map(|_| ("g1", ids[0].as_str())).collect();
     assert_eq!(associate(&emu, &pairs).await.status, 400, "21 in one call");
+    // The `/adsApi/v1` wrapper and states.
+    let old = call(
+        &emu,
+        "POST",
+        "/dsp/v1/adCreatives/associations/adGroups",
+        json!({"adCreativeAssociations": [{"adGroupId": "g5", "adCreativeId": ids[0], "state": "ACTIVE"}]}),
+    )
+    .await;
+    assert_eq!(old.status, 400);
+    let enabled = call(
+        &emu,
+        "POST",
+        "/dsp/v1/adCreatives/associations/adGroups",
+        json!({"associations": [{"adGroupId": "g5", "adCreativeId": ids[0], "state": "ENABLED"}]}),
+    )
+    .await;
+    assert_eq!(enabled.json["error"][0]["index"], 0, "{:?}", enabled.json);
+    assert!(
+        enabled.json.get("success").is_none(),
+        "an empty array is left out"
+    );
+    // Weight: refused on random rotation (g1), taken on weighted (g5).
+    let weighted = |group: &str| json!({"associations": [{"adGroupId": group, "adCreativeId": ids[0], "weight": 100}]});
+    let random = call(
+        &emu,
+        "POST",
+        "/dsp/v1/adCreatives/associations/adGroups",
+        weighted("g1"),
+    )
+    .await;
+    assert!(
+        random.json["error"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("weight"),
+        "{:?}",
+        random.json
+    );
+    let taken = call(
+        &emu,
+        "POST",
+        "/dsp/v1/adCreatives/associations/adGroups",
+        weighted("g5"),
+    )
+    .await;
+    assert_eq!(taken.json["success"][0]["index"], 0, "{:?}", taken.json);
+    assert!(
+        taken.json.get("error").is_none(),
+        "an empty array is left out"
+    );
 
     // Moderation: PENDING after the first association; 404 before.
     let moderation = |id: String| {
@@ -279,7 +398,7 @@ async fn associations_are_batched_checked_and_start_moderation() {
     };
     let first = moderation(ids[0].clone()).await;
     assert_eq!(
-        first.json["moderationStatus"], "PENDING",
+        first.json["adCreativeStatuses"][0]["adCreativeModerationStatus"], "PENDING",
         "{:?}",
         first.json
     );
@@ -289,8 +408,7 @@ async fn associations_are_batched_checked_and_start_moderation() {
 #[tokio::test]
 async fn the_control_moves_moderation_and_the_list_pages() {
     let emu = start_with(with_campaigns()).await;
-    let created = create(&emu, vec![display("a"), display("b"), display("c")]).await;
-    let ids = ids(&created);
+    let ids = create_all(&emu, vec![display("a"), display("b"), display("c")]).await;
     for id in &ids {
         experience(&emu, id, "THIRD_PARTY_DISPLAY").await;
     }
@@ -320,9 +438,8 @@ async fn the_control_moves_moderation_and_the_list_pages() {
 
     let list = |next: Option<String>| {
         let emu = emu.clone();
-        let ids = ids.clone();
         async move {
-            let mut body = json!({"adCreativeIdFilter": ids, "maxResults": 2});
+            let mut body = json!({"adGroupIdFilter": {"include": ["g1"]}, "maxResults": 2});
             if let Some(next) = next {
                 body["nextToken"] = json!(next);
             }
@@ -335,39 +452,54 @@ async fn the_control_moves_moderation_and_the_list_pages() {
             .await
         }
     };
+    let status = |answer: &Answer, i: usize| {
+        answer.json["associationStatuses"][i]["adExperiences"][0]["associationModerationStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
     let first = list(None).await;
     assert_eq!(first.status, 200, "{:?}", first.json);
-    assert_eq!(first.json["moderations"][0]["moderationStatus"], "APPROVED");
+    assert_eq!(status(&first, 0), "APPROVED");
+    assert_eq!(status(&first, 1), "NOT_APPROVED");
     assert_eq!(
-        first.json["moderations"][1]["moderationStatus"],
-        "NOT_APPROVED"
-    );
-    assert_eq!(
-        first.json["moderations"][1]["reasons"][0],
+        first.json["associationStatuses"][1]["adExperiences"][0]["associationModerationReasons"][0],
         "landing page unreachable"
     );
     let next = first.json["nextToken"].as_str().unwrap().to_owned();
     let second = list(Some(next)).await;
-    assert_eq!(second.json["moderations"][0]["moderationStatus"], "PENDING");
+    assert_eq!(status(&second, 0), "PENDING");
     assert!(second.json.get("nextToken").is_none());
+    // The old filter form, and more than 20 ids, are refused.
+    for body in [
+        json!({"adCreativeIdFilter": [ids[0]]}),
+        json!({"adGroupIdFilter": {"include": (0..21).map(|i| format!("g{i}")).collect::<Vec<_>>()}}),
+        json!({}),
+    ] {
+        let answer = call(
+            &emu,
+            "POST",
+            "/dsp/v1/adCreatives/associations/adGroups/moderations/list",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{body}");
+    }
 
     // A changed tag goes back to moderation.
-    let mut changed = display("a");
-    changed["adCreativeId"] = json!(ids[0]);
-    changed["adCreativeFormatProperties"]["thirdPartyTag"]["tagSource"] =
+    let mut changed = display("a")["adCreativeFormatProperties"].clone();
+    changed["thirdPartyTag"]["tagSource"] =
         json!("<script src=\"https://ads.example/t2.js\"></script>");
-    for field in ["language", "country"] {
-        changed.as_object_mut().unwrap().remove(field);
-    }
-    call(
+    let patched = call(
         &emu,
         "PATCH",
-        "/dsp/v1/adCreatives",
-        json!({"adCreatives": [changed]}),
+        &format!("/dsp/v1/adCreatives/{}", ids[0]),
+        json!({ "adCreativeFormatProperties": changed }),
     )
     .await;
+    assert_eq!(patched.status, 204);
     let again = list(None).await;
-    assert_eq!(again.json["moderations"][0]["moderationStatus"], "PENDING");
+    assert_eq!(status(&again, 0), "PENDING");
     let requests = emu.requests().await;
     assert!(requests.iter().any(|r| r["endpoint"] == "dspModerations"));
 }

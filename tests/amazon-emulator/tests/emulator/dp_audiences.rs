@@ -59,11 +59,11 @@ impl Dp {
             .send(
                 "POST",
                 "/v2/dp/audiencemetadata/",
-                &metadata(json!(DEMO_NUMERIC_ID.to_string())),
+                &metadata(json!(DEMO_NUMERIC_ID)),
             )
             .await;
         assert_eq!(answer.status, 200, "{:?}", answer.json);
-        answer.json["audienceId"].as_u64().unwrap()
+        answer.json["audience"]["id"].as_u64().unwrap()
     }
 
     async fn upload_records(&self, users: &[&str], with_scope: bool) {
@@ -81,7 +81,7 @@ impl Dp {
             .emu
             .send("POST", "/dp/records/hashed", &headers, body)
             .await;
-        assert_eq!(answer.status, 202, "{:?}", answer.json);
+        assert_eq!(answer.status, 200, "{:?}", answer.json);
     }
 
     async fn patch(&self, patches: Value) -> Answer {
@@ -108,11 +108,9 @@ async fn uploaded_ids_are_added_to_and_removed_from_an_audience() {
             patch("add", "u_2", &[audience])
         ]))
         .await;
-    assert_eq!(added.status, 207);
-    assert_eq!(
-        added.json,
-        json!({"success": [{"index": 0}, {"index": 1}], "error": []})
-    );
+    // data-provider.yaml's 200: `{jobId, requestId}`.
+    assert_eq!(added.status, 200);
+    assert!(added.json["jobId"].is_string() && added.json["requestId"].is_string());
     let audiences = dp.audiences().await;
     assert_eq!(audiences[0]["kind"], "DATA_PROVIDER");
     assert_eq!(audiences[0]["members"], json!(["u_1", "u_2"]));
@@ -141,7 +139,7 @@ async fn uploaded_ids_are_added_to_and_removed_from_an_audience() {
 }
 
 #[tokio::test]
-async fn each_patch_succeeds_or_fails_on_its_own() {
+async fn a_request_is_taken_whole_or_refused_whole() {
     let dp = Dp::start().await;
     dp.upload_records(&["u_1"], true).await;
     let audience = dp.create().await;
@@ -149,39 +147,61 @@ async fn each_patch_succeeds_or_fails_on_its_own() {
     let answer = dp
         .patch(json!([
             patch("add", "u_1", &[audience]),
-            patch("add", "u_never", &[audience]),
-            patch("add", "u_1", &[audience, amc_like]),
             {"op": "add", "path": "/MAID-abc/audiences", "value": [audience]},
+            {"op": "add", "path": "/COOKIE-bad id/audiences", "value": [audience]}
+        ]))
+        .await;
+    assert_eq!(answer.status, 400);
+    let errors = answer.json["error"]["errors"].as_array().unwrap();
+    let located: Vec<&str> = errors
+        .iter()
+        .map(|e| e["fieldName"].as_str().unwrap())
+        .collect();
+    assert_eq!(located, ["patches[1].path", "patches[2].path"]);
+    assert_eq!(answer.json["error"]["httpStatusCode"], "400");
+    assert_eq!(dp.audiences().await[0]["members"], json!([]));
+    // What the file itself refuses (an `op` outside its enum) is refused before any handler.
+    let answer = dp
+        .patch(json!([
+            patch("add", "u_1", &[audience]),
             patch("replace", "u_1", &[audience])
         ]))
         .await;
-    assert_eq!(answer.status, 207);
-    assert_eq!(answer.json["success"], json!([{"index": 0}]));
-    let errors = answer.json["error"].as_array().unwrap();
-    let located: Vec<(u64, &str)> = errors
-        .iter()
-        .map(|e| {
-            (
-                e["index"].as_u64().unwrap(),
-                e["errors"][0]["fieldLocation"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        located,
-        [
-            (1, "patches[1].path"),
-            (2, "patches[2].value[1]"),
-            (3, "patches[3].path"),
-            (4, "patches[4].op")
-        ]
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/patches/1/op"),
+        "{:?}",
+        answer.json
     );
-    assert_eq!(errors[0]["errors"][0]["code"], "NOT_FOUND");
+    assert_eq!(dp.audiences().await[0]["members"], json!([]));
+    // An audience this grant cannot reach: 404, nothing applied.
+    let gone = dp
+        .patch(json!([
+            patch("add", "u_1", &[audience]),
+            patch("add", "u_1", &[audience, amc_like])
+        ]))
+        .await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(
+        gone.json["error"]["errors"][0]["fieldName"],
+        "patches[1].value[1]"
+    );
+    assert_eq!(dp.audiences().await[0]["members"], json!([]));
+    // An id never uploaded is taken but joins nothing (only matched records do).
+    let answer = dp
+        .patch(json!([
+            patch("add", "u_1", &[audience]),
+            patch("add", "u_never", &[audience])
+        ]))
+        .await;
+    assert_eq!(answer.status, 200);
     assert_eq!(dp.audiences().await[0]["members"], json!(["u_1"]));
     let log = dp.emu.requests().await;
     let outcomes = &log.last().unwrap()["outcomes"];
     assert_eq!(outcomes[0]["accepted"], true);
-    assert_eq!(outcomes[2]["accepted"], false);
 }
 
 #[tokio::test]
@@ -210,15 +230,17 @@ async fn amc_and_data_provider_audiences_stay_apart() {
         .send("POST", "/amc/audiences/metadata", &headers, amc_body)
         .await;
     let amc_id = amc.json["audienceId"].as_u64().unwrap();
-    assert_eq!(amc_id, audience + 1, "one audience id sequence");
+    assert!(amc_id > audience, "one audience id sequence");
     let answer = dp.patch(json!([patch("add", "u_1", &[amc_id])])).await;
+    assert_eq!(answer.status, 404);
     assert_eq!(
-        answer.json["error"][0]["errors"][0]["fieldLocation"],
+        answer.json["error"]["errors"][0]["fieldName"],
         "patches[0].value[0]"
     );
     // Records uploaded without a Scope count for every account the grant reaches.
     let answer = dp.patch(json!([patch("add", "u_1", &[audience])])).await;
-    assert_eq!(answer.json["success"], json!([{"index": 0}]));
+    assert_eq!(answer.status, 200);
+    assert_eq!(dp.audiences().await[0]["members"], json!(["u_1"]));
     let kinds: Vec<Value> = dp
         .audiences()
         .await
@@ -240,19 +262,66 @@ async fn audience_metadata_is_validated_and_scoped() {
             &metadata(json!(DEMO_NUMERIC_ID)),
         )
         .await;
+    // data-provider.yaml's 200: `{requestId, audience: {id, name, …}}`.
     assert_eq!(number.status, 200);
-    assert!(number.json["audienceId"].is_u64());
-    let mut invalid = metadata(json!("583000000000001"));
-    invalid["metadata"]["dataSourceCountry"] = json!(["UK"]);
-    invalid["metadata"]["ttl"] = json!(34_300_801);
+    assert!(number.json["audience"]["id"].is_u64());
+    assert!(number.json["requestId"].is_string());
+    assert_eq!(number.json["audience"]["advertiserId"], DEMO_NUMERIC_ID);
+    assert_eq!(
+        number.json["audience"]["metadata"]["externalAudienceId"],
+        "cart-v1"
+    );
+    // advertiserId is an int64: its digits as a string are refused.
+    let text = dp
+        .send(
+            "POST",
+            "/v2/dp/audiencemetadata/",
+            &metadata(json!(DEMO_NUMERIC_ID.to_string())),
+        )
+        .await;
+    assert_eq!(text.status, 400);
+    assert!(
+        text.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/advertiserId"),
+        "{:?}",
+        text.json
+    );
+    // What the file allows and the emulator refuses: a country that is not ISO 3166-1.
+    let mut invalid = metadata(json!(DEMO_NUMERIC_ID));
+    invalid["metadata"]["dataSourceCountry"] = json!(["UK", "US"]);
     let answer = dp.send("POST", "/v2/dp/audiencemetadata/", &invalid).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.json["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        answer.json["error"]["errors"][0]["fieldName"],
+        "metadata.dataSourceCountry[0]"
+    );
+    // A ttl over 13 months: the file's maximum.
+    let mut long = metadata(json!(DEMO_NUMERIC_ID));
+    long["metadata"]["ttl"] = json!(34_300_801);
+    let answer = dp.send("POST", "/v2/dp/audiencemetadata/", &long).await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("/metadata/ttl")
+    );
+    // ttl is optional in the schema.
+    let mut no_ttl = metadata(json!(DEMO_NUMERIC_ID));
+    no_ttl["metadata"].as_object_mut().unwrap().remove("ttl");
+    assert_eq!(
+        dp.send("POST", "/v2/dp/audiencemetadata/", &no_ttl)
+            .await
+            .status,
+        200
+    );
     let stranger = dp
         .send(
             "POST",
             "/v2/dp/audiencemetadata/",
-            &metadata(json!("583000000000999")),
+            &metadata(json!(583_000_000_000_999u64)),
         )
         .await;
     assert_eq!(stranger.status, 403);
@@ -313,13 +382,28 @@ async fn patch_envelopes_are_checked_synchronously() {
         )
         .await;
     assert_eq!(unknown.status, 400);
-    let huge: Vec<Value> = (0..20_000)
-        .map(|n| patch("add", &format!("user_{n:08}"), &[audience]))
-        .collect();
-    let too_large = dp.patch(Value::Array(huge)).await;
+    // "a maximum of 6MB or 2000 records" (data-provider.yaml): 2,000 go, 2,001 do not.
+    let many = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| patch("add", &format!("user_{i:08}"), &[audience]))
+            .collect()
+    };
+    assert_eq!(dp.patch(Value::Array(many(2_000))).await.status, 200);
+    let too_many = dp.patch(Value::Array(many(2_001))).await;
+    assert_eq!(too_many.status, 413);
     assert_eq!(
-        (too_large.status, too_large.json["code"].as_str()),
-        (413, Some("CONTENT_TOO_LARGE"))
+        too_many.json["error"]["errors"][0]["errorType"],
+        "INPUT_TOO_LARGE"
+    );
+    let long_id = "u".repeat(128);
+    let heavy: Vec<Value> = (0..2_000)
+        .map(|_| json!({"op": "add", "path": format!("/EXTERNAL_USER_ID-{long_id}/audiences"), "value": vec![audience; 200]}))
+        .collect();
+    let too_large = dp.patch(Value::Array(heavy)).await;
+    assert_eq!(too_large.status, 413);
+    assert_eq!(
+        too_large.json["error"]["errors"][0]["errorType"],
+        "INPUT_TOO_LARGE"
     );
     let mut headers = dp_headers(&dp.bearer, &dp.scope);
     headers.retain(|(name, _)| *name != "amazon-advertising-api-scope");

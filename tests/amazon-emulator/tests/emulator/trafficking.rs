@@ -1,10 +1,23 @@
 //! DSP trafficking reads (`/dsp/v1/campaigns/list`, `…/adGroups/list`, `…/targets/list`)
-//! over HTTP, with campaigns set through the config and the control.
+//! over HTTP, with campaigns set through the config and the control; the targets list in
+//! the shape of `developer-guide.md`'s sample.
 
-use amazon_emulator::{AdGroup, Campaign, Config, DEMO_ACCOUNT_ID};
+use amazon_emulator::{
+    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_PROFILE_ID,
+};
 use serde_json::{Value, json};
 
-use crate::support::{Emu, ads_headers, config, start_with};
+use crate::support::{Emu, config, start_with};
+
+/// The three headers of Amazon's `/dsp/v1` migration notes.
+fn dsp_headers<'a>(bearer: &'a str, profile: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("authorization", bearer),
+        ("amazon-advertising-api-clientid", DEMO_CLIENT_ID),
+        ("amazon-ads-accountid", DEMO_ACCOUNT_ID),
+        ("amazon-advertising-api-scope", profile),
+    ]
+}
 
 fn group(id: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
     AdGroup::new(id, "DISPLAY", "2026-09-01T00:00:00Z", sources, audiences)
@@ -21,8 +34,12 @@ fn with_campaigns() -> Config {
             "c1",
             "ACTIVE",
             vec![
-                group("g1", &["AMAZON", "APD"], &[("AMAZON", false)]),
-                group("g2", &["DEAL"], &[("ADVERTISER", false)]),
+                group(
+                    "g1",
+                    &["AMAZON", "AMAZON_PUBLISHER_DIRECT"],
+                    &[("AMAZON", false)],
+                ),
+                group("g2", &["DEAL"], &[("ADVERTISER", false), ("AMC", true)]),
             ],
         ),
         campaign("c2", "INACTIVE", vec![group("g3", &[], &[])]),
@@ -32,9 +49,10 @@ fn with_campaigns() -> Config {
 
 async fn list(emu: &Emu, what: &str, body: Value) -> crate::support::Answer {
     let bearer = format!("Bearer {}", emu.access_token().await);
+    let profile = DEMO_PROFILE_ID.to_string();
     emu.post_json(
         &format!("/dsp/v1/{what}/list"),
-        &ads_headers(&bearer),
+        &dsp_headers(&bearer, &profile),
         &body,
     )
     .await
@@ -48,7 +66,7 @@ async fn campaigns_page_with_a_next_token() {
     assert_eq!(first.json["campaigns"][0]["campaignId"], "c1");
     assert_eq!(first.json["campaigns"][0]["state"], "ACTIVE");
     assert_eq!(
-        first.json["campaigns"][0]["endDateTime"],
+        first.json["campaigns"][0]["flights"]["flights"][0]["endDateTime"],
         "2026-12-31T23:59:59Z"
     );
     let token = first.json["nextToken"].as_str().unwrap().to_owned();
@@ -85,15 +103,20 @@ async fn ad_groups_and_targets_of_campaigns() {
     assert_eq!(ids, ["g1", "g2"]);
     assert_eq!(groups.json["adGroups"][0]["campaignId"], "c1");
     assert_eq!(groups.json["adGroups"][0]["inventoryType"], "DISPLAY");
+    assert_eq!(groups.json["adGroups"][0]["creativeRotationType"], "RANDOM");
 
     let sources = list(
         &emu,
         "targets",
-        json!({"adGroupIdFilter": ["g1", "g2", "g3"], "targetTypeFilter": ["INVENTORY_SOURCE"]}),
+        json!({"filters": {"adGroupIdFilter": ["g1", "g2", "g3"], "targetTypeFilter": ["INVENTORY_SOURCE"]}}),
     )
     .await;
     let targets = sources.json["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 3);
+    assert_eq!(
+        targets[1]["targetDetails"]["inventorySourceTarget"]["inventorySourceType"],
+        "AMAZON_PUBLISHER_DIRECT"
+    );
     assert_eq!(
         targets[2]["targetDetails"]["inventorySourceTarget"]["inventorySourceType"],
         "DEAL"
@@ -101,30 +124,54 @@ async fn ad_groups_and_targets_of_campaigns() {
     let audiences = list(
         &emu,
         "targets",
-        json!({"adGroupIdFilter": ["g2"], "targetTypeFilter": ["AUDIENCE"]}),
+        json!({"filters": {"targetTypeFilter": ["AUDIENCE"], "adGroupIdFilter": ["g2"]}}),
     )
     .await;
-    assert_eq!(
-        audiences.json["targets"][0]["targetDetails"]["audienceTarget"]["audienceType"],
-        "ADVERTISER"
-    );
+    // The developer guide's answer: `negative` on the target, `targetType` inside the
+    // details, no audience type.
+    let targets = audiences.json["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0]["negative"], false);
+    assert_eq!(targets[1]["negative"], true);
+    assert_eq!(targets[1]["adProduct"], "AMAZON_DSP");
+    let details = &targets[1]["targetDetails"]["audienceTarget"];
+    assert_eq!(details["targetType"], "AUDIENCE");
+    assert_eq!(details["inGroupOperator"], "ALL");
+    assert!(details.get("audienceType").is_none() && targets[1].get("targetType").is_none());
 }
 
 #[tokio::test]
 async fn lists_are_strict() {
     let emu = start_with(with_campaigns()).await;
     let bearer = format!("Bearer {}", emu.access_token().await);
-    // No account header.
-    let headers = [
-        ("authorization", bearer.as_str()),
-        ("amazon-ads-clientid", amazon_emulator::DEMO_CLIENT_ID),
-    ];
+    let profile = DEMO_PROFILE_ID.to_string();
+    // Each of the three headers missing; the v1 client header instead of the older one.
+    for missing in 1..4 {
+        let mut headers = dsp_headers(&bearer, &profile);
+        headers.remove(missing);
+        let answer = emu
+            .post_json("/dsp/v1/campaigns/list", &headers, &json!({}))
+            .await;
+        assert_eq!(
+            answer.status,
+            400,
+            "without {}",
+            dsp_headers(&bearer, &profile)[missing].0
+        );
+    }
+    let mut v1 = dsp_headers(&bearer, &profile);
+    v1[1] = ("amazon-ads-clientid", DEMO_CLIENT_ID);
     let answer = emu
-        .post_json("/dsp/v1/campaigns/list", &headers, &json!({}))
+        .post_json("/dsp/v1/campaigns/list", &v1, &json!({}))
         .await;
     assert_eq!(answer.status, 400);
-    // An advertiser the grant does not reach.
-    let mut other = ads_headers(&bearer);
+    // A profile that is not the advertiser's; an advertiser the grant does not reach.
+    let mut other = dsp_headers(&bearer, "1");
+    let answer = emu
+        .post_json("/dsp/v1/campaigns/list", &other, &json!({}))
+        .await;
+    assert_eq!(answer.status, 403);
+    other = dsp_headers(&bearer, &profile);
     other[2] = ("amazon-ads-accountid", "583999");
     let answer = emu
         .post_json("/dsp/v1/campaigns/list", &other, &json!({}))
@@ -136,10 +183,15 @@ async fn lists_are_strict() {
         ("campaigns", json!({"advertiserId": DEMO_ACCOUNT_ID})),
         ("adGroups", json!({})),
         ("adGroups", json!({"campaignIdFilter": []})),
-        ("targets", json!({"adGroupIdFilter": ["g1"]})),
+        ("targets", json!({"filters": {"adGroupIdFilter": ["g1"]}})),
         (
             "targets",
-            json!({"adGroupIdFilter": ["g1"], "targetTypeFilter": ["DOMAIN"]}),
+            json!({"filters": {"adGroupIdFilter": ["g1"], "targetTypeFilter": ["DOMAIN"]}}),
+        ),
+        // The old top-level filters.
+        (
+            "targets",
+            json!({"adGroupIdFilter": ["g1"], "targetTypeFilter": ["AUDIENCE"]}),
         ),
     ] {
         let answer = list(&emu, what, body.clone()).await;
@@ -150,7 +202,7 @@ async fn lists_are_strict() {
         .send(
             "POST",
             "/dsp/v1/campaigns/list",
-            &ads_headers(&bearer),
+            &dsp_headers(&bearer, &profile),
             "{}",
         )
         .await;
