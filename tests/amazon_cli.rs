@@ -494,6 +494,7 @@ fn amc_upload_creates_the_data_set_once_and_loads_the_prepared_file() {
         "crm/2026-11-23.csv"
     );
     assert_eq!(upload["body"]["countryCode"], "US");
+    assert_eq!(upload["body"]["compressionFormat"], "NONE");
 
     // Again, while the job stays pending for two polls: the data set is reused.
     amazon.fault(json!({"endpoint": "amcUploads", "kind": "job_pending", "polls": 2}));

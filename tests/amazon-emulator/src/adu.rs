@@ -36,8 +36,20 @@ pub(crate) const DATA_TYPES: &[&str] =
     &["STRING", "DECIMAL", "INTEGER", "LONG", "TIMESTAMP", "DATE"];
 /// Column `columnType` values.
 pub(crate) const COLUMN_TYPES: &[&str] = &["DIMENSION", "METRIC"];
-/// Column `consentType` values (section A6).
-pub(crate) const CONSENT_TYPES: &[&str] = &["TCF", "GPP_String", "ACS"];
+/// Column `consentType` values. `advertiser-data-sets.md` disagrees with itself: its table
+/// lists `TCF`, `GPP_String` and `ACS`, its sample constructs `TCF`, `GPP`, and for ACS
+/// `amzn_ad_storage` / `amzn_user_data`. Every spelling is taken.
+pub(crate) const CONSENT_TYPES: &[&str] = &[
+    "TCF",
+    "GPP",
+    "GPP_String",
+    "ACS",
+    "amzn_ad_storage",
+    "amzn_user_data",
+];
+/// `externalUserIdType.externalIdentity` values: the "External identifier column options"
+/// of `advertiser-data-prepare-data.md` (MAID, LiveRamp RampID, Experian).
+pub(crate) const EXTERNAL_IDENTITIES: &[&str] = &["MAID", "LIVERAMP", "EXPERIAN"];
 /// Data set `period` values: the partitions the ADU guide lists (hourly, daily, monthly).
 /// Emulator choice: no other ISO 8601 duration is taken.
 pub(crate) const PERIODS: &[&str] = &["PT1H", "P1D", "P1M"];
@@ -81,7 +93,18 @@ pub(crate) const UPLOAD_FIELDS: &[&str] = &[
     "dataSource",
     "fileFormat",
 ];
-const SOURCE_KEYS: &[&str] = &["sourceFileS3Key", "sourceS3Prefix", "sourceManifestS3Key"];
+/// The data source's object keys: the upload page's three (`advertiser-data-upload.md`),
+/// and the examples page's spellings of the first two (`s3ObjectKey`, `s3PrefixKey`).
+const SOURCE_KEYS: &[&str] = &[
+    "sourceFileS3Key",
+    "sourceS3Prefix",
+    "sourceManifestS3Key",
+    "s3ObjectKey",
+    "s3PrefixKey",
+];
+/// The bucket: `sourceS3Bucket` (upload page, and the examples' first sample) or
+/// `s3Bucket` (the examples' prefix sample). Exactly one.
+const BUCKET_KEYS: &[&str] = &["sourceS3Bucket", "s3Bucket"];
 
 /// A data set column as the CSV check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,28 +309,49 @@ fn check_column<'v>(
     );
     // A consent column with a wrong type is one error, not two.
     let consent = column.contains_key("consentType");
-    let hashed_pii = checker
-        .object(
-            column.get("externalUserIdType"),
-            &at("externalUserIdType"),
-            false,
-            &["hashedPii"],
-        )
-        .and_then(|id_type| {
-            checker.one_of(
-                id_type.get("hashedPii"),
-                &at("externalUserIdType.hashedPii"),
-                true,
-                HASHED_PII_TYPES,
-            )
-        })
-        .is_some();
+    let id_type = checker.object(
+        column.get("externalUserIdType"),
+        &at("externalUserIdType"),
+        false,
+        &["hashedPii", "externalIdentity"],
+    );
+    let mut hashed_pii = false;
+    let mut external_id = false;
+    if let Some(id_type) = id_type {
+        match (id_type.get("hashedPii"), id_type.get("externalIdentity")) {
+            (Some(pii), None) => {
+                hashed_pii = checker
+                    .one_of(
+                        Some(pii),
+                        &at("externalUserIdType.hashedPii"),
+                        true,
+                        HASHED_PII_TYPES,
+                    )
+                    .is_some();
+            }
+            (None, Some(identity)) => {
+                external_id = checker
+                    .one_of(
+                        Some(identity),
+                        &at("externalUserIdType.externalIdentity"),
+                        true,
+                        EXTERNAL_IDENTITIES,
+                    )
+                    .is_some();
+            }
+            _ => checker.push(
+                check::IS_INVALID,
+                &at("externalUserIdType"),
+                "externalUserIdType needs exactly one of hashedPii and externalIdentity",
+            ),
+        }
+    }
     // Emulator choice: each role needs the data type its values have (the ADU guide: a fact
     // data set's main event time is a TIMESTAMP or DATE column; digests, country codes and
     // consent strings are text).
     if let Some(data_type) = data_type {
         let text_roles = [
-            (hashed_pii, "externalUserIdType"),
+            (hashed_pii || external_id, "externalUserIdType"),
             (country, "isCountryCode"),
             (consent, "consentType"),
         ];
@@ -349,25 +393,38 @@ pub fn validate_upload(body: &Value) -> Vec<FieldError> {
         UPDATE_STRATEGIES,
     );
     check_country(&mut checker, body.get("countryCode"), "countryCode");
+    // Required: every upload sample of the ADU guide carries it (`NONE` for plain files).
     checker.one_of(
         body.get("compressionFormat"),
         "compressionFormat",
-        false,
+        true,
         COMPRESSION_FORMATS,
     );
-    let mut known = vec!["sourceS3Bucket"];
+    let mut known = BUCKET_KEYS.to_vec();
     known.extend_from_slice(SOURCE_KEYS);
     if let Some(source) = checker.object(body.get("dataSource"), "dataSource", true, &known) {
-        if let Some(bucket) = checker.string(
-            source.get("sourceS3Bucket"),
-            "dataSource.sourceS3Bucket",
+        let buckets: Vec<&str> = BUCKET_KEYS
+            .iter()
+            .copied()
+            .filter(|key| source.contains_key(*key))
+            .collect();
+        let bucket_field = format!("dataSource.{}", buckets.first().unwrap_or(&BUCKET_KEYS[0]));
+        if buckets.len() > 1 {
+            checker.push(
+                check::IS_INVALID,
+                "dataSource",
+                "dataSource needs one of sourceS3Bucket and s3Bucket, not both",
+            );
+        } else if let Some(bucket) = checker.string(
+            buckets.first().and_then(|key| source.get(*key)),
+            &bucket_field,
             true,
         ) && !is_bucket_name(bucket)
         {
             checker.push(
                 check::INVALID_CHARACTERS,
-                "dataSource.sourceS3Bucket",
-                "sourceS3Bucket must be an S3 bucket name (3-63 of [a-z0-9.-])",
+                &bucket_field,
+                "the bucket must be an S3 bucket name (3-63 of [a-z0-9.-])",
             );
         }
         let given: Vec<&str> = SOURCE_KEYS
@@ -390,7 +447,7 @@ pub fn validate_upload(body: &Value) -> Vec<FieldError> {
             checker.push(
                 check::IS_INVALID,
                 "dataSource",
-                "dataSource needs exactly one of sourceFileS3Key, sourceS3Prefix and sourceManifestS3Key",
+                "dataSource needs exactly one of sourceFileS3Key (or s3ObjectKey), sourceS3Prefix (or s3PrefixKey) and sourceManifestS3Key",
             );
         }
     }
@@ -402,12 +459,20 @@ pub fn validate_upload(body: &Value) -> Vec<FieldError> {
     ) {
         match (format.get("csvDataFormat"), format.get("jsonDataFormat")) {
             (Some(csv), None) => {
-                // Emulator choice: of the CSV options only the field delimiter is emulated.
+                // `advertiser-data-prepare-data.md`'s CSV sample names five options. The
+                // emulator reads only the field delimiter; the others are taken with the
+                // sample's values (what its CSV reader does anyway) and refused otherwise.
                 if let Some(csv) = checker.object(
                     Some(csv),
                     "fileFormat.csvDataFormat",
                     true,
-                    &["fieldDelimiter"],
+                    &[
+                        "fieldDelimiter",
+                        "recordDelimiter",
+                        "quoteCharacter",
+                        "quoteEscapeCharacter",
+                        "commentCharacter",
+                    ],
                 ) {
                     let field = "fileFormat.csvDataFormat.fieldDelimiter";
                     if let Some(delimiter) = checker.string(csv.get("fieldDelimiter"), field, false)
@@ -418,6 +483,24 @@ pub fn validate_upload(body: &Value) -> Vec<FieldError> {
                             field,
                             "fieldDelimiter must be one ASCII character other than a quote or a line break",
                         );
+                    }
+                    for (option, sample) in [
+                        ("recordDelimiter", "\n"),
+                        ("quoteCharacter", "\""),
+                        ("quoteEscapeCharacter", "\"\""),
+                        ("commentCharacter", "#"),
+                    ] {
+                        let field = format!("fileFormat.csvDataFormat.{option}");
+                        if checker
+                            .string(csv.get(option), &field, false)
+                            .is_some_and(|value| value != sample)
+                        {
+                            checker.push(
+                                check::IS_INVALID,
+                                &field,
+                                format!("the emulator reads {option} {sample:?} only"),
+                            );
+                        }
                     }
                 }
             }
@@ -472,9 +555,13 @@ impl UploadRequest {
     /// The request of a body that passed [`validate_upload`].
     pub(crate) fn from_body(body: &Value) -> Self {
         let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
-        let source = if let Some(key) = text("/dataSource/sourceFileS3Key") {
+        let source = if let Some(key) =
+            text("/dataSource/sourceFileS3Key").or(text("/dataSource/s3ObjectKey"))
+        {
             Source::File(key.to_owned())
-        } else if let Some(prefix) = text("/dataSource/sourceS3Prefix") {
+        } else if let Some(prefix) =
+            text("/dataSource/sourceS3Prefix").or(text("/dataSource/s3PrefixKey"))
+        {
             Source::Prefix(prefix.to_owned())
         } else {
             Source::Manifest(
@@ -485,6 +572,7 @@ impl UploadRequest {
         };
         Self {
             bucket: text("/dataSource/sourceS3Bucket")
+                .or(text("/dataSource/s3Bucket"))
                 .unwrap_or_default()
                 .to_owned(),
             source,
@@ -555,8 +643,7 @@ fn read_objects(
     }
     if request.compressed {
         return Err(
-            "The emulator reads uncompressed objects only (compressionFormat absent or NONE)."
-                .to_owned(),
+            "The emulator reads uncompressed objects only (compressionFormat NONE).".to_owned(),
         );
     }
     if !request.csv {
@@ -782,6 +869,7 @@ mod tests {
         json!({
             "updateStrategy": "ADDITIVE",
             "countryCode": "US",
+            "compressionFormat": "NONE",
             "dataSource": {"sourceS3Bucket": "acme-amc-upload", "sourceFileS3Key": "customers.csv"},
             "fileFormat": {"csvDataFormat": {"fieldDelimiter": ","}}
         })
@@ -917,8 +1005,29 @@ mod tests {
             locations(validate_data_set(&other_key)),
             [
                 "dataSet.columns[0].externalUserIdType.identityType",
-                "dataSet.columns[0].externalUserIdType.hashedPii"
+                "dataSet.columns[0].externalUserIdType"
             ]
+        );
+        // MAID and RampID columns: `externalIdentity` (prepare-data's external identifiers).
+        for identity in EXTERNAL_IDENTITIES {
+            let ok = column(0, |c| {
+                c["externalUserIdType"] = json!({ "externalIdentity": identity })
+            });
+            assert_eq!(validate_data_set(&ok), [], "{identity}");
+        }
+        let ramp = column(0, |c| {
+            c["externalUserIdType"] = json!({"externalIdentity": "RAMP_ID"})
+        });
+        assert_eq!(
+            locations(validate_data_set(&ramp)),
+            ["dataSet.columns[0].externalUserIdType.externalIdentity"]
+        );
+        let both = column(0, |c| {
+            c["externalUserIdType"] = json!({"hashedPii": "EMAIL", "externalIdentity": "MAID"})
+        });
+        assert_eq!(
+            locations(validate_data_set(&both)),
+            ["dataSet.columns[0].externalUserIdType"]
         );
         let numeric = column(0, |c| c["dataType"] = json!("LONG"));
         assert_eq!(
@@ -962,7 +1071,7 @@ mod tests {
             let ok = column(3, |c| c["consentType"] = json!(consent));
             assert_eq!(validate_data_set(&ok), [], "{consent}");
         }
-        let bad = column(3, |c| c["consentType"] = json!("GPP"));
+        let bad = column(3, |c| c["consentType"] = json!("GPP_STRING"));
         assert_eq!(
             locations(validate_data_set(&bad)),
             ["dataSet.columns[3].consentType"]
@@ -978,6 +1087,38 @@ mod tests {
     #[test]
     fn documented_upload_is_accepted() {
         assert_eq!(validate_upload(&upload()), []);
+        // Every upload sample of the ADU guide, verbatim (adu-examples.md twice, then
+        // advertiser-data-upload.md).
+        for sample in [
+            json!({"updateStrategy": "ADDITIVE", "compressionFormat": "GZIP",
+                "dataSource": {"sourceS3Bucket": "mys3bucket", "s3ObjectKey": "filename.csv.gz"},
+                "fileFormat": {"csvDataFormat": {}}}),
+            json!({"updateStrategy": "ADDITIVE", "compressionFormat": "GZIP",
+                "dataSource": {"s3Bucket": "mys3bucket", "s3PrefixKey": "mys3prefix"},
+                "fileFormat": {"csvDataFormat": {}}}),
+            json!({"updateStrategy": "ADDITIVE", "countryCode": "US", "compressionFormat": "GZIP",
+                "dataSource": {"sourceS3Bucket": "S3Bucket", "sourceFileS3Key": "S3Key"},
+                "fileFormat": {"csvDataFormat": {"fieldDelimiter": ","}}}),
+        ] {
+            // The upload page's bucket `S3Bucket` is a placeholder S3 refuses (uppercase).
+            let expected: Vec<String> = if sample["dataSource"]["sourceS3Bucket"] == "S3Bucket" {
+                vec!["dataSource.sourceS3Bucket".into()]
+            } else {
+                vec![]
+            };
+            assert_eq!(locations(validate_upload(&sample)), expected, "{sample}");
+        }
+        // prepare-data.md's CSV options sample and its TSV one.
+        let options = edited(upload(), |u| {
+            u["fileFormat"] = json!({"csvDataFormat": {"recordDelimiter": "\n",
+                "quoteEscapeCharacter": "\"\"", "quoteCharacter": "\"",
+                "fieldDelimiter": ",", "commentCharacter": "#"}})
+        });
+        assert_eq!(validate_upload(&options), []);
+        let tsv = edited(upload(), |u| {
+            u["fileFormat"] = json!({"csvDataFormat": {"fieldDelimiter": "\t"}})
+        });
+        assert_eq!(validate_upload(&tsv), []);
         let spec = json!({
             "updateStrategy": "ADDITIVE",
             "countryCode": "DE",
@@ -1000,6 +1141,13 @@ mod tests {
             u.as_object_mut().unwrap().remove("updateStrategy");
         });
         assert_eq!(locations(validate_upload(&missing)), ["updateStrategy"]);
+        let no_compression = edited(upload(), |u| {
+            u.as_object_mut().unwrap().remove("compressionFormat");
+        });
+        assert_eq!(
+            locations(validate_upload(&no_compression)),
+            ["compressionFormat"]
+        );
         for format in COMPRESSION_FORMATS {
             let ok = edited(upload(), |u| u["compressionFormat"] = json!(format));
             assert_eq!(validate_upload(&ok), [], "{format}");
@@ -1071,6 +1219,13 @@ mod tests {
         let quote = edited(upload(), |u| {
             u["fileFormat"]["csvDataFormat"]["quoteCharacter"] = json!("'")
         });
+        let unknown = edited(upload(), |u| {
+            u["fileFormat"]["csvDataFormat"]["escape"] = json!("\\")
+        });
+        assert_eq!(
+            locations(validate_upload(&unknown)),
+            ["fileFormat.csvDataFormat.escape"]
+        );
         assert_eq!(
             locations(validate_upload(&quote)),
             ["fileFormat.csvDataFormat.quoteCharacter"]

@@ -827,7 +827,7 @@ fn create_events(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
             answer.refused_listing(index, errors);
         }
     }
-    Ok(answer.reply())
+    Ok(answer.sparse_reply())
 }
 
 /// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`: the legacy import,
@@ -882,7 +882,7 @@ fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Re
             answer.refused(index, entry, errors);
         }
     }
-    Ok(answer.reply())
+    Ok(answer.sparse_reply())
 }
 
 /// `POST /dsp/v1/campaigns/list`, `…/adGroups/list` and `…/targets/list` (doc F3; shapes
@@ -1370,6 +1370,20 @@ impl MultiStatus {
     fn reply(self) -> Reply {
         let body = json!({ "success": self.success, "error": self.error });
         Reply::json(StatusCode::MULTI_STATUS, body).with_outcomes(self.outcomes)
+    }
+
+    /// [`MultiStatus::reply`] without the empty lists, as the conversions APIs answer:
+    /// `EventMultiStatusResponse` requires neither list, and the legacy import's
+    /// `BatchImportConversionEventDataResponseV1` gives both `minItems: 1`, so an
+    /// all-success batch has no `error` (and an all-refused one no `success`).
+    fn sparse_reply(self) -> Reply {
+        let mut body = Map::new();
+        for (name, list) in [("success", self.success), ("error", self.error)] {
+            if !list.is_empty() {
+                body.insert(name.to_owned(), Value::Array(list));
+            }
+        }
+        Reply::json(StatusCode::MULTI_STATUS, Value::Object(body)).with_outcomes(self.outcomes)
     }
 }
 
@@ -2070,8 +2084,8 @@ fn get_data_set(
 }
 
 /// `POST /amc/advertiserData/{instanceId}/uploads/{dataSetId}`: validates the request,
-/// runs the job at once against the emulated S3, and answers 200 `{status: "PENDING",
-/// uploadId}`. A missing object or a bad row fails the job, not the request (emulator
+/// runs the job at once against the emulated S3, and answers 200 `{status: "SUBMITTED",
+/// uploadId}` (`adu-examples.md`; the upload page's older sample says `PENDING`). A missing object or a bad row fails the job, not the request (emulator
 /// choice: Amazon reads S3 after answering).
 fn create_upload(
     world: &mut World,
@@ -2102,7 +2116,7 @@ fn create_upload(
         adu::run_upload(&schema, &request, &world.s3_objects)
     };
     let (status, output_row_count, failure_reason) = match result {
-        Ok(rows) => ("COMPLETED", rows, None),
+        Ok(rows) => ("SUCCESS", rows, None),
         Err(reason) => ("FAILED", 0, Some(reason)),
     };
     let upload_id = world.mint_uuid();
@@ -2130,13 +2144,15 @@ fn create_upload(
     );
     Ok(Reply::json(
         StatusCode::OK,
-        json!({ "status": "PENDING", "uploadId": upload_id }),
+        json!({ "status": "SUBMITTED", "uploadId": upload_id }),
     ))
 }
 
-/// `GET /amc/advertiserData/{instanceId}/uploads/{dataSetId}/{uploadId}`: `PENDING` while a
-/// `job_pending` fault lasts, then `COMPLETED` or `FAILED`. `failureReason` is an emulator
-/// choice (the spec shows no failed upload).
+/// `GET /amc/advertiserData/{instanceId}/uploads/{dataSetId}/{uploadId}`: `IN_PROGRESS`
+/// while a `job_pending` fault lasts, then `SUCCESS` or `FAILED` with the reason in
+/// `message`; the fields and the `dataSource` echo (`s3Bucket`, `s3ObjectKey` or
+/// `s3PrefixKey`) as in `adu-examples.md`. The status enum is `FAILED, IN_PROGRESS,
+/// SUBMITTED, SUCCESS`.
 fn get_upload(
     world: &mut World,
     call: &Call<'_>,
@@ -2161,26 +2177,42 @@ fn get_upload(
             // The job "finishes" after its last pending poll.
             upload.updated_at = now;
         }
-        "PENDING"
+        "IN_PROGRESS"
     } else {
         upload.status
     };
-    let rows = if status == "COMPLETED" {
-        upload.output_row_count
+    let rows = if status == "SUCCESS" {
+        json!({ "OutputRowCount": upload.output_row_count })
     } else {
-        0
+        json!({})
     };
+    let source = &upload.data_source;
+    let text = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|key| source.get(*key).and_then(Value::as_str))
+    };
+    let mut data_source = json!({ "s3Bucket": text(&["sourceS3Bucket", "s3Bucket"]) });
+    if let Some(key) = text(&["sourceFileS3Key", "s3ObjectKey"]) {
+        data_source["s3ObjectKey"] = json!(key);
+    } else if let Some(prefix) = text(&["sourceS3Prefix", "s3PrefixKey"]) {
+        data_source["s3PrefixKey"] = json!(prefix);
+    } else if let Some(manifest) = text(&["sourceManifestS3Key"]) {
+        data_source["s3ManifestKey"] = json!(manifest);
+    }
     let mut body = json!({
         "uploadId": upload.upload_id,
+        "instanceId": upload.instance_id,
+        "dataSetId": upload.data_set_id,
+        "dataSource": data_source,
         "status": status,
         "createdAt": upload.created_at,
         "updatedAt": upload.updated_at,
-        "metrics": { "OutputRowCount": rows }
+        "metrics": rows
     });
     if status == "FAILED"
         && let Some(reason) = &upload.failure_reason
     {
-        body["failureReason"] = json!(reason);
+        body["message"] = json!(reason);
     }
     Ok(Reply::json(StatusCode::OK, json!({ "upload": body })))
 }
