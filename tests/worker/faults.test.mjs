@@ -80,6 +80,24 @@ test('429 with a long Retry-After: nothing goes before it, not even on /v1/flush
   }
 });
 
+test("the gateway's HTML 429 without Retry-After: backed off, then delivered once, nothing dead-lettered", async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    await fault({ endpoint: 'events', kind: 'html_429', count: 2 });
+    const list = events('html', 4);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.delivered, a.deadLettered, a.rejected], [4, 0, 0]);
+    const requests = await eventRequests();
+    assert.deepEqual(requests.map((r) => r.status), [429, 429, 207]);
+    assert.equal(requests[0].fault, 'html_429');
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('5xx for longer than the old six-attempt budget, dropped connections, slow answers, an expired token: all delivered once', async () => {
   await amazon.control('/__emulator/reset');
   const worker = await startWorker(amazon.url, FAST);

@@ -613,10 +613,35 @@ fn query_advertiser_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply
     Ok(Reply::json(StatusCode::OK, response))
 }
 
-/// `GET /dsp/advertisers` with `Amazon-Advertising-API-Scope: <agency profile id>`:
-/// `{totalResults, response[{advertiserId, name, currency, url, country, timezone}]}`
-/// (doc F2; field names from third-party SDK models). The emulator keeps one DSP
-/// advertiser per profile, so an agency profile lists its own advertiser.
+/// The query of a GET as name/value pairs; unknown names refused.
+fn query_pairs(call: &Call<'_>, known: &[&str]) -> Result<Vec<(String, String)>, Reply> {
+    let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    if let Some((name, _)) = query
+        .iter()
+        .find(|(name, _)| !known.contains(&name.as_str()))
+    {
+        return Err(Reply::bad_request(format!(
+            "Unknown query parameter '{name}'."
+        )));
+    }
+    Ok(query)
+}
+
+/// A query parameter's value.
+fn query_value<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// `GET /dsp/advertisers?startIndex=&count=&advertiserIdFilter=` with
+/// `Amazon-Advertising-API-Scope: <agency profile id>` (`dsp-advertisers.yaml`):
+/// `{totalResults, response[{advertiserId, name, currency, url, country, timezone}]}`.
+/// Emulator model: an agency profile lists every agency advertiser of its entity in its
+/// region, in configuration order; `count` 1–100 (default 100), `startIndex` 0–29900.
 fn list_dsp_advertisers(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
     let advertiser = require_scope(world, &caller, call)?;
@@ -634,25 +659,80 @@ fn list_dsp_advertisers(world: &mut World, call: &Call<'_>) -> Result<Reply, Rep
             "DSP advertisers are listed for agency (DSP) profiles only.",
         ));
     }
-    let list = vec![json!({
-        "advertiserId": advertiser.account_id,
-        "name": advertiser.name,
-        "currency": advertiser.currency_code,
-        "url": "https://advertiser.example/",
-        "country": advertiser.country_code,
-        "timezone": advertiser.timezone
-    })];
+    let query = query_pairs(call, &["startIndex", "count", "advertiserIdFilter"])?;
+    let count = match query_value(&query, "count") {
+        None => 100,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n @ 1..=100) => n,
+            _ => {
+                return Err(Reply::bad_request(
+                    "count must be an integer between 1 and 100.",
+                ));
+            }
+        },
+    };
+    let start = match query_value(&query, "startIndex") {
+        None => 0,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n @ 0..=29_900) => n,
+            _ => {
+                return Err(Reply::bad_request(
+                    "startIndex must be an integer between 0 and 29900.",
+                ));
+            }
+        },
+    };
+    let filter: Option<Vec<&str>> = query_value(&query, "advertiserIdFilter")
+        .map(|ids| ids.split(',').map(str::trim).collect());
+    let mut seen = std::collections::BTreeSet::new();
+    let list: Vec<Value> = world
+        .config
+        .advertisers
+        .iter()
+        .filter(|other| {
+            other.entity() == advertiser.entity()
+                && other.region == advertiser.region
+                && other.profile_type == ProfileType::Agency
+                && can_reach(&caller, other)
+                && filter
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&other.account_id.as_str()))
+                && seen.insert(other.account_id.clone())
+        })
+        .map(|other| {
+            json!({
+                "advertiserId": other.account_id,
+                "name": other.name,
+                "currency": other.currency_code,
+                "url": "https://advertiser.example/",
+                "country": other.country_code,
+                "timezone": other.timezone
+            })
+        })
+        .collect();
+    let page: Vec<Value> = list.iter().skip(start).take(count).cloned().collect();
     Ok(Reply::json(
         StatusCode::OK,
-        json!({ "totalResults": list.len(), "response": list }),
+        json!({ "totalResults": list.len(), "response": page }),
     ))
 }
 
-/// `GET /amc/accounts`: `{amcAccounts[{accountId, accountName, marketplaceId}]}`, the AMC
-/// accounts (entity ids) of the reachable advertisers that have an AMC instance, of the
-/// path's region when it has a prefix.
+/// Most AMC accounts one `GET /amc/accounts` answers (`amcAccounts` `maxItems: 100`).
+const AMC_ACCOUNTS_PAGE: usize = 100;
+
+/// `GET /amc/accounts[?nextToken=]`: `{amcAccounts[{accountId, accountName,
+/// marketplaceId}], nextToken?}`, the AMC accounts (entity ids) of the reachable
+/// advertisers that have an AMC instance, of the path's region when it has a prefix, 100
+/// a page (`AMCAdministration_prod_3p.json`).
 fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
+    let query = query_pairs(call, &["nextToken"])?;
+    let start = match query_value(&query, "nextToken") {
+        None => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| Reply::bad_request("nextToken is not a token this API issued."))?,
+    };
     let mut accounts: Vec<Value> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for advertiser in world.config.advertisers.iter().filter(|advertiser| {
@@ -668,10 +748,17 @@ fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
             }));
         }
     }
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "amcAccounts": accounts }),
-    ))
+    let page: Vec<Value> = accounts
+        .iter()
+        .skip(start)
+        .take(AMC_ACCOUNTS_PAGE)
+        .cloned()
+        .collect();
+    let mut answer = json!({ "amcAccounts": page });
+    if start + AMC_ACCOUNTS_PAGE < accounts.len() {
+        answer["nextToken"] = json!((start + AMC_ACCOUNTS_PAGE).to_string());
+    }
+    Ok(Reply::json(StatusCode::OK, answer))
 }
 
 /// `GET /amc/instances?limit=&nextToken=` with the AMC headers (`AdvertiserId`: the AMC
@@ -680,23 +767,8 @@ fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply>
 /// `limit` range (1–100) are not in the doc's notes.
 fn list_amc_instances(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
     let (caller, entity) = amc_caller(world, call)?;
-    let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    if let Some((name, _)) = query
-        .iter()
-        .find(|(name, _)| !matches!(name.as_str(), "limit" | "nextToken"))
-    {
-        return Err(Reply::bad_request(format!(
-            "Unknown query parameter '{name}'."
-        )));
-    }
-    let value = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let query = query_pairs(call, &["limit", "nextToken"])?;
+    let value = |name: &str| query_value(&query, name);
     let limit = match value("limit") {
         None => 100,
         Some(text) => match text.parse::<usize>() {

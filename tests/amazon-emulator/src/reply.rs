@@ -25,6 +25,8 @@ pub(crate) struct Reply {
     cors: bool,
     /// Answer a 1×1 GIF instead of JSON (the cookie matching pixel).
     pixel: bool,
+    /// Answer this HTML page instead of JSON (the gateway's throttling page).
+    html: Option<&'static str>,
     /// Per-item outcomes for the request log.
     pub(crate) outcomes: Option<Vec<Outcome>>,
 }
@@ -134,6 +136,15 @@ impl Reply {
         reply
     }
 
+    /// The API gateway's throttling answer: 429, an HTML page, no `Retry-After` (as
+    /// reported against Amazon in amzn/ads-advanced-tools-docs issues 344 and 436).
+    pub(crate) fn gateway_throttle() -> Self {
+        Self {
+            html: Some(GATEWAY_THROTTLE_HTML),
+            ..Self::empty(StatusCode::TOO_MANY_REQUESTS)
+        }
+    }
+
     /// An empty answer (a CORS preflight).
     pub(crate) fn empty(status: StatusCode) -> Self {
         Self {
@@ -144,6 +155,7 @@ impl Reply {
             no_store: false,
             cors: false,
             pixel: false,
+            html: None,
             outcomes: None,
         }
     }
@@ -190,6 +202,8 @@ impl Reply {
         let is_json = self.body.is_some();
         let body = if self.pixel {
             Bytes::from_static(PIXEL_GIF)
+        } else if let Some(html) = self.html {
+            Bytes::from_static(html.as_bytes())
         } else {
             self.body
                 .map(|value| Bytes::from(value.to_string()))
@@ -202,6 +216,11 @@ impl Reply {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         } else if self.pixel {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+        } else if self.html.is_some() {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
         }
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(LOCATION, location);
@@ -226,6 +245,9 @@ impl Reply {
         response
     }
 }
+
+/// The page a throttling gateway answers with (the shape of the reported answers).
+const GATEWAY_THROTTLE_HTML: &str = "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n</body>\r\n</html>\r\n";
 
 /// A transparent 1×1 GIF.
 const PIXEL_GIF: &[u8] = &[
