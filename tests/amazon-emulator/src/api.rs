@@ -808,12 +808,20 @@ fn list_amc_instances(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply
         .iter()
         .filter_map(|advertiser| {
             let id = advertiser.amc_instance_id.as_ref()?;
+            // Every field `Instance` requires (AMCAdministration_prod_3p.json); the AWS
+            // ids and bucket are placeholders.
             Some(json!({
                 "instanceId": id,
                 "instanceName": id,
                 "instanceType": "STANDARD",
                 "customerCanonicalName": advertiser.name,
                 "creationStatus": "COMPLETED",
+                "creationDatetime": "2026-01-01T00:00:00Z",
+                "apiEndpoint": format!("https://{id}.amc.emulated"),
+                "awsAccountId": "000000000000",
+                "dataUploadAwsAccountId": "000000000000",
+                "s3BucketName": format!("amc-{id}"),
+                "s3BucketRegion": "us-east-1",
                 "entities": ["NA"],
                 "advertiserTypes": ["DISPLAY"]
             }))

@@ -32,6 +32,7 @@ mod audience;
 mod check;
 mod codes;
 mod config;
+mod contract;
 mod control;
 mod creatives;
 mod dsp;

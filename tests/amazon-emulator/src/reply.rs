@@ -27,6 +27,8 @@ pub(crate) struct Reply {
     pixel: bool,
     /// Answer this HTML page instead of JSON (the gateway's throttling page).
     html: Option<&'static str>,
+    /// The JSON body's media type where it is not `application/json`.
+    media_type: Option<&'static str>,
     /// Per-item outcomes for the request log.
     pub(crate) outcomes: Option<Vec<Outcome>>,
 }
@@ -156,6 +158,7 @@ impl Reply {
             cors: false,
             pixel: false,
             html: None,
+            media_type: None,
             outcomes: None,
         }
     }
@@ -197,30 +200,48 @@ impl Reply {
         self
     }
 
-    /// The HTTP response.
-    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
-        let is_json = self.body.is_some();
-        let body = if self.pixel {
+    /// A JSON answer sent as `media_type` (a vendor type such as
+    /// `application/vnd.amcinstances.v1+json`).
+    pub(crate) fn with_media_type(mut self, media_type: &'static str) -> Self {
+        self.media_type = Some(media_type);
+        self
+    }
+
+    /// The answer's `Content-Type`, if it has a body.
+    pub(crate) fn content_type(&self) -> Option<&'static str> {
+        if self.pixel {
+            Some("image/gif")
+        } else if self.html.is_some() {
+            Some("text/html; charset=utf-8")
+        } else if self.body.is_some() {
+            Some(self.media_type.unwrap_or("application/json"))
+        } else {
+            None
+        }
+    }
+
+    /// The answer's body as sent.
+    pub(crate) fn body_bytes(&self) -> Bytes {
+        if self.pixel {
             Bytes::from_static(PIXEL_GIF)
         } else if let Some(html) = self.html {
             Bytes::from_static(html.as_bytes())
         } else {
             self.body
+                .as_ref()
                 .map(|value| Bytes::from(value.to_string()))
                 .unwrap_or_default()
-        };
-        let mut response = Response::new(Full::new(body));
+        }
+    }
+
+    /// The HTTP response.
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+        let content_type = self.content_type();
+        let mut response = Response::new(Full::new(self.body_bytes()));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        if is_json {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        } else if self.pixel {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-        } else if self.html.is_some() {
-            headers.insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
+        if let Some(content_type) = content_type {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(LOCATION, location);

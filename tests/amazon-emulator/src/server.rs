@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::{self, Call, Route};
 use crate::config::{Config, ConfigError, Region};
+use crate::contract;
 use crate::control;
 use crate::fault::Action;
 use crate::reply::Reply;
@@ -284,7 +285,31 @@ async fn dispatch(
         body: &body,
         expire_token,
     };
-    let reply = api::handle(&mut shared.world(), &call);
+    // Amazon's own API descriptions first, for the operations they document (contract.rs).
+    let reply = match contract::check_request(
+        &parts.method,
+        api_path,
+        parts.uri.query(),
+        &parts.headers,
+        &body,
+    ) {
+        Some(refusal) => refusal,
+        None => api::handle(&mut shared.world(), &call),
+    };
+    // JSON answers in the media type Amazon's file documents for them.
+    let reply = match contract::answer_media_type(
+        &parts.method,
+        api_path,
+        parts.uri.query(),
+        reply.status.as_u16(),
+    ) {
+        Some(media_type) if reply.content_type() == Some("application/json") => {
+            reply.with_media_type(media_type)
+        }
+        _ => reply,
+    };
+    #[cfg(debug_assertions)]
+    let reply = answer_checked(&parts, api_path, reply);
     record(
         &shared,
         &parts,
@@ -295,6 +320,32 @@ async fn dispatch(
         &body,
     );
     reply.into_response()
+}
+
+/// (Debug builds: the tests) the reply, or a 500 naming how it departs from the answer schema
+/// of Amazon's file, so that every test that reaches an operation whose answers are checked
+/// also checks the emulator's answer.
+#[cfg(debug_assertions)]
+fn answer_checked(parts: &Parts, api_path: &str, reply: Reply) -> Reply {
+    let body = reply.body_bytes();
+    match contract::answer_departures(
+        &parts.method,
+        api_path,
+        parts.uri.query(),
+        reply.status.as_u16(),
+        reply.content_type(),
+        &body,
+    ) {
+        None => reply,
+        Some(departure) => {
+            eprintln!("amazon-emulator: answer departs from Amazon's file: {departure}");
+            Reply::ads_error(
+                hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                "EMULATOR_ANSWER_DEPARTS_FROM_SPEC",
+                departure,
+            )
+        }
+    }
 }
 
 /// `/eu/adsApi/…` → (`EU`, `/adsApi/…`); paths without a region prefix are served as is.

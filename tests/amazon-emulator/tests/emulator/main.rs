@@ -6,6 +6,7 @@ mod advertiser_data;
 mod audiences;
 mod binary;
 mod connect;
+mod contract;
 mod controls;
 mod cookies;
 mod creatives;
