@@ -45,6 +45,8 @@ const fn answers_only(operation: &'static str) -> Enforced {
     }
 }
 
+// Kept for operations whose answers cannot be enforced yet (none on this list today).
+#[allow(dead_code)]
 const fn requests_only(operation: &'static str) -> Enforced {
     Enforced {
         operation,

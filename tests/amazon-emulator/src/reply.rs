@@ -25,8 +25,8 @@ pub(crate) struct Reply {
     cors: bool,
     /// Answer a 1×1 GIF instead of JSON (the cookie matching pixel).
     pixel: bool,
-    /// Answer this HTML page instead of JSON (the gateway's throttling page).
-    html: Option<&'static str>,
+    /// Answer the gateway's HTML throttling page instead of JSON.
+    html: bool,
     /// The JSON body's media type where it is not `application/json`.
     media_type: Option<&'static str>,
     /// Per-item outcomes for the request log.
@@ -142,7 +142,7 @@ impl Reply {
     /// reported against Amazon in amzn/ads-advanced-tools-docs issues 344 and 436).
     pub(crate) fn gateway_throttle() -> Self {
         Self {
-            html: Some(GATEWAY_THROTTLE_HTML),
+            html: true,
             ..Self::empty(StatusCode::TOO_MANY_REQUESTS)
         }
     }
@@ -157,7 +157,7 @@ impl Reply {
             no_store: false,
             cors: false,
             pixel: false,
-            html: None,
+            html: false,
             media_type: None,
             outcomes: None,
         }
@@ -211,7 +211,7 @@ impl Reply {
     pub(crate) fn content_type(&self) -> Option<&'static str> {
         if self.pixel {
             Some("image/gif")
-        } else if self.html.is_some() {
+        } else if self.html {
             Some("text/html; charset=utf-8")
         } else if self.body.is_some() {
             Some(self.media_type.unwrap_or("application/json"))
@@ -224,8 +224,8 @@ impl Reply {
     pub(crate) fn body_bytes(&self) -> Bytes {
         if self.pixel {
             Bytes::from_static(PIXEL_GIF)
-        } else if let Some(html) = self.html {
-            Bytes::from_static(html.as_bytes())
+        } else if self.html {
+            Bytes::from_static(GATEWAY_THROTTLE_HTML.as_bytes())
         } else {
             self.body
                 .as_ref()
