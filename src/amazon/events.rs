@@ -85,6 +85,16 @@ impl ConversionsApi {
         }
     }
 
+    /// Whether an event with match keys of these types has one this API takes: the legacy
+    /// import knows only [`LEGACY_TYPES`] (a MATCH_ID-only event would reach it with none,
+    /// which its `minItems: 1` refuses).
+    pub fn takes_some_match_key<'a>(self, mut types: impl Iterator<Item = &'a str>) -> bool {
+        match self {
+            Self::Events => true,
+            Self::Legacy => types.any(|t| LEGACY_TYPES.contains(&t)),
+        }
+    }
+
     /// Whether `code` is a `currencyCode` this API takes.
     pub fn takes_currency(self, code: &str) -> bool {
         match self {
@@ -142,8 +152,9 @@ pub fn import_legacy(
     .body("application/vnd.dspconversioneventimport.v1+json", body)
 }
 
-/// Match-key types the legacy DSP conversions API takes.
-const LEGACY_TYPES: [&str; 10] = [
+/// Match-key types the legacy DSP conversions API takes (`ConversionMatchKeyTypeV1`,
+/// `dsp-conversions.json`).
+pub const LEGACY_TYPES: [&str; 10] = [
     "EMAIL",
     "PHONE",
     "FIRST_NAME",

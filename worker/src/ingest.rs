@@ -332,6 +332,9 @@ fn convert_one(
         normalizer,
     )?;
     dropped.extend(bad_keys);
+    if !api.takes_some_match_key(match_keys.iter().filter_map(|k| k["type"].as_str())) {
+        return Err(refuse("matchKeys", "no_match_keys"));
+    }
 
     let mut description = json!({
         "name": name,
