@@ -153,3 +153,30 @@ fn amc_prepare_writes_upload_file_and_dataset_definition() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn doctor_alone_lists_the_amazon_contracts_of_this_build() {
+    let (stdout, stderr, ok) = run(&["doctor"], "");
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("Amazon API contracts this build speaks:\n"),
+        "{stdout}"
+    );
+    let contracts = matchkey::amazon::contract::CONTRACTS;
+    for row in contracts {
+        assert!(
+            stdout.contains(&format!("{}: {} {}", row.api, row.prefix, row.version)),
+            "{} missing from\n{stdout}",
+            row.api
+        );
+    }
+
+    let (stdout, stderr, ok) = run(&["doctor", "--json"], "");
+    assert!(ok, "{stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        answer["contracts"],
+        serde_json::to_value(contracts).unwrap()
+    );
+    assert_eq!(answer["contracts"][0]["checked"], "openapi");
+}

@@ -73,31 +73,8 @@ impl Amazon {
         }
     }
 
-    fn control(&self, path: &str, body: Value) -> Value {
-        let response = agent()
-            .post(format!("{}/__emulator{path}", self.base()))
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .unwrap();
-        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap()
-    }
-
     fn token_requests(&self) -> usize {
-        let all = agent()
-            .get(format!(
-                "{}/__emulator/requests?endpoint=token",
-                self.base()
-            ))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap();
-        serde_json::from_str::<Value>(&all)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len()
+        self.emulator().requests("token").len()
     }
 
     /// The emulator's answer to a refresh grant with `refresh_token`.
@@ -388,7 +365,10 @@ fn reused_and_expired_codes_say_to_start_again() {
 
     let mut third = amazon.connect(&["--paste"]);
     let location = consent(&third.authorization_url());
-    assert_eq!(amazon.control("/codes/expire", json!({}))["expired"], 1);
+    assert_eq!(
+        amazon.emulator().post("/codes/expire", &json!({}))["expired"],
+        1
+    );
     third.paste(&location);
     let ended = third.finish();
     assert_eq!(ended.code, Some(2));
@@ -416,7 +396,9 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     let amazon = Amazon::start("denied");
     let vars = amazon.dir.join("denied.vars");
     let save = ["--paste", "--save-dev-vars", vars.to_str().unwrap()];
-    amazon.control("/authorize", json!({"approve": false}));
+    amazon
+        .emulator()
+        .post("/authorize", &json!({"approve": false}));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -426,9 +408,9 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     assert!(ended.stderr.contains("choose Allow"));
 
     // The user picks only the EU account, but connects for NA.
-    amazon.control(
+    amazon.emulator().post(
         "/authorize",
-        json!({"approve": true, "accounts": ["583000000000002"]}),
+        &json!({"approve": true, "accounts": ["583000000000002"]}),
     );
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
@@ -442,7 +424,9 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
         ended.stderr
     );
 
-    amazon.control("/authorize", json!({"approve": true, "accounts": []}));
+    amazon
+        .emulator()
+        .post("/authorize", &json!({"approve": true, "accounts": []}));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);

@@ -11,6 +11,8 @@
 //! - [`amc`]: AMC advertiser data upload (data sets and upload jobs).
 //! - [`connect`]: the authorization-code grant with PKCE, and discovery of what a grant
 //!   reaches (profiles, DSP advertisers, AMC accounts and instances).
+//! - [`contract`]: which Amazon API contracts this build speaks (API, version, the document
+//!   followed and how it is checked), for `matchkey doctor` and the Worker's `/v1/admin/check`.
 //! - [`dsp`]: DSP trafficking: campaigns, ad groups, their inventory sources and
 //!   audiences, and the `supply` / `serving` / running rules; third-party creatives, ad
 //!   experiences, associations and moderation ([`dsp::creative`]); tag checks
@@ -21,6 +23,7 @@ use std::prelude::rust_2024::*;
 pub mod amc;
 pub mod audience;
 pub mod connect;
+pub mod contract;
 pub mod cookie;
 pub mod dsp;
 pub mod events;

@@ -141,3 +141,65 @@ mod harness {
         assert_eq!(path_of(&request), "/amc/instances");
     }
 }
+
+/// The core's table of the contracts this build speaks (`matchkey doctor`, `/v1/admin/check`)
+/// names documents that are vendored, and each OpenAPI row's prefix is an operation there.
+mod table {
+    use amazon_contract::{Contract, GUIDES};
+    use matchkey::amazon::contract::{CONTRACTS, Checked};
+
+    #[test]
+    fn every_row_names_a_vendored_document() {
+        let contract = Contract::amazon();
+        for row in CONTRACTS {
+            for document in row.documents {
+                match row.checked {
+                    Checked::Openapi => {
+                        assert!(
+                            contract.document(document).is_some(),
+                            "{}: {document} is not vendored",
+                            row.api
+                        );
+                        assert!(
+                            contract
+                                .operations()
+                                .any(|op| op.file == *document && op.path.starts_with(row.prefix)),
+                            "{}: {document} has no operation under {}",
+                            row.api,
+                            row.prefix
+                        );
+                    }
+                    Checked::GuideSamples => {
+                        let page = document
+                            .strip_prefix("guides/")
+                            .unwrap_or_else(|| panic!("{}: {document} is not a guide", row.api));
+                        assert!(
+                            GUIDES.iter().any(|(p, _)| *p == page),
+                            "{}: {document} is not vendored",
+                            row.api
+                        );
+                        assert!(
+                            contract.find("GET", row.prefix).is_err(),
+                            "{}: {} has an OpenAPI file after all",
+                            row.api,
+                            row.prefix
+                        );
+                    }
+                    Checked::EmulatorOnly => panic!("{}: names a document", row.api),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_openapi_rows_cover_every_vendored_file() {
+        for file in amazon_contract::vendored_files() {
+            assert!(
+                CONTRACTS
+                    .iter()
+                    .any(|row| row.checked == Checked::Openapi && row.documents.contains(&file)),
+                "{file} is vendored but no contract row follows it"
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! `GET /v1/admin/check` and `matchkey doctor` show this list, each item with its fix.
 //! What no API can check is listed as a manual step.
 
+use matchkey::amazon::contract::{ApiContract, CONTRACTS};
 use serde::Serialize;
 
 use crate::migrations::MIGRATIONS;
@@ -83,6 +84,9 @@ pub struct Checklist {
     pub items: Vec<Item>,
     /// What the operator must check by hand.
     pub manual: Vec<&'static str>,
+    /// The Amazon API contracts this build speaks (API, version, the document followed and
+    /// how it is checked): the core's one table, so a user can tell when Amazon changes one.
+    pub contracts: &'static [ApiContract],
 }
 
 fn item(id: String, status: &'static str, detail: String, fix: Option<String>) -> Item {
@@ -266,6 +270,7 @@ pub fn checklist(f: &Facts) -> Checklist {
             "Your Login with Amazon security profile is approved for the Amazon Ads API (advertising.amazon.com/API).",
             "Each site's Content-Security-Policy allows the tag: script-src its tag URL and 'wasm-unsafe-eval', connect-src this Worker's origin.",
         ],
+        contracts: CONTRACTS,
     }
 }
 
@@ -292,6 +297,22 @@ mod tests {
             }],
             alert_webhook: true,
         }
+    }
+
+    #[test]
+    fn the_checklist_says_which_amazon_contracts_the_build_speaks() {
+        let c = checklist(&healthy());
+        assert_eq!(c.contracts, CONTRACTS);
+        let json = serde_json::to_value(&c).unwrap();
+        let rows = json["contracts"].as_array().unwrap();
+        assert_eq!(rows.len(), CONTRACTS.len());
+        let events = rows
+            .iter()
+            .find(|r| r["prefix"] == "/adsApi/v1/create/events")
+            .unwrap();
+        assert_eq!(events["checked"], "openapi");
+        assert_eq!(events["documents"][0], "amazon-ads-v1-all.json");
+        assert!(rows.iter().any(|r| r["checked"] == "guide_samples"));
     }
 
     #[test]

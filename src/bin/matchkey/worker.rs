@@ -1,5 +1,6 @@
 //! Talking to a deployed matchkey Worker's admin API: `connect --worker` stores a
-//! connection there, `doctor --worker` shows its checklist (`GET /v1/admin/check`). The
+//! connection there, `doctor --worker` shows its checklist (`GET /v1/admin/check`), and
+//! `doctor` alone the Amazon API contracts this build speaks. The
 //! admin key comes from the environment (`MATCHKEY_ADMIN_KEY`), never a flag, and is
 //! never printed.
 
@@ -13,21 +14,27 @@ use crate::client;
 
 pub(crate) const DOCTOR_EXAMPLES: &str = "\
 Examples:
+  matchkey doctor
   export MATCHKEY_ADMIN_KEY=…
   matchkey doctor --worker https://matchkey.example.workers.dev
   matchkey doctor --worker https://matchkey.example.workers.dev --json
 
-Each line is ok, warn or FAIL, with what to do; then the steps no API can check. The exit
-status is 1 when something failed, 2 when the Worker could not be asked.
+Alone, doctor lists the Amazon API contracts this build speaks: each API, the version it calls,
+the Amazon document it follows with that document's date, and whether it is checked against
+Amazon's OpenAPI file, against guide samples only, or only against the emulator.
+With --worker, each line of the Worker's checklist is ok, warn or FAIL, with what to do; then
+the steps no API can check, and the contracts the Worker's build speaks. The exit status is 1
+when something failed, 2 when the Worker could not be asked.
 
 Environment: MATCHKEY_ADMIN_KEY (the Worker's ADMIN_KEY secret).";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct DoctorArgs {
-    /// The Worker's URL (https://…; http:// only for localhost).
+    /// The Worker's URL (https://…; http:// only for localhost). Without it, only this
+    /// build's Amazon API contracts are shown.
     #[arg(long, value_name = "URL")]
-    worker: String,
-    /// Print the checklist as JSON.
+    worker: Option<String>,
+    /// Print the checklist (or the contracts) as JSON.
     #[arg(long)]
     json: bool,
 }
@@ -126,7 +133,19 @@ pub(crate) fn store_connection(
 
 /// `matchkey doctor --worker URL`.
 pub(crate) fn doctor(args: &DoctorArgs) -> anyhow::Result<bool> {
-    let base = base(&args.worker)?;
+    let Some(worker) = &args.worker else {
+        let contracts = json!({ "contracts": matchkey::amazon::contract::CONTRACTS });
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            writeln!(out, "{contracts}")?;
+        } else {
+            out.write_all(
+                render_contracts("Amazon API contracts this build speaks", &contracts).as_bytes(),
+            )?;
+        }
+        return Ok(true);
+    };
+    let base = base(worker)?;
     let key = admin_key()?;
     let (status, list) = call(&base, &key, Method::Get, "/v1/admin/check", None)?;
     if status != 200 || !list["items"].is_array() {
@@ -165,11 +184,46 @@ fn render(list: &Value) -> String {
     for step in list["manual"].as_array().into_iter().flatten() {
         text.push_str(&format!("  - {}\n", step.as_str().unwrap_or_default()));
     }
+    if list["contracts"].is_array() {
+        text.push('\n');
+        text.push_str(&render_contracts(
+            "Amazon API contracts the Worker speaks",
+            list,
+        ));
+    }
     text.push_str(if list["ok"].as_bool() == Some(true) {
         "\nReady: nothing failed.\n"
     } else {
         "\nNot ready: fix the FAIL lines above.\n"
     });
+    text
+}
+
+/// The `contracts` table of a JSON answer (`matchkey::amazon::contract::CONTRACTS`): one line per
+/// API with how it is checked, its path prefix and version, and the documents it follows.
+fn render_contracts(title: &str, list: &Value) -> String {
+    let mut text = format!("{title}:\n");
+    for row in list["contracts"].as_array().into_iter().flatten() {
+        let field = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+        let documents: Vec<&str> = row["documents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let source = if documents.is_empty() {
+            "no Amazon document".to_owned()
+        } else {
+            format!("{} ({})", documents.join(", "), field("document_date"))
+        };
+        text.push_str(&format!(
+            "  {:<14} {}: {} {}\n      {source}\n",
+            field("checked"),
+            field("api"),
+            field("prefix"),
+            field("version"),
+        ));
+    }
     text
 }
 
@@ -184,6 +238,28 @@ mod tests {
         assert!(base("http://localhost").is_ok());
         assert!(base("http://w.example").is_err());
         assert!(base("http://localhost.evil.example").is_err());
+    }
+
+    #[test]
+    fn renders_the_contracts_of_the_build() {
+        let list = json!({ "contracts": matchkey::amazon::contract::CONTRACTS });
+        let text = render_contracts("Amazon API contracts this build speaks", &list);
+        assert!(text.starts_with("Amazon API contracts this build speaks:\n"));
+        assert!(text.contains(
+            "  openapi        Events API (conversions): /adsApi/v1/create/events v1\n      amazon-ads-v1-all.json (2026-07-21)\n"
+        ), "{text}");
+        assert!(
+            text.contains(
+                "  emulator_only  cookie matching: /ecm3 unversioned\n      no Amazon document\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+                .count(),
+            matchkey::amazon::contract::CONTRACTS.len()
+        );
     }
 
     #[test]
