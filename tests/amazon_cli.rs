@@ -494,15 +494,21 @@ fn amc_upload_creates_the_data_set_once_and_loads_the_prepared_file() {
         "crm/2026-11-23.csv"
     );
     assert_eq!(upload["body"]["countryCode"], "US");
+    assert_eq!(upload["body"]["compressionFormat"], "NONE");
 
-    // Again, while the job stays pending for two polls: the data set is reused.
+    // Again, while the job stays pending for two polls, and the gateway first throttles
+    // the status poll with its HTML 429 (no Retry-After): backed off, the data set reused.
     amazon.fault(json!({"endpoint": "amcUploads", "kind": "job_pending", "polls": 2}));
+    amazon.fault(json!({"endpoint": "amcUploadJobs", "kind": "html_429"}));
     let (report, stderr, code) =
         amazon.run(&upload_args(path(&definition), "crm/2026-11-23.csv", &[]));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["dataSetCreated"], false);
     assert_eq!(report["status"], "COMPLETED");
-    assert_eq!(amazon.requests("amcUploadJobs").len(), 1 + 3);
+    let polls = amazon.requests("amcUploadJobs");
+    assert_eq!(polls.len(), 1 + 1 + 3);
+    assert_eq!(polls[1]["status"], 429);
+    assert_eq!(polls[1]["fault"], "html_429");
 
     // A key that is not in S3: the job fails, exit 1, with Amazon's reason.
     let (report, stderr, code) =

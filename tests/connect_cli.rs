@@ -487,3 +487,44 @@ fn a_busy_port_names_the_way_out() {
         ended.stderr
     );
 }
+
+#[test]
+fn discovery_follows_every_page_of_dsp_advertisers_and_amc_accounts() {
+    // 150 DSP advertisers under one agency entity (two pages of 100) and 121 AMC
+    // accounts (two pages, the second named by nextToken).
+    let amazon = Amazon::start_with("connect-paged", Config::paged(150, 120));
+    let mut run = amazon.connect(&["--paste", "--region", "na", "--json"]);
+    let url = run.authorization_url();
+    run.paste(&consent(&url));
+    let ended = run.finish();
+    assert_eq!(ended.code, Some(0), "{ended:?}");
+    let found: Value = serde_json::from_str(&ended.stdout).unwrap();
+    let dsp = found["dspAdvertisers"].as_array().unwrap();
+    // The demo's, the agency's 150, and the AMC advertisers' (each its own agency entity).
+    assert_eq!(dsp.len(), 1 + 150 + 120);
+    let amc = found["amcAccounts"].as_array().unwrap();
+    assert_eq!(amc.len(), 1 + 120);
+    // Each entity listed once: one page each, the agency's two; AMC accounts two pages
+    // on the NA host and one (empty) on each of the others.
+    let count = |endpoint: &str| {
+        let all = agent()
+            .get(format!(
+                "{}/__emulator/requests?endpoint={endpoint}",
+                amazon.base()
+            ))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str::<Value>(&all)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        (count("dspAdvertisers"), count("amcAccounts")),
+        (1 + 2 + 120, 2 + 1 + 1)
+    );
+}

@@ -4,6 +4,7 @@
 //! Every call names the AMC instance and carries the AMC account
 //! (`Amazon-Advertising-API-AdvertiserId`, `ENTITY…`) and the marketplace.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::prelude::rust_2024::*;
 
@@ -61,7 +62,7 @@ pub fn marketplace_id(country: Country) -> Option<&'static str> {
 }
 
 /// AMC's `hashedPii` type for a field's column (the ADU guide spells POSTAL as ZIP);
-/// `None` for ids Amazon takes unhashed.
+/// `None` for ids Amazon takes unhashed (see [`external_identity_type`]).
 pub fn hashed_pii_type(field: Field) -> Option<&'static str> {
     match field {
         Field::Postal => Some("ZIP"),
@@ -69,6 +70,33 @@ pub fn hashed_pii_type(field: Field) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// AMC's `externalUserIdType.externalIdentity` for an unhashed id column: the ADU guide's
+/// "External identifier column options" (`advertiser-data-prepare-data.md`) name `MAID`
+/// and `LIVERAMP` (RampID, "transcoded in Amazon identity space"); `None` for hashed
+/// fields and for ids AMC does not resolve (MATCH_ID is a plain column).
+pub fn external_identity_type(field: Field) -> Option<&'static str> {
+    match field {
+        Field::Maid => Some("MAID"),
+        Field::RampId => Some("LIVERAMP"),
+        _ => None,
+    }
+}
+
+/// The `externalUserIdType` of a field's column, if it has one: `{"hashedPii": …}` for
+/// hashed PII, `{"externalIdentity": …}` for MAID and RampID.
+pub fn external_user_id_type(field: Field) -> Option<Value> {
+    hashed_pii_type(field)
+        .map(|pii| json!({ "hashedPii": pii }))
+        .or_else(|| external_identity_type(field).map(|id| json!({ "externalIdentity": id })))
+}
+
+/// A consent column's `consentType`: `TCF`, or `GPP` as the data set guide's "Sample
+/// construct for GPP format" spells it (its table says `GPP_String`; the sample is the
+/// form a request carries).
+pub const CONSENT_TCF: &str = "TCF";
+/// See [`CONSENT_TCF`].
+pub const CONSENT_GPP: &str = "GPP";
 
 /// Whether `id` is a data set id AMC takes: lowercase letters, digits and underscores,
 /// starting with a letter.
@@ -104,7 +132,8 @@ pub struct Upload<'a> {
     pub update_strategy: &'a str,
     /// The upload's country (rows' own country column wins).
     pub country: Option<Country>,
-    /// `GZIP`, `BZIP`, `ZIP`, `SNAPPY`, or none.
+    /// `GZIP`, `BZIP`, `ZIP` or `SNAPPY`; `None` sends `NONE` (every sample carries
+    /// `compressionFormat`, and the guide lists `NONE` for plain files).
     pub compression: Option<&'a str>,
 }
 
@@ -116,7 +145,16 @@ pub const UPDATE_STRATEGIES: [&str; 4] = [
     "OVERLAP_KEEP",
 ];
 
+/// Compression formats AMC reads (`advertiser-data-prepare-data.md`).
+pub const COMPRESSION_FORMATS: [&str; 5] = ["NONE", "GZIP", "BZIP", "ZIP", "SNAPPY"];
+
 /// `POST …/uploads/{dataSetId}`: load a CSV file (or prefix) already in S3.
+///
+/// The guide's samples disagree on the data source's keys: the upload page and its text
+/// (`advertiser-data-upload.md`) use `sourceS3Bucket` with `sourceFileS3Key`,
+/// `sourceS3Prefix` or `sourceManifestS3Key`; the examples page once `s3ObjectKey`, once
+/// `s3Bucket` with `s3PrefixKey`. The upload page's form is sent (its text documents all
+/// three source kinds); the answers' `dataSource` is not read.
 pub fn start_upload(
     auth: &Auth<'_>,
     at: &Instance<'_>,
@@ -130,14 +168,12 @@ pub fn start_upload(
     };
     let mut body = json!({
         "updateStrategy": upload.update_strategy,
+        "compressionFormat": upload.compression.unwrap_or("NONE"),
         "dataSource": { "sourceS3Bucket": upload.bucket, source_key: upload.key },
         "fileFormat": { "csvDataFormat": { "fieldDelimiter": "," } },
     });
     if let Some(country) = upload.country {
         body["countryCode"] = json!(country.as_str());
-    }
-    if let Some(compression) = upload.compression {
-        body["compressionFormat"] = json!(compression);
     }
     at.request(auth, Method::Post, &format!("/uploads/{data_set_id}"))
         .body("application/json", body.to_string())
@@ -170,33 +206,61 @@ pub fn parse_upload_id(status: u16, body: &str) -> Option<String> {
 /// Where an upload stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadState {
-    /// Still loading.
+    /// Still loading (`SUBMITTED`, `IN_PROGRESS`; the upload page's `PENDING`).
     Pending,
-    /// Loaded; rows loaded when Amazon says.
+    /// Loaded (`SUCCESS`); rows loaded when Amazon says.
     Completed {
         /// `metrics.OutputRowCount`.
         rows: Option<u64>,
     },
     /// Failed, with Amazon's reason when given.
     Failed {
-        /// `failureReason`.
+        /// `message` (`adu-examples.md`, the failed upload of the list sample).
         reason: Option<String>,
     },
 }
 
+/// An upload as `GET …/uploads/{dataSetId}/{uploadId}` answers it (`{"upload": {…}}`),
+/// only the fields read.
+#[derive(Deserialize)]
+struct UploadAnswer {
+    status: String,
+    #[serde(default)]
+    message: Option<String>,
+    /// Not in Amazon's samples; read when `message` is absent (older emulator answers).
+    #[serde(default, rename = "failureReason")]
+    failure_reason: Option<String>,
+    #[serde(default)]
+    metrics: Option<Metrics>,
+}
+
+#[derive(Deserialize)]
+struct Metrics {
+    #[serde(default, rename = "OutputRowCount")]
+    output_row_count: Option<u64>,
+}
+
 /// Reads an upload's status answer; `None` when it is not one.
+///
+/// The status enum is `FAILED`, `IN_PROGRESS`, `SUBMITTED`, `SUCCESS`
+/// (`adu-examples.md`'s answers use `SUBMITTED` and `SUCCESS`); the upload page's samples
+/// say `PENDING` and `COMPLETED`, which are read too. Anything else is still running.
 pub fn parse_upload(status: u16, body: &str) -> Option<UploadState> {
     if status != 200 {
         return None;
     }
-    let v: Value = serde_json::from_str(body).ok()?;
-    let upload = v.get("upload").unwrap_or(&v);
-    Some(match upload["status"].as_str()? {
-        "COMPLETED" | "SUCCEEDED" => UploadState::Completed {
-            rows: upload["metrics"]["OutputRowCount"].as_u64(),
+    let mut v: Value = serde_json::from_str(body).ok()?;
+    let upload = match v.get_mut("upload") {
+        Some(upload) => upload.take(),
+        None => v,
+    };
+    let upload = UploadAnswer::deserialize(upload).ok()?;
+    Some(match upload.status.as_str() {
+        "SUCCESS" | "COMPLETED" | "SUCCEEDED" => UploadState::Completed {
+            rows: upload.metrics.and_then(|m| m.output_row_count),
         },
         "FAILED" => UploadState::Failed {
-            reason: upload["failureReason"].as_str().map(str::to_owned),
+            reason: upload.message.or(upload.failure_reason),
         },
         _ => UploadState::Pending,
     })
@@ -242,7 +306,8 @@ mod tests {
             body["dataSource"],
             json!({"sourceS3Bucket": "b", "sourceFileS3Key": "k/crm.csv"})
         );
-        assert!(body.get("countryCode").is_none() && body.get("compressionFormat").is_none());
+        assert!(body.get("countryCode").is_none());
+        assert_eq!(body["compressionFormat"], "NONE");
         assert_eq!(
             get_upload(&auth, &at, "crm_v1", "u1").url,
             "http://h/amc/advertiserData/amc1/uploads/crm_v1/u1"
@@ -251,34 +316,80 @@ mod tests {
 
     #[test]
     fn upload_answers() {
+        // adu-examples.md: the create answer and the finished upload, verbatim.
+        assert_eq!(
+            parse_upload_id(
+                200,
+                r#"{"status": "SUBMITTED", "uploadId": "a11aa11a-1234-1234-1234-ee6555eee5e5"}"#
+            )
+            .as_deref(),
+            Some("a11aa11a-1234-1234-1234-ee6555eee5e5")
+        );
+        let finished = r#"{"upload": {"createdAt": "2023-09-29T17:36:32Z", "instanceId": "amc12345678",
+            "dataSetId": "hashed_identifier_dataset", "dataSource": {"s3Bucket": "mys3bucket",
+            "s3ObjectKey": "filename.csv.gz"}, "metrics": {"OutputRowCount": 1782332},
+            "status": "SUCCESS", "updatedAt": "2023-09-29T17:51:30Z",
+            "uploadId": "a11aa11a-1234-1234-1234-ee6555eee5e5"}}"#;
+        assert_eq!(
+            parse_upload(200, finished),
+            Some(UploadState::Completed {
+                rows: Some(1_782_332)
+            })
+        );
+        // The failed upload of the list sample, as one upload's answer.
+        let failed = r#"{"upload": {"createdAt": "2023-09-29T17:58:45Z", "dataSetId": "mydataset",
+            "dataSource": {"s3Bucket": "mybucket", "s3ObjectKey": "filename.csv.gz"},
+            "instanceId": "myInstance", "message": "No such file or directory 'mybucket'",
+            "metrics": {}, "status": "FAILED", "updatedAt": "2023-09-29T18:04:26Z",
+            "uploadId": "a11aa11a-5678-5678-5678-ee6555eee5e5"}}"#;
+        assert_eq!(
+            parse_upload(200, failed),
+            Some(UploadState::Failed {
+                reason: Some("No such file or directory 'mybucket'".into())
+            })
+        );
+        // advertiser-data-upload.md's samples: PENDING, then COMPLETED.
         assert_eq!(
             parse_upload_id(200, r#"{"status":"PENDING","uploadId":"u1"}"#).as_deref(),
             Some("u1")
         );
         assert_eq!(
-            parse_upload(200, r#"{"upload":{"status":"PENDING"}}"#),
-            Some(UploadState::Pending)
-        );
-        assert_eq!(
             parse_upload(
                 200,
-                r#"{"upload":{"status":"COMPLETED","metrics":{"OutputRowCount":5}}}"#
+                r#"{"upload":{"createdAt":"2023-09-29T17:36:32Z","metrics":{"OutputRowCount":1782332},"status":"COMPLETED","updatedAt":"2023-09-29T17:51:30Z","uploadId":"2dd474b2-1234-1234-1234-eafe9ccc216c"}}"#
             ),
-            Some(UploadState::Completed { rows: Some(5) })
-        );
-        assert_eq!(
-            parse_upload(
-                200,
-                r#"{"upload":{"status":"FAILED","failureReason":"no file"}}"#
-            ),
-            Some(UploadState::Failed {
-                reason: Some("no file".into())
+            Some(UploadState::Completed {
+                rows: Some(1_782_332)
             })
         );
+        for running in ["SUBMITTED", "IN_PROGRESS", "PENDING"] {
+            let body = format!(r#"{{"upload":{{"status":"{running}"}}}}"#);
+            assert_eq!(parse_upload(200, &body), Some(UploadState::Pending));
+        }
+        // Smallest answer: a status and nothing else.
+        assert_eq!(
+            parse_upload(200, r#"{"upload":{"status":"FAILED"}}"#),
+            Some(UploadState::Failed { reason: None })
+        );
+        assert_eq!(parse_upload(200, "<html>Too Many Requests</html>"), None);
+        assert_eq!(parse_upload(429, "{}"), None);
         assert!(
             valid_data_set_id("crm_de_v1") && !valid_data_set_id("CRM") && !valid_data_set_id("1x")
         );
         assert_eq!(hashed_pii_type(Field::Postal), Some("ZIP"));
         assert_eq!(hashed_pii_type(Field::Maid), None);
+        assert_eq!(
+            external_user_id_type(Field::Maid),
+            Some(json!({"externalIdentity": "MAID"}))
+        );
+        assert_eq!(
+            external_user_id_type(Field::RampId),
+            Some(json!({"externalIdentity": "LIVERAMP"}))
+        );
+        assert_eq!(
+            external_user_id_type(Field::Email),
+            Some(json!({"hashedPii": "EMAIL"}))
+        );
+        assert_eq!(external_user_id_type(Field::MatchId), None);
     }
 }

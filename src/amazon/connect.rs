@@ -382,35 +382,80 @@ pub struct DspAdvertiser {
     pub timezone: String,
 }
 
-/// `GET /dsp/advertisers` for an agency profile (`Amazon-Advertising-API-Scope`).
+/// Most DSP advertisers one `GET /dsp/advertisers` answers (`count`, at most 100,
+/// `dsp-advertisers.yaml`).
+pub const DSP_ADVERTISERS_PAGE: usize = 100;
+/// The largest `startIndex` the spec allows (`maximum: 29900`).
+const DSP_ADVERTISERS_MAX_START: usize = 29_900;
+
+/// `GET /dsp/advertisers` for an agency profile (`Amazon-Advertising-API-Scope`): the
+/// first page.
 pub fn list_dsp_advertisers(auth: &Auth<'_>, profile_id: u64) -> ApiRequest {
-    auth.request(Method::Get, "/dsp/advertisers")
-        .header("amazon-advertising-api-scope", profile_id.to_string())
+    list_dsp_advertisers_page(auth, profile_id, 0)
+}
+
+/// `GET /dsp/advertisers?startIndex=…&count=100`: the page from `start_index` (the
+/// spec's 0-based record offset; see [`next_dsp_advertisers_start`]).
+pub fn list_dsp_advertisers_page(
+    auth: &Auth<'_>,
+    profile_id: u64,
+    start_index: usize,
+) -> ApiRequest {
+    auth.request(
+        Method::Get,
+        &format!("/dsp/advertisers?startIndex={start_index}&count={DSP_ADVERTISERS_PAGE}"),
+    )
+    .header("amazon-advertising-api-scope", profile_id.to_string())
 }
 
 /// Reads `{totalResults, response:[{advertiserId, name, currency, url, country,
-/// timezone}]}` (§F2; field names unconfirmed, so the id is taken as a string or a number).
+/// timezone}]}` (`DspAdvertisersV1`; neither field is required, so an empty list may be
+/// left out; the id is a string there, a number is taken too).
 pub fn parse_dsp_advertisers(body: &str) -> Option<Vec<DspAdvertiser>> {
+    parse_dsp_advertisers_page(body).map(|(list, _)| list)
+}
+
+/// [`parse_dsp_advertisers`] with `totalResults`, when Amazon gives it.
+pub fn parse_dsp_advertisers_page(body: &str) -> Option<(Vec<DspAdvertiser>, Option<u64>)> {
     let v: Value = serde_json::from_str(body).ok()?;
+    if !v.is_object() {
+        return None;
+    }
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    v["response"]
-        .as_array()?
-        .iter()
-        .map(|a| {
-            let id = match &a["advertiserId"] {
-                Value::String(s) if !s.is_empty() => s.clone(),
-                Value::Number(n) => n.to_string(),
-                _ => return None,
-            };
-            Some(DspAdvertiser {
-                advertiser_id: id,
-                name: text(&a["name"]),
-                currency: text(&a["currency"]),
-                country: text(&a["country"]),
-                timezone: text(&a["timezone"]),
+    let list = match &v["response"] {
+        Value::Null => Vec::new(),
+        list => list
+            .as_array()?
+            .iter()
+            .map(|a| {
+                let id = match &a["advertiserId"] {
+                    Value::String(s) if !s.is_empty() => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some(DspAdvertiser {
+                    advertiser_id: id,
+                    name: text(&a["name"]),
+                    currency: text(&a["currency"]),
+                    country: text(&a["country"]),
+                    timezone: text(&a["timezone"]),
+                })
             })
-        })
-        .collect()
+            .collect::<Option<Vec<_>>>()?,
+    };
+    Some((list, v["totalResults"].as_u64()))
+}
+
+/// The `startIndex` of the page after one that started at `start` and held `got`
+/// advertisers of `total` (when Amazon said): `None` once every advertiser was read, the
+/// page came back short or empty, or the spec's largest offset is passed.
+pub fn next_dsp_advertisers_start(start: usize, got: usize, total: Option<u64>) -> Option<usize> {
+    let next = start + got;
+    let more = match total {
+        Some(total) => (next as u64) < total,
+        None => got == DSP_ADVERTISERS_PAGE,
+    };
+    (got > 0 && more && next <= DSP_ADVERTISERS_MAX_START).then_some(next)
 }
 
 /// An AMC account from `GET /amc/accounts`.
@@ -424,29 +469,57 @@ pub struct AmcAccount {
     pub marketplace_id: String,
 }
 
-/// `GET /amc/accounts`.
+/// `GET /amc/accounts`: the first page.
 pub fn list_amc_accounts(auth: &Auth<'_>) -> ApiRequest {
-    auth.request(Method::Get, "/amc/accounts")
+    list_amc_accounts_page(auth, None)
 }
 
-/// Reads `{amcAccounts:[{accountId, accountName, marketplaceId}]}`.
+/// `GET /amc/accounts[?nextToken=…]` (`AMCAdministration_prod_3p.json`: at most 100 a
+/// page, then a `nextToken`).
+pub fn list_amc_accounts_page(auth: &Auth<'_>, next_token: Option<&str>) -> ApiRequest {
+    let mut path = String::from("/amc/accounts");
+    if let Some(token) = next_token {
+        path.push_str("?nextToken=");
+        path.push_str(&url_encode(token));
+    }
+    auth.request(Method::Get, &path)
+}
+
+/// Reads `{amcAccounts:[{accountId, accountName, marketplaceId}]}`, one page.
 pub fn parse_amc_accounts(body: &str) -> Option<Vec<AmcAccount>> {
+    parse_amc_accounts_page(body).map(|(list, _)| list)
+}
+
+/// [`parse_amc_accounts`] and the next page's token (`AmcpLinkListAmcAccountsResponseContent`:
+/// neither field required, so a missing list is an empty one).
+pub fn parse_amc_accounts_page(body: &str) -> Option<(Vec<AmcAccount>, Option<String>)> {
     let v: Value = serde_json::from_str(body).ok()?;
+    if !v.is_object() {
+        return None;
+    }
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    v["amcAccounts"]
-        .as_array()?
-        .iter()
-        .map(|a| {
-            Some(AmcAccount {
-                account_id: a["accountId"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())?
-                    .to_owned(),
-                account_name: text(&a["accountName"]),
-                marketplace_id: text(&a["marketplaceId"]),
+    let list = match &v["amcAccounts"] {
+        Value::Null => Vec::new(),
+        list => list
+            .as_array()?
+            .iter()
+            .map(|a| {
+                Some(AmcAccount {
+                    account_id: a["accountId"]
+                        .as_str()
+                        .filter(|s| !s.is_empty())?
+                        .to_owned(),
+                    account_name: text(&a["accountName"]),
+                    marketplace_id: text(&a["marketplaceId"]),
+                })
             })
-        })
-        .collect()
+            .collect::<Option<Vec<_>>>()?,
+    };
+    let next = v["nextToken"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Some((list, next))
 }
 
 /// An AMC instance from `GET /amc/instances`.
@@ -483,21 +556,28 @@ pub fn list_amc_instances(
 pub fn parse_amc_instances(body: &str) -> Option<(Vec<AmcInstance>, Option<String>)> {
     let v: Value = serde_json::from_str(body).ok()?;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let list = v["instances"]
-        .as_array()?
-        .iter()
-        .map(|i| {
-            Some(AmcInstance {
-                instance_id: i["instanceId"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())?
-                    .to_owned(),
-                instance_name: text(&i["instanceName"]),
-                instance_type: text(&i["instanceType"]),
-                status: text(&i["creationStatus"]),
-            })
+    if !v.is_object() {
+        return None;
+    }
+    let empty = Vec::new();
+    let list = match &v["instances"] {
+        // `ListInstancesResponse` requires no field: a missing list is an empty one.
+        Value::Null => &empty,
+        list => list.as_array()?,
+    }
+    .iter()
+    .map(|i| {
+        Some(AmcInstance {
+            instance_id: i["instanceId"]
+                .as_str()
+                .filter(|s| !s.is_empty())?
+                .to_owned(),
+            instance_name: text(&i["instanceName"]),
+            instance_type: text(&i["instanceType"]),
+            status: text(&i["creationStatus"]),
         })
-        .collect::<Option<Vec<_>>>()?;
+    })
+    .collect::<Option<Vec<_>>>()?;
     let next = v["nextToken"]
         .as_str()
         .filter(|s| !s.is_empty())
@@ -702,7 +782,7 @@ mod tests {
         assert_eq!(parse_profiles(r#"{"code":"x"}"#), None);
 
         let r = list_dsp_advertisers(&auth, 3_333_333_333);
-        assert_eq!(r.url, "http://e/eu/dsp/advertisers");
+        assert_eq!(r.url, "http://e/eu/dsp/advertisers?startIndex=0&count=100");
         assert_eq!(
             r.header_value("amazon-advertising-api-scope"),
             Some("3333333333")
@@ -713,8 +793,39 @@ mod tests {
         .unwrap();
         assert_eq!(advertisers[0].advertiser_id, "583");
         assert_eq!(advertisers[1].advertiser_id, "584");
+        // Pages: by totalResults when given, else until a short page.
+        assert_eq!(
+            list_dsp_advertisers_page(&auth, 1, 200).url,
+            "http://e/eu/dsp/advertisers?startIndex=200&count=100"
+        );
+        assert_eq!(next_dsp_advertisers_start(0, 100, Some(250)), Some(100));
+        assert_eq!(next_dsp_advertisers_start(200, 50, Some(250)), None);
+        assert_eq!(next_dsp_advertisers_start(0, 100, Some(100)), None);
+        assert_eq!(next_dsp_advertisers_start(0, 100, None), Some(100));
+        assert_eq!(next_dsp_advertisers_start(100, 99, None), None);
+        assert_eq!(next_dsp_advertisers_start(100, 0, Some(500)), None);
+        assert_eq!(next_dsp_advertisers_start(29_900, 100, Some(40_000)), None);
+        // The smallest valid answer (no field is required) and a full one.
+        assert_eq!(parse_dsp_advertisers_page("{}"), Some((vec![], None)));
+        assert_eq!(
+            parse_dsp_advertisers_page(r#"{"totalResults":1100,"response":[{"advertiserId":"4728736040201","name":"DSP Public API Advertiser","currency":"USD","url":"www.example.com","country":"US","timezone":"America/Los_Angeles"}]}"#)
+                .map(|(list, total)| (list.len(), total)),
+            Some((1, Some(1100)))
+        );
+        assert_eq!(parse_dsp_advertisers_page("[]"), None);
 
         assert_eq!(list_amc_accounts(&auth).url, "http://e/eu/amc/accounts");
+        assert_eq!(
+            list_amc_accounts_page(&auth, Some("t/2")).url,
+            "http://e/eu/amc/accounts?nextToken=t%2F2"
+        );
+        assert_eq!(parse_amc_accounts_page("{}"), Some((vec![], None)));
+        let (page, next) = parse_amc_accounts_page(
+            r#"{"amcAccounts":[{"accountId":"ENTITY1","accountName":"A","marketplaceId":"m"}],"nextToken":"t2"}"#,
+        )
+        .unwrap();
+        assert_eq!((page.len(), next.as_deref()), (1, Some("t2")));
+        assert_eq!(parse_amc_instances("{}"), Some((vec![], None)));
         let accounts = parse_amc_accounts(
             r#"{"amcAccounts":[{"accountId":"ENTITY1","accountName":"A","marketplaceId":"ATVPDKIKX0DER"}]}"#,
         )

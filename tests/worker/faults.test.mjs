@@ -80,6 +80,24 @@ test('429 with a long Retry-After: nothing goes before it, not even on /v1/flush
   }
 });
 
+test("the gateway's HTML 429 without Retry-After: backed off, then delivered once, nothing dead-lettered", async () => {
+  await amazon.control('/__emulator/reset');
+  const worker = await startWorker(amazon.url, FAST);
+  try {
+    await fault({ endpoint: 'events', kind: 'html_429', count: 2 });
+    const list = events('html', 4);
+    await ingest(worker, list);
+    await admin(worker, '/v1/flush', 'POST');
+    const a = await deliveredOnce(worker, list);
+    assert.deepEqual([a.delivered, a.deadLettered, a.rejected], [4, 0, 0]);
+    const requests = await eventRequests();
+    assert.deepEqual(requests.map((r) => r.status), [429, 429, 207]);
+    assert.equal(requests[0].fault, 'html_429');
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('5xx for longer than the old six-attempt budget, dropped connections, slow answers, an expired token: all delivered once', async () => {
   await amazon.control('/__emulator/reset');
   const worker = await startWorker(amazon.url, FAST);
@@ -200,9 +218,12 @@ test('a chunk split between batches keeps exactly its unsent events across a res
   try {
     // A long flush window: the first full batch goes at once, the rest waits.
     let worker = await startWorker(amazon.url, { ...FAST, FLUSH_SECONDS: '600' }, { persist });
-    // Three requests of 300 (one chunk each); every seventh event has a currency Amazon
-    // refuses, so the 207 answers settle part of each chunk as rejected.
-    const list = events('chunk', 900).map((e, i) => (i % 7 === 3 ? { ...e, currency: 'XXQ' } : e));
+    // Three requests of 300 (one chunk each); every seventh event is 20.5 days old, inside the
+    // Worker's window but, with Amazon's clock a day ahead, outside Amazon's: the 207 answers
+    // settle part of each chunk as rejected.
+    await amazon.control('/__emulator/clock', { advanceSecs: 86_400 });
+    const old = new Date(Date.now() - 20.5 * 86_400_000).toISOString();
+    const list = events('chunk', 900).map((e, i) => (i % 7 === 3 ? { ...e, eventTime: old } : e));
     await ingest300(worker, list);
     // 500 = the first chunk and 200 of the second; the second chunk keeps its last 100.
     await until(async () => (await eventRequests()).length === 1);
@@ -216,7 +237,7 @@ test('a chunk split between batches keeps exactly its unsent events across a res
       const counts = await amazon.received();
       const bad = list.filter((_, i) => i % 7 === 3);
       for (const e of list) {
-        const expected = e.currency === 'XXQ' ? 0 : 1;
+        const expected = e.eventTime === old ? 0 : 1;
         assert.equal(counts.get(e.eventId) ?? 0, expected, `${e.eventId} received ${counts.get(e.eventId) ?? 0} times`);
       }
       const a = await accounting(worker);

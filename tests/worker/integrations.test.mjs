@@ -284,9 +284,9 @@ test('two integrations deliver to their own advertisers with their own grants; a
     assert.equal(check.body.ok, false);
     assert.ok(check.body.manual.some((m) => /Allowed Return URL/.test(m)));
     // Which Amazon API contracts the Worker's build speaks (the core's table).
-    const events = check.body.contracts.find((c) => c.prefix === '/adsApi/v1/create/events');
-    assert.equal(events.checked, 'openapi');
-    assert.deepEqual(events.documents, ['amazon-ads-v1-all.json']);
+    const eventsApi = check.body.contracts.find((c) => c.prefix === '/adsApi/v1/create/events');
+    assert.equal(eventsApi.checked, 'openapi');
+    assert.deepEqual(eventsApi.documents, ['amazon-ads-v1-all.json']);
     assert.ok(check.body.contracts.some((c) => c.checked === 'guide_samples' && c.prefix.startsWith('/dsp/v1/')));
 
     // The cron trigger tells the operator once, without a value.

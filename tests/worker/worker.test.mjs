@@ -76,10 +76,13 @@ test('a 207 with partial errors puts exactly those events in the log', async () 
   await amazon.control('/__emulator/reset');
   const worker = await startWorker(amazon.url);
   try {
-    // The emulator refuses a currency outside ISO 4217; the Worker checks only the shape.
-    const bad = (i) => event(i, { currency: 'XXQ' });
+    // Events 20.5 days old pass the Worker's 21-day window; a day later (the emulator's clock
+    // moved on before delivery) Amazon refuses them, the others it takes.
+    const old = new Date(Date.now() - 20.5 * 86_400_000).toISOString();
+    const bad = (i) => event(i, { eventTime: old });
     const events = [event(0), bad(1), event(2), bad(3), event(4)];
     assert.equal((await serverPost(worker, { events })).status, 202);
+    await amazon.control('/__emulator/clock', { advanceSecs: 86_400 });
     assert.equal((await admin(worker, '/v1/flush', 'POST')).status, 200);
     await until(async () => (await admin(worker, '/v1/deliveries')).body.deliveries.length > 0);
     const log = (await admin(worker, '/v1/deliveries')).body;
@@ -228,13 +231,20 @@ test('API_KIND=dsp sends the legacy DSP import: 100 per request, definition ids,
   });
   try {
     const events = Array.from({ length: 150 }, (_, i) => event(i, { units: 1 }));
-    events[3] = event(3, { eventTime: new Date(Date.now() - 10 * 86_400_000).toISOString() }); // older than the legacy 7 days
-    assert.equal((await serverPost(worker, { events })).status, 202);
+    const daysAgo = (d) => new Date(Date.now() - d * 86_400_000).toISOString();
+    // Older than the legacy 7 days: refused at ingest (the Events API would take it).
+    events[5] = event(5, { eventTime: daysAgo(10) });
+    // Inside the window at ingest, outside it a day later at Amazon: refused per event there.
+    events[3] = event(3, { eventTime: daysAgo(6.5) });
+    const answer = await serverPost(worker, { events });
+    assert.equal(answer.status, 202);
+    assert.deepEqual((await answer.json()).rejected, [{ index: 5, field: 'eventTime', reason: 'event_too_old' }]);
+    await amazon.control('/__emulator/clock', { advanceSecs: 86_400 });
     await admin(worker, '/v1/flush', 'POST');
     await until(async () => (await admin(worker, '/v1/deliveries')).body.deliveries.filter((d) => d.status === 'delivered').length === 2);
     const log = await amazon.get('/__emulator/requests?endpoint=dspEvents');
     const requests = log.requests ?? log;
-    assert.deepEqual(requests.map((r) => r.body.eventData.length), [100, 50]);
+    assert.deepEqual(requests.map((r) => r.body.eventData.length), [100, 49]);
     assert.equal(requests[0].body.eventData[0].conversionDefinitionId, '591234567890123456');
     const failed = (await admin(worker, '/v1/deliveries')).body.failedEvents;
     assert.deepEqual(failed.map((f) => f.event_id), ['e3'], 'the 1-based error index maps back to the right event');

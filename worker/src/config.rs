@@ -110,7 +110,8 @@ pub struct Config {
     /// `BATCH_MAX_EVENTS` (default and maximum 500).
     pub batch_max_events: usize,
     /// `RETRY_HOURS` (default 72, at most 480 = 20 days, inside Amazon's 21-day window):
-    /// how long delivery may keep failing before a batch is dead-lettered, in ms.
+    /// how long delivery may keep failing before a batch is dead-lettered, in ms; read it
+    /// through [`Config::retry_budget`], which also keeps it inside the legacy window.
     pub retry_budget_ms: u64,
     /// `MAX_BACKLOG` (default 200,000): events kept waiting per advertiser and region;
     /// beyond it ingest answers 503 with Retry-After and the tag keeps its events.
@@ -208,6 +209,7 @@ impl CustomType {
 }
 
 pub use matchkey::amazon::events::CONVERSION_TYPES;
+use matchkey::amazon::events::ConversionsApi;
 
 /// Whether `s` is an Events API `dataSetName` (`[A-Za-z][A-Za-z0-9_-]*`, at most 100).
 pub fn valid_data_set_name(s: &str) -> bool {
@@ -511,6 +513,23 @@ impl Config {
         }
     }
 
+    /// The conversions API events go to, for the rules that differ per API (the event
+    /// window, currencies): one table, in the core's [`ConversionsApi`].
+    pub fn conversions_api(&self) -> ConversionsApi {
+        match self.api_kind {
+            ApiKind::Events => ConversionsApi::Events,
+            ApiKind::Dsp { .. } => ConversionsApi::Legacy,
+        }
+    }
+
+    /// How long delivery may keep failing before a batch is dead-lettered, in ms:
+    /// `RETRY_HOURS`, but always a day inside the API's event window (7 days for the
+    /// legacy import), so a retried event is never older than Amazon takes.
+    pub fn retry_budget(&self) -> u64 {
+        let window_hours = (self.conversions_api().lookback_days() as u64 - 1) * 24;
+        self.retry_budget_ms.min(window_hours * 3_600_000)
+    }
+
     /// Events per Amazon request for the configured API.
     pub fn batch_size(&self) -> usize {
         match self.api_kind {
@@ -654,6 +673,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.batch_size(), 100);
         assert!(matches!(c.api_kind, ApiKind::Dsp { ref profile_id, .. } if profile_id == "333"));
+        // The legacy import takes events of the last 7 days: retries stop a day before.
+        assert_eq!(c.conversions_api(), ConversionsApi::Legacy);
+        assert_eq!(c.retry_budget(), 72 * 3_600_000);
+        let long = Config::from_vars(vars(&[
+            ("ADVERTISER_ID", "583"),
+            ("API_KIND", "dsp"),
+            ("PROFILE_ID", "333"),
+            ("CONVERSION_DEFINITIONS", r#"{"*":"591"}"#),
+            ("RETRY_HOURS", "400"),
+        ]))
+        .unwrap();
+        assert_eq!(long.retry_budget(), 6 * 24 * 3_600_000);
+        let events =
+            Config::from_vars(vars(&[("ADVERTISER_ID", "583"), ("RETRY_HOURS", "400")])).unwrap();
+        assert_eq!(events.retry_budget(), 400 * 3_600_000);
         let e =
             Config::from_vars(vars(&[("ADVERTISER_ID", "583"), ("API_KIND", "dsp")])).unwrap_err();
         assert_eq!(e, "API_KIND=dsp needs PROFILE_ID");

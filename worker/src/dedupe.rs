@@ -10,8 +10,8 @@
 //! on the next page of the visit, for the events sent by keepalive when a page was left,
 //! whose answer no page could read (seconds to minutes), and (c) on a later visit, when
 //! the visitor left the site before any page sent them again (days). The tag keeps an
-//! event at most as long as the Worker takes it ([`LOOKBACK_DAYS`], Amazon's 21-day
-//! window), so a repeat can never be older than that. Sharding by event id keeps an id
+//! event at most as long as the Worker takes it ([`LOOKBACK_DAYS`], the Events API's
+//! 21-day window, the longest of the two conversions APIs), so a repeat can never be older than that. Sharding by event id keeps an id
 //! on one object within an epoch, so each object's window sees every repeat of its ids.
 //!
 //! - **Length:** every id accepted in the last [`LOOKBACK_DAYS`] days (plus the five
@@ -47,7 +47,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::ingest::{FUTURE_SKEW_SECS, LOOKBACK_DAYS};
+use crate::ingest::FUTURE_SKEW_SECS;
+use matchkey::amazon::events::ConversionsApi;
 
 /// Prefix of every key the window writes.
 pub const PREFIX: &str = "dd:";
@@ -55,6 +56,9 @@ pub const PREFIX: &str = "dd:";
 const PAGE_PREFIX: &str = "dd:p:";
 /// The window's floor (ms): no id accepted at or before it is known.
 const FLOOR_KEY: &str = "dd:floor";
+/// The longest window an event is taken in: the Events API's (the legacy import's is
+/// shorter, so its repeats fall inside this one too).
+pub const LOOKBACK_DAYS: i64 = ConversionsApi::Events.lookback_days();
 /// How far an event's time may be ahead of its acceptance (ingest's tolerance).
 pub const SKEW_MS: u64 = FUTURE_SKEW_SECS as u64 * 1000;
 /// How long an id is kept: as long as the Worker takes an event, plus the skew.

@@ -14,6 +14,7 @@
 
 use std::net::IpAddr;
 
+use matchkey::amazon::events;
 use matchkey::consent::{valid_gpp_string, valid_tcf_string};
 use matchkey::identity::{self, Sender, looks_like_contact};
 use matchkey::{Country, Field, Normalizer};
@@ -30,15 +31,14 @@ use crate::config::{
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most events in one request.
 pub const MAX_EVENTS: usize = 500;
-/// Oldest event Amazon accepts, in days.
-pub const LOOKBACK_DAYS: i64 = 21;
 /// Tolerated clock skew for event times in the future, in seconds.
 pub const FUTURE_SKEW_SECS: i64 = 300;
 
 /// Longest user agent passed on, in bytes (Amazon: 512 characters).
 pub const MAX_USER_AGENT_BYTES: usize = 512;
-/// Largest `value` accepted.
-pub const MAX_VALUE: f64 = 1e9;
+/// Largest `value` magnitude accepted (the core's, with the rule in
+/// [`matchkey::amazon::events::valid_value`]).
+pub use matchkey::amazon::events::MAX_VALUE;
 /// Most `customData` items in one event (Amazon's limit).
 pub const MAX_CUSTOM_DATA: usize = 13;
 /// Most match keys in one event (Amazon's limit).
@@ -310,7 +310,9 @@ fn convert_one(
             .map_err(|_| refuse("eventTime", "invalid_event_time"))?,
         Some(_) => return Err(refuse("eventTime", "invalid_event_time")),
     };
-    if event_time < now - time::Duration::days(LOOKBACK_DAYS) {
+    // The window is the API's: 21 days for the Events API, 7 for the legacy import.
+    let api = config.conversions_api();
+    if event_time < now - time::Duration::days(api.lookback_days()) {
         return Err(refuse("eventTime", "event_too_old"));
     }
     if event_time > now + time::Duration::seconds(FUTURE_SKEW_SECS) {
@@ -331,6 +333,9 @@ fn convert_one(
         normalizer,
     )?;
     dropped.extend(bad_keys);
+    if !api.takes_some_match_key(match_keys.iter().filter_map(|k| k["type"].as_str())) {
+        return Err(refuse("matchKeys", "no_match_keys"));
+    }
 
     let mut description = json!({
         "name": name,
@@ -358,11 +363,8 @@ fn convert_one(
     match obj.get("value") {
         None | Some(Value::Null) => {}
         Some(Value::Number(n)) => {
-            let v = n.as_f64().unwrap_or(f64::NAN);
             let purchase = conversion_type == "OFF_AMAZON_PURCHASES";
-            let in_range = v.is_finite() && (0.0..=MAX_VALUE).contains(&v);
-            let cents = !purchase || ((v * 100.0).round() - v * 100.0).abs() <= 1e-6;
-            if !(in_range && cents) {
+            if !events::valid_value(n.as_f64().unwrap_or(f64::NAN), purchase) {
                 let reason = if purchase {
                     "invalid_purchase_value"
                 } else {
@@ -375,10 +377,10 @@ fn convert_one(
         Some(_) => return Err(refuse("value", "invalid_value")),
     }
     if let Some(c) = obj.get("currency").filter(|c| !c.is_null()) {
-        match c.as_str() {
-            Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
-                out["currencyCode"] = json!(c.to_ascii_uppercase())
-            }
+        // The API's own list of codes (a code another API takes is still refused here,
+        // not by Amazon after the event was accepted).
+        match c.as_str().map(str::to_ascii_uppercase) {
+            Some(c) if c.len() == 3 && api.takes_currency(&c) => out["currencyCode"] = json!(c),
             _ => return Err(refuse("currency", "invalid_currency")),
         }
     }
@@ -1425,6 +1427,7 @@ mod tests {
             (json!({"currency": "US"}), "invalid_currency"),
             (json!({"currency": "U$D"}), "invalid_currency"),
             (json!({"currency": "ＵＳＤ"}), "invalid_currency"),
+            (json!({"currency": "XYZ"}), "invalid_currency"),
             (json!({"units": 0}), "invalid_units"),
             (json!({"units": 2_147_483_648_i64}), "invalid_units"),
             (json!({"units": 1.5}), "invalid_units"),
@@ -1442,16 +1445,53 @@ mod tests {
                 "{change}"
             );
         }
-        // Values of other conversion types: within 0..=1e9, any precision.
+        // Values of other conversion types may be negative (`EventCreate.value`: "can be
+        // negative, max 2 decimals").
         let mut page = base.clone();
         page["name"] = json!("page_view");
         assert_eq!(
-            reason(&page, json!({"value": 1.005}), Caller::Browser, &config),
+            reason(&page, json!({"value": -12.5}), Caller::Browser, &config),
+            None
+        );
+        for value in [json!(1.005), json!(-1e10)] {
+            assert_eq!(
+                reason(&page, json!({"value": value}), Caller::Browser, &config).map(|p| p.reason),
+                Some("invalid_value")
+            );
+        }
+        // Each API its window and currencies: the legacy import takes 7 days and 18 codes.
+        let legacy = config_with(&[
+            ("API_KIND", "dsp"),
+            ("PROFILE_ID", "333"),
+            ("CONVERSION_DEFINITIONS", r#"{"*":"591"}"#),
+        ]);
+        let eight_days = json!({"eventTime": "2026-09-02T12:00:00Z"});
+        let argentina = json!({"currency": "ars"});
+        assert_eq!(
+            reason(&base, eight_days.clone(), Caller::Browser, &config),
             None
         );
         assert_eq!(
-            reason(&page, json!({"value": -1}), Caller::Browser, &config).map(|p| p.reason),
-            Some("invalid_value")
+            reason(&base, argentina.clone(), Caller::Browser, &config),
+            None
+        );
+        for (change, code) in [
+            (eight_days, "event_too_old"),
+            (argentina, "invalid_currency"),
+        ] {
+            assert_eq!(
+                reason(&base, change, Caller::Browser, &legacy).map(|p| p.reason),
+                Some(code)
+            );
+        }
+        assert_eq!(
+            reason(
+                &base,
+                json!({"eventTime": "2026-09-04T12:00:00Z", "currency": "nok"}),
+                Caller::Browser,
+                &legacy
+            ),
+            None
         );
         let out = run(json!([7, "x"]), Caller::Browser);
         assert!(

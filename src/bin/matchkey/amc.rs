@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use matchkey::Country;
-use matchkey::amazon::amc::{hashed_pii_type, valid_data_set_id};
+use matchkey::amazon::amc::{CONSENT_GPP, CONSENT_TCF, external_user_id_type, valid_data_set_id};
 use serde_json::{Value, json};
 
 use std::time::Duration;
@@ -36,7 +36,7 @@ Examples:
 pub(crate) const UPLOAD_EXAMPLES: &str = "\
 Checks the data set (GET …/dataSets/{id}); creates it from --definition when it does not
 exist; starts the upload of the S3 file (or, with --s3-prefix, every file under the
-prefix) and polls it until COMPLETED or FAILED. The report goes to stdout as JSON; the
+prefix) and polls it until Amazon says SUCCESS (reported as COMPLETED) or FAILED. The report goes to stdout as JSON; the
 exit code is 0 when the upload completed, 1 when it failed, 2 on error.
 
 Examples:
@@ -84,9 +84,9 @@ pub(crate) struct UploadArgs {
     /// How the rows join what the data set holds.
     #[arg(long, default_value = "ADDITIVE", value_parser = clap::builder::PossibleValuesParser::new(calls::UPDATE_STRATEGIES))]
     update_strategy: String,
-    /// The file's compression.
-    #[arg(long, value_parser = ["GZIP", "BZIP", "ZIP", "SNAPPY"])]
-    compression: Option<String>,
+    /// The file's compression (`NONE` for a plain file).
+    #[arg(long, default_value = "NONE", value_parser = clap::builder::PossibleValuesParser::new(calls::COMPRESSION_FORMATS))]
+    compression: String,
     /// Start the upload and return without waiting for it.
     #[arg(long)]
     no_wait: bool,
@@ -176,7 +176,7 @@ pub(crate) fn upload(args: &UploadArgs) -> anyhow::Result<bool> {
         prefix: args.s3_prefix.is_some(),
         update_strategy: &args.update_strategy,
         country: Some(country),
-        compression: args.compression.as_deref(),
+        compression: Some(args.compression.as_str()),
     };
     let answer = client.call("starting the upload", |auth| {
         calls::start_upload(auth, &at, &dataset_id, &upload)
@@ -295,8 +295,8 @@ pub(crate) fn prepare(args: &PrepareArgs) -> anyhow::Result<()> {
     }
 
     let consent = match (&args.tcf_column, &args.gpp_column) {
-        (Some(column), _) => Some((column.as_str(), "TCF")),
-        (None, Some(column)) => Some((column.as_str(), "GPP_String")),
+        (Some(column), _) => Some((column.as_str(), CONSENT_TCF)),
+        (None, Some(column)) => Some((column.as_str(), CONSENT_GPP)),
         (None, None) => None,
     };
     let country = args.csv.rows.fixed_country()?;
@@ -359,13 +359,13 @@ fn dataset_definition(
     let columns: Vec<Value> = columns
         .iter()
         .map(|c| match c {
-            Column::MatchKey(name, field) => match hashed_pii_type(*field) {
-                Some(pii) => json!({
-                    "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true,
-                    "externalUserIdType": { "hashedPii": pii },
-                }),
-                None => json!({ "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true }),
-            },
+            Column::MatchKey(name, field) => {
+                let mut column = json!({ "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true });
+                if let Some(id_type) = external_user_id_type(*field) {
+                    column["externalUserIdType"] = id_type;
+                }
+                column
+            }
             Column::Country(name) => json!({
                 "name": name, "dataType": "STRING", "columnType": "DIMENSION", "nullable": true,
                 "isCountryCode": true,
@@ -444,11 +444,21 @@ mod tests {
             Column::MatchKey("zip".into(), Field::Postal),
             Column::MatchKey("maid".into(), Field::Maid),
             Column::Country("country".into()),
+            Column::MatchKey("ramp".into(), Field::RampId),
+            Column::MatchKey("match_id".into(), Field::MatchId),
         ];
         let def = dataset_definition("crm_v1", "d", None, Some(("customer_id", "TCF")), &columns);
         let cols = &def["dataSet"]["columns"];
         assert_eq!(cols[1]["externalUserIdType"]["hashedPii"], "ZIP");
-        assert!(cols[2].get("externalUserIdType").is_none());
+        assert_eq!(
+            cols[2]["externalUserIdType"],
+            json!({"externalIdentity": "MAID"})
+        );
+        assert_eq!(
+            cols[4]["externalUserIdType"],
+            json!({"externalIdentity": "LIVERAMP"})
+        );
+        assert!(cols[5].get("externalUserIdType").is_none());
         assert_eq!(cols[3]["isCountryCode"], true);
         assert_eq!(cols[0]["consentType"], "TCF");
         assert!(cols[1].get("consentType").is_none());

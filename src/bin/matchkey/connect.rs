@@ -24,6 +24,9 @@ use crate::client::{self, Answer};
 pub(crate) const DEFAULT_PORT: u16 = 8338;
 /// Path of the loopback redirect URI.
 const CALLBACK_PATH: &str = "/callback";
+/// Most pages read of one token-paged list (AMC accounts, an account's instances): a
+/// guard against a token that never ends, far above any real account's list.
+const MAX_PAGES: usize = 50;
 
 pub(crate) const EXAMPLES: &str = "\
 Before the first run, add the redirect URI to your Login with Amazon security profile
@@ -619,41 +622,74 @@ fn discover(agent: &ureq::Agent, args: &ConnectArgs, access_token: &str, client_
             continue;
         };
         for profile in profiles {
-            if profile.is_agency() {
-                let answer = get(
-                    agent,
-                    &connect::list_dsp_advertisers(&auth, profile.profile_id),
-                );
-                match (answer.status == 200)
-                    .then(|| connect::parse_dsp_advertisers(&answer.body))
-                    .flatten()
-                {
-                    Some(list) => found
-                        .dsp
-                        .extend(list.into_iter().map(|a| (region, profile.profile_id, a))),
-                    None => found.warnings.push(format!(
-                        "{}: listing the DSP advertisers of profile {} failed ({})",
-                        region.code(),
-                        profile.profile_id,
-                        client::error_code(&answer)
-                    )),
+            // An agency profile lists the DSP advertisers of its entity; profiles of one
+            // entity list the same ones, so each entity is listed once.
+            let listed = found
+                .profiles
+                .iter()
+                .any(|(r, p)| *r == region && p.is_agency() && p.account_id == profile.account_id);
+            if profile.is_agency() && !listed {
+                // Pages of 100 (`startIndex`, `count`), until `totalResults` are read.
+                let mut start = Some(0);
+                while let Some(at) = start {
+                    let request = connect::list_dsp_advertisers_page(&auth, profile.profile_id, at);
+                    let answer = get(agent, &request);
+                    start = match (answer.status == 200)
+                        .then(|| connect::parse_dsp_advertisers_page(&answer.body))
+                        .flatten()
+                    {
+                        Some((list, total)) => {
+                            let next = connect::next_dsp_advertisers_start(at, list.len(), total);
+                            found
+                                .dsp
+                                .extend(list.into_iter().map(|a| (region, profile.profile_id, a)));
+                            next
+                        }
+                        None => {
+                            found.warnings.push(format!(
+                                "{}: listing the DSP advertisers of profile {} failed ({})",
+                                region.code(),
+                                profile.profile_id,
+                                client::error_code(&answer)
+                            ));
+                            None
+                        }
+                    };
                 }
             }
             found.profiles.push((region, profile));
         }
-        let answer = get(agent, &connect::list_amc_accounts(&auth));
-        let Some(accounts) = (answer.status == 200)
-            .then(|| connect::parse_amc_accounts(&answer.body))
-            .flatten()
-        else {
-            // No AMC account at all answers an error on some hosts: a note, not a failure.
-            found.warnings.push(format!(
-                "{}: listing AMC accounts failed ({})",
-                region.code(),
-                client::error_code(&answer)
-            ));
-            continue;
-        };
+        // Pages of at most 100, each naming the next with `nextToken`.
+        let mut accounts = Vec::new();
+        let mut next: Option<String> = None;
+        for _page in 0..MAX_PAGES {
+            let answer = get(
+                agent,
+                &connect::list_amc_accounts_page(&auth, next.as_deref()),
+            );
+            match (answer.status == 200)
+                .then(|| connect::parse_amc_accounts_page(&answer.body))
+                .flatten()
+            {
+                Some((page, token)) => {
+                    accounts.extend(page);
+                    next = token;
+                }
+                None => {
+                    // No AMC account at all answers an error on some hosts: a note, not a
+                    // failure.
+                    found.warnings.push(format!(
+                        "{}: listing AMC accounts failed ({})",
+                        region.code(),
+                        client::error_code(&answer)
+                    ));
+                    next = None;
+                }
+            }
+            if next.is_none() {
+                break;
+            }
+        }
         for account in accounts {
             if found
                 .amc
@@ -664,7 +700,7 @@ fn discover(agent: &ureq::Agent, args: &ConnectArgs, access_token: &str, client_
             }
             let mut instances = Vec::new();
             let mut next: Option<String> = None;
-            for _page in 0..50 {
+            for _page in 0..MAX_PAGES {
                 let request = connect::list_amc_instances(
                     &auth,
                     &account.account_id,

@@ -1,12 +1,11 @@
-//! AMC advertiser data upload (section A6): data set definitions, upload requests, and the
-//! CSV objects an upload reads from the emulated S3.
+//! AMC advertiser data upload (section A6): the tables and types shared by its three jobs,
+//! data set definitions (`adu/data_sets.rs`), upload requests (`adu/uploads.rs`) and the
+//! validation of the CSV objects an upload reads from the emulated S3 (`adu/validation.rs`).
 //!
 //! Pure functions, like [`crate::audience`]. Messages name the field, the column and the
 //! row, never a value: the objects hold hashed PII, and a faulty one may hold raw PII.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::check::{self, Checker, FieldError};
 use crate::codes;
@@ -36,8 +35,20 @@ pub(crate) const DATA_TYPES: &[&str] =
     &["STRING", "DECIMAL", "INTEGER", "LONG", "TIMESTAMP", "DATE"];
 /// Column `columnType` values.
 pub(crate) const COLUMN_TYPES: &[&str] = &["DIMENSION", "METRIC"];
-/// Column `consentType` values (section A6).
-pub(crate) const CONSENT_TYPES: &[&str] = &["TCF", "GPP_String", "ACS"];
+/// Column `consentType` values. `advertiser-data-sets.md` disagrees with itself: its table
+/// lists `TCF`, `GPP_String` and `ACS`, its sample constructs `TCF`, `GPP`, and for ACS
+/// `amzn_ad_storage` / `amzn_user_data`. Every spelling is taken.
+pub(crate) const CONSENT_TYPES: &[&str] = &[
+    "TCF",
+    "GPP",
+    "GPP_String",
+    "ACS",
+    "amzn_ad_storage",
+    "amzn_user_data",
+];
+/// `externalUserIdType.externalIdentity` values: the "External identifier column options"
+/// of `advertiser-data-prepare-data.md` (MAID, LiveRamp RampID, Experian).
+pub(crate) const EXTERNAL_IDENTITIES: &[&str] = &["MAID", "LIVERAMP", "EXPERIAN"];
 /// Data set `period` values: the partitions the ADU guide lists (hourly, daily, monthly).
 /// Emulator choice: no other ISO 8601 duration is taken.
 pub(crate) const PERIODS: &[&str] = &["PT1H", "P1D", "P1M"];
@@ -81,7 +92,18 @@ pub(crate) const UPLOAD_FIELDS: &[&str] = &[
     "dataSource",
     "fileFormat",
 ];
-const SOURCE_KEYS: &[&str] = &["sourceFileS3Key", "sourceS3Prefix", "sourceManifestS3Key"];
+/// The data source's object keys: the upload page's three (`advertiser-data-upload.md`),
+/// and the examples page's spellings of the first two (`s3ObjectKey`, `s3PrefixKey`).
+const SOURCE_KEYS: &[&str] = &[
+    "sourceFileS3Key",
+    "sourceS3Prefix",
+    "sourceManifestS3Key",
+    "s3ObjectKey",
+    "s3PrefixKey",
+];
+/// The bucket: `sourceS3Bucket` (upload page, and the examples' first sample) or
+/// `s3Bucket` (the examples' prefix sample). Exactly one.
+const BUCKET_KEYS: &[&str] = &["sourceS3Bucket", "s3Bucket"];
 
 /// A data set column as the CSV check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,592 +178,21 @@ fn check_country(checker: &mut Checker, value: Option<&Value>, field: &str) {
     }
 }
 
-/// Validates a `POST /amc/advertiserData/{instanceId}/dataSets` body.
-pub fn validate_data_set(body: &Value) -> Vec<FieldError> {
-    let mut checker = Checker::new("");
-    let Some(body) = checker.object(Some(body), "", true, &["dataSet"]) else {
-        return checker.into_errors();
-    };
-    let Some(data_set) = checker.object(body.get("dataSet"), "dataSet", true, DATA_SET_FIELDS)
-    else {
-        return checker.into_errors();
-    };
-    if let Some(id) = checker.string(data_set.get("dataSetId"), "dataSet.dataSetId", true)
-        && !is_data_set_id(id)
-    {
-        checker.push(
-            check::INVALID_CHARACTERS,
-            "dataSet.dataSetId",
-            "dataSetId must match ^[a-z0-9_]{1,128}$",
-        );
-    }
-    checker.one_of(data_set.get("period"), "dataSet.period", false, PERIODS);
-    let country = data_set.get("countryCode");
-    check_country(&mut checker, country, "dataSet.countryCode");
-    checker.string(data_set.get("description"), "dataSet.description", false);
-    let Some(columns) = checker.array(
-        data_set.get("columns"),
-        "dataSet.columns",
-        true,
-        1,
-        usize::MAX,
-    ) else {
-        return checker.into_errors();
-    };
-    let mut names = BTreeSet::new();
-    let mut event_times = 0;
-    let mut country_columns = 0;
-    let mut consent_columns = 0;
-    for (position, column) in columns.iter().enumerate() {
-        let field = format!("dataSet.columns[{position}]");
-        let Some(column) = checker.object(Some(column), &field, true, COLUMN_FIELDS) else {
-            continue;
-        };
-        let flags = check_column(&mut checker, column, &field);
-        if let Some(name) = flags.name
-            && !names.insert(name)
-        {
-            checker.push(
-                check::IS_INVALID,
-                &format!("{field}.name"),
-                "column names must be unique within a data set",
-            );
-        }
-        if flags.main_event_time {
-            event_times += 1;
-            if event_times == 2 {
-                checker.push(
-                    check::IS_INVALID,
-                    &format!("{field}.isMainEventTime"),
-                    "at most one column may be the main event time",
-                );
-            }
-        }
-        if flags.country {
-            country_columns += 1;
-            if country_columns == 2 {
-                checker.push(
-                    check::IS_INVALID,
-                    &format!("{field}.isCountryCode"),
-                    "at most one column may be the country code",
-                );
-            }
-        }
-        consent_columns += usize::from(flags.consent);
-    }
-    // Section A6: UK/EEA records must carry consent. A data set whose country is one of
-    // them therefore needs a consent column (rows may still name another country).
-    if country
-        .and_then(Value::as_str)
-        .is_some_and(|code| codes::contains(codes::CONSENT_COUNTRIES, code))
-        && consent_columns == 0
-    {
-        checker.push(
-            check::IS_NULL,
-            "dataSet.columns",
-            "a UK/EEA data set needs a consent column (consentType)",
-        );
-    }
-    checker.into_errors()
-}
+mod data_sets;
+mod uploads;
+mod validation;
 
-/// What one column declares, for the data-set-wide rules.
-#[derive(Debug, Default)]
-struct ColumnFlags<'v> {
-    name: Option<&'v str>,
-    main_event_time: bool,
-    country: bool,
-    consent: bool,
-}
-
-fn check_column<'v>(
-    checker: &mut Checker,
-    column: &'v Map<String, Value>,
-    field: &str,
-) -> ColumnFlags<'v> {
-    let at = |name: &str| format!("{field}.{name}");
-    let name = checker.string(column.get("name"), &at("name"), true);
-    checker.string(column.get("description"), &at("description"), false);
-    let data_type = checker.one_of(column.get("dataType"), &at("dataType"), true, DATA_TYPES);
-    checker.one_of(
-        column.get("columnType"),
-        &at("columnType"),
-        true,
-        COLUMN_TYPES,
-    );
-    for flag in ["nullable", "isMainUserId", "isMainUserIdType"] {
-        checker.boolean(column.get(flag), &at(flag), false);
-    }
-    let main_event_time = checker
-        .boolean(column.get("isMainEventTime"), &at("isMainEventTime"), false)
-        .unwrap_or(false);
-    let country = checker
-        .boolean(column.get("isCountryCode"), &at("isCountryCode"), false)
-        .unwrap_or(false);
-    checker.one_of(
-        column.get("consentType"),
-        &at("consentType"),
-        false,
-        CONSENT_TYPES,
-    );
-    // A consent column with a wrong type is one error, not two.
-    let consent = column.contains_key("consentType");
-    let hashed_pii = checker
-        .object(
-            column.get("externalUserIdType"),
-            &at("externalUserIdType"),
-            false,
-            &["hashedPii"],
-        )
-        .and_then(|id_type| {
-            checker.one_of(
-                id_type.get("hashedPii"),
-                &at("externalUserIdType.hashedPii"),
-                true,
-                HASHED_PII_TYPES,
-            )
-        })
-        .is_some();
-    // Emulator choice: each role needs the data type its values have (the ADU guide: a fact
-    // data set's main event time is a TIMESTAMP or DATE column; digests, country codes and
-    // consent strings are text).
-    if let Some(data_type) = data_type {
-        let text_roles = [
-            (hashed_pii, "externalUserIdType"),
-            (country, "isCountryCode"),
-            (consent, "consentType"),
-        ];
-        for (_, role) in text_roles.iter().filter(|(set, _)| *set) {
-            if data_type != "STRING" {
-                checker.push(
-                    check::IS_INVALID,
-                    &at("dataType"),
-                    format!("a column with {role} must have dataType STRING"),
-                );
-            }
-        }
-        if main_event_time && !matches!(data_type, "TIMESTAMP" | "DATE") {
-            checker.push(
-                check::IS_INVALID,
-                &at("dataType"),
-                "the main event time column must have dataType TIMESTAMP or DATE",
-            );
-        }
-    }
-    ColumnFlags {
-        name,
-        main_event_time,
-        country,
-        consent,
-    }
-}
-
-/// Validates a `POST /amc/advertiserData/{instanceId}/uploads/{dataSetId}` body.
-pub fn validate_upload(body: &Value) -> Vec<FieldError> {
-    let mut checker = Checker::new("");
-    let Some(body) = checker.object(Some(body), "", true, UPLOAD_FIELDS) else {
-        return checker.into_errors();
-    };
-    checker.one_of(
-        body.get("updateStrategy"),
-        "updateStrategy",
-        true,
-        UPDATE_STRATEGIES,
-    );
-    check_country(&mut checker, body.get("countryCode"), "countryCode");
-    checker.one_of(
-        body.get("compressionFormat"),
-        "compressionFormat",
-        false,
-        COMPRESSION_FORMATS,
-    );
-    let mut known = vec!["sourceS3Bucket"];
-    known.extend_from_slice(SOURCE_KEYS);
-    if let Some(source) = checker.object(body.get("dataSource"), "dataSource", true, &known) {
-        if let Some(bucket) = checker.string(
-            source.get("sourceS3Bucket"),
-            "dataSource.sourceS3Bucket",
-            true,
-        ) && !is_bucket_name(bucket)
-        {
-            checker.push(
-                check::INVALID_CHARACTERS,
-                "dataSource.sourceS3Bucket",
-                "sourceS3Bucket must be an S3 bucket name (3-63 of [a-z0-9.-])",
-            );
-        }
-        let given: Vec<&str> = SOURCE_KEYS
-            .iter()
-            .copied()
-            .filter(|key| source.contains_key(*key))
-            .collect();
-        if given.len() == 1 {
-            let field = format!("dataSource.{}", given[0]);
-            if let Some(key) = checker.string(source.get(given[0]), &field, true)
-                && key.len() > MAX_S3_KEY
-            {
-                checker.push(
-                    check::SIZE_ABOVE_MAXIMUM,
-                    &field,
-                    "an S3 key has at most 1024 bytes",
-                );
-            }
-        } else {
-            checker.push(
-                check::IS_INVALID,
-                "dataSource",
-                "dataSource needs exactly one of sourceFileS3Key, sourceS3Prefix and sourceManifestS3Key",
-            );
-        }
-    }
-    if let Some(format) = checker.object(
-        body.get("fileFormat"),
-        "fileFormat",
-        true,
-        &["csvDataFormat", "jsonDataFormat"],
-    ) {
-        match (format.get("csvDataFormat"), format.get("jsonDataFormat")) {
-            (Some(csv), None) => {
-                // Emulator choice: of the CSV options only the field delimiter is emulated.
-                if let Some(csv) = checker.object(
-                    Some(csv),
-                    "fileFormat.csvDataFormat",
-                    true,
-                    &["fieldDelimiter"],
-                ) {
-                    let field = "fileFormat.csvDataFormat.fieldDelimiter";
-                    if let Some(delimiter) = checker.string(csv.get("fieldDelimiter"), field, false)
-                        && delimiter_byte(delimiter).is_none()
-                    {
-                        checker.push(
-                            check::IS_INVALID,
-                            field,
-                            "fieldDelimiter must be one ASCII character other than a quote or a line break",
-                        );
-                    }
-                }
-            }
-            (None, Some(json)) => {
-                checker.one_of(Some(json), "fileFormat.jsonDataFormat", true, JSON_FORMATS);
-            }
-            _ => checker.push(
-                check::IS_INVALID,
-                "fileFormat",
-                "fileFormat needs exactly one of csvDataFormat and jsonDataFormat",
-            ),
-        }
-    }
-    checker.into_errors()
-}
-
-/// The byte of a one-character field delimiter.
-fn delimiter_byte(delimiter: &str) -> Option<u8> {
-    match delimiter.as_bytes() {
-        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\n' | b'\r') => Some(*byte),
-        _ => None,
-    }
-}
-
-impl Schema {
-    /// The schema of a data set that passed [`validate_data_set`] (`dataSet` object).
-    pub(crate) fn from_data_set(data_set: &Value) -> Self {
-        let flag = |column: &Value, name: &str| column.get(name).and_then(Value::as_bool);
-        let columns = data_set["columns"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .map(|column| SchemaColumn {
-                name: column["name"].as_str().unwrap_or_default().to_owned(),
-                data_type: column["dataType"].as_str().unwrap_or_default().to_owned(),
-                // The ADU API: "Default is true".
-                nullable: flag(column, "nullable").unwrap_or(true),
-                hashed_pii: column.pointer("/externalUserIdType/hashedPii").is_some(),
-                country: flag(column, "isCountryCode").unwrap_or(false),
-                consent: column.get("consentType").is_some(),
-            })
-            .collect();
-        Self {
-            columns,
-            country: data_set["countryCode"].as_str().map(str::to_owned),
-        }
-    }
-}
-
-impl UploadRequest {
-    /// The request of a body that passed [`validate_upload`].
-    pub(crate) fn from_body(body: &Value) -> Self {
-        let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
-        let source = if let Some(key) = text("/dataSource/sourceFileS3Key") {
-            Source::File(key.to_owned())
-        } else if let Some(prefix) = text("/dataSource/sourceS3Prefix") {
-            Source::Prefix(prefix.to_owned())
-        } else {
-            Source::Manifest(
-                text("/dataSource/sourceManifestS3Key")
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        };
-        Self {
-            bucket: text("/dataSource/sourceS3Bucket")
-                .unwrap_or_default()
-                .to_owned(),
-            source,
-            compressed: text("/compressionFormat").is_some_and(|format| format != "NONE"),
-            csv: body.pointer("/fileFormat/csvDataFormat").is_some(),
-            delimiter: text("/fileFormat/csvDataFormat/fieldDelimiter")
-                .and_then(delimiter_byte)
-                .unwrap_or(b','),
-            country: text("/countryCode").map(str::to_owned),
-        }
-    }
-}
-
-/// Runs an upload against the emulated S3 (`(bucket, key)` → bytes): the data row count,
-/// or why the job fails; plus the objects it read.
-pub(crate) fn run_upload(
-    schema: &Schema,
-    request: &UploadRequest,
-    store: &BTreeMap<(String, String), Vec<u8>>,
-) -> (Result<u64, String>, Vec<ObjectRef>) {
-    let bucket = &request.bucket;
-    let url = |key: &str| format!("s3://{bucket}/{key}");
-    let objects: Vec<(&String, &Vec<u8>)> = match &request.source {
-        Source::File(key) | Source::Manifest(key) => {
-            match store.get_key_value(&(bucket.clone(), key.clone())) {
-                Some(((_, key), bytes)) => vec![(key, bytes)],
-                None => return (Err(format!("{} does not exist.", url(key))), Vec::new()),
-            }
-        }
-        Source::Prefix(prefix) => store
-            .range((bucket.clone(), prefix.clone())..)
-            .take_while(|((b, key), _)| b == bucket && key.starts_with(prefix.as_str()))
-            // A key ending in '/' is a console "folder", not data.
-            .filter(|((_, key), _)| !key.ends_with('/'))
-            .map(|((_, key), bytes)| (key, bytes))
-            .collect(),
-    };
-    let refs = objects
-        .iter()
-        .map(|(key, bytes)| ObjectRef {
-            bucket: bucket.clone(),
-            key: (*key).clone(),
-            size: bytes.len(),
-        })
-        .collect();
-    let result = read_objects(schema, request, &objects);
-    (result, refs)
-}
-
-/// Reads the objects an upload found: the data row count, or why the job fails.
-fn read_objects(
-    schema: &Schema,
-    request: &UploadRequest,
-    objects: &[(&String, &Vec<u8>)],
-) -> Result<u64, String> {
-    let url = |key: &str| format!("s3://{}/{key}", request.bucket);
-    match &request.source {
-        Source::Prefix(prefix) if objects.is_empty() => {
-            return Err(format!("No object exists under {}.", url(prefix)));
-        }
-        Source::Manifest(_) => {
-            return Err(
-                "Manifest uploads are not emulated; use sourceFileS3Key or sourceS3Prefix."
-                    .to_owned(),
-            );
-        }
-        _ => {}
-    }
-    if request.compressed {
-        return Err(
-            "The emulator reads uncompressed objects only (compressionFormat absent or NONE)."
-                .to_owned(),
-        );
-    }
-    if !request.csv {
-        return Err("The emulator reads CSV objects only (fileFormat.csvDataFormat).".to_owned());
-    }
-    let mut rows = 0;
-    for (key, bytes) in objects {
-        rows += read_csv(schema, request, &url(key), bytes)?;
-    }
-    if rows == 0 {
-        return Err("The uploaded objects hold no data rows.".to_owned());
-    }
-    Ok(rows)
-}
-
-/// Checks one CSV object against the data set; the number of data rows, or why not.
-fn read_csv(
-    schema: &Schema,
-    request: &UploadRequest,
-    name: &str,
-    bytes: &[u8],
-) -> Result<u64, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(request.delimiter)
-        .has_headers(true)
-        .from_reader(bytes);
-    let header = reader
-        .headers()
-        .map_err(|error| format!("{name}: the header row {}.", describe(&error)))?
-        .clone();
-    if header.iter().all(str::is_empty) {
-        return Err(format!("{name}: the object has no header row."));
-    }
-    // Header cells are never quoted back: without a header row they are data.
-    let mut index = BTreeMap::new();
-    for (position, cell) in header.iter().enumerate() {
-        if index.insert(cell, position).is_some() {
-            return Err(format!(
-                "{name}: header column {} repeats an earlier column.",
-                position + 1
-            ));
-        }
-        if !schema.columns.iter().any(|column| column.name == cell) {
-            return Err(format!(
-                "{name}: header column {} is not a column of the data set (is the header row missing?).",
-                position + 1
-            ));
-        }
-    }
-    let mut positions = Vec::with_capacity(schema.columns.len());
-    for column in &schema.columns {
-        match index.get(column.name.as_str()) {
-            Some(position) => positions.push(*position),
-            None => {
-                return Err(format!(
-                    "{name}: the header has no column '{}' of the data set.",
-                    column.name
-                ));
-            }
-        }
-    }
-    let mut rows = 0;
-    for (number, record) in reader.records().enumerate() {
-        let row = number + 1;
-        let record = record.map_err(|error| {
-            let line = error.position().map_or(0, csv::Position::line);
-            format!(
-                "{name} row {row} (line {line}): the row {}.",
-                describe(&error)
-            )
-        })?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let at = format!("{name} row {row} (line {line})");
-        let mut country = None;
-        let mut consented = false;
-        for (column, position) in schema.columns.iter().zip(&positions) {
-            let value = record.get(*position).unwrap_or_default();
-            if value.is_empty() {
-                if !column.nullable {
-                    return Err(format!(
-                        "{at}: column '{}' is empty but not nullable.",
-                        column.name
-                    ));
-                }
-                continue;
-            }
-            if column.hashed_pii && !check::is_sha256_hex(value) {
-                return Err(format!(
-                    "{at}: column '{}' must hold SHA-256 digests in 64 lowercase hex characters; raw PII is rejected.",
-                    column.name
-                ));
-            }
-            if column.country {
-                if !codes::is_alpha2(value) {
-                    return Err(format!(
-                        "{at}: column '{}' must hold ISO 3166-1 alpha-2 country codes in uppercase.",
-                        column.name
-                    ));
-                }
-                country = Some(value);
-            }
-            consented |= column.consent;
-            if !fits(&column.data_type, value) {
-                return Err(format!(
-                    "{at}: column '{}' does not hold a valid {}{}.",
-                    column.name,
-                    column.data_type,
-                    format_hint(&column.data_type)
-                ));
-            }
-        }
-        // Section A6: row > upload > data set.
-        let country = country
-            .or(request.country.as_deref())
-            .or(schema.country.as_deref());
-        if country.is_some_and(|code| codes::contains(codes::CONSENT_COUNTRIES, code)) && !consented
-        {
-            return Err(format!(
-                "{at}: a UK/EEA row needs a value in a consent column (consentType)."
-            ));
-        }
-        rows += 1;
-    }
-    Ok(rows)
-}
-
-/// What a CSV error means, without quoting the data.
-fn describe(error: &csv::Error) -> String {
-    match error.kind() {
-        csv::ErrorKind::Utf8 { .. } => "is not UTF-8".to_owned(),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("has {len} fields where the header has {expected_len}"),
-        _ => "is not valid CSV".to_owned(),
-    }
-}
-
-/// Whether a non-empty cell is a valid value of `data_type` (the ADU guide's formats).
-fn fits(data_type: &str, value: &str) -> bool {
-    match data_type {
-        "INTEGER" => value.parse::<i32>().is_ok(),
-        "LONG" => value.parse::<i64>().is_ok(),
-        // Emulator choice: "two floating point level precision" read as at most 2 decimals.
-        "DECIMAL" => {
-            let digits = value.strip_prefix('-').unwrap_or(value);
-            let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-            !whole.is_empty()
-                && whole.bytes().all(|b| b.is_ascii_digit())
-                && (1..=2).contains(&fraction.len())
-                && fraction.bytes().all(|b| b.is_ascii_digit())
-        }
-        "TIMESTAMP" => {
-            shaped(value, "dddd-dd-ddTdd:dd:ddZ") && check::parse_rfc3339(value).is_some()
-        }
-        "DATE" => {
-            shaped(value, "dddd-dd-dd")
-                && check::parse_rfc3339(&format!("{value}T00:00:00Z")).is_some()
-        }
-        _ => true,
-    }
-}
-
-/// The expected format, for messages.
-fn format_hint(data_type: &str) -> &'static str {
-    match data_type {
-        "TIMESTAMP" => " (yyyy-MM-ddThh:mm:ssZ)",
-        "DATE" => " (yyyy-MM-dd)",
-        "DECIMAL" => " (at most 2 decimals)",
-        _ => "",
-    }
-}
-
-/// Whether `value` has the shape of `pattern`, where `d` stands for a digit.
-fn shaped(value: &str, pattern: &str) -> bool {
-    value.len() == pattern.len()
-        && value.bytes().zip(pattern.bytes()).all(|(v, p)| match p {
-            b'd' => v.is_ascii_digit(),
-            _ => v == p,
-        })
-}
+pub use data_sets::validate_data_set;
+pub use uploads::validate_upload;
+pub(crate) use validation::run_upload;
+#[cfg(test)]
+use validation::*;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     const DIGEST: &str = "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d";
 
@@ -782,6 +233,7 @@ mod tests {
         json!({
             "updateStrategy": "ADDITIVE",
             "countryCode": "US",
+            "compressionFormat": "NONE",
             "dataSource": {"sourceS3Bucket": "acme-amc-upload", "sourceFileS3Key": "customers.csv"},
             "fileFormat": {"csvDataFormat": {"fieldDelimiter": ","}}
         })
@@ -917,8 +369,29 @@ mod tests {
             locations(validate_data_set(&other_key)),
             [
                 "dataSet.columns[0].externalUserIdType.identityType",
-                "dataSet.columns[0].externalUserIdType.hashedPii"
+                "dataSet.columns[0].externalUserIdType"
             ]
+        );
+        // MAID and RampID columns: `externalIdentity` (prepare-data's external identifiers).
+        for identity in EXTERNAL_IDENTITIES {
+            let ok = column(0, |c| {
+                c["externalUserIdType"] = json!({ "externalIdentity": identity })
+            });
+            assert_eq!(validate_data_set(&ok), [], "{identity}");
+        }
+        let ramp = column(0, |c| {
+            c["externalUserIdType"] = json!({"externalIdentity": "RAMP_ID"})
+        });
+        assert_eq!(
+            locations(validate_data_set(&ramp)),
+            ["dataSet.columns[0].externalUserIdType.externalIdentity"]
+        );
+        let both = column(0, |c| {
+            c["externalUserIdType"] = json!({"hashedPii": "EMAIL", "externalIdentity": "MAID"})
+        });
+        assert_eq!(
+            locations(validate_data_set(&both)),
+            ["dataSet.columns[0].externalUserIdType"]
         );
         let numeric = column(0, |c| c["dataType"] = json!("LONG"));
         assert_eq!(
@@ -962,7 +435,7 @@ mod tests {
             let ok = column(3, |c| c["consentType"] = json!(consent));
             assert_eq!(validate_data_set(&ok), [], "{consent}");
         }
-        let bad = column(3, |c| c["consentType"] = json!("GPP"));
+        let bad = column(3, |c| c["consentType"] = json!("GPP_STRING"));
         assert_eq!(
             locations(validate_data_set(&bad)),
             ["dataSet.columns[3].consentType"]
@@ -978,6 +451,38 @@ mod tests {
     #[test]
     fn documented_upload_is_accepted() {
         assert_eq!(validate_upload(&upload()), []);
+        // Every upload sample of the ADU guide, verbatim (adu-examples.md twice, then
+        // advertiser-data-upload.md).
+        for sample in [
+            json!({"updateStrategy": "ADDITIVE", "compressionFormat": "GZIP",
+                "dataSource": {"sourceS3Bucket": "mys3bucket", "s3ObjectKey": "filename.csv.gz"},
+                "fileFormat": {"csvDataFormat": {}}}),
+            json!({"updateStrategy": "ADDITIVE", "compressionFormat": "GZIP",
+                "dataSource": {"s3Bucket": "mys3bucket", "s3PrefixKey": "mys3prefix"},
+                "fileFormat": {"csvDataFormat": {}}}),
+            json!({"updateStrategy": "ADDITIVE", "countryCode": "US", "compressionFormat": "GZIP",
+                "dataSource": {"sourceS3Bucket": "S3Bucket", "sourceFileS3Key": "S3Key"},
+                "fileFormat": {"csvDataFormat": {"fieldDelimiter": ","}}}),
+        ] {
+            // The upload page's bucket `S3Bucket` is a placeholder S3 refuses (uppercase).
+            let expected: Vec<String> = if sample["dataSource"]["sourceS3Bucket"] == "S3Bucket" {
+                vec!["dataSource.sourceS3Bucket".into()]
+            } else {
+                vec![]
+            };
+            assert_eq!(locations(validate_upload(&sample)), expected, "{sample}");
+        }
+        // prepare-data.md's CSV options sample and its TSV one.
+        let options = edited(upload(), |u| {
+            u["fileFormat"] = json!({"csvDataFormat": {"recordDelimiter": "\n",
+                "quoteEscapeCharacter": "\"\"", "quoteCharacter": "\"",
+                "fieldDelimiter": ",", "commentCharacter": "#"}})
+        });
+        assert_eq!(validate_upload(&options), []);
+        let tsv = edited(upload(), |u| {
+            u["fileFormat"] = json!({"csvDataFormat": {"fieldDelimiter": "\t"}})
+        });
+        assert_eq!(validate_upload(&tsv), []);
         let spec = json!({
             "updateStrategy": "ADDITIVE",
             "countryCode": "DE",
@@ -1000,6 +505,13 @@ mod tests {
             u.as_object_mut().unwrap().remove("updateStrategy");
         });
         assert_eq!(locations(validate_upload(&missing)), ["updateStrategy"]);
+        let no_compression = edited(upload(), |u| {
+            u.as_object_mut().unwrap().remove("compressionFormat");
+        });
+        assert_eq!(
+            locations(validate_upload(&no_compression)),
+            ["compressionFormat"]
+        );
         for format in COMPRESSION_FORMATS {
             let ok = edited(upload(), |u| u["compressionFormat"] = json!(format));
             assert_eq!(validate_upload(&ok), [], "{format}");
@@ -1071,6 +583,13 @@ mod tests {
         let quote = edited(upload(), |u| {
             u["fileFormat"]["csvDataFormat"]["quoteCharacter"] = json!("'")
         });
+        let unknown = edited(upload(), |u| {
+            u["fileFormat"]["csvDataFormat"]["escape"] = json!("\\")
+        });
+        assert_eq!(
+            locations(validate_upload(&unknown)),
+            ["fileFormat.csvDataFormat.escape"]
+        );
         assert_eq!(
             locations(validate_upload(&quote)),
             ["fileFormat.csvDataFormat.quoteCharacter"]

@@ -1,6 +1,8 @@
-//! Routing and the Ads API handlers: profiles, advertiser accounts, Events API, legacy
-//! DSP import, AMC audiences, AMC advertiser data uploads, and Data Provider records and
-//! audiences; the `/dsp/v1` handlers are in `api/dsp.rs`.
+//! Routing, the shared checks (authentication, media type, JSON, advertiser access) and
+//! the Ads API handlers not yet in a family file of `api/`: account discovery is in
+//! `api/accounts.rs`, the Events API and legacy DSP import in `api/events.rs`, AMC
+//! advertiser data uploads in `api/adu.rs`, Data Provider in `api/dp.rs`, AMC audiences
+//! in `api/amc_audiences.rs`, `/dsp/v1` in `api/dsp.rs`.
 //!
 //! Each handler is a synchronous function of the [`World`] and the request. Checks run in
 //! the order a gateway would run them: authentication, client id, advertiser access,
@@ -11,13 +13,10 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::adu;
 use crate::audience;
 use crate::check::{self, FieldError};
 use crate::config::{Advertiser, ProfileType, Region};
 use crate::creatives::{self, Association, Creative};
-use crate::dsp;
-use crate::events;
 use crate::lwa;
 use crate::reply::Reply;
 use crate::state::{
@@ -27,15 +26,25 @@ use crate::state::{
 use crate::trafficking;
 
 // The /dsp/v1 handlers, by API family (routing stays here).
-#[path = "api/dsp.rs"]
-mod dsp_v1;
 mod amc_audiences;
 mod dp;
+#[path = "api/dsp.rs"]
+mod dsp_v1;
 
 use amc_audiences::{create_audience, get_audience, get_audience_job, upload_audience_records};
 use dp::{
     create_dp_audience, erase_dp_users, patch_dp_audiences, require_scope, upload_dp_records,
 };
+mod accounts;
+mod adu;
+mod events;
+
+use accounts::{
+    list_amc_accounts, list_amc_instances, list_dsp_advertisers, list_profiles,
+    query_advertiser_accounts,
+};
+use adu::{create_data_set, create_upload, get_data_set, get_upload};
+use events::{create_events, import_dsp_events};
 
 /// Largest audience upload (AMC records, Data Provider records): the Data Provider API's
 /// documented 5 MB; AMC documents no byte limit, so the same one applies.
@@ -511,404 +520,6 @@ fn advertiser_for(
     Ok(advertiser.clone())
 }
 
-/// `GET /v2/profiles`: the profiles of the reachable advertisers (of the path's region,
-/// when the path has a region prefix).
-fn list_profiles(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    // Amazon answered Segment's GET without Content-Type with 415 (doc A4, PR #2069).
-    require_media(call, &[JSON])?;
-    let profiles: Vec<Value> = world
-        .config
-        .advertisers
-        .iter()
-        .filter(|advertiser| can_reach(&caller, advertiser))
-        .filter(|advertiser| call.region.is_none_or(|region| region == advertiser.region))
-        .map(|advertiser| {
-            json!({
-                "profileId": advertiser.profile_id,
-                "countryCode": advertiser.country_code,
-                "currencyCode": advertiser.currency_code,
-                "timezone": advertiser.timezone,
-                "accountInfo": {
-                    "marketplaceStringId": marketplace_id(&advertiser.country_code),
-                    "id": advertiser.entity(),
-                    "type": advertiser.profile_type,
-                    "name": advertiser.name,
-                    "validPaymentMethod": true
-                }
-            })
-        })
-        .collect();
-    Ok(Reply::json(StatusCode::OK, Value::Array(profiles)))
-}
-
-/// `POST /adsApi/v1/query/advertiserAccounts`: reachable advertisers as global accounts
-/// whose `alternateIds[].dspAdvertiserId` is the Events API account id.
-fn query_advertiser_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let body = if call.body.is_empty() {
-        Map::new()
-    } else {
-        require_media(call, &[JSON])?;
-        parse_object(
-            call,
-            world.config.max_body_bytes,
-            &[
-                "advertiserAccountIdFilter",
-                "isGlobalAccountFilter",
-                "maxResults",
-                "nextToken",
-            ],
-        )?
-    };
-    let max_results = match body.get("maxResults") {
-        None => 100,
-        Some(value) => match value.as_u64() {
-            Some(n @ 10..=100) => n as usize,
-            _ => {
-                return Err(Reply::bad_request(
-                    "maxResults must be an integer between 10 and 100.",
-                ));
-            }
-        },
-    };
-    let start = match body.get("nextToken") {
-        None => 0,
-        Some(token) => token
-            .as_str()
-            .and_then(|token| token.parse::<usize>().ok())
-            .ok_or_else(|| Reply::bad_request("nextToken is not a token this API issued."))?,
-    };
-    let id_filter = string_filter(&body, "advertiserAccountIdFilter")?;
-    let global_filter = match body.get("isGlobalAccountFilter") {
-        None => None,
-        Some(filter) => match filter
-            .get("include")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-        {
-            Some([Value::Bool(include)]) => Some(*include),
-            _ => {
-                return Err(Reply::bad_request(
-                    "isGlobalAccountFilter.include must hold exactly one boolean.",
-                ));
-            }
-        },
-    };
-    let accounts: Vec<Value> = world
-        .config
-        .advertisers
-        .iter()
-        .filter(|advertiser| can_reach(&caller, advertiser))
-        .filter(|advertiser| {
-            id_filter
-                .as_ref()
-                .is_none_or(|ids| ids.contains(&account_key(advertiser)))
-        })
-        .filter(|_| global_filter.is_none_or(|include| include))
-        .map(|advertiser| {
-            json!({
-                "advertiserAccountId": account_key(advertiser),
-                "displayName": advertiser.name,
-                "currencyCode": advertiser.currency_code,
-                "isGlobalAccount": true,
-                "status": {"statusCode": "APPROVED", "statusMessage": "Emulated account."},
-                "businessDetails": [{"addressToken": "EMULATED"}],
-                "alternateIds": [{
-                    "countryCode": advertiser.country_code,
-                    "profileId": advertiser.profile_id.to_string(),
-                    "entityId": advertiser.entity(),
-                    "region": advertiser.region.code(),
-                    "dspAdvertiserId": advertiser.account_id
-                }]
-            })
-        })
-        .collect();
-    let page: Vec<Value> = accounts
-        .iter()
-        .skip(start)
-        .take(max_results)
-        .cloned()
-        .collect();
-    let mut response = json!({ "advertiserAccounts": page });
-    if start + max_results < accounts.len() {
-        response["nextToken"] = json!((start + max_results).to_string());
-    }
-    Ok(Reply::json(StatusCode::OK, response))
-}
-
-/// `GET /dsp/advertisers` with `Amazon-Advertising-API-Scope: <agency profile id>`:
-/// `{totalResults, response[{advertiserId, name, currency, url, country, timezone}]}`
-/// (doc F2; field names from third-party SDK models). The emulator keeps one DSP
-/// advertiser per profile, so an agency profile lists its own advertiser.
-fn list_dsp_advertisers(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let advertiser = require_scope(world, &caller, call)?;
-    if let Some(region) = call.region
-        && region != advertiser.region
-    {
-        return Err(Reply::forbidden(format!(
-            "This profile lives in region {}; call that region's host.",
-            advertiser.region.code()
-        )));
-    }
-    // Emulator choice: Amazon's answer for a sponsored-ads profile is not documented.
-    if advertiser.profile_type != ProfileType::Agency {
-        return Err(Reply::forbidden(
-            "DSP advertisers are listed for agency (DSP) profiles only.",
-        ));
-    }
-    let list = vec![json!({
-        "advertiserId": advertiser.account_id,
-        "name": advertiser.name,
-        "currency": advertiser.currency_code,
-        "url": "https://advertiser.example/",
-        "country": advertiser.country_code,
-        "timezone": advertiser.timezone
-    })];
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "totalResults": list.len(), "response": list }),
-    ))
-}
-
-/// `GET /amc/accounts`: `{amcAccounts[{accountId, accountName, marketplaceId}]}`, the AMC
-/// accounts (entity ids) of the reachable advertisers that have an AMC instance, of the
-/// path's region when it has a prefix.
-fn list_amc_accounts(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let mut accounts: Vec<Value> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for advertiser in world.config.advertisers.iter().filter(|advertiser| {
-        advertiser.amc_instance_id.is_some()
-            && can_reach(&caller, advertiser)
-            && call.region.is_none_or(|region| region == advertiser.region)
-    }) {
-        if seen.insert(advertiser.entity()) {
-            accounts.push(json!({
-                "accountId": advertiser.entity(),
-                "accountName": advertiser.name,
-                "marketplaceId": marketplace_id(&advertiser.country_code)
-            }));
-        }
-    }
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "amcAccounts": accounts }),
-    ))
-}
-
-/// `GET /amc/instances?limit=&nextToken=` with the AMC headers (`AdvertiserId`: the AMC
-/// account; `MarketplaceId`): `{instances[{instanceId, instanceName, instanceType,
-/// creationStatus, …}], nextToken?}`. Emulator choice: the list's field name and the
-/// `limit` range (1–100) are not in the doc's notes.
-fn list_amc_instances(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let (caller, entity) = amc_caller(world, call)?;
-    let query: Vec<(String, String)> = form_urlencoded::parse(call.query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
-    if let Some((name, _)) = query
-        .iter()
-        .find(|(name, _)| !matches!(name.as_str(), "limit" | "nextToken"))
-    {
-        return Err(Reply::bad_request(format!(
-            "Unknown query parameter '{name}'."
-        )));
-    }
-    let value = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let limit = match value("limit") {
-        None => 100,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n @ 1..=100) => n,
-            _ => {
-                return Err(Reply::bad_request(
-                    "limit must be an integer between 1 and 100.",
-                ));
-            }
-        },
-    };
-    let start = match value("nextToken") {
-        None => 0,
-        Some(token) => token
-            .parse::<usize>()
-            .map_err(|_| Reply::bad_request("nextToken is not a token this API issued."))?,
-    };
-    let owned: Vec<&Advertiser> = world
-        .config
-        .advertisers
-        .iter()
-        .filter(|advertiser| advertiser.entity() == entity && can_reach(&caller, advertiser))
-        .collect();
-    if owned.is_empty() {
-        return Err(Reply::forbidden(
-            "The access token's grant does not include this AMC account.",
-        ));
-    }
-    if let Some(region) = call.region
-        && owned.iter().all(|advertiser| advertiser.region != region)
-    {
-        return Err(Reply::forbidden(
-            "This AMC account lives in another region; call that region's host.",
-        ));
-    }
-    let instances: Vec<Value> = owned
-        .iter()
-        .filter_map(|advertiser| {
-            let id = advertiser.amc_instance_id.as_ref()?;
-            Some(json!({
-                "instanceId": id,
-                "instanceName": id,
-                "instanceType": "STANDARD",
-                "customerCanonicalName": advertiser.name,
-                "creationStatus": "COMPLETED",
-                "entities": ["NA"],
-                "advertiserTypes": ["DISPLAY"]
-            }))
-        })
-        .collect();
-    let page: Vec<Value> = instances.iter().skip(start).take(limit).cloned().collect();
-    let mut answer = json!({ "instances": page });
-    if start + limit < instances.len() {
-        answer["nextToken"] = json!((start + limit).to_string());
-    }
-    Ok(Reply::json(StatusCode::OK, answer))
-}
-
-/// `{ "include": ["…", …] }` filters of the account query.
-fn string_filter(body: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, Reply> {
-    let Some(filter) = body.get(field) else {
-        return Ok(None);
-    };
-    let include = filter.get("include").and_then(Value::as_array);
-    match include {
-        Some(items) if (1..=100).contains(&items.len()) && items.iter().all(Value::is_string) => {
-            Ok(Some(
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-            ))
-        }
-        _ => Err(Reply::bad_request(format!(
-            "{field}.include must hold 1 to 100 strings."
-        ))),
-    }
-}
-
-/// The global advertiser-account id the emulator shows for an advertiser.
-fn account_key(advertiser: &Advertiser) -> String {
-    let suffix: String = advertiser
-        .account_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    format!("amzn1.ads-account.g.{suffix}")
-}
-
-/// `POST /adsApi/v1/create/events`: validates every event and answers 207.
-fn create_events(world: &mut World, call: &Call<'_>) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Ads)?;
-    let Some(account_id) = header(call, "amazon-ads-accountid") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Ads-AccountId header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    require_media(call, &[JSON])?;
-    let body = parse_object(call, world.config.max_body_bytes, &["events"])?;
-    let events = match body.get("events") {
-        Some(Value::Array(events)) if (1..=events::MAX_EVENTS).contains(&events.len()) => events,
-        Some(Value::Array(_)) => {
-            return Err(Reply::bad_request(format!(
-                "events must hold 1 to {} items.",
-                events::MAX_EVENTS
-            )));
-        }
-        _ => {
-            return Err(Reply::bad_request(
-                "events is required and must be an array.",
-            ));
-        }
-    };
-    let window = world.window();
-    let mut answer = MultiStatus::default();
-    for (index, event) in events.iter().enumerate() {
-        let errors = events::validate_event(event, index, window);
-        if errors.is_empty() {
-            answer.accepted(index, json!({ "index": index, "event": event }));
-            world.accepted_events.push(AcceptedEvent {
-                account_id: advertiser.account_id.clone(),
-                event: event.clone(),
-            });
-        } else {
-            answer.refused_listing(index, errors);
-        }
-    }
-    Ok(answer.reply())
-}
-
-/// `POST /accounts/{accountId}/dsp/conversionDefinitions/eventData`: the legacy import,
-/// 1-based indexes in the 207 answer.
-fn import_dsp_events(world: &mut World, call: &Call<'_>, account_id: &str) -> Result<Reply, Reply> {
-    let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Advertising-API-Scope header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    if scope != advertiser.profile_id.to_string() {
-        return Err(Reply::forbidden(
-            "The profile in Amazon-Advertising-API-Scope does not belong to this advertiser.",
-        ));
-    }
-    if header(call, "amazon-ads-accountid").is_some_and(|header_id| header_id != account_id) {
-        return Err(Reply::bad_request(
-            "Amazon-Ads-AccountId does not match the account in the path.",
-        ));
-    }
-    require_media(call, &[DSP_IMPORT])?;
-    let body = parse_object(call, world.config.max_body_bytes, &["source", "eventData"])?;
-    if body.get("source").and_then(Value::as_str) != Some(dsp::SOURCE) {
-        return Err(Reply::bad_request("source must be SERVER_TO_SERVER."));
-    }
-    let events = match body.get("eventData") {
-        Some(Value::Array(events)) if (1..=dsp::MAX_EVENTS).contains(&events.len()) => events,
-        _ => {
-            return Err(Reply::bad_request(format!(
-                "eventData must hold 1 to {} items.",
-                dsp::MAX_EVENTS
-            )));
-        }
-    };
-    let window = world.window();
-    let mut answer = MultiStatus::default();
-    for (index, event) in events.iter().enumerate() {
-        let errors = dsp::validate_event_data(event, window);
-        if errors.is_empty() {
-            answer.accepted(
-                index,
-                json!({ "index": index + 1, "message": "Event imported." }),
-            );
-        } else {
-            let details: Vec<Value> = errors
-                .iter()
-                .map(|e| json!({ "errorType": "INVALID_ARGUMENT", "fieldName": e.field_location, "message": e.message }))
-                .collect();
-            let entry = json!({ "index": index + 1, "code": "400", "message": "Validation failed.", "errors": details });
-            answer.refused(index, entry, errors);
-        }
-    }
-    Ok(answer.reply())
-}
-
 /// A 207 answer built item by item, keeping each item's outcome for the request log.
 #[derive(Default)]
 struct MultiStatus {
@@ -946,9 +557,18 @@ impl MultiStatus {
         self.refused(index, entry, errors);
     }
 
-    fn reply(self) -> Reply {
-        let body = json!({ "success": self.success, "error": self.error });
-        Reply::json(StatusCode::MULTI_STATUS, body).with_outcomes(self.outcomes)
+    /// The 207 answer, empty lists left out, as the conversions APIs answer:
+    /// `EventMultiStatusResponse` requires neither list, and the legacy import's
+    /// `BatchImportConversionEventDataResponseV1` gives both `minItems: 1`, so an
+    /// all-success batch has no `error` (and an all-refused one no `success`).
+    fn sparse_reply(self) -> Reply {
+        let mut body = Map::new();
+        for (name, list) in [("success", self.success), ("error", self.error)] {
+            if !list.is_empty() {
+                body.insert(name.to_owned(), Value::Array(list));
+            }
+        }
+        Reply::json(StatusCode::MULTI_STATUS, Value::Object(body)).with_outcomes(self.outcomes)
     }
 }
 
@@ -1038,217 +658,6 @@ fn amc_caller<'c>(world: &mut World, call: &Call<'c>) -> Result<(Caller, &'c str
     Ok((caller, entity))
 }
 
-/// The AMC account an advertiser-data request acts for, once the AMC headers check out and
-/// the account owns `instance_id`.
-fn amc_instance_owner(
-    world: &mut World,
-    call: &Call<'_>,
-    instance_id: &str,
-) -> Result<Advertiser, Reply> {
-    let (caller, entity) = amc_caller(world, call)?;
-    let account_id = world
-        .config
-        .advertiser_by_entity(entity)
-        .map(|advertiser| advertiser.account_id.clone())
-        .ok_or_else(|| {
-            Reply::forbidden("The access token's grant does not include this AMC account.")
-        })?;
-    let advertiser = advertiser_for(world, &caller, call, &account_id)?;
-    if advertiser.amc_instance_id.as_deref() != Some(instance_id) {
-        // Emulator choice: 404 whether the instance does not exist or belongs to another
-        // account, so that instance ids cannot be probed.
-        return Err(Reply::not_found(
-            "No AMC instance with this id for this AMC account.",
-        ));
-    }
-    Ok(advertiser)
-}
-
-/// `POST /amc/advertiserData/{instanceId}/dataSets`: 200 `{dataSetId, instanceId}`. The
-/// spec says only that it "returns the dataSetId"; `instanceId` follows Amazon's
-/// `CreateDataSetResponseContent`.
-fn create_data_set(world: &mut World, call: &Call<'_>, instance_id: &str) -> Result<Reply, Reply> {
-    let advertiser = amc_instance_owner(world, call, instance_id)?;
-    require_media(call, &[JSON])?;
-    let body = parse_json(call, world.config.max_body_bytes)?;
-    let errors = adu::validate_data_set(&body);
-    if !errors.is_empty() {
-        return Err(invalid_fields(&errors));
-    }
-    let data_set = body["dataSet"].clone();
-    let data_set_id = data_set["dataSetId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let key = (instance_id.to_owned(), data_set_id.clone());
-    if world.data_sets.contains_key(&key) {
-        return Err(Reply::conflict(
-            "A data set with this dataSetId exists in this instance.",
-        ));
-    }
-    let held = world
-        .data_sets
-        .keys()
-        .filter(|(instance, _)| instance == instance_id)
-        .count();
-    if held >= adu::MAX_DATA_SETS {
-        return Err(Reply::bad_request(format!(
-            "An AMC instance holds at most {} data sets.",
-            adu::MAX_DATA_SETS
-        )));
-    }
-    let created_at = world.now_text();
-    world.data_sets.insert(
-        key,
-        DataSet {
-            instance_id: instance_id.to_owned(),
-            account_id: advertiser.account_id,
-            created_at,
-            data_set,
-        },
-    );
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "dataSetId": data_set_id, "instanceId": instance_id }),
-    ))
-}
-
-/// `GET /amc/advertiserData/{instanceId}/dataSets/{dataSetId}`: the definition as created.
-fn get_data_set(
-    world: &mut World,
-    call: &Call<'_>,
-    instance_id: &str,
-    data_set_id: &str,
-) -> Result<Reply, Reply> {
-    amc_instance_owner(world, call, instance_id)?;
-    let key = (instance_id.to_owned(), data_set_id.to_owned());
-    let Some(data_set) = world.data_sets.get(&key) else {
-        return Err(Reply::not_found(
-            "No data set with this dataSetId in this instance.",
-        ));
-    };
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "dataSet": data_set.data_set }),
-    ))
-}
-
-/// `POST /amc/advertiserData/{instanceId}/uploads/{dataSetId}`: validates the request,
-/// runs the job at once against the emulated S3, and answers 200 `{status: "PENDING",
-/// uploadId}`. A missing object or a bad row fails the job, not the request (emulator
-/// choice: Amazon reads S3 after answering).
-fn create_upload(
-    world: &mut World,
-    call: &Call<'_>,
-    instance_id: &str,
-    data_set_id: &str,
-) -> Result<Reply, Reply> {
-    let advertiser = amc_instance_owner(world, call, instance_id)?;
-    let key = (instance_id.to_owned(), data_set_id.to_owned());
-    let Some(data_set) = world.data_sets.get(&key) else {
-        return Err(Reply::not_found(
-            "No data set with this dataSetId in this instance.",
-        ));
-    };
-    let schema = adu::Schema::from_data_set(&data_set.data_set);
-    require_media(call, &[JSON])?;
-    let body = parse_json(call, world.config.max_body_bytes)?;
-    let errors = adu::validate_upload(&body);
-    if !errors.is_empty() {
-        return Err(invalid_fields(&errors));
-    }
-    let request = adu::UploadRequest::from_body(&body);
-    let job_fault = world.take_job_fault("amcUploads");
-    let (result, objects) = if job_fault.fail {
-        let reason = "Emulated upload failure (job_failed fault).".to_owned();
-        (Err(reason), Vec::new())
-    } else {
-        adu::run_upload(&schema, &request, &world.s3_objects)
-    };
-    let (status, output_row_count, failure_reason) = match result {
-        Ok(rows) => ("COMPLETED", rows, None),
-        Err(reason) => ("FAILED", 0, Some(reason)),
-    };
-    let upload_id = world.mint_uuid();
-    let now = world.now_seconds_text();
-    world.uploads.insert(
-        upload_id.clone(),
-        Upload {
-            upload_id: upload_id.clone(),
-            instance_id: instance_id.to_owned(),
-            data_set_id: data_set_id.to_owned(),
-            account_id: advertiser.account_id,
-            status,
-            pending_polls: job_fault.pending_polls,
-            created_at: now.clone(),
-            updated_at: now,
-            output_row_count,
-            failure_reason,
-            update_strategy: body["updateStrategy"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            data_source: body["dataSource"].clone(),
-            objects,
-        },
-    );
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({ "status": "PENDING", "uploadId": upload_id }),
-    ))
-}
-
-/// `GET /amc/advertiserData/{instanceId}/uploads/{dataSetId}/{uploadId}`: `PENDING` while a
-/// `job_pending` fault lasts, then `COMPLETED` or `FAILED`. `failureReason` is an emulator
-/// choice (the spec shows no failed upload).
-fn get_upload(
-    world: &mut World,
-    call: &Call<'_>,
-    instance_id: &str,
-    data_set_id: &str,
-    upload_id: &str,
-) -> Result<Reply, Reply> {
-    amc_instance_owner(world, call, instance_id)?;
-    let now = world.now_seconds_text();
-    let Some(upload) = world
-        .uploads
-        .get_mut(upload_id)
-        .filter(|upload| upload.instance_id == instance_id && upload.data_set_id == data_set_id)
-    else {
-        return Err(Reply::not_found(
-            "No upload with this uploadId for this data set.",
-        ));
-    };
-    let status = if upload.pending_polls > 0 {
-        upload.pending_polls -= 1;
-        if upload.pending_polls == 0 {
-            // The job "finishes" after its last pending poll.
-            upload.updated_at = now;
-        }
-        "PENDING"
-    } else {
-        upload.status
-    };
-    let rows = if status == "COMPLETED" {
-        upload.output_row_count
-    } else {
-        0
-    };
-    let mut body = json!({
-        "uploadId": upload.upload_id,
-        "status": status,
-        "createdAt": upload.created_at,
-        "updatedAt": upload.updated_at,
-        "metrics": { "OutputRowCount": rows }
-    });
-    if status == "FAILED"
-        && let Some(reason) = &upload.failure_reason
-    {
-        body["failureReason"] = json!(reason);
-    }
-    Ok(Reply::json(StatusCode::OK, json!({ "upload": body })))
-}
-
 /// Marketplace ids by country (the common ones).
 const MARKETPLACES: &[(&str, &str)] = &[
     ("US", "ATVPDKIKX0DER"),
@@ -1318,7 +727,7 @@ mod tests {
     fn an_instance_holds_at_most_five_thousand_data_sets() {
         let mut world = world_with_token();
         let data_set = |id: &str| json!({"dataSet": {"dataSetId": id, "columns": [{"name": "c", "dataType": "STRING", "columnType": "DIMENSION"}]}});
-        for n in 0..adu::MAX_DATA_SETS - 1 {
+        for n in 0..crate::adu::MAX_DATA_SETS - 1 {
             let id = format!("set_{n}");
             world.data_sets.insert(
                 (DEMO_AMC_INSTANCE_ID.to_owned(), id.clone()),
@@ -1352,7 +761,7 @@ mod tests {
             create(&mut world, "one_too_many").status,
             StatusCode::BAD_REQUEST
         );
-        assert_eq!(world.data_sets.len(), adu::MAX_DATA_SETS);
+        assert_eq!(world.data_sets.len(), crate::adu::MAX_DATA_SETS);
     }
 
     #[test]

@@ -274,12 +274,11 @@ pub(crate) const CURRENCY_CODES: &[&str] = &[
     "XOF", "XPF", "ZAR",
 ];
 
-/// Currencies accepted by the legacy DSP import. Amazon documents "18 codes" without listing
-/// them in our notes; these are the marketplace currencies of the v1 spec's `currencyCode`
-/// query enum plus PLN and EGP (both Amazon marketplaces): a subset, so never too lenient.
+/// Currencies accepted by the legacy DSP import: `ConversionDefinitionCurrencyCodeV1` of
+/// `dsp-conversions.json` (18 codes).
 pub(crate) const LEGACY_CURRENCY_CODES: &[&str] = &[
-    "AED", "AUD", "BRL", "CAD", "CNY", "EGP", "EUR", "GBP", "INR", "JPY", "MXN", "PLN", "SAR",
-    "SEK", "SGD", "TRY", "USD",
+    "AED", "AUD", "BRL", "CAD", "CNY", "DKK", "EUR", "GBP", "INR", "JPY", "MXN", "NOK", "NZD",
+    "SAR", "SEK", "SGD", "TRY", "USD",
 ];
 
 /// `ConversionType` of the Events API.

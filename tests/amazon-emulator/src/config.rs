@@ -220,6 +220,40 @@ impl Config {
         config
     }
 
+    /// [`Config::demo`] plus `dsp` DSP advertisers under one agency entity
+    /// (`ENTITYAGENCY`, profile ids from 7,000,000,000) and `amc` advertisers with an AMC
+    /// account and instance each (`ENTITYAMC<n>`, `amcpage<n>`): lists long enough to be
+    /// paged (`/dsp/advertisers` 100, `/amc/accounts` 100 a page).
+    pub fn paged(dsp: usize, amc: usize) -> Self {
+        let mut config = Self::demo();
+        let demo = config.advertisers[0].clone();
+        for n in 0..dsp {
+            config.advertisers.push(Advertiser {
+                account_id: format!("59{n:013}"),
+                profile_id: 7_000_000_000 + n as u64,
+                name: format!("Agency client {n}"),
+                amc_instance_id: None,
+                amc_connection_id: None,
+                entity_id: Some("ENTITYAGENCY".to_owned()),
+                numeric_id: None,
+                ..demo.clone()
+            });
+        }
+        for n in 0..amc {
+            config.advertisers.push(Advertiser {
+                account_id: format!("58{n:013}"),
+                profile_id: 8_000_000_000 + n as u64,
+                name: format!("AMC advertiser {n}"),
+                amc_instance_id: Some(format!("amcpage{n}")),
+                amc_connection_id: None,
+                entity_id: Some(format!("ENTITYAMC{n}")),
+                numeric_id: None,
+                ..demo.clone()
+            });
+        }
+        config
+    }
+
     /// The built-in configuration: one demo client, refresh token and NA advertiser.
     pub fn demo() -> Self {
         Self {

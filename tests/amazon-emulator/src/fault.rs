@@ -63,6 +63,11 @@ pub enum FaultKind {
     /// The job of the next accepted request to the fault's endpoint answers `PENDING` for
     /// `polls` polls.
     JobPending,
+    /// Answer as Amazon's API gateway throttles: 429 with an HTML body (`text/html`) and
+    /// no `Retry-After` (amzn/ads-advanced-tools-docs issues 344 and 436). Every parser
+    /// must take a non-JSON error body without failing the batch.
+    #[serde(rename = "html_429")]
+    Html429,
 }
 
 /// A fault as posted to the control endpoint.
@@ -119,6 +124,8 @@ pub(crate) enum Action {
     DropAnswer,
     /// Expire the presented token and answer 401.
     ExpiredToken,
+    /// Answer the gateway's HTML 429, without `Retry-After`.
+    Html429,
 }
 
 /// The job outcome a job fault imposes on an AMC records or data upload.
@@ -159,7 +166,7 @@ impl FaultSpec {
                 Some(1..=60_000) => {}
                 _ => return Err("a slow fault needs delayMs between 1 and 60000".to_owned()),
             },
-            FaultKind::Drop | FaultKind::DropAnswer => {}
+            FaultKind::Drop | FaultKind::DropAnswer | FaultKind::Html429 => {}
             FaultKind::ExpiredToken => {
                 if matches!(self.endpoint.as_str(), "token" | "authorize") {
                     return Err("expired_token applies to Ads API endpoints, not LwA".to_owned());
@@ -197,7 +204,11 @@ impl Fault {
         let applies = match self.spec.kind {
             FaultKind::JobFailed | FaultKind::JobPending => false,
             FaultKind::ExpiredToken => !matches!(endpoint, "token" | "authorize"),
-            FaultKind::Status | FaultKind::Slow | FaultKind::Drop | FaultKind::DropAnswer => true,
+            FaultKind::Status
+            | FaultKind::Slow
+            | FaultKind::Drop
+            | FaultKind::DropAnswer
+            | FaultKind::Html429 => true,
         };
         applies
             && self.remaining > 0
@@ -223,6 +234,7 @@ impl Fault {
             }
             FaultKind::Drop => Action::Drop,
             FaultKind::DropAnswer => Action::DropAnswer,
+            FaultKind::Html429 => Action::Html429,
             FaultKind::ExpiredToken | FaultKind::JobFailed | FaultKind::JobPending => {
                 Action::ExpiredToken
             }
@@ -263,6 +275,19 @@ mod tests {
         assert_eq!(
             spec(r#"{"endpoint":"amcUploads","kind":"job_failed"}"#).check(),
             Ok(())
+        );
+        let html = Fault {
+            id: 3,
+            remaining: 1,
+            spec: spec(r#"{"endpoint":"events","kind":"html_429","count":2}"#),
+        };
+        assert_eq!(html.spec.check(), Ok(()));
+        assert_eq!(html.action(), Action::Html429);
+        assert!(html.matches_request("events") && !html.matches_request("dspEvents"));
+        assert!(
+            spec(r#"{"endpoint":"events","kind":"html_429","retryAfter":1}"#)
+                .check()
+                .is_err()
         );
         for endpoint in [
             "amcDataSets",

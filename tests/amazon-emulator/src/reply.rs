@@ -25,6 +25,8 @@ pub(crate) struct Reply {
     cors: bool,
     /// Answer a 1×1 GIF instead of JSON (the cookie matching pixel).
     pixel: bool,
+    /// Answer the gateway's HTML throttling page instead of JSON.
+    html: bool,
     /// The JSON body's media type where it is not `application/json`.
     media_type: Option<&'static str>,
     /// Per-item outcomes for the request log.
@@ -136,6 +138,15 @@ impl Reply {
         reply
     }
 
+    /// The API gateway's throttling answer: 429, an HTML page, no `Retry-After` (as
+    /// reported against Amazon in amzn/ads-advanced-tools-docs issues 344 and 436).
+    pub(crate) fn gateway_throttle() -> Self {
+        Self {
+            html: true,
+            ..Self::empty(StatusCode::TOO_MANY_REQUESTS)
+        }
+    }
+
     /// An empty answer (a CORS preflight).
     pub(crate) fn empty(status: StatusCode) -> Self {
         Self {
@@ -146,6 +157,7 @@ impl Reply {
             no_store: false,
             cors: false,
             pixel: false,
+            html: false,
             media_type: None,
             outcomes: None,
         }
@@ -199,6 +211,8 @@ impl Reply {
     pub(crate) fn content_type(&self) -> Option<&'static str> {
         if self.pixel {
             Some("image/gif")
+        } else if self.html {
+            Some("text/html; charset=utf-8")
         } else if self.body.is_some() {
             Some(self.media_type.unwrap_or("application/json"))
         } else {
@@ -210,6 +224,8 @@ impl Reply {
     pub(crate) fn body_bytes(&self) -> Bytes {
         if self.pixel {
             Bytes::from_static(PIXEL_GIF)
+        } else if self.html {
+            Bytes::from_static(GATEWAY_THROTTLE_HTML.as_bytes())
         } else {
             self.body
                 .as_ref()
@@ -250,6 +266,9 @@ impl Reply {
         response
     }
 }
+
+/// The page a throttling gateway answers with (the shape of the reported answers).
+const GATEWAY_THROTTLE_HTML: &str = "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n</body>\r\n</html>\r\n";
 
 /// A transparent 1×1 GIF.
 const PIXEL_GIF: &[u8] = &[

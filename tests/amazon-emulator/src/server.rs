@@ -261,6 +261,19 @@ async fn dispatch(
                     );
                     return reply.into_response();
                 }
+                Action::Html429 => {
+                    let reply = Reply::gateway_throttle();
+                    record(
+                        &shared,
+                        &parts,
+                        endpoint,
+                        region,
+                        Some(&reply),
+                        fault_kind,
+                        &body,
+                    );
+                    return reply.into_response();
+                }
                 Action::ExpiredToken => expire_token = true,
                 Action::DropAnswer => drop_answer = true,
             }

@@ -239,7 +239,7 @@ pub(crate) struct Upload {
     pub(crate) instance_id: String,
     pub(crate) data_set_id: String,
     pub(crate) account_id: String,
-    /// The terminal status (`COMPLETED` or `FAILED`), shown after the pending polls.
+    /// The terminal status (`SUCCESS` or `FAILED`), shown after the pending polls.
     pub(crate) status: &'static str,
     pub(crate) pending_polls: u32,
     pub(crate) created_at: String,

@@ -45,7 +45,7 @@ fn limits(config: &Config) -> Limits {
     Limits {
         batch_size: config.batch_size(),
         flush_ms: config.flush_seconds * 1000,
-        retry_budget_ms: config.retry_budget_ms,
+        retry_budget_ms: config.retry_budget(),
         max_backlog: config.max_backlog,
         backoff_unit_ms: config.backoff_base_ms,
     }

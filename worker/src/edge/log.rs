@@ -12,7 +12,6 @@ use worker::*;
 use super::{Answer, RelayError, batcher, iso_now, now_ms};
 use crate::access::{Person, Scope};
 use crate::config::Config;
-use crate::ingest;
 use crate::target::Target;
 
 /// Dead letters claimed and re-sent per `/v1/replay`.
@@ -344,7 +343,7 @@ pub(super) async fn deliveries(
 /// failed enqueue releases the claim of what was not queued.
 pub(super) async fn replay(env: &Env, config: &Config) -> Answer {
     let db = db(env).await?;
-    let oldest = now_ms() as f64 - (ingest::LOOKBACK_DAYS as f64) * 86_400_000.0;
+    let oldest = now_ms() as f64 - (config.conversions_api().lookback_days() as f64) * 86_400_000.0;
     let claim = format!("{}#{}", iso_now(), super::random_uuid());
     #[derive(Deserialize)]
     struct Dead {

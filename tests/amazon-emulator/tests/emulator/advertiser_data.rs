@@ -38,6 +38,7 @@ fn data_set(id: &str) -> Value {
 fn upload_body(key: &str) -> Value {
     json!({
         "updateStrategy": "ADDITIVE",
+        "compressionFormat": "NONE",
         "dataSource": {"sourceS3Bucket": BUCKET, "sourceFileS3Key": key},
         "fileFormat": {"csvDataFormat": {"fieldDelimiter": ","}}
     })
@@ -80,7 +81,7 @@ async fn start_upload(emu: &Emu, bearer: &str, data_set: &str, key: &str) -> Str
     )
     .await;
     assert_eq!(answer.status, 200, "{:?}", answer.json);
-    assert_eq!(answer.json["status"], "PENDING");
+    assert_eq!(answer.json["status"], "SUBMITTED");
     answer.json["uploadId"].as_str().unwrap().to_owned()
 }
 
@@ -124,16 +125,23 @@ async fn hashed_csv_upload_completes_with_its_row_count() {
 
     let upload = start_upload(&emu, &bearer, "crm_v1", "crm/2026-09-01.csv").await;
     let status = poll(&emu, &bearer, "crm_v1", &upload).await;
-    assert_eq!(status["status"], "COMPLETED");
+    assert_eq!(status["status"], "SUCCESS");
     assert_eq!(status["uploadId"], upload.as_str());
     assert_eq!(status["metrics"], json!({"OutputRowCount": 2}));
     assert_eq!(status["createdAt"], crate::support::NOW);
-    assert!(status.get("failureReason").is_none());
+    assert!(status.get("message").is_none());
+    // adu-examples.md's finished upload names its instance, data set and source.
+    assert_eq!(status["instanceId"], DEMO_AMC_INSTANCE_ID);
+    assert_eq!(status["dataSetId"], "crm_v1");
+    assert_eq!(
+        status["dataSource"],
+        json!({"s3Bucket": BUCKET, "s3ObjectKey": "crm/2026-09-01.csv"})
+    );
 
     let state = emu.send("GET", "/__emulator/uploads", &[], "").await.json;
     assert_eq!(state["dataSets"][0]["dataSet"]["dataSetId"], "crm_v1");
     assert_eq!(state["dataSets"][0]["accountId"], DEMO_ACCOUNT_ID);
-    assert_eq!(state["uploads"][0]["status"], "COMPLETED");
+    assert_eq!(state["uploads"][0]["status"], "SUCCESS");
     assert_eq!(state["uploads"][0]["outputRowCount"], 2);
     assert_eq!(
         state["uploads"][0]["objects"],
@@ -172,9 +180,10 @@ async fn missing_objects_and_raw_pii_fail_the_job_not_the_request() {
     let missing = start_upload(&emu, &bearer, "crm_v1", "nowhere.csv").await;
     let status = poll(&emu, &bearer, "crm_v1", &missing).await;
     assert_eq!(status["status"], "FAILED");
-    assert_eq!(status["metrics"]["OutputRowCount"], 0);
+    // As adu-examples.md's failed upload: empty metrics, the reason in `message`.
+    assert_eq!(status["metrics"], json!({}));
     assert!(
-        status["failureReason"]
+        status["message"]
             .as_str()
             .unwrap()
             .contains("s3://acme-amc-upload/nowhere.csv"),
@@ -186,7 +195,7 @@ async fn missing_objects_and_raw_pii_fail_the_job_not_the_request() {
     let raw = start_upload(&emu, &bearer, "crm_v1", "raw.csv").await;
     let status = poll(&emu, &bearer, "crm_v1", &raw).await;
     assert_eq!(status["status"], "FAILED");
-    let reason = status["failureReason"].as_str().unwrap();
+    let reason = status["message"].as_str().unwrap();
     assert!(
         reason.contains("row 2") && reason.contains("'email'"),
         "{reason}"
@@ -218,6 +227,31 @@ async fn a_prefix_upload_reads_every_object_under_it() {
     .await;
     let upload = answer.json["uploadId"].as_str().unwrap().to_owned();
     let status = poll(&emu, &bearer, "crm_v1", &upload).await;
+    assert_eq!(status["metrics"]["OutputRowCount"], 2, "{status}");
+    // adu-examples.md's multi-file sample spells the source `s3Bucket` / `s3PrefixKey`
+    // (with "csvDataFormat": {}); the same upload in that form reads the same objects.
+    let sample = json!({
+        "updateStrategy": "ADDITIVE",
+        "compressionFormat": "NONE",
+        "dataSource": {"s3Bucket": BUCKET, "s3PrefixKey": "daily/"},
+        "fileFormat": {"csvDataFormat": {}}
+    });
+    let answer = amc(
+        &emu,
+        &bearer,
+        "POST",
+        &instance_path("uploads/crm_v1"),
+        Some(&sample),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let upload = answer.json["uploadId"].as_str().unwrap().to_owned();
+    let status = poll(&emu, &bearer, "crm_v1", &upload).await;
+    assert_eq!(status["status"], "SUCCESS", "{status}");
+    assert_eq!(
+        status["dataSource"],
+        json!({"s3Bucket": BUCKET, "s3PrefixKey": "daily/"})
+    );
     assert_eq!(status["metrics"]["OutputRowCount"], 2, "{status}");
 }
 
@@ -407,6 +441,25 @@ async fn data_sets_are_validated_unique_and_looked_up() {
     .await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.json["errors"].as_array().unwrap().len(), 2);
+    // compressionFormat is required (every sample of the guide carries it).
+    let mut no_compression = upload_body("x.csv");
+    no_compression
+        .as_object_mut()
+        .unwrap()
+        .remove("compressionFormat");
+    let answer = amc(
+        &emu,
+        &bearer,
+        "POST",
+        &instance_path("uploads/crm_v1"),
+        Some(&no_compression),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(
+        answer.json["errors"][0]["fieldLocation"],
+        "compressionFormat"
+    );
     let unknown_upload = amc(
         &emu,
         &bearer,
@@ -442,13 +495,13 @@ async fn upload_job_faults_fail_or_delay_the_job() {
     let first = start_upload(&emu, &bearer, "crm_v1", "crm.csv").await;
     for _ in 0..2 {
         let status = poll(&emu, &bearer, "crm_v1", &first).await;
-        assert_eq!(status["status"], "PENDING");
-        assert_eq!(status["metrics"]["OutputRowCount"], 0);
+        assert_eq!(status["status"], "IN_PROGRESS");
+        assert_eq!(status["metrics"], json!({}));
         emu.post_json("/__emulator/clock", &[], &json!({"advanceSecs": 60}))
             .await;
     }
     let done = poll(&emu, &bearer, "crm_v1", &first).await;
-    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["status"], "SUCCESS");
     assert_eq!(done["createdAt"], crate::support::NOW);
     assert_eq!(
         done["updatedAt"], "2026-09-02T12:01:00Z",
@@ -457,16 +510,11 @@ async fn upload_job_faults_fail_or_delay_the_job() {
     let second = start_upload(&emu, &bearer, "crm_v1", "crm.csv").await;
     let status = poll(&emu, &bearer, "crm_v1", &second).await;
     assert_eq!(status["status"], "FAILED");
-    assert!(
-        status["failureReason"]
-            .as_str()
-            .unwrap()
-            .contains("job_failed")
-    );
+    assert!(status["message"].as_str().unwrap().contains("job_failed"));
     let third = start_upload(&emu, &bearer, "crm_v1", "crm.csv").await;
     assert_eq!(
         poll(&emu, &bearer, "crm_v1", &third).await["status"],
-        "COMPLETED"
+        "SUCCESS"
     );
     let faults = emu.send("GET", "/__emulator/faults", &[], "").await.json;
     assert_eq!(

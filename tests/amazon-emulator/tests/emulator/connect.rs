@@ -415,3 +415,59 @@ async fn amc_accounts_and_their_instances() {
         403
     );
 }
+
+#[tokio::test]
+async fn long_lists_are_paged_as_the_specs_say() {
+    let emu = start_with(Config::paged(150, 120)).await;
+    let bearer = format!("Bearer {}", connect(&emu, None).await);
+    // dsp-advertisers.yaml: startIndex (0-based) and count (at most 100), totalResults.
+    let page = |query: &'static str| {
+        let emu = emu.clone();
+        let bearer = bearer.clone();
+        async move {
+            let mut headers = advertising_headers(&bearer);
+            headers.push(("amazon-advertising-api-scope", "7000000000"));
+            emu.send("GET", &format!("/dsp/advertisers{query}"), &headers, "")
+                .await
+        }
+    };
+    let first = page("?startIndex=0&count=100").await;
+    assert_eq!(first.status, 200, "{:?}", first.json);
+    assert_eq!(first.json["totalResults"], 150);
+    assert_eq!(first.json["response"].as_array().unwrap().len(), 100);
+    let second = page("?startIndex=100&count=100").await;
+    assert_eq!(second.json["response"].as_array().unwrap().len(), 50);
+    assert_eq!(
+        second.json["response"][0]["advertiserId"],
+        "590000000000100"
+    );
+    assert_eq!(
+        page("").await.json["response"].as_array().unwrap().len(),
+        100
+    );
+    for bad in ["?count=101", "?count=0", "?startIndex=29901", "?start=1"] {
+        assert_eq!(page(bad).await.status, 400, "{bad}");
+    }
+    // AMC accounts: 100 a page, then nextToken.
+    let headers = advertising_headers(&bearer);
+    let accounts = emu.send("GET", "/amc/accounts", &headers, "").await;
+    assert_eq!(accounts.json["amcAccounts"].as_array().unwrap().len(), 100);
+    let token = accounts.json["nextToken"].as_str().unwrap().to_owned();
+    let rest = emu
+        .send(
+            "GET",
+            &format!("/amc/accounts?nextToken={token}"),
+            &headers,
+            "",
+        )
+        .await;
+    // The demo advertiser's account and the 120 paged ones.
+    assert_eq!(rest.json["amcAccounts"].as_array().unwrap().len(), 21);
+    assert!(rest.json.get("nextToken").is_none());
+    assert_eq!(
+        emu.send("GET", "/amc/accounts?nextToken=x", &headers, "")
+            .await
+            .status,
+        400
+    );
+}

@@ -44,6 +44,14 @@ async fn import_answers_207_with_one_based_indexes() {
     assert_eq!(error["code"], "400");
     assert_eq!(error["errors"][0]["errorType"], "INVALID_ARGUMENT");
     assert_eq!(error["errors"][0]["fieldName"], "timestamp");
+    // `minItems: 1` on both lists: an all-success import has no `error` at all.
+    let one = json!({"source": "SERVER_TO_SERVER", "eventData": [event("2026-09-01T10:15:30Z")]});
+    let answer = emu.send("POST", PATH, &headers, one.to_string()).await;
+    assert_eq!(answer.status, 207);
+    assert_eq!(
+        answer.json,
+        json!({"success": [{"index": 1, "message": "Event imported."}]})
+    );
     let log = emu.requests().await;
     assert_eq!(log[1]["endpoint"], "dspEvents");
     assert_eq!(

@@ -38,6 +38,22 @@ async fn mixed_batch_answers_207_with_zero_based_indexes() {
 }
 
 #[tokio::test]
+async fn empty_lists_are_left_out_of_the_207() {
+    let emu = start().await;
+    let token = emu.access_token().await;
+    // EventMultiStatusResponse requires neither list: an all-success batch has no `error`.
+    let answer = emu.send_events(&token, json!([page_view(NOW)])).await;
+    assert_eq!(answer.status, 207);
+    assert!(answer.json.get("error").is_none(), "{}", answer.json);
+    assert_eq!(answer.json["success"][0]["index"], 0);
+    let mut old = page_view(NOW);
+    old["eventTime"] = json!("2026-08-01T00:00:00Z");
+    let answer = emu.send_events(&token, json!([old])).await;
+    assert!(answer.json.get("success").is_none(), "{}", answer.json);
+    assert_eq!(answer.json["error"][0]["index"], 0);
+}
+
+#[tokio::test]
 async fn request_log_and_event_list_show_what_amazon_received() {
     let emu = start().await;
     let token = emu.access_token().await;
