@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::Amazon;
+use support::{Amazon, agent};
 
 use amazon_emulator::{
     Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
@@ -74,7 +74,7 @@ impl Amazon {
     }
 
     fn token_requests(&self) -> usize {
-        self.emulator().requests("token").len()
+        self.emulator().calls("token")
     }
 
     /// The emulator's answer to a refresh grant with `refresh_token`.
@@ -152,15 +152,6 @@ impl Run {
             stderr: self.stderr.join().unwrap(),
         }
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .new_agent()
 }
 
 /// The browser on the consent page: the 302's `Location` (the page is not followed).
@@ -491,23 +482,7 @@ fn discovery_follows_every_page_of_dsp_advertisers_and_amc_accounts() {
     assert_eq!(amc.len(), 1 + 120);
     // Each entity listed once: one page each, the agency's two; AMC accounts two pages
     // on the NA host and one (empty) on each of the others.
-    let count = |endpoint: &str| {
-        let all = agent()
-            .get(format!(
-                "{}/__emulator/requests?endpoint={endpoint}",
-                amazon.base()
-            ))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap();
-        serde_json::from_str::<Value>(&all)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len()
-    };
+    let count = |endpoint: &str| amazon.emulator().calls(endpoint);
     assert_eq!(
         (count("dspAdvertisers"), count("amcAccounts")),
         (1 + 2 + 120, 2 + 1 + 1)
