@@ -76,21 +76,6 @@ impl Amazon {
     fn token_requests(&self) -> usize {
         self.emulator().calls("token")
     }
-
-    /// The emulator's answer to a refresh grant with `refresh_token`.
-    fn refresh_status(&self, refresh_token: &str) -> u16 {
-        let body = format!(
-            "grant_type=refresh_token&refresh_token={}&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}",
-            refresh_token.replace('|', "%7C")
-        );
-        agent()
-            .post(format!("{}/auth/o2/token", self.base()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send(body)
-            .unwrap()
-            .status()
-            .as_u16()
-    }
 }
 
 /// A running `matchkey connect`.
@@ -285,7 +270,9 @@ fn loopback_flow_saves_the_token_0600_keeps_other_lines_and_never_prints_it() {
         ended.stderr
     );
     // The saved token is a working grant.
-    assert_eq!(amazon.refresh_status(&token), 200);
+    amazon
+        .refresh(&token)
+        .expect("the saved token is a working grant");
 }
 
 #[test]
@@ -356,10 +343,7 @@ fn reused_and_expired_codes_say_to_start_again() {
 
     let mut third = amazon.connect(&["--paste"]);
     let location = consent(&third.authorization_url());
-    assert_eq!(
-        amazon.emulator().post("/codes/expire", &json!({}))["expired"],
-        1
-    );
+    assert_eq!(amazon.emulator().expire_codes(), 1);
     third.paste(&location);
     let ended = third.finish();
     assert_eq!(ended.code, Some(2));
@@ -387,9 +371,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     let amazon = Amazon::start("denied");
     let vars = amazon.dir.join("denied.vars");
     let save = ["--paste", "--save-dev-vars", vars.to_str().unwrap()];
-    amazon
-        .emulator()
-        .post("/authorize", &json!({"approve": false}));
+    amazon.emulator().consent(false, None);
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -399,10 +381,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     assert!(ended.stderr.contains("choose Allow"));
 
     // The user picks only the EU account, but connects for NA.
-    amazon.emulator().post(
-        "/authorize",
-        &json!({"approve": true, "accounts": ["583000000000002"]}),
-    );
+    amazon.emulator().consent(true, Some(&["583000000000002"]));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -415,9 +394,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
         ended.stderr
     );
 
-    amazon
-        .emulator()
-        .post("/authorize", &json!({"approve": true, "accounts": []}));
+    amazon.emulator().consent(true, Some(&[]));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);

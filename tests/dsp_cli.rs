@@ -7,8 +7,8 @@ mod support;
 use std::process::Output;
 
 use amazon_emulator::{
-    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, FaultKind, dsp_enums,
+    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_PROFILE_ID,
+    DEMO_REFRESH_TOKEN, FaultKind, dsp_enums,
 };
 use matchkey::amazon::dsp;
 use serde_json::{Value, json};
@@ -837,20 +837,7 @@ fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
     let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     // A second creative of the same name, made outside matchkey.
-    let token: Value = serde_json::from_str(
-        &ureq::post(&format!("{}/auth/o2/token", amazon.base()))
-            .send_form([
-                ("grant_type", "refresh_token"),
-                ("refresh_token", DEMO_REFRESH_TOKEN),
-                ("client_id", DEMO_CLIENT_ID),
-                ("client_secret", DEMO_CLIENT_SECRET),
-            ])
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let token = amazon.refresh(DEMO_REFRESH_TOKEN).unwrap();
     let copy = stored(&amazon).creatives.remove(0);
     let creative = json!({
         "name": copy.name,
@@ -863,10 +850,7 @@ fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
         }
     });
     let response = ureq::post(&format!("{}/dsp/v1/adCreatives", amazon.base()))
-        .header(
-            "authorization",
-            format!("Bearer {}", token["access_token"].as_str().unwrap()),
-        )
+        .header("authorization", format!("Bearer {token}"))
         .header("amazon-advertising-api-clientid", DEMO_CLIENT_ID)
         .header("amazon-ads-accountid", DEMO_ACCOUNT_ID)
         .header("amazon-advertising-api-scope", DEMO_PROFILE_ID.to_string())

@@ -64,6 +64,31 @@ impl Amazon {
             .stdin(Stdio::null());
         command
     }
+
+    /// A Login with Amazon refresh grant for the demo client, as a client outside matchkey
+    /// would ask it: the access token, or the status Amazon refused it with.
+    pub(crate) fn refresh(&self, refresh_token: &str) -> Result<String, u16> {
+        #[derive(Deserialize)]
+        struct Grant {
+            access_token: String,
+        }
+        let mut response = agent()
+            .post(format!("{}/auth/o2/token", self.base()))
+            .send_form([
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", DEMO_CLIENT_ID),
+                ("client_secret", DEMO_CLIENT_SECRET),
+            ])
+            .unwrap();
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(status);
+        }
+        let text = response.body_mut().read_to_string().unwrap();
+        let grant: Grant = serde_json::from_str(&text).unwrap();
+        Ok(grant.access_token)
+    }
 }
 
 /// The emulator's test controls (`/__emulator/…`: faults, the request log, consent, codes,
@@ -131,6 +156,26 @@ impl Control<'_> {
     /// Revokes a refresh token: its next grant is `invalid_grant`.
     pub(crate) fn revoke(&self, refresh_token: &str) {
         self.post("/revoke", &json!({ "refreshToken": refresh_token }));
+    }
+
+    /// What the user does on the next consent pages: allow (for `accounts` only, or all
+    /// when `None`) or deny.
+    pub(crate) fn consent(&self, approve: bool, accounts: Option<&[&str]>) {
+        let body = match accounts {
+            Some(accounts) => json!({ "approve": approve, "accounts": accounts }),
+            None => json!({ "approve": approve }),
+        };
+        self.post("/authorize", &body);
+    }
+
+    /// Expires every authorization code issued so far; how many there were.
+    pub(crate) fn expire_codes(&self) -> u64 {
+        #[derive(Deserialize)]
+        struct Expired {
+            expired: u64,
+        }
+        let Expired { expired } = self.read("POST", "/codes/expire", None);
+        expired
     }
 
     /// The AMC and Data Provider audiences the emulator holds.
