@@ -12,7 +12,7 @@ use amazon_emulator::{
 };
 use matchkey::amazon::dsp;
 use serde_json::{Value, json};
-use support::{Amazon, DspCreatives, Tracker, fault, status_fault};
+use support::{Amazon, DspCreatives, Tracker, agent, fault, status_fault};
 
 fn group(id: &str, kind: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
     AdGroup::new(id, kind, "2026-10-01T00:00:00Z", sources, audiences)
@@ -849,7 +849,8 @@ fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
             "thirdPartyTag": {"tagSource": copy.tag_source, "tagType": "DISPLAY", "destinationOnAmazon": "OFF_AMAZON"}
         }
     });
-    let response = ureq::post(&format!("{}/dsp/v1/adCreatives", amazon.base()))
+    let response = agent()
+        .post(format!("{}/dsp/v1/adCreatives", amazon.base()))
         .header("authorization", format!("Bearer {token}"))
         .header("amazon-advertising-api-clientid", DEMO_CLIENT_ID)
         .header("amazon-ads-accountid", DEMO_ACCOUNT_ID)

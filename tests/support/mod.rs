@@ -356,7 +356,8 @@ pub(crate) struct Association {
     pub(crate) state: String,
 }
 
-/// The control client: no redirects followed, error statuses returned, never hung.
+/// The tests' own HTTP client (the controls, the browser, calls made outside matchkey): no
+/// redirects followed, error statuses returned, never hung.
 #[allow(dead_code, reason = "each test binary uses part of the support module")]
 pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
