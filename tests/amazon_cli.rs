@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Amazon;
+use support::{Amazon, fault, slow, status_fault};
 
 use amazon_emulator::{
-    Config, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_NUMERIC_ID, DEMO_PROFILE_ID,
-    DEMO_REFRESH_TOKEN,
+    Config, DEMO_NUMERIC_ID, DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, FaultKind, FaultSpec,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 impl Amazon {
     fn start(test: &str) -> Amazon {
@@ -23,17 +22,11 @@ impl Amazon {
 
     /// `matchkey ARGS` with the demo credentials, pointed at the emulator.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_matchkey"));
+        let mut command = self.matchkey();
         command
             .args(args)
-            .env("AMAZON_API_BASE", self.base())
-            .env("LWA_TOKEN_URL", format!("{}/auth/o2/token", self.base()))
-            .env("LWA_CLIENT_ID", DEMO_CLIENT_ID)
-            .env("LWA_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-            .env("LWA_REFRESH_TOKEN", DEMO_REFRESH_TOKEN)
             .env("AMC_ADVERTISER_ID", DEMO_NUMERIC_ID.to_string())
             .env("PROFILE_ID", DEMO_PROFILE_ID.to_string())
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
@@ -50,53 +43,11 @@ impl Amazon {
         (report, stderr, status.code())
     }
 
-    fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/__emulator{path}", self.base());
-        let agent = ureq::Agent::new_with_defaults();
-        let response = match body {
-            Some(body) => agent
-                .run(
-                    ureq::http::Request::builder()
-                        .method(method)
-                        .uri(&url)
-                        .header("content-type", "application/json")
-                        .body(body.to_string())
-                        .unwrap(),
-                )
-                .unwrap(),
-            None => agent
-                .run(
-                    ureq::http::Request::builder()
-                        .method(method)
-                        .uri(&url)
-                        .body(())
-                        .unwrap(),
-                )
-                .unwrap(),
-        };
-        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap()
-    }
-
-    fn requests(&self, endpoint: &str) -> Vec<Value> {
-        let all = self.control("GET", &format!("/requests?endpoint={endpoint}"), None);
-        all.as_array().unwrap().clone()
-    }
-
-    fn fault(&self, spec: Value) {
-        self.control("POST", "/faults", Some(spec));
-    }
-
     /// The members of the one audience the emulator holds.
     fn members(&self) -> Vec<String> {
-        let audiences = self.control("GET", "/audiences", None);
-        let audiences = audiences.as_array().unwrap();
+        let mut audiences = self.emulator().audiences();
         assert_eq!(audiences.len(), 1, "one audience");
-        audiences[0]["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m.as_str().unwrap().to_owned())
-            .collect()
+        audiences.remove(0).members
     }
 
     fn file(&self, name: &str, text: &str) -> PathBuf {
@@ -157,27 +108,27 @@ fn push_sends_15000_members_in_3_requests_and_follows_their_jobs() {
     assert_eq!(jobs.len(), 3);
     assert!(jobs.iter().all(|j| j["status"] == "SUCCEEDED"), "{jobs:?}");
 
-    let sent = amazon.requests("amcRecords");
+    let sent = amazon.emulator().requests("amcRecords");
     let sizes: Vec<usize> = sent
         .iter()
-        .map(|r| r["body"]["records"].as_array().unwrap().len())
+        .map(|r| r.body["records"].as_array().unwrap().len())
         .collect();
     assert_eq!(sizes, [6000, 6000, 3000]);
-    assert!(sent.iter().all(|r| r["status"] == 202));
-    let first = &sent[0]["body"]["records"][0];
+    assert!(sent.iter().all(|r| r.status == Some(202)));
+    let first = &sent[0].body["records"][0];
     assert_eq!(first["externalUserId"], "u0");
     assert_eq!(first["action"], "CREATE");
     assert_eq!(
         first["hashedPII"][0]["email"],
         matchkey::sha256_hex("member.0@example.com").as_str()
     );
-    assert_eq!(amazon.requests("amcMetadata").len(), 1);
+    assert_eq!(amazon.emulator().calls("amcMetadata"), 1);
     assert_eq!(amazon.members().len(), 15_000);
     // Only hashes left the machine, and nothing personal is in what the CLI printed.
     for text in [&stderr, &report.to_string()] {
         assert!(!text.to_lowercase().contains("example.com"), "{text}");
     }
-    let all = amazon.control("GET", "/requests", None).to_string();
+    let all = amazon.emulator().log_text();
     assert!(!all.to_lowercase().contains("example.com"));
 
     // Run again: the journal says it is done, and nothing is sent twice.
@@ -185,7 +136,7 @@ fn push_sends_15000_members_in_3_requests_and_follows_their_jobs() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("complete"), "{stderr}");
     assert_eq!(again["sent"], 15_000);
-    assert_eq!(amazon.requests("amcRecords").len(), 3);
+    assert_eq!(amazon.emulator().calls("amcRecords"), 3);
 
     // --remove takes them out again (a new journal: other settings).
     let remove = push_args(path(&file), &["--remove", "--audience-id"]);
@@ -225,24 +176,27 @@ fn push_waits_out_429_and_resumes_after_a_refusal_or_a_kill() {
     let file = amazon.file("members.csv", &members_csv(15_000));
 
     // 429 with Retry-After: waited out, nothing lost.
-    amazon
-        .fault(json!({"endpoint": "amcRecords", "kind": "status", "status": 429, "retryAfter": 1}));
+    amazon.emulator().fault(&FaultSpec {
+        retry_after: Some(1),
+        ..status_fault("amcRecords", 429)
+    });
     let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["sent"], 15_000);
-    let statuses: Vec<u64> = amazon
+    let statuses: Vec<u16> = amazon
+        .emulator()
         .requests("amcRecords")
         .iter()
-        .map(|r| r["status"].as_u64().unwrap())
+        .map(|r| r.status.unwrap())
         .collect();
     assert_eq!(statuses, [429, 202, 202, 202]);
 
     // A refusal stops the run and keeps what was accepted.
     let journal = amazon.dir.join("refusal.journal");
     let journal_args = ["--journal", path(&journal), "--restart"];
-    amazon.control("POST", "/reset", None);
-    amazon.fault(json!({"endpoint": "amcRecords", "kind": "slow", "delayMs": 1, "count": 1}));
-    amazon.fault(json!({"endpoint": "amcRecords", "kind": "status", "status": 400, "count": 1}));
+    amazon.emulator().reset();
+    amazon.emulator().fault(&slow("amcRecords", 1, 1));
+    amazon.emulator().fault(&status_fault("amcRecords", 400));
     let (_, stderr, code) = amazon.run(&push_args(path(&file), &journal_args));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("batch 2: Amazon refused it"), "{stderr}");
@@ -257,22 +211,22 @@ fn push_waits_out_429_and_resumes_after_a_refusal_or_a_kill() {
         (Some(15_000), Some(15_000))
     );
     assert_eq!(
-        amazon.requests("amcMetadata").len(),
+        amazon.emulator().calls("amcMetadata"),
         1,
         "the audience is reused"
     );
     assert_eq!(amazon.members().len(), 15_000);
 
     // A kill mid-request: the rerun sends the batches the journal does not have.
-    amazon.control("POST", "/reset", None);
+    amazon.emulator().reset();
     let journal = amazon.dir.join("kill.journal");
-    amazon.fault(json!({"endpoint": "amcRecords", "kind": "slow", "delayMs": 2000, "count": 2}));
+    amazon.emulator().fault(&slow("amcRecords", 2000, 2));
     let mut child: Child = amazon
         .command(&push_args(path(&file), &["--journal", path(&journal)]))
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while amazon.requests("amcRecords").is_empty() {
+    while amazon.emulator().requests("amcRecords").is_empty() {
         assert!(Instant::now() < deadline, "the first batch never arrived");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -338,7 +292,7 @@ fn push_reads_a_spreadsheet_export_and_refuses_a_bad_file_before_sending() {
     bytes = b"id,E-mail,telefon\nu1,ann@example.com,\nu2,J\xf6rg@example.com,\n".to_vec();
     let bad = amazon.dir.join("bad.csv");
     std::fs::write(&bad, &bytes).unwrap();
-    let sent_before = amazon.requests("amcRecords").len();
+    let sent_before = amazon.emulator().calls("amcRecords");
     let (_, stderr, code) = run(args(&bad, &["--encoding", "utf-8"]));
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -346,7 +300,7 @@ fn push_reads_a_spreadsheet_export_and_refuses_a_bad_file_before_sending() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing sent"), "{stderr}");
-    assert_eq!(amazon.requests("amcRecords").len(), sent_before);
+    assert_eq!(amazon.emulator().calls("amcRecords"), sent_before);
     let (report, stderr, code) = run(args(
         &bad,
         &["--encoding", "utf-8", "--max-bad-rows", "50%"],
@@ -364,7 +318,9 @@ fn push_reads_a_spreadsheet_export_and_refuses_a_bad_file_before_sending() {
 fn push_records_a_failed_job_and_exits_1() {
     let amazon = Amazon::start("jobfail");
     let file = amazon.file("members.csv", &members_csv(10));
-    amazon.fault(json!({"endpoint": "amcRecords", "kind": "job_failed"}));
+    amazon
+        .emulator()
+        .fault(&fault("amcRecords", FaultKind::JobFailed));
     let (report, stderr, code) = amazon.run(&push_args(path(&file), &[]));
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(report["jobs"][0]["status"], "FAILED");
@@ -402,11 +358,7 @@ fn push_names_what_is_missing() {
     assert_eq!(report["sent"], 0);
     assert!(stderr.contains("no member could be sent"), "{stderr}");
 
-    amazon.control(
-        "POST",
-        "/revoke",
-        Some(json!({"refreshToken": DEMO_REFRESH_TOKEN})),
-    );
+    amazon.emulator().revoke(DEMO_REFRESH_TOKEN);
     let mut stdin = amazon
         .command(&push_args(path(&file), &["--restart"]))
         .spawn()
@@ -416,20 +368,6 @@ fn push_names_what_is_missing() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("invalid_grant"), "{stderr}");
-}
-
-impl Amazon {
-    /// Puts a file into the emulated S3.
-    fn put_s3(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
-        let url = format!("{}/__emulator/s3/{bucket}/{key}", self.base());
-        let request = ureq::http::Request::builder()
-            .method("PUT")
-            .uri(&url)
-            .body(bytes)
-            .unwrap();
-        let response = ureq::Agent::new_with_defaults().run(request).unwrap();
-        assert!(response.status().is_success());
-    }
 }
 
 fn upload_args<'a>(definition: &'a str, key: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -478,7 +416,9 @@ fn amc_upload_creates_the_data_set_once_and_loads_the_prepared_file() {
         .unwrap();
     assert!(prepared.status.success(), "{prepared:?}");
     let csv = std::fs::read(amazon.dir.join("customers.amc.csv")).unwrap();
-    amazon.put_s3("acme-amc", "crm/2026-11-23.csv", csv);
+    amazon
+        .emulator()
+        .put_object("acme-amc", "crm/2026-11-23.csv", csv);
     let definition = amazon.dir.join("customers.amc.dataset.json");
 
     let (report, stderr, code) =
@@ -488,27 +428,32 @@ fn amc_upload_creates_the_data_set_once_and_loads_the_prepared_file() {
     assert_eq!(report["dataSetCreated"], true);
     assert_eq!(report["status"], "COMPLETED");
     assert_eq!(report["rows"], 3);
-    let upload = &amazon.requests("amcUploads")[0];
+    let upload = &amazon.emulator().requests("amcUploads")[0];
     assert_eq!(
-        upload["body"]["dataSource"]["sourceFileS3Key"],
+        upload.body["dataSource"]["sourceFileS3Key"],
         "crm/2026-11-23.csv"
     );
-    assert_eq!(upload["body"]["countryCode"], "US");
-    assert_eq!(upload["body"]["compressionFormat"], "NONE");
+    assert_eq!(upload.body["countryCode"], "US");
+    assert_eq!(upload.body["compressionFormat"], "NONE");
 
     // Again, while the job stays pending for two polls, and the gateway first throttles
     // the status poll with its HTML 429 (no Retry-After): backed off, the data set reused.
-    amazon.fault(json!({"endpoint": "amcUploads", "kind": "job_pending", "polls": 2}));
-    amazon.fault(json!({"endpoint": "amcUploadJobs", "kind": "html_429"}));
+    amazon.emulator().fault(&FaultSpec {
+        polls: Some(2),
+        ..fault("amcUploads", FaultKind::JobPending)
+    });
+    amazon
+        .emulator()
+        .fault(&fault("amcUploadJobs", FaultKind::Html429));
     let (report, stderr, code) =
         amazon.run(&upload_args(path(&definition), "crm/2026-11-23.csv", &[]));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["dataSetCreated"], false);
     assert_eq!(report["status"], "COMPLETED");
-    let polls = amazon.requests("amcUploadJobs");
+    let polls = amazon.emulator().requests("amcUploadJobs");
     assert_eq!(polls.len(), 1 + 1 + 3);
-    assert_eq!(polls[1]["status"], 429);
-    assert_eq!(polls[1]["fault"], "html_429");
+    assert_eq!(polls[1].status, Some(429));
+    assert_eq!(polls[1].fault, Some(FaultKind::Html429));
 
     // A key that is not in S3: the job fails, exit 1, with Amazon's reason.
     let (report, stderr, code) =
@@ -553,17 +498,17 @@ fn push_through_the_data_provider_api_uploads_then_associates() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["sent"], 7_000);
     assert_eq!(report["audience"]["api"], "dp");
-    assert_eq!(amazon.requests("dpAudienceMetadata").len(), 1);
-    assert_eq!(amazon.requests("dpRecords").len(), 2);
+    assert_eq!(amazon.emulator().calls("dpAudienceMetadata"), 1);
+    assert_eq!(amazon.emulator().calls("dpRecords"), 2);
     // At most 2,000 patches per PATCH /v2/dp/audience (data-provider.yaml): the batches
     // of 6,000 and 1,000 records take 3 + 1 calls, each answered 200 {jobId, requestId}.
-    let patches = amazon.requests("dpAudience");
+    let patches = amazon.emulator().requests("dpAudience");
     assert_eq!(patches.len(), 4);
-    assert!(patches.iter().all(|p| p["status"] == 200));
+    assert!(patches.iter().all(|p| p.status == Some(200)));
     assert!(
         patches
             .iter()
-            .all(|p| p["body"]["patches"].as_array().unwrap().len() <= 2_000)
+            .all(|p| p.body["patches"].as_array().unwrap().len() <= 2_000)
     );
     assert_eq!(amazon.members().len(), 7_000);
 
@@ -630,7 +575,7 @@ fn push_sends_the_same_batches_with_any_thread_count() {
 
     let mut runs = Vec::new();
     for threads in ["1", "2", "3"] {
-        amazon.control("POST", "/reset", None);
+        amazon.emulator().reset();
         let journal = amazon.dir.join(format!("threads-{threads}.journal"));
         let (mut report, stderr, code) = amazon.run(&[
             "audience",
@@ -656,9 +601,10 @@ fn push_sends_the_same_batches_with_any_thread_count() {
         ]);
         assert_eq!(code, Some(0), "{stderr}");
         let records: Vec<Value> = amazon
+            .emulator()
             .requests("amcRecords")
             .iter()
-            .map(|r| r["body"]["records"].clone())
+            .map(|r| r.body["records"].clone())
             .collect();
         let batches: Vec<Value> = std::fs::read_to_string(&journal)
             .unwrap()

@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use support::Amazon;
+use support::{Amazon, agent};
 
 use amazon_emulator::{
     Config, DEMO_ACCOUNT_ID, DEMO_AMC_INSTANCE_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
@@ -74,22 +74,7 @@ impl Amazon {
     }
 
     fn token_requests(&self) -> usize {
-        self.emulator().requests("token").len()
-    }
-
-    /// The emulator's answer to a refresh grant with `refresh_token`.
-    fn refresh_status(&self, refresh_token: &str) -> u16 {
-        let body = format!(
-            "grant_type=refresh_token&refresh_token={}&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}",
-            refresh_token.replace('|', "%7C")
-        );
-        agent()
-            .post(format!("{}/auth/o2/token", self.base()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .send(body)
-            .unwrap()
-            .status()
-            .as_u16()
+        self.emulator().calls("token")
     }
 }
 
@@ -152,15 +137,6 @@ impl Run {
             stderr: self.stderr.join().unwrap(),
         }
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .new_agent()
 }
 
 /// The browser on the consent page: the 302's `Location` (the page is not followed).
@@ -294,7 +270,9 @@ fn loopback_flow_saves_the_token_0600_keeps_other_lines_and_never_prints_it() {
         ended.stderr
     );
     // The saved token is a working grant.
-    assert_eq!(amazon.refresh_status(&token), 200);
+    amazon
+        .refresh(&token)
+        .expect("the saved token is a working grant");
 }
 
 #[test]
@@ -380,10 +358,7 @@ fn reused_and_expired_codes_say_to_start_again() {
 
     let mut third = amazon.connect(&["--paste"]);
     let location = consent(&third.authorization_url());
-    assert_eq!(
-        amazon.emulator().post("/codes/expire", &json!({}))["expired"],
-        1
-    );
+    assert_eq!(amazon.emulator().expire_codes(), 1);
     third.paste(&location);
     let ended = third.finish();
     assert_eq!(ended.code, Some(2));
@@ -411,9 +386,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     let amazon = Amazon::start("denied");
     let vars = amazon.dir.join("denied.vars");
     let save = ["--paste", "--save-dev-vars", vars.to_str().unwrap()];
-    amazon
-        .emulator()
-        .post("/authorize", &json!({"approve": false}));
+    amazon.emulator().consent(false, None);
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -423,10 +396,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
     assert!(ended.stderr.contains("choose Allow"));
 
     // The user picks only the EU account, but connects for NA.
-    amazon.emulator().post(
-        "/authorize",
-        &json!({"approve": true, "accounts": ["583000000000002"]}),
-    );
+    amazon.emulator().consent(true, Some(&["583000000000002"]));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -439,9 +409,7 @@ fn a_denied_consent_and_a_region_without_accounts_save_nothing() {
         ended.stderr
     );
 
-    amazon
-        .emulator()
-        .post("/authorize", &json!({"approve": true, "accounts": []}));
+    amazon.emulator().consent(true, Some(&[]));
     let mut run = amazon.connect(&save);
     let location = consent(&run.authorization_url());
     run.paste(&location);
@@ -506,23 +474,7 @@ fn discovery_follows_every_page_of_dsp_advertisers_and_amc_accounts() {
     assert_eq!(amc.len(), 1 + 120);
     // Each entity listed once: one page each, the agency's two; AMC accounts two pages
     // on the NA host and one (empty) on each of the others.
-    let count = |endpoint: &str| {
-        let all = agent()
-            .get(format!(
-                "{}/__emulator/requests?endpoint={endpoint}",
-                amazon.base()
-            ))
-            .call()
-            .unwrap()
-            .into_body()
-            .read_to_string()
-            .unwrap();
-        serde_json::from_str::<Value>(&all)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .len()
-    };
+    let count = |endpoint: &str| amazon.emulator().calls(endpoint);
     assert_eq!(
         (count("dspAdvertisers"), count("amcAccounts")),
         (1 + 2 + 120, 2 + 1 + 1)

@@ -4,15 +4,15 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use amazon_emulator::{
-    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    DEMO_PROFILE_ID, DEMO_REFRESH_TOKEN, dsp_enums,
+    AdGroup, Campaign, Config, DEMO_ACCOUNT_ID, DEMO_CLIENT_ID, DEMO_PROFILE_ID,
+    DEMO_REFRESH_TOKEN, FaultKind, dsp_enums,
 };
 use matchkey::amazon::dsp;
 use serde_json::{Value, json};
-use support::Amazon;
+use support::{Amazon, DspCreatives, Tracker, agent, fault, status_fault};
 
 fn group(id: &str, kind: &str, sources: &[&str], audiences: &[(&str, bool)]) -> AdGroup {
     AdGroup::new(id, kind, "2026-10-01T00:00:00Z", sources, audiences)
@@ -78,7 +78,7 @@ fn run_with_profile(
     args: &[&str],
     profile: Option<&str>,
 ) -> (String, String, Option<i32>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_matchkey"));
+    let mut command = amazon.matchkey();
     match profile {
         Some(profile) => command.env("PROFILE_ID", profile),
         None => command.env_remove("PROFILE_ID"),
@@ -89,13 +89,7 @@ fn run_with_profile(
         stderr,
     } = command
         .args(args)
-        .env("AMAZON_API_BASE", amazon.base())
-        .env("LWA_TOKEN_URL", format!("{}/auth/o2/token", amazon.base()))
-        .env("LWA_CLIENT_ID", DEMO_CLIENT_ID)
-        .env("LWA_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-        .env("LWA_REFRESH_TOKEN", DEMO_REFRESH_TOKEN)
         .env_remove("ADVERTISER_ID")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     (
@@ -103,15 +97,6 @@ fn run_with_profile(
         String::from_utf8(stderr).unwrap(),
         status.code(),
     )
-}
-
-fn put_campaigns(amazon: &Amazon, campaigns: &[Campaign]) {
-    let url = format!("{}/__emulator/dsp/{DEMO_ACCOUNT_ID}", amazon.base());
-    let response = ureq::put(&url)
-        .header("content-type", "application/json")
-        .send(json!({ "campaigns": campaigns }).to_string())
-        .unwrap();
-    assert_eq!(response.status(), 200);
 }
 
 /// The file's rows as maps from column to value, and its header.
@@ -269,7 +254,7 @@ fn rerun_refreshes_keeps_user_columns_and_marks_vanished() {
     changed[0]
         .ad_groups
         .push(group("g7", "DISPLAY", &["AMAZON"], &[]));
-    put_campaigns(&amazon, &changed);
+    amazon.emulator().put_campaigns(DEMO_ACCOUNT_ID, &changed);
 
     let (_, stderr, code) = run(&amazon, &import_args(out_text, &["c1", "c2"]));
     assert_eq!(code, Some(0), "{stderr}");
@@ -317,7 +302,7 @@ fn clear_errors() {
     assert!(stderr.contains("403"), "{stderr}");
     assert!(stderr.contains("Admin or Editor"), "{stderr}");
     // Every /dsp/v1 call needs the profile: a clear error when it is missing, nothing sent.
-    let before = calls(&amazon, "dspCampaigns");
+    let before = amazon.emulator().calls("dspCampaigns");
     let (_, stderr, code) = run_with_profile(
         &amazon,
         &["dsp", "campaigns", "--advertiser-id", DEMO_ACCOUNT_ID],
@@ -325,7 +310,7 @@ fn clear_errors() {
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--profile-id"), "{stderr}");
-    assert_eq!(calls(&amazon, "dspCampaigns"), before);
+    assert_eq!(amazon.emulator().calls("dspCampaigns"), before);
     // A profile that does not reach the advertiser: Amazon's 403, said clearly.
     let (_, stderr, code) = run_with_profile(
         &amazon,
@@ -438,46 +423,8 @@ fn publish_args(tags: &str) -> Vec<&str> {
 }
 
 /// The emulator's creatives and associations of the demo advertiser.
-fn stored(amazon: &Amazon) -> Value {
-    let url = format!(
-        "{}/__emulator/dsp/{DEMO_ACCOUNT_ID}/creatives",
-        amazon.base()
-    );
-    let text = ureq::get(&url)
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// How many requests the emulator received per endpoint.
-fn calls(amazon: &Amazon, endpoint: &str) -> usize {
-    let url = format!("{}/__emulator/requests?endpoint={endpoint}", amazon.base());
-    let text = ureq::get(&url)
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    serde_json::from_str::<Value>(&text)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .len()
-}
-
-fn moderate(amazon: &Amazon, ids: &[&str], status: &str, reasons: &[&str]) {
-    let url = format!(
-        "{}/__emulator/dsp/{DEMO_ACCOUNT_ID}/moderation",
-        amazon.base()
-    );
-    let response = ureq::post(&url)
-        .header("content-type", "application/json")
-        .send(json!({ "adCreativeIds": ids, "status": status, "reasons": reasons }).to_string())
-        .unwrap();
-    assert_eq!(response.status(), 200);
+fn stored(amazon: &Amazon) -> DspCreatives {
+    amazon.emulator().creatives(DEMO_ACCOUNT_ID)
 }
 
 fn row(report: &Value, line: u64) -> &Value {
@@ -502,48 +449,50 @@ fn publish_batches_reruns_idempotently_and_reports_moderation() {
     assert_eq!(report["summary"]["actions"]["created"], 28, "{report}");
     assert_eq!(report["summary"]["moderation"]["PENDING"], 28);
     let state = stored(&amazon);
-    assert_eq!(state["creatives"].as_array().unwrap().len(), 28);
-    assert_eq!(state["associations"].as_array().unwrap().len(), 28);
+    assert_eq!(state.creatives.len(), 28);
+    assert_eq!(state.associations.len(), 28);
     assert_eq!(
-        calls(&amazon, "dspCreatives"),
+        amazon.emulator().calls("dspCreatives"),
         28,
         "one creative per create"
     );
     assert_eq!(
-        calls(&amazon, "dspAssociations"),
+        amazon.emulator().calls("dspAssociations"),
         2,
         "28 associations: 20 + 8"
     );
-    assert_eq!(calls(&amazon, "dspAdExperiences"), 28);
+    assert_eq!(amazon.emulator().calls("dspAdExperiences"), 28);
     assert!(stderr.contains("associating 21-28 of 28"), "{stderr}");
     // The tag went out exactly as written, macro included; video is VAST with no size.
-    let first = &state["creatives"][0];
+    let first = &state.creatives[0];
     assert_eq!(
-        first["tagSource"],
+        first.tag_source,
         "<script src=\"https://ads.example/tag.js?c=Spring1&cb=${CACHEBUSTER}\"></script>"
     );
-    assert_eq!(first["name"], "Spring 300x250 [d1]");
+    assert_eq!(first.name, "Spring 300x250 [d1]");
     assert_eq!(
-        first["trackingUrls"][0],
-        json!({"type": "IMPRESSION", "url": "https://t.example/imp?c=Spring", "associatedAdExperience": "THIRD_PARTY_DISPLAY"})
+        first.tracking_urls[0],
+        Tracker {
+            kind: "IMPRESSION".to_owned(),
+            url: "https://t.example/imp?c=Spring".to_owned(),
+            associated_ad_experience: Some("THIRD_PARTY_DISPLAY".to_owned()),
+        }
     );
-    assert_eq!(first["language"], "en");
+    assert_eq!(first.language, "en");
     // The ad groups rotate at random: no weight is sent.
     assert!(
-        state["associations"]
-            .as_array()
-            .unwrap()
+        state
+            .associations
             .iter()
-            .all(|a| a["weight"].is_null() && a["state"] == "ACTIVE")
+            .all(|a| a.weight.is_none() && a.state == "ACTIVE")
     );
-    let video = state["creatives"]
-        .as_array()
-        .unwrap()
+    let video = state
+        .creatives
         .iter()
-        .find(|c| c["name"] == "Launch video [v2]")
+        .find(|c| c.name == "Launch video [v2]")
         .unwrap();
-    assert_eq!(video["tagType"], "VAST_VPAID");
-    assert_eq!(video["adExperience"], "THIRD_PARTY_VIDEO");
+    assert_eq!(video.tag_type, "VAST_VPAID");
+    assert_eq!(video.ad_experience.as_deref(), Some("THIRD_PARTY_VIDEO"));
     let line2 = row(&report, 2);
     assert_eq!(line2["action"], "created");
     assert_eq!(line2["campaignId"], "c1");
@@ -556,9 +505,11 @@ fn publish_batches_reruns_idempotently_and_reports_moderation() {
     // Amazon's reviewers decide two creatives.
     let approved = line2["creativeId"].as_str().unwrap().to_owned();
     let refused = row(&report, 3)["creativeId"].as_str().unwrap().to_owned();
-    moderate(&amazon, &[&approved], "APPROVED", &[]);
-    moderate(
-        &amazon,
+    amazon
+        .emulator()
+        .moderate(DEMO_ACCOUNT_ID, &[&approved], "APPROVED", &[]);
+    amazon.emulator().moderate(
+        DEMO_ACCOUNT_ID,
         &[&refused],
         "NOT_APPROVED",
         &["landing page unreachable"],
@@ -577,8 +528,8 @@ fn publish_batches_reruns_idempotently_and_reports_moderation() {
         stderr.contains("1 APPROVED, 1 NOT_APPROVED, 26 PENDING"),
         "{stderr}"
     );
-    assert_eq!(calls(&amazon, "dspCreatives"), 28);
-    assert_eq!(calls(&amazon, "dspAssociations"), 2);
+    assert_eq!(amazon.emulator().calls("dspCreatives"), 28);
+    assert_eq!(amazon.emulator().calls("dspAssociations"), 2);
 
     // The trafficker fixes the refused creative's tag: exactly that one is updated.
     let text = tags_file().replace("c=Summer1&", "c=Summer1b&");
@@ -592,21 +543,20 @@ fn publish_batches_reruns_idempotently_and_reports_moderation() {
     assert_eq!(row(&report, 3)["creativeId"], refused.as_str());
     assert_eq!(row(&report, 3)["moderation"], "PENDING", "back to review");
     let state = stored(&amazon);
-    assert_eq!(
-        state["creatives"].as_array().unwrap().len(),
-        28,
-        "nothing duplicated"
-    );
-    assert_eq!(state["associations"].as_array().unwrap().len(), 28);
-    let versions: Vec<u64> = state["creatives"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["version"].as_u64().unwrap())
-        .collect();
+    assert_eq!(state.creatives.len(), 28, "nothing duplicated");
+    assert_eq!(state.associations.len(), 28);
+    let versions: Vec<u32> = state.creatives.iter().map(|c| c.version).collect();
     assert_eq!(versions.iter().filter(|v| **v == 2).count(), 1);
-    assert_eq!(calls(&amazon, "dspCreatives"), 29, "one update call");
-    assert_eq!(calls(&amazon, "dspCreativesList"), 0, "nothing to look up");
+    assert_eq!(
+        amazon.emulator().calls("dspCreatives"),
+        29,
+        "one update call"
+    );
+    assert_eq!(
+        amazon.emulator().calls("dspCreativesList"),
+        0,
+        "nothing to look up"
+    );
     let journal = std::fs::read_to_string(amazon.dir.join("tags.csv.journal")).unwrap();
     assert!(journal.starts_with("{\"journal\":\"matchkey dsp publish v1\""));
     assert!(!journal.contains("ads.example"), "the journal holds no tag");
@@ -680,9 +630,13 @@ fn publish_refuses_bad_rows_before_sending_anything() {
         "{stderr}"
     );
     for endpoint in ["dspCreatives", "dspAdExperiences", "dspAssociations"] {
-        assert_eq!(calls(&amazon, endpoint), 0, "{endpoint}: nothing sent");
+        assert_eq!(
+            amazon.emulator().calls(endpoint),
+            0,
+            "{endpoint}: nothing sent"
+        );
     }
-    assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 0);
+    assert_eq!(stored(&amazon).creatives.len(), 0);
 }
 
 #[test]
@@ -741,7 +695,7 @@ fn publish_picks_the_serving_variant_and_dry_run_sends_nothing() {
     assert!(!stdout.contains("Atza"), "no token in the dry run");
     assert_eq!(row(&report, 2)["action"], "would_create");
     for endpoint in ["dspCreatives", "dspAdExperiences", "dspAssociations"] {
-        assert_eq!(calls(&amazon, endpoint), 0, "{endpoint}: dry run");
+        assert_eq!(amazon.emulator().calls(endpoint), 0, "{endpoint}: dry run");
     }
     assert!(!amazon.dir.join("tags.csv.journal").exists());
 
@@ -756,19 +710,17 @@ fn publish_picks_the_serving_variant_and_dry_run_sends_nothing() {
     assert_eq!(row(&report, 3)["action"], "refused");
     let state = stored(&amazon);
     let source = |name: &str| {
-        state["creatives"]
-            .as_array()
-            .unwrap()
+        state
+            .creatives
             .iter()
-            .find(|c| c["name"] == name)
-            .unwrap()["tagSource"]
-            .as_str()
+            .find(|c| c.name == name)
             .unwrap()
-            .to_owned()
+            .tag_source
+            .clone()
     };
     assert!(source("Both 300x250 [d1]").contains("c=client"));
     assert!(source("Both 300x250 [d3]").contains("c=server"));
-    assert_eq!(state["creatives"].as_array().unwrap().len(), 3);
+    assert_eq!(state.creatives.len(), 3);
 }
 
 /// The client's write-side enums and limits and the emulator's copy agree.
@@ -805,15 +757,6 @@ fn client_and_emulator_creative_enums_agree() {
     assert_eq!(running, dsp_enums::RUNNING_STATES);
 }
 
-fn fault(amazon: &Amazon, spec: Value) {
-    let url = format!("{}/__emulator/faults", amazon.base());
-    let response = ureq::post(&url)
-        .header("content-type", "application/json")
-        .send(spec.to_string())
-        .unwrap();
-    assert_eq!(response.status(), 201);
-}
-
 fn one_row_file(amazon: &Amazon) -> std::path::PathBuf {
     let tags = amazon.dir.join("tags.csv");
     std::fs::write(
@@ -835,24 +778,20 @@ fn publish_never_creates_twice_when_the_answer_is_lost_after_amazon_took_it() {
     let amazon = start_publish("dsp-publish-lost-after");
     let tags = one_row_file(&amazon);
     let tags_text = tags.to_str().unwrap();
-    fault(
-        &amazon,
-        json!({"endpoint": "dspCreatives", "kind": "drop_answer"}),
-    );
+    amazon
+        .emulator()
+        .fault(&fault("dspCreatives", FaultKind::DropAnswer));
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["action"], "failed");
     assert_eq!(row(&report, 2)["error"]["reason"], "no_answer");
     assert_eq!(
-        calls(&amazon, "dspCreatives"),
+        amazon.emulator().calls("dspCreatives"),
         1,
         "a lost create is not resent"
     );
-    let taken = stored(&amazon)["creatives"][0]["adCreativeId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let taken = stored(&amazon).creatives[0].ad_creative_id.clone();
     let journal = std::fs::read_to_string(amazon.dir.join("tags.csv.journal")).unwrap();
     assert!(journal.contains("\"pendingCreate\":true"), "{journal}");
 
@@ -861,21 +800,28 @@ fn publish_never_creates_twice_when_the_answer_is_lost_after_amazon_took_it() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["creativeId"], taken.as_str());
     assert_eq!(row(&report, 2)["action"], "updated");
-    assert_eq!(calls(&amazon, "dspCreativesList"), 1, "looked up once");
+    assert_eq!(
+        amazon.emulator().calls("dspCreativesList"),
+        1,
+        "looked up once"
+    );
     let state = stored(&amazon);
-    assert_eq!(state["creatives"].as_array().unwrap().len(), 1, "never two");
-    assert_eq!(state["associations"].as_array().unwrap().len(), 1);
-    assert_eq!(state["creatives"][0]["adExperience"], "THIRD_PARTY_DISPLAY");
+    assert_eq!(state.creatives.len(), 1, "never two");
+    assert_eq!(state.associations.len(), 1);
+    assert_eq!(
+        state.creatives[0].ad_experience.as_deref(),
+        Some("THIRD_PARTY_DISPLAY")
+    );
 
     // Done: a third run sends nothing.
     let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
-        calls(&amazon, "dspCreatives"),
+        amazon.emulator().calls("dspCreatives"),
         2,
         "the create and the one update"
     );
-    assert_eq!(calls(&amazon, "dspCreativesList"), 1);
+    assert_eq!(amazon.emulator().calls("dspCreativesList"), 1);
 }
 
 /// A lost create whose name Amazon lists twice (someone made another of that name by
@@ -885,43 +831,27 @@ fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
     let amazon = start_publish("dsp-publish-lost-twice");
     let tags = one_row_file(&amazon);
     let tags_text = tags.to_str().unwrap();
-    fault(
-        &amazon,
-        json!({"endpoint": "dspCreatives", "kind": "drop_answer"}),
-    );
+    amazon
+        .emulator()
+        .fault(&fault("dspCreatives", FaultKind::DropAnswer));
     let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     // A second creative of the same name, made outside matchkey.
-    let token: Value = serde_json::from_str(
-        &ureq::post(&format!("{}/auth/o2/token", amazon.base()))
-            .send_form([
-                ("grant_type", "refresh_token"),
-                ("refresh_token", DEMO_REFRESH_TOKEN),
-                ("client_id", DEMO_CLIENT_ID),
-                ("client_secret", DEMO_CLIENT_SECRET),
-            ])
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap(),
-    )
-    .unwrap();
-    let mut copy = stored(&amazon)["creatives"][0].clone();
+    let token = amazon.refresh(DEMO_REFRESH_TOKEN).unwrap();
+    let copy = stored(&amazon).creatives.remove(0);
     let creative = json!({
-        "name": copy["name"].take(),
+        "name": copy.name,
         "language": "en",
         "country": "US",
         "adCreativeFormatProperties": {
             "adCreativeFormatType": "THIRD_PARTY",
             "creativeSizes": [{"width": 300, "height": 250}],
-            "thirdPartyTag": {"tagSource": copy["tagSource"].take(), "tagType": "DISPLAY", "destinationOnAmazon": "OFF_AMAZON"}
+            "thirdPartyTag": {"tagSource": copy.tag_source, "tagType": "DISPLAY", "destinationOnAmazon": "OFF_AMAZON"}
         }
     });
-    let response = ureq::post(&format!("{}/dsp/v1/adCreatives", amazon.base()))
-        .header(
-            "authorization",
-            format!("Bearer {}", token["access_token"].as_str().unwrap()),
-        )
+    let response = agent()
+        .post(format!("{}/dsp/v1/adCreatives", amazon.base()))
+        .header("authorization", format!("Bearer {token}"))
         .header("amazon-advertising-api-clientid", DEMO_CLIENT_ID)
         .header("amazon-ads-accountid", DEMO_ACCOUNT_ID)
         .header("amazon-advertising-api-scope", DEMO_PROFILE_ID.to_string())
@@ -942,11 +872,11 @@ fn publish_refuses_a_lost_create_whose_name_amazon_lists_twice() {
             .contains("lists 2 creatives of that name")
     );
     assert_eq!(
-        calls(&amazon, "dspCreatives"),
+        amazon.emulator().calls("dspCreatives"),
         2,
         "the lost one and the copy only"
     );
-    assert_eq!(calls(&amazon, "dspAssociations"), 0);
+    assert_eq!(amazon.emulator().calls("dspAssociations"), 0);
 }
 
 /// The other side of a lost answer: Amazon never took the create. The next run finds no
@@ -956,22 +886,24 @@ fn publish_creates_again_when_amazon_never_took_the_lost_create() {
     let amazon = start_publish("dsp-publish-lost-before");
     let tags = one_row_file(&amazon);
     let tags_text = tags.to_str().unwrap();
-    fault(&amazon, json!({"endpoint": "dspCreatives", "kind": "drop"}));
+    amazon
+        .emulator()
+        .fault(&fault("dspCreatives", FaultKind::Drop));
     let (_, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(
-        calls(&amazon, "dspCreatives"),
+        amazon.emulator().calls("dspCreatives"),
         1,
         "a lost create is not resent"
     );
-    assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 0);
+    assert_eq!(stored(&amazon).creatives.len(), 0);
 
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(0), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["action"], "created");
-    assert_eq!(calls(&amazon, "dspCreativesList"), 1);
-    assert_eq!(stored(&amazon)["creatives"].as_array().unwrap().len(), 1);
+    assert_eq!(amazon.emulator().calls("dspCreativesList"), 1);
+    assert_eq!(stored(&amazon).creatives.len(), 1);
 }
 
 /// An association call refused as a whole fails the rows of that call for this run without
@@ -981,26 +913,24 @@ fn publish_a_refused_association_call_fails_its_rows_and_the_next_run_associates
     let amazon = start_publish("dsp-publish-html");
     let tags = one_row_file(&amazon);
     let tags_text = tags.to_str().unwrap();
-    fault(
-        &amazon,
-        json!({"endpoint": "dspAssociations", "kind": "status", "status": 400}),
-    );
+    amazon
+        .emulator()
+        .fault(&status_fault("dspAssociations", 400));
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["error"]["field"], "association");
     // The moderation list is refused after the writes: the report still comes, without it.
-    fault(
-        &amazon,
-        json!({"endpoint": "dspModerations", "kind": "status", "status": 404}),
-    );
+    amazon
+        .emulator()
+        .fault(&status_fault("dspModerations", 404));
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(0), "{stderr}\n{stdout}");
     assert!(stderr.contains("moderation not read"), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert!(row(&report, 2)["moderation"].is_null());
-    assert_eq!(stored(&amazon)["associations"].as_array().unwrap().len(), 1);
-    assert_eq!(calls(&amazon, "dspCreatives"), 1, "created once");
+    assert_eq!(stored(&amazon).associations.len(), 1);
+    assert_eq!(amazon.emulator().calls("dspCreatives"), 1, "created once");
 }
 
 /// A call Amazon refuses as a whole fails its rows (exit 1) and leaves nothing pending: the
@@ -1018,17 +948,13 @@ fn publish_refused_call_fails_rows_and_the_next_run_creates_them() {
     )
     .unwrap();
     let tags_text = tags.to_str().unwrap();
-    let url = format!("{}/__emulator/faults", amazon.base());
-    ureq::post(&url)
-        .header("content-type", "application/json")
-        .send(json!({"endpoint": "dspCreatives", "kind": "status", "status": 400}).to_string())
-        .unwrap();
+    amazon.emulator().fault(&status_fault("dspCreatives", 400));
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(1), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(row(&report, 2)["action"], "failed");
     assert_eq!(row(&report, 2)["error"]["field"], "create");
-    assert_eq!(calls(&amazon, "dspAdExperiences"), 0);
+    assert_eq!(amazon.emulator().calls("dspAdExperiences"), 0);
 
     let (stdout, stderr, code) = run(&amazon, &publish_args(tags_text));
     assert_eq!(code, Some(0), "{stderr}");
