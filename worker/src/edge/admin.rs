@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::*;
 
-use super::amazon::{access_token, auth, client_id, send, token_url};
+use super::amazon::{access_token, auth, client_id, dsp_advertisers, send, token_url};
 use super::auth::DEMO_SECRETS;
 use super::health::days_until_expiry;
 use super::store::{self, hex};
@@ -698,10 +698,9 @@ async fn advertiser_answers(env: &Env, config: &Config) -> std::result::Result<(
         return Ok(());
     }
     for p in profiles.iter().filter(|p| p.is_agency()).take(5) {
-        let (status, _, text) = send(connect::list_dsp_advertisers(&auth, p.profile_id)).await;
-        if status == 200
-            && connect::parse_dsp_advertisers(&text)
-                .is_some_and(|list| list.iter().any(|a| a.advertiser_id == config.advertiser_id))
+        if dsp_advertisers(&auth, p.profile_id)
+            .await
+            .is_some_and(|list| list.iter().any(|a| a.advertiser_id == config.advertiser_id))
         {
             return Ok(());
         }

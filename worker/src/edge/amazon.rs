@@ -44,6 +44,38 @@ pub(super) fn client_id(env: &Env) -> String {
 /// An answer: `(status, Retry-After, body)`, status 0 when there was none.
 pub(super) type Reply = (u16, Option<String>, String);
 
+/// Most `GET /dsp/advertisers` pages read for one agency profile in one request: 1,000
+/// advertisers, so a console view or a check stays within Workers' subrequest limit.
+pub(super) const DSP_ADVERTISER_PAGES: usize = 10;
+
+/// The DSP advertisers of an agency profile, page after page as the spec pages them
+/// (`startIndex`, `count`, `totalResults`), at most [`DSP_ADVERTISER_PAGES`] pages; `None`
+/// when the first page is refused or unreadable (a later page that fails ends the list).
+pub(super) async fn dsp_advertisers(
+    auth: &amazon::Auth<'_>,
+    profile_id: u64,
+) -> Option<Vec<amazon::connect::DspAdvertiser>> {
+    use amazon::connect::{
+        list_dsp_advertisers_page, next_dsp_advertisers_start, parse_dsp_advertisers_page,
+    };
+    let mut all = Vec::new();
+    let mut start = 0;
+    for page in 0..DSP_ADVERTISER_PAGES {
+        let (status, _, text) = send(list_dsp_advertisers_page(auth, profile_id, start)).await;
+        let Some((list, total)) = parse_dsp_advertisers_page(&text).filter(|_| status == 200)
+        else {
+            return (page > 0).then_some(all);
+        };
+        let got = list.len();
+        all.extend(list);
+        match next_dsp_advertisers_start(start, got, total) {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    Some(all)
+}
+
 /// Sends a described Amazon call.
 pub(super) async fn send(call: amazon::ApiRequest) -> Reply {
     let headers = Headers::new();

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use worker::*;
 
-use super::amazon::{access_token, auth as api_auth, client_id, send};
+use super::amazon::{access_token, auth as api_auth, client_id, dsp_advertisers, send};
 use super::store::{self, hex};
 use super::{Answer, RelayError, api, audience_sync, batcher, iso_now, now_ms, random_bytes, var};
 use crate::access::{Person, Role};
@@ -690,10 +690,7 @@ async fn accounts(env: &Env, id: &str) -> Answer {
     };
     let mut advertisers = Vec::new();
     for p in profiles.iter().filter(|p| p.is_agency()).take(5) {
-        let (status, _, text) = send(connect::list_dsp_advertisers(&auth, p.profile_id)).await;
-        if status == 200
-            && let Some(list) = connect::parse_dsp_advertisers(&text)
-        {
+        if let Some(list) = dsp_advertisers(&auth, p.profile_id).await {
             for a in list {
                 advertisers.push(json!({
                     "advertiserId": a.advertiser_id, "name": a.name, "country": a.country,
