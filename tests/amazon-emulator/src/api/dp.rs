@@ -135,6 +135,40 @@ fn dp_error(
     )
 }
 
+/// The body's list `field`: 1 to `max` items (413 `INPUT_TOO_LARGE` beyond, 400 when
+/// absent or empty), refused in Amazon's Data Provider form.
+fn dp_list<'b>(
+    world: &mut World,
+    body: &'b Map<String, Value>,
+    field: &str,
+    max: usize,
+    unit: &str,
+) -> Result<&'b Vec<Value>, Reply> {
+    match body.get(field) {
+        Some(Value::Array(list)) if list.len() > max => {
+            let message = format!("The input exceeds {max} {unit}.");
+            Err(dp_error(
+                world,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "INPUT_TOO_LARGE",
+                &[],
+                &message,
+            ))
+        }
+        Some(Value::Array(list)) if !list.is_empty() => Ok(list),
+        _ => {
+            let message = format!("{field} is required and must be a non-empty array.");
+            Err(dp_error(
+                world,
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                &[],
+                &message,
+            ))
+        }
+    }
+}
+
 /// The body as a JSON object of `known` keys, within `limit` bytes (413 `INPUT_TOO_LARGE`
 /// beyond), refused in Amazon's Data Provider form.
 fn dp_body(
@@ -239,28 +273,7 @@ pub(super) fn patch_dp_audiences(world: &mut World, call: &Call<'_>) -> Result<R
     let scope = require_scope(world, &caller, call)?;
     require_media(call, &[JSON])?;
     let body = dp_body(world, call, audience::DP_PATCH_MAX_BODY, &["patches"])?;
-    let patches = match body.get("patches") {
-        Some(Value::Array(patches)) if patches.len() > audience::DP_PATCHES_MAX => {
-            let message = format!("The input exceeds {} records.", audience::DP_PATCHES_MAX);
-            return Err(dp_error(
-                world,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "INPUT_TOO_LARGE",
-                &[],
-                &message,
-            ));
-        }
-        Some(Value::Array(patches)) if !patches.is_empty() => patches,
-        _ => {
-            return Err(dp_error(
-                world,
-                StatusCode::BAD_REQUEST,
-                "INVALID_INPUT",
-                &[],
-                "patches is required and must be a non-empty array.",
-            ));
-        }
-    };
+    let patches = dp_list(world, &body, "patches", audience::DP_PATCHES_MAX, "records")?;
     let mut errors = Vec::new();
     let mut missing = Vec::new();
     let mut outcomes = Vec::new();
@@ -365,28 +378,7 @@ pub(super) fn erase_dp_users(world: &mut World, call: &Call<'_>) -> Result<Reply
         audience::DP_USERS_MAX_BODY,
         &["users", "operation"],
     )?;
-    let users = match body.get("users") {
-        Some(Value::Array(users)) if users.len() > audience::DP_USERS_MAX => {
-            let message = format!("The input exceeds {} users.", audience::DP_USERS_MAX);
-            return Err(dp_error(
-                world,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "INPUT_TOO_LARGE",
-                &[],
-                &message,
-            ));
-        }
-        Some(Value::Array(users)) if !users.is_empty() => users,
-        _ => {
-            return Err(dp_error(
-                world,
-                StatusCode::BAD_REQUEST,
-                "INVALID_INPUT",
-                &[],
-                "users is required and must be a non-empty array.",
-            ));
-        }
-    };
+    let users = dp_list(world, &body, "users", audience::DP_USERS_MAX, "users")?;
     let mut errors = Vec::new();
     if body.get("operation").is_some_and(|op| op != "DELETE") {
         errors.push(FieldError {
