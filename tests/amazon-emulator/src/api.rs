@@ -557,7 +557,7 @@ impl MultiStatus {
         self.refused(index, entry, errors);
     }
 
-    /// The 207 answer, empty lists left out, as the conversions APIs answer:
+    /// The 207 answer, empty lists left out, as the conversions APIs and `/dsp/v1` answer:
     /// `EventMultiStatusResponse` requires neither list, and the legacy import's
     /// `BatchImportConversionEventDataResponseV1` gives both `minItems: 1`, so an
     /// all-success batch has no `error` (and an all-refused one no `success`).

@@ -111,57 +111,29 @@ pub(super) fn list_trafficking(world: &mut World, call: &Call<'_>) -> Result<Rep
     Ok(Reply::json(StatusCode::OK, answer))
 }
 
-/// A multi-status answer built item by item (`creative-associations.md`: `success` items
-/// `{index, adCreativeId, adGroupId}`, `error` items `{index, code, adCreativeId,
-/// description, adGroupId}`), an empty array left out, each item's outcome kept for the
-/// request log.
-#[derive(Default)]
-struct DspMultiStatus {
-    success: Vec<Value>,
-    error: Vec<Value>,
-    outcomes: Vec<Outcome>,
-}
-
-impl DspMultiStatus {
-    fn accepted(&mut self, index: usize, entry: Value) {
-        self.success.push(entry);
-        self.outcomes.push(Outcome {
-            index,
-            accepted: true,
-            errors: Vec::new(),
-        });
-    }
-
-    fn refused(&mut self, index: usize, ids: &Value, code: &'static str, errors: Vec<FieldError>) {
-        let description = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field_location, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        self.error.push(json!({
-            "index": index,
-            "code": code,
-            "adCreativeId": ids["adCreativeId"],
-            "description": description,
-            "adGroupId": ids["adGroupId"],
-        }));
-        self.outcomes.push(Outcome {
-            index,
-            accepted: false,
-            errors,
-        });
-    }
-
-    fn reply(self) -> Reply {
-        let mut body = json!({});
-        if !self.success.is_empty() {
-            body["success"] = json!(self.success);
-        }
-        if !self.error.is_empty() {
-            body["error"] = json!(self.error);
-        }
-        Reply::json(StatusCode::MULTI_STATUS, body).with_outcomes(self.outcomes)
-    }
+/// Refuses association `index` in a multi-status answer (`creative-associations.md`:
+/// `error` items `{index, code, adCreativeId, description, adGroupId}`; `success` items
+/// `{index, adCreativeId, adGroupId}`; an empty array is left out, as `sparse_reply` does).
+fn refuse_association(
+    answer: &mut MultiStatus,
+    index: usize,
+    ids: &Value,
+    code: &'static str,
+    errors: Vec<FieldError>,
+) {
+    let description = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field_location, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let entry = json!({
+        "index": index,
+        "code": code,
+        "adCreativeId": ids["adCreativeId"],
+        "description": description,
+        "adGroupId": ids["adGroupId"],
+    });
+    answer.refused(index, entry, errors);
 }
 
 /// A refusal of one item that is not about one field's shape.
@@ -435,13 +407,13 @@ pub(super) fn associate_creatives(world: &mut World, call: &Call<'_>) -> Result<
     let body = parse_object(call, world.config.max_body_bytes, &["associations"])?;
     let items = creatives::batch(&body, "associations", trafficking::MAX_PER_CALL)
         .map_err(Reply::bad_request)?;
-    let mut answer = DspMultiStatus::default();
+    let mut answer = MultiStatus::default();
     for (index, item) in items.iter().enumerate() {
         let prefix = format!("associations[{index}]");
         let new = match creatives::check_association(item, &prefix) {
             Ok(new) => new,
             Err(errors) => {
-                answer.refused(index, item, check::BAD_REQUEST, errors);
+                refuse_association(&mut answer, index, item, check::BAD_REQUEST, errors);
                 continue;
             }
         };
@@ -528,7 +500,7 @@ pub(super) fn associate_creatives(world: &mut World, call: &Call<'_>) -> Result<
         };
         if let Some((code, field, message)) = refusal {
             let errors = item_error(format!("{prefix}.{field}"), check::IS_INVALID, message);
-            answer.refused(index, item, code, errors);
+            refuse_association(&mut answer, index, item, code, errors);
             continue;
         }
         if let Some(creative) = world.creatives.get_mut(&new.ad_creative_id)
@@ -548,7 +520,7 @@ pub(super) fn associate_creatives(world: &mut World, call: &Call<'_>) -> Result<
             state: new.state,
         });
     }
-    Ok(answer.reply())
+    Ok(answer.sparse_reply())
 }
 
 /// `GET /dsp/v1/adCreatives/{id}/moderations` (`creative-management.md`, "Step 3"):
