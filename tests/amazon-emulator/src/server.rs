@@ -245,24 +245,14 @@ async fn dispatch(
                     kill.notify_one();
                     return std::future::pending().await;
                 }
-                Action::Status {
-                    status,
-                    retry_after,
-                } => {
-                    let reply = Reply::fault(status, retry_after, route.is_lwa());
-                    record(
-                        &shared,
-                        &parts,
-                        endpoint,
-                        region,
-                        Some(&reply),
-                        fault_kind,
-                        &body,
-                    );
-                    return reply.into_response();
-                }
-                Action::Html429 => {
-                    let reply = Reply::gateway_throttle();
+                Action::Status { .. } | Action::Html429 => {
+                    let reply = match action {
+                        Action::Status {
+                            status,
+                            retry_after,
+                        } => Reply::fault(status, retry_after, route.is_lwa()),
+                        _ => Reply::gateway_throttle(),
+                    };
                     record(
                         &shared,
                         &parts,
