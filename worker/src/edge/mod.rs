@@ -818,7 +818,11 @@ async fn audience_sync(
     path: &str,
     body: Option<String>,
 ) -> Result<Response> {
-    let path = format!("{path}?integration={}", config.integration_id);
+    let path = format!(
+        "{path}?integration={}&target={}",
+        config.integration_id,
+        Target::of(config).key()
+    );
     durable(env, AUDIENCES, &object_name(config, audience), &path, body).await
 }
 
