@@ -97,6 +97,12 @@ pub(super) async fn stats(env: &Env, config: &Config) -> Answer {
     Ok(Response::from_json(&stats)?)
 }
 
+/// `POST /v1/flush` (admin): the integration's pending erasures go now.
+pub(super) async fn flush(env: &Env, config: &Config) -> Result<()> {
+    object(env, config, "/flush", Some(String::new())).await?;
+    Ok(())
+}
+
 async fn object(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
     let path = format!(
         "{path}?integration={}&target={}",
