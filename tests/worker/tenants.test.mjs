@@ -32,7 +32,7 @@ before(async () => {
     ],
     advertisers: [
       { accountId: ONE, region: 'NA', profileId: 1234567890, numericId: 583000000000001 },
-      { accountId: TWO, region: 'NA', profileId: 2222222222, name: 'Second Shop' },
+      { accountId: TWO, region: 'NA', profileId: 2222222222, numericId: 583000000000002, name: 'Second Shop' },
     ],
   };
   writeFileSync(join(dir, 'amazon.json'), JSON.stringify(config));
@@ -70,14 +70,14 @@ async function signIn(worker, key) {
 }
 
 /** Two connections (one grant per advertiser) and an integration on each. */
-async function twoAdvertisers(worker) {
+async function twoAdvertisers(worker, extra = {}) {
   const one = await call(worker, '/v1/admin/connections', { method: 'POST', body: { region: 'NA', refresh_token: TOKEN_ONE } });
   const two = await call(worker, '/v1/admin/connections', { method: 'POST', body: { region: 'NA', refresh_token: TOKEN_TWO } });
   assert.equal(one.status, 201, one.text);
   assert.equal(two.status, 201, two.text);
   const body = (name, conn, advertiser, origin) => ({
     name, variant: 'events', connection_id: conn, delivery_mode: 'server_side',
-    config: { advertiser_id: advertiser, region: 'NA' }, allowed_origins: [origin],
+    config: { advertiser_id: advertiser, region: 'NA', ...extra[name] }, allowed_origins: [origin],
   });
   const a = await call(worker, '/v1/admin/integrations', { method: 'POST', body: body('A', one.body.id, ONE, 'https://one.example') });
   const b = await call(worker, '/v1/admin/integrations', { method: 'POST', body: body('B', two.body.id, TWO, 'https://two.example') });
@@ -291,6 +291,69 @@ test("editing A to B's advertiser never sends A's accepted events to B", async (
     assert.deepEqual((await received(ONE)).sort(), ['a1', 'a2', 'a3']);
     assert.deepEqual(await received(TWO), ['a5'], "B's account holds only what was accepted for it");
     assert.equal((await call(worker, `/v1/admin/integrations/${b.id}`)).status, 200);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test("editing A to B's advertiser never sends A's pending audience changes or erasures to B", async () => {
+  await amazon.control('/__emulator/reset');
+  // A long flush window: what A accepted is still waiting when the edit comes.
+  const worker = await startWorker(amazon.url, vars({ FLUSH_SECONDS: '600' }));
+  try {
+    const { a, connTwo } = await twoAdvertisers(worker, {
+      A: { audience_api: 'dp', profile_id: '1234567890', amc_advertiser_id: '583000000000001' },
+    });
+    const server = (path, body) => worker.request(path, { method: 'POST', headers: { authorization: `Bearer ${a.ingest_secret}` }, body: JSON.stringify(body) });
+    const [joined, erased] = ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210'];
+    let r = await server('/v1/audiences/crm/members', { add: [{ visitorId: joined }] });
+    assert.equal(r.status, 202, await r.text());
+    r = await server('/v1/erasure', { visitorIds: [erased] });
+    assert.equal(r.status, 202, await r.text());
+
+    // The edit lands behind the admin API's back (another isolate's older copy): D1
+    // now points A at B's advertiser, grant and profile while A's work waits.
+    const db = await worker.mf.getD1Database('DB');
+    const row = await db.prepare('SELECT body FROM integrations WHERE id = ?1').bind(a.id).first();
+    const stored = JSON.parse(row.body);
+    stored.connection_id = connTwo;
+    Object.assign(stored.config, { advertiser_id: TWO, profile_id: '2222222222', amc_advertiser_id: '583000000000002' });
+    await db.prepare('UPDATE integrations SET body = ?2, connection_id = ?3 WHERE id = ?1').bind(a.id, JSON.stringify(stored), connTwo).run();
+    assert.equal((await call(worker, '/v1/admin/integrations')).status, 200);
+
+    // New work for A now targets B: refused until A's own has left, nothing lost.
+    for (const [path, body] of [['/v1/audiences/crm/members', { add: [{ visitorId: 'aaaabbbbccccdddd0000111122223333' }] }], ['/v1/erasure', { visitorIds: ['99998888777766665555444433332222'] }]]) {
+      const meanwhile = await server(path, body);
+      assert.equal(meanwhile.status, 503, path);
+      assert.equal((await meanwhile.json()).error, 'target_draining', path);
+      assert.ok(Number(meanwhile.headers.get('retry-after')) > 0, path);
+    }
+
+    // Flushed: A's change and erasure are dead-lettered under A's advertiser.
+    assert.equal((await call(worker, `/v1/audiences/crm/flush?integration=${a.id}`, { method: 'POST' })).status, 200);
+    assert.equal((await call(worker, `/v1/flush?integration=${a.id}`, { method: 'POST' })).status, 200);
+    let log;
+    await until(async () => {
+      log = await call(worker, `/v1/deliveries?integration=${a.id}`);
+      return log.body.deadLetters.length === 2;
+    }, 30000);
+    assert.deepEqual(log.body.deadLetters.map((d) => d.kind).sort(), ['audience', 'erasure'], log.text);
+    assert.ok(log.body.deadLetters.every((d) => d.advertiser === ONE && d.reason === 'target_changed'), log.text);
+    const rows = (await db.prepare("SELECT DISTINCT target FROM dead_letters WHERE kind IN ('audience', 'erasure')").all()).results;
+    assert.equal(rows.length, 1);
+    assert.match(rows[0].target, /^[0-9a-f]{16}$/);
+
+    // Nothing of A's reached B's account (nor anyone's): no audience holds the
+    // visitor, no erasure was made, no Data Provider call carried either id.
+    const audiences = await amazon.get('/__emulator/audiences');
+    assert.ok(audiences.every((x) => !x.cookieMembers.includes(joined)), JSON.stringify(audiences));
+    assert.deepEqual(await amazon.get('/__emulator/erasures'), []);
+    const calls = JSON.stringify([...await amazon.get('/__emulator/requests?endpoint=dpAudience'), ...await amazon.get('/__emulator/requests?endpoint=dpUsers')]);
+    assert.ok(!calls.includes(joined) && !calls.includes(erased), calls);
+
+    // Both queues are empty now: A's new work goes to B, as the edit says.
+    r = await server('/v1/erasure', { visitorIds: ['99998888777766665555444433332222'] });
+    assert.equal(r.status, 202, await r.text());
   } finally {
     await worker.stop();
   }

@@ -187,14 +187,8 @@ impl Membership {
         jitter: f64,
     ) -> Chunk {
         let settle = |m: &mut Membership| {
-            m.acc.remove(len as u64);
             m.failures = 0;
-            if let Some(split) = &mut m.split {
-                split.left = split.left.saturating_sub(len as u64);
-                if split.left == 0 {
-                    m.split = None;
-                }
-            }
+            m.settle(len);
         };
         if (200..300).contains(&status) {
             settle(self);
@@ -240,6 +234,25 @@ impl Membership {
                 }
             }
         }
+    }
+
+    /// `len` changes leave the pending ones (and a split in progress).
+    fn settle(&mut self, len: usize) {
+        self.acc.remove(len as u64);
+        if let Some(split) = &mut self.split {
+            split.left = split.left.saturating_sub(len as u64);
+            if split.left == 0 {
+                self.split = None;
+            }
+        }
+    }
+
+    /// `len` changes accepted for a target the integration no longer points at
+    /// ([`crate::target::deliverable`]): never sent, they go to the dead letters
+    /// (`target_changed`) under the target that accepted them.
+    pub fn target_changed(&mut self, len: usize) {
+        self.settle(len);
+        self.counters.dead_lettered += len as u64;
     }
 
     /// accepted = sent + rejected + dead-lettered + superseded + pending.
@@ -319,6 +332,22 @@ impl Erasures {
         self.split = m.split;
         self.counters = m.counters;
         chunk
+    }
+
+    /// `len` erasures accepted for a target the integration no longer points at: as
+    /// [`Membership::target_changed`] (an erasure is never dropped, nor sent elsewhere).
+    pub fn target_changed(&mut self, len: usize) {
+        let mut m = Membership {
+            acc: self.acc,
+            audience_id: Some(0),
+            failures: self.failures,
+            split: self.split,
+            counters: self.counters,
+        };
+        m.target_changed(len);
+        self.acc = m.acc;
+        self.split = m.split;
+        self.counters = m.counters;
     }
 
     /// accepted = sent + rejected + dead-lettered + superseded + pending.
@@ -428,6 +457,30 @@ mod tests {
         // Idle time is not saved up: no burst after a quiet minute.
         assert_eq!(p.take(60_000, 1, 100), (0, 10));
         assert_eq!(p.take(60_000, 1, 100), (10, 10));
+    }
+
+    #[test]
+    fn work_for_a_changed_target_is_dead_lettered_and_still_balances() {
+        let mut m = Membership::default();
+        m.joined(5, 4, 0, FLUSH);
+        m.split = Some(Split { limit: 2, left: 3 });
+        m.target_changed(3);
+        assert_eq!((m.acc.pending, m.counters.dead_lettered), (1, 3));
+        assert_eq!(m.counters.sent, 0, "nothing counted as sent");
+        assert_eq!(m.split, None, "the split's changes left");
+        assert!(m.balanced());
+        m.target_changed(1);
+        assert_eq!(m.acc.pending, 0);
+        assert!(m.balanced());
+
+        let mut e = Erasures::default();
+        e.joined(3, 3, 0, FLUSH);
+        e.target_changed(3);
+        assert_eq!(
+            (e.acc.pending, e.counters.dead_lettered, e.counters.sent),
+            (0, 3, 0)
+        );
+        assert!(e.balanced());
     }
 
     #[test]

@@ -83,6 +83,11 @@ impl DurableObject for AudienceSync {
                     country: Option<String>,
                     changes: Vec<(String, String)>,
                 }
+                // Work is taken only for the target of what waits (`crate::target`).
+                let pending = self.sync.with(|m| m.acc.pending);
+                if let Some(refused) = super::pin_work(&storage, &req, &config, pending).await? {
+                    return Ok(refused);
+                }
                 let body: Members = req.json().await?;
                 let accepted = body.changes.len() as u64;
                 // One key per person: a later add or remove replaces an earlier one (in
@@ -212,6 +217,50 @@ impl AudienceSync {
         }
     }
 
+    /// Moves every pending change to the dead letters (`target_changed`), written under
+    /// `pinned`, the target that accepted them: none is sent to the integration's new one.
+    async fn target_changed(
+        &self,
+        config: &Config,
+        pinned: Option<crate::target::Target>,
+    ) -> Result<()> {
+        let storage = self.state.storage();
+        let audience = storage.get::<String>("meta:name").await.ok().flatten();
+        loop {
+            let chunk = entries(&storage, MEMBER_PREFIX, DEAD_PER_WRITE).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+            let put: Vec<(String, String)> = chunk
+                .into_iter()
+                .map(|(_, change)| {
+                    let dead = DeadChange {
+                        id: random_uuid(),
+                        kind: "audience".into(),
+                        audience: audience.clone(),
+                        change,
+                        status: 0,
+                        code: crate::target::TARGET_CHANGED.into(),
+                        target: pinned.clone(),
+                    };
+                    let value = serde_json::to_string(&dead).unwrap_or_default();
+                    (format!("{DEAD_PREFIX}{}", dead.id), value)
+                })
+                .collect();
+            self.sync.with(|m| m.target_changed(keys.len()));
+            self.sync.commit(put, keys).await?;
+            let mut base = self.record(config, "audience_dead_lettered");
+            if let Some(p) = &pinned {
+                base.advertiser.clone_from(&p.advertiser_id);
+                base.region.clone_from(&p.region);
+                base.target = Some(p.key());
+            }
+            flush_dead(&self.env, &storage, &base).await;
+        }
+        self.schedule(config).await
+    }
+
     async fn sync(&self, config: &Config) -> Result<()> {
         let unit = config.backoff_base_ms;
         let storage = self.state.storage();
@@ -221,6 +270,12 @@ impl AudienceSync {
             &self.record(config, "audience_dead_lettered"),
         )
         .await;
+        // What waits was accepted for its pinned target: if the integration now points
+        // elsewhere, it is dead-lettered under that target, never sent to the new one.
+        let pinned = super::pinned_target(&storage).await;
+        if !crate::target::deliverable(pinned.as_ref(), config) {
+            return self.target_changed(config, pinned).await;
+        }
         let token = match access_token(&self.env, config, false).await {
             Ok(t) => t,
             Err(_) => {
@@ -325,6 +380,7 @@ impl AudienceSync {
                                     change: change.clone(),
                                     status,
                                     code: code.clone(),
+                                    target: None,
                                 };
                                 let value = serde_json::to_string(&dead).unwrap_or_default();
                                 (format!("{DEAD_PREFIX}{}", dead.id), value)

@@ -51,9 +51,9 @@ pub(super) async fn erase(req: &mut Request, env: &Env, vars: &Config) -> Answer
             Some(json!({ "users": keys }).to_string()),
         )
         .await?;
-        if answer.status_code() != 200 {
-            return Err(RelayError::Busy("queue_unavailable", 10));
-        }
+        // Its 503 (the integration changed, or what waits is for another target) is
+        // ours, with its Retry-After: the caller asks again.
+        super::enqueue_answer(&answer)?;
         withdraw(env, &config, &people).await?;
     }
     let answer = json!({ "accepted": people.len(), "rejected": rejected });
@@ -63,7 +63,11 @@ pub(super) async fn erase(req: &mut Request, env: &Env, vars: &Config) -> Answer
 /// An erased cookie's last intent in every cookie audience of `BROWSER_AUDIENCES` becomes
 /// a removal, so that an add still waiting there cannot put the visitor back after the
 /// erasure. (Audiences only servers fill are not known here: their servers remove.)
-async fn withdraw(env: &Env, config: &Config, people: &[ErasedUser]) -> Result<()> {
+async fn withdraw(
+    env: &Env,
+    config: &Config,
+    people: &[ErasedUser],
+) -> std::result::Result<(), RelayError> {
     let changes: Vec<Value> = people
         .iter()
         .filter_map(|p| match p {
@@ -80,7 +84,8 @@ async fn withdraw(env: &Env, config: &Config, people: &[ErasedUser]) -> Result<(
     let body = json!({ "changes": changes }).to_string();
     for name in &config.audiences {
         if config.match_method(name).cookies() {
-            audience_sync(env, config, name, "/members", Some(body.clone())).await?;
+            let answer = audience_sync(env, config, name, "/members", Some(body.clone())).await?;
+            super::enqueue_answer(&answer)?;
         }
     }
     Ok(())
@@ -92,8 +97,18 @@ pub(super) async fn stats(env: &Env, config: &Config) -> Answer {
     Ok(Response::from_json(&stats)?)
 }
 
+/// `POST /v1/flush` (admin): the integration's pending erasures go now.
+pub(super) async fn flush(env: &Env, config: &Config) -> Result<()> {
+    object(env, config, "/flush", Some(String::new())).await?;
+    Ok(())
+}
+
 async fn object(env: &Env, config: &Config, path: &str, body: Option<String>) -> Result<Response> {
-    let path = format!("{path}?integration={}", config.integration_id);
+    let path = format!(
+        "{path}?integration={}&target={}",
+        config.integration_id,
+        crate::target::Target::of(config).key()
+    );
     durable(env, ERASURES, &object_name(config, "erasure"), &path, body).await
 }
 
@@ -135,6 +150,13 @@ impl DurableObject for Erasure {
                 #[derive(Deserialize)]
                 struct Erase {
                     users: Vec<String>,
+                }
+                // Work is taken only for the target of what waits (`crate::target`).
+                let pending = self.erasures.with(|e| e.acc.pending);
+                if let Some(refused) =
+                    super::pin_work(&self.state.storage(), &req, &config, pending).await?
+                {
+                    return Ok(refused);
                 }
                 let body: Erase = req.json().await?;
                 let accepted = body.users.len() as u64;
@@ -253,6 +275,34 @@ impl Erasure {
             ..Record::default()
         };
         flush_dead(&self.env, &storage, &base).await;
+        // What waits was accepted for its pinned target: if the integration now points
+        // elsewhere, it is dead-lettered under that target, never sent to the new one.
+        let pinned = super::pinned_target(&storage).await;
+        if !crate::target::deliverable(pinned.as_ref(), config) {
+            loop {
+                let chunk = entries(&storage, PREFIX, DEAD_PER_RUN).await?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+                let put = chunk
+                    .iter()
+                    .map(|(k, asked)| {
+                        dead_erasure(k, asked, 0, crate::target::TARGET_CHANGED, pinned.clone())
+                    })
+                    .collect();
+                self.erasures.with(|e| e.target_changed(keys.len()));
+                self.erasures.commit(put, keys).await?;
+                let mut base = base.clone();
+                if let Some(p) = &pinned {
+                    base.advertiser.clone_from(&p.advertiser_id);
+                    base.region.clone_from(&p.region);
+                    base.target = Some(p.key());
+                }
+                flush_dead(&self.env, &storage, &base).await;
+            }
+            return self.schedule(config).await;
+        }
         let (Some(profile), Some(advertiser)) = (config.dp_profile(), config.amc_advertiser_id)
         else {
             // The integration lost its Data Provider settings: keep the erasures, hold.
@@ -327,22 +377,7 @@ impl Erasure {
                 Chunk::DeadLetter { status, code } => {
                     let put: Vec<(String, String)> = chunk
                         .iter()
-                        .map(|(k, asked)| {
-                            let dead = DeadChange {
-                                id: random_uuid(),
-                                kind: "erasure".into(),
-                                audience: None,
-                                change: json!({
-                                    "user": k.get(PREFIX.len()..).unwrap_or_default(),
-                                    "askedAt": asked,
-                                })
-                                .to_string(),
-                                status,
-                                code: code.clone(),
-                            };
-                            let value = serde_json::to_string(&dead).unwrap_or_default();
-                            (format!("{DEAD_PREFIX}{}", dead.id), value)
-                        })
+                        .map(|(k, asked)| dead_erasure(k, asked, status, &code, None))
                         .collect();
                     self.erasures.commit(put, keys).await?;
                     flush_dead(&self.env, &storage, &base).await;
@@ -375,4 +410,34 @@ impl Erasure {
         self.erasures.commit(Vec::new(), Vec::new()).await?;
         self.schedule(config).await
     }
+}
+
+/// Erasures moved to the dead letters per storage transaction when their target changed.
+const DEAD_PER_RUN: usize = 500;
+
+/// The staged dead letter (key and value under [`DEAD_PREFIX`]) of the pending erasure
+/// `key` (asked at `asked`), refused with `status` and `code`; `target` when it is kept
+/// under the target that accepted it rather than the integration's present one.
+fn dead_erasure(
+    key: &str,
+    asked: &str,
+    status: u16,
+    code: &str,
+    target: Option<crate::target::Target>,
+) -> (String, String) {
+    let dead = DeadChange {
+        id: random_uuid(),
+        kind: "erasure".into(),
+        audience: None,
+        change: json!({
+            "user": key.get(PREFIX.len()..).unwrap_or_default(),
+            "askedAt": asked,
+        })
+        .to_string(),
+        status,
+        code: code.to_owned(),
+        target,
+    };
+    let value = serde_json::to_string(&dead).unwrap_or_default();
+    (format!("{DEAD_PREFIX}{}", dead.id), value)
 }

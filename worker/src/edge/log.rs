@@ -60,6 +60,11 @@ pub(super) struct DeadChange {
     pub(super) status: u16,
     /// Amazon's code.
     pub(super) code: String,
+    /// The target that accepted the change, when it is dead-lettered because the
+    /// integration now points elsewhere (`target_changed`): its row is written under
+    /// that target, not the integration's present one.
+    #[serde(default)]
+    pub(super) target: Option<Target>,
 }
 
 pub(super) use super::store::db;
@@ -146,14 +151,20 @@ pub(super) async fn write_with(env: &Env, r: &Record, dead_changes: &[DeadChange
     for d in dead_changes {
         statements.push(
             db.prepare(
-                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration, kind, http_status, audience) \
-                 SELECT ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?7, ?8, ?9, ?10, ?11 \
+                "INSERT INTO dead_letters (at, advertiser, region, event_id, event_time, event_time_ms, event, reason, integration, kind, http_status, audience, target) \
+                 SELECT ?1, ?2, ?3, ?4, ?1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
                  WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE integration = ?8 AND event_id = ?4 AND kind = ?9)",
             )
             .bind(&[
                 r.at.as_str().into(),
-                r.advertiser.as_str().into(),
-                r.region.as_str().into(),
+                d.target
+                    .as_ref()
+                    .map_or(r.advertiser.as_str(), |t| t.advertiser_id.as_str())
+                    .into(),
+                d.target
+                    .as_ref()
+                    .map_or(r.region.as_str(), |t| t.region.as_str())
+                    .into(),
                 d.id.as_str().into(),
                 js_sys::Date::parse(&r.at).into(),
                 d.change.as_str().into(),
@@ -162,6 +173,7 @@ pub(super) async fn write_with(env: &Env, r: &Record, dead_changes: &[DeadChange
                 d.kind.as_str().into(),
                 f64::from(d.status).into(),
                 opt(d.audience.as_deref()),
+                opt(d.target.as_ref().map(Target::key).as_deref().or(r.target.as_deref())),
             ])?,
         );
     }

@@ -334,6 +334,11 @@ async fn serve(
             let config = &chosen(req, env, config).await?;
             // The Durable Object's answer has immutable headers: answer afresh.
             let stats: Value = batcher(env, config, "/flush", None).await?.json().await?;
+            // The integration's pending erasures go now too (they have no flush of their
+            // own); the answer stays the events' accounting.
+            if config.dp_profile().is_some() {
+                erasure::flush(env, config).await?;
+            }
             Ok(Response::from_json(&stats)?)
         }
         Route::ConnectStart => admin::connect_start(req, env, config).await,
@@ -818,7 +823,11 @@ async fn audience_sync(
     path: &str,
     body: Option<String>,
 ) -> Result<Response> {
-    let path = format!("{path}?integration={}", config.integration_id);
+    let path = format!(
+        "{path}?integration={}&target={}",
+        config.integration_id,
+        Target::of(config).key()
+    );
     durable(env, AUDIENCES, &object_name(config, audience), &path, body).await
 }
 
