@@ -15,6 +15,7 @@ const OUTBOX_KEY = 'matchkey_outbox';
 const VISITOR_KEY = 'matchkey_vid'; // the random first-party visitor id (cookie sync)
 const SYNC_KEY = 'matchkey_sync'; // when the visitor id was last matched, and which
 const OPT_OUT_KEY = 'matchkey_optout';
+const AUDIENCE_KEY = 'matchkey_aud'; // audience changes the Worker could not take yet
 const OUTBOX_MAX = 50;
 // Amazon's window, which the Worker keeps too: an older event is refused.
 const OUTBOX_DAYS = 21;
@@ -248,12 +249,14 @@ function consentChanged() {
     if (state.pending.length) warn('consent_denied');
     state.pending = [];
     storeRemove(ID_KEY);
+    storeRemove(AUDIENCE_KEY);
     // Consent withdrawn: Amazon is asked to forget the visitor, and so is the page.
     forgetVisitor(true);
   } else if (now === 'send') {
     persistIdentity();
     ensureVisitor();
     matchCookie();
+    sendAudiences();
     const waiting = state.pending;
     state.pending = [];
     send(waiting.map(attachConsent));
@@ -292,6 +295,9 @@ function retryDelay(res) {
   }
   return res.status === 429 || res.status === 503 ? DEFAULT_RETRY_MS : 0;
 }
+
+// Overloaded or failing: what was sent waits and goes again.
+const busy = (res) => res.status >= 500 || res.status === 429 || res.status === 408;
 
 function readOutbox() {
   const o = storeGet(OUTBOX_KEY);
@@ -393,7 +399,7 @@ function deliver(events) {
         }), lost);
       }
       // Overloaded or failing: they wait; refused for good (4xx): retrying would not help.
-      if (res.status >= 500 || res.status === 429 || res.status === 408) return answered(batch, none, retryDelay(res));
+      if (busy(res)) return answered(batch, none, retryDelay(res));
       warn(`refused_${res.status}`);
       answered(batch, new Set(batch.map((e) => e.eventId)), 0);
     }), lost);
@@ -407,6 +413,28 @@ function deliver(events) {
     bytes += size;
   }
   go();
+}
+
+// Audience changes (`{path: {b: body, t: when}}`, the last intent per audience) go now,
+// with those an earlier page or request kept; those the Worker could not take (503, 429,
+// 408, 5xx, no answer) wait in storage for its Retry-After, on this page or a later one,
+// bounded and aged as the outbox is; a refusal for good (another 4xx) drops them.
+function sendAudiences(changes, at) {
+  const o = storeGet(AUDIENCE_KEY) || {};
+  const now = Date.now();
+  const c = {};
+  at = Math.max(o.at || 0, at || 0);
+  for (const [p, x] of Object.entries(Object.assign(o.c || {}, changes)).slice(-OUTBOX_MAX)) if (x.t > now - OUTBOX_DAYS * 864e5) c[p] = x;
+  if (at > now) {
+    storeSet(AUDIENCE_KEY, { c, at }, OUTBOX_DAYS);
+    return setTimeout(safe(sendAudiences), at - now + 50);
+  }
+  storeRemove(AUDIENCE_KEY);
+  for (const p in c) {
+    // Kept for later; a change of this audience made meanwhile wins.
+    const later = (delay) => sendAudiences({ [p]: c[p], ...(storeGet(AUDIENCE_KEY) || {}).c }, Date.now() + delay);
+    post(p, c[p].b).then(safe((res) => busy(res) && later(retryDelay(res))), safe(() => later(LEASE_MS)));
+  }
 }
 
 // Only the fields an event may carry, so an outbox written by an earlier tag version
@@ -665,7 +693,7 @@ const commands = {
     const body = { country: country(), [action]: [who] };
     const c = consentBody();
     if (c) body.consent = c;
-    post(`/v1/audiences/${encodeURIComponent(name)}/members`, body).catch(() => {});
+    sendAudiences({ [`/v1/audiences/${encodeURIComponent(name)}/members`]: { b: body, t: Date.now() } });
   },
   // The visitor says no: Amazon is asked to erase the visitor id, the page forgets it and
   // the hashed identity, and nothing is matched, stored or sent for them from now on.
@@ -676,6 +704,7 @@ const commands = {
     state.unstored = [];
     storeRemove(ID_KEY);
     storeRemove(OUTBOX_KEY);
+    storeRemove(AUDIENCE_KEY);
     storeSet(OPT_OUT_KEY, 1, 3650);
   },
   reset() {

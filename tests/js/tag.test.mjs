@@ -394,6 +394,45 @@ test('503 with Retry-After: events stay in the outbox and nothing is sent before
   await first.context.close();
 });
 
+test('audience changes the Worker cannot take now (503, no answer) wait in storage for Retry-After, across pages; a 4xx drops them', async () => {
+  ingest.seen.length = 0;
+  const members = () => ingest.seen.filter((r) => r.path.startsWith('/v1/audiences/'));
+  ingest.setStatus(503, { 'retry-after': '2' });
+  const first = await open();
+  await init(first.page, { country: 'US' });
+  await first.page.evaluate(() => {
+    matchkey('identify', { email: 'abc@example.com' });
+    matchkey('audience', 'newsletter', 'add');
+  });
+  await until(() => members().length >= 1);
+  await until(async () => (await stored(first.page, 'matchkey_aud'))?.at > 0);
+  const refusedAt = members()[0].at;
+  const kept = await stored(first.page, 'matchkey_aud');
+  assert.ok(kept.at >= refusedAt + 1500 && kept.at <= refusedAt + 3000, `at ${kept.at - refusedAt} ms`);
+  assert.deepEqual(Object.keys(kept.c), ['/v1/audiences/newsletter/members']);
+  ingest.setStatus(202);
+  await first.page.close();
+  // The next page, still within Retry-After: a change of another audience waits too.
+  const second = await open({}, first.context);
+  await init(second.page, { country: 'US' });
+  await second.page.evaluate(() => matchkey('audience', 'buyers', 'add'));
+  assert.deepEqual(Object.keys((await stored(second.page, 'matchkey_aud')).c).sort(), ['/v1/audiences/buyers/members', '/v1/audiences/newsletter/members']);
+  assert.equal(members().length, 1, 'nothing sent before Retry-After');
+  // Once it has passed, both go, and storage forgets them.
+  await until(() => members().length >= 3, 5000);
+  assert.ok(members().slice(1).every((r) => r.at >= refusedAt + 2000));
+  assert.deepEqual(members().slice(1).map((r) => r.path).sort(), ['/v1/audiences/buyers/members', '/v1/audiences/newsletter/members']);
+  assert.deepEqual(JSON.parse(members()[1].body).add[0].matchKeys, { EMAIL: EMAIL_HASH });
+  await until(async () => (await stored(second.page, 'matchkey_aud')) === null);
+  // Refused for good (a 4xx other than 408 and 429): dropped, not kept.
+  ingest.setStatus(403);
+  await second.page.evaluate(() => matchkey('audience', 'vip', 'add'));
+  await until(() => members().length >= 4);
+  await until(async () => (await stored(second.page, 'matchkey_aud')) === null);
+  ingest.setStatus(202);
+  await first.context.close();
+});
+
 test('a sharded Worker that queues part of a request: the refused events wait for Retry-After, the taken ones are not sent again', async () => {
   ingest.seen.length = 0;
   ingest.setStatus(202, { 'retry-after': '1' }, JSON.stringify({
