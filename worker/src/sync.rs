@@ -314,29 +314,26 @@ impl Erasures {
         unit_ms: u64,
         jitter: f64,
     ) -> Chunk {
-        let mut m = Membership {
-            acc: self.acc,
-            audience_id: Some(0),
-            failures: self.failures,
-            split: self.split,
-            counters: self.counters,
-        };
         let status_seen = if status == 404 { 400 } else { status };
-        let mut chunk = m.answered(len, status_seen, retry_after, body, now, unit_ms, jitter);
+        let mut chunk = self.as_membership(|m| {
+            m.answered(len, status_seen, retry_after, body, now, unit_ms, jitter)
+        });
         if let Chunk::DeadLetter { status: seen, code } = &mut chunk {
             *seen = status;
             *code = refusal_code(status, body);
         }
-        self.acc = m.acc;
-        self.failures = m.failures;
-        self.split = m.split;
-        self.counters = m.counters;
         chunk
     }
 
     /// `len` erasures accepted for a target the integration no longer points at: as
     /// [`Membership::target_changed`] (an erasure is never dropped, nor sent elsewhere).
     pub fn target_changed(&mut self, len: usize) {
+        self.as_membership(|m| m.target_changed(len));
+    }
+
+    /// Runs `f` on the erasures seen as one audience's changes (the same accumulator,
+    /// retries, splits and counters), then keeps what it changed.
+    fn as_membership<T>(&mut self, f: impl FnOnce(&mut Membership) -> T) -> T {
         let mut m = Membership {
             acc: self.acc,
             audience_id: Some(0),
@@ -344,10 +341,12 @@ impl Erasures {
             split: self.split,
             counters: self.counters,
         };
-        m.target_changed(len);
+        let out = f(&mut m);
         self.acc = m.acc;
+        self.failures = m.failures;
         self.split = m.split;
         self.counters = m.counters;
+        out
     }
 
     /// accepted = sent + rejected + dead-lettered + superseded + pending.
