@@ -495,6 +495,28 @@ fn can_reach(caller: &Caller, advertiser: &Advertiser) -> bool {
         .is_none_or(|list| list.contains(&advertiser.account_id))
 }
 
+/// [`advertiser_for`] with `Amazon-Advertising-API-Scope` required and naming that
+/// advertiser's profile (the legacy DSP import and every `/dsp/v1` call).
+fn scoped_advertiser(
+    world: &World,
+    caller: &Caller,
+    call: &Call<'_>,
+    account_id: &str,
+) -> Result<Advertiser, Reply> {
+    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
+        return Err(Reply::bad_request(
+            "The Amazon-Advertising-API-Scope header is required.",
+        ));
+    };
+    let advertiser = advertiser_for(world, caller, call, account_id)?;
+    if scope != advertiser.profile_id.to_string() {
+        return Err(Reply::forbidden(
+            "The profile in Amazon-Advertising-API-Scope does not belong to this advertiser.",
+        ));
+    }
+    Ok(advertiser)
+}
+
 /// The advertiser with `account_id`, if the caller may act for it in this region.
 fn advertiser_for(
     world: &World,

@@ -25,17 +25,7 @@ fn dsp_advertiser(world: &mut World, call: &Call<'_>, body: bool) -> Result<Adve
             "The Amazon-Ads-AccountId header is required.",
         ));
     };
-    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Advertising-API-Scope header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    if scope != advertiser.profile_id.to_string() {
-        return Err(Reply::forbidden(
-            "The profile in Amazon-Advertising-API-Scope does not reach this advertiser.",
-        ));
-    }
+    let advertiser = scoped_advertiser(world, &caller, call, account_id)?;
     if body {
         require_media(call, &[JSON])?;
     }

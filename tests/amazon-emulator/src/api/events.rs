@@ -55,17 +55,7 @@ pub(super) fn import_dsp_events(
     account_id: &str,
 ) -> Result<Reply, Reply> {
     let caller = authenticate(world, call, ClientHeader::Advertising)?;
-    let Some(scope) = header(call, "amazon-advertising-api-scope") else {
-        return Err(Reply::bad_request(
-            "The Amazon-Advertising-API-Scope header is required.",
-        ));
-    };
-    let advertiser = advertiser_for(world, &caller, call, account_id)?;
-    if scope != advertiser.profile_id.to_string() {
-        return Err(Reply::forbidden(
-            "The profile in Amazon-Advertising-API-Scope does not belong to this advertiser.",
-        ));
-    }
+    scoped_advertiser(world, &caller, call, account_id)?;
     if header(call, "amazon-ads-accountid").is_some_and(|header_id| header_id != account_id) {
         return Err(Reply::bad_request(
             "Amazon-Ads-AccountId does not match the account in the path.",
